@@ -1,0 +1,12 @@
+# Script mode: writes OUT, a C++ file holding every migration in FILES as a raw string.
+set(body "// Generated from SQL migration files; do not edit.\n#include \"common/migration.h\"\n\nnamespace ${NAMESPACE} {\n\nconst std::vector<camfleet::common::Migration>& Migrations() {\n  static const auto* const kMigrations = new std::vector<camfleet::common::Migration>{\n")
+foreach(f IN LISTS FILES)
+  get_filename_component(base ${f} NAME_WE)
+  string(SUBSTRING ${base} 0 4 num)
+  math(EXPR version "${num}")
+  file(READ ${f} sql)
+  string(APPEND body "      {${version}, \"${base}\", R\"camfleet_sql(${sql})camfleet_sql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return *kMigrations;\n}\n\n}  // namespace ${NAMESPACE}\n")
+file(WRITE ${OUT}.tmp "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})

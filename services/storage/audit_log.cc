@@ -1,0 +1,203 @@
+#include "services/storage/audit_log.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/clock.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "provisioning/digest.h"
+
+namespace camfleet::storage {
+namespace {
+
+constexpr int kHashSize = 32;
+
+void PutU64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+void PutBytes(std::string& out, absl::string_view bytes) {
+  PutU64(out, bytes.size());
+  out.append(bytes.data(), bytes.size());
+}
+
+std::string ChainHash(absl::string_view prev_hash, absl::string_view canonical) {
+  provisioning::Sha256Digest d = provisioning::Sha256(absl::StrCat(prev_hash, canonical));
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+}  // namespace
+
+std::string CanonicalEncoding(int64_t seq, int64_t time_us, const AuditRecord& record) {
+  std::string out = "camfleet.audit.v1";
+  PutU64(out, static_cast<uint64_t>(seq));
+  PutU64(out, static_cast<uint64_t>(time_us));
+  PutBytes(out, record.actor);
+  PutBytes(out, record.action);
+  PutBytes(out, record.object_type);
+  PutBytes(out, record.object_id);
+  PutBytes(out, record.details_json);
+  return out;
+}
+
+absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record) {
+  common::Database& db = tx.db();
+  int64_t prev_seq = 0;
+  std::string prev_hash(kHashSize, '\0');
+  {
+    ASSIGN_OR_RETURN(common::Statement head,
+                     db.Prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"));
+    ASSIGN_OR_RETURN(bool row, head.Step());
+    if (row) {
+      prev_seq = head.ColumnInt(0);
+      prev_hash = head.ColumnBlob(1);
+    }
+  }
+  const int64_t seq = prev_seq + 1;
+  const int64_t time_us = common::ToMicros(tx.now());
+  std::string hash = ChainHash(prev_hash, CanonicalEncoding(seq, time_us, record));
+  ASSIGN_OR_RETURN(common::Statement insert,
+                   db.Prepare("INSERT INTO audit_events (seq, time_us, actor, action, "
+                              "object_type, object_id, details, prev_hash, hash) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  insert.Bind(1, seq)
+      .Bind(2, time_us)
+      .Bind(3, record.actor)
+      .Bind(4, record.action)
+      .Bind(5, record.object_type)
+      .Bind(6, record.object_id)
+      .Bind(7, record.details_json)
+      .BindBlob(8, prev_hash)
+      .BindBlob(9, hash);
+  RETURN_IF_ERROR(insert.Run());
+  return seq;
+}
+
+namespace {
+
+constexpr char kSelectEvent[] =
+    "SELECT seq, time_us, actor, action, object_type, object_id, details, prev_hash, hash "
+    "FROM audit_events ";
+
+v1::AuditEvent EventFromRow(const common::Statement& s) {
+  v1::AuditEvent e;
+  e.set_sequence(s.ColumnInt(0));
+  *e.mutable_time() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(s.ColumnInt(1));
+  e.set_actor(s.ColumnText(2));
+  e.set_action(s.ColumnText(3));
+  e.set_object_type(s.ColumnText(4));
+  e.set_object_id(s.ColumnText(5));
+  e.set_details_json(s.ColumnText(6));
+  e.set_previous_hash(provisioning::ToHex(s.ColumnBlob(7)));
+  e.set_hash(provisioning::ToHex(s.ColumnBlob(8)));
+  return e;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::AuditEvent>> ListAudit(common::Database& db,
+                                                      const AuditFilter& filter) {
+  // Fixed SQL with "? IS NULL OR" guards keeps one prepared statement per shape.
+  ASSIGN_OR_RETURN(
+      common::Statement s,
+      db.Prepare(absl::StrCat(kSelectEvent,
+                              "WHERE seq > ?1 "
+                              "AND (?2 = '' OR object_id = ?2) "
+                              "AND (?3 = '' OR actor = ?3) "
+                              "AND (?4 = '' OR action = ?4) "
+                              "AND (?5 IS NULL OR time_us >= ?5) "
+                              "AND (?6 IS NULL OR time_us < ?6) "
+                              "ORDER BY seq LIMIT ?7")));
+  s.Bind(1, filter.after_seq)
+      .Bind(2, filter.object_id)
+      .Bind(3, filter.actor)
+      .Bind(4, filter.action)
+      .BindOptional(5, filter.start_us)
+      .BindOptional(6, filter.end_us)
+      .Bind(7, int64_t{filter.limit});
+  std::vector<v1::AuditEvent> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(EventFromRow(s));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::VerifyAuditChainResponse> VerifyAudit(common::Database& db) {
+  v1::VerifyAuditChainResponse result;
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat(kSelectEvent, "ORDER BY seq")));
+  std::string expected_prev(kHashSize, '\0');
+  int64_t expected_seq = 1;
+  auto broken = [&](int64_t seq, std::string problem) {
+    result.set_intact(false);
+    result.set_first_broken_sequence(seq);
+    result.set_problem(std::move(problem));
+  };
+  result.set_intact(true);
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    const int64_t seq = s.ColumnInt(0);
+    AuditRecord record{s.ColumnText(2), s.ColumnText(3), s.ColumnText(4), s.ColumnText(5),
+                       s.ColumnText(6)};
+    const std::string prev_hash = s.ColumnBlob(7);
+    const std::string hash = s.ColumnBlob(8);
+    result.set_events_checked(result.events_checked() + 1);
+    if (seq != expected_seq) {
+      broken(expected_seq, absl::StrCat("event ", expected_seq, " is missing (next is ", seq,
+                                        "): events were deleted"));
+      break;
+    }
+    if (prev_hash != expected_prev) {
+      broken(seq, absl::StrCat("event ", seq,
+                               " does not link to the event before it: its previous hash ",
+                               provisioning::ToHex(prev_hash), " should be ",
+                               provisioning::ToHex(expected_prev)));
+      break;
+    }
+    const std::string recomputed =
+        ChainHash(prev_hash, CanonicalEncoding(seq, s.ColumnInt(1), record));
+    if (recomputed != hash) {
+      broken(seq, absl::StrCat("event ", seq,
+                               " was altered: its contents no longer match its hash"));
+      break;
+    }
+    expected_prev = hash;
+    expected_seq = seq + 1;
+    result.set_head_sequence(seq);
+    result.set_head_hash(provisioning::ToHex(hash));
+  }
+  return result;
+}
+
+std::string JsonObject(const std::vector<std::pair<std::string, std::string>>& fields) {
+  auto escape = [](absl::string_view in) {
+    std::string out;
+    for (char c : in) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
+          } else {
+            out.push_back(c);
+          }
+      }
+    }
+    return out;
+  };
+  std::string out = "{";
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) out += ",";
+    absl::StrAppend(&out, "\"", escape(fields[i].first), "\":\"", escape(fields[i].second), "\"");
+  }
+  out += "}";
+  return out;
+}
+
+}  // namespace camfleet::storage

@@ -1,0 +1,55 @@
+#pragma once
+// The audit chain: every change appends one event in the same transaction as the change.
+// Each event's hash is SHA-256(previous hash || canonical encoding), where the canonical
+// encoding is the fields in a fixed order, each as a big-endian length or integer followed by
+// its bytes. Changing, removing or reordering any event breaks every hash after it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "camfleet/v1/audit.pb.h"
+#include "common/sqlite.h"
+#include "services/storage/store.h"
+
+namespace camfleet::storage {
+
+struct AuditRecord {
+  std::string actor;
+  std::string action;       // e.g. "camera.issue"
+  std::string object_type;  // "camera", "site", "holder"
+  std::string object_id;
+  std::string details_json;  // a JSON object; never secrets
+};
+
+// The bytes that are hashed for one event (without the previous hash).
+std::string CanonicalEncoding(int64_t seq, int64_t time_us, const AuditRecord& record);
+
+// Appends `record` at the head of the chain. Returns the new sequence number.
+absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record);
+
+struct AuditFilter {
+  std::string object_id;
+  std::string actor;
+  std::string action;
+  std::optional<int64_t> start_us;
+  std::optional<int64_t> end_us;
+  int64_t after_seq = 0;
+  int limit = 100;
+};
+
+// Events matching `filter` with seq > after_seq, in sequence order, at most `limit`.
+absl::StatusOr<std::vector<v1::AuditEvent>> ListAudit(common::Database& db,
+                                                      const AuditFilter& filter);
+
+// Recomputes the whole chain.
+absl::StatusOr<v1::VerifyAuditChainResponse> VerifyAudit(common::Database& db);
+
+// Builds a JSON object from key/value pairs of strings, with proper escaping, keys in the
+// order given (deterministic).
+std::string JsonObject(const std::vector<std::pair<std::string, std::string>>& fields);
+
+}  // namespace camfleet::storage

@@ -1,0 +1,429 @@
+#include "services/storage/fleet_repository.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/clock.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace camfleet::storage {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using Timestamp = google::protobuf::Timestamp;
+
+Timestamp Ts(int64_t us) { return TimeUtil::MicrosecondsToTimestamp(us); }
+
+constexpr char kSubtree[] =
+    "WITH RECURSIVE subtree(id) AS (SELECT ?1 UNION ALL "
+    "SELECT s.id FROM sites s JOIN subtree t ON s.parent_id = t.id) ";
+
+v1::CameraState StateFromName(absl::string_view name) {
+  for (int i = v1::CameraState_MIN; i <= v1::CameraState_MAX; ++i) {
+    auto state = static_cast<v1::CameraState>(i);
+    if (v1::CameraState_IsValid(i) && name == StateName(state)) return state;
+  }
+  return v1::CAMERA_STATE_UNSPECIFIED;
+}
+
+v1::ReturnCondition ConditionFromName(absl::string_view name) {
+  if (name == "GOOD") return v1::RETURN_CONDITION_GOOD;
+  if (name == "DAMAGED") return v1::RETURN_CONDITION_DAMAGED;
+  if (name == "NOT_RETURNED") return v1::RETURN_CONDITION_NOT_RETURNED;
+  return v1::RETURN_CONDITION_UNSPECIFIED;
+}
+
+template <typename T, typename RowFn>
+absl::StatusOr<std::vector<T>> Collect(common::Statement& s, RowFn row_fn) {
+  std::vector<T> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out.push_back(row_fn(s));
+  }
+}
+
+// ---- sites ----
+constexpr char kSelectSite[] =
+    "SELECT s.id, s.code, s.name, COALESCE(p.code, ''), s.created_us "
+    "FROM sites s LEFT JOIN sites p ON p.id = s.parent_id ";
+
+v1::Site SiteFromRow(const common::Statement& s, int first) {
+  v1::Site site;
+  site.set_code(s.ColumnText(first));
+  site.set_name(s.ColumnText(first + 1));
+  site.set_parent_code(s.ColumnText(first + 2));
+  *site.mutable_create_time() = Ts(s.ColumnInt(first + 3));
+  return site;
+}
+
+// ---- holders ----
+constexpr char kSelectHolder[] =
+    "SELECT h.id, h.badge, h.name, h.unit, s.code, h.created_us "
+    "FROM holders h JOIN sites s ON s.id = h.home_site_id ";
+
+v1::Holder HolderFromRow(const common::Statement& s, int first) {
+  v1::Holder h;
+  h.set_badge(s.ColumnText(first));
+  h.set_name(s.ColumnText(first + 1));
+  h.set_unit(s.ColumnText(first + 2));
+  h.set_home_site_code(s.ColumnText(first + 3));
+  *h.mutable_create_time() = Ts(s.ColumnInt(first + 4));
+  return h;
+}
+
+// ---- cameras ----
+constexpr char kSelectCamera[] =
+    "SELECT c.id, c.site_id, c.serial, c.model, c.hardware_revision, c.state, s.code, "
+    "COALESCE(h.badge, ''), a.due_us, c.last_seen_us, c.created_us, c.updated_us, c.state_note "
+    "FROM cameras c JOIN sites s ON s.id = c.site_id "
+    "LEFT JOIN assignments a ON a.camera_id = c.id AND a.returned_us IS NULL "
+    "LEFT JOIN holders h ON h.id = a.holder_id ";
+
+v1::Camera CameraFromRow(const common::Statement& s) {
+  v1::Camera c;
+  c.set_serial(s.ColumnText(2));
+  c.set_model(s.ColumnText(3));
+  c.set_hardware_revision(s.ColumnText(4));
+  c.set_state(StateFromName(s.ColumnText(5)));
+  c.set_site_code(s.ColumnText(6));
+  c.set_holder_badge(s.ColumnText(7));
+  if (!s.ColumnIsNull(8)) *c.mutable_due_back_time() = Ts(s.ColumnInt(8));
+  if (!s.ColumnIsNull(9)) *c.mutable_last_seen_time() = Ts(s.ColumnInt(9));
+  *c.mutable_create_time() = Ts(s.ColumnInt(10));
+  *c.mutable_update_time() = Ts(s.ColumnInt(11));
+  c.set_state_note(s.ColumnText(12));
+  return c;
+}
+
+// ---- assignments ----
+constexpr char kSelectAssignment[] =
+    "SELECT a.id, c.serial, h.badge, h.name, a.issued_us, a.issued_by, a.due_us, "
+    "a.returned_us, COALESCE(a.returned_by, ''), COALESCE(a.return_condition, ''), "
+    "a.issue_note, a.return_note, a.force_reason "
+    "FROM assignments a JOIN cameras c ON c.id = a.camera_id "
+    "JOIN holders h ON h.id = a.holder_id ";
+
+v1::Assignment AssignmentFromRow(const common::Statement& s) {
+  v1::Assignment a;
+  a.set_id(s.ColumnInt(0));
+  a.set_camera_serial(s.ColumnText(1));
+  a.set_holder_badge(s.ColumnText(2));
+  a.set_holder_name(s.ColumnText(3));
+  *a.mutable_issue_time() = Ts(s.ColumnInt(4));
+  a.set_issued_by(s.ColumnText(5));
+  *a.mutable_due_back_time() = Ts(s.ColumnInt(6));
+  if (!s.ColumnIsNull(7)) *a.mutable_return_time() = Ts(s.ColumnInt(7));
+  a.set_returned_by(s.ColumnText(8));
+  a.set_return_condition(ConditionFromName(s.ColumnText(9)));
+  a.set_issue_note(s.ColumnText(10));
+  a.set_return_note(s.ColumnText(11));
+  a.set_force_reason(s.ColumnText(12));
+  return a;
+}
+
+}  // namespace
+
+const char* StateName(v1::CameraState state) {
+  switch (state) {
+    case v1::CAMERA_STATE_REGISTERED: return "REGISTERED";
+    case v1::CAMERA_STATE_AVAILABLE: return "AVAILABLE";
+    case v1::CAMERA_STATE_ISSUED: return "ISSUED";
+    case v1::CAMERA_STATE_LOST: return "LOST";
+    case v1::CAMERA_STATE_FAULTY: return "FAULTY";
+    case v1::CAMERA_STATE_RETIRED: return "RETIRED";
+    default: return "UNSPECIFIED";
+  }
+}
+
+const char* ConditionName(v1::ReturnCondition condition) {
+  switch (condition) {
+    case v1::RETURN_CONDITION_GOOD: return "GOOD";
+    case v1::RETURN_CONDITION_DAMAGED: return "DAMAGED";
+    case v1::RETURN_CONDITION_NOT_RETURNED: return "NOT_RETURNED";
+    default: return "UNSPECIFIED";
+  }
+}
+
+absl::StatusOr<SiteRow> InsertSite(WriteTx& tx, const std::string& code, const std::string& name,
+                                   std::optional<int64_t> parent_id) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   tx.db().Prepare("INSERT INTO sites (code, name, parent_id, created_us) "
+                                   "VALUES (?, ?, ?, ?)"));
+  s.Bind(1, code).Bind(2, name).BindOptional(3, parent_id).Bind(4, common::ToMicros(tx.now()));
+  if (absl::Status st = s.Run(); !st.ok()) {
+    if (absl::IsAlreadyExists(st)) {
+      return absl::AlreadyExistsError(absl::StrCat("site '", code, "' already exists"));
+    }
+    return st;
+  }
+  return FindSite(tx.db(), code);
+}
+
+absl::StatusOr<SiteRow> FindSite(common::Database& db, const std::string& code) {
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat(kSelectSite, "WHERE s.code = ?")));
+  s.Bind(1, code);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("site '", code, "' does not exist"));
+  return SiteRow{s.ColumnInt(0), SiteFromRow(s, 1)};
+}
+
+absl::StatusOr<std::vector<v1::Site>> ListSites(common::Database& db,
+                                                std::optional<int64_t> root_id,
+                                                const std::string& after_code, int limit) {
+  std::string sql =
+      root_id.has_value()
+          ? absl::StrCat(kSubtree, kSelectSite,
+                         "WHERE s.id IN (SELECT id FROM subtree) AND s.id != ?1 "
+                         "AND s.code > ?2 ORDER BY s.code LIMIT ?3")
+          : absl::StrCat(kSelectSite, "WHERE ?1 IS NULL AND s.code > ?2 ORDER BY s.code LIMIT ?3");
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
+  s.BindOptional(1, root_id).Bind(2, after_code).Bind(3, int64_t{limit});
+  return Collect<v1::Site>(s, [](const common::Statement& st) { return SiteFromRow(st, 1); });
+}
+
+absl::StatusOr<HolderRow> InsertHolder(WriteTx& tx, const v1::Holder& holder,
+                                       int64_t home_site_id) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   tx.db().Prepare("INSERT INTO holders (badge, name, unit, home_site_id, "
+                                   "created_us) VALUES (?, ?, ?, ?, ?)"));
+  s.Bind(1, holder.badge())
+      .Bind(2, holder.name())
+      .Bind(3, holder.unit())
+      .Bind(4, home_site_id)
+      .Bind(5, common::ToMicros(tx.now()));
+  if (absl::Status st = s.Run(); !st.ok()) {
+    if (absl::IsAlreadyExists(st)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("holder with badge '", holder.badge(), "' already exists"));
+    }
+    return st;
+  }
+  return FindHolder(tx.db(), holder.badge());
+}
+
+absl::StatusOr<HolderRow> FindHolder(common::Database& db, const std::string& badge) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectHolder, "WHERE h.badge = ?")));
+  s.Bind(1, badge);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("holder with badge '", badge, "' does not exist"));
+  }
+  return HolderRow{s.ColumnInt(0), HolderFromRow(s, 1)};
+}
+
+absl::StatusOr<std::vector<v1::Holder>> ListHolders(common::Database& db,
+                                                    std::optional<int64_t> site_id,
+                                                    const std::string& after_badge, int limit) {
+  std::string sql =
+      site_id.has_value()
+          ? absl::StrCat(kSubtree, kSelectHolder,
+                         "WHERE h.home_site_id IN (SELECT id FROM subtree) AND h.badge > ?2 "
+                         "ORDER BY h.badge LIMIT ?3")
+          : absl::StrCat(kSelectHolder,
+                         "WHERE ?1 IS NULL AND h.badge > ?2 ORDER BY h.badge LIMIT ?3");
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
+  s.BindOptional(1, site_id).Bind(2, after_badge).Bind(3, int64_t{limit});
+  return Collect<v1::Holder>(s, [](const common::Statement& st) { return HolderFromRow(st, 1); });
+}
+
+absl::StatusOr<CameraRow> InsertCamera(WriteTx& tx, const v1::Camera& camera, int64_t site_id) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   tx.db().Prepare("INSERT INTO cameras (serial, model, hardware_revision, "
+                                   "state, site_id, created_us, updated_us) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  const int64_t now = common::ToMicros(tx.now());
+  s.Bind(1, camera.serial())
+      .Bind(2, camera.model())
+      .Bind(3, camera.hardware_revision())
+      .Bind(4, StateName(camera.state()))
+      .Bind(5, site_id)
+      .Bind(6, now)
+      .Bind(7, now);
+  if (absl::Status st = s.Run(); !st.ok()) {
+    if (absl::IsAlreadyExists(st)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("camera '", camera.serial(), "' is already registered"));
+    }
+    return st;
+  }
+  return FindCamera(tx.db(), camera.serial());
+}
+
+absl::StatusOr<CameraRow> FindCamera(common::Database& db, const std::string& serial) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectCamera, "WHERE c.serial = ?")));
+  s.Bind(1, serial);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("camera '", serial, "' is not registered"));
+  return CameraRow{s.ColumnInt(0), s.ColumnInt(1), CameraFromRow(s)};
+}
+
+absl::StatusOr<std::vector<std::string>> ExistingSerials(common::Database& db,
+                                                         const std::vector<std::string>& serials) {
+  std::vector<std::string> found;
+  for (const std::string& serial : serials) {
+    // Prepare comes from the connection's cache, so this is one compiled statement reused.
+    ASSIGN_OR_RETURN(common::Statement s, db.Prepare("SELECT 1 FROM cameras WHERE serial = ?"));
+    s.Bind(1, serial);
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row) found.push_back(serial);
+  }
+  return found;
+}
+
+absl::Status UpdateCameraState(WriteTx& tx, int64_t camera_id, v1::CameraState state,
+                               const std::string& note) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   tx.db().Prepare("UPDATE cameras SET state = ?, state_note = ?, updated_us = ? "
+                                   "WHERE id = ?"));
+  s.Bind(1, StateName(state)).Bind(2, note).Bind(3, common::ToMicros(tx.now())).Bind(4, camera_id);
+  return s.Run();
+}
+
+absl::StatusOr<std::vector<v1::Camera>> ListCameras(common::Database& db,
+                                                    const CameraFilter& f) {
+  // The statement is built from the filters that are set, so SQLite can pick the index that
+  // fits (state, site, model) and read it in serial order; one cached statement per shape.
+  std::vector<std::string> where = {"c.serial > ?1"};
+  std::string prefix;
+  if (f.state != v1::CAMERA_STATE_UNSPECIFIED) where.push_back("c.state = ?2");
+  if (f.site_id.has_value()) {
+    prefix = "WITH RECURSIVE subtree(id) AS (SELECT ?3 UNION ALL "
+             "SELECT s2.id FROM sites s2 JOIN subtree t ON s2.parent_id = t.id) ";
+    where.push_back("c.site_id IN (SELECT id FROM subtree)");
+  }
+  if (!f.model.empty()) where.push_back("c.model = ?4");
+  if (f.holder_id.has_value()) where.push_back("a.holder_id = ?5");
+  if (f.not_seen_since_us.has_value()) {
+    where.push_back("(c.last_seen_us IS NULL OR c.last_seen_us < ?6)");
+  }
+  std::string sql = absl::StrCat(prefix, kSelectCamera, "WHERE ", absl::StrJoin(where, " AND "),
+                                 " ORDER BY c.serial LIMIT ?7");
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
+  s.Bind(1, f.after_serial);
+  if (f.state != v1::CAMERA_STATE_UNSPECIFIED) s.Bind(2, StateName(f.state));
+  if (f.site_id.has_value()) s.Bind(3, *f.site_id);
+  if (!f.model.empty()) s.Bind(4, f.model);
+  if (f.holder_id.has_value()) s.Bind(5, *f.holder_id);
+  if (f.not_seen_since_us.has_value()) s.Bind(6, *f.not_seen_since_us);
+  s.Bind(7, int64_t{f.limit});
+  return Collect<v1::Camera>(s, CameraFromRow);
+}
+
+absl::StatusOr<int64_t> OpenAssignment(WriteTx& tx, const OpenAssignmentParams& p) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   tx.db().Prepare("INSERT INTO assignments (camera_id, holder_id, issued_us, "
+                                   "issued_by, due_us, issue_note, force_reason) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  s.Bind(1, p.camera_id)
+      .Bind(2, p.holder_id)
+      .Bind(3, common::ToMicros(tx.now()))
+      .Bind(4, p.issued_by)
+      .Bind(5, p.due_us)
+      .Bind(6, p.note)
+      .Bind(7, p.force_reason);
+  if (absl::Status st = s.Run(); !st.ok()) {
+    if (absl::IsAlreadyExists(st)) {
+      return absl::AlreadyExistsError("the camera already has an open assignment");
+    }
+    return st;
+  }
+  return tx.db().LastInsertRowId();
+}
+
+absl::StatusOr<std::optional<v1::Assignment>> FindOpenAssignment(common::Database& db,
+                                                                 int64_t camera_id) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectAssignment,
+                                           "WHERE a.camera_id = ? AND a.returned_us IS NULL")));
+  s.Bind(1, camera_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<v1::Assignment>();
+  return std::optional<v1::Assignment>(AssignmentFromRow(s));
+}
+
+absl::StatusOr<v1::Assignment> GetAssignment(common::Database& db, int64_t id) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectAssignment, "WHERE a.id = ?")));
+  s.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("assignment ", id, " does not exist"));
+  return AssignmentFromRow(s);
+}
+
+absl::Status CloseAssignment(WriteTx& tx, int64_t id, const std::string& returned_by,
+                             v1::ReturnCondition condition, const std::string& note) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   tx.db().Prepare("UPDATE assignments SET returned_us = ?, returned_by = ?, "
+                                   "return_condition = ?, return_note = ? "
+                                   "WHERE id = ? AND returned_us IS NULL"));
+  s.Bind(1, common::ToMicros(tx.now()))
+      .Bind(2, returned_by)
+      .Bind(3, ConditionName(condition))
+      .Bind(4, note)
+      .Bind(5, id);
+  RETURN_IF_ERROR(s.Run());
+  if (tx.db().Changes() != 1) {
+    return absl::FailedPreconditionError(absl::StrCat("assignment ", id, " is not open"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::Assignment>> ListCameraAssignments(common::Database& db,
+                                                                  int64_t camera_id) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectAssignment,
+                                           "WHERE a.camera_id = ? ORDER BY a.id")));
+  s.Bind(1, camera_id);
+  return Collect<v1::Assignment>(s, AssignmentFromRow);
+}
+
+absl::StatusOr<std::vector<v1::Assignment>> ListHolderOpenAssignments(common::Database& db,
+                                                                      int64_t holder_id) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectAssignment,
+                                           "WHERE a.holder_id = ? AND a.returned_us IS NULL "
+                                           "ORDER BY a.id")));
+  s.Bind(1, holder_id);
+  return Collect<v1::Assignment>(s, AssignmentFromRow);
+}
+
+absl::StatusOr<std::vector<v1::Assignment>> ListOverdue(common::Database& db,
+                                                        const OverdueFilter& f) {
+  std::string sql = absl::StrCat(
+      f.site_id.has_value() ? kSubtree : "", kSelectAssignment,
+      "WHERE a.returned_us IS NULL AND a.due_us < ?2 ",
+      f.site_id.has_value() ? "AND c.site_id IN (SELECT id FROM subtree) " : "AND ?1 IS NULL ",
+      "AND (?3 IS NULL OR a.due_us > ?3 OR (a.due_us = ?3 AND a.id > ?4)) "
+      "ORDER BY a.due_us, a.id LIMIT ?5");
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
+  s.BindOptional(1, f.site_id).Bind(2, f.now_us);
+  if (f.after.has_value()) {
+    s.Bind(3, f.after->first).Bind(4, f.after->second);
+  } else {
+    s.BindNull(3).BindNull(4);
+  }
+  s.Bind(5, int64_t{f.limit});
+  return Collect<v1::Assignment>(s, AssignmentFromRow);
+}
+
+absl::StatusOr<std::optional<std::string>> GetSetting(common::Database& db,
+                                                      const std::string& key) {
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare("SELECT value FROM settings WHERE key = ?"));
+  s.Bind(1, key);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s.ColumnBlob(0));
+}
+
+absl::Status PutSetting(common::Database& db, const std::string& key, const std::string& value) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare("INSERT INTO settings (key, value) VALUES (?, ?) "
+                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  s.Bind(1, key).BindBlob(2, value);
+  return s.Run();
+}
+
+}  // namespace camfleet::storage

@@ -1,0 +1,96 @@
+-- The schema that all migrations together produce, kept readable. A test checks that
+-- applying every migration to an empty file gives exactly this schema.
+
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE sites (
+  id         INTEGER PRIMARY KEY,
+  code       TEXT NOT NULL UNIQUE CHECK (length(code) BETWEEN 1 AND 32),
+  name       TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 128),
+  parent_id  INTEGER REFERENCES sites(id),
+  created_us INTEGER NOT NULL
+);
+CREATE INDEX sites_by_parent ON sites(parent_id);
+
+CREATE TABLE holders (
+  id           INTEGER PRIMARY KEY,
+  badge        TEXT NOT NULL UNIQUE CHECK (length(badge) BETWEEN 1 AND 32),
+  name         TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 128),
+  unit         TEXT NOT NULL DEFAULT '',
+  home_site_id INTEGER NOT NULL REFERENCES sites(id),
+  created_us   INTEGER NOT NULL
+);
+CREATE INDEX holders_by_site ON holders(home_site_id, badge);
+
+CREATE TABLE cameras (
+  id                INTEGER PRIMARY KEY,
+  serial            TEXT NOT NULL UNIQUE CHECK (length(serial) BETWEEN 4 AND 32),
+  model             TEXT NOT NULL CHECK (length(model) BETWEEN 1 AND 64),
+  hardware_revision TEXT NOT NULL DEFAULT '',
+  state             TEXT NOT NULL CHECK (state IN
+                      ('REGISTERED', 'AVAILABLE', 'ISSUED', 'LOST', 'FAULTY', 'RETIRED')),
+  site_id           INTEGER NOT NULL REFERENCES sites(id),
+  state_note        TEXT NOT NULL DEFAULT '',
+  last_seen_us      INTEGER,
+  created_us        INTEGER NOT NULL,
+  updated_us        INTEGER NOT NULL
+);
+CREATE INDEX cameras_by_state ON cameras(state, serial);
+CREATE INDEX cameras_by_site ON cameras(site_id, serial);
+CREATE INDEX cameras_by_model ON cameras(model, serial);
+CREATE INDEX cameras_by_last_seen ON cameras(last_seen_us);
+
+CREATE TABLE assignments (
+  id               INTEGER PRIMARY KEY,
+  camera_id        INTEGER NOT NULL REFERENCES cameras(id),
+  holder_id        INTEGER NOT NULL REFERENCES holders(id),
+  issued_us        INTEGER NOT NULL,
+  issued_by        TEXT NOT NULL,
+  due_us           INTEGER NOT NULL,
+  issue_note       TEXT NOT NULL DEFAULT '',
+  force_reason     TEXT NOT NULL DEFAULT '',
+  returned_us      INTEGER,
+  returned_by      TEXT,
+  return_condition TEXT CHECK (return_condition IN ('GOOD', 'DAMAGED', 'NOT_RETURNED')),
+  return_note      TEXT NOT NULL DEFAULT '',
+  -- An assignment is either open (no return fields) or closed (all of them).
+  CHECK ((returned_us IS NULL) = (returned_by IS NULL)),
+  CHECK ((returned_us IS NULL) = (return_condition IS NULL))
+);
+-- At most one open assignment per camera.
+CREATE UNIQUE INDEX assignments_one_open_per_camera ON assignments(camera_id)
+  WHERE returned_us IS NULL;
+CREATE INDEX assignments_by_camera ON assignments(camera_id, id);
+CREATE INDEX assignments_open_by_holder ON assignments(holder_id) WHERE returned_us IS NULL;
+CREATE INDEX assignments_open_by_due ON assignments(due_us) WHERE returned_us IS NULL;
+
+-- Append-only, hash-chained. hash = SHA-256(prev_hash || canonical encoding of the event).
+CREATE TABLE audit_events (
+  seq         INTEGER PRIMARY KEY,
+  time_us     INTEGER NOT NULL,
+  actor       TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  object_type TEXT NOT NULL,
+  object_id   TEXT NOT NULL,
+  details     TEXT NOT NULL,
+  prev_hash   BLOB NOT NULL CHECK (length(prev_hash) = 32),
+  hash        BLOB NOT NULL CHECK (length(hash) = 32)
+);
+CREATE INDEX audit_by_object ON audit_events(object_id, seq);
+CREATE INDEX audit_by_actor ON audit_events(actor, seq);
+CREATE INDEX audit_by_action ON audit_events(action, seq);
+CREATE INDEX audit_by_time ON audit_events(time_us);
+
+-- The application never changes or removes an event; these catch a bug that tries to.
+-- Someone with the file can drop them, which is what the hash chain is for.
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only');
+END;
