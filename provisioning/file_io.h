@@ -35,4 +35,10 @@ absl::StatusOr<FileContents> ReadSmallFile(const std::string& path, size_t max_b
 // a caller refusing to overwrite errs on the safe side.
 bool PathExists(const std::string& path);
 
+// True if `path` is a directory (following symlinks).
+bool IsDirectory(const std::string& path);
+
+// `dir` + "/" + `name`, without doubling a trailing slash.
+std::string JoinPath(absl::string_view dir, absl::string_view name);
+
 }  // namespace camfleet::provisioning

@@ -125,15 +125,10 @@ v1::Assignment AssignmentFromRow(const common::Statement& s) {
 }  // namespace
 
 const char* StateName(v1::CameraState state) {
-  switch (state) {
-    case v1::CAMERA_STATE_REGISTERED: return "REGISTERED";
-    case v1::CAMERA_STATE_AVAILABLE: return "AVAILABLE";
-    case v1::CAMERA_STATE_ISSUED: return "ISSUED";
-    case v1::CAMERA_STATE_LOST: return "LOST";
-    case v1::CAMERA_STATE_FAULTY: return "FAULTY";
-    case v1::CAMERA_STATE_RETIRED: return "RETIRED";
-    default: return "UNSPECIFIED";
-  }
+  // "CAMERA_STATE_AVAILABLE" -> "AVAILABLE": the stored names are the enum's without prefix.
+  static constexpr size_t kPrefix = sizeof("CAMERA_STATE_") - 1;
+  const std::string& name = v1::CameraState_Name(state);
+  return name.size() > kPrefix ? name.c_str() + kPrefix : "UNSPECIFIED";
 }
 
 const char* ConditionName(v1::ReturnCondition condition) {

@@ -1,0 +1,39 @@
+#pragma once
+// Certificates the fleet CA issued, and what camfleet reads out of them.
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "provisioning/role.h"
+
+namespace camfleet::provisioning {
+
+struct CertificateInfo {
+  // The serial number as lower-case hex without leading zeros: the key under which the control
+  // plane records the certificate and the value a CRL lists.
+  std::string serial_hex;
+  std::string subject_cn;
+  std::string issuer_cn;
+  // Read back from the certificate's camfleet://<role>/<identity> SAN URI (identity.h).
+  Role role = Role::kCamera;
+  std::string identity;
+  absl::Time not_before;
+  absl::Time not_after;
+  // Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo (PrivateKey::PublicKeyFingerprint).
+  std::string key_fingerprint;
+};
+
+struct IssuedCertificate {
+  std::string pem;
+  CertificateInfo info;
+};
+
+// Reads a fleet certificate. Parsing is not trusting: use CertificateVerifier::VerifyChain for
+// a certificate a peer presents.
+// INVALID_ARGUMENT if `pem` is not a PEM certificate, has no or several camfleet:// SAN URIs,
+// the URI is malformed, or the subject CN differs from the URI's identity.
+absl::StatusOr<CertificateInfo> ParseCertificate(absl::string_view pem);
+
+}  // namespace camfleet::provisioning

@@ -1,0 +1,149 @@
+#include "provisioning/x509_certificate.h"
+
+#include <openssl/bn.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "provisioning/identity.h"
+#include "provisioning/public_key.h"
+#include "provisioning/x509_name.h"
+#include "provisioning/x509_time.h"
+
+namespace camfleet::provisioning {
+namespace {
+
+// Every URI SAN that uses the camfleet:// scheme.
+absl::StatusOr<std::vector<std::string>> FleetUris(X509* cert) {
+  int critical = 0;
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, &critical, nullptr)));
+  std::vector<std::string> uris;
+  if (names == nullptr) {
+    // -1: no SAN at all. Anything else: there is one and it does not decode.
+    if (critical != -1) {
+      return OpenSslError(absl::StatusCode::kInvalidArgument,
+                          "certificate subjectAltName is malformed");
+    }
+    return uris;
+  }
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
+    if (name->type != GEN_URI) continue;
+    const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
+    const absl::string_view text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                                 static_cast<size_t>(ASN1_STRING_length(uri)));
+    if (absl::StartsWithIgnoreCase(text, kIdentityUriScheme)) uris.emplace_back(text);
+  }
+  return uris;
+}
+
+}  // namespace
+
+absl::StatusOr<X509Ptr> ReadPemCertificate(absl::string_view pem, absl::string_view what) {
+  BioPtr bio = MemoryBio(pem);
+  if (bio == nullptr) return absl::InvalidArgumentError(absl::StrCat(what, " is too large"));
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument,
+                        absl::StrCat(what, " is not a PEM certificate"));
+  }
+  return cert;
+}
+
+absl::StatusOr<std::string> CertificateToPem(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || PEM_write_bio_X509(bio.get(), cert) != 1) {
+    return OpenSslError(absl::StatusCode::kInternal, "encoding a certificate");
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+std::string SerialToHex(const ASN1_INTEGER* serial) {
+  BignumPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (bn == nullptr) {
+    ClearOpenSslErrors();
+    return "";
+  }
+  OpenSslMemoryPtr<char> hex(BN_bn2hex(bn.get()));
+  if (hex == nullptr) {
+    ClearOpenSslErrors();
+    return "";
+  }
+  std::string out = absl::AsciiStrToLower(hex.get());
+  // BN_bn2hex pads to whole bytes ("0A"); the canonical form has no leading zeros.
+  const bool negative = !out.empty() && out[0] == '-';
+  const size_t digits = negative ? 1 : 0;
+  const size_t first = out.find_first_not_of('0', digits);
+  if (first == std::string::npos) return "0";
+  out.erase(digits, first - digits);
+  return out;
+}
+
+absl::StatusOr<CertificateInfo> BasicCertificateInfo(X509* cert) {
+  CertificateInfo info;
+  info.serial_hex = SerialToHex(X509_get0_serialNumber(cert));
+  if (info.serial_hex.empty()) {
+    return absl::InvalidArgumentError("certificate serial number is malformed");
+  }
+  absl::StatusOr<std::string> cn =
+      SingleCommonName(X509_get_subject_name(cert), "certificate subject");
+  if (!cn.ok()) return cn.status();
+  info.subject_cn = *std::move(cn);
+  info.issuer_cn = FirstCommonName(X509_get_issuer_name(cert));
+  absl::StatusOr<absl::Time> not_before = TimeFromAsn1(X509_get0_notBefore(cert));
+  absl::StatusOr<absl::Time> not_after = TimeFromAsn1(X509_get0_notAfter(cert));
+  if (!not_before.ok() || !not_after.ok()) {
+    return absl::InvalidArgumentError("certificate validity period is malformed");
+  }
+  info.not_before = *not_before;
+  info.not_after = *not_after;
+  const EVP_PKEY* key = X509_get0_pubkey(cert);
+  if (key == nullptr) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument,
+                        "certificate public key does not decode");
+  }
+  absl::StatusOr<std::string> fingerprint = PublicKeyFingerprint(key);
+  if (!fingerprint.ok()) return fingerprint.status();
+  info.key_fingerprint = *std::move(fingerprint);
+  return info;
+}
+
+absl::StatusOr<CertificateInfo> FleetCertificateInfo(X509* cert) {
+  absl::StatusOr<CertificateInfo> info = BasicCertificateInfo(cert);
+  if (!info.ok()) return info.status();
+  absl::StatusOr<std::vector<std::string>> uris = FleetUris(cert);
+  if (!uris.ok()) return uris.status();
+  if (uris->empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate for '", absl::CHexEscape(info->subject_cn),
+                     "' has no camfleet:// identity URI; it is not a fleet certificate"));
+  }
+  if (uris->size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "certificate names ", uris->size(), " camfleet:// identities; a fleet certificate has one"));
+  }
+  absl::StatusOr<FleetIdentity> identity = ParseIdentityUri(uris->front());
+  if (!identity.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate identity URI: ", identity.status().message()));
+  }
+  if (identity->identity != info->subject_cn) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate subject CN '", absl::CHexEscape(info->subject_cn),
+                     "' differs from its identity URI '", IdentityUri(*identity), "'"));
+  }
+  info->role = identity->role;
+  info->identity = std::move(identity->identity);
+  return info;
+}
+
+}  // namespace camfleet::provisioning

@@ -1,0 +1,24 @@
+#include "services/audit/audit_handler.h"
+
+#include "services/rpc/unary.h"
+
+namespace camfleet::audit {
+
+grpc::ServerUnaryReactor* AuditHandler::ListAuditEvents(grpc::CallbackServerContext* ctx,
+                                                        const v1::ListAuditEventsRequest* req,
+                                                        v1::ListAuditEventsResponse* resp) {
+  return rpc::HandleRead(ctx, auth_, req, resp, [this](const v1::ListAuditEventsRequest& r) {
+    return manager_.ListAuditEvents(r);
+  });
+}
+
+grpc::ServerUnaryReactor* AuditHandler::VerifyAuditChain(grpc::CallbackServerContext* ctx,
+                                                         const v1::VerifyAuditChainRequest* req,
+                                                         v1::VerifyAuditChainResponse* resp) {
+  // Verifying reads the whole chain; it is rare and an auditor waits for it.
+  return rpc::HandleRead(ctx, auth_, req, resp, [this](const v1::VerifyAuditChainRequest& r) {
+    return manager_.VerifyAuditChain(r);
+  });
+}
+
+}  // namespace camfleet::audit

@@ -1,0 +1,65 @@
+#include "services/audit/audit_manager.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/rpc/validation.h"
+#include "services/storage/audit_log.h"
+
+namespace camfleet::audit {
+
+using google::protobuf::util::TimeUtil;
+
+absl::StatusOr<v1::ListAuditEventsResponse> AuditManager::ListAuditEvents(
+    const v1::ListAuditEventsRequest& req) {
+  storage::AuditFilter filter;
+  RETURN_IF_ERROR(rpc::ValidateText("object_id", req.object_id(), 0, 64));
+  RETURN_IF_ERROR(rpc::ValidateText("actor", req.actor(), 0, 256));
+  RETURN_IF_ERROR(rpc::ValidateText("action", req.action(), 0, 64));
+  filter.object_id = req.object_id();
+  filter.actor = req.actor();
+  filter.action = req.action();
+  if (req.has_start_time()) {
+    ASSIGN_OR_RETURN(filter.start_us, rpc::TimestampMicros("start_time", true, req.start_time()));
+  }
+  if (req.has_end_time()) {
+    ASSIGN_OR_RETURN(filter.end_us, rpc::TimestampMicros("end_time", true, req.end_time()));
+  }
+  if (filter.start_us && filter.end_us && *filter.end_us <= *filter.start_us) {
+    return absl::InvalidArgumentError("end_time is not after start_time; swap them");
+  }
+  ASSIGN_OR_RETURN(int limit, rpc::ResolvePageSize(req.page_size()));
+  const std::string query =
+      absl::StrCat("audit|", req.object_id().size(), ":", req.object_id(), "|",
+                   req.actor().size(), ":", req.actor(), "|", req.action(), "|",
+                   filter.start_us.value_or(-1), "|", filter.end_us.value_or(-1));
+  ASSIGN_OR_RETURN(std::string cursor, tokens_.Decode(query, req.page_token()));
+  if (!cursor.empty() && !absl::SimpleAtoi(cursor, &filter.after_seq)) {
+    return absl::InvalidArgumentError("page_token is malformed; start again without it");
+  }
+  filter.limit = limit + 1;
+  v1::ListAuditEventsResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<v1::AuditEvent> events, storage::ListAudit(db, filter));
+    if (static_cast<int>(events.size()) > limit) {
+      events.pop_back();
+      resp.set_next_page_token(tokens_.Encode(query, absl::StrCat(events.back().sequence())));
+    }
+    for (v1::AuditEvent& e : events) *resp.add_events() = std::move(e);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+absl::StatusOr<v1::VerifyAuditChainResponse> AuditManager::VerifyAuditChain(
+    const v1::VerifyAuditChainRequest&) {
+  v1::VerifyAuditChainResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(resp, storage::VerifyAudit(db));
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+}  // namespace camfleet::audit

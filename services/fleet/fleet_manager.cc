@@ -1,0 +1,627 @@
+#include "services/fleet/fleet_manager.h"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/clock.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/fleet/lifecycle.h"
+#include "services/fleet/manifest.h"
+#include "services/rpc/validation.h"
+#include "services/storage/audit_log.h"
+#include "services/storage/fleet_repository.h"
+
+namespace camfleet::fleet {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using storage::WriteTx;
+using Details = std::vector<std::pair<std::string, std::string>>;
+
+constexpr size_t kMaxNote = 1024;
+
+absl::Status Audit(WriteTx& tx, const rpc::Identity& who, std::string action,
+                   std::string object_type, std::string object_id, const Details& details) {
+  return storage::AppendAudit(tx, {who.name, std::move(action), std::move(object_type),
+                                   std::move(object_id), storage::JsonObject(details)})
+      .status();
+}
+
+absl::Status ValidateNote(absl::string_view field, absl::string_view note, bool required) {
+  return rpc::ValidateText(field, note, required ? 1 : 0, kMaxNote);
+}
+
+// The lifecycle step shared by every camera transition but issue: checks the transition,
+// closes the open assignment where the action ends custody, sets the new state and writes the
+// audit event. Returns the camera as it is afterwards; `closed` gets the assignment it closed.
+absl::StatusOr<v1::Camera> Transition(WriteTx& tx, const rpc::Identity& who,
+                                      const std::string& serial, CameraAction action,
+                                      const std::string& note, Details details,
+                                      std::optional<v1::Assignment>* closed = nullptr) {
+  ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(tx.db(), serial));
+  const v1::CameraState from = cam.camera.state();
+  ASSIGN_OR_RETURN(v1::CameraState to, NextState(serial, from, action));
+
+  std::optional<v1::ReturnCondition> close_as;
+  switch (action) {
+    case CameraAction::kReturnGood: close_as = v1::RETURN_CONDITION_GOOD; break;
+    case CameraAction::kReturnDamaged: close_as = v1::RETURN_CONDITION_DAMAGED; break;
+    case CameraAction::kReportFaulty:
+    case CameraAction::kReportFound:
+    case CameraAction::kRetire: close_as = v1::RETURN_CONDITION_NOT_RETURNED; break;
+    default: break;  // a lost camera stays with its holder until it is found
+  }
+  if (close_as.has_value()) {
+    ASSIGN_OR_RETURN(std::optional<v1::Assignment> open,
+                     storage::FindOpenAssignment(tx.db(), cam.id));
+    if (!open.has_value() && from == v1::CAMERA_STATE_ISSUED) {
+      return absl::InternalError(
+          absl::StrCat("camera '", serial, "' is ISSUED but has no open assignment"));
+    }
+    if (open.has_value()) {
+      RETURN_IF_ERROR(storage::CloseAssignment(tx, open->id(), who.name, *close_as, note));
+      details.emplace_back("assignment", absl::StrCat(open->id()));
+      details.emplace_back("holder", open->holder_badge());
+      details.emplace_back("condition", storage::ConditionName(*close_as));
+      if (closed != nullptr) {
+        ASSIGN_OR_RETURN(v1::Assignment after, storage::GetAssignment(tx.db(), open->id()));
+        *closed = std::move(after);
+      }
+    }
+  }
+  RETURN_IF_ERROR(storage::UpdateCameraState(tx, cam.id, to, note));
+  Details all = {{"from", storage::StateName(from)}, {"to", storage::StateName(to)}};
+  if (!note.empty()) all.emplace_back("note", note);
+  all.insert(all.end(), details.begin(), details.end());
+  RETURN_IF_ERROR(Audit(tx, who, absl::StrCat("camera.", ActionName(action)), "camera", serial,
+                        all));
+  ASSIGN_OR_RETURN(storage::CameraRow after, storage::FindCamera(tx.db(), serial));
+  return after.camera;
+}
+
+absl::Status ValidateSerialAndNote(const std::string& serial, const std::string& note_field,
+                                   const std::string& note, bool note_required) {
+  RETURN_IF_ERROR(rpc::ValidateSerial("serial", serial));
+  return ValidateNote(note_field, note, note_required);
+}
+
+}  // namespace
+
+template <typename Resp, typename Fn>
+void FleetManager::RunWrite(Fn fn, Done<Resp> done) {
+  auto resp = std::make_shared<Resp>();
+  store_.Write(
+      [fn = std::move(fn), resp](WriteTx& tx) mutable -> absl::Status { return fn(tx, *resp); },
+      [resp, done = std::move(done)](absl::Status s) mutable {
+        if (s.ok()) {
+          done(std::move(*resp));
+        } else {
+          done(std::move(s));
+        }
+      });
+}
+
+// ---------------------------------------------------------------------------------- sites
+
+void FleetManager::CreateSite(const rpc::Identity& who, const v1::CreateSiteRequest& req,
+                              Done<v1::CreateSiteResponse> done) {
+  absl::Status valid = rpc::ValidateSiteCode("code", req.code());
+  if (valid.ok()) valid = rpc::ValidateText("name", req.name(), 1, 128);
+  if (valid.ok() && !req.parent_code().empty()) {
+    valid = rpc::ValidateSiteCode("parent_code", req.parent_code());
+  }
+  if (!valid.ok()) return done(valid);
+  RunWrite<v1::CreateSiteResponse>(
+      [who, req](WriteTx& tx, v1::CreateSiteResponse& resp) -> absl::Status {
+        std::optional<int64_t> parent_id;
+        if (!req.parent_code().empty()) {
+          ASSIGN_OR_RETURN(storage::SiteRow parent, storage::FindSite(tx.db(), req.parent_code()));
+          parent_id = parent.id;
+        }
+        ASSIGN_OR_RETURN(storage::SiteRow site,
+                         storage::InsertSite(tx, req.code(), req.name(), parent_id));
+        RETURN_IF_ERROR(Audit(tx, who, "site.create", "site", req.code(),
+                              {{"name", req.name()}, {"parent", req.parent_code()}}));
+        *resp.mutable_site() = std::move(site.site);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<v1::GetSiteResponse> FleetManager::GetSite(const v1::GetSiteRequest& req) {
+  RETURN_IF_ERROR(rpc::ValidateSiteCode("code", req.code()));
+  v1::GetSiteResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(db, req.code()));
+    *resp.mutable_site() = std::move(site.site);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+absl::StatusOr<v1::ListSitesResponse> FleetManager::ListSites(const v1::ListSitesRequest& req) {
+  if (!req.parent_code().empty()) {
+    RETURN_IF_ERROR(rpc::ValidateSiteCode("parent_code", req.parent_code()));
+  }
+  ASSIGN_OR_RETURN(int limit, rpc::ResolvePageSize(req.page_size()));
+  const std::string query = absl::StrCat("sites|", req.parent_code());
+  ASSIGN_OR_RETURN(std::string after, tokens_.Decode(query, req.page_token()));
+  v1::ListSitesResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    std::optional<int64_t> root;
+    if (!req.parent_code().empty()) {
+      ASSIGN_OR_RETURN(storage::SiteRow parent, storage::FindSite(db, req.parent_code()));
+      root = parent.id;
+    }
+    ASSIGN_OR_RETURN(std::vector<v1::Site> sites, storage::ListSites(db, root, after, limit + 1));
+    if (static_cast<int>(sites.size()) > limit) {
+      sites.pop_back();
+      resp.set_next_page_token(tokens_.Encode(query, sites.back().code()));
+    }
+    for (v1::Site& s : sites) *resp.add_sites() = std::move(s);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+// -------------------------------------------------------------------------------- holders
+
+void FleetManager::CreateHolder(const rpc::Identity& who, const v1::CreateHolderRequest& req,
+                                Done<v1::CreateHolderResponse> done) {
+  absl::Status valid = rpc::ValidateBadge("badge", req.badge());
+  if (valid.ok()) valid = rpc::ValidateText("name", req.name(), 1, 128);
+  if (valid.ok()) valid = rpc::ValidateText("unit", req.unit(), 0, 128);
+  if (valid.ok()) valid = rpc::ValidateSiteCode("home_site_code", req.home_site_code());
+  if (!valid.ok()) return done(valid);
+  RunWrite<v1::CreateHolderResponse>(
+      [who, req](WriteTx& tx, v1::CreateHolderResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(tx.db(), req.home_site_code()));
+        v1::Holder h;
+        h.set_badge(req.badge());
+        h.set_name(req.name());
+        h.set_unit(req.unit());
+        ASSIGN_OR_RETURN(storage::HolderRow row, storage::InsertHolder(tx, h, site.id));
+        RETURN_IF_ERROR(Audit(tx, who, "holder.create", "holder", req.badge(),
+                              {{"name", req.name()},
+                               {"unit", req.unit()},
+                               {"home_site", req.home_site_code()}}));
+        *resp.mutable_holder() = std::move(row.holder);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<v1::GetHolderResponse> FleetManager::GetHolder(const v1::GetHolderRequest& req) {
+  RETURN_IF_ERROR(rpc::ValidateBadge("badge", req.badge()));
+  v1::GetHolderResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(storage::HolderRow h, storage::FindHolder(db, req.badge()));
+    ASSIGN_OR_RETURN(std::vector<v1::Assignment> open,
+                     storage::ListHolderOpenAssignments(db, h.id));
+    *resp.mutable_holder() = std::move(h.holder);
+    for (v1::Assignment& a : open) *resp.add_open_assignments() = std::move(a);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+absl::StatusOr<v1::ListHoldersResponse> FleetManager::ListHolders(
+    const v1::ListHoldersRequest& req) {
+  if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  ASSIGN_OR_RETURN(int limit, rpc::ResolvePageSize(req.page_size()));
+  const std::string query = absl::StrCat("holders|", req.site_code());
+  ASSIGN_OR_RETURN(std::string after, tokens_.Decode(query, req.page_token()));
+  v1::ListHoldersResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    std::optional<int64_t> site;
+    if (!req.site_code().empty()) {
+      ASSIGN_OR_RETURN(storage::SiteRow row, storage::FindSite(db, req.site_code()));
+      site = row.id;
+    }
+    ASSIGN_OR_RETURN(std::vector<v1::Holder> holders,
+                     storage::ListHolders(db, site, after, limit + 1));
+    if (static_cast<int>(holders.size()) > limit) {
+      holders.pop_back();
+      resp.set_next_page_token(tokens_.Encode(query, holders.back().badge()));
+    }
+    for (v1::Holder& h : holders) *resp.add_holders() = std::move(h);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+// -------------------------------------------------------------------------------- cameras
+
+void FleetManager::RegisterCamera(const rpc::Identity& who, const v1::RegisterCameraRequest& req,
+                                  Done<v1::RegisterCameraResponse> done) {
+  absl::Status valid = rpc::ValidateSerial("serial", req.serial());
+  if (valid.ok()) valid = rpc::ValidateText("model", req.model(), 1, 64);
+  if (valid.ok()) valid = rpc::ValidateText("hardware_revision", req.hardware_revision(), 0, 32);
+  if (valid.ok()) valid = rpc::ValidateSiteCode("site_code", req.site_code());
+  if (!valid.ok()) return done(valid);
+  RunWrite<v1::RegisterCameraResponse>(
+      [who, req](WriteTx& tx, v1::RegisterCameraResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(tx.db(), req.site_code()));
+        v1::Camera c;
+        c.set_serial(req.serial());
+        c.set_model(req.model());
+        c.set_hardware_revision(req.hardware_revision());
+        c.set_state(v1::CAMERA_STATE_REGISTERED);
+        ASSIGN_OR_RETURN(storage::CameraRow row, storage::InsertCamera(tx, c, site.id));
+        RETURN_IF_ERROR(Audit(tx, who, "camera.register", "camera", req.serial(),
+                              {{"model", req.model()},
+                               {"hardware_revision", req.hardware_revision()},
+                               {"site", req.site_code()}}));
+        *resp.mutable_camera() = std::move(row.camera);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void FleetManager::ImportManifest(const rpc::Identity& who, const v1::ImportManifestRequest& req,
+                                  Done<v1::ImportManifestResponse> done) {
+  absl::StatusOr<ParsedManifest> parsed = ParseManifest(req.csv());
+  if (!parsed.ok()) return done(parsed.status());
+  auto manifest = std::make_shared<ParsedManifest>(*std::move(parsed));
+  RunWrite<v1::ImportManifestResponse>(
+      [who, manifest, partial = req.partial(), dry_run = req.dry_run()](
+          WriteTx& tx, v1::ImportManifestResponse& resp) -> absl::Status {
+        std::vector<v1::ManifestRowError> errors(manifest->errors.begin(),
+                                                 manifest->errors.end());
+        auto add_error = [&](int64_t line, const char* column, std::string message) {
+          v1::ManifestRowError e;
+          e.set_line(line);
+          e.set_column(column);
+          e.set_message(absl::StrCat("line ", line, ": ", message));
+          errors.push_back(std::move(e));
+        };
+        // Checks against the store: the site exists, the serial is new.
+        absl::flat_hash_map<std::string, int64_t> site_ids;
+        std::vector<std::string> serials;
+        for (const ManifestRow& row : manifest->rows) serials.push_back(row.serial);
+        ASSIGN_OR_RETURN(std::vector<std::string> existing,
+                         storage::ExistingSerials(tx.db(), serials));
+        absl::flat_hash_set<std::string> taken(existing.begin(), existing.end());
+        std::vector<const ManifestRow*> good;
+        for (const ManifestRow& row : manifest->rows) {
+          bool ok = true;
+          if (!site_ids.contains(row.site)) {
+            absl::StatusOr<storage::SiteRow> site = storage::FindSite(tx.db(), row.site);
+            if (site.ok()) {
+              site_ids[row.site] = site->id;
+            } else if (absl::IsNotFound(site.status())) {
+              site_ids[row.site] = 0;
+            } else {
+              return site.status();
+            }
+          }
+          if (site_ids[row.site] == 0) {
+            add_error(row.line, "site",
+                      absl::StrCat("site '", row.site,
+                                   "' does not exist; create it first or fix the code"));
+            ok = false;
+          }
+          if (taken.contains(row.serial)) {
+            add_error(row.line, "serial",
+                      absl::StrCat("serial '", row.serial, "' is already registered"));
+            ok = false;
+          }
+          if (ok) good.push_back(&row);
+        }
+        std::sort(errors.begin(), errors.end(),
+                  [](const v1::ManifestRowError& a, const v1::ManifestRowError& b) {
+                    return a.line() < b.line();
+                  });
+        resp.set_rows(manifest->row_count);
+        for (v1::ManifestRowError& e : errors) *resp.add_errors() = std::move(e);
+        if (dry_run || (!errors.empty() && !partial)) return absl::OkStatus();
+        for (const ManifestRow* row : good) {
+          v1::Camera c;
+          c.set_serial(row->serial);
+          c.set_model(row->model);
+          c.set_hardware_revision(row->hardware_revision);
+          c.set_state(v1::CAMERA_STATE_REGISTERED);
+          RETURN_IF_ERROR(storage::InsertCamera(tx, c, site_ids[row->site]).status());
+          RETURN_IF_ERROR(Audit(tx, who, "camera.register", "camera", row->serial,
+                                {{"model", row->model},
+                                 {"hardware_revision", row->hardware_revision},
+                                 {"site", row->site},
+                                 {"manifest_line", absl::StrCat(row->line)}}));
+        }
+        resp.set_imported(static_cast<int64_t>(good.size()));
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<v1::GetCameraResponse> FleetManager::GetCamera(const v1::GetCameraRequest& req) {
+  RETURN_IF_ERROR(rpc::ValidateSerial("serial", req.serial()));
+  v1::GetCameraResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(storage::CameraRow row, storage::FindCamera(db, req.serial()));
+    *resp.mutable_camera() = std::move(row.camera);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+absl::StatusOr<v1::ListCamerasResponse> FleetManager::ListCameras(
+    const v1::ListCamerasRequest& req) {
+  storage::CameraFilter filter;
+  if (!v1::CameraState_IsValid(req.state())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state ", req.state(),
+        " is not a camera state; use REGISTERED, AVAILABLE, ISSUED, LOST, FAULTY or RETIRED"));
+  }
+  filter.state = req.state();
+  if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  if (!req.holder_badge().empty()) {
+    RETURN_IF_ERROR(rpc::ValidateBadge("holder_badge", req.holder_badge()));
+  }
+  if (!req.model().empty()) RETURN_IF_ERROR(rpc::ValidateText("model", req.model(), 1, 64));
+  filter.model = req.model();
+  if (req.has_not_seen_since()) {
+    ASSIGN_OR_RETURN(filter.not_seen_since_us,
+                     rpc::TimestampMicros("not_seen_since", true, req.not_seen_since()));
+  }
+  ASSIGN_OR_RETURN(filter.limit, rpc::ResolvePageSize(req.page_size()));
+  const std::string query =
+      absl::StrCat("cameras|", req.state(), "|", req.site_code(), "|", req.model(), "|",
+                   req.holder_badge(), "|", filter.not_seen_since_us.value_or(-1));
+  ASSIGN_OR_RETURN(filter.after_serial, tokens_.Decode(query, req.page_token()));
+  const int limit = filter.limit;
+  filter.limit = limit + 1;
+  v1::ListCamerasResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    if (!req.site_code().empty()) {
+      ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(db, req.site_code()));
+      filter.site_id = site.id;
+    }
+    if (!req.holder_badge().empty()) {
+      ASSIGN_OR_RETURN(storage::HolderRow holder, storage::FindHolder(db, req.holder_badge()));
+      filter.holder_id = holder.id;
+    }
+    ASSIGN_OR_RETURN(std::vector<v1::Camera> cameras, storage::ListCameras(db, filter));
+    if (static_cast<int>(cameras.size()) > limit) {
+      cameras.pop_back();
+      resp.set_next_page_token(tokens_.Encode(query, cameras.back().serial()));
+    }
+    for (v1::Camera& c : cameras) *resp.add_cameras() = std::move(c);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+// ------------------------------------------------------------------------------ lifecycle
+
+void FleetManager::CommissionCamera(const rpc::Identity& who,
+                                    const v1::CommissionCameraRequest& req,
+                                    Done<v1::CommissionCameraResponse> done) {
+  if (absl::Status s = ValidateSerialAndNote(req.serial(), "reason", req.reason(), true); !s.ok()) {
+    return done(s);
+  }
+  RunWrite<v1::CommissionCameraResponse>(
+      [who, req](WriteTx& tx, v1::CommissionCameraResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(*resp.mutable_camera(),
+                         Transition(tx, who, req.serial(), CameraAction::kCommission,
+                                    req.reason(), {{"vouched_by", who.name}}));
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void FleetManager::IssueCamera(const rpc::Identity& who, const v1::IssueCameraRequest& req,
+                               Done<v1::IssueCameraResponse> done) {
+  absl::Status valid = rpc::ValidateSerial("serial", req.serial());
+  if (valid.ok()) valid = rpc::ValidateBadge("holder_badge", req.holder_badge());
+  if (valid.ok()) valid = ValidateNote("note", req.note(), false);
+  absl::StatusOr<int64_t> due_us =
+      rpc::TimestampMicros("due_back_time", req.has_due_back_time(), req.due_back_time());
+  if (valid.ok()) valid = due_us.status();
+  if (valid.ok() && *due_us <= common::ToMicros(store_.clock().Now())) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("due_back_time ", TimeUtil::ToString(req.due_back_time()),
+                     " is not in the future; give the time the camera must be back"));
+  }
+  if (valid.ok() && req.force()) valid = ValidateNote("force_reason", req.force_reason(), true);
+  if (valid.ok() && !req.force() && !req.force_reason().empty()) {
+    valid = absl::InvalidArgumentError("force_reason is given without force; set force or drop it");
+  }
+  if (!valid.ok()) return done(valid);
+  RunWrite<v1::IssueCameraResponse>(
+      [who, req, due = *due_us](WriteTx& tx, v1::IssueCameraResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(tx.db(), req.serial()));
+        ASSIGN_OR_RETURN(storage::HolderRow holder,
+                         storage::FindHolder(tx.db(), req.holder_badge()));
+        ASSIGN_OR_RETURN(v1::CameraState to,
+                         NextState(req.serial(), cam.camera.state(), CameraAction::kIssue));
+        absl::StatusOr<int64_t> id = storage::OpenAssignment(
+            tx, {cam.id, holder.id, who.name, due, req.note(), req.force_reason()});
+        if (absl::IsAlreadyExists(id.status())) {
+          return absl::AbortedError(
+              absl::StrCat("camera '", req.serial(), "' was issued by another request; reload it"));
+        }
+        RETURN_IF_ERROR(id.status());
+        RETURN_IF_ERROR(storage::UpdateCameraState(tx, cam.id, to, req.note()));
+        Details details = {{"from", storage::StateName(cam.camera.state())},
+                           {"to", storage::StateName(to)},
+                           {"holder", req.holder_badge()},
+                           {"assignment", absl::StrCat(*id)},
+                           {"due_back", TimeUtil::ToString(req.due_back_time())}};
+        if (!req.note().empty()) details.emplace_back("note", req.note());
+        if (req.force()) details.emplace_back("force_reason", req.force_reason());
+        RETURN_IF_ERROR(Audit(tx, who, "camera.issue", "camera", req.serial(), details));
+        ASSIGN_OR_RETURN(*resp.mutable_assignment(), storage::GetAssignment(tx.db(), *id));
+        ASSIGN_OR_RETURN(storage::CameraRow after, storage::FindCamera(tx.db(), req.serial()));
+        *resp.mutable_camera() = std::move(after.camera);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void FleetManager::ReturnCamera(const rpc::Identity& who, const v1::ReturnCameraRequest& req,
+                                Done<v1::ReturnCameraResponse> done) {
+  absl::Status valid = ValidateSerialAndNote(req.serial(), "note", req.note(), false);
+  if (valid.ok() && req.condition() != v1::RETURN_CONDITION_GOOD &&
+      req.condition() != v1::RETURN_CONDITION_DAMAGED) {
+    valid = absl::InvalidArgumentError(absl::StrCat(
+        "condition ", req.condition(), " is not allowed at return; use GOOD or DAMAGED"));
+  }
+  if (!valid.ok()) return done(valid);
+  const CameraAction action = req.condition() == v1::RETURN_CONDITION_GOOD
+                                  ? CameraAction::kReturnGood
+                                  : CameraAction::kReturnDamaged;
+  RunWrite<v1::ReturnCameraResponse>(
+      [who, req, action](WriteTx& tx, v1::ReturnCameraResponse& resp) -> absl::Status {
+        std::optional<v1::Assignment> closed;
+        ASSIGN_OR_RETURN(*resp.mutable_camera(),
+                         Transition(tx, who, req.serial(), action, req.note(), {}, &closed));
+        if (closed.has_value()) *resp.mutable_assignment() = std::move(*closed);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void FleetManager::ReportCameraLost(const rpc::Identity& who,
+                                    const v1::ReportCameraLostRequest& req,
+                                    Done<v1::ReportCameraLostResponse> done) {
+  if (absl::Status s = ValidateSerialAndNote(req.serial(), "note", req.note(), true); !s.ok()) {
+    return done(s);
+  }
+  RunWrite<v1::ReportCameraLostResponse>(
+      [who, req](WriteTx& tx, v1::ReportCameraLostResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, req.serial(),
+                                                            CameraAction::kReportLost,
+                                                            req.note(), {}));
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void FleetManager::ReportCameraFound(const rpc::Identity& who,
+                                     const v1::ReportCameraFoundRequest& req,
+                                     Done<v1::ReportCameraFoundResponse> done) {
+  if (absl::Status s = ValidateSerialAndNote(req.serial(), "note", req.note(), true); !s.ok()) {
+    return done(s);
+  }
+  RunWrite<v1::ReportCameraFoundResponse>(
+      [who, req](WriteTx& tx, v1::ReportCameraFoundResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, req.serial(),
+                                                            CameraAction::kReportFound,
+                                                            req.note(), {}));
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void FleetManager::ReportCameraFaulty(const rpc::Identity& who,
+                                      const v1::ReportCameraFaultyRequest& req,
+                                      Done<v1::ReportCameraFaultyResponse> done) {
+  if (absl::Status s = ValidateSerialAndNote(req.serial(), "note", req.note(), true); !s.ok()) {
+    return done(s);
+  }
+  RunWrite<v1::ReportCameraFaultyResponse>(
+      [who, req](WriteTx& tx, v1::ReportCameraFaultyResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, req.serial(),
+                                                            CameraAction::kReportFaulty,
+                                                            req.note(), {}));
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void FleetManager::RepairCamera(const rpc::Identity& who, const v1::RepairCameraRequest& req,
+                                Done<v1::RepairCameraResponse> done) {
+  if (absl::Status s = ValidateSerialAndNote(req.serial(), "note", req.note(), true); !s.ok()) {
+    return done(s);
+  }
+  RunWrite<v1::RepairCameraResponse>(
+      [who, req](WriteTx& tx, v1::RepairCameraResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, req.serial(),
+                                                            CameraAction::kRepair, req.note(),
+                                                            {}));
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void FleetManager::RetireCamera(const rpc::Identity& who, const v1::RetireCameraRequest& req,
+                                Done<v1::RetireCameraResponse> done) {
+  if (absl::Status s = ValidateSerialAndNote(req.serial(), "reason", req.reason(), true); !s.ok()) {
+    return done(s);
+  }
+  RunWrite<v1::RetireCameraResponse>(
+      [who, req](WriteTx& tx, v1::RetireCameraResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, req.serial(),
+                                                            CameraAction::kRetire, req.reason(),
+                                                            {}));
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+// ---------------------------------------------------------------------------- assignments
+
+absl::StatusOr<v1::ListOverdueAssignmentsResponse> FleetManager::ListOverdueAssignments(
+    const v1::ListOverdueAssignmentsRequest& req) {
+  if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  storage::OverdueFilter filter;
+  ASSIGN_OR_RETURN(int limit, rpc::ResolvePageSize(req.page_size()));
+  const std::string query = absl::StrCat("overdue|", req.site_code());
+  ASSIGN_OR_RETURN(std::string cursor, tokens_.Decode(query, req.page_token()));
+  if (!cursor.empty()) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(cursor, ':');
+    int64_t due = 0;
+    int64_t id = 0;
+    if (!absl::SimpleAtoi(parts.first, &due) || !absl::SimpleAtoi(parts.second, &id)) {
+      return absl::InvalidArgumentError("page_token is malformed; start again without it");
+    }
+    filter.after = std::make_pair(due, id);
+  }
+  filter.now_us = common::ToMicros(store_.clock().Now());
+  filter.limit = limit + 1;
+  v1::ListOverdueAssignmentsResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    if (!req.site_code().empty()) {
+      ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(db, req.site_code()));
+      filter.site_id = site.id;
+    }
+    ASSIGN_OR_RETURN(std::vector<v1::Assignment> rows, storage::ListOverdue(db, filter));
+    if (static_cast<int>(rows.size()) > limit) {
+      rows.pop_back();
+      const v1::Assignment& last = rows.back();
+      resp.set_next_page_token(tokens_.Encode(
+          query, absl::StrCat(TimeUtil::TimestampToMicroseconds(last.due_back_time()), ":",
+                              last.id())));
+    }
+    for (v1::Assignment& a : rows) *resp.add_assignments() = std::move(a);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+absl::StatusOr<v1::GetCustodyTrailResponse> FleetManager::GetCustodyTrail(
+    const v1::GetCustodyTrailRequest& req) {
+  RETURN_IF_ERROR(rpc::ValidateSerial("serial", req.serial()));
+  v1::GetCustodyTrailResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(db, req.serial()));
+    ASSIGN_OR_RETURN(std::vector<v1::Assignment> trail,
+                     storage::ListCameraAssignments(db, cam.id));
+    *resp.mutable_camera() = std::move(cam.camera);
+    for (v1::Assignment& a : trail) *resp.add_assignments() = std::move(a);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+}  // namespace camfleet::fleet

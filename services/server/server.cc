@@ -1,0 +1,131 @@
+#include "services/server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "grpc/health/v1/health.pb.h"
+#include "common/status_macros.h"
+#include "provisioning/digest.h"
+#include "services/storage/fleet_repository.h"
+
+namespace camfleet::server {
+namespace {
+
+constexpr char kPageTokenKeySetting[] = "page_token_key";
+constexpr int kMaxMessageBytes = 16 << 20;  // room for an 8 MiB manifest
+
+// The key that seals page tokens; made once per database so tokens survive restarts.
+absl::StatusOr<std::string> PageTokenKey(storage::Store& store) {
+  std::optional<std::string> key;
+  RETURN_IF_ERROR(store.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(key, storage::GetSetting(db, kPageTokenKeySetting));
+    return absl::OkStatus();
+  }));
+  if (key.has_value()) return *key;
+  ASSIGN_OR_RETURN(std::string fresh, provisioning::RandomBytes(32));
+  RETURN_IF_ERROR(store.WriteAndWait([&](storage::WriteTx& tx) -> absl::Status {
+    // Another start may have raced us; keep whichever key is stored first.
+    ASSIGN_OR_RETURN(std::optional<std::string> existing,
+                     storage::GetSetting(tx.db(), kPageTokenKeySetting));
+    if (existing.has_value()) {
+      fresh = *existing;
+      return absl::OkStatus();
+    }
+    return storage::PutSetting(tx.db(), kPageTokenKeySetting, fresh);
+  }));
+  return fresh;
+}
+
+}  // namespace
+
+bool IsLocalAddress(const std::string& address) {
+  if (absl::StartsWith(address, "unix:")) return true;
+  return absl::StartsWith(address, "127.") || absl::StartsWith(address, "localhost:") ||
+         absl::StartsWith(address, "[::1]:");
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  if (options.listen.empty()) {
+    return absl::InvalidArgumentError("no listen address; give --listen 127.0.0.1:7443");
+  }
+  for (const std::string& address : options.listen) {
+    if (!IsLocalAddress(address)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "listen address '", address,
+          "' is not loopback or a unix socket; without TLS camfleetd listens only on "
+          "127.0.0.1, localhost, [::1] or unix:PATH"));
+    }
+  }
+  std::unique_ptr<Server> server(new Server());
+  const common::Clock* clock = options.clock;
+  if (clock == nullptr) {
+    server->real_clock_ = std::make_unique<common::RealClock>();
+    clock = server->real_clock_.get();
+  }
+  ASSIGN_OR_RETURN(server->store_, storage::Store::Open(options.db_path, *clock, options.store));
+  ASSIGN_OR_RETURN(std::string key, PageTokenKey(*server->store_));
+  server->tokens_ = std::make_unique<rpc::PageTokens>(std::move(key));
+  server->auth_ = std::make_unique<rpc::DevAuthenticator>(options.dev_operator);
+  server->fleet_ = std::make_unique<fleet::FleetManager>(*server->store_, *server->tokens_);
+  server->fleet_handler_ = std::make_unique<fleet::FleetHandler>(*server->fleet_, *server->auth_);
+  server->audit_ = std::make_unique<audit::AuditManager>(*server->store_, *server->tokens_);
+  server->audit_handler_ = std::make_unique<audit::AuditHandler>(*server->audit_, *server->auth_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  // gRPC's health service is not built from protobuf, so reflection cannot describe it unless
+  // the schema is in the descriptor pool; touching it here links it in.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::vector<int> ports(options.listen.size(), 0);
+  for (size_t i = 0; i < options.listen.size(); ++i) {
+    common::LogWarning("listening on ", options.listen[i],
+                       " WITHOUT TLS (development mode): callers are not authenticated");
+    builder.AddListeningPort(options.listen[i], grpc::InsecureServerCredentials(), &ports[i]);
+  }
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.RegisterService(server->fleet_handler_.get());
+  builder.RegisterService(server->audit_handler_.get());
+  server->grpc_ = builder.BuildAndStart();
+  if (server->grpc_ == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "could not listen on ", options.listen.front(),
+        "; is the address in use or the socket directory missing?"));
+  }
+  for (size_t i = 0; i < options.listen.size(); ++i) {
+    const std::string& address = options.listen[i];
+    if (absl::StartsWith(address, "unix:")) {
+      if (server->target_.empty()) server->target_ = address;
+      continue;
+    }
+    if (ports[i] == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("could not bind ", address));
+    }
+    if (server->port_ == 0) {
+      server->port_ = ports[i];
+      std::string host = address.substr(0, address.rfind(':'));
+      server->target_ = absl::StrCat(host, ":", ports[i]);
+    }
+  }
+  server->grpc_->GetHealthCheckService()->SetServingStatus(true);
+  return server;
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  grpc_->GetHealthCheckService()->SetServingStatus(false);
+  // In-flight writes are finished by the store's writer, which is still running here.
+  grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  store_->Shutdown();
+}
+
+void Server::Wait() { grpc_->Wait(); }
+
+Server::~Server() { Shutdown(); }
+
+}  // namespace camfleet::server

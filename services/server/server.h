@@ -1,0 +1,73 @@
+#pragma once
+// camfleetd's wiring: the store, the services and the gRPC server with health checking and
+// reflection. Used by main.cc and, unchanged, by the tests' TestServer.
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "services/audit/audit_handler.h"
+#include "services/audit/audit_manager.h"
+#include "services/fleet/fleet_handler.h"
+#include "services/fleet/fleet_manager.h"
+#include "services/rpc/identity.h"
+#include "services/rpc/page_token.h"
+#include "services/storage/store.h"
+
+namespace camfleet::server {
+
+struct ServerOptions {
+  std::string db_path;
+  // Where to listen: "127.0.0.1:7443", "[::1]:0", "localhost:0" or "unix:/path/to.sock".
+  // Port 0 picks a free port; see Server::port().
+  std::vector<std::string> listen = {"127.0.0.1:7443"};
+  // The operator recorded for callers that do not name themselves (development mode).
+  std::string dev_operator = "dev";
+  const common::Clock* clock = nullptr;  // defaults to the real clock
+  storage::StoreOptions store;
+};
+
+class Server {
+ public:
+  // Opens the store and starts serving. Errors: INVALID_ARGUMENT for a listen address that is
+  // not loopback or a unix socket (plaintext is only allowed there) or that cannot be bound;
+  // the store's errors.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  ~Server();
+
+  // Stops taking calls, lets in-flight calls finish (up to `grace`), then drains the store.
+  void Shutdown(absl::Duration grace = absl::Seconds(10));
+  // Blocks until Shutdown has completed.
+  void Wait();
+
+  // The port bound for the first TCP listen address (useful with port 0), or 0.
+  int port() const { return port_; }
+  // An address a client on this machine can dial, e.g. "127.0.0.1:41234".
+  std::string target() const { return target_; }
+  storage::Store& store() { return *store_; }
+
+ private:
+  Server() = default;
+
+  std::unique_ptr<common::RealClock> real_clock_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<rpc::PageTokens> tokens_;
+  std::unique_ptr<rpc::Authenticator> auth_;
+  std::unique_ptr<fleet::FleetManager> fleet_;
+  std::unique_ptr<fleet::FleetHandler> fleet_handler_;
+  std::unique_ptr<audit::AuditManager> audit_;
+  std::unique_ptr<audit::AuditHandler> audit_handler_;
+  std::unique_ptr<grpc::Server> grpc_;
+  int port_ = 0;
+  std::string target_;
+  bool shut_down_ = false;
+};
+
+// True for "unix:..." and for hosts 127.x.x.x, localhost and [::1].
+bool IsLocalAddress(const std::string& address);
+
+}  // namespace camfleet::server
