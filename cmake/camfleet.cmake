@@ -19,7 +19,7 @@ function(camfleet_embed_migrations out_var dir namespace)
   add_custom_command(
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNAMESPACE=${namespace}
-            "-DFILES=${sql_files}" -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
+            -DDIR=${dir} -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
     DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
     COMMENT "Embedding SQL migrations for ${namespace}")
   set(${out_var} ${out} PARENT_SCOPE)

@@ -1,4 +1,6 @@
-# Script mode: writes OUT, a C++ file holding every migration in FILES as a raw string.
+# Script mode: writes OUT, a C++ file holding every NNNN_name.sql migration in DIR as a raw string.
+file(GLOB FILES ${DIR}/[0-9][0-9][0-9][0-9]_*.sql)
+list(SORT FILES)
 set(body "// Generated from SQL migration files; do not edit.\n#include \"common/migration.h\"\n\nnamespace ${NAMESPACE} {\n\nconst std::vector<camfleet::common::Migration>& Migrations() {\n  static const auto* const kMigrations = new std::vector<camfleet::common::Migration>{\n")
 foreach(f IN LISTS FILES)
   get_filename_component(base ${f} NAME_WE)

@@ -132,8 +132,7 @@ absl::Status PushName(GENERAL_NAMES* names, int type, void* value) {
 
 absl::Status PushIa5Name(GENERAL_NAMES* names, int type, absl::string_view text) {
   ASN1_IA5STRING* value = ASN1_IA5STRING_new();
-  if (value == nullptr ||
-      ASN1_STRING_set(value, text.data(), static_cast<int>(text.size())) != 1) {
+  if (value == nullptr || ASN1_STRING_set(value, text.data(), static_cast<int>(text.size())) != 1) {
     ASN1_IA5STRING_free(value);
     return OpenSslError(absl::StatusCode::kInternal, "building subjectAltName");
   }
@@ -156,9 +155,9 @@ absl::Status AddSubjectAltNames(X509* cert, const FleetIdentity& identity,
     ASN1_OCTET_STRING* address = a2i_IPADDRESS(ip.c_str());
     if (address == nullptr) {
       ClearOpenSslErrors();
-      return absl::InvalidArgumentError(absl::StrCat(
-          "IP address '", absl::CHexEscape(absl::string_view(ip).substr(0, 60)),
-          "' is not an IPv4 or IPv6 address"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("IP address '", absl::CHexEscape(absl::string_view(ip).substr(0, 60)),
+                       "' is not an IPv4 or IPv6 address"));
     }
     if (absl::Status s = PushName(names.get(), GEN_IPADD, address); !s.ok()) return s;
   }
@@ -232,9 +231,8 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Create(const std::str
   }
   for (const std::string& path : {key_path, cert_path}) {
     if (PathExists(path)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat(path, " exists: a fleet CA is already set up in ", dir,
-                       "; refusing to replace it"));
+      return absl::AlreadyExistsError(absl::StrCat(
+          path, " exists: a fleet CA is already set up in ", dir, "; refusing to replace it"));
     }
   }
 
@@ -310,8 +308,7 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::Issue(const CertificateR
                                                               absl::Time now) const {
   const absl::string_view role_name = RoleName(request.role);
   auto invalid = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("issuing a ", role_name, " certificate: ", why));
+    return absl::InvalidArgumentError(absl::StrCat("issuing a ", role_name, " certificate: ", why));
   };
   if (absl::Status s = ValidateIdentity(request.identity); !s.ok()) return invalid(s.message());
   if (absl::Status s = CheckCsr(csr, CsrExpectations{request.identity}); !s.ok()) {
@@ -329,10 +326,10 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::Issue(const CertificateR
     if (absl::Status s = ValidateDnsName(dns); !s.ok()) return invalid(s.message());
   }
   if (now < not_before_ || now >= not_after_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the fleet CA is valid from ", FormatTimeUtc(not_before_), " to ",
-        FormatTimeUtc(not_after_), ", not at ", FormatTimeUtc(now),
-        now >= not_after_ ? "; a new CA must be set up" : "; check the clock"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the fleet CA is valid from ", FormatTimeUtc(not_before_), " to ",
+                     FormatTimeUtc(not_after_), ", not at ", FormatTimeUtc(now),
+                     now >= not_after_ ? "; a new CA must be set up" : "; check the clock"));
   }
 
   X509* ca = state_->cert.get();
@@ -349,9 +346,8 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::Issue(const CertificateR
   if (server_auth) purposes.push_back("serverAuth");
   const std::string extended_key_usage = absl::StrJoin(purposes, ",");
   // keyAgreement lets an EC key do static ECDH; RSA keys only sign in the TLS we use.
-  const char* key_usage = EVP_PKEY_is_a(public_key, "EC")
-                              ? "critical,digitalSignature,keyAgreement"
-                              : "critical,digitalSignature";
+  const char* key_usage = EVP_PKEY_is_a(public_key, "EC") ? "critical,digitalSignature,keyAgreement"
+                                                          : "critical,digitalSignature";
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, ca, cert->get(), nullptr, nullptr, 0);
   for (const auto& [nid, value] : std::initializer_list<std::pair<int, const char*>>{
@@ -385,12 +381,12 @@ absl::StatusOr<CertificateInfo> CertificateAuthority::VerifyChain(absl::string_v
 }
 
 absl::StatusOr<std::string> CertificateAuthority::MakeCrl(
-    const std::vector<RevokedCertificate>& revoked, absl::Time this_update,
-    absl::Time next_update, uint64_t crl_number) const {
+    const std::vector<RevokedCertificate>& revoked, absl::Time this_update, absl::Time next_update,
+    uint64_t crl_number) const {
   if (next_update <= this_update) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("CRL nextUpdate ", FormatTimeUtc(next_update), " is not after thisUpdate ",
-                     FormatTimeUtc(this_update)));
+    return absl::InvalidArgumentError(absl::StrCat("CRL nextUpdate ", FormatTimeUtc(next_update),
+                                                   " is not after thisUpdate ",
+                                                   FormatTimeUtc(this_update)));
   }
   X509* ca = state_->cert.get();
   X509CrlPtr crl(X509_CRL_new());

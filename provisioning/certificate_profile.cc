@@ -11,17 +11,15 @@ constexpr absl::Duration kRenewalGrace = Days(30);
 
 // The table in certificate_profile.h and provisioning/README.md; change all three together.
 constexpr CertificateProfile kAdmin{Role::kAdmin, Days(30), kRenewalGrace, true, false, false};
-constexpr CertificateProfile kQuartermaster{Role::kQuartermaster, Days(30), kRenewalGrace,
-                                            true, false, false};
-constexpr CertificateProfile kAuditor{Role::kAuditor, Days(30), kRenewalGrace,
-                                      true, false, false};
+constexpr CertificateProfile kQuartermaster{
+    Role::kQuartermaster, Days(30), kRenewalGrace, true, false, false};
+constexpr CertificateProfile kAuditor{Role::kAuditor, Days(30), kRenewalGrace, true, false, false};
 // A dock may also serve (a local status page, cameras reaching it over IP): serverAuth on
 // request.
 constexpr CertificateProfile kDock{Role::kDock, Days(90), kRenewalGrace, true, false, true};
-constexpr CertificateProfile kCamera{Role::kCamera, Days(365), kRenewalGrace,
-                                     true, false, false};
+constexpr CertificateProfile kCamera{Role::kCamera, Days(365), kRenewalGrace, true, false, false};
 constexpr CertificateProfile kServer{Role::kServer, Days(365), absl::ZeroDuration(),
-                                     false, true, false};
+                                     false,         true,      false};
 
 }  // namespace
 

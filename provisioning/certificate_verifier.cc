@@ -54,8 +54,7 @@ absl::StatusOr<CertificateVerifier> CertificateVerifier::FromCaPem(absl::string_
   return CertificateVerifier(std::move(state));
 }
 
-absl::StatusOr<CertificateVerifier> CertificateVerifier::WithCrl(
-    absl::string_view crl_pem) const {
+absl::StatusOr<CertificateVerifier> CertificateVerifier::WithCrl(absl::string_view crl_pem) const {
   absl::StatusOr<X509CrlPtr> crl = ReadPemCrl(crl_pem);
   if (!crl.ok()) return crl.status();
   if (X509_NAME_cmp(X509_CRL_get_issuer(crl->get()), X509_get_subject_name(state_->ca.get())) !=
@@ -101,8 +100,8 @@ absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyForRenewal(absl::stri
       return absl::UnauthenticatedError(absl::StrCat(
           "certificate for '", info->identity, "' expired at ", FormatTimeUtc(info->not_after),
           "; the renewal grace for ", RoleName(info->role), " certificates (",
-          grace / absl::Hours(24), " days) ended at ", FormatTimeUtc(grace_ends),
-          " (checked at ", FormatTimeUtc(now), ")"));
+          grace / absl::Hours(24), " days) ended at ", FormatTimeUtc(grace_ends), " (checked at ",
+          FormatTimeUtc(now), ")"));
     }
     // Within the grace: everything else (issuer, signature, revocation) is checked as of the
     // last second the certificate was valid.

@@ -108,9 +108,9 @@ absl::Status VerifyAgainstAnchor(const ChainCheck& check, X509* cert, absl::Time
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_AKID_SKID_MISMATCH:
     case X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH:
-      return absl::UnauthenticatedError(absl::StrCat(
-          Subject(cert), " is not issued by ", check.anchor_name, " (its issuer is '",
-          absl::CHexEscape(FirstCommonName(X509_get_issuer_name(cert))), "')"));
+      return absl::UnauthenticatedError(
+          absl::StrCat(Subject(cert), " is not issued by ", check.anchor_name, " (its issuer is '",
+                       absl::CHexEscape(FirstCommonName(X509_get_issuer_name(cert))), "')"));
     default:
       return absl::UnauthenticatedError(absl::StrCat(Subject(cert), " does not verify against ",
                                                      check.anchor_name, ": ",

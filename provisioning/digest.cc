@@ -5,6 +5,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <climits>
+#include <cstdlib>
+
 #include "absl/status/status.h"
 
 namespace camfleet::provisioning {
@@ -12,10 +15,10 @@ namespace camfleet::provisioning {
 Sha256Digest Sha256(absl::string_view data) {
   Sha256Digest out{};
   unsigned int len = 0;
-  // EVP_Digest with a fetched-by-name SHA-256 cannot fail on memory input unless the
-  // default provider is missing, which is a broken installation.
+  // SHA-256 on memory input fails only if the default provider is missing: a broken
+  // installation, not something to handle.
   if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1) {
-    abort();
+    std::abort();
   }
   return out;
 }
@@ -26,12 +29,15 @@ Sha256Digest HmacSha256(absl::string_view key, absl::string_view data) {
   if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
            &len) == nullptr) {
-    abort();
+    std::abort();
   }
   return out;
 }
 
 absl::StatusOr<std::string> RandomBytes(size_t n) {
+  if (n > static_cast<size_t>(INT_MAX)) {
+    return absl::InvalidArgumentError("at most INT_MAX random bytes per call");
+  }
   std::string out(n, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
     return absl::InternalError("the OpenSSL random generator is not seeded");

@@ -3,6 +3,7 @@
 // calls OpenSSL, so storage and services come here for SHA-256 rather than linking libcrypto.
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -19,7 +20,8 @@ Sha256Digest Sha256(absl::string_view data);
 // HMAC-SHA-256 of `data` under `key`.
 Sha256Digest HmacSha256(absl::string_view key, absl::string_view data);
 
-// `n` bytes from the OpenSSL CSPRNG. INTERNAL if the generator is not seeded.
+// `n` bytes from the OpenSSL CSPRNG. INTERNAL if the generator is not seeded;
+// INVALID_ARGUMENT if `n` exceeds INT_MAX.
 absl::StatusOr<std::string> RandomBytes(size_t n);
 
 // Lower-case hex of a digest or any byte string.

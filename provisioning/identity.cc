@@ -10,8 +10,7 @@ namespace camfleet::provisioning {
 namespace {
 
 bool IsIdentityChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-         c == '-';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
 }
 
 }  // namespace
@@ -20,8 +19,8 @@ absl::Status ValidateIdentity(absl::string_view identity) {
   if (identity.empty()) return absl::InvalidArgumentError("identity is empty");
   const std::string shown = absl::CHexEscape(identity.substr(0, 80));
   if (identity.size() > kMaxIdentityLength) {
-    return absl::InvalidArgumentError(absl::StrCat("identity '", shown, "' is longer than ",
-                                                   kMaxIdentityLength, " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("identity '", shown, "' is longer than ", kMaxIdentityLength, " characters"));
   }
   if (!absl::ascii_isalnum(static_cast<unsigned char>(identity.front()))) {
     return absl::InvalidArgumentError(
@@ -29,9 +28,9 @@ absl::Status ValidateIdentity(absl::string_view identity) {
   }
   for (char c : identity) {
     if (!IsIdentityChar(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "identity '", shown, "' has '", absl::CHexEscape(absl::string_view(&c, 1)),
-          "'; only letters, digits, '.', '_' and '-' are allowed"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("identity '", shown, "' has '", absl::CHexEscape(absl::string_view(&c, 1)),
+                       "'; only letters, digits, '.', '_' and '-' are allowed"));
     }
   }
   return absl::OkStatus();
@@ -49,8 +48,7 @@ absl::StatusOr<FleetIdentity> ParseIdentityUri(absl::string_view uri) {
   }
   const size_t slash = rest.find('/');
   if (slash == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", shown, "' has no identity after the role"));
+    return absl::InvalidArgumentError(absl::StrCat("'", shown, "' has no identity after the role"));
   }
   absl::StatusOr<Role> role = ParseRole(rest.substr(0, slash));
   if (!role.ok()) {

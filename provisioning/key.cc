@@ -49,8 +49,7 @@ absl::StatusOr<PrivateKey> PrivateKey::FromPem(absl::string_view pem) {
   if (bio == nullptr) return absl::InvalidArgumentError("private key PEM is too large");
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr);
   if (key == nullptr) {
-    return OpenSslError(absl::StatusCode::kInvalidArgument,
-                        "not an unencrypted PEM private key");
+    return OpenSslError(absl::StatusCode::kInvalidArgument, "not an unencrypted PEM private key");
   }
   return PrivateKey(key);
 }
@@ -77,8 +76,7 @@ absl::StatusOr<std::string> PrivateKey::ToPem() const {
   // A secure-memory BIO is wiped when freed, so the encoding leaves no copy behind in OpenSSL.
   BioPtr bio(BIO_new(BIO_s_secmem()));
   if (bio == nullptr ||
-      PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
-          1) {
+      PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "encoding a private key");
   }
   char* data = nullptr;

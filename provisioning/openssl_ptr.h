@@ -29,8 +29,7 @@ struct OpenSslFree {
 
 using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OpenSslFree<ASN1_INTEGER_free>>;
 using Asn1EnumeratedPtr = std::unique_ptr<ASN1_ENUMERATED, OpenSslFree<ASN1_ENUMERATED_free>>;
-using Asn1OctetStringPtr =
-    std::unique_ptr<ASN1_OCTET_STRING, OpenSslFree<ASN1_OCTET_STRING_free>>;
+using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OpenSslFree<ASN1_OCTET_STRING_free>>;
 using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslFree<ASN1_TIME_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslFree<BN_free>>;
 using BioPtr = std::unique_ptr<BIO, OpenSslFree<BIO_free_all>>;

@@ -35,8 +35,8 @@ absl::StatusOr<std::string> PublicKeyFingerprint(const EVP_PKEY* key) {
   const int len = i2d_PUBKEY(key, &der);
   if (len <= 0) return OpenSslError(absl::StatusCode::kInternal, "encoding a public key");
   const OpenSslMemoryPtr<unsigned char> owned(der);
-  return ToHex(Sha256(absl::string_view(reinterpret_cast<const char*>(der),
-                                        static_cast<size_t>(len))));
+  return ToHex(
+      Sha256(absl::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(len))));
 }
 
 std::string DescribeKey(const EVP_PKEY* key) {

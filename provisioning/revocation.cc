@@ -10,9 +10,9 @@ namespace camfleet::provisioning {
 namespace {
 
 constexpr std::array<RevocationReason, 7> kAllReasons = {
-    RevocationReason::kUnspecified,         RevocationReason::kKeyCompromise,
-    RevocationReason::kCaCompromise,        RevocationReason::kAffiliationChanged,
-    RevocationReason::kSuperseded,          RevocationReason::kCessationOfOperation,
+    RevocationReason::kUnspecified,        RevocationReason::kKeyCompromise,
+    RevocationReason::kCaCompromise,       RevocationReason::kAffiliationChanged,
+    RevocationReason::kSuperseded,         RevocationReason::kCessationOfOperation,
     RevocationReason::kPrivilegeWithdrawn,
 };
 

@@ -11,9 +11,8 @@ namespace camfleet::provisioning {
 
 enum class Role { kAdmin, kQuartermaster, kAuditor, kDock, kCamera, kServer };
 
-inline constexpr std::array<Role, 6> kAllRoles = {Role::kAdmin, Role::kQuartermaster,
-                                                  Role::kAuditor, Role::kDock,
-                                                  Role::kCamera, Role::kServer};
+inline constexpr std::array<Role, 6> kAllRoles = {
+    Role::kAdmin, Role::kQuartermaster, Role::kAuditor, Role::kDock, Role::kCamera, Role::kServer};
 
 // "admin", "quartermaster", "auditor", "dock", "camera", "server".
 absl::string_view RoleName(Role role);

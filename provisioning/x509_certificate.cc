@@ -128,8 +128,9 @@ absl::StatusOr<CertificateInfo> FleetCertificateInfo(X509* cert) {
                      "' has no camfleet:// identity URI; it is not a fleet certificate"));
   }
   if (uris->size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "certificate names ", uris->size(), " camfleet:// identities; a fleet certificate has one"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate names ", uris->size(),
+                     " camfleet:// identities; a fleet certificate has one"));
   }
   absl::StatusOr<FleetIdentity> identity = ParseIdentityUri(uris->front());
   if (!identity.ok()) {

@@ -12,9 +12,8 @@ absl::StatusOr<absl::Time> TimeFromAsn1(const ASN1_TIME* t) {
   if (t == nullptr || ASN1_TIME_to_tm(t, &parts) != 1) {
     return absl::InvalidArgumentError("malformed time");
   }
-  return absl::FromCivil(absl::CivilSecond(parts.tm_year + 1900, parts.tm_mon + 1,
-                                           parts.tm_mday, parts.tm_hour, parts.tm_min,
-                                           parts.tm_sec),
+  return absl::FromCivil(absl::CivilSecond(parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                                           parts.tm_hour, parts.tm_min, parts.tm_sec),
                          absl::UTCTimeZone());
 }
 

@@ -7,7 +7,8 @@ namespace camfleet::audit {
 grpc::ServerUnaryReactor* AuditHandler::ListAuditEvents(grpc::CallbackServerContext* ctx,
                                                         const v1::ListAuditEventsRequest* req,
                                                         v1::ListAuditEventsResponse* resp) {
-  return rpc::HandleRead(ctx, auth_, req, resp, [this](const v1::ListAuditEventsRequest& r) {
+  return rpc::HandleRead(ctx, auth_, "camfleet.v1.AuditService/ListAuditEvents", req, resp,
+                         [this](const rpc::Identity&, const v1::ListAuditEventsRequest& r) {
     return manager_.ListAuditEvents(r);
   });
 }
@@ -16,7 +17,8 @@ grpc::ServerUnaryReactor* AuditHandler::VerifyAuditChain(grpc::CallbackServerCon
                                                          const v1::VerifyAuditChainRequest* req,
                                                          v1::VerifyAuditChainResponse* resp) {
   // Verifying reads the whole chain; it is rare and an auditor waits for it.
-  return rpc::HandleRead(ctx, auth_, req, resp, [this](const v1::VerifyAuditChainRequest& r) {
+  return rpc::HandleRead(ctx, auth_, "camfleet.v1.AuditService/VerifyAuditChain", req, resp,
+                         [this](const rpc::Identity&, const v1::VerifyAuditChainRequest& r) {
     return manager_.VerifyAuditChain(r);
   });
 }

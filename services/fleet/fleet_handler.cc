@@ -9,14 +9,16 @@ namespace camfleet::fleet {
   grpc::ServerUnaryReactor* FleetHandler::Method(grpc::CallbackServerContext* ctx,             \
                                                  const v1::Method##Request* req,               \
                                                  v1::Method##Response* resp) {                 \
-    return rpc::HandleRead(ctx, auth_, req, resp,                                              \
-                           [this](const v1::Method##Request& r) { return manager_.Method(r); }); \
+    return rpc::HandleRead(ctx, auth_, "camfleet.v1.FleetService/" #Method, req, resp,         \
+                           [this](const rpc::Identity&, const v1::Method##Request& r) {        \
+                             return manager_.Method(r);                                         \
+                           });                                                                  \
   }
 #define CAMFLEET_WRITE(Method)                                                                 \
   grpc::ServerUnaryReactor* FleetHandler::Method(grpc::CallbackServerContext* ctx,             \
                                                  const v1::Method##Request* req,               \
                                                  v1::Method##Response* resp) {                 \
-    return rpc::HandleWrite(ctx, auth_, req, resp,                                             \
+    return rpc::HandleWrite(ctx, auth_, "camfleet.v1.FleetService/" #Method, req, resp,        \
                             [this](const rpc::Identity& who, const v1::Method##Request& r,     \
                                    Done<v1::Method##Response> done) {                          \
                               manager_.Method(who, r, std::move(done));                        \

@@ -31,7 +31,7 @@ constexpr size_t kMaxNote = 1024;
 
 absl::Status Audit(WriteTx& tx, const rpc::Identity& who, std::string action,
                    std::string object_type, std::string object_id, const Details& details) {
-  return storage::AppendAudit(tx, {who.name, std::move(action), std::move(object_type),
+  return storage::AppendAudit(tx, {who.actor(), std::move(action), std::move(object_type),
                                    std::move(object_id), storage::JsonObject(details)})
       .status();
 }
@@ -68,7 +68,7 @@ absl::StatusOr<v1::Camera> Transition(WriteTx& tx, const rpc::Identity& who,
           absl::StrCat("camera '", serial, "' is ISSUED but has no open assignment"));
     }
     if (open.has_value()) {
-      RETURN_IF_ERROR(storage::CloseAssignment(tx, open->id(), who.name, *close_as, note));
+      RETURN_IF_ERROR(storage::CloseAssignment(tx, open->id(), who.actor(), *close_as, note));
       details.emplace_back("assignment", absl::StrCat(open->id()));
       details.emplace_back("holder", open->holder_badge());
       details.emplace_back("condition", storage::ConditionName(*close_as));
@@ -413,7 +413,7 @@ void FleetManager::CommissionCamera(const rpc::Identity& who,
       [who, req](WriteTx& tx, v1::CommissionCameraResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(*resp.mutable_camera(),
                          Transition(tx, who, req.serial(), CameraAction::kCommission,
-                                    req.reason(), {{"vouched_by", who.name}}));
+                                    req.reason(), {{"vouched_by", who.actor()}}));
         return absl::OkStatus();
       },
       std::move(done));
@@ -445,7 +445,7 @@ void FleetManager::IssueCamera(const rpc::Identity& who, const v1::IssueCameraRe
         ASSIGN_OR_RETURN(v1::CameraState to,
                          NextState(req.serial(), cam.camera.state(), CameraAction::kIssue));
         absl::StatusOr<int64_t> id = storage::OpenAssignment(
-            tx, {cam.id, holder.id, who.name, due, req.note(), req.force_reason()});
+            tx, {cam.id, holder.id, who.actor(), due, req.note(), req.force_reason()});
         if (absl::IsAlreadyExists(id.status())) {
           return absl::AbortedError(
               absl::StrCat("camera '", req.serial(), "' was issued by another request; reload it"));

@@ -14,17 +14,18 @@
 
 namespace camfleet::rpc {
 
-// `read(const Req&) -> absl::StatusOr<Resp>`.
+// `read(const Identity&, const Req&) -> absl::StatusOr<Resp>`.
 template <typename Req, typename Resp, typename ReadFn>
 grpc::ServerUnaryReactor* HandleRead(grpc::CallbackServerContext* ctx, const Authenticator& auth,
-                                     const Req* req, Resp* resp, ReadFn read) {
+                                     absl::string_view method, const Req* req, Resp* resp,
+                                     ReadFn read) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<Identity> who = auth.Authenticate(*ctx);
+  absl::StatusOr<Identity> who = auth.Authenticate(*ctx, method);
   if (!who.ok()) {
     reactor->Finish(ToGrpcStatus(who.status()));
     return reactor;
   }
-  absl::StatusOr<Resp> result = read(*req);
+  absl::StatusOr<Resp> result = read(*who, *req);
   if (result.ok()) *resp = *std::move(result);
   reactor->Finish(ToGrpcStatus(result.status()));
   return reactor;
@@ -33,9 +34,10 @@ grpc::ServerUnaryReactor* HandleRead(grpc::CallbackServerContext* ctx, const Aut
 // `write(const Identity&, const Req&, AnyInvocable<void(absl::StatusOr<Resp>)>)`.
 template <typename Req, typename Resp, typename WriteFn>
 grpc::ServerUnaryReactor* HandleWrite(grpc::CallbackServerContext* ctx, const Authenticator& auth,
-                                      const Req* req, Resp* resp, WriteFn write) {
+                                      absl::string_view method, const Req* req, Resp* resp,
+                                      WriteFn write) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<Identity> who = auth.Authenticate(*ctx);
+  absl::StatusOr<Identity> who = auth.Authenticate(*ctx, method);
   if (!who.ok()) {
     reactor->Finish(ToGrpcStatus(who.status()));
     return reactor;

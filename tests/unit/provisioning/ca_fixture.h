@@ -39,8 +39,9 @@ class CaTest : public ::testing::Test {
   const testing::TempDir& dir() const { return dir_; }
 
   // A fresh EC P-256 key, its CSR with CN = identity, and the CA's answer.
-  absl::StatusOr<provisioning::IssuedCertificate> IssueFresh(
-      provisioning::Role role, const std::string& identity, absl::Time now) {
+  absl::StatusOr<provisioning::IssuedCertificate> IssueFresh(provisioning::Role role,
+                                                             const std::string& identity,
+                                                             absl::Time now) {
     provisioning::IssueRequest request;
     request.role = role;
     request.identity = identity;

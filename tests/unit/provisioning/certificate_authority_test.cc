@@ -46,9 +46,7 @@ mode_t ModeOf(const std::string& path) {
 
 // ---- Create and Load ----
 
-TEST_F(CaTest, CreateWritesTheKeyWithMode0600) {
-  EXPECT_EQ(ModeOf(dir().File(kCaKeyFile)), 0600u);
-}
+TEST_F(CaTest, CreateWritesTheKeyWithMode0600) { EXPECT_EQ(ModeOf(dir().File(kCaKeyFile)), 0600u); }
 
 TEST_F(CaTest, CreateWritesTheCertificateReadableByAll) {
   EXPECT_EQ(ModeOf(dir().File(kCaCertFile)), 0644u);
@@ -222,8 +220,8 @@ TEST_F(CaTest, IssueRefusesAnInvalidIdentity) {
 }
 
 TEST_F(CaTest, ServerCertificateCarriesItsDnsAndIpNames) {
-  IssueRequest request{Role::kServer, "camfleetd", {"fleet.example.org"}, {"10.0.0.1", "::1"},
-                       false};
+  IssueRequest request{
+      Role::kServer, "camfleetd", {"fleet.example.org"}, {"10.0.0.1", "::1"}, false};
   EXPECT_THAT(IssueFresh(request, FixedNow()), IsOk());
 }
 

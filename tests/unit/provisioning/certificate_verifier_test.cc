@@ -49,9 +49,9 @@ TEST_F(VerifyTest, RefusesACertificateFromAnotherCa) {
       other->Issue(*csr, {Role::kAdmin, "alice", {}, {}, false}, FixedNow());
   ASSERT_THAT(forged, IsOk());
   // Same CA name, different key: only the signature tells them apart.
-  EXPECT_THAT(ca().VerifyChain(forged->pem, FixedNow()),
-              StatusIs(absl::StatusCode::kUnauthenticated,
-                       HasSubstr("is not issued by this fleet CA")));
+  EXPECT_THAT(
+      ca().VerifyChain(forged->pem, FixedNow()),
+      StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("is not issued by this fleet CA")));
 }
 
 TEST_F(VerifyTest, RefusesAnExpiredCertificateSayingWhen) {
@@ -66,12 +66,12 @@ TEST_F(VerifyTest, RefusesAnExpiredCertificateSayingWhen) {
   absl::StatusOr<IssuedCertificate> cert =
       old_ca->Issue(*csr, {Role::kCamera, "CAM-1", {}, {}, false}, long_ago);
   ASSERT_THAT(cert, IsOk());
-  EXPECT_THAT(old_ca->VerifyChain(cert->pem, FixedNow()),
-              StatusIs(absl::StatusCode::kUnauthenticated,
-                       HasSubstr(absl::StrCat("expired at ",
-                                              absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                                                               cert->info.not_after,
-                                                               absl::UTCTimeZone())))));
+  EXPECT_THAT(
+      old_ca->VerifyChain(cert->pem, FixedNow()),
+      StatusIs(absl::StatusCode::kUnauthenticated,
+               HasSubstr(absl::StrCat("expired at ",
+                                      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", cert->info.not_after,
+                                                       absl::UTCTimeZone())))));
 }
 
 TEST_F(VerifyTest, RefusesACertificateBeforeItsValidityStarts) {
@@ -118,9 +118,9 @@ TEST_F(VerifyTest, RefusesARevokedCertificateSayingWhyAndWhen) {
   absl::StatusOr<IssuedCertificate> kept = IssueFresh(Role::kCamera, "CAM-KEPT", FixedNow());
   ASSERT_THAT(lost, IsOk());
   ASSERT_THAT(kept, IsOk());
-  absl::StatusOr<std::string> crl = ca().MakeCrl(
-      {{lost->info.serial_hex, FixedNow() + kDay, RevocationReason::kKeyCompromise}},
-      FixedNow() + kDay, FixedNow() + 8 * kDay, 1);
+  absl::StatusOr<std::string> crl =
+      ca().MakeCrl({{lost->info.serial_hex, FixedNow() + kDay, RevocationReason::kKeyCompromise}},
+                   FixedNow() + kDay, FixedNow() + 8 * kDay, 1);
   ASSERT_THAT(crl, IsOk());
   absl::StatusOr<CertificateVerifier> verifier = ca().verifier().WithCrl(*crl);
   ASSERT_THAT(verifier, IsOk());
@@ -184,8 +184,7 @@ TEST_F(VerifyTest, RenewalRefusesAfterTheGraceSayingWhenItEnded) {
   ASSERT_THAT(cert, IsOk());
   EXPECT_THAT(ca().verifier().VerifyForRenewal(cert->pem, cert->info.not_after + 31 * kDay),
               StatusIs(absl::StatusCode::kUnauthenticated,
-                       AllOf(HasSubstr("expired at"), HasSubstr("grace"),
-                             HasSubstr("30 days"))));
+                       AllOf(HasSubstr("expired at"), HasSubstr("grace"), HasSubstr("30 days"))));
 }
 
 TEST_F(VerifyTest, RenewalGivesTheServerCertificateNoGrace) {

@@ -52,8 +52,7 @@ TEST(CsrTest, MakeRejectsAnInvalidIdentity) {
 }
 
 TEST(CsrTest, FromPemRejectsSomethingElse) {
-  EXPECT_THAT(CertificateRequest::FromPem("hello"),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(CertificateRequest::FromPem("hello"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(CsrTest, CheckRefusesATamperedSignature) {

@@ -74,9 +74,9 @@ TEST(PrivateKeyTest, FingerprintIsSha256OfTheDerPublicKeyAsOpenSslWritesIt) {
   absl::StatusOr<PrivateKey> key = PrivateKey::GenerateEcP256();
   ASSERT_THAT(key, IsOk());
   ASSERT_THAT(key->WriteFile(dir.File("key.pem")), IsOk());
-  const provisioning_test::CommandResult run = provisioning_test::RunOpenSsl(
-      {"pkey", "-in", dir.File("key.pem"), "-pubout", "-outform", "DER", "-out",
-       dir.File("pub.der")});
+  const provisioning_test::CommandResult run =
+      provisioning_test::RunOpenSsl({"pkey", "-in", dir.File("key.pem"), "-pubout", "-outform",
+                                     "DER", "-out", dir.File("pub.der")});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_EQ(*key->PublicKeyFingerprint(), ToHex(Sha256(ReadAll(dir.File("pub.der")))));
 }
@@ -110,8 +110,7 @@ TEST(PrivateKeyTest, WriteFileRefusesToOverwrite) {
   WriteWithMode(path, "precious", 0600);
   absl::StatusOr<PrivateKey> key = PrivateKey::GenerateEcP256();
   ASSERT_THAT(key, IsOk());
-  EXPECT_THAT(key->WriteFile(path),
-              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr(path)));
+  EXPECT_THAT(key->WriteFile(path), StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr(path)));
   EXPECT_EQ(ReadAll(path), "precious");
 }
 
@@ -162,7 +161,8 @@ TEST(PrivateKeyTest, FromPemRejectsAnEncryptedKeyWithoutPrompting) {
 }
 
 TEST(PrivateKeyTest, FromPemErrorDoesNotEchoTheInput) {
-  const std::string secretish = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n";
+  const std::string secretish =
+      "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n";
   absl::StatusOr<PrivateKey> key = PrivateKey::FromPem(secretish);
   ASSERT_THAT(key, Not(IsOk()));
   EXPECT_THAT(std::string(key.status().message()), Not(HasSubstr("c2VjcmV0")));

@@ -4,6 +4,7 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -25,7 +26,8 @@ PrivateKey Adopt(EVP_PKEY* key, const char* what) {
   if (PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr) != 1) Die(what);
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio, &data);
-  absl::StatusOr<PrivateKey> parsed = PrivateKey::FromPem(std::string(data, static_cast<size_t>(len)));
+  absl::StatusOr<PrivateKey> parsed =
+      PrivateKey::FromPem(std::string(data, static_cast<size_t>(len)));
   BIO_free(bio);
   EVP_PKEY_free(key);
   if (!parsed.ok()) Die(what);
@@ -103,6 +105,48 @@ std::string CsrSignedByOtherKey(const PrivateKey& public_key, const PrivateKey& 
   std::string out = ReqToPem(req);
   X509_REQ_free(req);
   return out;
+}
+
+std::string FactoryCertificate(const PrivateKey& issuer_key, absl::string_view issuer_cert_pem,
+                               const PrivateKey& subject_key, absl::string_view common_name,
+                               absl::Time not_before, absl::Time not_after) {
+  BIO* in = BIO_new_mem_buf(issuer_cert_pem.data(), static_cast<int>(issuer_cert_pem.size()));
+  X509* issuer = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+  BIO_free(in);
+  if (issuer == nullptr) Die("reading the issuer certificate");
+  X509* cert = X509_new();
+  X509_NAME* subject = X509_NAME_new();
+  if (X509_set_version(cert, X509_VERSION_3) != 1 ||
+      ASN1_INTEGER_set(X509_get_serialNumber(cert), 4242) != 1 ||
+      X509_set_issuer_name(cert, X509_get_subject_name(issuer)) != 1 ||
+      X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(common_name.data()),
+                                 static_cast<int>(common_name.size()), -1, 0) != 1 ||
+      X509_set_subject_name(cert, subject) != 1 ||
+      ASN1_TIME_set(X509_getm_notBefore(cert), absl::ToTimeT(not_before)) == nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(cert), absl::ToTimeT(not_after)) == nullptr ||
+      X509_set_pubkey(cert, subject_key.native()) != 1) {
+    Die("building a factory certificate");
+  }
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* aki =
+      X509V3_EXT_nconf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid:always");
+  if (aki == nullptr || X509_add_ext(cert, aki, -1) != 1 ||
+      X509_sign(cert, issuer_key.native(), EVP_sha256()) <= 0) {
+    Die("signing a factory certificate");
+  }
+  X509_EXTENSION_free(aki);
+  BIO* out = BIO_new(BIO_s_mem());
+  if (PEM_write_bio_X509(out, cert) != 1) Die("encoding a factory certificate");
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(out, &data);
+  std::string pem(data, static_cast<size_t>(len));
+  BIO_free(out);
+  X509_NAME_free(subject);
+  X509_free(cert);
+  X509_free(issuer);
+  return pem;
 }
 
 }  // namespace camfleet::provisioning_test

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "provisioning/key.h"
 
 namespace camfleet::provisioning_test {
@@ -25,5 +26,14 @@ std::string FlipSignatureBit(absl::string_view csr_pem);
 std::string CsrSignedByOtherKey(const provisioning::PrivateKey& public_key,
                                 const provisioning::PrivateKey& signer,
                                 absl::string_view common_name);
+
+// A certificate as a camera supplier's factory might make it: v3, subject CN=`common_name`, no
+// camfleet:// URI, for `subject_key`, signed by `issuer_key` under the certificate
+// `issuer_cert_pem`, valid from `not_before` to `not_after`.
+std::string FactoryCertificate(const provisioning::PrivateKey& issuer_key,
+                               absl::string_view issuer_cert_pem,
+                               const provisioning::PrivateKey& subject_key,
+                               absl::string_view common_name, absl::Time not_before,
+                               absl::Time not_after);
 
 }  // namespace camfleet::provisioning_test

@@ -79,8 +79,8 @@ TEST(IdentityTest, UriParsesBackForEveryRole) {
 
 TEST(IdentityTest, ParseUriRejectsOtherSchemesRolesAndExtraPath) {
   for (const char* uri :
-       {"https://dock/x", "camfleet://", "camfleet://dock", "camfleet://dock/",
-        "camfleet://root/x", "camfleet://dock/x/y", "CAMFLEET://dock/x", "camfleet://dock/x?a"}) {
+       {"https://dock/x", "camfleet://", "camfleet://dock", "camfleet://dock/", "camfleet://root/x",
+        "camfleet://dock/x/y", "CAMFLEET://dock/x", "camfleet://dock/x?a"}) {
     EXPECT_THAT(ParseIdentityUri(uri), StatusIs(absl::StatusCode::kInvalidArgument)) << uri;
   }
 }

@@ -1,11 +1,13 @@
 #include "provisioning/supplier_certificate.h"
 
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "provisioning/certificate_authority.h"
+#include "provisioning/key.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/unit/provisioning/ca_fixture.h"
@@ -21,48 +23,52 @@ using ::camfleet::testing::TempDir;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-// A supplier's CA stands in for the factory: another CertificateAuthority, whose camera
-// certificates the fleet did not issue.
+constexpr absl::Duration kDay = absl::Hours(24);
+
+// A supplier CA (made with our code, since a CA is a CA) and factory certificates made the way a
+// supplier would: plain X.509 with the serial as CN and no camfleet:// URI.
 class SupplierTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<CertificateAuthority> supplier =
         CertificateAuthority::Create(supplier_dir_.path(), FixedNow());
     ASSERT_THAT(supplier, IsOk());
-    supplier_.emplace(*std::move(supplier));
+    supplier_ca_pem_ = supplier->certificate_pem();
+    absl::StatusOr<PrivateKey> key = PrivateKey::ReadFile(supplier_dir_.File(kCaKeyFile));
+    ASSERT_THAT(key, IsOk());
+    supplier_key_.emplace(*std::move(key));
   }
 
-  std::string FactoryCertificate(const PrivateKey& key, const std::string& serial) {
-    absl::StatusOr<CertificateRequest> csr = CertificateRequest::Make(key, serial);
-    EXPECT_THAT(csr, IsOk());
-    absl::StatusOr<IssuedCertificate> cert =
-        supplier_->Issue(*csr, {Role::kCamera, serial, {}, {}, false}, FixedNow());
-    EXPECT_THAT(cert, IsOk());
-    return cert->pem;
+  std::string Factory(const PrivateKey& camera_key, const std::string& serial) {
+    return provisioning_test::FactoryCertificate(*supplier_key_, supplier_ca_pem_, camera_key,
+                                                 serial, FixedNow() - kDay,
+                                                 FixedNow() + 3650 * kDay);
+  }
+  std::string Factory(const std::string& serial) {
+    return Factory(*PrivateKey::GenerateEcP256(), serial);
   }
 
-  std::string FactoryCertificate(const std::string& serial) {
-    return FactoryCertificate(*PrivateKey::GenerateEcP256(), serial);
-  }
-
-  const std::string& supplier_ca_pem() { return supplier_->certificate_pem(); }
+  const std::string& supplier_ca_pem() const { return supplier_ca_pem_; }
 
  private:
   TempDir supplier_dir_;
-  std::optional<CertificateAuthority> supplier_;
+  std::string supplier_ca_pem_;
+  std::optional<PrivateKey> supplier_key_;
 };
 
-TEST_F(SupplierTest, AcceptsTheSuppliersCertificateForTheSerial) {
+TEST_F(SupplierTest, AcceptsTheSuppliersCertificateForTheSerialAsACamera) {
+  const PrivateKey camera_key = *PrivateKey::GenerateEcP256();
   absl::StatusOr<CertificateInfo> info = VerifyIssuedBy(
-      FactoryCertificate("CAM-000123"), supplier_ca_pem(), "CAM-000123", FixedNow());
+      Factory(camera_key, "CAM-000123"), supplier_ca_pem(), "CAM-000123", FixedNow());
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->role, Role::kCamera);
   EXPECT_EQ(info->identity, "CAM-000123");
+  EXPECT_EQ(info->serial_hex, "1092");  // 4242
+  EXPECT_EQ(info->key_fingerprint, *camera_key.PublicKeyFingerprint());
 }
 
 TEST_F(SupplierTest, RefusesACertificateForAnotherSerialNamingBoth) {
-  EXPECT_THAT(VerifyIssuedBy(FactoryCertificate("CAM-000999"), supplier_ca_pem(), "CAM-000123",
-                             FixedNow()),
+  EXPECT_THAT(VerifyIssuedBy(Factory("CAM-000999"), supplier_ca_pem(), "CAM-000123", FixedNow()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("CAM-000999"), HasSubstr("CAM-000123"))));
 }
@@ -72,34 +78,26 @@ TEST_F(SupplierTest, RefusesACertificateFromAnotherIssuer) {
   absl::StatusOr<CertificateAuthority> other =
       CertificateAuthority::Create(other_dir.path(), FixedNow());
   ASSERT_THAT(other, IsOk());
-  EXPECT_THAT(VerifyIssuedBy(FactoryCertificate("CAM-000123"), other->certificate_pem(),
-                             "CAM-000123", FixedNow()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("is not issued by the supplier CA")));
+  EXPECT_THAT(
+      VerifyIssuedBy(Factory("CAM-000123"), other->certificate_pem(), "CAM-000123", FixedNow()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not issued by the supplier CA")));
 }
 
 TEST_F(SupplierTest, RefusesAnExpiredCertificate) {
-  EXPECT_THAT(VerifyIssuedBy(FactoryCertificate("CAM-000123"), supplier_ca_pem(), "CAM-000123",
-                             FixedNow() + absl::Hours(24 * 400)),
+  EXPECT_THAT(VerifyIssuedBy(Factory("CAM-000123"), supplier_ca_pem(), "CAM-000123",
+                             FixedNow() + 3651 * kDay),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expired at")));
 }
 
-TEST_F(SupplierTest, RefusesAWeakFactoryKey) {
-  // Suppliers are outside our control; their keys must still meet the fleet's policy. The
-  // supplier CA here checks CSRs too, so sign the weak key's certificate through a CSR that
-  // claims a strong key would not work; instead ask for a P-384 curve we accept and a weak one
-  // we do not.
-  const PrivateKey weak = provisioning_test::MakeEcKey("secp256k1");
-  absl::StatusOr<CertificateRequest> csr = CertificateRequest::Make(weak, "CAM-000123");
-  ASSERT_THAT(csr, IsOk());
-  // Our own CA refuses to issue it, which is the point; VerifyIssuedBy's check is exercised
-  // against certificates from real suppliers, so here it is enough that issuance fails.
-  EXPECT_THAT(VerifyIssuedBy(supplier_ca_pem(), supplier_ca_pem(), "CAM-000123", FixedNow()),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+TEST_F(SupplierTest, RefusesAFactoryKeyBelowTheFleetPolicy) {
+  const PrivateKey weak = provisioning_test::MakeRsaKey(1024);
+  EXPECT_THAT(
+      VerifyIssuedBy(Factory(weak, "CAM-000123"), supplier_ca_pem(), "CAM-000123", FixedNow()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("RSA-1024")));
 }
 
 TEST_F(SupplierTest, RefusesAnIssuerThatIsNotACa) {
-  const std::string leaf = FactoryCertificate("CAM-000123");
+  const std::string leaf = Factory("CAM-000123");
   EXPECT_THAT(VerifyIssuedBy(leaf, leaf, "CAM-000123", FixedNow()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a CA")));
 }

@@ -1,0 +1,83 @@
+#include "cli/app.h"
+
+#include <optional>
+
+#include "CLI/CLI.hpp"
+#include "cli/commands.h"
+#include "cli/connection_config.h"
+
+namespace camfleet::cli {
+namespace {
+
+constexpr char kFooter[] = R"(Connection (flag > environment > config file > default):
+  --server    CAMFLEET_SERVER    server = "host:port"   default 127.0.0.1:7443
+  --operator  CAMFLEET_OPERATOR  operator = "name"      default $USER
+  --timeout   CAMFLEET_TIMEOUT   timeout = 30           seconds, per call
+  --config    CAMFLEET_CONFIG                           default ~/.config/camfleet/config.toml
+
+Times: a duration like 30m, 12h, 7d, 1d12h, or RFC3339 like 2026-11-23T08:00:00Z.
+Exit codes: 0 ok, 1 server error or unreachable, 2 usage error,
+            3 audit chain broken, 4 manifest rejected (bad rows, nothing imported).)";
+
+std::optional<std::string> GivenValue(const CLI::Option* option, const std::string& value) {
+  if (option->count() == 0) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+int RunCamfleet(const std::vector<std::string>& args, const Environment& env) {
+  CLI::App app{"camfleet: the quartermaster's command line for the camfleet control plane"};
+  app.name("camfleet");
+  // Global flags may come after the subcommand too: `camfleet camera list --json`. Set before
+  // any subcommand is added, since subcommands inherit it when created.
+  app.fallthrough();
+  app.require_subcommand(1);
+  app.footer(kFooter);
+  app.set_version_flag("--version", "camfleet 0.1.0");
+  app.get_formatter()->column_width(34);
+
+  std::string server, operator_name, timeout, config;
+  bool json = false;
+  CLI::Option* server_opt =
+      app.add_option("--server", server, "camfleetd address, host:port or unix:PATH");
+  CLI::Option* operator_opt = app.add_option(
+      "--operator", operator_name, "Your name, recorded as the actor of every change");
+  CLI::Option* timeout_opt =
+      app.add_option("--timeout", timeout, "Deadline of each call to the server, in seconds");
+  CLI::Option* config_opt = app.add_option("--config", config, "Config file (TOML: key = value)");
+  app.add_flag("--json", json, "Print one JSON document (proto field names) for scripts");
+
+  Action selected;
+  AddSiteCommands(app, &selected);
+  AddHolderCommands(app, &selected);
+  AddCameraCommands(app, &selected);
+  AddCustodyCommands(app, &selected);
+  AddAuditCommands(app, &selected);
+
+  std::vector<const char*> argv;
+  argv.reserve(args.size());
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  // CLI11 reports bad command lines (and --help) by throwing; this is where that stops.
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, *env.out, *env.err);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  ConnectionFlags flags{.server = GivenValue(server_opt, server),
+                        .operator_name = GivenValue(operator_opt, operator_name),
+                        .timeout_seconds = GivenValue(timeout_opt, timeout),
+                        .config_path = GivenValue(config_opt, config)};
+  absl::StatusOr<ConnectionOptions> connection = ResolveConnection(flags, env.getenv);
+  Session session(env, json, connection.ok() ? *connection : ConnectionOptions());
+  if (!connection.ok()) return session.UsageError(connection.status().message());
+  if (!selected) {
+    *env.err << app.help();
+    return kExitUsage;
+  }
+  return selected(session);
+}
+
+}  // namespace camfleet::cli

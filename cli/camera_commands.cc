@@ -1,0 +1,345 @@
+// camfleet camera register|import|get|list|commission|issue|return|lost|found|faulty|repair|
+// retire, and the top-level shortcuts `camfleet issue` and `camfleet return`.
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "cli/enum_names.h"
+#include "cli/table.h"
+
+namespace camfleet::cli {
+namespace {
+
+using Stub = v1::FleetService::Stub;
+
+// The server refuses bigger manifests; saying so before uploading saves a slow round trip.
+constexpr size_t kMaxManifestBytes = 8 << 20;
+
+std::string CameraRecord(const v1::Camera& c) {
+  return RenderRecord(
+      {{"serial", c.serial()},
+       {"model", c.model()},
+       {"hw rev", c.hardware_revision()},
+       {"state", CameraStateName(c.state())},
+       {"site", c.site_code()},
+       {"holder", c.holder_badge()},
+       {"due back", FormatTimestamp(c.due_back_time(), c.has_due_back_time())},
+       {"last seen", c.has_last_seen_time() ? FormatUtc(FromTimestamp(c.last_seen_time()))
+                                            : "never"},
+       {"note", c.state_note()},
+       {"registered", FormatTimestamp(c.create_time(), c.has_create_time())},
+       {"updated", FormatTimestamp(c.update_time(), c.has_update_time())}});
+}
+
+// "B-1234 (Jane Doe)", or just the badge when the name is missing.
+std::string HolderLabel(const v1::Assignment& a) {
+  if (a.holder_name().empty()) return a.holder_badge();
+  return absl::StrCat(a.holder_badge(), " (", a.holder_name(), ")");
+}
+
+// Data rows in CSV text: line breaks outside quotes, less the header, not counting a final
+// line break. An estimate for the progress line; the server's count is the one that matters.
+int64_t CountCsvRows(const std::string& csv) {
+  int64_t lines = 0;
+  bool quoted = false;
+  bool line_has_text = false;
+  for (char c : csv) {
+    if (c == '"') quoted = !quoted;
+    if (c == '\n' && !quoted) {
+      if (line_has_text) ++lines;
+      line_has_text = false;
+    } else if (c != '\r') {
+      line_has_text = true;
+    }
+  }
+  if (line_has_text) ++lines;
+  return lines > 0 ? lines - 1 : 0;
+}
+
+void AddRegister(CLI::App* camera, Action* selected) {
+  auto request = std::make_shared<v1::RegisterCameraRequest>();
+  CLI::App* cmd = camera->add_subcommand("register", "Register one camera (state REGISTERED)");
+  cmd->add_option("SERIAL", *request->mutable_serial(), "Serial number: 4-32 of A-Z, 0-9, '-'")
+      ->required();
+  cmd->add_option("--model", *request->mutable_model(), "Model name")->required();
+  cmd->add_option("--hw-rev", *request->mutable_hardware_revision(), "Hardware revision");
+  cmd->add_option("--site", *request->mutable_site_code(), "Site the camera is delivered to")
+      ->required();
+  SetAction(cmd, selected, [request](Session& s) {
+    return Finish(s, s.client().Fleet(&Stub::RegisterCamera, *request),
+                  [&](const v1::RegisterCameraResponse& r) {
+                    s.out() << "registered camera " << r.camera().serial() << "\n"
+                            << CameraRecord(r.camera());
+                  });
+  });
+}
+
+void AddImport(CLI::App* camera, Action* selected) {
+  struct Args {
+    std::string file;
+    bool partial = false;
+    bool dry_run = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = camera->add_subcommand(
+      "import",
+      "Import a delivery manifest (CSV with the header serial,model,hardware_revision,site) in "
+      "one transaction. Every bad row is listed by line number; unless --partial, nothing is "
+      "imported when any row is bad (exit code 4).");
+  cmd->add_option("FILE", args->file, "The manifest, e.g. delivery-2026-11.csv")->required();
+  cmd->add_flag("--partial", args->partial, "Import the good rows even when some are bad");
+  cmd->add_flag("--dry-run", args->dry_run, "Check every row and report, but import nothing");
+  SetAction(cmd, selected, [args](Session& s) {
+    std::ifstream in(args->file, std::ios::binary);
+    if (!in) return s.UsageError(absl::StrCat("cannot read ", args->file));
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return s.UsageError(absl::StrCat("cannot read ", args->file));
+    v1::ImportManifestRequest request;
+    request.set_csv(text.str());
+    request.set_partial(args->partial);
+    request.set_dry_run(args->dry_run);
+    if (request.csv().size() > kMaxManifestBytes) {
+      return s.UsageError(absl::StrCat(args->file, " is ", request.csv().size(),
+                                       " bytes; the server takes at most ", kMaxManifestBytes,
+                                       " bytes per manifest, so split it"));
+    }
+    // Progress goes to stderr under --json so that stdout stays one JSON document.
+    (s.json() ? s.err() : s.out()) << "read " << CountCsvRows(request.csv()) << " rows from "
+                                   << args->file << "\n";
+
+    absl::StatusOr<v1::ImportManifestResponse> response =
+        s.client().Fleet(&Stub::ImportManifest, request);
+    if (!response.ok()) return s.RpcError(response.status());
+    const v1::ImportManifestResponse& r = *response;
+    const bool rejected = !r.errors().empty() && r.imported() == 0;
+    const int exit_code = rejected ? kExitManifestRejected : kExitOk;
+    if (s.json()) {
+      s.PrintJson(r);
+      return exit_code;
+    }
+    if (!r.errors().empty()) {
+      Table table({"LINE", "COLUMN", "PROBLEM"});
+      table.AlignRight(0);
+      for (const v1::ManifestRowError& e : r.errors()) {
+        table.AddRow({absl::StrCat(e.line()), e.column(), e.message()});
+      }
+      s.out() << table.Render();
+    }
+    const int64_t bad = r.errors_size();
+    if (args->dry_run) {
+      s.out() << "dry run: " << r.rows() << " rows checked, " << bad
+              << " bad; nothing imported\n";
+    } else if (bad == 0) {
+      s.out() << "imported " << r.imported() << " of " << r.rows() << " rows\n";
+    } else if (rejected) {
+      s.out() << "nothing imported: " << bad << " of " << r.rows()
+              << " rows are bad; fix them and run again"
+              << (args->partial ? "\n" : ", or add --partial to import the good rows\n");
+    } else {
+      s.out() << "imported " << r.imported() << " of " << r.rows() << " rows; skipped " << bad
+              << " bad rows\n";
+    }
+    return exit_code;
+  });
+}
+
+void AddGet(CLI::App* camera, Action* selected) {
+  auto request = std::make_shared<v1::GetCameraRequest>();
+  CLI::App* cmd = camera->add_subcommand("get", "Show one camera");
+  cmd->add_option("SERIAL", *request->mutable_serial(), "Serial number")->required();
+  SetAction(cmd, selected, [request](Session& s) {
+    return Finish(s, s.client().Fleet(&Stub::GetCamera, *request),
+                  [&](const v1::GetCameraResponse& r) { s.out() << CameraRecord(r.camera()); });
+  });
+}
+
+void AddList(CLI::App* camera, Action* selected) {
+  struct Args {
+    std::string state;
+    std::string site;
+    std::string model;
+    std::string holder;
+    std::string not_seen_since;
+    PageFlags page;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = camera->add_subcommand("list", "List cameras by serial, filtered");
+  cmd->add_option("--state", args->state, "Only cameras in this state: " + CameraStateChoices())
+      ->check(CameraStateValidator());
+  cmd->add_option("--site", args->site, "Only cameras at this site or under it");
+  cmd->add_option("--model", args->model, "Only cameras of this model");
+  cmd->add_option("--holder", args->holder, "Only cameras held now by this badge");
+  cmd->add_option("--not-seen-since", args->not_seen_since,
+                  "Only cameras no dock has seen since then (or ever): 7d, 12h or RFC3339")
+      ->check(TimeArgValidator());
+  AddPageFlags(cmd, &args->page);
+  SetAction(cmd, selected, [args](Session& s) {
+    v1::ListCamerasRequest request;
+    if (!args->state.empty()) {
+      absl::StatusOr<v1::CameraState> state = ParseCameraState(args->state);
+      if (!state.ok()) return s.UsageError(state.status().message());
+      request.set_state(*state);
+    }
+    if (!args->not_seen_since.empty()) {
+      absl::StatusOr<absl::Time> since =
+          ParseTimeArg(args->not_seen_since, s.Now(), Relative::kPast);
+      if (!since.ok()) return s.UsageError(since.status().message());
+      *request.mutable_not_seen_since() = ToTimestamp(*since);
+    }
+    request.set_site_code(args->site);
+    request.set_model(args->model);
+    request.set_holder_badge(args->holder);
+    auto response = FetchPages<v1::ListCamerasRequest, v1::ListCamerasResponse>(
+        request, args->page,
+        [&](const v1::ListCamerasRequest& r) { return s.client().Fleet(&Stub::ListCameras, r); });
+    return Finish(s, response, [&](const v1::ListCamerasResponse& r) {
+      if (r.cameras().empty()) {
+        s.out() << "no cameras match\n";
+        return;
+      }
+      Table table({"SERIAL", "MODEL", "STATE", "SITE", "HOLDER", "DUE", "LAST SEEN"});
+      for (const v1::Camera& c : r.cameras()) {
+        table.AddRow({c.serial(), c.model(), CameraStateName(c.state()), c.site_code(),
+                      c.holder_badge(), FormatTimestamp(c.due_back_time(), c.has_due_back_time()),
+                      c.has_last_seen_time() ? FormatUtc(FromTimestamp(c.last_seen_time()))
+                                             : "never"});
+      }
+      s.out() << table.Render();
+      PrintMoreHint(s, r.next_page_token(), "cameras");
+    });
+  });
+}
+
+// A lifecycle command that takes a serial and one required text (--note or --reason) and
+// answers with the camera in its new state.
+template <typename Request, typename Response>
+void AddTransition(CLI::App* camera, Action* selected, const char* name, const char* help,
+                   const char* text_flag, const char* text_help,
+                   grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                   std::string* (Request::*text_field)()) {
+  auto request = std::make_shared<Request>();
+  CLI::App* cmd = camera->add_subcommand(name, help);
+  cmd->add_option("SERIAL", *request->mutable_serial(), "Serial number")->required();
+  cmd->add_option(text_flag, *((*request).*text_field)(), text_help)->required();
+  SetAction(cmd, selected, [request, method](Session& s) {
+    return Finish(s, s.client().Fleet(method, *request), [&](const Response& r) {
+      s.out() << r.camera().serial() << " is now " << CameraStateName(r.camera().state())
+              << "\n";
+    });
+  });
+}
+
+void AddIssue(CLI::App* parent, Action* selected) {
+  struct Args {
+    v1::IssueCameraRequest request;
+    std::string due;
+    bool force = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = parent->add_subcommand(
+      "issue", "Issue an AVAILABLE camera to a holder until a due-back time");
+  cmd->add_option("SERIAL", *args->request.mutable_serial(), "Serial number")->required();
+  cmd->add_option("--to", *args->request.mutable_holder_badge(), "Badge of the holder")
+      ->required();
+  cmd->add_option("--due", args->due,
+                  "When it is due back: in 12h, 1d12h, ... or at 2026-11-23T08:00:00Z")
+      ->required()
+      ->check(TimeArgValidator());
+  cmd->add_option("--note", *args->request.mutable_note(), "Note recorded with the issue");
+  CLI::Option* force =
+      cmd->add_flag("--force", args->force,
+                    "Issue past warnings (low battery, pending mandatory update)");
+  CLI::Option* force_reason = cmd->add_option(
+      "--force-reason", *args->request.mutable_force_reason(), "Why the warnings are overridden");
+  force->needs(force_reason);
+  force_reason->needs(force);
+  SetAction(cmd, selected, [args](Session& s) {
+    v1::IssueCameraRequest request = args->request;
+    absl::StatusOr<absl::Time> due = ParseTimeArg(args->due, s.Now(), Relative::kFuture);
+    if (!due.ok()) return s.UsageError(due.status().message());
+    *request.mutable_due_back_time() = ToTimestamp(*due);
+    request.set_force(args->force);
+    return Finish(s, s.client().Fleet(&Stub::IssueCamera, request),
+                  [&](const v1::IssueCameraResponse& r) {
+                    const v1::Assignment& a = r.assignment();
+                    absl::Time due_time = FromTimestamp(a.due_back_time());
+                    s.out() << "issued " << a.camera_serial() << " to " << HolderLabel(a)
+                            << ", due back " << FormatUtc(due_time) << " (in "
+                            << HumanizeDuration(due_time - s.Now()) << ")\n";
+                  });
+  });
+}
+
+void AddReturn(CLI::App* parent, Action* selected) {
+  struct Args {
+    v1::ReturnCameraRequest request;
+    bool damaged = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = parent->add_subcommand(
+      "return", "Take an ISSUED camera back (to AVAILABLE, or FAULTY with --damaged)");
+  cmd->add_option("SERIAL", *args->request.mutable_serial(), "Serial number")->required();
+  cmd->add_flag("--damaged", args->damaged, "It came back damaged: send it to FAULTY");
+  cmd->add_option("--note", *args->request.mutable_note(), "Note, e.g. what the damage is");
+  SetAction(cmd, selected, [args](Session& s) {
+    v1::ReturnCameraRequest request = args->request;
+    request.set_condition(args->damaged ? v1::RETURN_CONDITION_DAMAGED
+                                        : v1::RETURN_CONDITION_GOOD);
+    return Finish(s, s.client().Fleet(&Stub::ReturnCamera, request),
+                  [&](const v1::ReturnCameraResponse& r) {
+                    const v1::Assignment& a = r.assignment();
+                    s.out() << a.camera_serial() << " returned "
+                            << ReturnConditionName(a.return_condition()) << " from "
+                            << HolderLabel(a) << "; now " << CameraStateName(r.camera().state());
+                    if (a.has_return_time() && a.has_due_back_time()) {
+                      absl::Duration late =
+                          FromTimestamp(a.return_time()) - FromTimestamp(a.due_back_time());
+                      if (late >= absl::Minutes(1)) s.out() << " (" << HumanizeDuration(late) << " late)";
+                    }
+                    s.out() << "\n";
+                  });
+  });
+}
+
+}  // namespace
+
+void AddCameraCommands(CLI::App& app, Action* selected) {
+  CLI::App* camera = app.add_subcommand("camera", "Cameras: registration and lifecycle");
+  camera->require_subcommand(1);
+  AddRegister(camera, selected);
+  AddImport(camera, selected);
+  AddGet(camera, selected);
+  AddList(camera, selected);
+  AddTransition(camera, selected, "commission",
+                "Commission a REGISTERED camera by hand (to AVAILABLE), recording why it is "
+                "trusted without dock enrollment",
+                "--reason", "Who vouched for the unit and why", &Stub::CommissionCamera,
+                &v1::CommissionCameraRequest::mutable_reason);
+  AddIssue(camera, selected);
+  AddReturn(camera, selected);
+  AddTransition(camera, selected, "lost",
+                "Report an AVAILABLE or ISSUED camera LOST (the holder stays accountable)",
+                "--note", "Where and how it was lost", &Stub::ReportCameraLost,
+                &v1::ReportCameraLostRequest::mutable_note);
+  AddTransition(camera, selected, "found", "Report a LOST camera found (to AVAILABLE)", "--note",
+                "Where it was found", &Stub::ReportCameraFound,
+                &v1::ReportCameraFoundRequest::mutable_note);
+  AddTransition(camera, selected, "faulty", "Report an AVAILABLE or ISSUED camera FAULTY",
+                "--note", "What is wrong", &Stub::ReportCameraFaulty,
+                &v1::ReportCameraFaultyRequest::mutable_note);
+  AddTransition(camera, selected, "repair", "Return a repaired FAULTY camera to AVAILABLE",
+                "--note", "What was repaired", &Stub::RepairCamera,
+                &v1::RepairCameraRequest::mutable_note);
+  AddTransition(camera, selected, "retire", "Retire a camera for good (final)", "--reason",
+                "Why it is retired", &Stub::RetireCamera, &v1::RetireCameraRequest::mutable_reason);
+
+  // What a quartermaster types all day, without the noun.
+  AddIssue(&app, selected);
+  AddReturn(&app, selected);
+}
+
+}  // namespace camfleet::cli

@@ -1,0 +1,75 @@
+#pragma once
+// The command tree. Each Add*Commands registers one noun's subcommands on `app`; when one of
+// them is chosen on the command line, its callback stores what to run in `*selected`.
+// Shared pieces for the command files live here too.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "cli/session.h"
+#include "cli/time_format.h"
+
+namespace camfleet::cli {
+
+void AddSiteCommands(CLI::App& app, Action* selected);
+void AddHolderCommands(CLI::App& app, Action* selected);
+// `camera ...`, plus the top-level shortcuts `issue` and `return`.
+void AddCameraCommands(CLI::App& app, Action* selected);
+// `overdue` and `custody`.
+void AddCustodyCommands(CLI::App& app, Action* selected);
+void AddAuditCommands(CLI::App& app, Action* selected);
+
+// Makes `command` store `action` in `*selected` once the command line has been parsed.
+void SetAction(CLI::App* command, Action* selected, Action action);
+
+// Checks an argument parses as ParseTimeArg accepts (a duration or RFC3339), so mistakes are
+// reported as usage errors before anything is sent.
+CLI::Validator TimeArgValidator();
+// Checks an argument names a camera state.
+CLI::Validator CameraStateValidator();
+
+// --limit N and --all on a list command.
+struct PageFlags {
+  int32_t limit = 0;  // 0: the server's default page (100)
+  bool all = false;
+};
+void AddPageFlags(CLI::App* command, PageFlags* flags);
+
+// Fetches one page, or with --all every page, merged into one response with an empty
+// next_page_token. With one page the response keeps its token, so scripts can see there is
+// more.
+template <typename Request, typename Response>
+absl::StatusOr<Response> FetchPages(
+    Request request, const PageFlags& flags,
+    const std::function<absl::StatusOr<Response>(const Request&)>& fetch) {
+  // Fetching everything goes faster in the largest pages the server gives.
+  request.set_page_size(flags.limit > 0 ? flags.limit : (flags.all ? 1000 : 0));
+  Response merged;
+  while (true) {
+    absl::StatusOr<Response> page = fetch(request);
+    if (!page.ok()) return page.status();
+    std::string token = page->next_page_token();
+    merged.MergeFrom(*page);
+    merged.set_next_page_token(token);
+    if (!flags.all || token.empty()) return merged;
+    request.set_page_token(token);
+  }
+}
+
+// On stderr, when a page was cut short: "more <noun> exist; add --all to list them all".
+void PrintMoreHint(Session& session, const std::string& next_page_token, const char* noun);
+
+// Prints a failed call as an RPC error, the response as JSON with --json, or else calls
+// `human` to print it for people. Returns the exit code.
+template <typename Response, typename Human>
+int Finish(Session& session, const absl::StatusOr<Response>& response, Human human) {
+  if (!response.ok()) return session.RpcError(response.status());
+  if (session.json()) return session.PrintJson(*response);
+  human(*response);
+  return kExitOk;
+}
+
+}  // namespace camfleet::cli

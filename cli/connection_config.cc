@@ -1,0 +1,131 @@
+#include "cli/connection_config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+
+namespace camfleet::cli {
+namespace {
+
+const std::vector<std::string>& KnownKeys() {
+  static const std::vector<std::string> keys = {"server", "operator", "timeout"};
+  return keys;
+}
+
+// First of the given layers that has a value.
+std::optional<std::string> FirstOf(std::initializer_list<std::optional<std::string>> layers) {
+  for (const auto& layer : layers) {
+    if (layer.has_value()) return layer;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Lookup(const std::map<std::string, std::string>& values,
+                                  const std::string& key) {
+  auto it = values.find(key);
+  if (it == values.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::Status CheckOperatorName(const std::string& name) {
+  if (name.size() > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("operator name is ", name.size(), " characters; at most 64 are allowed"));
+  }
+  for (char c : name) {
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          "operator name must be printable ASCII (it travels as a gRPC metadata header)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+GetEnv ProcessEnvironment() {
+  return [](absl::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ReadConfigFile(const std::string& path) {
+  std::ifstream input(path);
+  if (!input.good()) {
+    return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  }
+  std::vector<CLI::ConfigItem> items;
+  // CLI11 reports syntax errors by throwing; they stop here.
+  try {
+    items = CLI::ConfigTOML().from_config(input);
+  } catch (const CLI::Error& e) {
+    return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", e.what()));
+  }
+  std::map<std::string, std::string> values;
+  for (const CLI::ConfigItem& item : items) {
+    // CLI11 emits a marker item for every [section] header; its entries carry it as a parent.
+    if (item.name == "++" || item.name == "--") continue;
+    if (!item.parents.empty() || std::find(KnownKeys().begin(), KnownKeys().end(), item.name) ==
+                                     KnownKeys().end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config file ", path, ": unknown key '", item.fullname(),
+                       "'; the known keys are ", absl::StrJoin(KnownKeys(), ", ")));
+    }
+    if (item.inputs.size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": key '", item.name,
+                                                     "' needs exactly one value"));
+    }
+    values[item.name] = item.inputs.front();
+  }
+  return values;
+}
+
+absl::StatusOr<ConnectionOptions> ResolveConnection(const ConnectionFlags& flags,
+                                                    const GetEnv& getenv) {
+  std::map<std::string, std::string> config;
+  if (std::optional<std::string> path = FirstOf({flags.config_path, getenv("CAMFLEET_CONFIG")})) {
+    ASSIGN_OR_RETURN(config, ReadConfigFile(*path));
+  } else if (std::optional<std::string> home = getenv("HOME"); home && !home->empty()) {
+    std::string default_path = absl::StrCat(*home, "/.config/camfleet/config.toml");
+    if (std::ifstream(default_path).good()) {
+      ASSIGN_OR_RETURN(config, ReadConfigFile(default_path));
+    }
+  }
+
+  ConnectionOptions options;
+  if (std::optional<std::string> server =
+          FirstOf({flags.server, getenv("CAMFLEET_SERVER"), Lookup(config, "server")})) {
+    options.server = *server;
+  }
+  if (options.server.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the server address is empty; give --server like ", kDefaultServer));
+  }
+
+  options.operator_name =
+      FirstOf({flags.operator_name, getenv("CAMFLEET_OPERATOR"), Lookup(config, "operator"),
+               getenv("USER"), getenv("LOGNAME")})
+          .value_or("");
+  RETURN_IF_ERROR(CheckOperatorName(options.operator_name));
+
+  if (std::optional<std::string> timeout = FirstOf(
+          {flags.timeout_seconds, getenv("CAMFLEET_TIMEOUT"), Lookup(config, "timeout")})) {
+    double seconds = 0;
+    if (!absl::SimpleAtod(*timeout, &seconds) || !(seconds > 0) || seconds > 86400) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "timeout '", *timeout, "' must be a number of seconds above 0 and at most 86400"));
+    }
+    options.timeout = absl::Seconds(seconds);
+  }
+  return options;
+}
+
+}  // namespace camfleet::cli

@@ -1,0 +1,276 @@
+// The embedded migrations against the readable schema.sql, and what the store does on open.
+
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/clock.h"
+#include "common/migration.h"
+#include "common/sqlite.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/storage/migrations.h"
+#include "services/storage/store.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+#ifndef CAMFLEET_SOURCE_DIR
+#error "CAMFLEET_SOURCE_DIR must name the source tree (set in CMakeLists.txt)"
+#endif
+
+namespace camfleet::storage {
+namespace {
+
+using ::camfleet::testing::IsOk;
+using ::camfleet::testing::StatusIs;
+using ::camfleet::testing::TempDir;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+std::unique_ptr<common::Database> OpenOrDie(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<common::Database>> db = common::Database::Open(path);
+  EXPECT_THAT(db, IsOk());
+  return db.ok() ? *std::move(db) : nullptr;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Drops "--" comments and collapses whitespace, so that formatting and comments inside a
+// CREATE statement do not count as differences but every token does.
+std::string Normalise(absl::string_view sql) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(sql, '\n')) {
+    const size_t comment = line.find("--");
+    lines.emplace_back(line.substr(0, comment));
+  }
+  std::string joined = absl::StrJoin(lines, " ");
+  std::string out;
+  bool space = false;
+  for (char c : joined) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<std::string> SchemaOf(common::Database& db) {
+  std::vector<std::string> rows;
+  absl::StatusOr<common::Statement> s = db.Prepare(
+      "SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master ORDER BY type, name");
+  EXPECT_THAT(s, IsOk());
+  if (!s.ok()) return rows;
+  while (true) {
+    absl::StatusOr<bool> row = s->Step();
+    EXPECT_THAT(row, IsOk());
+    if (!row.ok() || !*row) break;
+    rows.push_back(absl::StrCat(s->ColumnText(0), " ", s->ColumnText(1), " ON ",
+                                s->ColumnText(2), ": ", Normalise(s->ColumnText(3))));
+  }
+  return rows;
+}
+
+int64_t PragmaInt(common::Database& db, const std::string& pragma) {
+  absl::StatusOr<common::Statement> s = db.Prepare("PRAGMA " + pragma);
+  if (!s.ok()) return -1;
+  absl::StatusOr<bool> row = s->Step();
+  return row.ok() && *row ? s->ColumnInt(0) : -1;
+}
+
+std::string PragmaText(common::Database& db, const std::string& pragma) {
+  absl::StatusOr<common::Statement> s = db.Prepare("PRAGMA " + pragma);
+  if (!s.ok()) return "";
+  absl::StatusOr<bool> row = s->Step();
+  return row.ok() && *row ? s->ColumnText(0) : "";
+}
+
+TEST(SchemaTest, MigrationsAreNumberedFromOneWithoutGaps) {
+  const std::vector<common::Migration>& migrations = Migrations();
+  ASSERT_THAT(migrations, Not(IsEmpty()));
+  for (size_t i = 0; i < migrations.size(); ++i) {
+    EXPECT_EQ(migrations[i].version, static_cast<int>(i) + 1);
+    EXPECT_EQ(std::string(migrations[i].name).substr(0, 4),
+              absl::StrFormat("%04d", static_cast<int>(i) + 1));
+  }
+}
+
+TEST(SchemaTest, AllMigrationsTogetherEqualSchemaSql) {
+  TempDir dir;
+  std::unique_ptr<common::Database> migrated = OpenOrDie(dir.File("migrated.db"));
+  std::unique_ptr<common::Database> readable = OpenOrDie(dir.File("readable.db"));
+  ASSERT_NE(migrated, nullptr);
+  ASSERT_NE(readable, nullptr);
+  ASSERT_THAT(common::ApplyMigrations(*migrated, Migrations()), IsOk());
+  const std::string schema_sql =
+      ReadFile(absl::StrCat(CAMFLEET_SOURCE_DIR, "/services/storage/schema.sql"));
+  ASSERT_THAT(schema_sql, Not(IsEmpty())) << "could not read schema.sql";
+  ASSERT_THAT(readable->Exec(schema_sql), IsOk());
+
+  const std::vector<std::string> from_migrations = SchemaOf(*migrated);
+  const std::vector<std::string> from_schema_sql = SchemaOf(*readable);
+  EXPECT_THAT(from_migrations, Not(IsEmpty()));
+  EXPECT_EQ(from_migrations, from_schema_sql)
+      << "migrations:\n  " << absl::StrJoin(from_migrations, "\n  ") << "\nschema.sql:\n  "
+      << absl::StrJoin(from_schema_sql, "\n  ");
+}
+
+TEST(SchemaTest, NormaliseIgnoresLayoutAndCommentsButNotTokens) {
+  EXPECT_EQ(Normalise("CREATE TABLE a (\n  x INTEGER, -- why\n  y TEXT\n)"),
+            Normalise("CREATE TABLE a ( x INTEGER, y TEXT )"));
+  EXPECT_NE(Normalise("CREATE TABLE a (x INTEGER)"), Normalise("CREATE TABLE a (x TEXT)"));
+}
+
+TEST(SchemaTest, MigratedDatabaseRecordsTheNewestVersion) {
+  TempDir dir;
+  std::unique_ptr<common::Database> db = OpenOrDie(dir.File("v.db"));
+  ASSERT_NE(db, nullptr);
+  ASSERT_THAT(common::ApplyMigrations(*db, Migrations()), IsOk());
+  EXPECT_EQ(PragmaInt(*db, "user_version"), static_cast<int64_t>(Migrations().size()));
+}
+
+TEST(SchemaTest, StoreRefusesADatabaseNewerThanTheBinary) {
+  TempDir dir;
+  const std::string path = dir.File("newer.db");
+  {
+    std::unique_ptr<common::Database> db = OpenOrDie(path);
+    ASSERT_NE(db, nullptr);
+    ASSERT_THAT(db->Exec(absl::StrCat("PRAGMA user_version = ", Migrations().size() + 1)),
+                IsOk());
+  }
+  common::RealClock clock;
+  EXPECT_THAT(Store::Open(path, clock),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr(absl::StrCat(Migrations().size() + 1)),
+                             HasSubstr("newer"))));
+  // Nothing was created in it.
+  std::unique_ptr<common::Database> db = OpenOrDie(path);
+  ASSERT_NE(db, nullptr);
+  EXPECT_THAT(SchemaOf(*db), IsEmpty());
+}
+
+TEST(SchemaTest, ReopeningAMigratedFileChangesNothing) {
+  TempDir dir;
+  const std::string path = dir.File("again.db");
+  common::RealClock clock;
+  {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, clock);
+    ASSERT_THAT(store, IsOk());
+  }
+  std::vector<std::string> schema_before;
+  int64_t cookie_before = 0;
+  {
+    std::unique_ptr<common::Database> db = OpenOrDie(path);
+    ASSERT_NE(db, nullptr);
+    schema_before = SchemaOf(*db);
+    cookie_before = PragmaInt(*db, "schema_version");
+  }
+  {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, clock);
+    ASSERT_THAT(store, IsOk());
+  }
+  std::unique_ptr<common::Database> db = OpenOrDie(path);
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(SchemaOf(*db), schema_before);
+  // The schema cookie moves on any schema change, so an equal cookie means no DDL ran.
+  EXPECT_EQ(PragmaInt(*db, "schema_version"), cookie_before);
+  EXPECT_EQ(PragmaInt(*db, "user_version"), static_cast<int64_t>(Migrations().size()));
+}
+
+class StoreConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir_.File("store.db"), clock_);
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+  }
+
+  TempDir dir_;
+  common::RealClock clock_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreConnectionTest, WriterConnectionIsWalFullSyncWithForeignKeys) {
+  std::string journal;
+  int64_t synchronous = -1;
+  int64_t foreign_keys = -1;
+  ASSERT_THAT(store_->WriteAndWait([&](WriteTx& tx) {
+    journal = PragmaText(tx.db(), "journal_mode");
+    synchronous = PragmaInt(tx.db(), "synchronous");
+    foreign_keys = PragmaInt(tx.db(), "foreign_keys");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(journal, "wal");
+  EXPECT_EQ(synchronous, 2);
+  EXPECT_EQ(foreign_keys, 1);
+}
+
+TEST_F(StoreConnectionTest, ReaderConnectionsAreWalFullSyncWithForeignKeys) {
+  std::string journal;
+  int64_t synchronous = -1;
+  int64_t foreign_keys = -1;
+  ASSERT_THAT(store_->Read([&](common::Database& db) {
+    journal = PragmaText(db, "journal_mode");
+    synchronous = PragmaInt(db, "synchronous");
+    foreign_keys = PragmaInt(db, "foreign_keys");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(journal, "wal");
+  EXPECT_EQ(synchronous, 2);
+  EXPECT_EQ(foreign_keys, 1);
+}
+
+TEST_F(StoreConnectionTest, SchemaRefusesASecondOpenAssignmentForACamera) {
+  // The partial unique index backs "one open assignment per camera" whatever the code does.
+  absl::Status second = store_->WriteAndWait([](WriteTx& tx) -> absl::Status {
+    common::Database& db = tx.db();
+    absl::Status s = db.Exec(
+        "INSERT INTO sites (id, code, name, created_us) VALUES (1, 'S', 'Site', 0);"
+        "INSERT INTO holders (id, badge, name, home_site_id, created_us) "
+        "  VALUES (1, 'B1', 'One', 1, 0), (2, 'B2', 'Two', 1, 0);"
+        "INSERT INTO cameras (id, serial, model, state, site_id, created_us, updated_us) "
+        "  VALUES (1, 'CAM-0001', 'M', 'ISSUED', 1, 0, 0);"
+        "INSERT INTO assignments (camera_id, holder_id, issued_us, issued_by, due_us) "
+        "  VALUES (1, 1, 0, 'qm', 10);");
+    if (!s.ok()) return absl::InternalError(absl::StrCat("setup: ", s.message()));
+    return db.Exec(
+        "INSERT INTO assignments (camera_id, holder_id, issued_us, issued_by, due_us) "
+        "  VALUES (1, 2, 0, 'qm', 10);");
+  });
+  EXPECT_THAT(second, StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_F(StoreConnectionTest, SchemaRefusesAnUnknownCameraState) {
+  absl::Status s = store_->WriteAndWait([](WriteTx& tx) -> absl::Status {
+    absl::Status setup =
+        tx.db().Exec("INSERT INTO sites (id, code, name, created_us) VALUES (1, 'S', 'Site', 0)");
+    if (!setup.ok()) return absl::InternalError(absl::StrCat("setup: ", setup.message()));
+    return tx.db().Exec(
+        "INSERT INTO cameras (serial, model, state, site_id, created_us, updated_us) "
+        "VALUES ('CAM-0001', 'M', 'BORROWED', 1, 0, 0)");
+  });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CHECK")));
+}
+
+}  // namespace
+}  // namespace camfleet::storage

@@ -1,0 +1,457 @@
+// Store: group commit, durability across reopen, and the audit hash chain against tampering
+// done with the plain sqlite3 C API (what someone holding the file could do).
+
+#include "services/storage/store.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/sqlite.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "provisioning/digest.h"
+#include "services/storage/audit_log.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace camfleet::storage {
+namespace {
+
+using ::camfleet::testing::IsOk;
+using ::camfleet::testing::StatusIs;
+using ::camfleet::testing::TempDir;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+absl::Status InsertItem(WriteTx& tx, const std::string& name) {
+  absl::StatusOr<common::Statement> s = tx.db().Prepare("INSERT INTO items (name) VALUES (?)");
+  if (!s.ok()) return s.status();
+  return s->Bind(1, name).Run();
+}
+
+// Collects the results of asynchronous writes and waits for a number of them.
+class Results {
+ public:
+  WriteDone Slot(const std::string& key) {
+    return [this, key](absl::Status s) {
+      absl::MutexLock lock(&mu_);
+      results_.emplace_back(key, std::move(s));
+    };
+  }
+  bool WaitFor(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return results_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kWait);
+  }
+  std::vector<std::pair<std::string, absl::Status>> Get() {
+    absl::MutexLock lock(&mu_);
+    return results_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, absl::Status>> results_ ABSL_GUARDED_BY(mu_);
+};
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.File("store.db");
+    Reopen();
+    ASSERT_NE(store_, nullptr);
+    ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+      return tx.db().Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+    }),
+                IsOk());
+  }
+
+  void Reopen() {
+    store_.reset();
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path_, clock_);
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+  }
+
+  std::set<std::string> Items() {
+    std::set<std::string> names;
+    EXPECT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+      absl::StatusOr<common::Statement> s = db.Prepare("SELECT name FROM items");
+      if (!s.ok()) return s.status();
+      while (true) {
+        absl::StatusOr<bool> row = s->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return absl::OkStatus();
+        names.insert(s->ColumnText(0));
+      }
+    }),
+                IsOk());
+    return names;
+  }
+
+  // Appends `n` audit events, one write each.
+  void AppendEvents(int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_THAT(store_->WriteAndWait([i](WriteTx& tx) {
+        return AppendAudit(tx, {"alice", "camera.issue", "camera", absl::StrCat("CAM-", 1000 + i),
+                                JsonObject({{"i", absl::StrCat(i)}})})
+            .status();
+      }),
+                  IsOk());
+      clock_.Advance(absl::Seconds(1));
+    }
+  }
+
+  // Runs `sql` on the file with the plain C API, as someone with the file could.
+  void TamperWith(const std::string& sql) {
+    store_.reset();
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &err);
+    const std::string message = err != nullptr ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(raw);
+    ASSERT_EQ(rc, SQLITE_OK) << message;
+  }
+
+  v1::VerifyAuditChainResponse Verify() {
+    std::unique_ptr<common::Database> db;
+    absl::StatusOr<std::unique_ptr<common::Database>> opened = common::Database::Open(path_);
+    EXPECT_THAT(opened, IsOk());
+    if (!opened.ok()) return {};
+    absl::StatusOr<v1::VerifyAuditChainResponse> result = VerifyAudit(**opened);
+    EXPECT_THAT(result, IsOk());
+    return result.ok() ? *result : v1::VerifyAuditChainResponse();
+  }
+
+  TempDir dir_;
+  std::string path_;
+  common::FakeClock clock_{absl::FromUnixSeconds(1700000000)};
+  std::unique_ptr<Store> store_;
+};
+
+// --------------------------------------------------------------------------- group commit
+
+TEST_F(StoreTest, FailingWriteInAGroupDoesNotUndoTheOthers) {
+  // Hold the writer inside one write so that everything queued meanwhile forms one group.
+  absl::Notification entered;
+  absl::Notification release;
+  Results results;
+  store_->Write(
+      [&](WriteTx&) {
+        entered.Notify();
+        release.WaitForNotificationWithTimeout(kWait);
+        return absl::OkStatus();
+      },
+      results.Slot("blocker"));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(kWait));
+  const StoreStats before = store_->stats();
+
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 4;
+  const std::string failing = "t3-2";
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int j = 0; j < kPerThread; ++j) {
+        const std::string name = absl::StrCat("t", t, "-", j);
+        const bool fail = name == failing;
+        store_->Write(
+            [name, fail](WriteTx& tx) -> absl::Status {
+              if (absl::Status s = InsertItem(tx, name); !s.ok()) return s;
+              // Fails after its row is in: the savepoint must take the row back out.
+              if (fail) return absl::InvalidArgumentError("refused after inserting");
+              return absl::OkStatus();
+            },
+            results.Slot(name));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  release.Notify();
+  ASSERT_TRUE(results.WaitFor(1 + kThreads * kPerThread));
+
+  std::set<std::string> expected;
+  for (const auto& [name, status] : results.Get()) {
+    if (name == failing) {
+      EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refused")));
+    } else {
+      EXPECT_THAT(status, IsOk()) << name;
+      if (name != "blocker") expected.insert(name);
+    }
+  }
+  EXPECT_EQ(Items(), expected);
+  EXPECT_EQ(Items().count(failing), 0u);
+  // The blocker's group, then all 32 queued writes in one commit.
+  const StoreStats after = store_->stats();
+  EXPECT_EQ(after.commits - before.commits, 2);
+  EXPECT_EQ(after.writes - before.writes, 1 + kThreads * kPerThread - 1);
+}
+
+TEST_F(StoreTest, ConstraintViolationInAGroupFailsOnlyThatWrite) {
+  absl::Notification entered;
+  absl::Notification release;
+  Results results;
+  store_->Write(
+      [&](WriteTx&) {
+        entered.Notify();
+        release.WaitForNotificationWithTimeout(kWait);
+        return absl::OkStatus();
+      },
+      results.Slot("blocker"));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(kWait));
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "a"); }, results.Slot("a"));
+  store_->Write(
+      [](WriteTx& tx) -> absl::Status {
+        if (absl::Status s = InsertItem(tx, "b"); !s.ok()) return s;
+        return InsertItem(tx, "a");  // UNIQUE: the whole write goes, "b" with it
+      },
+      results.Slot("b-then-a"));
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "c"); }, results.Slot("c"));
+  release.Notify();
+  ASSERT_TRUE(results.WaitFor(4));
+  for (const auto& [key, status] : results.Get()) {
+    if (key == "b-then-a") {
+      EXPECT_THAT(status, StatusIs(absl::StatusCode::kAlreadyExists));
+    } else {
+      EXPECT_THAT(status, IsOk()) << key;
+    }
+  }
+  EXPECT_EQ(Items(), (std::set<std::string>{"a", "c"}));
+}
+
+TEST_F(StoreTest, WriteAndWaitReturnsTheWriteFunctionsError) {
+  EXPECT_THAT(store_->WriteAndWait([](WriteTx&) { return absl::NotFoundError("no such thing"); }),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no such thing")));
+}
+
+TEST_F(StoreTest, WriteSeesTheClockTimeAsItsCommitTime) {
+  absl::Time seen;
+  ASSERT_THAT(store_->WriteAndWait([&](WriteTx& tx) {
+    seen = tx.now();
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(seen, clock_.Now());
+}
+
+TEST_F(StoreTest, AcknowledgedWriteIsVisibleToAFreshConnection) {
+  ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) { return InsertItem(tx, "seen"); }), IsOk());
+  absl::StatusOr<std::unique_ptr<common::Database>> other = common::Database::Open(path_);
+  ASSERT_THAT(other, IsOk());
+  absl::StatusOr<common::Statement> s =
+      (*other)->Prepare("SELECT COUNT(*) FROM items WHERE name = 'seen'");
+  ASSERT_THAT(s, IsOk());
+  ASSERT_THAT(s->Step(), IsOk());
+  EXPECT_EQ(s->ColumnInt(0), 1);
+}
+
+TEST_F(StoreTest, DataSurvivesClosingAndReopening) {
+  for (const char* name : {"one", "two", "three"}) {
+    ASSERT_THAT(store_->WriteAndWait([name](WriteTx& tx) { return InsertItem(tx, name); }),
+                IsOk());
+  }
+  Reopen();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(Items(), (std::set<std::string>{"one", "two", "three"}));
+}
+
+TEST_F(StoreTest, ShutdownFinishesEveryQueuedWrite) {
+  Results results;
+  constexpr int kWrites = 50;
+  for (int i = 0; i < kWrites; ++i) {
+    const std::string name = absl::StrCat("q", i);
+    store_->Write([name](WriteTx& tx) { return InsertItem(tx, name); }, results.Slot(name));
+  }
+  store_->Shutdown();
+  // Shutdown has returned, so every callback has already run.
+  EXPECT_EQ(results.Get().size(), static_cast<size_t>(kWrites));
+  for (const auto& [name, status] : results.Get()) EXPECT_THAT(status, IsOk()) << name;
+  Reopen();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(Items().size(), static_cast<size_t>(kWrites));
+}
+
+TEST_F(StoreTest, WriteAfterShutdownIsUnavailable) {
+  store_->Shutdown();
+  EXPECT_THAT(store_->WriteAndWait([](WriteTx& tx) { return InsertItem(tx, "late"); }),
+              StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(StoreTest, ReadErrorIsReturnedAndTheConnectionReused) {
+  for (int i = 0; i < 10; ++i) {  // more reads than reader connections
+    EXPECT_THAT(store_->Read([](common::Database&) { return absl::NotFoundError("nope"); }),
+                StatusIs(absl::StatusCode::kNotFound));
+  }
+  EXPECT_THAT(store_->Read([](common::Database& db) { return db.Exec("SELECT 1"); }), IsOk());
+}
+
+// ---------------------------------------------------------------------------- audit chain
+
+TEST_F(StoreTest, EmptyAuditChainIsIntact) {
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_TRUE(r.intact());
+  EXPECT_EQ(r.events_checked(), 0);
+  EXPECT_EQ(r.first_broken_sequence(), 0);
+}
+
+TEST_F(StoreTest, AuditChainVerifiesAfterManyConcurrentWrites) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int j = 0; j < kPerThread; ++j) {
+        absl::Status s = store_->WriteAndWait([t, j](WriteTx& tx) {
+          return AppendAudit(tx, {absl::StrCat("operator-", t), "camera.return", "camera",
+                                  absl::StrCat("CAM-", t, "-", j),
+                                  JsonObject({{"note", "quote \" and \\ and \n"}})})
+              .status();
+        });
+        if (!s.ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_TRUE(r.intact()) << r.problem();
+  EXPECT_EQ(r.events_checked(), kThreads * kPerThread);
+  EXPECT_EQ(r.head_sequence(), kThreads * kPerThread);
+  EXPECT_EQ(r.head_hash().size(), 64u);
+}
+
+TEST_F(StoreTest, EachEventLinksToThePreviousHash) {
+  AppendEvents(3);
+  absl::StatusOr<std::vector<v1::AuditEvent>> events;
+  ASSERT_THAT(store_->Read([&](common::Database& db) {
+    events = ListAudit(db, AuditFilter{});
+    return events.status();
+  }),
+              IsOk());
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].previous_hash(), std::string(64, '0'));
+  EXPECT_EQ((*events)[1].previous_hash(), (*events)[0].hash());
+  EXPECT_EQ((*events)[2].previous_hash(), (*events)[1].hash());
+  EXPECT_EQ((*events)[2].sequence(), 3);
+}
+
+TEST_F(StoreTest, AuditTriggersRefuseUpdateAndDelete) {
+  AppendEvents(2);
+  EXPECT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1");
+  }),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("append-only")));
+  EXPECT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec("DELETE FROM audit_events WHERE seq = 2");
+  }),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("append-only")));
+  EXPECT_TRUE(Verify().intact());
+}
+
+TEST_F(StoreTest, EditedEventIsReportedAtItsSequence) {
+  AppendEvents(12);
+  TamperWith(
+      "DROP TRIGGER audit_events_no_update;"
+      "UPDATE audit_events SET details = '{\"i\":\"999\"}' WHERE seq = 7;");
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_FALSE(r.intact());
+  EXPECT_EQ(r.first_broken_sequence(), 7);
+  EXPECT_THAT(r.problem(), HasSubstr("7"));
+  EXPECT_EQ(r.head_sequence(), 6);  // the last event still trusted
+}
+
+TEST_F(StoreTest, EditedActorIsReportedAtItsSequence) {
+  AppendEvents(5);
+  TamperWith(
+      "DROP TRIGGER audit_events_no_update;"
+      "UPDATE audit_events SET actor = 'mallory' WHERE seq = 1;");
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_FALSE(r.intact());
+  EXPECT_EQ(r.first_broken_sequence(), 1);
+}
+
+TEST_F(StoreTest, EditWithRecomputedHashIsCaughtAtTheNextEvent) {
+  AppendEvents(6);
+  // Rewrite event 3 and give it a correct hash of its own: event 4 no longer links to it.
+  store_.reset();
+  std::string prev_hash;
+  int64_t time_us = 0;
+  {
+    absl::StatusOr<std::unique_ptr<common::Database>> db = common::Database::Open(path_);
+    ASSERT_THAT(db, IsOk());
+    absl::StatusOr<common::Statement> s =
+        (*db)->Prepare("SELECT prev_hash, time_us FROM audit_events WHERE seq = 3");
+    ASSERT_THAT(s, IsOk());
+    ASSERT_THAT(s->Step(), IsOk());
+    prev_hash = s->ColumnBlob(0);
+    time_us = s->ColumnInt(1);
+  }
+  const AuditRecord forged{"mallory", "camera.issue", "camera", "CAM-1002", "{}"};
+  const provisioning::Sha256Digest d =
+      provisioning::Sha256(absl::StrCat(prev_hash, CanonicalEncoding(3, time_us, forged)));
+  TamperWith(absl::StrCat(
+      "DROP TRIGGER audit_events_no_update;"
+      "UPDATE audit_events SET actor = 'mallory', details = '{}', hash = X'",
+      provisioning::ToHex(d), "' WHERE seq = 3;"));
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_FALSE(r.intact());
+  EXPECT_EQ(r.first_broken_sequence(), 4);
+}
+
+TEST_F(StoreTest, DeletedMiddleEventIsReportedAtItsSequence) {
+  AppendEvents(10);
+  TamperWith(
+      "DROP TRIGGER audit_events_no_delete;"
+      "DELETE FROM audit_events WHERE seq = 4;");
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_FALSE(r.intact());
+  EXPECT_EQ(r.first_broken_sequence(), 4);
+  EXPECT_THAT(r.problem(), HasSubstr("missing"));
+}
+
+TEST_F(StoreTest, DeletedFirstEventIsReportedAtSequenceOne) {
+  AppendEvents(3);
+  TamperWith(
+      "DROP TRIGGER audit_events_no_delete;"
+      "DELETE FROM audit_events WHERE seq = 1;");
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_FALSE(r.intact());
+  EXPECT_EQ(r.first_broken_sequence(), 1);
+}
+
+TEST(AuditEncodingTest, FieldBoundariesCannotMove) {
+  const AuditRecord a{"ab", "c", "camera", "X", "{}"};
+  const AuditRecord b{"a", "bc", "camera", "X", "{}"};
+  EXPECT_NE(CanonicalEncoding(1, 2, a), CanonicalEncoding(1, 2, b));
+}
+
+TEST(AuditEncodingTest, SequenceAndTimeAreEncoded) {
+  const AuditRecord a{"ab", "c", "camera", "X", "{}"};
+  EXPECT_NE(CanonicalEncoding(1, 2, a), CanonicalEncoding(2, 2, a));
+  EXPECT_NE(CanonicalEncoding(1, 2, a), CanonicalEncoding(1, 3, a));
+}
+
+TEST(JsonObjectTest, EscapesQuotesBackslashesAndControlCharacters) {
+  EXPECT_EQ(JsonObject({{"k\"", "a\"b\\c\nd\x01"}, {"n", ""}}),
+            "{\"k\\\"\":\"a\\\"b\\\\c\\nd\\u0001\",\"n\":\"\"}");
+}
+
+TEST(JsonObjectTest, EmptyIsAnEmptyObject) { EXPECT_EQ(JsonObject({}), "{}"); }
+
+}  // namespace
+}  // namespace camfleet::storage
