@@ -19,6 +19,20 @@ Times: a duration like 30m, 12h, 7d, 1d12h, or RFC3339 like 2026-11-23T08:00:00Z
 Exit codes: 0 ok, 1 server error or unreachable, 2 usage error,
             3 audit chain broken, 4 manifest rejected (bad rows, nothing imported).)";
 
+constexpr char kSubcommandFooter[] =
+    "Global options (before or after the command): --server ADDR, --operator NAME, --timeout "
+    "SECONDS, --config FILE, --json. See camfleet --help.";
+
+// The last subcommand on the command line, e.g. `camera` in `camfleet camera`.
+CLI::App* DeepestParsed(CLI::App& app) {
+  CLI::App* current = &app;
+  while (true) {
+    std::vector<CLI::App*> parsed = current->get_subcommands();
+    if (parsed.empty()) return current;
+    current = parsed.front();
+  }
+}
+
 std::optional<std::string> GivenValue(const CLI::Option* option, const std::string& value) {
   if (option->count() == 0) return std::nullopt;
   return value;
@@ -32,20 +46,26 @@ int RunCamfleet(const std::vector<std::string>& args, const Environment& env) {
   // Global flags may come after the subcommand too: `camfleet camera list --json`. Set before
   // any subcommand is added, since subcommands inherit it when created.
   app.fallthrough();
-  app.require_subcommand(1);
-  app.footer(kFooter);
+  app.require_subcommand(0, 1);
+  // Subcommands inherit this short footer when created; the top level gets the full one below.
+  app.footer(kSubcommandFooter);
   app.set_version_flag("--version", "camfleet 0.1.0");
   app.get_formatter()->column_width(34);
 
   std::string server, operator_name, timeout, config;
   bool json = false;
   CLI::Option* server_opt =
-      app.add_option("--server", server, "camfleetd address, host:port or unix:PATH");
-  CLI::Option* operator_opt = app.add_option(
-      "--operator", operator_name, "Your name, recorded as the actor of every change");
+      app.add_option("--server", server, "camfleetd address, host:port or unix:PATH")
+          ->type_name("ADDR");
+  CLI::Option* operator_opt =
+      app.add_option("--operator", operator_name,
+                     "Your name, recorded as the actor of every change")
+          ->type_name("NAME");
   CLI::Option* timeout_opt =
-      app.add_option("--timeout", timeout, "Deadline of each call to the server, in seconds");
-  CLI::Option* config_opt = app.add_option("--config", config, "Config file (TOML: key = value)");
+      app.add_option("--timeout", timeout, "Deadline of each call to the server")
+          ->type_name("SECONDS");
+  CLI::Option* config_opt =
+      app.add_option("--config", config, "Config file (TOML: key = value)")->type_name("FILE");
   app.add_flag("--json", json, "Print one JSON document (proto field names) for scripts");
 
   Action selected;
@@ -54,6 +74,7 @@ int RunCamfleet(const std::vector<std::string>& args, const Environment& env) {
   AddCameraCommands(app, &selected);
   AddCustodyCommands(app, &selected);
   AddAuditCommands(app, &selected);
+  app.footer(kFooter);
 
   std::vector<const char*> argv;
   argv.reserve(args.size());
@@ -74,7 +95,8 @@ int RunCamfleet(const std::vector<std::string>& args, const Environment& env) {
   Session session(env, json, connection.ok() ? *connection : ConnectionOptions());
   if (!connection.ok()) return session.UsageError(connection.status().message());
   if (!selected) {
-    *env.err << app.help();
+    // A noun without a verb (`camfleet camera`): show what the verbs are.
+    *env.err << DeepestParsed(app)->help();
     return kExitUsage;
   }
   return selected(session);

@@ -26,8 +26,10 @@ void AddList(CLI::App* audit, Action* selected) {
   cmd->add_option("--action", *args->request.mutable_action(),
                   "Only this action, e.g. camera.issue, site.create");
   cmd->add_option("--since", args->since, "Only events at or after: 7d, 12h (ago) or RFC3339")
+      ->type_name("7d|TIME")
       ->check(TimeArgValidator());
   cmd->add_option("--until", args->until, "Only events before: 7d, 12h (ago) or RFC3339")
+      ->type_name("7d|TIME")
       ->check(TimeArgValidator());
   AddPageFlags(cmd, &args->page);
   SetAction(cmd, selected, [args](Session& s) {
@@ -93,7 +95,7 @@ void AddVerify(CLI::App* audit, Action* selected) {
 
 void AddAuditCommands(CLI::App& app, Action* selected) {
   CLI::App* audit = app.add_subcommand("audit", "The audit trail: who did what, and its integrity");
-  audit->require_subcommand(1);
+  audit->require_subcommand(0, 1);  // alone, it prints its help (app.cc)
   AddList(audit, selected);
   AddVerify(audit, selected);
 }

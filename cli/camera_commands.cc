@@ -5,7 +5,9 @@
 #include <memory>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "cli/commands.h"
 #include "cli/enum_names.h"
 #include "cli/table.h"
@@ -57,6 +59,19 @@ int64_t CountCsvRows(const std::string& csv) {
   }
   if (line_has_text) ++lines;
   return lines > 0 ? lines - 1 : 0;
+}
+
+// The server starts each row message with "line N: " so it reads well alone; in the table the
+// LINE column already says so.
+std::string WithoutLinePrefix(const std::string& message) {
+  absl::string_view text = message;
+  if (!absl::ConsumePrefix(&text, "line ")) return message;
+  size_t colon = text.find(": ");
+  if (colon == absl::string_view::npos || colon == 0 ||
+      text.substr(0, colon).find_first_not_of("0123456789") != absl::string_view::npos) {
+    return message;
+  }
+  return std::string(text.substr(colon + 2));
 }
 
 void AddRegister(CLI::App* camera, Action* selected) {
@@ -125,7 +140,7 @@ void AddImport(CLI::App* camera, Action* selected) {
       Table table({"LINE", "COLUMN", "PROBLEM"});
       table.AlignRight(0);
       for (const v1::ManifestRowError& e : r.errors()) {
-        table.AddRow({absl::StrCat(e.line()), e.column(), e.message()});
+        table.AddRow({absl::StrCat(e.line()), e.column(), WithoutLinePrefix(e.message())});
       }
       s.out() << table.Render();
     }
@@ -169,12 +184,14 @@ void AddList(CLI::App* camera, Action* selected) {
   auto args = std::make_shared<Args>();
   CLI::App* cmd = camera->add_subcommand("list", "List cameras by serial, filtered");
   cmd->add_option("--state", args->state, "Only cameras in this state: " + CameraStateChoices())
+      ->type_name("STATE")
       ->check(CameraStateValidator());
   cmd->add_option("--site", args->site, "Only cameras at this site or under it");
   cmd->add_option("--model", args->model, "Only cameras of this model");
   cmd->add_option("--holder", args->holder, "Only cameras held now by this badge");
   cmd->add_option("--not-seen-since", args->not_seen_since,
                   "Only cameras no dock has seen since then (or ever): 7d, 12h or RFC3339")
+      ->type_name("7d|TIME")
       ->check(TimeArgValidator());
   AddPageFlags(cmd, &args->page);
   SetAction(cmd, selected, [args](Session& s) {
@@ -248,6 +265,7 @@ void AddIssue(CLI::App* parent, Action* selected) {
   cmd->add_option("--due", args->due,
                   "When it is due back: in 12h, 1d12h, ... or at 2026-11-23T08:00:00Z")
       ->required()
+      ->type_name("12h|TIME")
       ->check(TimeArgValidator());
   cmd->add_option("--note", *args->request.mutable_note(), "Note recorded with the issue");
   CLI::Option* force =
@@ -267,9 +285,13 @@ void AddIssue(CLI::App* parent, Action* selected) {
                   [&](const v1::IssueCameraResponse& r) {
                     const v1::Assignment& a = r.assignment();
                     absl::Time due_time = FromTimestamp(a.due_back_time());
+                    // Rounded to the minute: "--due 12h" should read back as "in 12h", not
+                    // "in 11h59m" because the call took a moment.
+                    absl::Duration until = absl::Trunc(due_time - s.Now() + absl::Seconds(30),
+                                                       absl::Minutes(1));
                     s.out() << "issued " << a.camera_serial() << " to " << HolderLabel(a)
                             << ", due back " << FormatUtc(due_time) << " (in "
-                            << HumanizeDuration(due_time - s.Now()) << ")\n";
+                            << HumanizeDuration(until) << ")\n";
                   });
   });
 }
@@ -309,7 +331,7 @@ void AddReturn(CLI::App* parent, Action* selected) {
 
 void AddCameraCommands(CLI::App& app, Action* selected) {
   CLI::App* camera = app.add_subcommand("camera", "Cameras: registration and lifecycle");
-  camera->require_subcommand(1);
+  camera->require_subcommand(0, 1);  // alone, it prints its help (app.cc)
   AddRegister(camera, selected);
   AddImport(camera, selected);
   AddGet(camera, selected);

@@ -30,6 +30,7 @@ CLI::Validator CameraStateValidator() {
 
 void AddPageFlags(CLI::App* command, PageFlags* flags) {
   command->add_option("--limit", flags->limit, "At most this many per page (1-1000; default 100)")
+      ->type_name("N")
       ->check(CLI::Range(1, 1000));
   command->add_flag("--all", flags->all, "Fetch every page, not just the first");
 }

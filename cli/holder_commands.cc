@@ -98,7 +98,7 @@ void AddList(CLI::App* holder, Action* selected) {
 
 void AddHolderCommands(CLI::App& app, Action* selected) {
   CLI::App* holder = app.add_subcommand("holder", "Holders: the people cameras are issued to");
-  holder->require_subcommand(1);
+  holder->require_subcommand(0, 1);  // alone, it prints its help (app.cc)
   AddCreate(holder, selected);
   AddGet(holder, selected);
   AddList(holder, selected);

@@ -66,9 +66,9 @@ void AddList(CLI::App* site, Action* selected) {
         return;
       }
       Table table({"CODE", "NAME", "PARENT", "CREATED"});
-      for (const v1::Site& site : r.sites()) {
-        table.AddRow({site.code(), site.name(), site.parent_code(),
-                      FormatTimestamp(site.create_time(), site.has_create_time())});
+      for (const v1::Site& row : r.sites()) {
+        table.AddRow({row.code(), row.name(), row.parent_code(),
+                      FormatTimestamp(row.create_time(), row.has_create_time())});
       }
       s.out() << table.Render();
       PrintMoreHint(s, r.next_page_token(), "sites");
@@ -80,7 +80,7 @@ void AddList(CLI::App* site, Action* selected) {
 
 void AddSiteCommands(CLI::App& app, Action* selected) {
   CLI::App* site = app.add_subcommand("site", "Sites: posts, armories, headquarters");
-  site->require_subcommand(1);
+  site->require_subcommand(0, 1);  // alone, it prints its help (app.cc)
   AddCreate(site, selected);
   AddGet(site, selected);
   AddList(site, selected);

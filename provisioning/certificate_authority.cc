@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 #include <utility>
 
@@ -33,7 +34,7 @@ struct CertificateAuthority::State {
 
 namespace {
 
-constexpr size_t kMaxCertificateFileBytes = 1024 * 1024;
+constexpr size_t kMaxCertificateFileBytes = size_t{1024} * 1024;
 constexpr unsigned kCertificateFileMode = 0644;
 constexpr size_t kSerialBytes = 16;
 constexpr size_t kMaxSerialHexDigits = 40;  // RFC 5280: at most 20 octets.
@@ -42,14 +43,14 @@ constexpr size_t kMaxDnsNameLength = 253;
 // 128 random bits with the top bit cleared, so the DER INTEGER is positive and at most 16
 // octets; never zero.
 absl::StatusOr<Asn1IntegerPtr> RandomSerial() {
-  unsigned char bytes[kSerialBytes];
+  std::array<unsigned char, kSerialBytes> bytes;
   do {
-    if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
       return OpenSslError(absl::StatusCode::kInternal, "drawing a certificate serial");
     }
     bytes[0] &= 0x7f;
-  } while (std::all_of(std::begin(bytes), std::end(bytes), [](unsigned char b) { return b == 0; }));
-  BignumPtr bn(BN_bin2bn(bytes, sizeof(bytes), nullptr));
+  } while (std::all_of(bytes.begin(), bytes.end(), [](unsigned char b) { return b == 0; }));
+  BignumPtr bn(BN_bin2bn(bytes.data(), static_cast<int>(bytes.size()), nullptr));
   Asn1IntegerPtr serial(bn != nullptr ? BN_to_ASN1_INTEGER(bn.get(), nullptr) : nullptr);
   if (serial == nullptr) {
     return OpenSslError(absl::StatusCode::kInternal, "encoding a certificate serial");
@@ -126,7 +127,7 @@ absl::Status PushName(GENERAL_NAMES* names, int type, void* value) {
     // `value` is now owned by `name`, which frees it.
     return OpenSslError(absl::StatusCode::kInternal, "building subjectAltName");
   }
-  name.release();
+  static_cast<void>(name.release());  // Now owned by the stack.
   return absl::OkStatus();
 }
 
@@ -202,7 +203,7 @@ absl::StatusOr<X509NamePtr> NewName(
 }
 
 absl::Status Sign(X509* cert, const PrivateKey& key) {
-  if (X509_sign(cert, key.native(), EVP_sha256()) <= 0) {
+  if (X509_sign(cert, key.NativeHandle(), EVP_sha256()) <= 0) {
     return OpenSslError(absl::StatusCode::kInternal, "signing a certificate");
   }
   return absl::OkStatus();
@@ -244,7 +245,7 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Create(const std::str
   const absl::Time not_before = now - kClockSkewAllowance;
   const absl::Time not_after = now + kCaValidity;
   absl::StatusOr<X509Ptr> cert =
-      NewCertificate(name->get(), name->get(), not_before, not_after, key->native());
+      NewCertificate(name->get(), name->get(), not_before, not_after, key->NativeHandle());
   if (!cert.ok()) return cert.status();
 
   X509V3_CTX ctx;
@@ -287,7 +288,7 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Load(const std::strin
     return absl::InvalidArgumentError(
         absl::StrCat(cert_path, " is not a CA certificate (no basicConstraints CA:TRUE)"));
   }
-  if (X509_check_private_key(cert->get(), key->native()) != 1) {
+  if (X509_check_private_key(cert->get(), key->NativeHandle()) != 1) {
     ClearOpenSslErrors();
     return absl::InvalidArgumentError(
         absl::StrCat(key_path, " is not the key of the certificate in ", cert_path));
@@ -333,7 +334,7 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::Issue(const CertificateR
   }
 
   X509* ca = state_->cert.get();
-  EVP_PKEY* public_key = X509_REQ_get0_pubkey(csr.native());
+  EVP_PKEY* public_key = X509_REQ_get0_pubkey(csr.NativeHandle());
   absl::StatusOr<X509NamePtr> subject = NewName({{NID_commonName, request.identity}});
   if (!subject.ok()) return subject.status();
   absl::StatusOr<X509Ptr> cert =
@@ -342,8 +343,8 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::Issue(const CertificateR
   if (!cert.ok()) return cert.status();
 
   std::vector<absl::string_view> purposes;
-  if (profile.client_auth) purposes.push_back("clientAuth");
-  if (server_auth) purposes.push_back("serverAuth");
+  if (profile.client_auth) purposes.emplace_back("clientAuth");
+  if (server_auth) purposes.emplace_back("serverAuth");
   const std::string extended_key_usage = absl::StrJoin(purposes, ",");
   // keyAgreement lets an EC key do static ECDH; RSA keys only sign in the TLS we use.
   const char* key_usage = EVP_PKEY_is_a(public_key, "EC") ? "critical,digitalSignature,keyAgreement"
@@ -419,8 +420,9 @@ absl::StatusOr<std::string> CertificateAuthority::MakeCrl(
     // RFC 5280 5.3.1: unspecified is expressed by leaving the reasonCode out.
     if (entry.reason != RevocationReason::kUnspecified) {
       Asn1EnumeratedPtr code(ASN1_ENUMERATED_new());
-      if (code == nullptr ||
-          ASN1_ENUMERATED_set(code.get(), static_cast<long>(entry.reason)) != 1 ||
+      // NOLINTNEXTLINE(google-runtime-int): ASN1_ENUMERATED_set takes a long.
+      const auto reason_code = static_cast<long>(entry.reason);
+      if (code == nullptr || ASN1_ENUMERATED_set(code.get(), reason_code) != 1 ||
           X509_REVOKED_add1_ext_i2d(item.get(), NID_crl_reason, code.get(), 0, 0) != 1) {
         return OpenSslError(absl::StatusCode::kInternal, "adding a CRL reason code");
       }
@@ -428,7 +430,7 @@ absl::StatusOr<std::string> CertificateAuthority::MakeCrl(
     if (X509_CRL_add0_revoked(crl.get(), item.get()) != 1) {
       return OpenSslError(absl::StatusCode::kInternal, "adding a CRL entry");
     }
-    item.release();  // Now owned by the CRL.
+    static_cast<void>(item.release());  // Now owned by the CRL.
   }
 
   Asn1IntegerPtr number(ASN1_INTEGER_new());
@@ -444,16 +446,14 @@ absl::StatusOr<std::string> CertificateAuthority::MakeCrl(
     return OpenSslError(absl::StatusCode::kInternal, "adding the CRL authority key id");
   }
   if (X509_CRL_sort(crl.get()) != 1 ||
-      X509_CRL_sign(crl.get(), state_->key.native(), EVP_sha256()) <= 0) {
+      X509_CRL_sign(crl.get(), state_->key.NativeHandle(), EVP_sha256()) <= 0) {
     return OpenSslError(absl::StatusCode::kInternal, "signing a CRL");
   }
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr || PEM_write_bio_X509_CRL(bio.get(), crl.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "encoding a CRL");
   }
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
+  return MemoryBioContents(bio.get());
 }
 
 }  // namespace camfleet::provisioning

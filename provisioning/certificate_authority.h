@@ -90,10 +90,10 @@ class CertificateAuthority {
                                       uint64_t crl_number) const;
 
   // The CA certificate, PEM: what docks, cameras and clients trust.
-  const std::string& certificate_pem() const { return verifier_.ca_pem(); }
-  absl::Time not_after() const { return not_after_; }
+  const std::string& CertificatePem() const { return verifier_.CaPem(); }
+  absl::Time NotAfter() const { return not_after_; }
   // A verifier trusting this CA, to hand to code that needs no CA key.
-  const CertificateVerifier& verifier() const { return verifier_; }
+  const CertificateVerifier& Verifier() const { return verifier_; }
 
  private:
   struct State;

@@ -114,6 +114,6 @@ absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyForRenewal(absl::stri
   return info;
 }
 
-const std::string& CertificateVerifier::ca_pem() const { return state_->ca_pem; }
+const std::string& CertificateVerifier::CaPem() const { return state_->ca_pem; }
 
 }  // namespace camfleet::provisioning

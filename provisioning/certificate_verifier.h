@@ -42,7 +42,7 @@ class CertificateVerifier {
                                                    absl::Time now) const;
 
   // The trusted CA certificate, PEM.
-  const std::string& ca_pem() const;
+  const std::string& CaPem() const;
 
  private:
   struct State;

@@ -76,7 +76,7 @@ absl::Status VerifyAgainstAnchor(const ChainCheck& check, X509* cert, absl::Time
     return OpenSslError(absl::StatusCode::kInternal, "setting up certificate verification");
   }
   X509_STORE_CTX_set_time(ctx.get(), 0, absl::ToTimeT(at));
-  unsigned long flags = 0;
+  unsigned long flags = 0;  // NOLINT(google-runtime-int): OpenSSL's flag type.
   if (check.crl != nullptr) flags |= X509_V_FLAG_CRL_CHECK;
   if (check.partial_chain) flags |= X509_V_FLAG_PARTIAL_CHAIN;
   X509_STORE_CTX_set_flags(ctx.get(), flags);

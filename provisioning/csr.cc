@@ -41,8 +41,8 @@ absl::StatusOr<CertificateRequest> CertificateRequest::Make(const PrivateKey& ke
                                  MBSTRING_UTF8,
                                  reinterpret_cast<const unsigned char*>(common_name.data()),
                                  static_cast<int>(common_name.size()), -1, 0) != 1 ||
-      X509_REQ_set_pubkey(req.get(), key.native()) != 1 ||
-      X509_REQ_sign(req.get(), key.native(), SignatureDigest(key.native())) <= 0) {
+      X509_REQ_set_pubkey(req.get(), key.NativeHandle()) != 1 ||
+      X509_REQ_sign(req.get(), key.NativeHandle(), SignatureDigest(key.NativeHandle())) <= 0) {
     return OpenSslError(absl::StatusCode::kInternal, "making a CSR");
   }
   return CertificateRequest(req.release());
@@ -63,9 +63,7 @@ absl::StatusOr<std::string> CertificateRequest::ToPem() const {
   if (bio == nullptr || PEM_write_bio_X509_REQ(bio.get(), req_.get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "encoding a CSR");
   }
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
+  return MemoryBioContents(bio.get());
 }
 
 absl::StatusOr<std::string> CertificateRequest::CommonName() const {
@@ -81,7 +79,7 @@ absl::StatusOr<std::string> CertificateRequest::PublicKeyFingerprint() const {
 }
 
 absl::Status CheckCsr(const CertificateRequest& csr, const CsrExpectations& expectations) {
-  X509_REQ* req = csr.native();
+  X509_REQ* req = csr.NativeHandle();
   EVP_PKEY* key = X509_REQ_get0_pubkey(req);
   if (key == nullptr) {
     return OpenSslError(absl::StatusCode::kInvalidArgument, "CSR public key does not decode");

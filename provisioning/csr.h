@@ -42,7 +42,7 @@ class CertificateRequest {
   absl::StatusOr<std::string> PublicKeyFingerprint() const;
 
   // The OpenSSL request, for provisioning/ internals. Owned by this object.
-  X509_req_st* native() const { return req_.get(); }
+  X509_req_st* NativeHandle() const { return req_.get(); }
 
  private:
   struct Free {

@@ -1,10 +1,10 @@
 #include "provisioning/file_io.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -41,7 +41,7 @@ class FileDescriptor {
   FileDescriptor(const FileDescriptor&) = delete;
   FileDescriptor& operator=(const FileDescriptor&) = delete;
 
-  int get() const { return fd_; }
+  int Get() const { return fd_; }
   // Closes now and reports the result, which for a written file can carry a late I/O error.
   int Close() {
     const int rc = ::close(fd_);
@@ -74,8 +74,8 @@ absl::Status WriteAll(int fd, absl::string_view contents, const std::string& pat
 
 absl::Status SyncDirectory(const std::string& dir) {
   FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoStatus(errno, "opening directory", dir);
-  if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, "syncing directory", dir);
+  if (fd.Get() < 0) return ErrnoStatus(errno, "opening directory", dir);
+  if (::fsync(fd.Get()) != 0) return ErrnoStatus(errno, "syncing directory", dir);
   return absl::OkStatus();
 }
 
@@ -83,10 +83,10 @@ absl::Status SyncDirectory(const std::string& dir) {
 absl::Status WriteTemporary(const std::string& tmp, absl::string_view contents, mode_t mode) {
   FileDescriptor fd(
       ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (fd.get() < 0) return ErrnoStatus(errno, "creating", tmp);
-  if (::fchmod(fd.get(), mode) != 0) return ErrnoStatus(errno, "setting the mode of", tmp);
-  if (absl::Status s = WriteAll(fd.get(), contents, tmp); !s.ok()) return s;
-  if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, "syncing", tmp);
+  if (fd.Get() < 0) return ErrnoStatus(errno, "creating", tmp);
+  if (::fchmod(fd.Get(), mode) != 0) return ErrnoStatus(errno, "setting the mode of", tmp);
+  if (absl::Status s = WriteAll(fd.Get(), contents, tmp); !s.ok()) return s;
+  if (::fsync(fd.Get()) != 0) return ErrnoStatus(errno, "syncing", tmp);
   if (fd.Close() != 0) return ErrnoStatus(errno, "closing", tmp);
   return absl::OkStatus();
 }
@@ -115,9 +115,9 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view contents, m
 
 absl::StatusOr<FileContents> ReadSmallFile(const std::string& path, size_t max_bytes) {
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoStatus(errno, "opening", path);
+  if (fd.Get() < 0) return ErrnoStatus(errno, "opening", path);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "examining", path);
+  if (::fstat(fd.Get(), &st) != 0) return ErrnoStatus(errno, "examining", path);
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not a regular file"));
   }
@@ -130,7 +130,7 @@ absl::StatusOr<FileContents> ReadSmallFile(const std::string& path, size_t max_b
   out.data.resize(static_cast<size_t>(st.st_size));
   size_t have = 0;
   while (have < out.data.size()) {
-    const ssize_t n = ::read(fd.get(), out.data.data() + have, out.data.size() - have);
+    const ssize_t n = ::read(fd.Get(), out.data.data() + have, out.data.size() - have);
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "reading", path);

@@ -17,7 +17,7 @@ namespace camfleet::provisioning {
 namespace {
 
 // Far larger than any key we would accept; stops a wrong path from reading a disk image.
-constexpr size_t kMaxKeyFileBytes = 64 * 1024;
+constexpr size_t kMaxKeyFileBytes = size_t{64} * 1024;
 
 // A passphrase callback that declines. Without it OpenSSL would prompt on the terminal when it
 // meets an encrypted key, which a daemon must never do.
@@ -79,12 +79,7 @@ absl::StatusOr<std::string> PrivateKey::ToPem() const {
       PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "encoding a private key");
   }
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  if (len <= 0 || data == nullptr) {
-    return OpenSslError(absl::StatusCode::kInternal, "encoding a private key");
-  }
-  return std::string(data, static_cast<size_t>(len));
+  return MemoryBioContents(bio.get());
 }
 
 absl::Status PrivateKey::WriteFile(const std::string& path) const {

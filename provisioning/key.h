@@ -55,7 +55,7 @@ class PrivateKey {
   std::string Description() const;
 
   // The OpenSSL key, for provisioning/ internals. Owned by this object.
-  evp_pkey_st* native() const { return key_.get(); }
+  evp_pkey_st* NativeHandle() const { return key_.get(); }
 
  private:
   struct Free {

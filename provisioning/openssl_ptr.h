@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -59,5 +60,8 @@ void ClearOpenSslErrors();
 
 // A read-only memory BIO over `data`. nullptr if `data` is larger than OpenSSL can take.
 BioPtr MemoryBio(absl::string_view data);
+
+// Everything written to a memory BIO so far.
+std::string MemoryBioContents(BIO* bio);
 
 }  // namespace camfleet::provisioning

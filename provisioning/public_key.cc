@@ -2,6 +2,8 @@
 
 #include <openssl/x509.h>
 
+#include <array>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -15,13 +17,13 @@ constexpr int kMinRsaBits = 3072;
 
 // OpenSSL names the NIST curves by their X9.62/SEC names; people know them as P-256 and P-384.
 std::string CurveName(const EVP_PKEY* key) {
-  char name[80] = {};
+  std::array<char, 80> name{};
   size_t len = 0;
-  if (EVP_PKEY_get_group_name(key, name, sizeof(name), &len) != 1) {
+  if (EVP_PKEY_get_group_name(key, name.data(), name.size(), &len) != 1) {
     ClearOpenSslErrors();
     return "with unknown curve";
   }
-  const absl::string_view group(name, len);
+  const absl::string_view group(name.data(), len);
   if (group == "prime256v1" || group == "P-256") return "P-256";
   if (group == "secp384r1" || group == "P-384") return "P-384";
   if (group == "secp521r1" || group == "P-521") return "P-521";

@@ -49,4 +49,13 @@ absl::StatusOr<CertificateInfo> VerifyIssuedBy(absl::string_view cert_pem,
   return info;
 }
 
+absl::StatusOr<CertificateInfo> ParseCaCertificate(absl::string_view ca_pem) {
+  absl::StatusOr<X509Ptr> cert = ReadPemCertificate(ca_pem, "supplier CA certificate");
+  if (!cert.ok()) return cert.status();
+  if (X509_check_ca(cert->get()) == 0) {
+    return absl::InvalidArgumentError("supplier CA certificate is not a CA");
+  }
+  return BasicCertificateInfo(cert->get());
+}
+
 }  // namespace camfleet::provisioning

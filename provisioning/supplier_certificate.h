@@ -24,4 +24,9 @@ absl::StatusOr<CertificateInfo> VerifyIssuedBy(absl::string_view cert_pem,
                                                absl::string_view issuer_ca_pem,
                                                absl::string_view expected_cn, absl::Time at);
 
+// Reads a supplier's CA certificate for an admin to trust: it must parse and be a CA.
+// Returns its subject CN and validity (role and identity are left empty).
+// INVALID_ARGUMENT "... is not a PEM certificate ..." or "... is not a CA".
+absl::StatusOr<CertificateInfo> ParseCaCertificate(absl::string_view ca_pem);
+
 }  // namespace camfleet::provisioning

@@ -62,9 +62,7 @@ absl::StatusOr<std::string> CertificateToPem(X509* cert) {
   if (bio == nullptr || PEM_write_bio_X509(bio.get(), cert) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "encoding a certificate");
   }
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
+  return MemoryBioContents(bio.get());
 }
 
 std::string SerialToHex(const ASN1_INTEGER* serial) {

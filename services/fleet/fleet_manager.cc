@@ -16,9 +16,11 @@
 #include "google/protobuf/util/time_util.h"
 #include "services/fleet/lifecycle.h"
 #include "services/fleet/manifest.h"
+#include "services/identity/identity_manager.h"
 #include "services/rpc/validation.h"
 #include "services/storage/audit_log.h"
 #include "services/storage/fleet_repository.h"
+#include "services/storage/identity_repository.h"
 
 namespace camfleet::fleet {
 namespace {
@@ -31,9 +33,8 @@ constexpr size_t kMaxNote = 1024;
 
 absl::Status Audit(WriteTx& tx, const rpc::Identity& who, std::string action,
                    std::string object_type, std::string object_id, const Details& details) {
-  return storage::AppendAudit(tx, {who.actor(), std::move(action), std::move(object_type),
-                                   std::move(object_id), storage::JsonObject(details)})
-      .status();
+  return storage::Audit(tx, who.actor(), std::move(action), std::move(object_type),
+                        std::move(object_id), details);
 }
 
 absl::Status ValidateNote(absl::string_view field, absl::string_view note, bool required) {
@@ -46,6 +47,7 @@ absl::Status ValidateNote(absl::string_view field, absl::string_view note, bool 
 absl::StatusOr<v1::Camera> Transition(WriteTx& tx, const rpc::Identity& who,
                                       const std::string& serial, CameraAction action,
                                       const std::string& note, Details details,
+                                      rpc::RevocationSet& revoked,
                                       std::optional<v1::Assignment>* closed = nullptr) {
   ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(tx.db(), serial));
   const v1::CameraState from = cam.camera.state();
@@ -78,6 +80,20 @@ absl::StatusOr<v1::Camera> Transition(WriteTx& tx, const rpc::Identity& who,
       }
     }
   }
+  // A lost unit's key may be in anyone's hands; a retired one must never be trusted again.
+  // Either way its certificate is revoked in this same transaction.
+  if (action == CameraAction::kReportLost || action == CameraAction::kRetire) {
+    ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> cert,
+                     storage::FindCameraCertificate(tx.db(), cam.id));
+    if (cert.has_value() && !cert->certificate.has_revoke_time()) {
+      RETURN_IF_ERROR(identity::RevokeInTransaction(
+          tx, *cert,
+          action == CameraAction::kReportLost ? v1::REVOCATION_REASON_KEY_COMPROMISE
+                                              : v1::REVOCATION_REASON_CESSATION_OF_OPERATION,
+          who.actor(), revoked));
+      details.emplace_back("revoked_certificate", cert->certificate.serial());
+    }
+  }
   RETURN_IF_ERROR(storage::UpdateCameraState(tx, cam.id, to, note));
   Details all = {{"from", storage::StateName(from)}, {"to", storage::StateName(to)}};
   if (!note.empty()) all.emplace_back("note", note);
@@ -98,16 +114,7 @@ absl::Status ValidateSerialAndNote(const std::string& serial, const std::string&
 
 template <typename Resp, typename Fn>
 void FleetManager::RunWrite(Fn fn, Done<Resp> done) {
-  auto resp = std::make_shared<Resp>();
-  store_.Write(
-      [fn = std::move(fn), resp](WriteTx& tx) mutable -> absl::Status { return fn(tx, *resp); },
-      [resp, done = std::move(done)](absl::Status s) mutable {
-        if (s.ok()) {
-          done(std::move(*resp));
-        } else {
-          done(std::move(s));
-        }
-      });
+  storage::WriteWithResponse<Resp>(store_, std::move(fn), std::move(done));
 }
 
 // ---------------------------------------------------------------------------------- sites
@@ -406,14 +413,30 @@ absl::StatusOr<v1::ListCamerasResponse> FleetManager::ListCameras(
 void FleetManager::CommissionCamera(const rpc::Identity& who,
                                     const v1::CommissionCameraRequest& req,
                                     Done<v1::CommissionCameraResponse> done) {
-  if (absl::Status s = ValidateSerialAndNote(req.serial(), "reason", req.reason(), true); !s.ok()) {
-    return done(s);
+  absl::Status valid = ValidateSerialAndNote(req.serial(), "reason", req.reason(), true);
+  if (valid.ok() && req.factory_certificate_pem().size() > 16 * 1024) {
+    valid = absl::InvalidArgumentError(
+        "factory_certificate_pem is larger than 16 KiB; give the camera's certificate alone");
   }
+  if (!valid.ok()) return done(valid);
   RunWrite<v1::CommissionCameraResponse>(
-      [who, req](WriteTx& tx, v1::CommissionCameraResponse& resp) -> absl::Status {
+      [who, req, revoked = revoked_](WriteTx& tx, v1::CommissionCameraResponse& resp)
+          -> absl::Status {
+        Details details = {{"vouched_by", who.actor()}};
+        std::optional<storage::CertificateRow> imported;
+        if (!req.factory_certificate_pem().empty()) {
+          ASSIGN_OR_RETURN(imported, identity::ImportFactoryCertificate(
+                                         tx, req.serial(), req.factory_certificate_pem(),
+                                         who.actor()));
+          details.emplace_back("factory_certificate", imported->certificate.serial());
+        }
         ASSIGN_OR_RETURN(*resp.mutable_camera(),
                          Transition(tx, who, req.serial(), CameraAction::kCommission,
-                                    req.reason(), {{"vouched_by", who.actor()}}));
+                                    req.reason(), details, *revoked));
+        if (imported.has_value()) {
+          ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(tx.db(), req.serial()));
+          RETURN_IF_ERROR(storage::SetCameraCertificate(tx, cam.id, imported->id));
+        }
         return absl::OkStatus();
       },
       std::move(done));
@@ -481,10 +504,10 @@ void FleetManager::ReturnCamera(const rpc::Identity& who, const v1::ReturnCamera
                                   ? CameraAction::kReturnGood
                                   : CameraAction::kReturnDamaged;
   RunWrite<v1::ReturnCameraResponse>(
-      [who, req, action](WriteTx& tx, v1::ReturnCameraResponse& resp) -> absl::Status {
+      [who, req, action, revoked = revoked_](WriteTx& tx, v1::ReturnCameraResponse& resp) -> absl::Status {
         std::optional<v1::Assignment> closed;
         ASSIGN_OR_RETURN(*resp.mutable_camera(),
-                         Transition(tx, who, req.serial(), action, req.note(), {}, &closed));
+                         Transition(tx, who, req.serial(), action, req.note(), {}, *revoked, &closed));
         if (closed.has_value()) *resp.mutable_assignment() = std::move(*closed);
         return absl::OkStatus();
       },
@@ -498,10 +521,10 @@ void FleetManager::ReportCameraLost(const rpc::Identity& who,
     return done(s);
   }
   RunWrite<v1::ReportCameraLostResponse>(
-      [who, req](WriteTx& tx, v1::ReportCameraLostResponse& resp) -> absl::Status {
+      [who, req, revoked = revoked_](WriteTx& tx, v1::ReportCameraLostResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, req.serial(),
                                                             CameraAction::kReportLost,
-                                                            req.note(), {}));
+                                                            req.note(), {}, *revoked));
         return absl::OkStatus();
       },
       std::move(done));
@@ -514,10 +537,10 @@ void FleetManager::ReportCameraFound(const rpc::Identity& who,
     return done(s);
   }
   RunWrite<v1::ReportCameraFoundResponse>(
-      [who, req](WriteTx& tx, v1::ReportCameraFoundResponse& resp) -> absl::Status {
+      [who, req, revoked = revoked_](WriteTx& tx, v1::ReportCameraFoundResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, req.serial(),
                                                             CameraAction::kReportFound,
-                                                            req.note(), {}));
+                                                            req.note(), {}, *revoked));
         return absl::OkStatus();
       },
       std::move(done));
@@ -530,10 +553,10 @@ void FleetManager::ReportCameraFaulty(const rpc::Identity& who,
     return done(s);
   }
   RunWrite<v1::ReportCameraFaultyResponse>(
-      [who, req](WriteTx& tx, v1::ReportCameraFaultyResponse& resp) -> absl::Status {
+      [who, req, revoked = revoked_](WriteTx& tx, v1::ReportCameraFaultyResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, req.serial(),
                                                             CameraAction::kReportFaulty,
-                                                            req.note(), {}));
+                                                            req.note(), {}, *revoked));
         return absl::OkStatus();
       },
       std::move(done));
@@ -545,10 +568,10 @@ void FleetManager::RepairCamera(const rpc::Identity& who, const v1::RepairCamera
     return done(s);
   }
   RunWrite<v1::RepairCameraResponse>(
-      [who, req](WriteTx& tx, v1::RepairCameraResponse& resp) -> absl::Status {
+      [who, req, revoked = revoked_](WriteTx& tx, v1::RepairCameraResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, req.serial(),
                                                             CameraAction::kRepair, req.note(),
-                                                            {}));
+                                                            {}, *revoked));
         return absl::OkStatus();
       },
       std::move(done));
@@ -560,10 +583,10 @@ void FleetManager::RetireCamera(const rpc::Identity& who, const v1::RetireCamera
     return done(s);
   }
   RunWrite<v1::RetireCameraResponse>(
-      [who, req](WriteTx& tx, v1::RetireCameraResponse& resp) -> absl::Status {
+      [who, req, revoked = revoked_](WriteTx& tx, v1::RetireCameraResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, req.serial(),
                                                             CameraAction::kRetire, req.reason(),
-                                                            {}));
+                                                            {}, *revoked));
         return absl::OkStatus();
       },
       std::move(done));

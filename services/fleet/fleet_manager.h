@@ -6,11 +6,14 @@
 // writer thread, once the change and its audit event are committed together (or failed).
 // Every method validates its request first and changes nothing when it is refused.
 
+#include <memory>
+
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "camfleet/v1/fleet.pb.h"
 #include "services/rpc/identity.h"
 #include "services/rpc/page_token.h"
+#include "services/rpc/revocation_set.h"
 #include "services/storage/store.h"
 
 namespace camfleet::fleet {
@@ -20,8 +23,14 @@ using Done = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
 class FleetManager {
  public:
+  // `revoked` receives the serials of certificates revoked by lifecycle changes (a camera
+  // reported lost or retired), so that docks and the server refuse them at once.
+  FleetManager(storage::Store& store, const rpc::PageTokens& tokens, rpc::RevocationSet& revoked)
+      : store_(store), tokens_(tokens), revoked_(&revoked) {}
+  // For tools and tests that need no shared revocation set: keeps its own.
   FleetManager(storage::Store& store, const rpc::PageTokens& tokens)
-      : store_(store), tokens_(tokens) {}
+      : store_(store), tokens_(tokens), own_revoked_(std::make_unique<rpc::RevocationSet>()),
+        revoked_(own_revoked_.get()) {}
 
   void CreateSite(const rpc::Identity& who, const v1::CreateSiteRequest& req,
                   Done<v1::CreateSiteResponse> done);
@@ -69,6 +78,8 @@ class FleetManager {
 
   storage::Store& store_;
   const rpc::PageTokens& tokens_;
+  std::unique_ptr<rpc::RevocationSet> own_revoked_;
+  rpc::RevocationSet* revoked_;
 };
 
 }  // namespace camfleet::fleet

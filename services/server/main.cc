@@ -1,6 +1,7 @@
 // camfleetd: the camfleet control plane.
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/log.h"
+#include "services/server/home.h"
 #include "services/server/server.h"
 
 namespace {
@@ -27,7 +29,8 @@ int Serve(camfleet::server::ServerOptions options, const std::string& port_file)
     camfleet::common::LogError("camfleetd could not start: ", server.status().message());
     return 1;
   }
-  camfleet::common::LogInfo("camfleetd serving ", options.db_path, " on ", (*server)->target());
+  camfleet::common::LogInfo("camfleetd serving ", (*server)->store().path(), " on ",
+                            (*server)->target(), options.insecure_dev ? " (plaintext)" : " (mTLS)");
   if (!port_file.empty()) {
     std::ofstream out(port_file + ".tmp");
     out << (*server)->port() << "\n";
@@ -48,16 +51,37 @@ int Serve(camfleet::server::ServerOptions options, const std::string& port_file)
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Keys, the store and its WAL are for this user only.
+  umask(077);
   CLI::App app{"camfleetd: the camfleet control plane (fleet registry, custody, audit)"};
   app.require_subcommand(1);
   app.set_config("--config", "", "Read options from this TOML/INI file (key = value)");
 
+  camfleet::server::InitOptions init_options;
+  CLI::App* init = app.add_subcommand(
+      "init", "Create the fleet CA, the server's TLS credentials, the store and the first "
+              "admin's credentials in HOME (refuses to overwrite an existing CA)");
+  init->add_option("home", init_options.home, "Home directory to create")->required();
+  init->add_option("--admin", init_options.admin_name, "Name of the first admin")
+      ->capture_default_str();
+  init->add_option("--dns", init_options.dns_names,
+                   "Host name the server certificate is valid for (repeatable)")
+      ->capture_default_str();
+  init->add_option("--ip", init_options.ip_addresses,
+                   "IP address the server certificate is valid for (repeatable)")
+      ->capture_default_str();
+
   camfleet::server::ServerOptions options;
+  options.insecure_dev = false;
   std::string port_file;
-  CLI::App* serve = app.add_subcommand("serve", "Serve the control plane API");
-  serve->add_option("--db", options.db_path, "SQLite database file (created if missing)")
-      ->required()
+  CLI::App* serve = app.add_subcommand("serve", "Serve the control plane API over mutual TLS");
+  serve->add_option("--home", options.home, "Home directory made by `camfleetd init`")
+      ->envname("CAMFLEET_HOME");
+  serve->add_option("--db", options.db_path, "SQLite database file (default HOME/fleet.db)")
       ->envname("CAMFLEET_DB");
+  serve->add_flag("--insecure-dev", options.insecure_dev,
+                  "DEVELOPMENT ONLY: plaintext on loopback or a unix socket, callers not "
+                  "authenticated (needs --db)");
   serve->add_option("--listen", options.listen,
                     "Address to listen on (repeatable): 127.0.0.1:PORT, [::1]:PORT or "
                     "unix:PATH; port 0 picks a free one")
@@ -71,6 +95,23 @@ int main(int argc, char** argv) {
                     "Write the bound TCP port to this file once serving (for scripts and tests)");
 
   CLI11_PARSE(app, argc, argv);
+  if (init->parsed()) {
+    absl::Status s = camfleet::server::InitHome(init_options);
+    if (!s.ok()) {
+      camfleet::common::LogError("camfleetd init: ", s.message());
+      return 1;
+    }
+    const camfleet::server::HomePaths paths{init_options.home};
+    std::printf(
+        "created the fleet CA, server credentials and store in %s\n"
+        "first admin's credentials: %s\n"
+        "  move them to the admin's machine, then delete them here; use them with\n"
+        "  camfleet --credentials DIR ...\n"
+        "start the server with: camfleetd serve --home %s --listen 0.0.0.0:7443\n",
+        init_options.home.c_str(), paths.AdminCredentials(init_options.admin_name).c_str(),
+        init_options.home.c_str());
+    return 0;
+  }
   if (serve->parsed()) return Serve(options, port_file);
   return 0;
 }

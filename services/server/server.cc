@@ -8,7 +8,9 @@
 #include "common/log.h"
 #include "grpc/health/v1/health.pb.h"
 #include "common/status_macros.h"
+#include "provisioning/credential_bundle.h"
 #include "provisioning/digest.h"
+#include "services/server/home.h"
 #include "services/storage/fleet_repository.h"
 
 namespace camfleet::server {
@@ -51,13 +53,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (options.listen.empty()) {
     return absl::InvalidArgumentError("no listen address; give --listen 127.0.0.1:7443");
   }
-  for (const std::string& address : options.listen) {
-    if (!IsLocalAddress(address)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "listen address '", address,
-          "' is not loopback or a unix socket; without TLS camfleetd listens only on "
-          "127.0.0.1, localhost, [::1] or unix:PATH"));
+  if (options.insecure_dev) {
+    for (const std::string& address : options.listen) {
+      if (!IsLocalAddress(address)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "listen address '", address,
+            "' is not loopback or a unix socket; without TLS camfleetd listens only on "
+            "127.0.0.1, localhost, [::1] or unix:PATH"));
+      }
     }
+  } else if (options.home.empty()) {
+    return absl::InvalidArgumentError(
+        "no home directory; give --home DIR (made by `camfleetd init DIR`), or --insecure-dev "
+        "for a plaintext loopback server");
+  }
+  const HomePaths paths{options.home};
+  std::string db_path = options.db_path;
+  if (db_path.empty()) {
+    if (options.home.empty()) return absl::InvalidArgumentError("give --db FILE or --home DIR");
+    db_path = paths.Database();
   }
   std::unique_ptr<Server> server(new Server());
   const common::Clock* clock = options.clock;
@@ -65,11 +79,41 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->real_clock_ = std::make_unique<common::RealClock>();
     clock = server->real_clock_.get();
   }
-  ASSIGN_OR_RETURN(server->store_, storage::Store::Open(options.db_path, *clock, options.store));
+  ASSIGN_OR_RETURN(server->store_, storage::Store::Open(db_path, *clock, options.store));
   ASSIGN_OR_RETURN(std::string key, PageTokenKey(*server->store_));
   server->tokens_ = std::make_unique<rpc::PageTokens>(std::move(key));
-  server->auth_ = std::make_unique<rpc::DevAuthenticator>(options.dev_operator);
-  server->fleet_ = std::make_unique<fleet::FleetManager>(*server->store_, *server->tokens_);
+  RETURN_IF_ERROR(identity::LoadRevocations(*server->store_, server->revoked_));
+
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (options.insecure_dev) {
+    server->auth_ = std::make_unique<rpc::DevAuthenticator>(options.dev_operator);
+    credentials = grpc::InsecureServerCredentials();
+  } else {
+    ASSIGN_OR_RETURN(provisioning::CertificateAuthority ca,
+                     provisioning::CertificateAuthority::Load(paths.CaDir()));
+    server->ca_ = std::make_unique<provisioning::CertificateAuthority>(std::move(ca));
+    ASSIGN_OR_RETURN(provisioning::CredentialBundle own,
+                     provisioning::LoadCredentialBundle(paths.ServerCredentials()));
+    server->auth_ = std::make_unique<rpc::TlsAuthenticator>(server->ca_->Verifier(),
+                                                            server->revoked_, *clock);
+    // The handshake asks for a client certificate but leaves checking it to the
+    // authenticator, on every call: that gives precise errors (expired, revoked, wrong CA)
+    // instead of a failed handshake, lets an expired dock renew within its grace, and lets a
+    // new dock reach EnrollDock with only its token. TLS still proves the client holds the
+    // key of the certificate it presents.
+    grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+    tls.pem_root_certs = server->ca_->CertificatePem();
+    tls.pem_key_cert_pairs.push_back({own.key_pem, own.cert_pem});
+    credentials = grpc::SslServerCredentials(tls);
+    server->identity_ = std::make_unique<identity::IdentityManager>(
+        *server->store_, *server->ca_, server->revoked_, *server->tokens_);
+    server->provisioning_handler_ =
+        std::make_unique<identity::ProvisioningHandler>(*server->identity_, *server->auth_);
+    server->dock_handler_ =
+        std::make_unique<identity::DockHandler>(*server->identity_, *server->auth_);
+  }
+  server->fleet_ = std::make_unique<fleet::FleetManager>(*server->store_, *server->tokens_,
+                                                         server->revoked_);
   server->fleet_handler_ = std::make_unique<fleet::FleetHandler>(*server->fleet_, *server->auth_);
   server->audit_ = std::make_unique<audit::AuditManager>(*server->store_, *server->tokens_);
   server->audit_handler_ = std::make_unique<audit::AuditHandler>(*server->audit_, *server->auth_);
@@ -82,14 +126,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::ServerBuilder builder;
   std::vector<int> ports(options.listen.size(), 0);
   for (size_t i = 0; i < options.listen.size(); ++i) {
-    common::LogWarning("listening on ", options.listen[i],
-                       " WITHOUT TLS (development mode): callers are not authenticated");
-    builder.AddListeningPort(options.listen[i], grpc::InsecureServerCredentials(), &ports[i]);
+    if (options.insecure_dev) {
+      common::LogWarning("listening on ", options.listen[i],
+                         " WITHOUT TLS (development mode): callers are not authenticated and "
+                         "every caller is an admin");
+    }
+    builder.AddListeningPort(options.listen[i], credentials, &ports[i]);
   }
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(server->fleet_handler_.get());
   builder.RegisterService(server->audit_handler_.get());
+  if (server->provisioning_handler_ != nullptr) {
+    builder.RegisterService(server->provisioning_handler_.get());
+    builder.RegisterService(server->dock_handler_.get());
+  }
   server->grpc_ = builder.BuildAndStart();
   if (server->grpc_ == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -14,6 +14,9 @@
 #include "services/audit/audit_manager.h"
 #include "services/fleet/fleet_handler.h"
 #include "services/fleet/fleet_manager.h"
+#include "services/identity/identity_handler.h"
+#include "services/identity/identity_manager.h"
+#include "provisioning/certificate_authority.h"
 #include "services/rpc/identity.h"
 #include "services/rpc/page_token.h"
 #include "services/storage/store.h"
@@ -21,11 +24,18 @@
 namespace camfleet::server {
 
 struct ServerOptions {
+  // The home made by `camfleetd init` (home.h): CA, server credentials and, unless db_path is
+  // given, the store. Required unless insecure_dev is set.
+  std::string home;
+  // The store; defaults to HOME/fleet.db.
   std::string db_path;
-  // Where to listen: "127.0.0.1:7443", "[::1]:0", "localhost:0" or "unix:/path/to.sock".
+  // Where to listen: "0.0.0.0:7443", "127.0.0.1:0", "[::1]:0" or "unix:/path/to.sock".
   // Port 0 picks a free port; see Server::port().
   std::vector<std::string> listen = {"127.0.0.1:7443"};
-  // The operator recorded for callers that do not name themselves (development mode).
+  // Development only: plaintext, callers not authenticated, allowed only on loopback and unix
+  // sockets. Every caller acts as an admin named by its `camfleet-operator` header, or
+  // dev_operator.
+  bool insecure_dev = true;  // FLIP-AFTER-HELPERS
   std::string dev_operator = "dev";
   const common::Clock* clock = nullptr;  // defaults to the real clock
   storage::StoreOptions store;
@@ -33,9 +43,9 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Opens the store and starts serving. Errors: INVALID_ARGUMENT for a listen address that is
-  // not loopback or a unix socket (plaintext is only allowed there) or that cannot be bound;
-  // the store's errors.
+  // Opens the store and starts serving over mutual TLS (or plaintext with insecure_dev).
+  // Errors: INVALID_ARGUMENT for a missing home, for a plaintext listen address that is not
+  // loopback or a unix socket, or one that cannot be bound; the CA's and the store's errors.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
   ~Server();
 
@@ -56,7 +66,12 @@ class Server {
   std::unique_ptr<common::RealClock> real_clock_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<rpc::PageTokens> tokens_;
+  std::unique_ptr<provisioning::CertificateAuthority> ca_;
+  rpc::RevocationSet revoked_;
   std::unique_ptr<rpc::Authenticator> auth_;
+  std::unique_ptr<identity::IdentityManager> identity_;
+  std::unique_ptr<identity::ProvisioningHandler> provisioning_handler_;
+  std::unique_ptr<identity::DockHandler> dock_handler_;
   std::unique_ptr<fleet::FleetManager> fleet_;
   std::unique_ptr<fleet::FleetHandler> fleet_handler_;
   std::unique_ptr<audit::AuditManager> audit_;

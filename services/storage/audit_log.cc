@@ -73,6 +73,13 @@ absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record) {
   return seq;
 }
 
+absl::Status Audit(WriteTx& tx, std::string actor, std::string action, std::string object_type,
+                   std::string object_id, const AuditDetails& details) {
+  return AppendAudit(tx, {std::move(actor), std::move(action), std::move(object_type),
+                          std::move(object_id), JsonObject(details)})
+      .status();
+}
+
 namespace {
 
 constexpr char kSelectEvent[] =

@@ -31,6 +31,11 @@ std::string CanonicalEncoding(int64_t seq, int64_t time_us, const AuditRecord& r
 // Appends `record` at the head of the chain. Returns the new sequence number.
 absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record);
 
+using AuditDetails = std::vector<std::pair<std::string, std::string>>;
+// AppendAudit with the details given as ordered key/value pairs (see JsonObject).
+absl::Status Audit(WriteTx& tx, std::string actor, std::string action, std::string object_type,
+                   std::string object_id, const AuditDetails& details);
+
 struct AuditFilter {
   std::string object_id;
   std::string actor;

@@ -119,8 +119,10 @@ DockRow DockFromRow(const common::Statement& s) {
 
 }  // namespace
 
-const char* RoleText(v1::Role role) {
-  return Suffix<v1::Role>(v1::Role_Name(role), sizeof("ROLE_") - 1);
+std::string RoleText(v1::Role role) {
+  std::string text = Suffix<v1::Role>(v1::Role_Name(role), sizeof("ROLE_") - 1);
+  for (char& c : text) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return text;
 }
 
 v1::Role RoleFromText(absl::string_view text) {

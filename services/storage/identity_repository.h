@@ -13,8 +13,9 @@
 
 namespace camfleet::storage {
 
-// "admin" for ROLE_ADMIN, ..., "camera"; "server" has no API value and is stored by name.
-const char* RoleText(v1::Role role);
+// "admin" for ROLE_ADMIN, ..., "camera": the names certificates and operators are stored with
+// (provisioning::RoleName). "server" has no API value and is stored by name.
+std::string RoleText(v1::Role role);
 v1::Role RoleFromText(absl::string_view text);
 // "KEY_COMPROMISE" for REVOCATION_REASON_KEY_COMPROMISE, etc.
 const char* ReasonText(v1::RevocationReason reason);

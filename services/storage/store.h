@@ -109,4 +109,20 @@ class Store {
   std::vector<std::unique_ptr<common::Database>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
 };
 
+// Runs `fn(tx, response)` as a write and hands the filled response to `done` once committed, or
+// the error. The usual shape of a service's write method.
+template <typename Resp, typename Fn>
+void WriteWithResponse(Store& store, Fn fn, absl::AnyInvocable<void(absl::StatusOr<Resp>)> done) {
+  auto resp = std::make_shared<Resp>();
+  store.Write(
+      [fn = std::move(fn), resp](WriteTx& tx) mutable -> absl::Status { return fn(tx, *resp); },
+      [resp, done = std::move(done)](absl::Status s) mutable {
+        if (s.ok()) {
+          done(std::move(*resp));
+        } else {
+          done(std::move(s));
+        }
+      });
+}
+
 }  // namespace camfleet::storage

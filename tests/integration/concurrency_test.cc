@@ -113,6 +113,7 @@ TEST(CleanShutdownTest, CallsInFlightFinishAndEveryAcknowledgedWriteSurvives) {
   struct Outcome {
     std::string serial;
     grpc::StatusCode code;
+    std::string message;
     absl::Time answered;
   };
   std::vector<std::vector<Outcome>> outcomes(kClients);
@@ -131,7 +132,7 @@ TEST(CleanShutdownTest, CallsInFlightFinishAndEveryAcknowledgedWriteSurvives) {
         v1::RegisterCameraResponse resp;
         std::unique_ptr<grpc::ClientContext> ctx = NewClientContext("qm.alice");
         grpc::Status s = stub->RegisterCamera(ctx.get(), req, &resp);
-        outcomes[c].push_back({req.serial(), s.error_code(), absl::Now()});
+        outcomes[c].push_back({req.serial(), s.error_code(), s.error_message(), absl::Now()});
         if (!s.ok()) break;
         absl::MutexLock lock(&mu);
         ++ok_count;
@@ -158,7 +159,12 @@ TEST(CleanShutdownTest, CallsInFlightFinishAndEveryAcknowledgedWriteSurvives) {
         acknowledged.push_back(o.serial);
         if (o.answered > shutdown_started) ++ok_after_shutdown_started;
       } else {
-        EXPECT_EQ(o.code, grpc::StatusCode::UNAVAILABLE) << o.serial;
+        // Calls that reach the server after Shutdown began are never handed to camfleet: the
+        // client sees UNAVAILABLE, or CANCELLED when gRPC 1.51 core drops a stream that was
+        // already on the wire (it resets it with CANCEL). Either way nothing may be written,
+        // which is checked after the restart below.
+        EXPECT_THAT(o.code, AnyOf(grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::CANCELLED))
+            << o.serial << ": " << o.message;
         refused.push_back(o.serial);
       }
     }
@@ -173,7 +179,7 @@ TEST(CleanShutdownTest, CallsInFlightFinishAndEveryAcknowledgedWriteSurvives) {
   }
   for (const std::string& serial : refused) {
     EXPECT_THAT(admin.GetCamera(serial), StatusIs(absl::StatusCode::kNotFound))
-        << serial << " was refused with UNAVAILABLE but registered anyway";
+        << serial << " was refused but registered anyway";
   }
   v1::ListCamerasRequest all;
   all.set_page_size(1000);

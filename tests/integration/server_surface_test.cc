@@ -4,9 +4,9 @@
 // Debian's libgrpc++-dev ships neither grpc::ProtoReflectionDescriptorDatabase (it lives in
 // gRPC's test/cpp/util) nor reflection.proto or its generated header, only the server side
 // (<grpcpp/ext/proto_server_reflection_plugin.h>). So the client below speaks the reflection
-// protocol itself: the wire messages are described by a copy of the public
-// grpc.reflection.v1alpha protocol (field numbers only), parsed at run time into a private
-// descriptor pool, and the stream runs over grpc::GenericStub.
+// protocol itself: the wire messages are described by the public grpc.reflection.v1alpha
+// protocol's field numbers, built at run time into a private descriptor pool, and the stream
+// runs over grpc::GenericStub.
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -21,13 +21,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/compiler/parser.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
 #include "google/protobuf/dynamic_message.h"
-#include "google/protobuf/io/tokenizer.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/text_format.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/fleet_client.h"
@@ -44,35 +42,61 @@ using ::testing::IsSupersetOf;
 
 constexpr char kReflectionMethod[] = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 
-// The messages of grpc.reflection.v1alpha as they travel on the wire.
-constexpr char kReflectionProto[] = R"pb(
-syntax = "proto3";
-package grpc.reflection.v1alpha;
-message ServerReflectionRequest {
-  string host = 1;
-  oneof message_request {
-    string file_by_filename = 3;
-    string file_containing_symbol = 4;
-    string all_extension_numbers_of_type = 6;
-    string list_services = 7;
+// The messages of grpc.reflection.v1alpha as they travel on the wire, as a FileDescriptorProto
+// (protoc's .proto parser ships in libprotoc-dev, which the project does not depend on).
+constexpr char kReflectionWireSchema[] = R"pb(
+  name: "reflection_wire.proto"
+  package: "grpc.reflection.v1alpha"
+  syntax: "proto3"
+  message_type {
+    name: "ServerReflectionRequest"
+    field { name: "host" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
+    field { name: "file_by_filename" number: 3 label: LABEL_OPTIONAL type: TYPE_STRING oneof_index: 0 }
+    field { name: "file_containing_symbol" number: 4 label: LABEL_OPTIONAL type: TYPE_STRING oneof_index: 0 }
+    field { name: "list_services" number: 7 label: LABEL_OPTIONAL type: TYPE_STRING oneof_index: 0 }
+    oneof_decl { name: "message_request" }
   }
-}
-message ServerReflectionResponse {
-  string valid_host = 1;
-  ServerReflectionRequest original_request = 2;
-  oneof message_response {
-    FileDescriptorResponse file_descriptor_response = 4;
-    ListServiceResponse list_services_response = 6;
-    ErrorResponse error_response = 7;
+  message_type {
+    name: "ServerReflectionResponse"
+    field { name: "valid_host" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
+    field {
+      name: "original_request" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+      type_name: ".grpc.reflection.v1alpha.ServerReflectionRequest"
+    }
+    field {
+      name: "file_descriptor_response" number: 4 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+      type_name: ".grpc.reflection.v1alpha.FileDescriptorResponse" oneof_index: 0
+    }
+    field {
+      name: "list_services_response" number: 6 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+      type_name: ".grpc.reflection.v1alpha.ListServiceResponse" oneof_index: 0
+    }
+    field {
+      name: "error_response" number: 7 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+      type_name: ".grpc.reflection.v1alpha.ErrorResponse" oneof_index: 0
+    }
+    oneof_decl { name: "message_response" }
   }
-}
-message FileDescriptorResponse { repeated bytes file_descriptor_proto = 1; }
-message ListServiceResponse { repeated ServiceResponse service = 1; }
-message ServiceResponse { string name = 1; }
-message ErrorResponse {
-  int32 error_code = 1;
-  string error_message = 2;
-}
+  message_type {
+    name: "FileDescriptorResponse"
+    field { name: "file_descriptor_proto" number: 1 label: LABEL_REPEATED type: TYPE_BYTES }
+  }
+  message_type {
+    name: "ListServiceResponse"
+    field {
+      name: "service" number: 1 label: LABEL_REPEATED type: TYPE_MESSAGE
+      type_name: ".grpc.reflection.v1alpha.ServiceResponse"
+    }
+  }
+  message_type {
+    name: "ServiceResponse"
+    field { name: "name" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
+  }
+  message_type {
+    name: "ErrorResponse"
+    field { name: "error_code" number: 1 label: LABEL_OPTIONAL type: TYPE_INT32 }
+    field { name: "error_message" number: 2 label: LABEL_OPTIONAL type: TYPE_STRING }
+  }
 )pb";
 
 // One request, one response on a fresh ServerReflectionInfo stream.
@@ -125,12 +149,10 @@ class OneExchange final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc:
 class ReflectionClient {
  public:
   explicit ReflectionClient(std::shared_ptr<grpc::Channel> channel) : stub_(std::move(channel)) {
-    google::protobuf::io::ArrayInputStream input(kReflectionProto, sizeof(kReflectionProto) - 1);
-    google::protobuf::io::Tokenizer tokenizer(&input, nullptr);
     google::protobuf::FileDescriptorProto file;
-    google::protobuf::compiler::Parser parser;
-    file.set_name("reflection_wire.proto");
-    if (parser.Parse(&tokenizer, &file)) pool_.BuildFile(file);
+    if (google::protobuf::TextFormat::ParseFromString(kReflectionWireSchema, &file)) {
+      pool_.BuildFile(file);
+    }
     request_type_ = pool_.FindMessageTypeByName("grpc.reflection.v1alpha.ServerReflectionRequest");
     response_type_ =
         pool_.FindMessageTypeByName("grpc.reflection.v1alpha.ServerReflectionResponse");

@@ -24,6 +24,7 @@
 #include "common/sqlite.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
+#include "provisioning/role.h"
 #include "gtest/gtest.h"
 #include "services/storage/store.h"
 #include "tests/testing/status_matchers.h"
@@ -60,6 +61,13 @@ absl::StatusOr<Resp> Call(FleetManager& manager,
     return absl::DeadlineExceededError("the write never finished");
   }
   return result.get();
+}
+
+rpc::Identity Who(std::string name, provisioning::Role role) {
+  rpc::Identity who;
+  who.name = std::move(name);
+  who.role = role;
+  return who;
 }
 
 google::protobuf::Timestamp Ts(absl::Time t) {
@@ -311,8 +319,8 @@ class FleetManagerTest : public ::testing::Test {
   rpc::PageTokens tokens_{std::string("fleet-manager-test-page-token-key")};
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<FleetManager> manager_;
-  rpc::Identity admin_{"admin-ann", "admin"};
-  rpc::Identity qm_{"qm-quinn", "quartermaster"};
+  rpc::Identity admin_ = Who("admin-ann", provisioning::Role::kAdmin);
+  rpc::Identity qm_ = Who("qm-quinn", provisioning::Role::kQuartermaster);
 };
 
 // ------------------------------------------------------------- one open assignment, raced
@@ -401,7 +409,7 @@ TEST_F(FleetManagerTest, RegisterCameraWritesOneAuditEvent) {
 TEST_F(FleetManagerTest, CommissionWritesOneAuditEventNamingWhoVouched) {
   MakeSite("POST-1");
   MakeCamera("CAM-0001", "POST-1");
-  const rpc::Identity vic{"admin-vic", "admin"};
+  const rpc::Identity vic = Who("admin-vic", provisioning::Role::kAdmin);
   ExpectOneAuditEvent([&] { return Commission("CAM-0001", &vic).status(); },
                       "camera.commission", "admin-vic", "CAM-0001");
   EXPECT_THAT(AuditSince(0).back().details, HasSubstr("\"vouched_by\":\"admin-vic\""));
@@ -410,7 +418,7 @@ TEST_F(FleetManagerTest, CommissionWritesOneAuditEventNamingWhoVouched) {
 
 TEST_F(FleetManagerTest, IssueWritesOneAuditEvent) {
   MakeWorld();
-  const rpc::Identity ivy{"qm-ivy", "quartermaster"};
+  const rpc::Identity ivy = Who("qm-ivy", provisioning::Role::kQuartermaster);
   ExpectOneAuditEvent([&] { return Issue("CAM-0001", "B-100", &ivy).status(); }, "camera.issue",
                       "qm-ivy", "CAM-0001");
   EXPECT_THAT(AuditSince(0).back().details, HasSubstr("\"holder\":\"B-100\""));
@@ -419,7 +427,7 @@ TEST_F(FleetManagerTest, IssueWritesOneAuditEvent) {
 TEST_F(FleetManagerTest, ReturnGoodWritesOneAuditEvent) {
   MakeWorld();
   ASSERT_THAT(Issue("CAM-0001", "B-100"), IsOk());
-  const rpc::Identity rex{"qm-rex", "quartermaster"};
+  const rpc::Identity rex = Who("qm-rex", provisioning::Role::kQuartermaster);
   ExpectOneAuditEvent(
       [&] { return Return("CAM-0001", v1::RETURN_CONDITION_GOOD, &rex).status(); },
       "camera.return", "qm-rex", "CAM-0001");
@@ -429,7 +437,7 @@ TEST_F(FleetManagerTest, ReturnGoodWritesOneAuditEvent) {
 TEST_F(FleetManagerTest, ReturnDamagedWritesOneAuditEventAndGoesFaulty) {
   MakeWorld();
   ASSERT_THAT(Issue("CAM-0001", "B-100"), IsOk());
-  const rpc::Identity rex{"qm-rex", "quartermaster"};
+  const rpc::Identity rex = Who("qm-rex", provisioning::Role::kQuartermaster);
   ExpectOneAuditEvent(
       [&] { return Return("CAM-0001", v1::RETURN_CONDITION_DAMAGED, &rex).status(); },
       "camera.return", "qm-rex", "CAM-0001");
@@ -439,7 +447,7 @@ TEST_F(FleetManagerTest, ReturnDamagedWritesOneAuditEventAndGoesFaulty) {
 
 TEST_F(FleetManagerTest, ReportLostWritesOneAuditEvent) {
   MakeWorld();
-  const rpc::Identity lou{"qm-lou", "quartermaster"};
+  const rpc::Identity lou = Who("qm-lou", provisioning::Role::kQuartermaster);
   ExpectOneAuditEvent([&] { return Lost("CAM-0001", &lou).status(); }, "camera.lost", "qm-lou",
                       "CAM-0001");
 }
@@ -447,14 +455,14 @@ TEST_F(FleetManagerTest, ReportLostWritesOneAuditEvent) {
 TEST_F(FleetManagerTest, ReportFoundWritesOneAuditEvent) {
   MakeWorld();
   ASSERT_THAT(Lost("CAM-0001"), IsOk());
-  const rpc::Identity fay{"qm-fay", "quartermaster"};
+  const rpc::Identity fay = Who("qm-fay", provisioning::Role::kQuartermaster);
   ExpectOneAuditEvent([&] { return Found("CAM-0001", &fay).status(); }, "camera.found",
                       "qm-fay", "CAM-0001");
 }
 
 TEST_F(FleetManagerTest, ReportFaultyWritesOneAuditEvent) {
   MakeWorld();
-  const rpc::Identity fin{"qm-fin", "quartermaster"};
+  const rpc::Identity fin = Who("qm-fin", provisioning::Role::kQuartermaster);
   ExpectOneAuditEvent([&] { return Faulty("CAM-0001", &fin).status(); }, "camera.faulty",
                       "qm-fin", "CAM-0001");
 }
@@ -462,14 +470,14 @@ TEST_F(FleetManagerTest, ReportFaultyWritesOneAuditEvent) {
 TEST_F(FleetManagerTest, RepairWritesOneAuditEvent) {
   MakeWorld();
   ASSERT_THAT(Faulty("CAM-0001"), IsOk());
-  const rpc::Identity ray{"tech-ray", "quartermaster"};
+  const rpc::Identity ray = Who("tech-ray", provisioning::Role::kQuartermaster);
   ExpectOneAuditEvent([&] { return Repair("CAM-0001", &ray).status(); }, "camera.repair",
                       "tech-ray", "CAM-0001");
 }
 
 TEST_F(FleetManagerTest, RetireWritesOneAuditEvent) {
   MakeWorld();
-  const rpc::Identity tim{"admin-tim", "admin"};
+  const rpc::Identity tim = Who("admin-tim", provisioning::Role::kAdmin);
   ExpectOneAuditEvent([&] { return Retire("CAM-0001", &tim).status(); }, "camera.retire",
                       "admin-tim", "CAM-0001");
   EXPECT_EQ(StateOf("CAM-0001"), v1::CAMERA_STATE_RETIRED);
@@ -719,10 +727,10 @@ TEST_F(FleetManagerTest, CustodyTrailListsAssignmentsOldestFirstWithWhoIssuedAnd
   MakeWorld();
   MakeHolder("B-200", "POST-1");
   MakeHolder("B-300", "POST-1");
-  const rpc::Identity alice{"qm-alice", "quartermaster"};
-  const rpc::Identity bob{"qm-bob", "quartermaster"};
-  const rpc::Identity carol{"qm-carol", "quartermaster"};
-  const rpc::Identity dave{"qm-dave", "quartermaster"};
+  const rpc::Identity alice = Who("qm-alice", provisioning::Role::kQuartermaster);
+  const rpc::Identity bob = Who("qm-bob", provisioning::Role::kQuartermaster);
+  const rpc::Identity carol = Who("qm-carol", provisioning::Role::kQuartermaster);
+  const rpc::Identity dave = Who("qm-dave", provisioning::Role::kQuartermaster);
   ASSERT_THAT(Issue("CAM-0001", "B-100", &alice), IsOk());
   clock_.Advance(absl::Hours(1));
   ASSERT_THAT(Return("CAM-0001", v1::RETURN_CONDITION_GOOD, &bob), IsOk());
@@ -1061,7 +1069,9 @@ class FleetListTest : public FleetManagerTest {
         continue;
       }
       ASSERT_THAT(Commission(spec.serial), IsOk());
-      if (!spec.holder.empty()) ASSERT_THAT(Issue(spec.serial, spec.holder), IsOk());
+      if (!spec.holder.empty()) {
+        ASSERT_THAT(Issue(spec.serial, spec.holder), IsOk());
+      }
     }
   }
 

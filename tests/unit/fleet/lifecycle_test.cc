@@ -124,9 +124,9 @@ TEST_P(LifecyclePairTest, NextStateMatchesTheLifecycleTable) {
 INSTANTIATE_TEST_SUITE_P(
     AllStatesTimesAllActions, LifecyclePairTest,
     ::testing::Combine(::testing::ValuesIn(AllStates()), ::testing::ValuesIn(AllActions())),
-    [](const ::testing::TestParamInfo<Pair>& info) {
-      return absl::StrCat(Label(std::get<0>(info.param)), "_",
-                          ActionLabel(std::get<1>(info.param)));
+    [](const ::testing::TestParamInfo<Pair>& param_info) {
+      return absl::StrCat(Label(std::get<0>(param_info.param)), "_",
+                          ActionLabel(std::get<1>(param_info.param)));
     });
 
 TEST(LifecycleTest, CrossProductCoversSixStatesAndTenActions) {

@@ -298,7 +298,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSerialCase{"Space", "CAM 0001", "a space"},
                       BadSerialCase{"LeadingDash", "-CAM0001", "starts or ends with '-'"},
                       BadSerialCase{"TrailingDash", "CAM0001-", "starts or ends with '-'"}),
-    [](const ::testing::TestParamInfo<BadSerialCase>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<BadSerialCase>& param_info) {
+      return param_info.param.name;
+    });
 
 TEST(ManifestTest, BadModelAndSiteAreReportedInTheirColumns) {
   absl::StatusOr<ParsedManifest> m = ParseManifest(Csv("CAM-0001,,A,post-1\n"));

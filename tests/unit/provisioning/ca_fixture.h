@@ -35,8 +35,8 @@ class CaTest : public ::testing::Test {
   // When the CA is made; tests that need the real clock override it.
   virtual absl::Time CaCreatedAt() const { return FixedNow(); }
 
-  provisioning::CertificateAuthority& ca() { return *ca_; }
-  const testing::TempDir& dir() const { return dir_; }
+  provisioning::CertificateAuthority& Ca() { return *ca_; }
+  const testing::TempDir& Dir() const { return dir_; }
 
   // A fresh EC P-256 key, its CSR with CN = identity, and the CA's answer.
   absl::StatusOr<provisioning::IssuedCertificate> IssueFresh(provisioning::Role role,

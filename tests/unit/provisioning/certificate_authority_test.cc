@@ -46,20 +46,20 @@ mode_t ModeOf(const std::string& path) {
 
 // ---- Create and Load ----
 
-TEST_F(CaTest, CreateWritesTheKeyWithMode0600) { EXPECT_EQ(ModeOf(dir().File(kCaKeyFile)), 0600u); }
+TEST_F(CaTest, CreateWritesTheKeyWithMode0600) { EXPECT_EQ(ModeOf(Dir().File(kCaKeyFile)), 0600u); }
 
 TEST_F(CaTest, CreateWritesTheCertificateReadableByAll) {
-  EXPECT_EQ(ModeOf(dir().File(kCaCertFile)), 0644u);
-  EXPECT_EQ(ReadAll(dir().File(kCaCertFile)), ca().certificate_pem());
+  EXPECT_EQ(ModeOf(Dir().File(kCaCertFile)), 0644u);
+  EXPECT_EQ(ReadAll(Dir().File(kCaCertFile)), Ca().CertificatePem());
 }
 
 TEST_F(CaTest, CreateRefusesToReplaceAnExistingCa) {
-  const std::string key_before = ReadAll(dir().File(kCaKeyFile));
-  const std::string cert_before = ReadAll(dir().File(kCaCertFile));
-  EXPECT_THAT(CertificateAuthority::Create(dir().path(), FixedNow()),
+  const std::string key_before = ReadAll(Dir().File(kCaKeyFile));
+  const std::string cert_before = ReadAll(Dir().File(kCaCertFile));
+  EXPECT_THAT(CertificateAuthority::Create(Dir().path(), FixedNow()),
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr(kCaKeyFile)));
-  EXPECT_EQ(ReadAll(dir().File(kCaKeyFile)), key_before);
-  EXPECT_EQ(ReadAll(dir().File(kCaCertFile)), cert_before);
+  EXPECT_EQ(ReadAll(Dir().File(kCaKeyFile)), key_before);
+  EXPECT_EQ(ReadAll(Dir().File(kCaCertFile)), cert_before);
 }
 
 TEST(CaCreateTest, CreateRefusesWhenOnlyTheCertificateExists) {
@@ -78,20 +78,20 @@ TEST(CaCreateTest, CreateInAMissingDirectoryIsNotFound) {
 }
 
 TEST_F(CaTest, CaExpiresTenYearsAfterCreation) {
-  EXPECT_EQ(ca().not_after(), FixedNow() + kCaValidity);
+  EXPECT_EQ(Ca().NotAfter(), FixedNow() + kCaValidity);
 }
 
 TEST_F(CaTest, LoadReturnsTheSameCa) {
-  absl::StatusOr<CertificateAuthority> loaded = CertificateAuthority::Load(dir().path());
+  absl::StatusOr<CertificateAuthority> loaded = CertificateAuthority::Load(Dir().path());
   ASSERT_THAT(loaded, IsOk());
-  EXPECT_EQ(loaded->certificate_pem(), ca().certificate_pem());
+  EXPECT_EQ(loaded->CertificatePem(), Ca().CertificatePem());
   // And it can issue what the original verifies.
   absl::StatusOr<PrivateKey> key = PrivateKey::GenerateEcP256();
   absl::StatusOr<CertificateRequest> csr = CertificateRequest::Make(*key, "alice");
   absl::StatusOr<IssuedCertificate> cert =
       loaded->Issue(*csr, {Role::kAdmin, "alice", {}, {}, false}, FixedNow());
   ASSERT_THAT(cert, IsOk());
-  EXPECT_THAT(ca().VerifyChain(cert->pem, FixedNow()), IsOk());
+  EXPECT_THAT(Ca().VerifyChain(cert->pem, FixedNow()), IsOk());
 }
 
 TEST(CaLoadTest, LoadOfAnEmptyDirectoryIsNotFoundNamingTheKey) {
@@ -101,30 +101,30 @@ TEST(CaLoadTest, LoadOfAnEmptyDirectoryIsNotFoundNamingTheKey) {
 }
 
 TEST_F(CaTest, LoadWithoutTheCertificateIsNotFoundNamingIt) {
-  ASSERT_EQ(::unlink(dir().File(kCaCertFile).c_str()), 0);
-  EXPECT_THAT(CertificateAuthority::Load(dir().path()),
+  ASSERT_EQ(::unlink(Dir().File(kCaCertFile).c_str()), 0);
+  EXPECT_THAT(CertificateAuthority::Load(Dir().path()),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr(kCaCertFile)));
 }
 
 TEST_F(CaTest, LoadRefusesAKeyOthersCanRead) {
-  ASSERT_EQ(::chmod(dir().File(kCaKeyFile).c_str(), 0640), 0);
-  EXPECT_THAT(CertificateAuthority::Load(dir().path()),
+  ASSERT_EQ(::chmod(Dir().File(kCaKeyFile).c_str(), 0640), 0);
+  EXPECT_THAT(CertificateAuthority::Load(Dir().path()),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(kCaKeyFile)));
 }
 
 TEST_F(CaTest, LoadRefusesAKeyThatIsNotTheCertificatesKey) {
   TempDir other_dir;
   ASSERT_THAT(CertificateAuthority::Create(other_dir.path(), FixedNow()), IsOk());
-  ASSERT_EQ(::unlink(dir().File(kCaKeyFile).c_str()), 0);
-  ASSERT_EQ(::rename(other_dir.File(kCaKeyFile).c_str(), dir().File(kCaKeyFile).c_str()), 0);
-  EXPECT_THAT(CertificateAuthority::Load(dir().path()),
+  ASSERT_EQ(::unlink(Dir().File(kCaKeyFile).c_str()), 0);
+  ASSERT_EQ(::rename(other_dir.File(kCaKeyFile).c_str(), Dir().File(kCaKeyFile).c_str()), 0);
+  EXPECT_THAT(CertificateAuthority::Load(Dir().path()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not the key")));
 }
 
 TEST_F(CaTest, LoadRefusesACorruptCertificateNamingIt) {
-  ASSERT_EQ(::unlink(dir().File(kCaCertFile).c_str()), 0);
-  std::ofstream(dir().File(kCaCertFile)) << "garbage";
-  EXPECT_THAT(CertificateAuthority::Load(dir().path()),
+  ASSERT_EQ(::unlink(Dir().File(kCaCertFile).c_str()), 0);
+  std::ofstream(Dir().File(kCaCertFile)) << "garbage";
+  EXPECT_THAT(CertificateAuthority::Load(Dir().path()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(kCaCertFile)));
 }
 
@@ -158,7 +158,7 @@ TEST_F(CaTest, IssuedCertificateCarriesTheCsrKey) {
   absl::StatusOr<PrivateKey> key = PrivateKey::GenerateEcP256();
   absl::StatusOr<CertificateRequest> csr = CertificateRequest::Make(*key, "post-7-dock-1");
   absl::StatusOr<IssuedCertificate> cert =
-      ca().Issue(*csr, {Role::kDock, "post-7-dock-1", {}, {}, false}, FixedNow());
+      Ca().Issue(*csr, {Role::kDock, "post-7-dock-1", {}, {}, false}, FixedNow());
   ASSERT_THAT(cert, IsOk());
   EXPECT_EQ(cert->info.key_fingerprint, *key->PublicKeyFingerprint());
 }
@@ -189,7 +189,7 @@ TEST_F(CaTest, SerialsAreUniqueAndAbout128Bits) {
   std::set<std::string> serials;
   for (int i = 0; i < 200; ++i) {
     absl::StatusOr<IssuedCertificate> cert =
-        ca().Issue(*csr, {Role::kCamera, "CAM-1", {}, {}, false}, FixedNow());
+        Ca().Issue(*csr, {Role::kCamera, "CAM-1", {}, {}, false}, FixedNow());
     ASSERT_THAT(cert, IsOk());
     // 127 random bits: 32 hex digits unless the top ones happen to be zero.
     EXPECT_GE(cert->info.serial_hex.size(), 24u);
@@ -202,7 +202,7 @@ TEST_F(CaTest, SerialsAreUniqueAndAbout128Bits) {
 TEST_F(CaTest, IssueRefusesACsrForAnotherIdentity) {
   absl::StatusOr<PrivateKey> key = PrivateKey::GenerateEcP256();
   absl::StatusOr<CertificateRequest> csr = CertificateRequest::Make(*key, "CAM-000999");
-  EXPECT_THAT(ca().Issue(*csr, {Role::kCamera, "CAM-000123", {}, {}, false}, FixedNow()),
+  EXPECT_THAT(Ca().Issue(*csr, {Role::kCamera, "CAM-000123", {}, {}, false}, FixedNow()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("CAM-000999"), HasSubstr("CAM-000123"))));
 }
@@ -210,7 +210,7 @@ TEST_F(CaTest, IssueRefusesACsrForAnotherIdentity) {
 TEST_F(CaTest, IssueRefusesAWeakKey) {
   const PrivateKey weak = provisioning_test::MakeRsaKey(1024);
   absl::StatusOr<CertificateRequest> csr = CertificateRequest::Make(weak, "alice");
-  EXPECT_THAT(ca().Issue(*csr, {Role::kAdmin, "alice", {}, {}, false}, FixedNow()),
+  EXPECT_THAT(Ca().Issue(*csr, {Role::kAdmin, "alice", {}, {}, false}, FixedNow()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("RSA-1024")));
 }
 
@@ -254,19 +254,19 @@ TEST_F(CaTest, CameraMayNotGetServerAuth) {
 }
 
 TEST_F(CaTest, CertificatesNeverOutliveTheCa) {
-  const absl::Time late = ca().not_after() - absl::Hours(24);
+  const absl::Time late = Ca().NotAfter() - absl::Hours(24);
   absl::StatusOr<IssuedCertificate> cert = IssueFresh(Role::kCamera, "CAM-1", late);
   ASSERT_THAT(cert, IsOk());
-  EXPECT_EQ(cert->info.not_after, ca().not_after());
+  EXPECT_EQ(cert->info.not_after, Ca().NotAfter());
 }
 
 TEST_F(CaTest, IssueRefusesOnceTheCaHasExpired) {
-  EXPECT_THAT(IssueFresh(Role::kCamera, "CAM-1", ca().not_after() + absl::Seconds(1)),
+  EXPECT_THAT(IssueFresh(Role::kCamera, "CAM-1", Ca().NotAfter() + absl::Seconds(1)),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("fleet CA")));
 }
 
 TEST_F(CaTest, ParseCertificateRefusesTheCaCertificateAsNoFleetIdentity) {
-  EXPECT_THAT(ParseCertificate(ca().certificate_pem()),
+  EXPECT_THAT(ParseCertificate(Ca().CertificatePem()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("camfleet://")));
 }
 
@@ -277,25 +277,25 @@ TEST(ParseCertificateTest, RefusesSomethingThatIsNotPem) {
 // ---- MakeCrl argument checks (the content is checked with the openssl tool and VerifyChain) --
 
 TEST_F(CaTest, MakeCrlRefusesNextUpdateNotAfterThisUpdate) {
-  EXPECT_THAT(ca().MakeCrl({}, FixedNow(), FixedNow(), 1),
+  EXPECT_THAT(Ca().MakeCrl({}, FixedNow(), FixedNow(), 1),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nextUpdate")));
 }
 
 TEST_F(CaTest, MakeCrlRefusesASerialThatIsNotHex) {
-  EXPECT_THAT(ca().MakeCrl({{"12zz", FixedNow(), RevocationReason::kKeyCompromise}}, FixedNow(),
+  EXPECT_THAT(Ca().MakeCrl({{"12zz", FixedNow(), RevocationReason::kKeyCompromise}}, FixedNow(),
                            FixedNow() + absl::Hours(24), 1),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("12zz")));
 }
 
 TEST_F(CaTest, MakeCrlRefusesTheSameSerialTwice) {
-  EXPECT_THAT(ca().MakeCrl({{"0abc", FixedNow(), RevocationReason::kKeyCompromise},
+  EXPECT_THAT(Ca().MakeCrl({{"0abc", FixedNow(), RevocationReason::kKeyCompromise},
                             {"ABC", FixedNow(), RevocationReason::kSuperseded}},
                            FixedNow(), FixedNow() + absl::Hours(24), 1),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("twice")));
 }
 
 TEST_F(CaTest, MakeCrlWithNoEntriesIsValid) {
-  absl::StatusOr<std::string> crl = ca().MakeCrl({}, FixedNow(), FixedNow() + absl::Hours(24), 1);
+  absl::StatusOr<std::string> crl = Ca().MakeCrl({}, FixedNow(), FixedNow() + absl::Hours(24), 1);
   ASSERT_THAT(crl, IsOk());
   EXPECT_THAT(*crl, HasSubstr("-----BEGIN X509 CRL-----"));
 }

@@ -32,7 +32,7 @@ using VerifyTest = CaTest;
 TEST_F(VerifyTest, AcceptsACertificateThisCaIssued) {
   absl::StatusOr<IssuedCertificate> cert = IssueFresh(Role::kDock, "post-7-dock-1", FixedNow());
   ASSERT_THAT(cert, IsOk());
-  absl::StatusOr<CertificateInfo> info = ca().VerifyChain(cert->pem, FixedNow() + kDay);
+  absl::StatusOr<CertificateInfo> info = Ca().VerifyChain(cert->pem, FixedNow() + kDay);
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->role, Role::kDock);
   EXPECT_EQ(info->identity, "post-7-dock-1");
@@ -50,7 +50,7 @@ TEST_F(VerifyTest, RefusesACertificateFromAnotherCa) {
   ASSERT_THAT(forged, IsOk());
   // Same CA name, different key: only the signature tells them apart.
   EXPECT_THAT(
-      ca().VerifyChain(forged->pem, FixedNow()),
+      Ca().VerifyChain(forged->pem, FixedNow()),
       StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("is not issued by this fleet CA")));
 }
 
@@ -77,18 +77,18 @@ TEST_F(VerifyTest, RefusesAnExpiredCertificateSayingWhen) {
 TEST_F(VerifyTest, RefusesACertificateBeforeItsValidityStarts) {
   absl::StatusOr<IssuedCertificate> cert = IssueFresh(Role::kCamera, "CAM-1", FixedNow());
   ASSERT_THAT(cert, IsOk());
-  EXPECT_THAT(ca().VerifyChain(cert->pem, FixedNow() - absl::Hours(1)),
+  EXPECT_THAT(Ca().VerifyChain(cert->pem, FixedNow() - absl::Hours(1)),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("not valid until")));
 }
 
 TEST_F(VerifyTest, AcceptsACertificateWithinTheClockSkewAllowance) {
   absl::StatusOr<IssuedCertificate> cert = IssueFresh(Role::kCamera, "CAM-1", FixedNow());
   ASSERT_THAT(cert, IsOk());
-  EXPECT_THAT(ca().VerifyChain(cert->pem, FixedNow() - absl::Minutes(4)), IsOk());
+  EXPECT_THAT(Ca().VerifyChain(cert->pem, FixedNow() - absl::Minutes(4)), IsOk());
 }
 
 TEST_F(VerifyTest, RefusesMalformedPemAsInvalidArgument) {
-  EXPECT_THAT(ca().VerifyChain("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+  EXPECT_THAT(Ca().VerifyChain("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
                                FixedNow()),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
@@ -96,7 +96,7 @@ TEST_F(VerifyTest, RefusesMalformedPemAsInvalidArgument) {
 TEST_F(VerifyTest, WorksFromTheCaCertificateAloneWithoutTheKey) {
   absl::StatusOr<IssuedCertificate> cert = IssueFresh(Role::kCamera, "CAM-1", FixedNow());
   ASSERT_THAT(cert, IsOk());
-  std::ifstream in(dir().File(kCaCertFile));
+  std::ifstream in(Dir().File(kCaCertFile));
   std::stringstream ca_pem;
   ca_pem << in.rdbuf();
   absl::StatusOr<CertificateVerifier> verifier = CertificateVerifier::FromCaPem(ca_pem.str());
@@ -119,10 +119,10 @@ TEST_F(VerifyTest, RefusesARevokedCertificateSayingWhyAndWhen) {
   ASSERT_THAT(lost, IsOk());
   ASSERT_THAT(kept, IsOk());
   absl::StatusOr<std::string> crl =
-      ca().MakeCrl({{lost->info.serial_hex, FixedNow() + kDay, RevocationReason::kKeyCompromise}},
+      Ca().MakeCrl({{lost->info.serial_hex, FixedNow() + kDay, RevocationReason::kKeyCompromise}},
                    FixedNow() + kDay, FixedNow() + 8 * kDay, 1);
   ASSERT_THAT(crl, IsOk());
-  absl::StatusOr<CertificateVerifier> verifier = ca().verifier().WithCrl(*crl);
+  absl::StatusOr<CertificateVerifier> verifier = Ca().Verifier().WithCrl(*crl);
   ASSERT_THAT(verifier, IsOk());
 
   EXPECT_THAT(verifier->VerifyChain(lost->pem, FixedNow() + 2 * kDay),
@@ -138,10 +138,10 @@ TEST_F(VerifyTest, AStaleCrlStillRevokesAndDoesNotBlockOthers) {
   ASSERT_THAT(lost, IsOk());
   ASSERT_THAT(kept, IsOk());
   absl::StatusOr<std::string> crl =
-      ca().MakeCrl({{lost->info.serial_hex, FixedNow(), RevocationReason::kKeyCompromise}},
+      Ca().MakeCrl({{lost->info.serial_hex, FixedNow(), RevocationReason::kKeyCompromise}},
                    FixedNow(), FixedNow() + 7 * kDay, 1);
   ASSERT_THAT(crl, IsOk());
-  absl::StatusOr<CertificateVerifier> verifier = ca().verifier().WithCrl(*crl);
+  absl::StatusOr<CertificateVerifier> verifier = Ca().Verifier().WithCrl(*crl);
   ASSERT_THAT(verifier, IsOk());
   // A post cut off for 30 days: its CRL is three weeks past nextUpdate.
   const absl::Time cut_off_return = FixedNow() + 30 * kDay;
@@ -157,12 +157,12 @@ TEST_F(VerifyTest, WithCrlRefusesACrlFromAnotherCa) {
   ASSERT_THAT(other, IsOk());
   absl::StatusOr<std::string> crl = other->MakeCrl({}, FixedNow(), FixedNow() + kDay, 1);
   ASSERT_THAT(crl, IsOk());
-  EXPECT_THAT(ca().verifier().WithCrl(*crl),
+  EXPECT_THAT(Ca().Verifier().WithCrl(*crl),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not signed by this")));
 }
 
 TEST_F(VerifyTest, WithCrlRefusesSomethingThatIsNotACrl) {
-  EXPECT_THAT(ca().verifier().WithCrl(ca().certificate_pem()),
+  EXPECT_THAT(Ca().Verifier().WithCrl(Ca().CertificatePem()),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -172,9 +172,9 @@ TEST_F(VerifyTest, RenewalAcceptsAnExpiredDockWithinTheGrace) {
   absl::StatusOr<IssuedCertificate> cert = IssueFresh(Role::kDock, "post-7-dock-1", FixedNow());
   ASSERT_THAT(cert, IsOk());
   const absl::Time after_expiry = cert->info.not_after + 29 * kDay;
-  EXPECT_THAT(ca().VerifyChain(cert->pem, after_expiry),
+  EXPECT_THAT(Ca().VerifyChain(cert->pem, after_expiry),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("expired")));
-  absl::StatusOr<CertificateInfo> info = ca().verifier().VerifyForRenewal(cert->pem, after_expiry);
+  absl::StatusOr<CertificateInfo> info = Ca().Verifier().VerifyForRenewal(cert->pem, after_expiry);
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->identity, "post-7-dock-1");
 }
@@ -182,7 +182,7 @@ TEST_F(VerifyTest, RenewalAcceptsAnExpiredDockWithinTheGrace) {
 TEST_F(VerifyTest, RenewalRefusesAfterTheGraceSayingWhenItEnded) {
   absl::StatusOr<IssuedCertificate> cert = IssueFresh(Role::kDock, "post-7-dock-1", FixedNow());
   ASSERT_THAT(cert, IsOk());
-  EXPECT_THAT(ca().verifier().VerifyForRenewal(cert->pem, cert->info.not_after + 31 * kDay),
+  EXPECT_THAT(Ca().Verifier().VerifyForRenewal(cert->pem, cert->info.not_after + 31 * kDay),
               StatusIs(absl::StatusCode::kUnauthenticated,
                        AllOf(HasSubstr("expired at"), HasSubstr("grace"), HasSubstr("30 days"))));
 }
@@ -190,18 +190,18 @@ TEST_F(VerifyTest, RenewalRefusesAfterTheGraceSayingWhenItEnded) {
 TEST_F(VerifyTest, RenewalGivesTheServerCertificateNoGrace) {
   absl::StatusOr<IssuedCertificate> cert = IssueFresh(Role::kServer, "camfleetd", FixedNow());
   ASSERT_THAT(cert, IsOk());
-  EXPECT_THAT(ca().verifier().VerifyForRenewal(cert->pem, cert->info.not_after + kDay),
+  EXPECT_THAT(Ca().Verifier().VerifyForRenewal(cert->pem, cert->info.not_after + kDay),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("grace")));
 }
 
 TEST_F(VerifyTest, RenewalStillRefusesARevokedCertificateInTheGrace) {
   absl::StatusOr<IssuedCertificate> cert = IssueFresh(Role::kDock, "post-7-dock-1", FixedNow());
   ASSERT_THAT(cert, IsOk());
-  absl::StatusOr<std::string> crl = ca().MakeCrl(
+  absl::StatusOr<std::string> crl = Ca().MakeCrl(
       {{cert->info.serial_hex, FixedNow() + kDay, RevocationReason::kCessationOfOperation}},
       FixedNow() + kDay, FixedNow() + 8 * kDay, 1);
   ASSERT_THAT(crl, IsOk());
-  absl::StatusOr<CertificateVerifier> verifier = ca().verifier().WithCrl(*crl);
+  absl::StatusOr<CertificateVerifier> verifier = Ca().Verifier().WithCrl(*crl);
   ASSERT_THAT(verifier, IsOk());
   EXPECT_THAT(verifier->VerifyForRenewal(cert->pem, cert->info.not_after + kDay),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("cessationOfOperation")));
@@ -217,7 +217,7 @@ TEST_F(VerifyTest, RenewalRefusesACertificateFromAnotherCaEvenInTheGrace) {
   absl::StatusOr<IssuedCertificate> forged =
       other->Issue(*csr, {Role::kDock, "post-7-dock-1", {}, {}, false}, FixedNow());
   ASSERT_THAT(forged, IsOk());
-  EXPECT_THAT(ca().verifier().VerifyForRenewal(forged->pem, forged->info.not_after + kDay),
+  EXPECT_THAT(Ca().Verifier().VerifyForRenewal(forged->pem, forged->info.not_after + kDay),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("not issued by")));
 }
 

@@ -17,8 +17,7 @@ TEST(DigestTest, Sha256OfAbcIsTheFips180TestVector) {
 }
 
 TEST(DigestTest, Sha256OfEmptyInputIsTheKnownValue) {
-  EXPECT_EQ(ToHex(Sha256("")),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(ToHex(Sha256("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 TEST(DigestTest, HmacSha256MatchesRfc4231TestCase2) {

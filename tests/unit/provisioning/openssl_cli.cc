@@ -1,15 +1,17 @@
 #include "tests/unit/provisioning/openssl_cli.h"
 
-#include <errno.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <array>
+#include <cerrno>
 
 namespace camfleet::provisioning_test {
 
 CommandResult RunOpenSsl(const std::vector<std::string>& args) {
   CommandResult result;
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) return result;
+  std::array<int, 2> pipe_fds{};
+  if (::pipe(pipe_fds.data()) != 0) return result;
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(kOpenSslBinary));
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -30,12 +32,12 @@ CommandResult RunOpenSsl(const std::vector<std::string>& args) {
     ::_exit(127);
   }
   ::close(pipe_fds[1]);
-  char buf[4096];
+  std::array<char, 4096> buf{};
   for (;;) {
-    const ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
+    const ssize_t n = ::read(pipe_fds[0], buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    result.output.append(buf, static_cast<size_t>(n));
+    result.output.append(buf.data(), static_cast<size_t>(n));
   }
   ::close(pipe_fds[0]);
   int status = 0;

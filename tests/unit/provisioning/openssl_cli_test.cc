@@ -53,12 +53,12 @@ class OpenSslCliTest : public provisioning_test::CaTest {
   }
 
   std::string WriteFile(const std::string& name, const std::string& contents) {
-    const std::string path = dir().File(name);
+    const std::string path = Dir().File(name);
     std::ofstream(path, std::ios::binary) << contents;
     return path;
   }
 
-  std::string CaFile() const { return dir().File(kCaCertFile); }
+  std::string CaFile() const { return Dir().File(kCaCertFile); }
 };
 
 TEST_F(OpenSslCliTest, VerifiesCertificatesOfEveryRoleStrictly) {
@@ -145,7 +145,7 @@ TEST_F(OpenSslCliTest, ParsesTheCrlAndListsTheRevokedSerialsWithReasons) {
   IssueToFile(Role::kCamera, "CAM-RETIRED", &retired);
   const absl::Time now = absl::Now();
   absl::StatusOr<std::string> crl =
-      ca().MakeCrl({{lost.info.serial_hex, now, RevocationReason::kKeyCompromise},
+      Ca().MakeCrl({{lost.info.serial_hex, now, RevocationReason::kKeyCompromise},
                     {retired.info.serial_hex, now, RevocationReason::kCessationOfOperation}},
                    now, now + absl::Hours(24 * 7), 12);
   ASSERT_THAT(crl, IsOk());
@@ -165,7 +165,7 @@ TEST_F(OpenSslCliTest, ParsesTheCrlAndListsTheRevokedSerialsWithReasons) {
 
 TEST_F(OpenSslCliTest, AcceptsTheCrlSignature) {
   const absl::Time now = absl::Now();
-  absl::StatusOr<std::string> crl = ca().MakeCrl({}, now, now + absl::Hours(24), 1);
+  absl::StatusOr<std::string> crl = Ca().MakeCrl({}, now, now + absl::Hours(24), 1);
   ASSERT_THAT(crl, IsOk());
   const std::string crl_file = WriteFile("crl.pem", *crl);
   const CommandResult run = RunOpenSsl({"crl", "-in", crl_file, "-noout", "-CAfile", CaFile()});
@@ -179,7 +179,7 @@ TEST_F(OpenSslCliTest, RefusesARevokedCertificateWithTheCrl) {
   const std::string kept_file = IssueToFile(Role::kCamera, "CAM-KEPT");
   const absl::Time now = absl::Now();
   absl::StatusOr<std::string> crl =
-      ca().MakeCrl({{lost.info.serial_hex, now, RevocationReason::kKeyCompromise}}, now,
+      Ca().MakeCrl({{lost.info.serial_hex, now, RevocationReason::kKeyCompromise}}, now,
                    now + absl::Hours(24), 2);
   ASSERT_THAT(crl, IsOk());
   const std::string crl_file = WriteFile("crl.pem", *crl);

@@ -60,7 +60,7 @@ PrivateKey MakeEd25519Key() {
 
 std::string EncryptedPem(const PrivateKey& key, const std::string& passphrase) {
   BIO* bio = BIO_new(BIO_s_mem());
-  if (PEM_write_bio_PrivateKey(bio, key.native(), EVP_aes_256_cbc(),
+  if (PEM_write_bio_PrivateKey(bio, key.NativeHandle(), EVP_aes_256_cbc(),
                                reinterpret_cast<const unsigned char*>(passphrase.data()),
                                static_cast<int>(passphrase.size()), nullptr, nullptr) != 1) {
     Die("encrypting a key");
@@ -98,8 +98,8 @@ std::string CsrSignedByOtherKey(const PrivateKey& public_key, const PrivateKey& 
   if (X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(req), NID_commonName, MBSTRING_UTF8,
                                  reinterpret_cast<const unsigned char*>(common_name.data()),
                                  static_cast<int>(common_name.size()), -1, 0) != 1 ||
-      X509_REQ_set_pubkey(req, public_key.native()) != 1 ||
-      X509_REQ_sign(req, signer.native(), EVP_sha256()) <= 0) {
+      X509_REQ_set_pubkey(req, public_key.NativeHandle()) != 1 ||
+      X509_REQ_sign(req, signer.NativeHandle(), EVP_sha256()) <= 0) {
     Die("making a mismatched CSR");
   }
   std::string out = ReqToPem(req);
@@ -125,7 +125,7 @@ std::string FactoryCertificate(const PrivateKey& issuer_key, absl::string_view i
       X509_set_subject_name(cert, subject) != 1 ||
       ASN1_TIME_set(X509_getm_notBefore(cert), absl::ToTimeT(not_before)) == nullptr ||
       ASN1_TIME_set(X509_getm_notAfter(cert), absl::ToTimeT(not_after)) == nullptr ||
-      X509_set_pubkey(cert, subject_key.native()) != 1) {
+      X509_set_pubkey(cert, subject_key.NativeHandle()) != 1) {
     Die("building a factory certificate");
   }
   X509V3_CTX ctx;
@@ -133,7 +133,7 @@ std::string FactoryCertificate(const PrivateKey& issuer_key, absl::string_view i
   X509_EXTENSION* aki =
       X509V3_EXT_nconf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid:always");
   if (aki == nullptr || X509_add_ext(cert, aki, -1) != 1 ||
-      X509_sign(cert, issuer_key.native(), EVP_sha256()) <= 0) {
+      X509_sign(cert, issuer_key.NativeHandle(), EVP_sha256()) <= 0) {
     Die("signing a factory certificate");
   }
   X509_EXTENSION_free(aki);

@@ -33,7 +33,7 @@ class SupplierTest : public ::testing::Test {
     absl::StatusOr<CertificateAuthority> supplier =
         CertificateAuthority::Create(supplier_dir_.path(), FixedNow());
     ASSERT_THAT(supplier, IsOk());
-    supplier_ca_pem_ = supplier->certificate_pem();
+    supplier_ca_pem_ = supplier->CertificatePem();
     absl::StatusOr<PrivateKey> key = PrivateKey::ReadFile(supplier_dir_.File(kCaKeyFile));
     ASSERT_THAT(key, IsOk());
     supplier_key_.emplace(*std::move(key));
@@ -48,7 +48,7 @@ class SupplierTest : public ::testing::Test {
     return Factory(*PrivateKey::GenerateEcP256(), serial);
   }
 
-  const std::string& supplier_ca_pem() const { return supplier_ca_pem_; }
+  const std::string& SupplierCaPem() const { return supplier_ca_pem_; }
 
  private:
   TempDir supplier_dir_;
@@ -58,8 +58,8 @@ class SupplierTest : public ::testing::Test {
 
 TEST_F(SupplierTest, AcceptsTheSuppliersCertificateForTheSerialAsACamera) {
   const PrivateKey camera_key = *PrivateKey::GenerateEcP256();
-  absl::StatusOr<CertificateInfo> info = VerifyIssuedBy(
-      Factory(camera_key, "CAM-000123"), supplier_ca_pem(), "CAM-000123", FixedNow());
+  absl::StatusOr<CertificateInfo> info =
+      VerifyIssuedBy(Factory(camera_key, "CAM-000123"), SupplierCaPem(), "CAM-000123", FixedNow());
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->role, Role::kCamera);
   EXPECT_EQ(info->identity, "CAM-000123");
@@ -68,7 +68,7 @@ TEST_F(SupplierTest, AcceptsTheSuppliersCertificateForTheSerialAsACamera) {
 }
 
 TEST_F(SupplierTest, RefusesACertificateForAnotherSerialNamingBoth) {
-  EXPECT_THAT(VerifyIssuedBy(Factory("CAM-000999"), supplier_ca_pem(), "CAM-000123", FixedNow()),
+  EXPECT_THAT(VerifyIssuedBy(Factory("CAM-000999"), SupplierCaPem(), "CAM-000123", FixedNow()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("CAM-000999"), HasSubstr("CAM-000123"))));
 }
@@ -79,12 +79,12 @@ TEST_F(SupplierTest, RefusesACertificateFromAnotherIssuer) {
       CertificateAuthority::Create(other_dir.path(), FixedNow());
   ASSERT_THAT(other, IsOk());
   EXPECT_THAT(
-      VerifyIssuedBy(Factory("CAM-000123"), other->certificate_pem(), "CAM-000123", FixedNow()),
+      VerifyIssuedBy(Factory("CAM-000123"), other->CertificatePem(), "CAM-000123", FixedNow()),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not issued by the supplier CA")));
 }
 
 TEST_F(SupplierTest, RefusesAnExpiredCertificate) {
-  EXPECT_THAT(VerifyIssuedBy(Factory("CAM-000123"), supplier_ca_pem(), "CAM-000123",
+  EXPECT_THAT(VerifyIssuedBy(Factory("CAM-000123"), SupplierCaPem(), "CAM-000123",
                              FixedNow() + 3651 * kDay),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expired at")));
 }
@@ -92,7 +92,7 @@ TEST_F(SupplierTest, RefusesAnExpiredCertificate) {
 TEST_F(SupplierTest, RefusesAFactoryKeyBelowTheFleetPolicy) {
   const PrivateKey weak = provisioning_test::MakeRsaKey(1024);
   EXPECT_THAT(
-      VerifyIssuedBy(Factory(weak, "CAM-000123"), supplier_ca_pem(), "CAM-000123", FixedNow()),
+      VerifyIssuedBy(Factory(weak, "CAM-000123"), SupplierCaPem(), "CAM-000123", FixedNow()),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("RSA-1024")));
 }
 

@@ -1,0 +1,857 @@
+#include "services/identity/identity_manager.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/clock.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "provisioning/certificate_profile.h"
+#include "provisioning/csr.h"
+#include "provisioning/digest.h"
+#include "provisioning/identity.h"
+#include "provisioning/revocation.h"
+#include "provisioning/supplier_certificate.h"
+#include "services/rpc/validation.h"
+#include "services/storage/audit_log.h"
+#include "services/storage/fleet_repository.h"
+
+namespace camfleet::identity {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using provisioning::Role;
+using storage::WriteTx;
+
+constexpr char kCrlNumberSetting[] = "crl_number";
+constexpr char kTokenPrefix[] = "cfe_";
+constexpr absl::Duration kCrlLifetime = absl::Hours(24 * 7);
+constexpr absl::Duration kCrlRefresh = absl::Hours(24);
+constexpr absl::Duration kDefaultTokenTtl = absl::Hours(24);
+
+provisioning::RevocationReason ToCrlReason(v1::RevocationReason reason) {
+  switch (reason) {
+    case v1::REVOCATION_REASON_KEY_COMPROMISE:
+      return provisioning::RevocationReason::kKeyCompromise;
+    case v1::REVOCATION_REASON_AFFILIATION_CHANGED:
+      return provisioning::RevocationReason::kAffiliationChanged;
+    case v1::REVOCATION_REASON_SUPERSEDED: return provisioning::RevocationReason::kSuperseded;
+    case v1::REVOCATION_REASON_CESSATION_OF_OPERATION:
+      return provisioning::RevocationReason::kCessationOfOperation;
+    case v1::REVOCATION_REASON_PRIVILEGE_WITHDRAWN:
+      return provisioning::RevocationReason::kPrivilegeWithdrawn;
+    default: return provisioning::RevocationReason::kUnspecified;
+  }
+}
+
+absl::Status ValidateReason(v1::RevocationReason reason) {
+  if (reason == v1::REVOCATION_REASON_UNSPECIFIED || !v1::RevocationReason_IsValid(reason)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reason ", static_cast<int>(reason),
+        " is not a revocation reason; use KEY_COMPROMISE, AFFILIATION_CHANGED, SUPERSEDED, "
+        "CESSATION_OF_OPERATION or PRIVILEGE_WITHDRAWN"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateName(absl::string_view field, absl::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  absl::Status s = provisioning::ValidateIdentity(name);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", s.message()));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCsrField(absl::string_view csr_pem) {
+  if (csr_pem.empty()) {
+    return absl::InvalidArgumentError(
+        "csr_pem is required: a PEM certificate request made with the subject's own key");
+  }
+  if (csr_pem.size() > 16 * 1024) {
+    return absl::InvalidArgumentError("csr_pem is larger than 16 KiB; it is not a CSR");
+  }
+  return absl::OkStatus();
+}
+
+storage::CertificateRecord ToRecord(const provisioning::IssuedCertificate& cert,
+                                    const std::string& issued_by) {
+  storage::CertificateRecord r;
+  r.serial = cert.info.serial_hex;
+  r.role = std::string(provisioning::RoleName(cert.info.role));
+  r.identity = cert.info.identity;
+  r.subject = absl::StrCat("CN=", cert.info.subject_cn);
+  r.key_fingerprint = cert.info.key_fingerprint;
+  r.not_before_us = common::ToMicros(cert.info.not_before);
+  r.not_after_us = common::ToMicros(cert.info.not_after);
+  r.pem = cert.pem;
+  r.issued_by = issued_by;
+  return r;
+}
+
+std::string TokenHash(absl::string_view token) {
+  provisioning::Sha256Digest d = provisioning::Sha256(token);
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+bool CertificateUsable(const v1::Certificate& c, absl::Time now, absl::Duration grace) {
+  if (c.has_revoke_time()) return false;
+  return now <= absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(c.not_after())) + grace;
+}
+
+// Everything a dock's request about one camera rests on, read in one snapshot.
+struct CameraContext {
+  storage::DockRow dock;
+  storage::CameraRow camera;
+  std::optional<storage::CertificateRow> certificate;
+};
+
+absl::StatusOr<CameraContext> LoadCameraContext(common::Database& db, const rpc::Identity& who,
+                                                const std::string& serial) {
+  CameraContext ctx;
+  absl::StatusOr<storage::DockRow> dock = storage::FindDock(db, who.name);
+  if (absl::IsNotFound(dock.status())) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("dock '", who.name, "' has a certificate but is not enrolled"));
+  }
+  RETURN_IF_ERROR(dock.status());
+  ctx.dock = *std::move(dock);
+  if (ctx.dock.revoked) {
+    return absl::UnauthenticatedError(absl::StrCat("dock '", who.name, "' is revoked"));
+  }
+  ASSIGN_OR_RETURN(ctx.camera, storage::FindCamera(db, serial));
+  if (ctx.camera.site_id != ctx.dock.site_id) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "camera '", serial, "' belongs to site ", ctx.camera.camera.site_code(), "; dock '",
+        who.name, "' serves site ", ctx.dock.dock.site_code(),
+        " and acts only for its own site's cameras"));
+  }
+  ASSIGN_OR_RETURN(ctx.certificate, storage::FindCameraCertificate(db, ctx.camera.id));
+  return ctx;
+}
+
+// Whether a camera may enroll now (`renewal` false) or renew its certificate (true).
+absl::Status CheckCameraEligible(const CameraContext& ctx, bool renewal, absl::Time now) {
+  const std::string& serial = ctx.camera.camera.serial();
+  const v1::CameraState state = ctx.camera.camera.state();
+  const absl::string_view state_name = storage::StateName(state);
+  if (state == v1::CAMERA_STATE_LOST || state == v1::CAMERA_STATE_RETIRED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "camera '", serial, "' is ", state_name, "; it is refused at every dock",
+        state == v1::CAMERA_STATE_LOST ? " until a quartermaster reports it found" : ""));
+  }
+  const bool usable =
+      ctx.certificate.has_value() &&
+      CertificateUsable(ctx.certificate->certificate, now,
+                        renewal ? provisioning::ProfileFor(Role::kCamera).renewal_grace
+                                : absl::ZeroDuration());
+  if (renewal) {
+    if (!usable) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "camera '", serial,
+          "' has no valid certificate to renew (never enrolled, revoked, or expired past its "
+          "grace); enroll it instead"));
+    }
+    return absl::OkStatus();
+  }
+  if (state != v1::CAMERA_STATE_REGISTERED && state != v1::CAMERA_STATE_AVAILABLE) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "camera '", serial, "' is ", state_name,
+        "; enrollment needs REGISTERED, or AVAILABLE without a valid certificate"));
+  }
+  if (usable) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "camera '", serial, "' is already enrolled (certificate ",
+        ctx.certificate->certificate.serial(),
+        "); an admin must reset its enrollment first (camfleet camera reset-enrollment)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LoadRevocations(storage::Store& store, rpc::RevocationSet& set) {
+  return store.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<storage::RevokedEntry> revoked, storage::ListRevoked(db));
+    for (const storage::RevokedEntry& r : revoked) set.Add(r.serial);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status RevokeInTransaction(WriteTx& tx, const storage::CertificateRow& cert,
+                                 v1::RevocationReason reason, const std::string& revoked_by,
+                                 rpc::RevocationSet& set) {
+  RETURN_IF_ERROR(storage::RevokeCertificate(tx, cert.id, reason, revoked_by));
+  set.Add(cert.certificate.serial());
+  return storage::Audit(tx, revoked_by, "certificate.revoke", "certificate",
+                        cert.certificate.serial(),
+                        {{"role", storage::RoleText(cert.certificate.role())},
+                         {"identity", cert.certificate.identity()},
+                         {"reason", storage::ReasonText(reason)}});
+}
+
+absl::StatusOr<storage::CertificateRow> ImportFactoryCertificate(WriteTx& tx,
+                                                                 const std::string& serial,
+                                                                 const std::string& pem,
+                                                                 const std::string& actor) {
+  ASSIGN_OR_RETURN(std::vector<storage::SupplierCaRow> cas, storage::ListSupplierCas(tx.db()));
+  if (cas.empty()) {
+    return absl::FailedPreconditionError(
+        "no supplier CA is configured, so a factory certificate cannot be checked; an admin "
+        "adds one with `camfleet supplier-ca add`");
+  }
+  std::vector<std::string> reasons;
+  for (const storage::SupplierCaRow& ca : cas) {
+    absl::StatusOr<provisioning::CertificateInfo> info =
+        provisioning::VerifyIssuedBy(pem, ca.pem, serial, tx.now());
+    if (!info.ok()) {
+      reasons.push_back(absl::StrCat(ca.ca.name(), ": ", info.status().message()));
+      continue;
+    }
+    storage::CertificateRecord r;
+    // Supplier serials live in the supplier's namespace, so they are kept apart from ours.
+    r.serial = absl::StrCat(ca.ca.name(), ":", info->serial_hex);
+    r.role = "camera";
+    r.identity = serial;
+    r.subject = absl::StrCat("CN=", info->subject_cn);
+    r.key_fingerprint = info->key_fingerprint;
+    r.not_before_us = common::ToMicros(info->not_before);
+    r.not_after_us = common::ToMicros(info->not_after);
+    r.pem = pem;
+    r.issued_by = absl::StrCat("supplier:", ca.ca.name());
+    r.source = "supplier";
+    ASSIGN_OR_RETURN(storage::CertificateRow row, storage::InsertCertificate(tx, r));
+    RETURN_IF_ERROR(storage::Audit(tx, actor, "camera.import_factory_certificate", "camera",
+                                   serial,
+                                   {{"supplier", ca.ca.name()}, {"certificate", r.serial}}));
+    return row;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "factory_certificate_pem is not accepted by any supplier CA: ",
+      absl::StrJoin(reasons, "; ")));
+}
+
+template <typename Resp, typename Fn>
+void IdentityManager::RunWrite(Fn fn, Done<Resp> done) {
+  storage::WriteWithResponse<Resp>(store_, std::move(fn), std::move(done));
+}
+
+absl::StatusOr<provisioning::IssuedCertificate> IdentityManager::Sign(
+    const std::string& csr_pem, Role role, const std::string& identity) const {
+  ASSIGN_OR_RETURN(provisioning::CertificateRequest csr,
+                   provisioning::CertificateRequest::FromPem(csr_pem));
+  provisioning::IssueRequest request;
+  request.role = role;
+  request.identity = identity;
+  absl::StatusOr<provisioning::IssuedCertificate> issued =
+      ca_.Issue(csr, request, store_.clock().Now());
+  if (!issued.ok() && absl::IsInvalidArgument(issued.status())) {
+    return absl::InvalidArgumentError(absl::StrCat("csr_pem: ", issued.status().message()));
+  }
+  return issued;
+}
+
+// ------------------------------------------------------------------------------ operators
+
+void IdentityManager::IssueOperatorCertificate(const rpc::Identity& who,
+                                               const v1::IssueOperatorCertificateRequest& req,
+                                               Done<v1::IssueOperatorCertificateResponse> done) {
+  absl::Status valid = ValidateName("name", req.name());
+  Role role = Role::kAdmin;
+  if (valid.ok()) {
+    switch (req.role()) {
+      case v1::ROLE_ADMIN: role = Role::kAdmin; break;
+      case v1::ROLE_QUARTERMASTER: role = Role::kQuartermaster; break;
+      case v1::ROLE_AUDITOR: role = Role::kAuditor; break;
+      default:
+        valid = absl::InvalidArgumentError(absl::StrCat(
+            "role ", static_cast<int>(req.role()),
+            " is not an operator role; use ADMIN, QUARTERMASTER or AUDITOR"));
+    }
+  }
+  if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
+  if (!valid.ok()) return done(valid);
+  absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), role, req.name());
+  if (!cert.ok()) return done(cert.status());
+  RunWrite<v1::IssueOperatorCertificateResponse>(
+      [this, who, req, role, cert = *std::move(cert)](
+          WriteTx& tx, v1::IssueOperatorCertificateResponse& resp) -> absl::Status {
+        const std::string role_text(provisioning::RoleName(role));
+        absl::StatusOr<storage::OperatorRow> op = storage::FindOperator(tx.db(), req.name());
+        if (op.ok()) {
+          if (op->op.has_revoke_time()) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "operator '", req.name(), "' was revoked; issue credentials under a new name"));
+          }
+          if (op->op.role() != req.role()) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "operator '", req.name(), "' has role ", storage::RoleText(op->op.role()),
+                "; revoke the operator first to change the role"));
+          }
+        } else if (absl::IsNotFound(op.status())) {
+          RETURN_IF_ERROR(storage::InsertOperator(tx, req.name(), role_text, who.actor()).status());
+        } else {
+          return op.status();
+        }
+        ASSIGN_OR_RETURN(storage::CertificateRow row,
+                         storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
+        RETURN_IF_ERROR(storage::Audit(
+            tx, who.actor(), "operator.issue_certificate", "operator", req.name(),
+            {{"role", role_text},
+             {"certificate", cert.info.serial_hex},
+             {"not_after", absl::FormatTime(absl::RFC3339_sec, cert.info.not_after,
+                                            absl::UTCTimeZone())}}));
+        *resp.mutable_certificate() = std::move(row.certificate);
+        resp.set_ca_certificate_pem(ca_.CertificatePem());
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
+                                               const v1::RenewOperatorCertificateRequest& req,
+                                               Done<v1::RenewOperatorCertificateResponse> done) {
+  if (!provisioning::IsOperator(who.role)) {
+    return done(absl::FailedPreconditionError("only operators renew with this call"));
+  }
+  if (absl::Status s = ValidateCsrField(req.csr_pem()); !s.ok()) return done(s);
+  absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), who.role, who.name);
+  if (!cert.ok()) return done(cert.status());
+  RunWrite<v1::RenewOperatorCertificateResponse>(
+      [this, who, cert = *std::move(cert)](
+          WriteTx& tx, v1::RenewOperatorCertificateResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::OperatorRow op, storage::FindOperator(tx.db(), who.name));
+        if (op.op.has_revoke_time()) {
+          return absl::UnauthenticatedError(absl::StrCat("operator '", who.name, "' is revoked"));
+        }
+        ASSIGN_OR_RETURN(storage::CertificateRow row,
+                         storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "operator.renew_certificate", "operator",
+                                       who.name,
+                                       {{"certificate", cert.info.serial_hex},
+                                        {"previous", who.certificate_serial}}));
+        *resp.mutable_certificate() = std::move(row.certificate);
+        resp.set_ca_certificate_pem(ca_.CertificatePem());
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<v1::ListOperatorsResponse> IdentityManager::ListOperators(
+    const v1::ListOperatorsRequest& req) {
+  v1::ListOperatorsResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<storage::OperatorRow> ops,
+                     storage::ListOperators(db, req.include_revoked()));
+    for (storage::OperatorRow& op : ops) {
+      storage::CertificateFilter filter;
+      filter.role = storage::RoleText(op.op.role());
+      filter.identity = op.op.name();
+      filter.include_revoked = true;
+      filter.limit = 20;
+      ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> certs,
+                       storage::ListCertificates(db, filter));
+      for (storage::CertificateRow& c : certs) {
+        c.certificate.clear_certificate_pem();
+        *op.op.add_certificates() = std::move(c.certificate);
+      }
+      *resp.add_operators() = std::move(op.op);
+    }
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+void IdentityManager::RevokeOperator(const rpc::Identity& who, const v1::RevokeOperatorRequest& req,
+                                     Done<v1::RevokeOperatorResponse> done) {
+  absl::Status valid = ValidateName("name", req.name());
+  if (valid.ok()) valid = ValidateReason(req.reason());
+  if (valid.ok()) valid = rpc::ValidateText("note", req.note(), 0, 1024);
+  if (!valid.ok()) return done(valid);
+  RunWrite<v1::RevokeOperatorResponse>(
+      [this, who, req](WriteTx& tx, v1::RevokeOperatorResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::OperatorRow op, storage::FindOperator(tx.db(), req.name()));
+        if (op.op.has_revoke_time()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("operator '", req.name(), "' is already revoked"));
+        }
+        RETURN_IF_ERROR(storage::MarkOperatorRevoked(tx, op.id));
+        storage::CertificateFilter filter;
+        filter.role = storage::RoleText(op.op.role());
+        filter.identity = req.name();
+        filter.limit = 1000;
+        ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> certs,
+                         storage::ListCertificates(tx.db(), filter));
+        for (const storage::CertificateRow& c : certs) {
+          RETURN_IF_ERROR(RevokeInTransaction(tx, c, req.reason(), who.actor(), revoked_));
+        }
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "operator.revoke", "operator", req.name(),
+                                       {{"reason", storage::ReasonText(req.reason())},
+                                        {"certificates", absl::StrCat(certs.size())},
+                                        {"note", req.note()}}));
+        ASSIGN_OR_RETURN(storage::OperatorRow after, storage::FindOperator(tx.db(), req.name()));
+        *resp.mutable_operator_() = std::move(after.op);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+// ---------------------------------------------------------------------- tokens and docks
+
+void IdentityManager::CreateEnrollmentToken(const rpc::Identity& who,
+                                            const v1::CreateEnrollmentTokenRequest& req,
+                                            Done<v1::CreateEnrollmentTokenResponse> done) {
+  absl::Status valid = rpc::ValidateSiteCode("site_code", req.site_code());
+  absl::Duration ttl = kDefaultTokenTtl;
+  if (valid.ok() && req.has_ttl()) {
+    ttl = absl::Seconds(req.ttl().seconds()) + absl::Nanoseconds(req.ttl().nanos());
+    if (ttl < absl::Minutes(1) || ttl > absl::Hours(24 * 30)) {
+      valid = absl::InvalidArgumentError(
+          absl::StrCat("ttl ", absl::FormatDuration(ttl),
+                       " is out of range; give between 1 minute and 30 days"));
+    }
+  }
+  if (valid.ok()) valid = rpc::ValidateText("note", req.note(), 0, 1024);
+  if (!valid.ok()) return done(valid);
+  absl::StatusOr<std::string> secret = provisioning::RandomBytes(32);
+  if (!secret.ok()) return done(secret.status());
+  const std::string token = absl::StrCat(kTokenPrefix, absl::WebSafeBase64Escape(*secret));
+  RunWrite<v1::CreateEnrollmentTokenResponse>(
+      [who, req, ttl, token](WriteTx& tx, v1::CreateEnrollmentTokenResponse& resp)
+          -> absl::Status {
+        ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(tx.db(), req.site_code()));
+        ASSIGN_OR_RETURN(storage::TokenRow row,
+                         storage::InsertToken(tx, TokenHash(token), site.id, req.note(),
+                                              common::ToMicros(tx.now() + ttl), who.actor()));
+        // The secret never goes into the audit trail; the token id does.
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "token.create", "site", req.site_code(),
+                                       {{"token_id", absl::StrCat(row.id)},
+                                        {"ttl", absl::FormatDuration(ttl)},
+                                        {"note", req.note()}}));
+        resp.set_token(token);
+        *resp.mutable_enrollment_token() = std::move(row.token);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<v1::ListEnrollmentTokensResponse> IdentityManager::ListEnrollmentTokens(
+    const v1::ListEnrollmentTokensRequest& req) {
+  if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  v1::ListEnrollmentTokensResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    std::optional<int64_t> site;
+    if (!req.site_code().empty()) {
+      ASSIGN_OR_RETURN(storage::SiteRow row, storage::FindSite(db, req.site_code()));
+      site = row.id;
+    }
+    ASSIGN_OR_RETURN(std::vector<v1::EnrollmentToken> tokens, storage::ListTokens(db, site));
+    for (v1::EnrollmentToken& t : tokens) *resp.add_enrollment_tokens() = std::move(t);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+absl::StatusOr<v1::ListDocksResponse> IdentityManager::ListDocks(const v1::ListDocksRequest& req) {
+  if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  v1::ListDocksResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    std::optional<int64_t> site;
+    if (!req.site_code().empty()) {
+      ASSIGN_OR_RETURN(storage::SiteRow row, storage::FindSite(db, req.site_code()));
+      site = row.id;
+    }
+    ASSIGN_OR_RETURN(std::vector<v1::Dock> docks,
+                     storage::ListDocks(db, site, req.include_revoked()));
+    for (v1::Dock& d : docks) *resp.add_docks() = std::move(d);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+void IdentityManager::RevokeDock(const rpc::Identity& who, const v1::RevokeDockRequest& req,
+                                 Done<v1::RevokeDockResponse> done) {
+  absl::Status valid = ValidateName("dock_id", req.dock_id());
+  if (valid.ok()) valid = ValidateReason(req.reason());
+  if (valid.ok()) valid = rpc::ValidateText("note", req.note(), 0, 1024);
+  if (!valid.ok()) return done(valid);
+  RunWrite<v1::RevokeDockResponse>(
+      [this, who, req](WriteTx& tx, v1::RevokeDockResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::DockRow dock, storage::FindDock(tx.db(), req.dock_id()));
+        if (dock.revoked) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("dock '", req.dock_id(), "' is already revoked"));
+        }
+        RETURN_IF_ERROR(storage::MarkDockRevoked(tx, dock.id));
+        storage::CertificateFilter filter;
+        filter.role = "dock";
+        filter.identity = req.dock_id();
+        filter.limit = 1000;
+        ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> certs,
+                         storage::ListCertificates(tx.db(), filter));
+        for (const storage::CertificateRow& c : certs) {
+          RETURN_IF_ERROR(RevokeInTransaction(tx, c, req.reason(), who.actor(), revoked_));
+        }
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "dock.revoke", "dock", req.dock_id(),
+                                       {{"reason", storage::ReasonText(req.reason())},
+                                        {"note", req.note()}}));
+        ASSIGN_OR_RETURN(storage::DockRow after, storage::FindDock(tx.db(), req.dock_id()));
+        *resp.mutable_dock() = std::move(after.dock);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+// --------------------------------------------------------------------------- certificates
+
+absl::StatusOr<v1::ListCertificatesResponse> IdentityManager::ListCertificates(
+    const v1::ListCertificatesRequest& req) {
+  storage::CertificateFilter filter;
+  if (!v1::Role_IsValid(req.role())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "role ", req.role(), " is not a role; use ADMIN, QUARTERMASTER, AUDITOR, DOCK or CAMERA"));
+  }
+  if (req.role() != v1::ROLE_UNSPECIFIED) filter.role = storage::RoleText(req.role());
+  RETURN_IF_ERROR(rpc::ValidateText("identity", req.identity(), 0, 64));
+  filter.identity = req.identity();
+  filter.include_revoked = req.include_revoked();
+  ASSIGN_OR_RETURN(int limit, rpc::ResolvePageSize(req.page_size()));
+  const std::string query = absl::StrCat("certificates|", filter.role, "|", filter.identity, "|",
+                                         filter.include_revoked);
+  ASSIGN_OR_RETURN(std::string cursor, tokens_.Decode(query, req.page_token()));
+  if (!cursor.empty()) {
+    int64_t before = 0;
+    if (!absl::SimpleAtoi(cursor, &before)) {
+      return absl::InvalidArgumentError("page_token is malformed; start again without it");
+    }
+    filter.before_id = before;
+  }
+  filter.limit = limit + 1;
+  v1::ListCertificatesResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> rows,
+                     storage::ListCertificates(db, filter));
+    if (static_cast<int>(rows.size()) > limit) {
+      rows.pop_back();
+      resp.set_next_page_token(tokens_.Encode(query, absl::StrCat(rows.back().id)));
+    }
+    for (storage::CertificateRow& r : rows) *resp.add_certificates() = std::move(r.certificate);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+void IdentityManager::RevokeCertificate(const rpc::Identity& who,
+                                        const v1::RevokeCertificateRequest& req,
+                                        Done<v1::RevokeCertificateResponse> done) {
+  absl::Status valid = rpc::ValidateText("serial", req.serial(), 1, 64);
+  if (valid.ok()) valid = ValidateReason(req.reason());
+  if (valid.ok()) valid = rpc::ValidateText("note", req.note(), 0, 1024);
+  if (!valid.ok()) return done(valid);
+  RunWrite<v1::RevokeCertificateResponse>(
+      [this, who, req](WriteTx& tx, v1::RevokeCertificateResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::CertificateRow cert,
+                         storage::FindCertificate(tx.db(), req.serial()));
+        if (cert.certificate.has_revoke_time()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("certificate ", req.serial(), " is already revoked"));
+        }
+        RETURN_IF_ERROR(RevokeInTransaction(tx, cert, req.reason(), who.actor(), revoked_));
+        ASSIGN_OR_RETURN(storage::CertificateRow after,
+                         storage::FindCertificate(tx.db(), req.serial()));
+        *resp.mutable_certificate() = std::move(after.certificate);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void IdentityManager::GetCrl(const v1::GetCrlRequest&, Done<v1::GetCrlResponse> done) {
+  const uint64_t generation = revoked_.generation();
+  const absl::Time now = store_.clock().Now();
+  {
+    absl::MutexLock lock(&crl_mu_);
+    if (crl_ != nullptr && crl_->generation == generation && now - crl_->made < kCrlRefresh) {
+      return done(crl_->response);
+    }
+  }
+  // A new CRL takes the next CRL number, which must never repeat: it is counted in the store.
+  RunWrite<v1::GetCrlResponse>(
+      [this, generation](WriteTx& tx, v1::GetCrlResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                         storage::GetSetting(tx.db(), kCrlNumberSetting));
+        uint64_t number = 0;
+        if (stored.has_value() && !absl::SimpleAtoi(*stored, &number)) {
+          return absl::InternalError("the stored CRL number is corrupt");
+        }
+        ++number;
+        RETURN_IF_ERROR(storage::PutSetting(tx.db(), kCrlNumberSetting, absl::StrCat(number)));
+        ASSIGN_OR_RETURN(std::vector<storage::RevokedEntry> entries,
+                         storage::ListRevoked(tx.db()));
+        std::vector<provisioning::RevokedCertificate> revoked;
+        for (const storage::RevokedEntry& e : entries) {
+          // Supplier certificates are not ours to list; only the fleet CA's serials go in.
+          if (e.serial.find(':') != std::string::npos) continue;
+          revoked.push_back(
+              {e.serial, common::FromMicros(e.revoked_us), ToCrlReason(e.reason)});
+        }
+        const absl::Time this_update = tx.now();
+        ASSIGN_OR_RETURN(std::string pem, ca_.MakeCrl(revoked, this_update,
+                                                      this_update + kCrlLifetime, number));
+        resp.set_crl_pem(std::move(pem));
+        resp.set_crl_number(static_cast<int64_t>(number));
+        *resp.mutable_this_update() =
+            TimeUtil::MicrosecondsToTimestamp(common::ToMicros(this_update));
+        *resp.mutable_next_update() =
+            TimeUtil::MicrosecondsToTimestamp(common::ToMicros(this_update + kCrlLifetime));
+        resp.set_ca_certificate_pem(ca_.CertificatePem());
+        auto cached = std::make_shared<CachedCrl>();
+        cached->generation = generation;
+        cached->made = this_update;
+        cached->response = resp;
+        absl::MutexLock lock(&crl_mu_);
+        crl_ = std::move(cached);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void IdentityManager::ResetCameraEnrollment(const rpc::Identity& who,
+                                            const v1::ResetCameraEnrollmentRequest& req,
+                                            Done<v1::ResetCameraEnrollmentResponse> done) {
+  absl::Status valid = rpc::ValidateSerial("serial", req.serial());
+  if (valid.ok()) valid = rpc::ValidateText("reason", req.reason(), 1, 1024);
+  if (!valid.ok()) return done(valid);
+  RunWrite<v1::ResetCameraEnrollmentResponse>(
+      [this, who, req](WriteTx& tx, v1::ResetCameraEnrollmentResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(tx.db(), req.serial()));
+        ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> cert,
+                         storage::FindCameraCertificate(tx.db(), cam.id));
+        if (!cert.has_value() || cert->certificate.has_revoke_time()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "camera '", req.serial(), "' has no valid certificate; it can enroll as it is"));
+        }
+        RETURN_IF_ERROR(RevokeInTransaction(tx, *cert, v1::REVOCATION_REASON_SUPERSEDED,
+                                            who.actor(), revoked_));
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "camera.reset_enrollment", "camera",
+                                       req.serial(),
+                                       {{"certificate", cert->certificate.serial()},
+                                        {"reason", req.reason()}}));
+        ASSIGN_OR_RETURN(storage::CertificateRow after,
+                         storage::FindCertificate(tx.db(), cert->certificate.serial()));
+        *resp.mutable_revoked_certificate() = std::move(after.certificate);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void IdentityManager::AddSupplierCa(const rpc::Identity& who, const v1::AddSupplierCaRequest& req,
+                                    Done<v1::AddSupplierCaResponse> done) {
+  absl::Status valid = rpc::ValidateText("name", req.name(), 1, 64);
+  if (valid.ok() && req.certificate_pem().empty()) {
+    valid = absl::InvalidArgumentError("certificate_pem is required: the supplier's CA, PEM");
+  }
+  if (!valid.ok()) return done(valid);
+  absl::StatusOr<provisioning::CertificateInfo> info =
+      provisioning::ParseCaCertificate(req.certificate_pem());
+  if (!info.ok()) {
+    return done(absl::InvalidArgumentError(
+        absl::StrCat("certificate_pem: ", info.status().message())));
+  }
+  RunWrite<v1::AddSupplierCaResponse>(
+      [who, req, info = *info](WriteTx& tx, v1::AddSupplierCaResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(*resp.mutable_supplier_ca(),
+                         storage::InsertSupplierCa(tx, req.name(),
+                                                   absl::StrCat("CN=", info.subject_cn),
+                                                   req.certificate_pem(),
+                                                   common::ToMicros(info.not_after),
+                                                   who.actor()));
+        return storage::Audit(tx, who.actor(), "supplier_ca.add", "supplier_ca", req.name(),
+                              {{"subject", absl::StrCat("CN=", info.subject_cn)}});
+      },
+      std::move(done));
+}
+
+absl::StatusOr<v1::ListSupplierCasResponse> IdentityManager::ListSupplierCas(
+    const v1::ListSupplierCasRequest&) {
+  v1::ListSupplierCasResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<storage::SupplierCaRow> rows, storage::ListSupplierCas(db));
+    for (storage::SupplierCaRow& r : rows) *resp.add_supplier_cas() = std::move(r.ca);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+// ---------------------------------------------------------------------------------- docks
+
+void IdentityManager::EnrollDock(const rpc::Identity&, const v1::EnrollDockRequest& req,
+                                 Done<v1::EnrollDockResponse> done) {
+  absl::Status valid = rpc::ValidateText("token", req.token(), 1, 128);
+  if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
+  if (valid.ok() && (req.slot_count() < 0 || req.slot_count() > 256)) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("slot_count is ", req.slot_count(), "; give 0 to 256"));
+  }
+  if (!valid.ok()) return done(valid);
+  absl::StatusOr<provisioning::CertificateRequest> csr =
+      provisioning::CertificateRequest::FromPem(req.csr_pem());
+  if (!csr.ok()) return done(absl::InvalidArgumentError(absl::StrCat("csr_pem: ", csr.status().message())));
+  absl::StatusOr<std::string> dock_id = csr->CommonName();
+  if (!dock_id.ok()) {
+    return done(absl::InvalidArgumentError(absl::StrCat("csr_pem: ", dock_id.status().message())));
+  }
+  const std::string hash = TokenHash(req.token());
+  const absl::Time now = store_.clock().Now();
+  auto token_refused = [] {
+    return absl::PermissionDeniedError(
+        "the enrollment token is unknown, already used or expired; ask an admin for a new one "
+        "(camfleet token create)");
+  };
+  // Refuse a bad token before spending a signature on it; the transaction checks again.
+  absl::Status precheck = store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<storage::TokenRow> token, storage::FindTokenByHash(db, hash));
+    if (!token.has_value() || token->used || token->expires_us <= common::ToMicros(now)) {
+      return token_refused();
+    }
+    return absl::OkStatus();
+  });
+  if (!precheck.ok()) return done(precheck);
+  absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), Role::kDock, *dock_id);
+  if (!cert.ok()) return done(cert.status());
+  RunWrite<v1::EnrollDockResponse>(
+      [this, req, hash, token_refused, dock_id = *dock_id, cert = *std::move(cert)](
+          WriteTx& tx, v1::EnrollDockResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<storage::TokenRow> token,
+                         storage::FindTokenByHash(tx.db(), hash));
+        if (!token.has_value() || token->used ||
+            token->expires_us <= common::ToMicros(tx.now())) {
+          return token_refused();
+        }
+        RETURN_IF_ERROR(storage::MarkTokenUsed(tx, token->id, dock_id));
+        ASSIGN_OR_RETURN(storage::DockRow dock, storage::InsertDock(tx, dock_id, token->site_id,
+                                                                    req.slot_count(), token->id));
+        const std::string actor = absl::StrCat("dock:", dock_id);
+        ASSIGN_OR_RETURN(storage::CertificateRow row,
+                         storage::InsertCertificate(tx, ToRecord(cert, actor)));
+        RETURN_IF_ERROR(storage::Audit(tx, actor, "dock.enroll", "dock", dock_id,
+                                       {{"site", dock.dock.site_code()},
+                                        {"token_id", absl::StrCat(token->id)},
+                                        {"certificate", cert.info.serial_hex}}));
+        ASSIGN_OR_RETURN(storage::DockRow after, storage::FindDock(tx.db(), dock_id));
+        *resp.mutable_certificate() = std::move(row.certificate);
+        resp.set_ca_certificate_pem(ca_.CertificatePem());
+        *resp.mutable_dock() = std::move(after.dock);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void IdentityManager::RenewDockCertificate(const rpc::Identity& who,
+                                           const v1::RenewDockCertificateRequest& req,
+                                           Done<v1::RenewDockCertificateResponse> done) {
+  if (absl::Status s = ValidateCsrField(req.csr_pem()); !s.ok()) return done(s);
+  absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), Role::kDock, who.name);
+  if (!cert.ok()) return done(cert.status());
+  RunWrite<v1::RenewDockCertificateResponse>(
+      [this, who, cert = *std::move(cert)](WriteTx& tx, v1::RenewDockCertificateResponse& resp)
+          -> absl::Status {
+        ASSIGN_OR_RETURN(storage::DockRow dock, storage::FindDock(tx.db(), who.name));
+        if (dock.revoked) {
+          return absl::UnauthenticatedError(absl::StrCat("dock '", who.name, "' is revoked"));
+        }
+        RETURN_IF_ERROR(storage::TouchDock(tx, dock.id));
+        ASSIGN_OR_RETURN(storage::CertificateRow row,
+                         storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "dock.renew_certificate", "dock",
+                                       who.name,
+                                       {{"certificate", cert.info.serial_hex},
+                                        {"previous", who.certificate_serial}}));
+        *resp.mutable_certificate() = std::move(row.certificate);
+        resp.set_ca_certificate_pem(ca_.CertificatePem());
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCameraRequest& req,
+                                   Done<v1::EnrollCameraResponse> done) {
+  absl::Status valid = rpc::ValidateSerial("serial", req.serial());
+  if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
+  if (!valid.ok()) return done(valid);
+  const absl::Time now = store_.clock().Now();
+  absl::Status precheck = store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(db, who, req.serial()));
+    return CheckCameraEligible(ctx, /*renewal=*/false, now);
+  });
+  if (!precheck.ok()) return done(precheck);
+  absl::StatusOr<provisioning::IssuedCertificate> cert =
+      Sign(req.csr_pem(), Role::kCamera, req.serial());
+  if (!cert.ok()) return done(cert.status());
+  RunWrite<v1::EnrollCameraResponse>(
+      [this, who, req, cert = *std::move(cert)](WriteTx& tx, v1::EnrollCameraResponse& resp)
+          -> absl::Status {
+        ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(tx.db(), who, req.serial()));
+        RETURN_IF_ERROR(CheckCameraEligible(ctx, /*renewal=*/false, tx.now()));
+        RETURN_IF_ERROR(storage::TouchDock(tx, ctx.dock.id));
+        ASSIGN_OR_RETURN(storage::CertificateRow row,
+                         storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
+        RETURN_IF_ERROR(storage::SetCameraCertificate(tx, ctx.camera.id, row.id));
+        const v1::CameraState from = ctx.camera.camera.state();
+        const v1::CameraState to = v1::CAMERA_STATE_AVAILABLE;
+        if (from != to) {
+          RETURN_IF_ERROR(storage::UpdateCameraState(tx, ctx.camera.id, to,
+                                                     absl::StrCat("enrolled at ", who.name)));
+        }
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "camera.enroll", "camera", req.serial(),
+                                       {{"from", storage::StateName(from)},
+                                        {"to", storage::StateName(to)},
+                                        {"dock", who.name},
+                                        {"certificate", cert.info.serial_hex}}));
+        ASSIGN_OR_RETURN(storage::CameraRow after, storage::FindCamera(tx.db(), req.serial()));
+        *resp.mutable_certificate() = std::move(row.certificate);
+        resp.set_ca_certificate_pem(ca_.CertificatePem());
+        *resp.mutable_camera() = std::move(after.camera);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+void IdentityManager::RenewCameraCertificate(const rpc::Identity& who,
+                                             const v1::RenewCameraCertificateRequest& req,
+                                             Done<v1::RenewCameraCertificateResponse> done) {
+  absl::Status valid = rpc::ValidateSerial("serial", req.serial());
+  if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
+  if (!valid.ok()) return done(valid);
+  const absl::Time now = store_.clock().Now();
+  absl::Status precheck = store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(db, who, req.serial()));
+    return CheckCameraEligible(ctx, /*renewal=*/true, now);
+  });
+  if (!precheck.ok()) return done(precheck);
+  absl::StatusOr<provisioning::IssuedCertificate> cert =
+      Sign(req.csr_pem(), Role::kCamera, req.serial());
+  if (!cert.ok()) return done(cert.status());
+  RunWrite<v1::RenewCameraCertificateResponse>(
+      [this, who, req, cert = *std::move(cert)](
+          WriteTx& tx, v1::RenewCameraCertificateResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(tx.db(), who, req.serial()));
+        RETURN_IF_ERROR(CheckCameraEligible(ctx, /*renewal=*/true, tx.now()));
+        RETURN_IF_ERROR(storage::TouchDock(tx, ctx.dock.id));
+        ASSIGN_OR_RETURN(storage::CertificateRow row,
+                         storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
+        RETURN_IF_ERROR(storage::SetCameraCertificate(tx, ctx.camera.id, row.id));
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "camera.renew_certificate", "camera",
+                                       req.serial(),
+                                       {{"dock", who.name},
+                                        {"certificate", cert.info.serial_hex},
+                                        {"previous", ctx.certificate->certificate.serial()}}));
+        *resp.mutable_certificate() = std::move(row.certificate);
+        resp.set_ca_certificate_pem(ca_.CertificatePem());
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+}  // namespace camfleet::identity

@@ -1,0 +1,119 @@
+#pragma once
+// Operators, docks, enrollment tokens, certificates, revocation and the CRL: the plain C++
+// behind ProvisioningService and DockService.
+//
+// Certificates are signed outside the write transaction (signing is CPU work that must not hold
+// up the single writer); the transaction then checks again everything the decision rests on
+// (token unused, camera state, dock not revoked) and records the certificate with its audit
+// event. A certificate signed for a request that the transaction refuses is discarded unseen.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "camfleet/v1/provisioning.pb.h"
+#include "provisioning/certificate_authority.h"
+#include "services/rpc/identity.h"
+#include "services/rpc/page_token.h"
+#include "services/rpc/revocation_set.h"
+#include "services/storage/identity_repository.h"
+#include "services/storage/store.h"
+
+namespace camfleet::identity {
+
+template <typename T>
+using Done = absl::AnyInvocable<void(absl::StatusOr<T>)>;
+
+// Loads every revoked serial from the store into `set` (at server start).
+absl::Status LoadRevocations(storage::Store& store, rpc::RevocationSet& set);
+
+// Revokes `cert` inside `tx` and adds it to `set` at once (fail-closed: should the transaction
+// then fail, the serial stays refused until restart, which is the safe side).
+absl::Status RevokeInTransaction(storage::WriteTx& tx, const storage::CertificateRow& cert,
+                                 v1::RevocationReason reason, const std::string& revoked_by,
+                                 rpc::RevocationSet& set);
+
+// Checks a certificate a supplier put on camera `serial` at the factory against every supplier
+// CA configured, and records it (role camera, source supplier). The camera is not linked to it
+// here. Errors: FAILED_PRECONDITION if no supplier CA is configured; INVALID_ARGUMENT naming
+// why it chains to none of them, or does not name the serial.
+absl::StatusOr<storage::CertificateRow> ImportFactoryCertificate(storage::WriteTx& tx,
+                                                                 const std::string& serial,
+                                                                 const std::string& pem,
+                                                                 const std::string& actor);
+
+class IdentityManager {
+ public:
+  IdentityManager(storage::Store& store, const provisioning::CertificateAuthority& ca,
+                  rpc::RevocationSet& revoked, const rpc::PageTokens& tokens)
+      : store_(store), ca_(ca), revoked_(revoked), tokens_(tokens) {}
+
+  // ---- ProvisioningService ----
+  void IssueOperatorCertificate(const rpc::Identity& who,
+                                const v1::IssueOperatorCertificateRequest& req,
+                                Done<v1::IssueOperatorCertificateResponse> done);
+  void RenewOperatorCertificate(const rpc::Identity& who,
+                                const v1::RenewOperatorCertificateRequest& req,
+                                Done<v1::RenewOperatorCertificateResponse> done);
+  absl::StatusOr<v1::ListOperatorsResponse> ListOperators(const v1::ListOperatorsRequest& req);
+  void RevokeOperator(const rpc::Identity& who, const v1::RevokeOperatorRequest& req,
+                      Done<v1::RevokeOperatorResponse> done);
+  void CreateEnrollmentToken(const rpc::Identity& who,
+                             const v1::CreateEnrollmentTokenRequest& req,
+                             Done<v1::CreateEnrollmentTokenResponse> done);
+  absl::StatusOr<v1::ListEnrollmentTokensResponse> ListEnrollmentTokens(
+      const v1::ListEnrollmentTokensRequest& req);
+  absl::StatusOr<v1::ListDocksResponse> ListDocks(const v1::ListDocksRequest& req);
+  void RevokeDock(const rpc::Identity& who, const v1::RevokeDockRequest& req,
+                  Done<v1::RevokeDockResponse> done);
+  absl::StatusOr<v1::ListCertificatesResponse> ListCertificates(
+      const v1::ListCertificatesRequest& req);
+  void RevokeCertificate(const rpc::Identity& who, const v1::RevokeCertificateRequest& req,
+                         Done<v1::RevokeCertificateResponse> done);
+  // Rebuilt (with a new CRL number) after a revocation or once a day; otherwise cached.
+  void GetCrl(const v1::GetCrlRequest& req, Done<v1::GetCrlResponse> done);
+  void ResetCameraEnrollment(const rpc::Identity& who,
+                             const v1::ResetCameraEnrollmentRequest& req,
+                             Done<v1::ResetCameraEnrollmentResponse> done);
+  void AddSupplierCa(const rpc::Identity& who, const v1::AddSupplierCaRequest& req,
+                     Done<v1::AddSupplierCaResponse> done);
+  absl::StatusOr<v1::ListSupplierCasResponse> ListSupplierCas(
+      const v1::ListSupplierCasRequest& req);
+
+  // ---- DockService ----
+  void EnrollDock(const rpc::Identity& who, const v1::EnrollDockRequest& req,
+                  Done<v1::EnrollDockResponse> done);
+  void RenewDockCertificate(const rpc::Identity& who, const v1::RenewDockCertificateRequest& req,
+                            Done<v1::RenewDockCertificateResponse> done);
+  void EnrollCamera(const rpc::Identity& who, const v1::EnrollCameraRequest& req,
+                    Done<v1::EnrollCameraResponse> done);
+  void RenewCameraCertificate(const rpc::Identity& who,
+                              const v1::RenewCameraCertificateRequest& req,
+                              Done<v1::RenewCameraCertificateResponse> done);
+
+ private:
+  template <typename Resp, typename Fn>
+  void RunWrite(Fn fn, Done<Resp> done);
+  // Checks the CSR and signs it for `role`/`identity` with the CA.
+  absl::StatusOr<provisioning::IssuedCertificate> Sign(const std::string& csr_pem,
+                                                       provisioning::Role role,
+                                                       const std::string& identity) const;
+
+  storage::Store& store_;
+  const provisioning::CertificateAuthority& ca_;
+  rpc::RevocationSet& revoked_;
+  const rpc::PageTokens& tokens_;
+
+  struct CachedCrl {
+    uint64_t generation = 0;
+    absl::Time made;
+    v1::GetCrlResponse response;
+  };
+  absl::Mutex crl_mu_;
+  std::shared_ptr<const CachedCrl> crl_ ABSL_GUARDED_BY(crl_mu_);
+};
+
+}  // namespace camfleet::identity
