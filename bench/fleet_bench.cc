@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "bench/closed_loop.h"
 #include "bench/report.h"
+#include "bench/writer_probe.h"
 #include "camfleet/v1/fleet.grpc.pb.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
@@ -78,6 +79,8 @@ struct BenchOptions {
   int sql_iterations = 50;
   int deep_page = 500;
   bool direct = true;  // also drive lifecycle through FleetManager without gRPC
+  // Experiments on the writer's connection; figures taken with them are not the store's.
+  WriterProbe::Experiment experiment;
   std::string db_dir;
   bool keep_db = false;
   std::string json_out;
@@ -119,6 +122,17 @@ int64_t ThreadCpuNanos(pid_t tid) {
   int64_t on_cpu = 0;
   in >> on_cpu;
   return in ? on_cpu : 0;
+}
+
+// Bytes this process has caused to be written to storage (the WAL, checkpoints).
+int64_t ProcessWriteBytes() {
+  std::ifstream in("/proc/self/io");
+  std::string key;
+  int64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "write_bytes:") return value;
+  }
+  return 0;
 }
 
 int64_t ProcessCpuNanos() {
@@ -410,7 +424,8 @@ class FixtureBuilder {
       manager_.CreateHolder(Who(), h, pending.Add<v1::CreateHolderResponse>());
       for (int k = 0; k < options_.cameras_per_client; ++k) {
         v1::RegisterCameraRequest req;
-        req.set_serial(absl::StrFormat("BN-%02d-%02d", c, k));
+        // "LC" sorts after the fleet's "CF" serials, so these do not fill the lists' first pages.
+        req.set_serial(absl::StrFormat("LC-%02d-%02d", c, k));
         req.set_model(f.models.front());
         req.set_site_code(RandomPost(f));
         cams->serials.push_back(req.serial());
@@ -561,6 +576,9 @@ class FixtureBuilder {
     std::uniform_int_distribution<int64_t> recent(0, 48 * kHour);
     std::uniform_int_distribution<int64_t> stale(15 * kDay, 60 * kDay);
     std::vector<std::pair<std::string, int64_t>> seen;
+    for (const auto& cams : f.clients) {
+      for (const std::string& serial : cams->serials) seen.emplace_back(serial, now_us);
+    }
     for (int i = 1; i <= options_.cameras; ++i) {
       const Plan p = plan_[static_cast<size_t>(i)];
       if (p == Plan::kRegistered) {
@@ -725,6 +743,17 @@ struct ThroughputRun {
   storage::StoreStats store;  // commits and writes inside the window
   double writer_busy = 0;     // share of the window the store's writer thread was on a CPU
   double process_cpu = 0;     // CPU-seconds per second for the whole process (2.0 = 2 cores)
+  WriterTotals writer;        // COMMIT and checkpoint time on the writer, inside the window
+  int64_t write_bytes = 0;    // written to storage by the process inside the window
+
+  double avg_commit_ms() const {
+    return writer.commits > 0 ? static_cast<double>(writer.commit_ns) / 1e6 /
+                                    static_cast<double>(writer.commits)
+                              : 0;
+  }
+  double in_commit() const {
+    return load.window_s > 0 ? static_cast<double>(writer.commit_ns) / 1e9 / load.window_s : 0;
+  }
 
   double writes_per_commit() const {
     return store.commits > 0 ? static_cast<double>(store.writes) / static_cast<double>(store.commits)
@@ -744,12 +773,22 @@ struct ThroughputRun {
             {"writes_per_commit", writes_per_commit()},
             {"writer_busy", writer_busy},
             {"process_cpu", process_cpu},
+            {"writer_commits", writer.commits},
+            {"writer_commit_ms_avg", avg_commit_ms()},
+            {"writer_in_commit", in_commit()},
+            {"checkpoints", writer.checkpoints},
+            {"checkpoint_ms_total", static_cast<double>(writer.checkpoint_ns) / 1e6},
+            {"checkpoint_frames", writer.checkpoint_frames},
+            {"writer_statements", writer.statements},
+            {"writer_statement_ms_total", static_cast<double>(writer.statement_ns) / 1e6},
+            {"write_bytes", write_bytes},
             {"drained", load.drained}};
   }
 };
 
 ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& callers,
-                      const LoadOptions& load, storage::Store& store, pid_t writer_tid) {
+                      const LoadOptions& load, storage::Store& store, pid_t writer_tid,
+                      const WriterProbe& probe) {
   ThroughputRun run;
   run.kind = kind;
   run.clients = static_cast<int>(callers.size());
@@ -757,9 +796,13 @@ ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& calle
   int64_t writer0 = 0;
   int64_t cpu0 = 0;
   int64_t wall0 = 0;
+  WriterTotals writer0_totals;
+  int64_t bytes0 = 0;
   WindowHooks hooks;
   hooks.begin = [&] {
     stats0 = store.stats();
+    writer0_totals = probe.Snapshot();
+    bytes0 = ProcessWriteBytes();
     writer0 = ThreadCpuNanos(writer_tid);
     cpu0 = ProcessCpuNanos();
     wall0 = MonotonicNanos();
@@ -771,6 +814,15 @@ ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& calle
     run.store.writes = stats1.writes - stats0.writes;
     run.writer_busy = static_cast<double>(ThreadCpuNanos(writer_tid) - writer0) / wall;
     run.process_cpu = static_cast<double>(ProcessCpuNanos() - cpu0) / wall;
+    const WriterTotals w = probe.Snapshot();
+    run.writer.commits = w.commits - writer0_totals.commits;
+    run.writer.commit_ns = w.commit_ns - writer0_totals.commit_ns;
+    run.writer.checkpoints = w.checkpoints - writer0_totals.checkpoints;
+    run.writer.checkpoint_ns = w.checkpoint_ns - writer0_totals.checkpoint_ns;
+    run.writer.checkpoint_frames = w.checkpoint_frames - writer0_totals.checkpoint_frames;
+    run.writer.statements = w.statements - writer0_totals.statements;
+    run.writer.statement_ns = w.statement_ns - writer0_totals.statement_ns;
+    run.write_bytes = ProcessWriteBytes() - bytes0;
   };
   run.load = RunClosedLoop(callers, load, std::move(hooks));
   return run;
@@ -799,6 +851,34 @@ void PrintRuns(const std::vector<ThroughputRun>& runs, const std::string& kind) 
     }
     if (!r.load.drained) std::cout << "  WARNING: " << r.clients << " clients did not drain\n";
   }
+}
+
+// Where the writer's time went in the write runs.
+void PrintWriterBreakdown(const std::vector<ThroughputRun>& runs, const std::string& kind) {
+  std::vector<std::vector<std::string>> rows = {
+      {"clients", "commits/s", "avg COMMIT ms", "in COMMIT", "in other SQL", "writer on CPU",
+       "stmts/write", "us SQL/write", "checkpoints", "ckpt ms", "ckpt pages", "KB out/commit"}};
+  for (const ThroughputRun& r : runs) {
+    if (r.kind != kind) continue;
+    const double commits = static_cast<double>(std::max<int64_t>(r.writer.commits, 1));
+    rows.push_back({absl::StrCat(r.clients),
+                    Rate(static_cast<double>(r.writer.commits) / r.load.window_s),
+                    Ms(r.avg_commit_ms()), absl::StrFormat("%.0f%%", 100 * r.in_commit()),
+                    absl::StrFormat("%.0f%%", 100 * static_cast<double>(r.writer.statement_ns) /
+                                                  1e9 / r.load.window_s),
+                    absl::StrFormat("%.0f%%", 100 * r.writer_busy),
+                    absl::StrFormat("%.1f", static_cast<double>(r.writer.statements) /
+                                                static_cast<double>(std::max<int64_t>(
+                                                    r.store.writes, 1))),
+                    absl::StrFormat("%.0f", static_cast<double>(r.writer.statement_ns) / 1e3 /
+                                                static_cast<double>(std::max<int64_t>(
+                                                    r.store.writes, 1))),
+                    absl::StrCat(r.writer.checkpoints),
+                    Ms(static_cast<double>(r.writer.checkpoint_ns) / 1e6),
+                    absl::StrCat(r.writer.checkpoint_frames),
+                    absl::StrFormat("%.0f", static_cast<double>(r.write_bytes) / 1024 / commits)});
+  }
+  PrintTable(std::cout, rows);
 }
 
 const ThroughputRun* FindRun(const std::vector<ThroughputRun>& runs, const std::string& kind,
@@ -1023,21 +1103,6 @@ class Bench {
       writer_tid_ = CurrentThreadId();  // runs on the store's writer thread
       return absl::OkStatus();
     }));
-    if (std::getenv("BENCH_EXPERIMENT") != nullptr) {
-      std::vector<int64_t> lat;
-      for (int i = 0; i < 300; ++i) {
-        const int64_t t = MonotonicNanos();
-        RETURN_IF_ERROR(server_->store().WriteAndWait([](storage::WriteTx& tx) {
-          return storage::PutSetting(tx.db(), "bench", absl::StrCat(MonotonicNanos()));
-        }));
-        lat.push_back(MonotonicNanos() - t);
-      }
-      LatencySummary l = Summarize(lat);
-      std::cout << "EXPERIMENT store WriteAndWait p50 " << l.p50_ms << " p99 " << l.p99_ms << "\n";
-      ASSIGN_OR_RETURN(commit_, MeasureCommitCeiling(scratch_->File("commit-ceiling2.db"),
-                                                     absl::Seconds(1.5)));
-      std::cout << "EXPERIMENT ceiling again p50 " << commit_.latency.p50_ms << "\n";
-    }
     tokens_ = std::make_unique<rpc::PageTokens>("bench: setup only, never lists");
     manager_ = std::make_unique<fleet::FleetManager>(server_->store(), *tokens_);
     RETURN_IF_ERROR(Connect(max_clients));
@@ -1064,18 +1129,18 @@ class Bench {
       for (int i = 0; i < n; ++i) out.push_back(all[static_cast<size_t>(i)].get());
       return out;
     };
+    WriterProbe probe;
+    RETURN_IF_ERROR(probe.Install(server_->store(), options_.experiment));
+    auto run = [&](const char* kind, const std::vector<std::unique_ptr<Caller>>& callers, int n) {
+      runs_.push_back(RunLoad(kind, first(callers, n), load, server_->store(), writer_tid_, probe));
+      Progress(runs_.back());
+    };
     for (int n : options_.clients) {
-      runs_.push_back(RunLoad("empty", first(health, n), load, server_->store(), writer_tid_));
-      Progress(runs_.back());
-      runs_.push_back(
-          RunLoad("lifecycle", first(lifecycle, n), load, server_->store(), writer_tid_));
-      Progress(runs_.back());
-      if (options_.direct) {
-        runs_.push_back(
-            RunLoad("direct", first(direct, n), load, server_->store(), writer_tid_));
-        Progress(runs_.back());
-      }
+      run("empty", health, n);
+      run("lifecycle", lifecycle, n);
+      if (options_.direct) run("direct", direct, n);
     }
+    RETURN_IF_ERROR(probe.Remove(server_->store()));
     std::cout << "\n-- empty unary call: grpc.health.v1.Health/Check --\n";
     PrintRuns(runs_, "empty");
     std::cout << "\n-- lifecycle over gRPC: IssueCamera / ReturnCamera alternating --\n";
@@ -1084,6 +1149,15 @@ class Bench {
       std::cout << "\n-- diagnostic: the same lifecycle calls straight into FleetManager "
                    "(no gRPC) --\n";
       PrintRuns(runs_, "direct");
+    }
+    std::cout << "\n-- where the store's writer thread spent the window ("
+              << "SQLite's auto-checkpoint every " << probe.autocheckpoint_pages()
+              << " WAL pages, inside COMMIT) --\n";
+    std::cout << "lifecycle over gRPC:\n";
+    PrintWriterBreakdown(runs_, "lifecycle");
+    if (options_.direct) {
+      std::cout << "direct into FleetManager:\n";
+      PrintWriterBreakdown(runs_, "direct");
     }
 
     RETURN_IF_ERROR(RunLists());
@@ -1108,6 +1182,14 @@ class Bench {
               << (options_.channels == 0 ? std::string("one TCP connection each")
                                          : absl::StrCat(options_.channels, " shared connections"))
               << ", callback API, one call in flight per client)\n";
+    if (options_.experiment.synchronous_normal) {
+      std::cout << "EXPERIMENT: the writer commits with synchronous=NORMAL (NOT durable); the "
+                   "write figures are an upper bound, not the store's\n";
+    }
+    if (options_.experiment.cache_mb > 0) {
+      std::cout << "EXPERIMENT: the writer's page cache is " << options_.experiment.cache_mb
+                << " MiB, not the store's; the write figures are not the store's\n";
+    }
     load_before_ = LoadAverage();
     std::cout << absl::StrFormat("load average (1 min) at start: %.2f", load_before_);
     if (load_before_ > 0.5 * std::thread::hardware_concurrency()) {
@@ -1279,7 +1361,9 @@ class Bench {
                      {"import_chunk", options_.import_chunk},
                      {"list_iterations", options_.list_iterations},
                      {"deep_page", options_.deep_page},
-                     {"seed", options_.seed}};
+                     {"seed", options_.seed},
+                     {"experiment_writer_sync_normal", options_.experiment.synchronous_normal},
+                     {"experiment_writer_cache_mb", options_.experiment.cache_mb}};
     out["machine"] = {{"cpus", std::thread::hardware_concurrency()},
                       {"load_average_start", load_before_},
                       {"load_average_end", load_after_},
@@ -1395,10 +1479,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("!--no-direct", o.direct,
                "Skip the diagnostic lifecycle runs straight into FleetManager");
+  app.add_flag("--experiment-writer-sync-normal", o.experiment.synchronous_normal,
+               "EXPERIMENT, NOT DURABLE, not how the store runs: synchronous=NORMAL on the "
+               "writer's connection, so COMMIT does not wait for fsync; the upper bound of "
+               "overlapping the fsync with the next group");
   app.add_option("--db-dir", o.db_dir,
                  "Directory for the scratch databases (default $TMPDIR or /tmp); use a disk "
                  "like the one production runs on")
       ->check(CLI::ExistingDirectory);
+  app.add_option("--experiment-writer-cache-mb", o.experiment.cache_mb,
+                 "EXPERIMENT, not how the store runs: give the writer's connection a page cache "
+                 "of this many MiB (SQLite's default is 2 MiB)")
+      ->check(CLI::Range(0, 4096));
   app.add_flag("--keep-db", o.keep_db, "Keep the scratch directory afterwards");
   app.add_option("--json-out", o.json_out, "Also write every figure as JSON to this file");
   app.add_option("--seed", o.seed, "Seed for the fixture's random choices")->capture_default_str();

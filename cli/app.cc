@@ -57,10 +57,9 @@ int RunCamfleet(const std::vector<std::string>& args, const Environment& env) {
   CLI::Option* server_opt =
       app.add_option("--server", server, "camfleetd address, host:port or unix:PATH")
           ->type_name("ADDR");
-  CLI::Option* operator_opt =
-      app.add_option("--operator", operator_name,
-                     "Your name, recorded as the actor of every change")
-          ->type_name("NAME");
+  CLI::Option* operator_opt = app.add_option("--operator", operator_name,
+                                             "Your name, recorded as the actor of every change")
+                                  ->type_name("NAME");
   CLI::Option* timeout_opt =
       app.add_option("--timeout", timeout, "Deadline of each call to the server")
           ->type_name("SECONDS");
@@ -96,7 +95,8 @@ int RunCamfleet(const std::vector<std::string>& args, const Environment& env) {
   if (!connection.ok()) return session.UsageError(connection.status().message());
   if (!selected) {
     // A noun without a verb (`camfleet camera`): show what the verbs are.
-    *env.err << DeepestParsed(app)->help();
+    CLI::App* noun = DeepestParsed(app);
+    *env.err << noun->help(noun == &app ? "" : app.get_name());
     return kExitUsage;
   }
   return selected(session);

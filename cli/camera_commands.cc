@@ -29,8 +29,8 @@ std::string CameraRecord(const v1::Camera& c) {
        {"site", c.site_code()},
        {"holder", c.holder_badge()},
        {"due back", FormatTimestamp(c.due_back_time(), c.has_due_back_time())},
-       {"last seen", c.has_last_seen_time() ? FormatUtc(FromTimestamp(c.last_seen_time()))
-                                            : "never"},
+       {"last seen",
+        c.has_last_seen_time() ? FormatUtc(FromTimestamp(c.last_seen_time())) : "never"},
        {"note", c.state_note()},
        {"registered", FormatTimestamp(c.create_time(), c.has_create_time())},
        {"updated", FormatTimestamp(c.update_time(), c.has_update_time())}});
@@ -99,11 +99,12 @@ void AddImport(CLI::App* camera, Action* selected) {
     bool dry_run = false;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = camera->add_subcommand(
-      "import",
-      "Import a delivery manifest (CSV with the header serial,model,hardware_revision,site) in "
-      "one transaction. Every bad row is listed by line number; unless --partial, nothing is "
-      "imported when any row is bad (exit code 4).");
+  CLI::App* cmd =
+      camera->add_subcommand("import", "Import a delivery manifest (CSV) in one transaction");
+  cmd->footer(
+      "The file starts with the header line serial,model,hardware_revision,site and has one "
+      "camera per line.\nEvery bad row is listed by line number. Unless --partial is given, "
+      "nothing is imported when any row is bad, and the exit code is 4.");
   cmd->add_option("FILE", args->file, "The manifest, e.g. delivery-2026-11.csv")->required();
   cmd->add_flag("--partial", args->partial, "Import the good rows even when some are bad");
   cmd->add_flag("--dry-run", args->dry_run, "Check every row and report, but import nothing");
@@ -123,8 +124,8 @@ void AddImport(CLI::App* camera, Action* selected) {
                                        " bytes per manifest, so split it"));
     }
     // Progress goes to stderr under --json so that stdout stays one JSON document.
-    (s.json() ? s.err() : s.out()) << "read " << CountCsvRows(request.csv()) << " rows from "
-                                   << args->file << "\n";
+    (s.json() ? s.err() : s.out())
+        << "read " << CountCsvRows(request.csv()) << " rows from " << args->file << "\n";
 
     absl::StatusOr<v1::ImportManifestResponse> response =
         s.client().Fleet(&Stub::ImportManifest, request);
@@ -146,8 +147,7 @@ void AddImport(CLI::App* camera, Action* selected) {
     }
     const int64_t bad = r.errors_size();
     if (args->dry_run) {
-      s.out() << "dry run: " << r.rows() << " rows checked, " << bad
-              << " bad; nothing imported\n";
+      s.out() << "dry run: " << r.rows() << " rows checked, " << bad << " bad; nothing imported\n";
     } else if (bad == 0) {
       s.out() << "imported " << r.imported() << " of " << r.rows() << " rows\n";
     } else if (rejected) {
@@ -220,10 +220,10 @@ void AddList(CLI::App* camera, Action* selected) {
       }
       Table table({"SERIAL", "MODEL", "STATE", "SITE", "HOLDER", "DUE", "LAST SEEN"});
       for (const v1::Camera& c : r.cameras()) {
-        table.AddRow({c.serial(), c.model(), CameraStateName(c.state()), c.site_code(),
-                      c.holder_badge(), FormatTimestamp(c.due_back_time(), c.has_due_back_time()),
-                      c.has_last_seen_time() ? FormatUtc(FromTimestamp(c.last_seen_time()))
-                                             : "never"});
+        table.AddRow(
+            {c.serial(), c.model(), CameraStateName(c.state()), c.site_code(), c.holder_badge(),
+             FormatTimestamp(c.due_back_time(), c.has_due_back_time()),
+             c.has_last_seen_time() ? FormatUtc(FromTimestamp(c.last_seen_time())) : "never"});
       }
       s.out() << table.Render();
       PrintMoreHint(s, r.next_page_token(), "cameras");
@@ -244,9 +244,42 @@ void AddTransition(CLI::App* camera, Action* selected, const char* name, const c
   cmd->add_option(text_flag, *((*request).*text_field)(), text_help)->required();
   SetAction(cmd, selected, [request, method](Session& s) {
     return Finish(s, s.client().Fleet(method, *request), [&](const Response& r) {
-      s.out() << r.camera().serial() << " is now " << CameraStateName(r.camera().state())
-              << "\n";
+      s.out() << r.camera().serial() << " is now " << CameraStateName(r.camera().state()) << "\n";
     });
+  });
+}
+
+void AddCommission(CLI::App* camera, Action* selected) {
+  struct Args {
+    v1::CommissionCameraRequest request;
+    std::string factory_cert;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = camera->add_subcommand(
+      "commission", "Commission a REGISTERED camera by hand (to AVAILABLE), saying why");
+  cmd->add_option("SERIAL", *args->request.mutable_serial(), "Serial number")->required();
+  cmd->add_option("--reason", *args->request.mutable_reason(), "Who vouched for the unit and why")
+      ->required();
+  cmd->add_option("--factory-cert", args->factory_cert,
+                  "PEM certificate the supplier put on the camera; must chain to a supplier CA "
+                  "an admin added and name the serial")
+      ->type_name("FILE");
+  SetAction(cmd, selected, [args](Session& s) {
+    v1::CommissionCameraRequest request = args->request;
+    if (!args->factory_cert.empty()) {
+      std::ifstream in(args->factory_cert, std::ios::binary);
+      std::ostringstream pem;
+      pem << in.rdbuf();
+      if (!in || pem.str().empty()) {
+        return s.UsageError(absl::StrCat("cannot read ", args->factory_cert));
+      }
+      request.set_factory_certificate_pem(pem.str());
+    }
+    return Finish(s, s.client().Fleet(&Stub::CommissionCamera, request),
+                  [&](const v1::CommissionCameraResponse& r) {
+                    s.out() << r.camera().serial() << " is now "
+                            << CameraStateName(r.camera().state()) << "\n";
+                  });
   });
 }
 
@@ -260,17 +293,15 @@ void AddIssue(CLI::App* parent, Action* selected) {
   CLI::App* cmd = parent->add_subcommand(
       "issue", "Issue an AVAILABLE camera to a holder until a due-back time");
   cmd->add_option("SERIAL", *args->request.mutable_serial(), "Serial number")->required();
-  cmd->add_option("--to", *args->request.mutable_holder_badge(), "Badge of the holder")
-      ->required();
+  cmd->add_option("--to", *args->request.mutable_holder_badge(), "Badge of the holder")->required();
   cmd->add_option("--due", args->due,
                   "When it is due back: in 12h, 1d12h, ... or at 2026-11-23T08:00:00Z")
       ->required()
       ->type_name("12h|TIME")
       ->check(TimeArgValidator());
   cmd->add_option("--note", *args->request.mutable_note(), "Note recorded with the issue");
-  CLI::Option* force =
-      cmd->add_flag("--force", args->force,
-                    "Issue past warnings (low battery, pending mandatory update)");
+  CLI::Option* force = cmd->add_flag("--force", args->force,
+                                     "Issue past warnings (low battery, pending mandatory update)");
   CLI::Option* force_reason = cmd->add_option(
       "--force-reason", *args->request.mutable_force_reason(), "Why the warnings are overridden");
   force->needs(force_reason);
@@ -281,18 +312,17 @@ void AddIssue(CLI::App* parent, Action* selected) {
     if (!due.ok()) return s.UsageError(due.status().message());
     *request.mutable_due_back_time() = ToTimestamp(*due);
     request.set_force(args->force);
-    return Finish(s, s.client().Fleet(&Stub::IssueCamera, request),
-                  [&](const v1::IssueCameraResponse& r) {
-                    const v1::Assignment& a = r.assignment();
-                    absl::Time due_time = FromTimestamp(a.due_back_time());
-                    // Rounded to the minute: "--due 12h" should read back as "in 12h", not
-                    // "in 11h59m" because the call took a moment.
-                    absl::Duration until = absl::Trunc(due_time - s.Now() + absl::Seconds(30),
-                                                       absl::Minutes(1));
-                    s.out() << "issued " << a.camera_serial() << " to " << HolderLabel(a)
-                            << ", due back " << FormatUtc(due_time) << " (in "
-                            << HumanizeDuration(until) << ")\n";
-                  });
+    return Finish(
+        s, s.client().Fleet(&Stub::IssueCamera, request), [&](const v1::IssueCameraResponse& r) {
+          const v1::Assignment& a = r.assignment();
+          absl::Time due_time = FromTimestamp(a.due_back_time());
+          // Rounded to the minute: "--due 12h" should read back as "in 12h", not
+          // "in 11h59m" because the call took a moment.
+          absl::Duration until =
+              absl::Trunc(due_time - s.Now() + absl::Seconds(30), absl::Minutes(1));
+          s.out() << "issued " << a.camera_serial() << " to " << HolderLabel(a) << ", due back "
+                  << FormatUtc(due_time) << " (in " << HumanizeDuration(until) << ")\n";
+        });
   });
 }
 
@@ -309,21 +339,18 @@ void AddReturn(CLI::App* parent, Action* selected) {
   cmd->add_option("--note", *args->request.mutable_note(), "Note, e.g. what the damage is");
   SetAction(cmd, selected, [args](Session& s) {
     v1::ReturnCameraRequest request = args->request;
-    request.set_condition(args->damaged ? v1::RETURN_CONDITION_DAMAGED
-                                        : v1::RETURN_CONDITION_GOOD);
-    return Finish(s, s.client().Fleet(&Stub::ReturnCamera, request),
-                  [&](const v1::ReturnCameraResponse& r) {
-                    const v1::Assignment& a = r.assignment();
-                    s.out() << a.camera_serial() << " returned "
-                            << ReturnConditionName(a.return_condition()) << " from "
-                            << HolderLabel(a) << "; now " << CameraStateName(r.camera().state());
-                    if (a.has_return_time() && a.has_due_back_time()) {
-                      absl::Duration late =
-                          FromTimestamp(a.return_time()) - FromTimestamp(a.due_back_time());
-                      if (late >= absl::Minutes(1)) s.out() << " (" << HumanizeDuration(late) << " late)";
-                    }
-                    s.out() << "\n";
-                  });
+    request.set_condition(args->damaged ? v1::RETURN_CONDITION_DAMAGED : v1::RETURN_CONDITION_GOOD);
+    return Finish(
+        s, s.client().Fleet(&Stub::ReturnCamera, request), [&](const v1::ReturnCameraResponse& r) {
+          const v1::Assignment& a = r.assignment();
+          s.out() << a.camera_serial() << " returned " << ReturnConditionName(a.return_condition())
+                  << " from " << HolderLabel(a) << "; now " << CameraStateName(r.camera().state());
+          if (a.has_return_time() && a.has_due_back_time()) {
+            absl::Duration late = FromTimestamp(a.return_time()) - FromTimestamp(a.due_back_time());
+            if (late >= absl::Minutes(1)) s.out() << " (" << HumanizeDuration(late) << " late)";
+          }
+          s.out() << "\n";
+        });
   });
 }
 
@@ -336,11 +363,7 @@ void AddCameraCommands(CLI::App& app, Action* selected) {
   AddImport(camera, selected);
   AddGet(camera, selected);
   AddList(camera, selected);
-  AddTransition(camera, selected, "commission",
-                "Commission a REGISTERED camera by hand (to AVAILABLE), recording why it is "
-                "trusted without dock enrollment",
-                "--reason", "Who vouched for the unit and why", &Stub::CommissionCamera,
-                &v1::CommissionCameraRequest::mutable_reason);
+  AddCommission(camera, selected);
   AddIssue(camera, selected);
   AddReturn(camera, selected);
   AddTransition(camera, selected, "lost",
@@ -350,8 +373,8 @@ void AddCameraCommands(CLI::App& app, Action* selected) {
   AddTransition(camera, selected, "found", "Report a LOST camera found (to AVAILABLE)", "--note",
                 "Where it was found", &Stub::ReportCameraFound,
                 &v1::ReportCameraFoundRequest::mutable_note);
-  AddTransition(camera, selected, "faulty", "Report an AVAILABLE or ISSUED camera FAULTY",
-                "--note", "What is wrong", &Stub::ReportCameraFaulty,
+  AddTransition(camera, selected, "faulty", "Report an AVAILABLE or ISSUED camera FAULTY", "--note",
+                "What is wrong", &Stub::ReportCameraFaulty,
                 &v1::ReportCameraFaultyRequest::mutable_note);
   AddTransition(camera, selected, "repair", "Return a repaired FAULTY camera to AVAILABLE",
                 "--note", "What was repaired", &Stub::RepairCamera,

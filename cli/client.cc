@@ -35,7 +35,8 @@ Client::Client(ConnectionOptions options)
       audit_(v1::AuditService::NewStub(channel_)) {}
 
 void Client::Prepare(grpc::ClientContext& context) const {
-  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.timeout));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoMilliseconds(options_.timeout));
   if (!options_.operator_name.empty()) {
     context.AddMetadata(kOperatorMetadata, options_.operator_name);
   }

@@ -73,15 +73,15 @@ absl::StatusOr<std::map<std::string, std::string>> ReadConfigFile(const std::str
   for (const CLI::ConfigItem& item : items) {
     // CLI11 emits a marker item for every [section] header; its entries carry it as a parent.
     if (item.name == "++" || item.name == "--") continue;
-    if (!item.parents.empty() || std::find(KnownKeys().begin(), KnownKeys().end(), item.name) ==
-                                     KnownKeys().end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("config file ", path, ": unknown key '", item.fullname(),
-                       "'; the known keys are ", absl::StrJoin(KnownKeys(), ", ")));
+    if (!item.parents.empty() ||
+        std::find(KnownKeys().begin(), KnownKeys().end(), item.name) == KnownKeys().end()) {
+      return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": unknown key '",
+                                                     item.fullname(), "'; the known keys are ",
+                                                     absl::StrJoin(KnownKeys(), ", ")));
     }
     if (item.inputs.size() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": key '", item.name,
-                                                     "' needs exactly one value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("config file ", path, ": key '", item.name, "' needs exactly one value"));
     }
     values[item.name] = item.inputs.front();
   }
@@ -110,14 +110,13 @@ absl::StatusOr<ConnectionOptions> ResolveConnection(const ConnectionFlags& flags
         absl::StrCat("the server address is empty; give --server like ", kDefaultServer));
   }
 
-  options.operator_name =
-      FirstOf({flags.operator_name, getenv("CAMFLEET_OPERATOR"), Lookup(config, "operator"),
-               getenv("USER"), getenv("LOGNAME")})
-          .value_or("");
+  options.operator_name = FirstOf({flags.operator_name, getenv("CAMFLEET_OPERATOR"),
+                                   Lookup(config, "operator"), getenv("USER"), getenv("LOGNAME")})
+                              .value_or("");
   RETURN_IF_ERROR(CheckOperatorName(options.operator_name));
 
-  if (std::optional<std::string> timeout = FirstOf(
-          {flags.timeout_seconds, getenv("CAMFLEET_TIMEOUT"), Lookup(config, "timeout")})) {
+  if (std::optional<std::string> timeout =
+          FirstOf({flags.timeout_seconds, getenv("CAMFLEET_TIMEOUT"), Lookup(config, "timeout")})) {
     double seconds = 0;
     if (!absl::SimpleAtod(*timeout, &seconds) || !(seconds > 0) || seconds > 86400) {
       return absl::InvalidArgumentError(absl::StrCat(

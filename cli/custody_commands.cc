@@ -71,39 +71,37 @@ void AddCustody(CLI::App& app, Action* selected) {
       "custody", "Show a camera's state and every assignment it has had, oldest first");
   cmd->add_option("SERIAL", *request->mutable_serial(), "Serial number")->required();
   SetAction(cmd, selected, [request](Session& s) {
-    return Finish(s, s.client().Fleet(&Stub::GetCustodyTrail, *request),
-                  [&](const v1::GetCustodyTrailResponse& r) {
-                    const v1::Assignment* open = nullptr;
-                    for (const v1::Assignment& a : r.assignments()) {
-                      if (!a.has_return_time()) open = &a;
-                    }
-                    s.out() << StateLine(r.camera(), open) << "\n";
-                    if (r.assignments().empty()) {
-                      s.out() << "never issued\n";
-                      return;
-                    }
-                    Table table({"HOLDER", "ISSUED", "ISSUED BY", "DUE", "RETURNED",
-                                 "RETURNED BY", "CONDITION", "NOTES"});
-                    for (const v1::Assignment& a : r.assignments()) {
-                      std::vector<std::string> notes;
-                      if (!a.issue_note().empty()) notes.push_back("issue: " + a.issue_note());
-                      if (!a.force_reason().empty()) {
-                        notes.push_back("forced: " + a.force_reason());
-                      }
-                      if (!a.return_note().empty()) notes.push_back("return: " + a.return_note());
-                      std::string holder = a.holder_name().empty()
-                                               ? a.holder_badge()
-                                               : absl::StrCat(a.holder_badge(), " ",
-                                                              a.holder_name());
-                      table.AddRow({holder, FormatTimestamp(a.issue_time(), a.has_issue_time()),
-                                    a.issued_by(),
-                                    FormatTimestamp(a.due_back_time(), a.has_due_back_time()),
-                                    FormatTimestamp(a.return_time(), a.has_return_time()),
-                                    a.returned_by(), ReturnConditionName(a.return_condition()),
-                                    absl::StrJoin(notes, "; ")});
-                    }
-                    s.out() << table.Render();
-                  });
+    return Finish(
+        s, s.client().Fleet(&Stub::GetCustodyTrail, *request),
+        [&](const v1::GetCustodyTrailResponse& r) {
+          const v1::Assignment* open = nullptr;
+          for (const v1::Assignment& a : r.assignments()) {
+            if (!a.has_return_time()) open = &a;
+          }
+          s.out() << StateLine(r.camera(), open) << "\n";
+          if (r.assignments().empty()) {
+            s.out() << "never issued\n";
+            return;
+          }
+          Table table({"HOLDER", "ISSUED", "ISSUED BY", "DUE", "RETURNED", "RETURNED BY",
+                       "CONDITION", "NOTES"});
+          for (const v1::Assignment& a : r.assignments()) {
+            std::vector<std::string> notes;
+            if (!a.issue_note().empty()) notes.push_back("issue: " + a.issue_note());
+            if (!a.force_reason().empty()) {
+              notes.push_back("forced: " + a.force_reason());
+            }
+            if (!a.return_note().empty()) notes.push_back("return: " + a.return_note());
+            std::string holder = a.holder_name().empty()
+                                     ? a.holder_badge()
+                                     : absl::StrCat(a.holder_badge(), " ", a.holder_name());
+            table.AddRow({holder, FormatTimestamp(a.issue_time(), a.has_issue_time()),
+                          a.issued_by(), FormatTimestamp(a.due_back_time(), a.has_due_back_time()),
+                          FormatTimestamp(a.return_time(), a.has_return_time()), a.returned_by(),
+                          ReturnConditionName(a.return_condition()), absl::StrJoin(notes, "; ")});
+          }
+          s.out() << table.Render();
+        });
   });
 }
 

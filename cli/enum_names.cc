@@ -33,8 +33,8 @@ absl::StatusOr<v1::CameraState> ParseCameraState(absl::string_view text) {
   for (v1::CameraState s : kStates) {
     if (upper == CameraStateName(s) || upper == v1::CameraState_Name(s)) return s;
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown camera state '", text,
-                                                 "'; use one of: ", CameraStateChoices()));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown camera state '", text, "'; use one of: ", CameraStateChoices()));
 }
 
 std::string CameraStateName(v1::CameraState state) {

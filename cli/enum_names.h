@@ -3,9 +3,9 @@
 // the same names the server uses in its messages ("camera 'X' is LOST; ...").
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "camfleet/v1/fleet.pb.h"
 
 namespace camfleet::cli {

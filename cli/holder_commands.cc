@@ -21,7 +21,8 @@ std::string HolderRecord(const v1::Holder& holder) {
 
 void AddCreate(CLI::App* holder, Action* selected) {
   auto request = std::make_shared<v1::CreateHolderRequest>();
-  CLI::App* cmd = holder->add_subcommand("create", "Create a holder: a person cameras are issued to");
+  CLI::App* cmd =
+      holder->add_subcommand("create", "Create a holder: a person cameras are issued to");
   cmd->add_option("BADGE", *request->mutable_badge(), "Badge number: 1-32 of A-Z, 0-9, '-'")
       ->required();
   cmd->add_option("--name", *request->mutable_name(), "Full name")->required();
@@ -29,11 +30,10 @@ void AddCreate(CLI::App* holder, Action* selected) {
   cmd->add_option("--site", *request->mutable_home_site_code(), "Code of the home site")
       ->required();
   SetAction(cmd, selected, [request](Session& s) {
-    return Finish(s, s.client().Fleet(&Stub::CreateHolder, *request),
-                  [&](const v1::CreateHolderResponse& r) {
-                    s.out() << "created holder " << r.holder().badge() << "\n"
-                            << HolderRecord(r.holder());
-                  });
+    return Finish(
+        s, s.client().Fleet(&Stub::CreateHolder, *request), [&](const v1::CreateHolderResponse& r) {
+          s.out() << "created holder " << r.holder().badge() << "\n" << HolderRecord(r.holder());
+        });
   });
 }
 
@@ -42,25 +42,23 @@ void AddGet(CLI::App* holder, Action* selected) {
   CLI::App* cmd = holder->add_subcommand("get", "Show one holder and the cameras they hold now");
   cmd->add_option("BADGE", *request->mutable_badge(), "Badge number")->required();
   SetAction(cmd, selected, [request](Session& s) {
-    return Finish(s, s.client().Fleet(&Stub::GetHolder, *request),
-                  [&](const v1::GetHolderResponse& r) {
-                    s.out() << HolderRecord(r.holder());
-                    if (r.open_assignments().empty()) {
-                      s.out() << "\nholds no cameras\n";
-                      return;
-                    }
-                    s.out() << "\nholds " << r.open_assignments_size()
-                            << (r.open_assignments_size() == 1 ? " camera:\n" : " cameras:\n");
-                    Table table({"SERIAL", "ISSUED", "ISSUED BY", "DUE", "NOTE"});
-                    for (const v1::Assignment& a : r.open_assignments()) {
-                      table.AddRow({a.camera_serial(),
-                                    FormatTimestamp(a.issue_time(), a.has_issue_time()),
-                                    a.issued_by(),
-                                    FormatTimestamp(a.due_back_time(), a.has_due_back_time()),
-                                    a.issue_note()});
-                    }
-                    s.out() << table.Render();
-                  });
+    return Finish(
+        s, s.client().Fleet(&Stub::GetHolder, *request), [&](const v1::GetHolderResponse& r) {
+          s.out() << HolderRecord(r.holder());
+          if (r.open_assignments().empty()) {
+            s.out() << "\nholds no cameras\n";
+            return;
+          }
+          s.out() << "\nholds " << r.open_assignments_size()
+                  << (r.open_assignments_size() == 1 ? " camera:\n" : " cameras:\n");
+          Table table({"SERIAL", "ISSUED", "ISSUED BY", "DUE", "NOTE"});
+          for (const v1::Assignment& a : r.open_assignments()) {
+            table.AddRow({a.camera_serial(), FormatTimestamp(a.issue_time(), a.has_issue_time()),
+                          a.issued_by(), FormatTimestamp(a.due_back_time(), a.has_due_back_time()),
+                          a.issue_note()});
+          }
+          s.out() << table.Render();
+        });
   });
 }
 

@@ -7,9 +7,9 @@
 #include <functional>
 #include <memory>
 #include <ostream>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/client.h"
 #include "cli/connection_config.h"

@@ -3,9 +3,10 @@
 // the layout here may change between versions.
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace camfleet::cli {
 

@@ -49,12 +49,10 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
     pos = digits_end + 1;
   }
   if (total <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("duration '", text, "' must be more than zero"));
+    return absl::InvalidArgumentError(absl::StrCat("duration '", text, "' must be more than zero"));
   }
   if (total > absl::Hours(24 * 36525)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("duration '", text, "' is more than 100 years"));
+    return absl::InvalidArgumentError(absl::StrCat("duration '", text, "' is more than 100 years"));
   }
   return total;
 }
@@ -69,7 +67,9 @@ absl::StatusOr<absl::Time> ParseTimeArg(absl::string_view text, absl::Time now, 
   }
   absl::StatusOr<absl::Duration> d = ParseDuration(text);
   if (!d.ok()) return d.status();
-  return relative == Relative::kFuture ? now + *d : now - *d;
+  // Whole seconds: "due in 12h" is recorded as 08:00:00, not 08:00:00.381285030.
+  absl::Time base = absl::FromUnixSeconds(absl::ToUnixSeconds(now));
+  return relative == Relative::kFuture ? base + *d : base - *d;
 }
 
 std::string FormatUtc(absl::Time t) {

@@ -5,9 +5,9 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace camfleet::cli {
@@ -27,8 +27,8 @@ enum class Relative {
   kPast,    // "--since 7d" means 7 days ago
 };
 
-// Parses a duration (relative to `now`, in the given direction) or an RFC3339 time with seconds
-// and an offset ("2026-11-23T08:00:00Z", "2026-11-23T09:00:00+01:00").
+// Parses a duration (relative to `now` truncated to the second, in the given direction) or an
+// RFC3339 time with seconds and an offset ("2026-11-23T08:00:00Z", "2026-11-23T09:00:00+01:00").
 // Errors: INVALID_ARGUMENT showing both accepted forms.
 absl::StatusOr<absl::Time> ParseTimeArg(absl::string_view text, absl::Time now, Relative relative);
 

@@ -62,7 +62,8 @@ Statement& Statement::Bind(int index, absl::string_view text) {
   if (bind_status_.ok()) {
     bind_status_ = BindResult(
         stmt_,
-        sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
+        sqlite3_bind_text64(stmt_, index, text.data() != nullptr ? text.data() : "", text.size(),
+                            SQLITE_TRANSIENT,
                             SQLITE_UTF8),
         index);
   }
@@ -72,7 +73,8 @@ Statement& Statement::Bind(int index, absl::string_view text) {
 Statement& Statement::BindBlob(int index, absl::string_view bytes) {
   if (bind_status_.ok()) {
     bind_status_ = BindResult(
-        stmt_, sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT),
+        stmt_, sqlite3_bind_blob64(stmt_, index, bytes.data() != nullptr ? bytes.data() : "", bytes.size(),
+                            SQLITE_TRANSIENT),
         index);
   }
   return *this;
@@ -186,6 +188,9 @@ absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
   if (rc != SQLITE_OK) {
     return SqliteStatus(sqlite3_extended_errcode(db_), "preparing statement",
                         absl::StrCat(sqlite3_errmsg(db_), " in: ", key));
+  }
+  if (stmt == nullptr) {
+    return absl::InternalError(absl::StrCat("no SQL statement in: ", key));
   }
   cache_.try_emplace(key, nullptr);
   return Statement(this, stmt);

@@ -324,7 +324,7 @@ void FleetManager::ImportManifest(const rpc::Identity& who, const v1::ImportMani
           }
           if (ok) good.push_back(&row);
         }
-        std::sort(errors.begin(), errors.end(),
+        std::stable_sort(errors.begin(), errors.end(),
                   [](const v1::ManifestRowError& a, const v1::ManifestRowError& b) {
                     return a.line() < b.line();
                   });

@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/rpc/validation.h"
@@ -130,6 +131,8 @@ absl::StatusOr<ParsedManifest> ParseManifest(absl::string_view csv) {
     return absl::InvalidArgumentError(
         "csv is empty; give the manifest with the header serial,model,hardware_revision,site");
   }
+  // Spreadsheet programs often save CSV with a UTF-8 byte order mark.
+  if (absl::StartsWith(csv, "\xEF\xBB\xBF")) csv.remove_prefix(3);
   std::vector<Record> records = SplitRecords(csv);
   const Record& header = records.front();
   std::vector<std::string> names;
@@ -172,11 +175,14 @@ absl::StatusOr<ParsedManifest> ParseManifest(absl::string_view csv) {
         good = false;
       }
     };
-    check("serial", rpc::ValidateSerial("serial", row.serial));
+    const absl::Status serial_ok = rpc::ValidateSerial("serial", row.serial);
+    check("serial", serial_ok);
     check("model", rpc::ValidateText("model", row.model, 1, 64));
     check("hardware_revision", rpc::ValidateText("hardware_revision", row.hardware_revision, 0, 32));
     check("site", rpc::ValidateSiteCode("site", row.site));
-    if (good) {
+    // A serial counts as seen even when another column of its row is bad, so that a partial
+    // import cannot take a later copy of it.
+    if (serial_ok.ok()) {
       auto [it, inserted] = first_line_of_serial.emplace(row.serial, rec.line);
       if (!inserted) {
         AddError(out, rec.line, "serial",

@@ -43,18 +43,40 @@ absl::Status ValidateKey(absl::string_view field, absl::string_view what, absl::
   return absl::OkStatus();
 }
 
-bool IsValidUtf8(absl::string_view s) {
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+// Returns the number of code points, or -1 when `s` is not valid.
+int64_t CountUtf8(absl::string_view s) {
+  int64_t count = 0;
   size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
+    size_t len = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    if (c < 0x80) {
+      len = 1;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      if (c == 0xe0) lo = 0xa0;  // overlong
+      if (c == 0xed) hi = 0x9f;  // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      if (c == 0xf0) lo = 0x90;  // overlong
+      if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
+    } else {
+      return -1;
+    }
+    if (i + len > s.size()) return -1;
     for (size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf)) return -1;
     }
     i += len;
+    ++count;
   }
-  return true;
+  return count;
 }
 
 }  // namespace
@@ -78,17 +100,21 @@ absl::Status ValidateBadge(absl::string_view field, absl::string_view badge) {
 
 absl::Status ValidateText(absl::string_view field, absl::string_view text, size_t min,
                           size_t max) {
-  if (text.size() < min) {
+  // Bytes first, so a huge value is refused before it is scanned.
+  if (text.size() > 4 * max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " has ", text.size(), " bytes; at most ", max, " characters are allowed"));
+  }
+  const int64_t chars = CountUtf8(text);
+  if (chars < 0) return absl::InvalidArgumentError(absl::StrCat(field, " is not valid UTF-8"));
+  if (static_cast<size_t>(chars) < min) {
     return absl::InvalidArgumentError(
         min == 1 ? absl::StrCat(field, " is required")
                  : absl::StrCat(field, " needs at least ", min, " characters"));
   }
-  if (text.size() > max) {
+  if (static_cast<size_t>(chars) > max) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, " has ", text.size(), " bytes; at most ", max, " are allowed"));
-  }
-  if (!IsValidUtf8(text)) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " is not valid UTF-8"));
+        absl::StrCat(field, " has ", chars, " characters; at most ", max, " are allowed"));
   }
   for (char c : text) {
     if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {

@@ -109,42 +109,68 @@ void Store::WriterLoop() {
 void Store::CommitGroup(std::vector<Job>& group) {
   common::Database& db = *writer_db_;
   std::vector<absl::Status> results(group.size());
-  absl::Status begin = db.Exec("BEGIN IMMEDIATE");
-  if (!begin.ok()) {
-    for (Job& job : group) job.done(common::Annotate(begin, "starting a write transaction"));
-    return;
-  }
-  const absl::Time now = clock_.Now();
-  int succeeded = 0;
-  for (size_t i = 0; i < group.size(); ++i) {
-    absl::Status s = db.Exec("SAVEPOINT job");
-    if (s.ok()) {
-      WriteTx tx(db, now);
-      s = group[i].fn(tx);
-      if (s.ok()) {
-        s = db.Exec("RELEASE job");
-      } else {
-        // Undo only this job's changes; the rest of the group goes on.
-        absl::Status undo = db.Exec("ROLLBACK TO job");
-        if (undo.ok()) undo = db.Exec("RELEASE job");
-        if (!undo.ok()) common::LogError("rolling back a failed write: ", undo.message());
+  size_t next = 0;  // first job not yet run
+  int64_t commits = 0;
+  int64_t writes = 0;
+  while (next < group.size()) {
+    absl::Status begin = db.Exec("BEGIN IMMEDIATE");
+    if (!begin.ok()) {
+      for (size_t i = next; i < group.size(); ++i) {
+        results[i] = common::Annotate(begin, "starting a write transaction");
       }
+      break;
     }
-    results[i] = std::move(s);
-    if (results[i].ok()) ++succeeded;
-  }
-  absl::Status commit = db.Exec("COMMIT");
-  if (!commit.ok()) {
-    db.Exec("ROLLBACK").IgnoreError();
-    common::LogError("group commit of ", group.size(), " writes failed: ", commit.message());
-    for (absl::Status& r : results) {
-      if (r.ok()) r = absl::UnavailableError(absl::StrCat("commit failed: ", commit.message()));
+    const absl::Time now = clock_.Now();
+    const size_t first = next;
+    bool transaction_lost = false;
+    for (; next < group.size() && !transaction_lost; ++next) {
+      absl::Status s = db.Exec("SAVEPOINT job");
+      if (s.ok()) {
+        WriteTx tx(db, now);
+        s = group[next].fn(tx);
+        if (s.ok()) {
+          s = db.Exec("RELEASE job");
+        } else if (sqlite3_get_autocommit(db.handle()) == 0) {
+          // Undo only this job's changes; the rest of the group goes on.
+          absl::Status undo = db.Exec("ROLLBACK TO job");
+          if (undo.ok()) undo = db.Exec("RELEASE job");
+          if (!undo.ok()) common::LogError("rolling back a failed write: ", undo.message());
+        }
+      }
+      results[next] = std::move(s);
+      // Some failures (SQLITE_FULL, IOERR, a RAISE(ROLLBACK)) end the whole transaction, not
+      // just the savepoint. Then the jobs before this one were undone too and must not be
+      // acknowledged; the jobs after it start again in a new transaction.
+      if (sqlite3_get_autocommit(db.handle()) != 0) transaction_lost = true;
     }
+    if (transaction_lost) {
+      for (size_t i = first; i + 1 < next; ++i) {
+        if (results[i].ok()) {
+          results[i] = absl::UnavailableError(
+              "the write was rolled back with its commit group after another write failed; "
+              "retry it");
+        }
+      }
+      continue;
+    }
+    absl::Status commit = db.Exec("COMMIT");
+    if (!commit.ok()) {
+      db.Exec("ROLLBACK").IgnoreError();
+      common::LogError("group commit of ", next - first, " writes failed: ", commit.message());
+      for (size_t i = first; i < next; ++i) {
+        if (results[i].ok()) {
+          results[i] = absl::UnavailableError(absl::StrCat("commit failed: ", commit.message()));
+        }
+      }
+      continue;
+    }
+    ++commits;
+    for (size_t i = first; i < next; ++i) writes += results[i].ok() ? 1 : 0;
   }
   {
     absl::MutexLock lock(&mu_);
-    stats_.commits += 1;
-    stats_.writes += commit.ok() ? succeeded : 0;
+    stats_.commits += commits;
+    stats_.writes += writes;
   }
   for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
 }

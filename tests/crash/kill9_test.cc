@@ -42,15 +42,13 @@ using ::testing::ElementsAreArray;
 
 constexpr int kClients = 32;
 constexpr int kCamerasPerClient = 6;
-constexpr int kCallsPerClient = 32;         // 1,024 issue/return calls in all
+constexpr int kCallsPerClient = 32;  // 1,024 issue/return calls in all
 constexpr int kAcknowledgedBeforeKill = 300;
 constexpr absl::Duration kStartTimeout = absl::Seconds(60);
 // Calls in the burst get longer than the usual deadline: 32 clients share two cores.
 constexpr absl::Duration kBurstDeadline = absl::Seconds(20);
 
-std::string Serial(int client, int camera) {
-  return absl::StrFormat("KC-%02d-%d", client, camera);
-}
+std::string Serial(int client, int camera) { return absl::StrFormat("KC-%02d-%d", client, camera); }
 std::string Badge(int client) { return absl::StrFormat("K-%02d", client); }
 std::string Worker(int client) { return absl::StrFormat("worker-%02d", client); }
 
@@ -61,15 +59,15 @@ bool IsIssue(int call) { return (call / kCamerasPerClient) % 2 == 0; }
 // One run of the real binary on `db`.
 class Camfleetd {
  public:
-  static absl::StatusOr<std::unique_ptr<Camfleetd>> Start(const TempDir& dir,
-                                                          const std::string& db, int run) {
+  static absl::StatusOr<std::unique_ptr<Camfleetd>> Start(const TempDir& dir, const std::string& db,
+                                                          int run) {
     const std::string port_file = dir.File(absl::StrCat("port-", run));
-    absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(
-        {CAMFLEETD_PATH, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file, "--db",
-         db, "--dev-operator", "crash-test"},
-        dir.File(absl::StrCat("camfleetd-", run, ".log")));
+    absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+        ChildProcess::Spawn({CAMFLEETD_PATH, "serve", "--insecure-dev", "--listen", "127.0.0.1:0",
+                             "--port-file", port_file, "--db", db, "--dev-operator", "crash-test"},
+                            dir.File(absl::StrCat("camfleetd-", run, ".log")));
     if (!child.ok()) return child.status();
-    absl::StatusOr<std::string> port = WaitForFileLine(port_file, kStartTimeout);
+    absl::StatusOr<std::string> port = WaitForFileLine(port_file, kStartTimeout, child->get());
     int port_number = 0;
     if (!port.ok() || !absl::SimpleAtoi(*port, &port_number) || port_number <= 0) {
       return absl::UnavailableError(absl::StrCat("camfleetd did not report its port (",
@@ -162,9 +160,9 @@ TEST_F(Kill9Test, EveryAcknowledgedIssueAndReturnSurvivesSigkill) {
     v1::ImportManifestRequest manifest;
     manifest.set_csv(csv);
     v1::ImportManifestResponse manifest_resp;
-    ASSERT_THAT(Call(*fleet, &v1::FleetService::Stub::ImportManifest, manifest, &manifest_resp,
-                     "setup"),
-                IsOk());
+    ASSERT_THAT(
+        Call(*fleet, &v1::FleetService::Stub::ImportManifest, manifest, &manifest_resp, "setup"),
+        IsOk());
     ASSERT_EQ(manifest_resp.imported(), kClients * kCamerasPerClient)
         << manifest_resp.DebugString();
   }
@@ -241,7 +239,8 @@ TEST_F(Kill9Test, EveryAcknowledgedIssueAndReturnSurvivesSigkill) {
     {
       absl::MutexLock lock(&mu);
       reached = mu.AwaitWithTimeout(
-          absl::Condition(+[](int* n) { return *n >= kAcknowledgedBeforeKill; }, &acknowledged),
+          absl::Condition(
+              +[](int* n) { return *n >= kAcknowledgedBeforeKill; }, &acknowledged),
           absl::Seconds(120));
     }
     killed_at = absl::Now();
@@ -253,7 +252,8 @@ TEST_F(Kill9Test, EveryAcknowledgedIssueAndReturnSurvivesSigkill) {
   absl::StatusOr<int> exit_status = (*first)->process().Wait(absl::Seconds(30));
   ASSERT_THAT(exit_status, IsOk());
   EXPECT_TRUE(WIFSIGNALED(*exit_status) && WTERMSIG(*exit_status) == SIGKILL)
-      << "camfleetd ended on its own before the kill; log:\n" << (*first)->process().LogTail();
+      << "camfleetd ended on its own before the kill; log:\n"
+      << (*first)->process().LogTail();
   ASSERT_TRUE(reached) << "only " << acknowledged << " calls acknowledged before the deadline";
 
   int total_acknowledged = 0;
@@ -264,11 +264,10 @@ TEST_F(Kill9Test, EveryAcknowledgedIssueAndReturnSurvivesSigkill) {
         continue;
       }
       // Nothing may fail while the server is up: every call in the burst is legal.
-      EXPECT_GE(r.answered, killed_at) << "client " << c << " call " << r.call << " failed with "
-                                       << r.status.error_code() << " "
-                                       << r.status.error_message() << " before the kill";
-      EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE)
-          << r.status.error_message();
+      EXPECT_GE(r.answered, killed_at)
+          << "client " << c << " call " << r.call << " failed with " << r.status.error_code() << " "
+          << r.status.error_message() << " before the kill";
+      EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE) << r.status.error_message();
     }
   }
   // The kill must have landed mid-burst for this test to mean anything.
@@ -295,9 +294,9 @@ TEST_F(Kill9Test, EveryAcknowledgedIssueAndReturnSurvivesSigkill) {
       v1::GetCustodyTrailRequest trail_req;
       trail_req.set_serial(serial);
       v1::GetCustodyTrailResponse trail;
-      ASSERT_THAT(Call(*fleet, &v1::FleetService::Stub::GetCustodyTrail, trail_req, &trail,
-                       "checker"),
-                  IsOk());
+      ASSERT_THAT(
+          Call(*fleet, &v1::FleetService::Stub::GetCustodyTrail, trail_req, &trail, "checker"),
+          IsOk());
       std::vector<int64_t> ids;
       std::vector<bool> closed;
       for (const v1::Assignment& a : trail.assignments()) {
@@ -336,9 +335,9 @@ TEST_F(Kill9Test, EveryAcknowledgedIssueAndReturnSurvivesSigkill) {
       events_req.set_object_id(serial);
       events_req.set_page_size(1000);
       v1::ListAuditEventsResponse events;
-      ASSERT_THAT(Call(*audit, &v1::AuditService::Stub::ListAuditEvents, events_req, &events,
-                       "checker"),
-                  IsOk());
+      ASSERT_THAT(
+          Call(*audit, &v1::AuditService::Stub::ListAuditEvents, events_req, &events, "checker"),
+          IsOk());
       std::vector<std::string> actions;
       for (const v1::AuditEvent& e : events.events()) actions.push_back(e.action());
       std::vector<std::string> expected = {"camera.register", "camera.commission"};
@@ -352,8 +351,8 @@ TEST_F(Kill9Test, EveryAcknowledgedIssueAndReturnSurvivesSigkill) {
             << " calls; " << uncertain_committed << " unacknowledged calls had committed\n";
 
   v1::VerifyAuditChainResponse chain;
-  ASSERT_THAT(Call(*audit, &v1::AuditService::Stub::VerifyAuditChain,
-                   v1::VerifyAuditChainRequest(), &chain, "checker"),
+  ASSERT_THAT(Call(*audit, &v1::AuditService::Stub::VerifyAuditChain, v1::VerifyAuditChainRequest(),
+                   &chain, "checker"),
               IsOk());
   EXPECT_TRUE(chain.intact()) << chain.problem() << " at " << chain.first_broken_sequence();
   // site + cameras registered + holders + commissions + the burst's changes.
@@ -365,7 +364,8 @@ TEST_F(Kill9Test, EveryAcknowledgedIssueAndReturnSurvivesSigkill) {
   absl::StatusOr<int> stopped = (*second)->process().Wait(absl::Seconds(60));
   ASSERT_THAT(stopped, IsOk());
   EXPECT_TRUE(WIFEXITED(*stopped) && WEXITSTATUS(*stopped) == 0)
-      << "camfleetd did not stop cleanly on SIGTERM; log:\n" << (*second)->process().LogTail();
+      << "camfleetd did not stop cleanly on SIGTERM; log:\n"
+      << (*second)->process().LogTail();
 
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK)

@@ -49,8 +49,8 @@ TEST(ConcurrentIssueTest, FiftyIssuesOfOneCameraHaveExactlyOneWinner) {
   for (int i = 0; i < kClients; ++i) {
     stubs.push_back(v1::FleetService::NewStub(NewDedicatedChannel(server->target())));
   }
-  std::vector<absl::StatusOr<v1::IssueCameraResponse>> results(
-      kClients, absl::UnknownError("not run"));
+  std::vector<absl::StatusOr<v1::IssueCameraResponse>> results(kClients,
+                                                               absl::UnknownError("not run"));
   std::latch start(kClients);
   std::vector<std::thread> threads;
   const absl::Time due = absl::Now() + absl::Hours(8);
@@ -61,8 +61,8 @@ TEST(ConcurrentIssueTest, FiftyIssuesOfOneCameraHaveExactlyOneWinner) {
       req.set_holder_badge(absl::StrFormat("B-%03d", i));
       *req.mutable_due_back_time() = ToProto(due);
       start.arrive_and_wait();
-      results[i] = Call(*stubs[i], &v1::FleetService::Stub::IssueCamera, req,
-                        absl::StrFormat("qm.%02d", i));
+      results[i] =
+          Call(*stubs[i], &v1::FleetService::Stub::IssueCamera, req, absl::StrFormat("qm.%02d", i));
     });
   }
   for (std::thread& t : threads) t.join();
@@ -74,9 +74,9 @@ TEST(ConcurrentIssueTest, FiftyIssuesOfOneCameraHaveExactlyOneWinner) {
       winner = i;
       continue;
     }
-    EXPECT_THAT(results[i], AnyOf(StatusIs(absl::StatusCode::kFailedPrecondition,
-                                           HasSubstr("is ISSUED")),
-                                  StatusIs(absl::StatusCode::kAborted)))
+    EXPECT_THAT(results[i],
+                AnyOf(StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is ISSUED")),
+                      StatusIs(absl::StatusCode::kAborted)))
         << "client " << i;
   }
   ASSERT_NE(winner, -1) << "no client issued the camera";
@@ -141,9 +141,10 @@ TEST(CleanShutdownTest, CallsInFlightFinishAndEveryAcknowledgedWriteSurvives) {
   }
   {
     absl::MutexLock lock(&mu);
-    const bool reached = mu.AwaitWithTimeout(
-        absl::Condition(+[](int* n) { return *n >= kOkBeforeShutdown; }, &ok_count),
-        absl::Seconds(60));
+    const bool reached =
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](int* n) { return *n >= kOkBeforeShutdown; }, &ok_count),
+                            absl::Seconds(60));
     EXPECT_TRUE(reached) << "only " << ok_count << " registrations in 60 s";
   }
   const absl::Time shutdown_started = absl::Now();

@@ -93,9 +93,13 @@ class QuartermasterDayTest : public ::testing::Test {
     FleetClient& alice = *alice_;
     FleetClient& bob = *bob_;
     FleetClient& carol = *carol_;
-    for (auto [code, parent] : std::vector<std::pair<std::string, std::string>>{
-             {"HQ", ""}, {"NORTH", "HQ"}, {"SOUTH", "HQ"}, {"POST-1", "NORTH"},
-             {"POST-2", "NORTH"}, {"POST-3", "SOUTH"}}) {
+    for (auto [code, parent] :
+         std::vector<std::pair<std::string, std::string>>{{"HQ", ""},
+                                                          {"NORTH", "HQ"},
+                                                          {"SOUTH", "HQ"},
+                                                          {"POST-1", "NORTH"},
+                                                          {"POST-2", "NORTH"},
+                                                          {"POST-3", "SOUTH"}}) {
       ASSERT_NO_FATAL_FAILURE(Done(alice, alice.CreateSite(code, parent), "site.create", code));
     }
     for (int n = 1; n <= 12; ++n) {
@@ -120,8 +124,7 @@ class QuartermasterDayTest : public ::testing::Test {
 
     for (int n : {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13,
                   14, 15, 16, 17, 18, 19, 20, 31, 32, 33, 34, 35}) {
-      ASSERT_NO_FATAL_FAILURE(
-          Done(alice, alice.Commission(Cam(n)), "camera.commission", Cam(n)));
+      ASSERT_NO_FATAL_FAILURE(Done(alice, alice.Commission(Cam(n)), "camera.commission", Cam(n)));
     }
 
     const absl::Time t0 = clock_.Now();
@@ -132,15 +135,15 @@ class QuartermasterDayTest : public ::testing::Test {
     }
     ASSERT_NO_FATAL_FAILURE(
         Done(alice, alice.Issue(Cam(11), Badge(1), t0 + absl::Hours(8)), "camera.issue", Cam(11)));
-    ASSERT_NO_FATAL_FAILURE(Done(alice, alice.Issue(Cam(31), Badge(11), t0 + absl::Hours(1)),
-                                 "camera.issue", Cam(31)));
+    ASSERT_NO_FATAL_FAILURE(
+        Done(alice, alice.Issue(Cam(31), Badge(11), t0 + absl::Hours(1)), "camera.issue", Cam(31)));
 
     ASSERT_NO_FATAL_FAILURE(Done(bob, bob.Return(Cam(3)), "camera.return", Cam(3)));
     ASSERT_NO_FATAL_FAILURE(Done(bob, bob.Return(Cam(4)), "camera.return", Cam(4)));
     ASSERT_NO_FATAL_FAILURE(
         Done(bob, bob.Return(Cam(5), v1::RETURN_CONDITION_DAMAGED), "camera.return", Cam(5)));
-    ASSERT_NO_FATAL_FAILURE(Done(alice, alice.Issue(Cam(3), Badge(12), t0 + absl::Hours(8)),
-                                 "camera.issue", Cam(3)));
+    ASSERT_NO_FATAL_FAILURE(
+        Done(alice, alice.Issue(Cam(3), Badge(12), t0 + absl::Hours(8)), "camera.issue", Cam(3)));
 
     ASSERT_NO_FATAL_FAILURE(Done(carol, carol.Lost(Cam(6)), "camera.lost", Cam(6)));
     ASSERT_NO_FATAL_FAILURE(Done(carol, carol.Lost(Cam(7)), "camera.lost", Cam(7)));
@@ -159,8 +162,7 @@ class QuartermasterDayTest : public ::testing::Test {
   }
 
   absl::StatusOr<std::vector<std::string>> OverdueSerials(const std::string& site,
-                                                          int page_size = 0,
-                                                          int* pages = nullptr) {
+                                                          int page_size = 0, int* pages = nullptr) {
     v1::ListOverdueAssignmentsRequest req;
     req.set_site_code(site);
     req.set_page_size(page_size);
@@ -202,8 +204,8 @@ TEST_F(QuartermasterDayTest, ManifestImportRegistersEveryRowAsGiven) {
 TEST_F(QuartermasterDayTest, ListCamerasFiltersByState) {
   v1::ListCamerasRequest req;
   req.set_state(v1::CAMERA_STATE_ISSUED);
-  EXPECT_THAT(SerialsWhere(req), IsOkAndHolds(ElementsAre(Cam(1), Cam(2), Cam(3), Cam(9),
-                                                          Cam(10), Cam(11), Cam(31))));
+  EXPECT_THAT(SerialsWhere(req),
+              IsOkAndHolds(ElementsAre(Cam(1), Cam(2), Cam(3), Cam(9), Cam(10), Cam(11), Cam(31))));
   req.set_state(v1::CAMERA_STATE_AVAILABLE);
   std::vector<std::string> available = {Cam(4), Cam(5), Cam(6)};
   for (const std::string& s : CamRange(13, 20)) available.push_back(s);
@@ -291,7 +293,7 @@ TEST_F(QuartermasterDayTest, OverdueListsOnlyAssignmentsPastDueMostOverdueFirst)
 TEST_F(QuartermasterDayTest, OverduePagesThroughEveryOpenAssignmentPastItsDueTime) {
   clock_.Advance(absl::Hours(9));
   // Due +1h, +2h, then the +8h ones in issue order; the lost camera's assignment is still open.
-  const std::vector<std::string> expected = {Cam(31), Cam(10), Cam(1), Cam(2),
+  const std::vector<std::string> expected = {Cam(31), Cam(10), Cam(1),  Cam(2),
                                              Cam(7),  Cam(9),  Cam(11), Cam(3)};
   int pages = 0;
   EXPECT_THAT(OverdueSerials("", 3, &pages), IsOkAndHolds(ElementsAreArray(expected)));
@@ -481,14 +483,14 @@ TEST_F(LifecycleRefusalTest, IssueNeedsAvailable) {
 }
 
 TEST_F(LifecycleRefusalTest, ReturnGoodNeedsIssued) {
-  ExpectRefusedIn({v1::CAMERA_STATE_REGISTERED, v1::CAMERA_STATE_AVAILABLE,
-                   v1::CAMERA_STATE_LOST, v1::CAMERA_STATE_FAULTY, v1::CAMERA_STATE_RETIRED},
+  ExpectRefusedIn({v1::CAMERA_STATE_REGISTERED, v1::CAMERA_STATE_AVAILABLE, v1::CAMERA_STATE_LOST,
+                   v1::CAMERA_STATE_FAULTY, v1::CAMERA_STATE_RETIRED},
                   [&](const std::string& s) { return client_->Return(s).status(); });
 }
 
 TEST_F(LifecycleRefusalTest, ReturnDamagedNeedsIssued) {
-  ExpectRefusedIn({v1::CAMERA_STATE_REGISTERED, v1::CAMERA_STATE_AVAILABLE,
-                   v1::CAMERA_STATE_LOST, v1::CAMERA_STATE_FAULTY, v1::CAMERA_STATE_RETIRED},
+  ExpectRefusedIn({v1::CAMERA_STATE_REGISTERED, v1::CAMERA_STATE_AVAILABLE, v1::CAMERA_STATE_LOST,
+                   v1::CAMERA_STATE_FAULTY, v1::CAMERA_STATE_RETIRED},
                   [&](const std::string& s) {
                     return client_->Return(s, v1::RETURN_CONDITION_DAMAGED).status();
                   });
@@ -501,8 +503,8 @@ TEST_F(LifecycleRefusalTest, LostNeedsAvailableOrIssued) {
 }
 
 TEST_F(LifecycleRefusalTest, FoundNeedsLost) {
-  ExpectRefusedIn({v1::CAMERA_STATE_REGISTERED, v1::CAMERA_STATE_AVAILABLE,
-                   v1::CAMERA_STATE_ISSUED, v1::CAMERA_STATE_FAULTY, v1::CAMERA_STATE_RETIRED},
+  ExpectRefusedIn({v1::CAMERA_STATE_REGISTERED, v1::CAMERA_STATE_AVAILABLE, v1::CAMERA_STATE_ISSUED,
+                   v1::CAMERA_STATE_FAULTY, v1::CAMERA_STATE_RETIRED},
                   [&](const std::string& s) { return client_->Found(s).status(); });
 }
 
@@ -513,8 +515,8 @@ TEST_F(LifecycleRefusalTest, FaultyNeedsAvailableOrIssued) {
 }
 
 TEST_F(LifecycleRefusalTest, RepairNeedsFaulty) {
-  ExpectRefusedIn({v1::CAMERA_STATE_REGISTERED, v1::CAMERA_STATE_AVAILABLE,
-                   v1::CAMERA_STATE_ISSUED, v1::CAMERA_STATE_LOST, v1::CAMERA_STATE_RETIRED},
+  ExpectRefusedIn({v1::CAMERA_STATE_REGISTERED, v1::CAMERA_STATE_AVAILABLE, v1::CAMERA_STATE_ISSUED,
+                   v1::CAMERA_STATE_LOST, v1::CAMERA_STATE_RETIRED},
                   [&](const std::string& s) { return client_->Repair(s).status(); });
 }
 
@@ -609,33 +611,33 @@ TEST_F(BadInputTest, RegisterRefusesSerialWithSymbols) {
 }
 
 TEST_F(BadInputTest, IssueRefusesUnknownHolder) {
-  EXPECT_THAT(client_->Issue(Cam(1), "B-999", clock_.Now() + absl::Hours(8)),
-              StatusIs(absl::StatusCode::kNotFound,
-                       AllOf(HasSubstr("holder"), HasSubstr("'B-999'"))));
+  EXPECT_THAT(
+      client_->Issue(Cam(1), "B-999", clock_.Now() + absl::Hours(8)),
+      StatusIs(absl::StatusCode::kNotFound, AllOf(HasSubstr("holder"), HasSubstr("'B-999'"))));
 }
 
 TEST_F(BadInputTest, IssueRefusesUnknownCamera) {
-  EXPECT_THAT(client_->Issue("CAM-9999", "B-001", clock_.Now() + absl::Hours(8)),
-              StatusIs(absl::StatusCode::kNotFound,
-                       AllOf(HasSubstr("camera"), HasSubstr("'CAM-9999'"))));
+  EXPECT_THAT(
+      client_->Issue("CAM-9999", "B-001", clock_.Now() + absl::Hours(8)),
+      StatusIs(absl::StatusCode::kNotFound, AllOf(HasSubstr("camera"), HasSubstr("'CAM-9999'"))));
 }
 
 TEST_F(BadInputTest, RegisterRefusesUnknownSite) {
-  EXPECT_THAT(client_->Register(Cam(9), "NOWHERE"),
-              StatusIs(absl::StatusCode::kNotFound,
-                       AllOf(HasSubstr("site"), HasSubstr("'NOWHERE'"))));
+  EXPECT_THAT(
+      client_->Register(Cam(9), "NOWHERE"),
+      StatusIs(absl::StatusCode::kNotFound, AllOf(HasSubstr("site"), HasSubstr("'NOWHERE'"))));
 }
 
 TEST_F(BadInputTest, CreateHolderRefusesUnknownHomeSite) {
-  EXPECT_THAT(client_->CreateHolder("B-002", "NOWHERE"),
-              StatusIs(absl::StatusCode::kNotFound,
-                       AllOf(HasSubstr("site"), HasSubstr("'NOWHERE'"))));
+  EXPECT_THAT(
+      client_->CreateHolder("B-002", "NOWHERE"),
+      StatusIs(absl::StatusCode::kNotFound, AllOf(HasSubstr("site"), HasSubstr("'NOWHERE'"))));
 }
 
 TEST_F(BadInputTest, CreateSiteRefusesDuplicateCode) {
-  EXPECT_THAT(client_->CreateSite("POST-1", "HQ"),
-              StatusIs(absl::StatusCode::kAlreadyExists,
-                       AllOf(HasSubstr("site"), HasSubstr("'POST-1'"))));
+  EXPECT_THAT(
+      client_->CreateSite("POST-1", "HQ"),
+      StatusIs(absl::StatusCode::kAlreadyExists, AllOf(HasSubstr("site"), HasSubstr("'POST-1'"))));
 }
 
 TEST_F(BadInputTest, CreateHolderRefusesDuplicateBadge) {
@@ -689,8 +691,8 @@ TEST_F(BadInputTest, ImportReportsSerialAlreadyInTheStore) {
       "serial,model,hardware_revision,site\n"
       "CAM-0101,AXON-4,R1,POST-1\n"
       "CAM-0003,AXON-4,R1,POST-1\n",
-      ElementsAre(RowError(3, "serial", AllOf(HasSubstr("CAM-0003"),
-                                              HasSubstr("already registered")))));
+      ElementsAre(
+          RowError(3, "serial", AllOf(HasSubstr("CAM-0003"), HasSubstr("already registered")))));
 }
 
 TEST_F(BadInputTest, ImportReportsEveryBadRowAtOnce) {

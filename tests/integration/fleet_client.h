@@ -110,8 +110,8 @@ class FleetClient {
     req.set_reason("delivered sealed, checked by hand");
     return Fleet(&v1::FleetService::Stub::CommissionCamera, req);
   }
-  absl::StatusOr<v1::IssueCameraResponse> Issue(const std::string& serial,
-                                                const std::string& badge, absl::Time due) {
+  absl::StatusOr<v1::IssueCameraResponse> Issue(const std::string& serial, const std::string& badge,
+                                                absl::Time due) {
     v1::IssueCameraRequest req;
     req.set_serial(serial);
     req.set_holder_badge(badge);

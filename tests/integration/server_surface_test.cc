@@ -38,9 +38,11 @@ namespace {
 using ::google::protobuf::Descriptor;
 using ::google::protobuf::FieldDescriptor;
 using ::google::protobuf::Message;
+using ::testing::Contains;
 using ::testing::IsSupersetOf;
 
-constexpr char kReflectionMethod[] = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+constexpr char kReflectionMethod[] =
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 
 // The messages of grpc.reflection.v1alpha as they travel on the wire, as a FileDescriptorProto
 // (protoc's .proto parser ships in libprotoc-dev, which the project does not depend on).
@@ -51,8 +53,20 @@ constexpr char kReflectionWireSchema[] = R"pb(
   message_type {
     name: "ServerReflectionRequest"
     field { name: "host" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
-    field { name: "file_by_filename" number: 3 label: LABEL_OPTIONAL type: TYPE_STRING oneof_index: 0 }
-    field { name: "file_containing_symbol" number: 4 label: LABEL_OPTIONAL type: TYPE_STRING oneof_index: 0 }
+    field {
+      name: "file_by_filename"
+      number: 3
+      label: LABEL_OPTIONAL
+      type: TYPE_STRING
+      oneof_index: 0
+    }
+    field {
+      name: "file_containing_symbol"
+      number: 4
+      label: LABEL_OPTIONAL
+      type: TYPE_STRING
+      oneof_index: 0
+    }
     field { name: "list_services" number: 7 label: LABEL_OPTIONAL type: TYPE_STRING oneof_index: 0 }
     oneof_decl { name: "message_request" }
   }
@@ -60,20 +74,35 @@ constexpr char kReflectionWireSchema[] = R"pb(
     name: "ServerReflectionResponse"
     field { name: "valid_host" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
     field {
-      name: "original_request" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+      name: "original_request"
+      number: 2
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
       type_name: ".grpc.reflection.v1alpha.ServerReflectionRequest"
     }
     field {
-      name: "file_descriptor_response" number: 4 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-      type_name: ".grpc.reflection.v1alpha.FileDescriptorResponse" oneof_index: 0
+      name: "file_descriptor_response"
+      number: 4
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
+      type_name: ".grpc.reflection.v1alpha.FileDescriptorResponse"
+      oneof_index: 0
     }
     field {
-      name: "list_services_response" number: 6 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-      type_name: ".grpc.reflection.v1alpha.ListServiceResponse" oneof_index: 0
+      name: "list_services_response"
+      number: 6
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
+      type_name: ".grpc.reflection.v1alpha.ListServiceResponse"
+      oneof_index: 0
     }
     field {
-      name: "error_response" number: 7 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-      type_name: ".grpc.reflection.v1alpha.ErrorResponse" oneof_index: 0
+      name: "error_response"
+      number: 7
+      label: LABEL_OPTIONAL
+      type: TYPE_MESSAGE
+      type_name: ".grpc.reflection.v1alpha.ErrorResponse"
+      oneof_index: 0
     }
     oneof_decl { name: "message_response" }
   }
@@ -84,7 +113,10 @@ constexpr char kReflectionWireSchema[] = R"pb(
   message_type {
     name: "ListServiceResponse"
     field {
-      name: "service" number: 1 label: LABEL_REPEATED type: TYPE_MESSAGE
+      name: "service"
+      number: 1
+      label: LABEL_REPEATED
+      type: TYPE_MESSAGE
       type_name: ".grpc.reflection.v1alpha.ServiceResponse"
     }
   }
@@ -210,11 +242,10 @@ class ReflectionClient {
     const Message& error = Sub(*resp, "error_response");
     const FieldDescriptor* error_field = response_type_->FindFieldByName("error_response");
     if (resp->GetReflection()->HasField(*resp, error_field)) {
-      return absl::Status(
-          static_cast<absl::StatusCode>(error.GetReflection()->GetInt32(
-              error, error.GetDescriptor()->FindFieldByName("error_code"))),
-          error.GetReflection()->GetString(error,
-                                           error.GetDescriptor()->FindFieldByName("error_message")));
+      return absl::Status(static_cast<absl::StatusCode>(error.GetReflection()->GetInt32(
+                              error, error.GetDescriptor()->FindFieldByName("error_code"))),
+                          error.GetReflection()->GetString(
+                              error, error.GetDescriptor()->FindFieldByName("error_message")));
     }
     return resp;
   }
@@ -233,7 +264,7 @@ struct RemoteSchema {
 };
 
 absl::StatusOr<std::unique_ptr<RemoteSchema>> FetchSchema(ReflectionClient& client,
-                                                         const std::string& symbol) {
+                                                          const std::string& symbol) {
   absl::StatusOr<std::vector<google::protobuf::FileDescriptorProto>> files =
       client.FileContainingSymbol(symbol);
   if (!files.ok()) return files.status();
@@ -306,6 +337,23 @@ TEST_F(ServerSurfaceTest, ReflectionResolvesAuditService) {
   const google::protobuf::MethodDescriptor* verify = audit->FindMethodByName("VerifyAuditChain");
   ASSERT_NE(verify, nullptr);
   EXPECT_EQ(verify->output_type()->full_name(), "camfleet.v1.VerifyAuditChainResponse");
+}
+
+TEST_F(ServerSurfaceTest, ReflectionDescribesTheHealthService) {
+  ReflectionClient client(server_->channel());
+  ASSERT_TRUE(client.ready());
+  absl::StatusOr<std::vector<std::string>> services = client.ListServices();
+  ASSERT_THAT(services, IsOk());
+  EXPECT_THAT(*services, Contains("grpc.health.v1.Health"));
+  absl::StatusOr<std::unique_ptr<RemoteSchema>> schema =
+      FetchSchema(client, "grpc.health.v1.Health");
+  ASSERT_THAT(schema, IsOk());
+  const google::protobuf::ServiceDescriptor* health =
+      (*schema)->pool->FindServiceByName("grpc.health.v1.Health");
+  ASSERT_NE(health, nullptr);
+  ASSERT_NE(health->FindMethodByName("Check"), nullptr);
+  EXPECT_EQ(health->FindMethodByName("Check")->input_type()->full_name(),
+            "grpc.health.v1.HealthCheckRequest");
 }
 
 TEST_F(ServerSurfaceTest, ReflectionRefusesUnknownSymbol) {

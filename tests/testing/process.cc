@@ -75,8 +75,8 @@ absl::Status ChildProcess::Signal(int signal) {
     return absl::FailedPreconditionError(absl::StrCat("process ", pid_, " was already reaped"));
   }
   if (kill(pid_, signal) != 0) {
-    return absl::InternalError(absl::StrCat("kill(", pid_, ", ", signal, "): ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("kill(", pid_, ", ", signal, "): ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -118,7 +118,8 @@ std::string ChildProcess::LogTail(size_t max_bytes) const {
   return all.size() <= max_bytes ? all : all.substr(all.size() - max_bytes);
 }
 
-absl::StatusOr<std::string> WaitForFileLine(const std::string& path, absl::Duration timeout) {
+absl::StatusOr<std::string> WaitForFileLine(const std::string& path, absl::Duration timeout,
+                                            ChildProcess* writer) {
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     std::ifstream in(path);
@@ -130,6 +131,10 @@ absl::StatusOr<std::string> WaitForFileLine(const std::string& path, absl::Durat
         text.pop_back();
         return text;
       }
+    }
+    if (writer != nullptr && !writer->Running()) {
+      return absl::UnavailableError(
+          absl::StrCat("process ", writer->pid(), " exited before writing ", path));
     }
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(

@@ -54,7 +54,9 @@ class ChildProcess {
 };
 
 // Polls until `path` exists and holds a complete line, then returns its contents without the
-// trailing newline. Errors: DEADLINE_EXCEEDED naming the path.
-absl::StatusOr<std::string> WaitForFileLine(const std::string& path, absl::Duration timeout);
+// trailing newline. With `writer`, gives up as soon as that process has exited.
+// Errors: DEADLINE_EXCEEDED naming the path; UNAVAILABLE if `writer` exited first.
+absl::StatusOr<std::string> WaitForFileLine(const std::string& path, absl::Duration timeout,
+                                            ChildProcess* writer = nullptr);
 
 }  // namespace camfleet::testing

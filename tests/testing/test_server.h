@@ -27,8 +27,8 @@ inline constexpr absl::Duration kCallDeadline = absl::Seconds(5);
 // A context with a deadline `deadline` from now and the `camfleet-operator` header set to
 // `operator_name` (the header is left out when the name is empty, so the server's
 // --dev-operator applies). ClientContext can be neither copied nor moved, hence the pointer.
-std::unique_ptr<grpc::ClientContext> NewClientContext(const std::string& operator_name = kTestOperator,
-                                                      absl::Duration deadline = kCallDeadline);
+std::unique_ptr<grpc::ClientContext> NewClientContext(
+    const std::string& operator_name = kTestOperator, absl::Duration deadline = kCallDeadline);
 
 // A channel to `target` that opens its own connection instead of sharing one with other
 // channels to the same address, so concurrent clients really are separate connections.
@@ -66,7 +66,8 @@ class TestServer {
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   // NewClientContext with this server's usual deadline.
-  static std::unique_ptr<grpc::ClientContext> Context(const std::string& operator_name = kTestOperator) {
+  static std::unique_ptr<grpc::ClientContext> Context(
+      const std::string& operator_name = kTestOperator) {
     return NewClientContext(operator_name);
   }
 

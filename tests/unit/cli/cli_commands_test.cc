@@ -47,6 +47,7 @@ class CliCommandsTest : public ::testing::Test {
     options.db_path = dir_.File("fleet.db");
     options.listen = {"127.0.0.1:0"};
     options.clock = &clock_;
+    options.insecure_dev = true;  // plaintext on loopback: the CLI has no TLS flags yet
     absl::StatusOr<std::unique_ptr<server::Server>> server = server::Server::Start(options);
     ASSERT_THAT(server, IsOk());
     server_ = std::move(*server);
@@ -57,8 +58,8 @@ class CliCommandsTest : public ::testing::Test {
 
   // Runs `camfleet --server <test server> --operator qm-test <args...>`.
   Result Run(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"camfleet",   "--server", server_->target(), "--operator",
-                                     "qm-test",    "--timeout", "10"};
+    std::vector<std::string> argv = {
+        "camfleet", "--server", server_->target(), "--operator", "qm-test", "--timeout", "10"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunRaw(argv);
   }
@@ -99,36 +100,35 @@ class CliCommandsTest : public ::testing::Test {
 };
 
 TEST_F(CliCommandsTest, EveryCommandAnswersHelp) {
-  const std::vector<std::vector<std::string>> commands = {
-      {},
-      {"site"},
-      {"site", "create"},
-      {"site", "get"},
-      {"site", "list"},
-      {"holder"},
-      {"holder", "create"},
-      {"holder", "get"},
-      {"holder", "list"},
-      {"camera"},
-      {"camera", "register"},
-      {"camera", "import"},
-      {"camera", "get"},
-      {"camera", "list"},
-      {"camera", "commission"},
-      {"camera", "issue"},
-      {"camera", "return"},
-      {"camera", "lost"},
-      {"camera", "found"},
-      {"camera", "faulty"},
-      {"camera", "repair"},
-      {"camera", "retire"},
-      {"issue"},
-      {"return"},
-      {"overdue"},
-      {"custody"},
-      {"audit"},
-      {"audit", "list"},
-      {"audit", "verify"}};
+  const std::vector<std::vector<std::string>> commands = {{},
+                                                          {"site"},
+                                                          {"site", "create"},
+                                                          {"site", "get"},
+                                                          {"site", "list"},
+                                                          {"holder"},
+                                                          {"holder", "create"},
+                                                          {"holder", "get"},
+                                                          {"holder", "list"},
+                                                          {"camera"},
+                                                          {"camera", "register"},
+                                                          {"camera", "import"},
+                                                          {"camera", "get"},
+                                                          {"camera", "list"},
+                                                          {"camera", "commission"},
+                                                          {"camera", "issue"},
+                                                          {"camera", "return"},
+                                                          {"camera", "lost"},
+                                                          {"camera", "found"},
+                                                          {"camera", "faulty"},
+                                                          {"camera", "repair"},
+                                                          {"camera", "retire"},
+                                                          {"issue"},
+                                                          {"return"},
+                                                          {"overdue"},
+                                                          {"custody"},
+                                                          {"audit"},
+                                                          {"audit", "list"},
+                                                          {"audit", "verify"}};
   for (std::vector<std::string> command : commands) {
     command.insert(command.begin(), "camfleet");
     command.push_back("--help");
@@ -166,7 +166,8 @@ TEST_F(CliCommandsTest, UnreachableServerIsAnRpcErrorWithAHint) {
   Result r = RunRaw({"camfleet", "--server", "unix:" + dir_.File("nobody.sock"), "--timeout", "5",
                      "site", "list"});
   EXPECT_EQ(r.code, 1) << r;
-  EXPECT_THAT(r.err, AllOf(HasSubstr("error: UNAVAILABLE: "), HasSubstr("hint: is camfleetd"))) << r;
+  EXPECT_THAT(r.err, AllOf(HasSubstr("error: UNAVAILABLE: "), HasSubstr("hint: is camfleetd")))
+      << r;
 }
 
 TEST_F(CliCommandsTest, MissingRequiredFlagIsAUsageError) {
@@ -244,13 +245,22 @@ TEST_F(CliCommandsTest, ImportOfMissingFileIsAUsageError) {
   EXPECT_THAT(r.err, HasSubstr("cannot read")) << r;
 }
 
+TEST_F(CliCommandsTest, CommissionWithUnreadableFactoryCertificateIsAUsageError) {
+  Ok({"site", "create", "POST-7", "--name", "Post 7"});
+  Ok({"camera", "register", "CAM-0001", "--model", "BWC-4", "--site", "POST-7"});
+  Result r = Run({"camera", "commission", "CAM-0001", "--reason", "r", "--factory-cert",
+                  dir_.File("missing.pem")});
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_THAT(r.err, HasSubstr("cannot read")) << r;
+  EXPECT_THAT(Ok({"camera", "get", "CAM-0001"}), HasSubstr("REGISTERED"));
+}
+
 TEST_F(CliCommandsTest, IssueShowsHolderAndDueTime) {
   StockOneCamera();
   EXPECT_THAT(Ok({"camera", "issue", "CAM-0001", "--to", "B-1234", "--due", "12h"}),
               HasSubstr("issued CAM-0001 to B-1234 (Jane Doe), due back 2026-11-23 08:00Z (in "
                         "12h)"));
-  EXPECT_THAT(Ok({"camera", "get", "CAM-0001"}),
-              AllOf(HasSubstr("ISSUED"), HasSubstr("B-1234")));
+  EXPECT_THAT(Ok({"camera", "get", "CAM-0001"}), AllOf(HasSubstr("ISSUED"), HasSubstr("B-1234")));
 }
 
 TEST_F(CliCommandsTest, TopLevelIssueAndReturnShortcutsWork) {
@@ -317,9 +327,9 @@ TEST_F(CliCommandsTest, CustodyListsEveryAssignmentWithWhoAndHow) {
   Ok({"issue", "CAM-0001", "--to", "B-1234", "--due", "12h"});
   Ok({"return", "CAM-0001", "--damaged", "--note", "strap torn"});
   std::string out = Ok({"custody", "CAM-0001"});
-  EXPECT_THAT(out, AllOf(HasSubstr("CAM-0001  FAULTY"), HasSubstr("B-1234 Jane Doe"),
-                         HasSubstr("DAMAGED"), HasSubstr("return: strap torn"),
-                         HasSubstr("qm-test")));
+  EXPECT_THAT(
+      out, AllOf(HasSubstr("CAM-0001  FAULTY"), HasSubstr("B-1234 Jane Doe"), HasSubstr("DAMAGED"),
+                 HasSubstr("return: strap torn"), HasSubstr("qm-test")));
 }
 
 TEST_F(CliCommandsTest, ListShowsOnePageWithAHintUnlessAll) {

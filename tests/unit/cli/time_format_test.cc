@@ -26,8 +26,7 @@ TEST(ParseDurationTest, AcceptsEachUnit) {
 TEST(ParseDurationTest, AddsCombinedUnits) {
   EXPECT_EQ(*ParseDuration("1d12h"), absl::Hours(36));
   EXPECT_EQ(*ParseDuration("1h30m"), absl::Minutes(90));
-  EXPECT_EQ(*ParseDuration("2d3h4m5s"),
-            absl::Hours(51) + absl::Minutes(4) + absl::Seconds(5));
+  EXPECT_EQ(*ParseDuration("2d3h4m5s"), absl::Hours(51) + absl::Minutes(4) + absl::Seconds(5));
 }
 
 TEST(ParseDurationTest, IgnoresCaseOfUnits) { EXPECT_EQ(*ParseDuration("12H"), absl::Hours(12)); }
@@ -57,6 +56,11 @@ TEST(ParseTimeArgTest, DurationPointsIntoTheFutureForDeadlines) {
 TEST(ParseTimeArgTest, DurationPointsIntoThePastForFilters) {
   absl::Time now = Utc(2026, 11, 22, 20, 0);
   EXPECT_EQ(*ParseTimeArg("7d", now, Relative::kPast), Utc(2026, 11, 15, 20, 0));
+}
+
+TEST(ParseTimeArgTest, DurationCountsFromTheWholeSecond) {
+  absl::Time now = Utc(2026, 11, 22, 20, 0, 5) + absl::Milliseconds(381);
+  EXPECT_EQ(*ParseTimeArg("12h", now, Relative::kFuture), Utc(2026, 11, 23, 8, 0, 5));
 }
 
 TEST(ParseTimeArgTest, AcceptsRfc3339InUtc) {

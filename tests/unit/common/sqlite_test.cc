@@ -96,7 +96,8 @@ TEST_F(SqliteTest, OpenTurnsOnWalFullSyncForeignKeysAndBusyTimeout) {
 }
 
 TEST_F(SqliteTest, InsertedValuesReadBackThroughEveryColumnAccessor) {
-  absl::StatusOr<Statement> ins = db_->Prepare("INSERT INTO t (id, name, n, b) VALUES (?, ?, ?, ?)");
+  absl::StatusOr<Statement> ins =
+      db_->Prepare("INSERT INTO t (id, name, n, b) VALUES (?, ?, ?, ?)");
   ASSERT_THAT(ins, IsOk());
   const std::string blob("\0\x01\xfe", 3);
   ins->Bind(1, int64_t{7}).Bind(2, "seven").Bind(3, int64_t{1} << 40).BindBlob(4, blob);
@@ -128,6 +129,21 @@ TEST_F(SqliteTest, TextWithEmbeddedNulRoundTrips) {
   ASSERT_THAT(sel, IsOk());
   ASSERT_THAT(sel->Step(), IsOk());
   EXPECT_EQ(sel->ColumnText(0), text);
+}
+
+TEST_F(SqliteTest, EmptyStringViewBindsEmptyTextNotNull) {
+  // A default absl::string_view has data() == nullptr, which sqlite3_bind_text64 takes as
+  // NULL; Bind(int, string_view) promises text.
+  absl::StatusOr<Statement> ins = db_->Prepare("INSERT INTO t (id, must) VALUES (1, ?)");
+  ASSERT_THAT(ins, IsOk());
+  EXPECT_THAT(ins->Bind(1, absl::string_view()).Run(), IsOk());
+}
+
+TEST_F(SqliteTest, EmptyBlobViewBindsAnEmptyBlobNotNull) {
+  absl::StatusOr<Statement> ins = db_->Prepare("INSERT INTO t (id, b) VALUES (1, ?)");
+  ASSERT_THAT(ins, IsOk());
+  ASSERT_THAT(ins->BindBlob(1, absl::string_view()).Run(), IsOk());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM t WHERE b IS NOT NULL AND length(b) = 0"), 1);
 }
 
 TEST_F(SqliteTest, BindOptionalBindsNullWhenUnset) {
@@ -438,9 +454,8 @@ TEST_F(MigrationTest, ListNotStartingAtOneIsRefused) {
 
 TEST_F(MigrationTest, DatabaseNewerThanTheListIsRefused) {
   ASSERT_THAT(db_->Exec("PRAGMA user_version = 5"), IsOk());
-  EXPECT_THAT(ApplyMigrations(*db_, kTwo),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr("5"), HasSubstr("m.db"))));
+  EXPECT_THAT(ApplyMigrations(*db_, kTwo), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                    AllOf(HasSubstr("5"), HasSubstr("m.db"))));
   EXPECT_FALSE(TableExists("a"));
   EXPECT_THAT(SchemaVersion(*db_), HoldsValue(5));
 }
@@ -450,8 +465,8 @@ TEST_F(MigrationTest, FailingMigrationIsRolledBackAndNamed) {
       {1, "0001_a", "CREATE TABLE a (x);"},
       {2, "0002_broken", "CREATE TABLE b (y); INSERT INTO nowhere VALUES (1);"},
   };
-  EXPECT_THAT(ApplyMigrations(*db_, bad), StatusIs(absl::StatusCode::kInternal,
-                                                   HasSubstr("0002_broken")));
+  EXPECT_THAT(ApplyMigrations(*db_, bad),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("0002_broken")));
   EXPECT_TRUE(TableExists("a"));
   EXPECT_FALSE(TableExists("b"));
   EXPECT_THAT(SchemaVersion(*db_), HoldsValue(1));

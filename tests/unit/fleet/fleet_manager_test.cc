@@ -24,8 +24,8 @@
 #include "common/sqlite.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
-#include "provisioning/role.h"
 #include "gtest/gtest.h"
+#include "provisioning/role.h"
 #include "services/storage/store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -143,8 +143,7 @@ class FleetManagerTest : public ::testing::Test {
     req.set_reason("delivered with the supplier's paperwork");
     return Call(*manager_, &FleetManager::CommissionCamera, who ? *who : admin_, req);
   }
-  absl::StatusOr<v1::IssueCameraResponse> Issue(const std::string& serial,
-                                                const std::string& badge,
+  absl::StatusOr<v1::IssueCameraResponse> Issue(const std::string& serial, const std::string& badge,
                                                 const rpc::Identity* who = nullptr,
                                                 absl::Duration due_in = absl::Hours(8)) {
     v1::IssueCameraRequest req;
@@ -232,17 +231,17 @@ class FleetManagerTest : public ::testing::Test {
   }
   int64_t AuditCount() { return Count("SELECT COUNT(*) FROM audit_events"); }
   int64_t OpenAssignments(const std::string& serial) {
-    return Count(absl::StrCat(
-        "SELECT COUNT(*) FROM assignments WHERE returned_us IS NULL AND camera_id = "
-        "(SELECT id FROM cameras WHERE serial = '",
-        serial, "')"));
+    return Count(
+        absl::StrCat("SELECT COUNT(*) FROM assignments WHERE returned_us IS NULL AND camera_id = "
+                     "(SELECT id FROM cameras WHERE serial = '",
+                     serial, "')"));
   }
   std::vector<AuditRow> AuditSince(int64_t after_seq) {
     std::vector<AuditRow> rows;
     EXPECT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
-      absl::StatusOr<common::Statement> s =
-          db.Prepare("SELECT seq, time_us, actor, action, object_id, details FROM audit_events "
-                     "WHERE seq > ? ORDER BY seq");
+      absl::StatusOr<common::Statement> s = db.Prepare(
+          "SELECT seq, time_us, actor, action, object_id, details FROM audit_events "
+          "WHERE seq > ? ORDER BY seq");
       if (!s.ok()) return s.status();
       s->Bind(1, after_seq);
       while (true) {
@@ -410,8 +409,8 @@ TEST_F(FleetManagerTest, CommissionWritesOneAuditEventNamingWhoVouched) {
   MakeSite("POST-1");
   MakeCamera("CAM-0001", "POST-1");
   const rpc::Identity vic = Who("admin-vic", provisioning::Role::kAdmin);
-  ExpectOneAuditEvent([&] { return Commission("CAM-0001", &vic).status(); },
-                      "camera.commission", "admin-vic", "CAM-0001");
+  ExpectOneAuditEvent([&] { return Commission("CAM-0001", &vic).status(); }, "camera.commission",
+                      "admin-vic", "CAM-0001");
   EXPECT_THAT(AuditSince(0).back().details, HasSubstr("\"vouched_by\":\"admin-vic\""));
   EXPECT_EQ(StateOf("CAM-0001"), v1::CAMERA_STATE_AVAILABLE);
 }
@@ -428,9 +427,8 @@ TEST_F(FleetManagerTest, ReturnGoodWritesOneAuditEvent) {
   MakeWorld();
   ASSERT_THAT(Issue("CAM-0001", "B-100"), IsOk());
   const rpc::Identity rex = Who("qm-rex", provisioning::Role::kQuartermaster);
-  ExpectOneAuditEvent(
-      [&] { return Return("CAM-0001", v1::RETURN_CONDITION_GOOD, &rex).status(); },
-      "camera.return", "qm-rex", "CAM-0001");
+  ExpectOneAuditEvent([&] { return Return("CAM-0001", v1::RETURN_CONDITION_GOOD, &rex).status(); },
+                      "camera.return", "qm-rex", "CAM-0001");
   EXPECT_EQ(StateOf("CAM-0001"), v1::CAMERA_STATE_AVAILABLE);
 }
 
@@ -456,15 +454,15 @@ TEST_F(FleetManagerTest, ReportFoundWritesOneAuditEvent) {
   MakeWorld();
   ASSERT_THAT(Lost("CAM-0001"), IsOk());
   const rpc::Identity fay = Who("qm-fay", provisioning::Role::kQuartermaster);
-  ExpectOneAuditEvent([&] { return Found("CAM-0001", &fay).status(); }, "camera.found",
-                      "qm-fay", "CAM-0001");
+  ExpectOneAuditEvent([&] { return Found("CAM-0001", &fay).status(); }, "camera.found", "qm-fay",
+                      "CAM-0001");
 }
 
 TEST_F(FleetManagerTest, ReportFaultyWritesOneAuditEvent) {
   MakeWorld();
   const rpc::Identity fin = Who("qm-fin", provisioning::Role::kQuartermaster);
-  ExpectOneAuditEvent([&] { return Faulty("CAM-0001", &fin).status(); }, "camera.faulty",
-                      "qm-fin", "CAM-0001");
+  ExpectOneAuditEvent([&] { return Faulty("CAM-0001", &fin).status(); }, "camera.faulty", "qm-fin",
+                      "CAM-0001");
 }
 
 TEST_F(FleetManagerTest, RepairWritesOneAuditEvent) {
@@ -494,10 +492,10 @@ TEST_F(FleetManagerTest, AuditChainIsIntactAfterAFullLifecycle) {
   const std::vector<AuditRow> events = AuditSince(0);
   std::vector<std::string> actions;
   for (const AuditRow& e : events) actions.push_back(e.action);
-  EXPECT_THAT(actions, ElementsAre("site.create", "holder.create", "camera.register",
-                                   "camera.commission", "camera.issue", "camera.lost",
-                                   "camera.found", "camera.faulty", "camera.repair",
-                                   "camera.retire"));
+  EXPECT_THAT(actions,
+              ElementsAre("site.create", "holder.create", "camera.register", "camera.commission",
+                          "camera.issue", "camera.lost", "camera.found", "camera.faulty",
+                          "camera.repair", "camera.retire"));
 }
 
 // ----------------------------------------------------- change and audit in one transaction
@@ -508,8 +506,8 @@ TEST_F(FleetManagerTest, IssueWhoseAuditEventFailsChangesNothing) {
       "CREATE TRIGGER test_audit_down BEFORE INSERT ON audit_events "
       "BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END;");
   const std::string before = Fingerprint();
-  EXPECT_THAT(Issue("CAM-0001", "B-100"), StatusIs(kFailedPrecondition,
-                                                   HasSubstr("audit log unavailable")));
+  EXPECT_THAT(Issue("CAM-0001", "B-100"),
+              StatusIs(kFailedPrecondition, HasSubstr("audit log unavailable")));
   EXPECT_EQ(Fingerprint(), before);
   EXPECT_EQ(OpenAssignments("CAM-0001"), 0);
   EXPECT_EQ(StateOf("CAM-0001"), v1::CAMERA_STATE_AVAILABLE);
@@ -580,8 +578,7 @@ TEST_F(FleetManagerTest, IssueOfLostCameraWritesNothing) {
   MakeWorld();
   ASSERT_THAT(Lost("CAM-0001"), IsOk());
   const std::string before = Fingerprint();
-  EXPECT_THAT(Issue("CAM-0001", "B-100"),
-              StatusIs(kFailedPrecondition, HasSubstr("LOST")));
+  EXPECT_THAT(Issue("CAM-0001", "B-100"), StatusIs(kFailedPrecondition, HasSubstr("LOST")));
   EXPECT_EQ(Fingerprint(), before);
 }
 
@@ -818,8 +815,7 @@ TEST_F(FleetManagerTest, OverdueIsMostOverdueFirstAcrossPagesAndBySiteSubtree) {
   req.set_site_code("REGION");
   req.set_page_size(2);
   for (int page = 0; page < 10; ++page) {
-    absl::StatusOr<v1::ListOverdueAssignmentsResponse> resp =
-        manager_->ListOverdueAssignments(req);
+    absl::StatusOr<v1::ListOverdueAssignmentsResponse> resp = manager_->ListOverdueAssignments(req);
     ASSERT_THAT(resp, IsOk());
     EXPECT_LE(resp->assignments_size(), 2);
     for (const v1::Assignment& a : resp->assignments()) order.push_back(a.camera_serial());
@@ -916,9 +912,9 @@ TEST_F(FleetManagerTest, CleanManifestRegistersEveryCamera) {
   MakeSite("POST-1");
   MakeSite("POST-2");
   const int64_t audit_before = AuditCount();
-  absl::StatusOr<v1::ImportManifestResponse> resp = Import(
-      absl::StrCat(kManifestHeader, "CAM-0001,BWC-7,A,POST-1\nCAM-0002,BWC-9,B,POST-2\n"),
-      false, false);
+  absl::StatusOr<v1::ImportManifestResponse> resp =
+      Import(absl::StrCat(kManifestHeader, "CAM-0001,BWC-7,A,POST-1\nCAM-0002,BWC-9,B,POST-2\n"),
+             false, false);
   ASSERT_THAT(resp, IsOk());
   EXPECT_EQ(resp->imported(), 2);
   EXPECT_EQ(resp->rows(), 2);
@@ -967,9 +963,9 @@ TEST_F(FleetManagerTest, PartialManifestImportsTheGoodRows) {
 TEST_F(FleetManagerTest, DryRunImportsNothingEvenWhenEveryRowIsGood) {
   MakeSite("POST-1");
   const std::string before = Fingerprint();
-  absl::StatusOr<v1::ImportManifestResponse> resp = Import(
-      absl::StrCat(kManifestHeader, "CAM-0001,BWC-7,A,POST-1\nCAM-0002,BWC-7,A,POST-1\n"), true,
-      true);
+  absl::StatusOr<v1::ImportManifestResponse> resp =
+      Import(absl::StrCat(kManifestHeader, "CAM-0001,BWC-7,A,POST-1\nCAM-0002,BWC-7,A,POST-1\n"),
+             true, true);
   ASSERT_THAT(resp, IsOk());
   EXPECT_EQ(resp->imported(), 0);
   EXPECT_EQ(resp->rows(), 2);
@@ -993,9 +989,9 @@ TEST_F(FleetManagerTest, DryRunReportsEveryError) {
 TEST_F(FleetManagerTest, ManifestSerialAlreadyInTheStoreIsReportedOnItsLine) {
   MakeSite("POST-1");
   MakeCamera("CAM-0002", "POST-1");
-  absl::StatusOr<v1::ImportManifestResponse> resp = Import(
-      absl::StrCat(kManifestHeader, "CAM-0001,BWC-7,A,POST-1\nCAM-0002,BWC-7,A,POST-1\n"), true,
-      false);
+  absl::StatusOr<v1::ImportManifestResponse> resp =
+      Import(absl::StrCat(kManifestHeader, "CAM-0001,BWC-7,A,POST-1\nCAM-0002,BWC-7,A,POST-1\n"),
+             true, false);
   ASSERT_THAT(resp, IsOk());
   ASSERT_THAT(resp->errors(), SizeIs(1));
   EXPECT_EQ(resp->errors(0).line(), 3);
@@ -1015,6 +1011,24 @@ TEST_F(FleetManagerTest, ManifestUnknownSiteIsReportedOnItsLine) {
   EXPECT_EQ(resp->errors(0).column(), "site");
   EXPECT_THAT(resp->errors(0).message(), HasSubstr("POST-77"));
   EXPECT_EQ(resp->imported(), 0);
+}
+
+TEST_F(FleetManagerTest, ManifestErrorsAreInLineOrderKeepingColumnOrderWithinALine) {
+  MakeSite("POST-1");
+  // Forty rows, each with a bad model and a bad site: two errors per line, model first.
+  std::string csv = kManifestHeader;
+  for (int i = 0; i < 40; ++i) absl::StrAppend(&csv, absl::StrFormat("CAM-%04d,,A,post\n", i));
+  absl::StatusOr<v1::ImportManifestResponse> resp = Import(csv, false, true);
+  ASSERT_THAT(resp, IsOk());
+  ASSERT_THAT(resp->errors(), SizeIs(80));
+  for (int i = 0; i < 40; ++i) {
+    const v1::ManifestRowError& first = resp->errors(2 * i);
+    const v1::ManifestRowError& second = resp->errors(2 * i + 1);
+    EXPECT_EQ(first.line(), i + 2);
+    EXPECT_EQ(second.line(), i + 2);
+    EXPECT_EQ(first.column(), "model") << "line " << i + 2;
+    EXPECT_EQ(second.column(), "site") << "line " << i + 2;
+  }
 }
 
 TEST_F(FleetManagerTest, ManifestWithoutHeaderIsInvalidArgumentAndWritesNothing) {
@@ -1122,9 +1136,8 @@ TEST_F(FleetListTest, PageSizeOfOneStillReturnsEveryCamera) {
 TEST_F(FleetListTest, StateFilterPagesOverOnlyThatState) {
   v1::ListCamerasRequest req;
   req.set_state(v1::CAMERA_STATE_AVAILABLE);
-  EXPECT_EQ(ExactlyOnceInOrder(ListAll(req, 3)), Expect([](const CameraSpec& s) {
-              return !s.retired && s.holder.empty();
-            }));
+  EXPECT_EQ(ExactlyOnceInOrder(ListAll(req, 3)),
+            Expect([](const CameraSpec& s) { return !s.retired && s.holder.empty(); }));
   req.set_state(v1::CAMERA_STATE_RETIRED);
   EXPECT_EQ(ExactlyOnceInOrder(ListAll(req, 3)),
             Expect([](const CameraSpec& s) { return s.retired; }));
@@ -1133,9 +1146,8 @@ TEST_F(FleetListTest, StateFilterPagesOverOnlyThatState) {
 TEST_F(FleetListTest, SiteFilterCoversTheWholeSubtree) {
   v1::ListCamerasRequest req;
   req.set_site_code("DIST-A");
-  EXPECT_EQ(ExactlyOnceInOrder(ListAll(req, 2)), Expect([](const CameraSpec& s) {
-              return s.site == "DIST-A" || s.site == "POST-A1";
-            }));
+  EXPECT_EQ(ExactlyOnceInOrder(ListAll(req, 2)),
+            Expect([](const CameraSpec& s) { return s.site == "DIST-A" || s.site == "POST-A1"; }));
   req.set_site_code("REGION");
   EXPECT_EQ(ExactlyOnceInOrder(ListAll(req, 5)),
             Expect([](const CameraSpec& s) { return s.site != "POST-B"; }));
@@ -1163,6 +1175,33 @@ TEST_F(FleetListTest, CombinedFiltersAllApply) {
   EXPECT_EQ(ExactlyOnceInOrder(ListAll(req, 1)), Expect([](const CameraSpec& s) {
               return s.site != "POST-B" && s.model == "BWC-9" && !s.holder.empty();
             }));
+}
+
+TEST_F(FleetListTest, NotSeenSinceIncludesCamerasNeverSeen) {
+  // No dock has reported any of them, so every camera counts as not seen.
+  v1::ListCamerasRequest req;
+  *req.mutable_not_seen_since() = Ts(clock_.Now());
+  EXPECT_EQ(ExactlyOnceInOrder(ListAll(req, 7)).size(), 23u);
+}
+
+TEST_F(FleetListTest, SitesUnderAParentAreItsWholeSubtreeWithoutIt) {
+  v1::ListSitesRequest req;
+  req.set_parent_code("REGION");
+  absl::StatusOr<v1::ListSitesResponse> resp = manager_->ListSites(req);
+  ASSERT_THAT(resp, IsOk());
+  std::vector<std::string> codes;
+  for (const v1::Site& s : resp->sites()) codes.push_back(s.code());
+  EXPECT_THAT(codes, ElementsAre("DIST-A", "POST-A1"));
+}
+
+TEST_F(FleetListTest, HoldersOfASiteIncludeItsSubtree) {
+  v1::ListHoldersRequest req;
+  req.set_site_code("REGION");
+  absl::StatusOr<v1::ListHoldersResponse> resp = manager_->ListHolders(req);
+  ASSERT_THAT(resp, IsOk());
+  std::vector<std::string> badges;
+  for (const v1::Holder& h : resp->holders()) badges.push_back(h.badge());
+  EXPECT_THAT(badges, ElementsAre("H-1"));
 }
 
 TEST_F(FleetListTest, TokenFromAnotherFilterIsRefused) {

@@ -35,9 +35,9 @@ const std::vector<v1::CameraState>& AllStates() {
 
 const std::vector<CameraAction>& AllActions() {
   static const auto* const kActions = new std::vector<CameraAction>{
-      CameraAction::kCommission,   CameraAction::kEnroll,      CameraAction::kIssue,
-      CameraAction::kReturnGood,   CameraAction::kReturnDamaged, CameraAction::kReportLost,
-      CameraAction::kReportFound,  CameraAction::kReportFaulty, CameraAction::kRepair,
+      CameraAction::kCommission,  CameraAction::kEnroll,        CameraAction::kIssue,
+      CameraAction::kReturnGood,  CameraAction::kReturnDamaged, CameraAction::kReportLost,
+      CameraAction::kReportFound, CameraAction::kReportFaulty,  CameraAction::kRepair,
       CameraAction::kRetire,
   };
   return *kActions;
@@ -76,28 +76,45 @@ std::optional<v1::CameraState> Expected(v1::CameraState from, CameraAction actio
 
 std::string Label(v1::CameraState state) {
   switch (state) {
-    case v1::CAMERA_STATE_REGISTERED: return "REGISTERED";
-    case v1::CAMERA_STATE_AVAILABLE: return "AVAILABLE";
-    case v1::CAMERA_STATE_ISSUED: return "ISSUED";
-    case v1::CAMERA_STATE_LOST: return "LOST";
-    case v1::CAMERA_STATE_FAULTY: return "FAULTY";
-    case v1::CAMERA_STATE_RETIRED: return "RETIRED";
-    default: return "UNSPECIFIED";
+    case v1::CAMERA_STATE_REGISTERED:
+      return "REGISTERED";
+    case v1::CAMERA_STATE_AVAILABLE:
+      return "AVAILABLE";
+    case v1::CAMERA_STATE_ISSUED:
+      return "ISSUED";
+    case v1::CAMERA_STATE_LOST:
+      return "LOST";
+    case v1::CAMERA_STATE_FAULTY:
+      return "FAULTY";
+    case v1::CAMERA_STATE_RETIRED:
+      return "RETIRED";
+    default:
+      return "UNSPECIFIED";
   }
 }
 
 std::string ActionLabel(CameraAction action) {
   switch (action) {
-    case CameraAction::kCommission: return "Commission";
-    case CameraAction::kEnroll: return "Enroll";
-    case CameraAction::kIssue: return "Issue";
-    case CameraAction::kReturnGood: return "ReturnGood";
-    case CameraAction::kReturnDamaged: return "ReturnDamaged";
-    case CameraAction::kReportLost: return "ReportLost";
-    case CameraAction::kReportFound: return "ReportFound";
-    case CameraAction::kReportFaulty: return "ReportFaulty";
-    case CameraAction::kRepair: return "Repair";
-    case CameraAction::kRetire: return "Retire";
+    case CameraAction::kCommission:
+      return "Commission";
+    case CameraAction::kEnroll:
+      return "Enroll";
+    case CameraAction::kIssue:
+      return "Issue";
+    case CameraAction::kReturnGood:
+      return "ReturnGood";
+    case CameraAction::kReturnDamaged:
+      return "ReturnDamaged";
+    case CameraAction::kReportLost:
+      return "ReportLost";
+    case CameraAction::kReportFound:
+      return "ReportFound";
+    case CameraAction::kReportFaulty:
+      return "ReportFaulty";
+    case CameraAction::kRepair:
+      return "Repair";
+    case CameraAction::kRetire:
+      return "Retire";
   }
   return "Unknown";
 }
@@ -121,13 +138,13 @@ TEST_P(LifecyclePairTest, NextStateMatchesTheLifecycleTable) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllStatesTimesAllActions, LifecyclePairTest,
-    ::testing::Combine(::testing::ValuesIn(AllStates()), ::testing::ValuesIn(AllActions())),
-    [](const ::testing::TestParamInfo<Pair>& param_info) {
-      return absl::StrCat(Label(std::get<0>(param_info.param)), "_",
-                          ActionLabel(std::get<1>(param_info.param)));
-    });
+INSTANTIATE_TEST_SUITE_P(AllStatesTimesAllActions, LifecyclePairTest,
+                         ::testing::Combine(::testing::ValuesIn(AllStates()),
+                                            ::testing::ValuesIn(AllActions())),
+                         [](const ::testing::TestParamInfo<Pair>& param_info) {
+                           return absl::StrCat(Label(std::get<0>(param_info.param)), "_",
+                                               ActionLabel(std::get<1>(param_info.param)));
+                         });
 
 TEST(LifecycleTest, CrossProductCoversSixStatesAndTenActions) {
   // Guards the parameter lists above: a new state or action must be added to the table.

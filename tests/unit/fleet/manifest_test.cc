@@ -178,8 +178,7 @@ TEST(ManifestTest, TextOverEightMibIsInvalidArgument) {
   std::string csv = Csv("CAM-0001,BWC-7,A,POST-1");
   csv.append(kMaxManifestBytes + 1 - csv.size(), ' ');
   ASSERT_EQ(csv.size(), size_t{8 * 1024 * 1024 + 1});
-  EXPECT_THAT(ParseManifest(csv),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bytes")));
+  EXPECT_THAT(ParseManifest(csv), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bytes")));
 }
 
 TEST(ManifestTest, TextOfExactlyEightMibIsAccepted) {
@@ -230,8 +229,7 @@ TEST(ManifestTest, QuoteInsideUnquotedFieldIsReportedWithTheLineAndColumn) {
   ASSERT_THAT(m, IsOk());
   ASSERT_THAT(m->errors, SizeIs(1));
   EXPECT_EQ(m->errors[0].line(), 3);
-  EXPECT_THAT(m->errors[0].message(),
-              AllOf(HasSubstr("line 3"), HasSubstr("unquoted column 2")));
+  EXPECT_THAT(m->errors[0].message(), AllOf(HasSubstr("line 3"), HasSubstr("unquoted column 2")));
   EXPECT_THAT(Serials(*m), ElementsAre("CAM-0001"));
 }
 
@@ -241,8 +239,8 @@ TEST(ManifestTest, TextAfterClosingQuoteIsReportedWithTheLineAndColumn) {
   ASSERT_THAT(m, IsOk());
   ASSERT_THAT(m->errors, SizeIs(1));
   EXPECT_EQ(m->errors[0].line(), 2);
-  EXPECT_THAT(m->errors[0].message(),
-              AllOf(HasSubstr("line 2"), HasSubstr("after a closing quote"), HasSubstr("column 2")));
+  EXPECT_THAT(m->errors[0].message(), AllOf(HasSubstr("line 2"), HasSubstr("after a closing quote"),
+                                            HasSubstr("column 2")));
   EXPECT_THAT(Serials(*m), ElementsAre("CAM-0003"));
 }
 
@@ -314,15 +312,15 @@ TEST(ManifestTest, BadModelAndSiteAreReportedInTheirColumns) {
 }
 
 TEST(ManifestTest, SeveralBadRowsAreAllReportedInOnePass) {
-  absl::StatusOr<ParsedManifest> m = ParseManifest(Csv(
-      "CAM-0001,BWC-7,A,POST-1\n"    // 2 good
-      "cam-0002,BWC-7,A,POST-1\n"    // 3 lowercase serial
-      "CAM-0003,BWC-7,POST-1\n"      // 4 three columns
-      "CAM-0004,BWC-7,A,POST-1\n"    // 5 good
-      "CAM-0005,B\"WC,A,POST-1\n"    // 6 stray quote
-      "CAM-0006,BWC-7,A,bad site\n"  // 7 bad site code
-      "CAM-0001,BWC-7,A,POST-1\n"    // 8 repeats line 2
-      "CAM-0008,BWC-7,A,POST-1\n"));  // 9 good
+  absl::StatusOr<ParsedManifest> m =
+      ParseManifest(Csv("CAM-0001,BWC-7,A,POST-1\n"     // 2 good
+                        "cam-0002,BWC-7,A,POST-1\n"     // 3 lowercase serial
+                        "CAM-0003,BWC-7,POST-1\n"       // 4 three columns
+                        "CAM-0004,BWC-7,A,POST-1\n"     // 5 good
+                        "CAM-0005,B\"WC,A,POST-1\n"     // 6 stray quote
+                        "CAM-0006,BWC-7,A,bad site\n"   // 7 bad site code
+                        "CAM-0001,BWC-7,A,POST-1\n"     // 8 repeats line 2
+                        "CAM-0008,BWC-7,A,POST-1\n"));  // 9 good
   ASSERT_THAT(m, IsOk());
   EXPECT_THAT(ErrorLines(*m), ElementsAre(3, 4, 6, 7, 8));
   EXPECT_THAT(Serials(*m), ElementsAre("CAM-0001", "CAM-0004", "CAM-0008"));

@@ -102,5 +102,21 @@ TEST_F(SupplierTest, RefusesAnIssuerThatIsNotACa) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a CA")));
 }
 
+TEST_F(SupplierTest, ParseCaCertificateReadsASupplierCa) {
+  absl::StatusOr<CertificateInfo> info = ParseCaCertificate(SupplierCaPem());
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->subject_cn, kCaCommonName);
+  EXPECT_EQ(info->not_after, FixedNow() + kCaValidity);
+}
+
+TEST_F(SupplierTest, ParseCaCertificateRefusesALeaf) {
+  EXPECT_THAT(ParseCaCertificate(Factory("CAM-000123")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a CA")));
+}
+
+TEST(ParseCaCertificateTest, RefusesSomethingThatIsNotPem) {
+  EXPECT_THAT(ParseCaCertificate("nope"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace camfleet::provisioning

@@ -53,9 +53,9 @@ TEST_F(PageTokenTest, EmptyTokenMeansTheFirstPage) {
 
 TEST_F(PageTokenTest, TokenIsUrlSafeText) {
   const std::string token = tokens_.Encode(kQuery, std::string(40, '\xff'));
-  EXPECT_EQ(token.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-            std::string::npos)
+  EXPECT_EQ(
+      token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+      std::string::npos)
       << token;
 }
 
@@ -88,8 +88,7 @@ TEST_F(PageTokenTest, EveryChangedCharacterIsRefused) {
 TEST_F(PageTokenTest, EveryTruncationIsRefused) {
   const std::string token = tokens_.Encode(kQuery, "CAM-0042");
   for (size_t len = 1; len < token.size(); ++len) {
-    EXPECT_THAT(tokens_.Decode(kQuery, token.substr(0, len)), IsBadPageToken())
-        << "length " << len;
+    EXPECT_THAT(tokens_.Decode(kQuery, token.substr(0, len)), IsBadPageToken()) << "length " << len;
   }
 }
 

@@ -79,7 +79,9 @@ TEST(ValidateSerialTest, SpaceIsRefusedNamingIt) {
 }
 
 TEST(ValidateSerialTest, ControlByteIsRefusedInHex) {
-  EXPECT_THAT(ValidateSerial("camera_serial", std::string("AB\x01" "12", 5)),
+  EXPECT_THAT(ValidateSerial("camera_serial", std::string("AB\x01"
+                                                          "12",
+                                                          5)),
               StatusIs(kInvalid, AllOf(HasSubstr("camera_serial"), HasSubstr("0x01"))));
 }
 
@@ -202,14 +204,12 @@ TEST(ValidateTextTest, TruncatedUtf8IsRefusedNamingTheField) {
 }
 
 TEST(ValidateTextTest, StrayContinuationByteIsRefused) {
-  EXPECT_THAT(ValidateText("note", "a\x80z", 0, 1024),
-              StatusIs(kInvalid, HasSubstr("UTF-8")));
+  EXPECT_THAT(ValidateText("note", "a\x80z", 0, 1024), StatusIs(kInvalid, HasSubstr("UTF-8")));
 }
 
 TEST(ValidateTextTest, OverlongEncodingOfNulIsRefused) {
   // C0 80 is a non-shortest form of U+0000: not UTF-8, and a classic way past a NUL check.
-  EXPECT_THAT(ValidateText("note", "a\xC0\x80z", 0, 1024),
-              StatusIs(kInvalid, HasSubstr("UTF-8")));
+  EXPECT_THAT(ValidateText("note", "a\xC0\x80z", 0, 1024), StatusIs(kInvalid, HasSubstr("UTF-8")));
 }
 
 TEST(ValidateTextTest, EncodedSurrogateIsRefused) {
@@ -264,8 +264,7 @@ TEST(TimestampMicrosTest, ConvertsToMicroseconds) {
   google::protobuf::Timestamp ts;
   ts.set_seconds(1700000000);
   ts.set_nanos(123456789);
-  EXPECT_THAT(TimestampMicros("due_back_time", true, ts),
-              HoldsValue(int64_t{1700000000123456}));
+  EXPECT_THAT(TimestampMicros("due_back_time", true, ts), HoldsValue(int64_t{1700000000123456}));
 }
 
 TEST(TimestampMicrosTest, SecondsPastYear9999AreRefusedNamingTheField) {

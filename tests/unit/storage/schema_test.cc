@@ -83,8 +83,8 @@ std::vector<std::string> SchemaOf(common::Database& db) {
     absl::StatusOr<bool> row = s->Step();
     EXPECT_THAT(row, IsOk());
     if (!row.ok() || !*row) break;
-    rows.push_back(absl::StrCat(s->ColumnText(0), " ", s->ColumnText(1), " ON ",
-                                s->ColumnText(2), ": ", Normalise(s->ColumnText(3))));
+    rows.push_back(absl::StrCat(s->ColumnText(0), " ", s->ColumnText(1), " ON ", s->ColumnText(2),
+                                ": ", Normalise(s->ColumnText(3))));
   }
   return rows;
 }
@@ -153,14 +153,13 @@ TEST(SchemaTest, StoreRefusesADatabaseNewerThanTheBinary) {
   {
     std::unique_ptr<common::Database> db = OpenOrDie(path);
     ASSERT_NE(db, nullptr);
-    ASSERT_THAT(db->Exec(absl::StrCat("PRAGMA user_version = ", Migrations().size() + 1)),
-                IsOk());
+    ASSERT_THAT(db->Exec(absl::StrCat("PRAGMA user_version = ", Migrations().size() + 1)), IsOk());
   }
   common::RealClock clock;
-  EXPECT_THAT(Store::Open(path, clock),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr(absl::StrCat(Migrations().size() + 1)),
-                             HasSubstr("newer"))));
+  EXPECT_THAT(
+      Store::Open(path, clock),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr(absl::StrCat(Migrations().size() + 1)), HasSubstr("newer"))));
   // Nothing was created in it.
   std::unique_ptr<common::Database> db = OpenOrDie(path);
   ASSERT_NE(db, nullptr);

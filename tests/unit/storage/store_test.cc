@@ -233,6 +233,48 @@ TEST_F(StoreTest, ConstraintViolationInAGroupFailsOnlyThatWrite) {
   EXPECT_EQ(Items(), (std::set<std::string>{"a", "c"}));
 }
 
+TEST_F(StoreTest, WriteThatEndsTheWholeTransactionLeavesNoWriteAcknowledgedWrongly) {
+  // Some failures (RAISE(ROLLBACK), and SQLITE_FULL/IOERR/NOMEM) make SQLite roll back the
+  // whole transaction, not just the savepoint. Whatever the store then does, a write must be
+  // reported OK exactly when its row is in the file: acknowledged means durable, and a write
+  // reported failed must not have been committed (a retry would apply it twice).
+  ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec(
+        "CREATE TABLE poison (x);"
+        "CREATE TRIGGER poison_rolls_back BEFORE INSERT ON poison "
+        "BEGIN SELECT RAISE(ROLLBACK, 'the disk went away'); END;");
+  }),
+              IsOk());
+  absl::Notification entered;
+  absl::Notification release;
+  Results results;
+  store_->Write(
+      [&](WriteTx&) {
+        entered.Notify();
+        release.WaitForNotificationWithTimeout(kWait);
+        return absl::OkStatus();
+      },
+      results.Slot("blocker"));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(kWait));
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "before"); }, results.Slot("before"));
+  store_->Write([](WriteTx& tx) { return tx.db().Exec("INSERT INTO poison VALUES (1)"); },
+                results.Slot("poison"));
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "after"); }, results.Slot("after"));
+  release.Notify();
+  ASSERT_TRUE(results.WaitFor(4));
+
+  const std::set<std::string> items = Items();
+  for (const auto& [key, status] : results.Get()) {
+    if (key == "poison") {
+      EXPECT_FALSE(status.ok());
+    } else if (key != "blocker") {
+      EXPECT_EQ(status.ok(), items.count(key) == 1)
+          << key << ": reported " << status << " but the row is "
+          << (items.count(key) == 1 ? "in the file" : "not in the file");
+    }
+  }
+}
+
 TEST_F(StoreTest, WriteAndWaitReturnsTheWriteFunctionsError) {
   EXPECT_THAT(store_->WriteAndWait([](WriteTx&) { return absl::NotFoundError("no such thing"); }),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no such thing")));
@@ -261,8 +303,7 @@ TEST_F(StoreTest, AcknowledgedWriteIsVisibleToAFreshConnection) {
 
 TEST_F(StoreTest, DataSurvivesClosingAndReopening) {
   for (const char* name : {"one", "two", "three"}) {
-    ASSERT_THAT(store_->WriteAndWait([name](WriteTx& tx) { return InsertItem(tx, name); }),
-                IsOk());
+    ASSERT_THAT(store_->WriteAndWait([name](WriteTx& tx) { return InsertItem(tx, name); }), IsOk());
   }
   Reopen();
   ASSERT_NE(store_, nullptr);
@@ -404,10 +445,10 @@ TEST_F(StoreTest, EditWithRecomputedHashIsCaughtAtTheNextEvent) {
   const AuditRecord forged{"mallory", "camera.issue", "camera", "CAM-1002", "{}"};
   const provisioning::Sha256Digest d =
       provisioning::Sha256(absl::StrCat(prev_hash, CanonicalEncoding(3, time_us, forged)));
-  TamperWith(absl::StrCat(
-      "DROP TRIGGER audit_events_no_update;"
-      "UPDATE audit_events SET actor = 'mallory', details = '{}', hash = X'",
-      provisioning::ToHex(d), "' WHERE seq = 3;"));
+  TamperWith(
+      absl::StrCat("DROP TRIGGER audit_events_no_update;"
+                   "UPDATE audit_events SET actor = 'mallory', details = '{}', hash = X'",
+                   provisioning::ToHex(d), "' WHERE seq = 3;"));
   v1::VerifyAuditChainResponse r = Verify();
   EXPECT_FALSE(r.intact());
   EXPECT_EQ(r.first_broken_sequence(), 4);
