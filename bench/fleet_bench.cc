@@ -116,12 +116,17 @@ rpc::Identity Operator(std::string name) {
 
 pid_t CurrentThreadId() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
-// Time the thread has spent on a CPU, from the scheduler's own accounting (nanoseconds).
-int64_t ThreadCpuNanos(pid_t tid) {
-  std::ifstream in(absl::StrCat("/proc/self/task/", tid, "/schedstat"));
+// From the scheduler's own accounting (nanoseconds): time a thread has spent on a CPU, and
+// time it was ready to run but waiting for one.
+struct ThreadSched {
   int64_t on_cpu = 0;
-  in >> on_cpu;
-  return in ? on_cpu : 0;
+  int64_t waiting_for_cpu = 0;
+};
+ThreadSched ThreadSchedStat(pid_t tid) {
+  std::ifstream in(absl::StrCat("/proc/self/task/", tid, "/schedstat"));
+  ThreadSched s;
+  in >> s.on_cpu >> s.waiting_for_cpu;
+  return in ? s : ThreadSched{};
 }
 
 // Bytes this process has caused to be written to storage (the WAL, checkpoints).
@@ -742,6 +747,8 @@ struct ThroughputRun {
   LoadResult load;
   storage::StoreStats store;  // commits and writes inside the window
   double writer_busy = 0;     // share of the window the store's writer thread was on a CPU
+  double writer_runnable = 0;  // share it was ready to run but waiting for a CPU
+  std::vector<StatementCost> statements;  // the writer's statements, costliest first
   double process_cpu = 0;     // CPU-seconds per second for the whole process (2.0 = 2 cores)
   WriterTotals writer;        // COMMIT and checkpoint time on the writer, inside the window
   int64_t write_bytes = 0;    // written to storage by the process inside the window
@@ -772,6 +779,7 @@ struct ThroughputRun {
             {"store_writes", store.writes},
             {"writes_per_commit", writes_per_commit()},
             {"writer_busy", writer_busy},
+            {"writer_waiting_for_cpu", writer_runnable},
             {"process_cpu", process_cpu},
             {"writer_commits", writer.commits},
             {"writer_commit_ms_avg", avg_commit_ms()},
@@ -788,12 +796,12 @@ struct ThroughputRun {
 
 ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& callers,
                       const LoadOptions& load, storage::Store& store, pid_t writer_tid,
-                      const WriterProbe& probe) {
+                      WriterProbe& probe) {
   ThroughputRun run;
   run.kind = kind;
   run.clients = static_cast<int>(callers.size());
   storage::StoreStats stats0;
-  int64_t writer0 = 0;
+  ThreadSched writer0;
   int64_t cpu0 = 0;
   int64_t wall0 = 0;
   WriterTotals writer0_totals;
@@ -803,7 +811,8 @@ ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& calle
     stats0 = store.stats();
     writer0_totals = probe.Snapshot();
     bytes0 = ProcessWriteBytes();
-    writer0 = ThreadCpuNanos(writer_tid);
+    writer0 = ThreadSchedStat(writer_tid);
+    probe.ResetStatementCosts();
     cpu0 = ProcessCpuNanos();
     wall0 = MonotonicNanos();
   };
@@ -812,7 +821,11 @@ ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& calle
     const double wall = static_cast<double>(MonotonicNanos() - wall0);
     run.store.commits = stats1.commits - stats0.commits;
     run.store.writes = stats1.writes - stats0.writes;
-    run.writer_busy = static_cast<double>(ThreadCpuNanos(writer_tid) - writer0) / wall;
+    const ThreadSched writer1 = ThreadSchedStat(writer_tid);
+    run.writer_busy = static_cast<double>(writer1.on_cpu - writer0.on_cpu) / wall;
+    run.writer_runnable =
+        static_cast<double>(writer1.waiting_for_cpu - writer0.waiting_for_cpu) / wall;
+    run.statements = probe.StatementCosts();
     run.process_cpu = static_cast<double>(ProcessCpuNanos() - cpu0) / wall;
     const WriterTotals w = probe.Snapshot();
     run.writer.commits = w.commits - writer0_totals.commits;
@@ -853,30 +866,48 @@ void PrintRuns(const std::vector<ThroughputRun>& runs, const std::string& kind) 
   }
 }
 
-// Where the writer's time went in the write runs.
+// Where the writer's time went in the write runs. Per write: the window divided among the
+// writes committed in it; "rest" is the writer's time outside SQL statements (the services'
+// C++ between statements, completion callbacks, waiting for work).
 void PrintWriterBreakdown(const std::vector<ThroughputRun>& runs, const std::string& kind) {
   std::vector<std::vector<std::string>> rows = {
-      {"clients", "commits/s", "avg COMMIT ms", "in COMMIT", "in other SQL", "writer on CPU",
-       "stmts/write", "us SQL/write", "checkpoints", "ckpt ms", "ckpt pages", "KB out/commit"}};
+      {"clients", "writes/s", "writes/commit", "COMMIT ms", "us/write", "COMMIT us", "SQL us",
+       "rest us", "on CPU", "waiting for CPU", "stmts/write", "checkpoints", "ckpt ms",
+       "KB out/commit"}};
   for (const ThroughputRun& r : runs) {
     if (r.kind != kind) continue;
-    const double commits = static_cast<double>(std::max<int64_t>(r.writer.commits, 1));
-    rows.push_back({absl::StrCat(r.clients),
-                    Rate(static_cast<double>(r.writer.commits) / r.load.window_s),
-                    Ms(r.avg_commit_ms()), absl::StrFormat("%.0f%%", 100 * r.in_commit()),
-                    absl::StrFormat("%.0f%%", 100 * static_cast<double>(r.writer.statement_ns) /
-                                                  1e9 / r.load.window_s),
-                    absl::StrFormat("%.0f%%", 100 * r.writer_busy),
-                    absl::StrFormat("%.1f", static_cast<double>(r.writer.statements) /
-                                                static_cast<double>(std::max<int64_t>(
-                                                    r.store.writes, 1))),
-                    absl::StrFormat("%.0f", static_cast<double>(r.writer.statement_ns) / 1e3 /
-                                                static_cast<double>(std::max<int64_t>(
-                                                    r.store.writes, 1))),
-                    absl::StrCat(r.writer.checkpoints),
-                    Ms(static_cast<double>(r.writer.checkpoint_ns) / 1e6),
-                    absl::StrCat(r.writer.checkpoint_frames),
-                    absl::StrFormat("%.0f", static_cast<double>(r.write_bytes) / 1024 / commits)});
+    const double writes = static_cast<double>(std::max<int64_t>(r.store.writes, 1));
+    const double wall_us = r.load.window_s * 1e6 / writes;
+    const double commit_us = static_cast<double>(r.writer.commit_ns) / 1e3 / writes;
+    const double sql_us = static_cast<double>(r.writer.statement_ns) / 1e3 / writes;
+    rows.push_back(
+        {absl::StrCat(r.clients), Rate(static_cast<double>(r.store.writes) / r.load.window_s),
+         absl::StrFormat("%.1f", r.writes_per_commit()), Ms(r.avg_commit_ms()),
+         absl::StrFormat("%.0f", wall_us), absl::StrFormat("%.0f", commit_us),
+         absl::StrFormat("%.0f", sql_us), absl::StrFormat("%.0f", wall_us - commit_us - sql_us),
+         absl::StrFormat("%.0f%%", 100 * r.writer_busy),
+         absl::StrFormat("%.0f%%", 100 * r.writer_runnable),
+         absl::StrFormat("%.1f", static_cast<double>(r.writer.statements) / writes),
+         absl::StrCat(r.writer.checkpoints),
+         Ms(static_cast<double>(r.writer.checkpoint_ns) / 1e6),
+         absl::StrFormat("%.0f", static_cast<double>(r.write_bytes) / 1024 /
+                                     static_cast<double>(std::max<int64_t>(r.store.commits, 1)))});
+  }
+  PrintTable(std::cout, rows);
+}
+
+// The writer's statements in one run, by total time.
+void PrintStatementCosts(const ThroughputRun& r, size_t top) {
+  std::vector<std::vector<std::string>> rows = {{"us/write", "us/call", "calls/write", "SQL"}};
+  const double writes = static_cast<double>(std::max<int64_t>(r.store.writes, 1));
+  for (size_t i = 0; i < r.statements.size() && i < top; ++i) {
+    const StatementCost& c = r.statements[i];
+    std::string sql = c.sql;
+    if (sql.size() > 110) sql = sql.substr(0, 107) + "...";
+    rows.push_back({absl::StrFormat("%.1f", static_cast<double>(c.nanos) / 1e3 / writes),
+                    absl::StrFormat("%.1f", static_cast<double>(c.nanos) / 1e3 /
+                                                static_cast<double>(std::max<int64_t>(c.calls, 1))),
+                    absl::StrFormat("%.2f", static_cast<double>(c.calls) / writes), sql});
   }
   PrintTable(std::cout, rows);
 }
@@ -1098,11 +1129,13 @@ class Bench {
     so.insecure_dev = true;
     so.dev_operator = "bench";
     ASSIGN_OR_RETURN(server_, server::Server::Start(so));
-    std::cout << "\nserver: " << server_->target() << ", database " << so.db_path << "\n";
     RETURN_IF_ERROR(server_->store().WriteAndWait([this](storage::WriteTx&) {
       writer_tid_ = CurrentThreadId();  // runs on the store's writer thread
       return absl::OkStatus();
     }));
+    std::cout << "\nserver: " << server_->target() << ", database " << so.db_path
+              << "\n(process " << getpid() << ", store writer thread " << writer_tid_
+              << ", for an outside profiler)\n";
     tokens_ = std::make_unique<rpc::PageTokens>("bench: setup only, never lists");
     manager_ = std::make_unique<fleet::FleetManager>(server_->store(), *tokens_);
     RETURN_IF_ERROR(Connect(max_clients));
@@ -1159,6 +1192,11 @@ class Bench {
       std::cout << "direct into FleetManager:\n";
       PrintWriterBreakdown(runs_, "direct");
     }
+    if (const ThroughputRun* r = FindRun(runs_, "lifecycle", max_clients); r != nullptr) {
+      std::cout << "\nthe writer's statements, lifecycle over gRPC with " << max_clients
+                << " clients (COMMIT includes the WAL write, fsync and any checkpoint):\n";
+      PrintStatementCosts(*r, 14);
+    }
 
     RETURN_IF_ERROR(RunLists());
     BuildFigures();
@@ -1182,9 +1220,9 @@ class Bench {
               << (options_.channels == 0 ? std::string("one TCP connection each")
                                          : absl::StrCat(options_.channels, " shared connections"))
               << ", callback API, one call in flight per client)\n";
-    if (options_.experiment.synchronous_normal) {
-      std::cout << "EXPERIMENT: the writer commits with synchronous=NORMAL (NOT durable); the "
-                   "write figures are an upper bound, not the store's\n";
+    if (options_.experiment.temp_store_memory) {
+      std::cout << "EXPERIMENT: temp_store=MEMORY on the writer's connection, not the store's "
+                   "setting; the write figures are not the store's\n";
     }
     if (options_.experiment.cache_mb > 0) {
       std::cout << "EXPERIMENT: the writer's page cache is " << options_.experiment.cache_mb
@@ -1362,8 +1400,9 @@ class Bench {
                      {"list_iterations", options_.list_iterations},
                      {"deep_page", options_.deep_page},
                      {"seed", options_.seed},
-                     {"experiment_writer_sync_normal", options_.experiment.synchronous_normal},
-                     {"experiment_writer_cache_mb", options_.experiment.cache_mb}};
+                     {"experiment_writer_cache_mb", options_.experiment.cache_mb},
+                     {"experiment_writer_temp_store_memory",
+                      options_.experiment.temp_store_memory}};
     out["machine"] = {{"cpus", std::thread::hardware_concurrency()},
                       {"load_average_start", load_before_},
                       {"load_average_end", load_after_},
@@ -1479,14 +1518,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("!--no-direct", o.direct,
                "Skip the diagnostic lifecycle runs straight into FleetManager");
-  app.add_flag("--experiment-writer-sync-normal", o.experiment.synchronous_normal,
-               "EXPERIMENT, NOT DURABLE, not how the store runs: synchronous=NORMAL on the "
-               "writer's connection, so COMMIT does not wait for fsync; the upper bound of "
-               "overlapping the fsync with the next group");
   app.add_option("--db-dir", o.db_dir,
                  "Directory for the scratch databases (default $TMPDIR or /tmp); use a disk "
                  "like the one production runs on")
       ->check(CLI::ExistingDirectory);
+  app.add_flag("--experiment-writer-temp-store-memory", o.experiment.temp_store_memory,
+               "EXPERIMENT, not how the store runs: PRAGMA temp_store=MEMORY on the writer's "
+               "connection, so the statement journals of the per-write savepoints stay in "
+               "memory instead of spilling to a temp file");
   app.add_option("--experiment-writer-cache-mb", o.experiment.cache_mb,
                  "EXPERIMENT, not how the store runs: give the writer's connection a page cache "
                  "of this many MiB (SQLite's default is 2 MiB)")

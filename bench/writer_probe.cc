@@ -1,5 +1,6 @@
 #include "bench/writer_probe.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "bench/closed_loop.h"
@@ -37,14 +38,17 @@ absl::Status WriterProbe::Install(storage::Store& store, const Experiment& exper
   return store.WriteAndWait([this](storage::WriteTx& tx) -> absl::Status {
     ASSIGN_OR_RETURN(int64_t threshold, PragmaInt(tx.db(), "wal_autocheckpoint"));
     ASSIGN_OR_RETURN(int64_t cache, PragmaInt(tx.db(), "cache_size"));
+    ASSIGN_OR_RETURN(int64_t temp_store, PragmaInt(tx.db(), "temp_store"));
     threshold_ = static_cast<int>(threshold);
     saved_cache_size_ = static_cast<int>(cache);
+    saved_temp_store_ = static_cast<int>(temp_store);
+    // Takes effect from the next transaction: SQLite decides where a transaction's statement
+    // journal lives when the transaction begins.
+    if (experiment_.temp_store_memory) RETURN_IF_ERROR(tx.db().Exec("PRAGMA temp_store=MEMORY"));
     if (experiment_.cache_mb > 0) {
       RETURN_IF_ERROR(
           tx.db().Exec(absl::StrCat("PRAGMA cache_size = -", experiment_.cache_mb * 1024)));
     }
-    // Takes effect from the next transaction (this one is open).
-    if (experiment_.synchronous_normal) RETURN_IF_ERROR(tx.db().Exec("PRAGMA synchronous=NORMAL"));
     sqlite3* db = tx.db().handle();
     sqlite3_trace_v2(db, SQLITE_TRACE_STMT | SQLITE_TRACE_PROFILE, &WriterProbe::OnTrace, this);
     // Replaces the auto-checkpoint hook; Remove puts it back.
@@ -61,8 +65,11 @@ absl::Status WriterProbe::Remove(storage::Store& store) {
     sqlite3* db = tx.db().handle();
     sqlite3_trace_v2(db, 0, nullptr, nullptr);
     sqlite3_wal_autocheckpoint(db, threshold_);
-    RETURN_IF_ERROR(tx.db().Exec(absl::StrCat("PRAGMA cache_size = ", saved_cache_size_)));
-    return tx.db().Exec("PRAGMA synchronous=FULL");
+    if (experiment_.temp_store_memory) {
+      RETURN_IF_ERROR(tx.db().Exec(absl::StrCat("PRAGMA temp_store = ", saved_temp_store_)));
+    }
+    if (experiment_.cache_mb == 0) return absl::OkStatus();
+    return tx.db().Exec(absl::StrCat("PRAGMA cache_size = ", saved_cache_size_));
   });
 }
 
@@ -78,9 +85,35 @@ WriterTotals WriterProbe::Snapshot() const {
   return t;
 }
 
+void WriterProbe::ResetStatementCosts() {
+  absl::MutexLock lock(&costs_mu_);
+  costs_.clear();
+}
+
+std::vector<StatementCost> WriterProbe::StatementCosts() const {
+  std::vector<StatementCost> out;
+  {
+    absl::MutexLock lock(&costs_mu_);
+    for (const auto& [key, cost] : costs_) out.push_back(cost);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const StatementCost& a, const StatementCost& b) { return a.nanos > b.nanos; });
+  return out;
+}
+
 int WriterProbe::OnTrace(unsigned type, void* ctx, void* p, void* /*x*/) {
   auto* self = static_cast<WriterProbe*>(ctx);
   const int64_t now = MonotonicNanos();
+  auto record = [&](int64_t nanos) {
+    const char* sql = sqlite3_sql(static_cast<sqlite3_stmt*>(p));
+    if (sql == nullptr) return;
+    absl::MutexLock lock(&self->costs_mu_);
+    auto it = self->costs_.find(absl::string_view(sql));
+    if (it == self->costs_.end()) it = self->costs_.emplace(sql, StatementCost{sql, 0, 0}).first;
+    StatementCost& c = it->second;
+    c.calls += 1;
+    c.nanos += nanos;
+  };
   if (!IsCommit(p)) {
     if (type == SQLITE_TRACE_STMT) {
       self->statements_ += 1;
@@ -89,6 +122,7 @@ int WriterProbe::OnTrace(unsigned type, void* ctx, void* p, void* /*x*/) {
       auto it = statement_start.find(p);
       if (it != statement_start.end()) {
         self->statement_ns_ += now - it->second;
+        record(now - it->second);
         statement_start.erase(it);
       }
     }
@@ -102,6 +136,7 @@ int WriterProbe::OnTrace(unsigned type, void* ctx, void* p, void* /*x*/) {
     // SQLite's own elapsed time has millisecond resolution; this clock does not.
     self->commit_ns_ += now - commit_start_ns;
     self->commits_ += 1;
+    record(now - commit_start_ns);
     commit_open = false;
   }
   return 0;

@@ -12,8 +12,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "services/storage/store.h"
 
 namespace camfleet::bench {
@@ -28,6 +32,12 @@ struct WriterTotals {
   int64_t statement_ns = 0;       // time inside statements other than COMMIT
 };
 
+struct StatementCost {
+  std::string sql;
+  int64_t calls = 0;
+  int64_t nanos = 0;
+};
+
 class WriterProbe {
  public:
   WriterProbe() = default;
@@ -35,8 +45,8 @@ class WriterProbe {
   WriterProbe& operator=(const WriterProbe&) = delete;
 
   struct Experiment {
-    int cache_mb = 0;                 // > 0: the writer connection's page cache, in MiB
-    bool synchronous_normal = false;  // COMMIT without fsync: NOT durable, an upper bound only
+    int cache_mb = 0;                // > 0: the writer connection's page cache, in MiB
+    bool temp_store_memory = false;  // statement journals in memory, never in a temp file
   };
   // Errors: from SQLite.
   absl::Status Install(storage::Store& store, const Experiment& experiment);
@@ -44,6 +54,9 @@ class WriterProbe {
   absl::Status Remove(storage::Store& store);
 
   WriterTotals Snapshot() const;
+  // Time per statement text since the last reset, costliest first.
+  void ResetStatementCosts();
+  std::vector<StatementCost> StatementCosts() const;
   int autocheckpoint_pages() const { return threshold_; }
 
  private:
@@ -53,6 +66,7 @@ class WriterProbe {
 
   int threshold_ = 1000;
   int saved_cache_size_ = 0;
+  int saved_temp_store_ = 0;
   Experiment experiment_;
   bool installed_ = false;
   std::atomic<int64_t> commits_{0};
@@ -62,6 +76,11 @@ class WriterProbe {
   std::atomic<int64_t> checkpoint_frames_{0};
   std::atomic<int64_t> statements_{0};
   std::atomic<int64_t> statement_ns_{0};
+
+  mutable absl::Mutex costs_mu_;
+  // Keyed by the SQL text: statements run through sqlite3_exec are prepared afresh each time,
+  // so a statement's address says nothing.
+  absl::flat_hash_map<std::string, StatementCost> costs_ ABSL_GUARDED_BY(costs_mu_);
 };
 
 }  // namespace camfleet::bench

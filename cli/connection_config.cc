@@ -51,7 +51,8 @@ absl::Status CheckOperatorName(const std::string& name) {
 
 GetEnv ProcessEnvironment() {
   return [](absl::string_view name) -> std::optional<std::string> {
-    const char* value = std::getenv(std::string(name).c_str());
+    const std::string variable(name);
+    const char* value = std::getenv(variable.c_str());
     if (value == nullptr) return std::nullopt;
     return std::string(value);
   };

@@ -1,5 +1,7 @@
 #include "cli/enum_names.h"
 
+#include <array>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -12,9 +14,9 @@ constexpr char kStatePrefix[] = "CAMERA_STATE_";
 constexpr char kConditionPrefix[] = "RETURN_CONDITION_";
 
 // Every state a filter may name, in lifecycle order.
-constexpr v1::CameraState kStates[] = {v1::CAMERA_STATE_REGISTERED, v1::CAMERA_STATE_AVAILABLE,
-                                       v1::CAMERA_STATE_ISSUED,     v1::CAMERA_STATE_LOST,
-                                       v1::CAMERA_STATE_FAULTY,     v1::CAMERA_STATE_RETIRED};
+constexpr std::array<v1::CameraState, 6> kStates = {
+    v1::CAMERA_STATE_REGISTERED, v1::CAMERA_STATE_AVAILABLE, v1::CAMERA_STATE_ISSUED,
+    v1::CAMERA_STATE_LOST,       v1::CAMERA_STATE_FAULTY,    v1::CAMERA_STATE_RETIRED};
 
 std::string WithoutPrefix(const std::string& name, absl::string_view prefix) {
   return absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name;
@@ -24,6 +26,7 @@ std::string WithoutPrefix(const std::string& name, absl::string_view prefix) {
 
 std::string CameraStateChoices() {
   std::vector<std::string> names;
+  names.reserve(kStates.size());
   for (v1::CameraState s : kStates) names.push_back(absl::AsciiStrToLower(CameraStateName(s)));
   return absl::StrJoin(names, ", ");
 }

@@ -8,8 +8,8 @@
 
 namespace camfleet::cli {
 
-Session::Session(const Environment& env, bool json, ConnectionOptions connection)
-    : env_(env), json_(json), connection_(std::move(connection)) {}
+Session::Session(Environment env, bool json, ConnectionOptions connection)
+    : env_(std::move(env)), json_(json), connection_(std::move(connection)) {}
 
 const Client& Session::client() {
   if (client_ == nullptr) client_ = std::make_unique<Client>(connection_);

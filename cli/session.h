@@ -34,7 +34,7 @@ struct Environment {
 
 class Session {
  public:
-  Session(const Environment& env, bool json, ConnectionOptions connection);
+  Session(Environment env, bool json, ConnectionOptions connection);
 
   std::ostream& out() { return *env_.out; }
   std::ostream& err() { return *env_.err; }

@@ -73,9 +73,9 @@ std::string Table::Render() const {
     std::string line;
     for (size_t i = 0; i < columns; ++i) {
       if (i > 0) line += "  ";
-      static const std::string kNone;
-      const std::string& cell = i < cells.size() ? cells[i] : kNone;
-      AppendPadded(line, cell, widths[i], i < right_.size() && right_[i]);
+      // A row longer than the header leaves the header's extra cells blank.
+      AppendPadded(line, i < cells.size() ? cells[i] : std::string(), widths[i],
+                   i < right_.size() && right_[i]);
     }
     TrimRight(line);
     out += line;

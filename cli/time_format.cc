@@ -1,5 +1,6 @@
 #include "cli/time_format.h"
 
+#include <array>
 #include <cctype>
 #include <cstdint>
 
@@ -20,14 +21,11 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
     char suffix;
     absl::Duration size;
   };
-  static constexpr int kUnits = 4;
-  const Unit units[kUnits] = {{'d', absl::Hours(24)},
-                              {'h', absl::Hours(1)},
-                              {'m', absl::Minutes(1)},
-                              {'s', absl::Seconds(1)}};
+  const std::array<Unit, 4> units = {Unit{'d', absl::Hours(24)}, Unit{'h', absl::Hours(1)},
+                                     Unit{'m', absl::Minutes(1)}, Unit{'s', absl::Seconds(1)}};
   if (text.empty()) return BadTime(text);
   absl::Duration total = absl::ZeroDuration();
-  int next_unit = 0;  // units must come largest first, each once
+  size_t next_unit = 0;  // units must come largest first, each once
   size_t pos = 0;
   while (pos < text.size()) {
     size_t digits_end = pos;
@@ -41,9 +39,9 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
     int64_t value = 0;
     if (!absl::SimpleAtoi(text.substr(pos, digits_end - pos), &value)) return BadTime(text);
     char suffix = static_cast<char>(std::tolower(static_cast<unsigned char>(text[digits_end])));
-    int unit = next_unit;
-    while (unit < kUnits && units[unit].suffix != suffix) ++unit;
-    if (unit == kUnits) return BadTime(text);
+    size_t unit = next_unit;
+    while (unit < units.size() && units[unit].suffix != suffix) ++unit;
+    if (unit == units.size()) return BadTime(text);
     total += value * units[unit].size;
     next_unit = unit + 1;
     pos = digits_end + 1;
@@ -62,7 +60,8 @@ absl::StatusOr<absl::Time> ParseTimeArg(absl::string_view text, absl::Time now, 
   if (text.find_first_of("-:T") != absl::string_view::npos) {
     absl::Time t;
     std::string err;
-    if (!absl::ParseTime(absl::RFC3339_full, std::string(text), &t, &err)) return BadTime(text);
+    const std::string time_text(text);
+    if (!absl::ParseTime(absl::RFC3339_full, time_text, &t, &err)) return BadTime(text);
     return t;
   }
   absl::StatusOr<absl::Duration> d = ParseDuration(text);

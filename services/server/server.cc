@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "grpc/health/v1/health.pb.h"
@@ -52,6 +53,16 @@ bool IsLocalAddress(const std::string& address) {
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   if (options.listen.empty()) {
     return absl::InvalidArgumentError("no listen address; give --listen 127.0.0.1:7443");
+  }
+  for (const std::string& address : options.listen) {
+    if (absl::StartsWith(address, "unix:")) continue;
+    int port = -1;
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
+        port < 0 || port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "listen address '", address, "' needs a port from 0 to 65535, e.g. 127.0.0.1:7443"));
+    }
   }
   if (options.insecure_dev) {
     for (const std::string& address : options.listen) {
@@ -169,13 +180,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  grpc_->GetHealthCheckService()->SetServingStatus(false);
-  // In-flight writes are finished by the store's writer, which is still running here.
-  grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
-  store_->Shutdown();
+  // A Start that failed half way leaves some parts unset.
+  if (grpc_ != nullptr) {
+    grpc_->GetHealthCheckService()->SetServingStatus(false);
+    // In-flight writes are finished by the store's writer, which is still running here.
+    grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  }
+  if (store_ != nullptr) store_->Shutdown();
 }
 
-void Server::Wait() { grpc_->Wait(); }
+void Server::Wait() {
+  if (grpc_ != nullptr) grpc_->Wait();
+}
 
 Server::~Server() { Shutdown(); }
 

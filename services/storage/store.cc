@@ -33,9 +33,6 @@ Store::~Store() { Shutdown(); }
 void Store::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) {
-      // Already stopping; fall through to join if we own the thread.
-    }
     stopping_ = true;
   }
   if (writer_.joinable()) writer_.join();
