@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
       ->envname("CAMFLEET_LISTEN")
       ->capture_default_str();
   serve->add_option("--dev-operator", options.dev_operator,
-                    "Operator name recorded for callers that do not send one (development "
-                    "mode, until mutual TLS)")
+                    "With --insecure-dev: the operator recorded for callers that do not name "
+                    "themselves")
       ->capture_default_str();
   serve->add_option("--port-file", port_file,
                     "Write the bound TCP port to this file once serving (for scripts and tests)");
