@@ -2,12 +2,50 @@
 
 #include <chrono>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "provisioning/credential_bundle.h"
 
 namespace camfleet::cli {
+namespace {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const ConnectionOptions& options) {
-  return grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials());
+// gRPC reports a failed TLS handshake as UNAVAILABLE, like an unreachable server; only the
+// message tells them apart ("Handshake failed", "Ssl handshake failed: ...").
+bool IsTlsFailure(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable &&
+         absl::StrContains(absl::AsciiStrToLower(status.message()), "handshake");
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionOptions& options) {
+  switch (options.transport) {
+    case Transport::kUnset:
+      return absl::FailedPreconditionError(
+          "no credentials: pass --credentials DIR (your key.pem, cert.pem and ca.pem), or "
+          "--insecure for a development server (camfleetd serve --insecure-dev)");
+    case Transport::kInsecure:
+      return grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials());
+    case Transport::kTls:
+      break;
+  }
+  absl::StatusOr<provisioning::CredentialBundle> bundle =
+      provisioning::LoadCredentialBundle(options.credentials_dir);
+  if (!bundle.ok()) {
+    return absl::Status(bundle.status().code(),
+                        absl::StrCat("cannot use the credentials in ", options.credentials_dir,
+                                     ": ", bundle.status().message()));
+  }
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = bundle->ca_pem;
+  tls.pem_private_key = bundle->key_pem;
+  tls.pem_cert_chain = bundle->cert_pem;
+  grpc::ChannelArguments arguments;
+  if (!options.server_name.empty()) {
+    arguments.SetSslTargetNameOverride(options.server_name);
+  }
+  return grpc::CreateCustomChannel(options.server, grpc::SslCredentials(tls), arguments);
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
@@ -18,26 +56,49 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 std::string FormatRpcError(const absl::Status& status, const ConnectionOptions& options) {
   std::string text =
       absl::StrCat("error: ", absl::StatusCodeToString(status.code()), ": ", status.message());
-  if (status.code() == absl::StatusCode::kUnavailable) {
+  if (IsTlsFailure(status)) {
+    absl::StrAppend(&text, "\nhint: the TLS handshake with ", options.server,
+                    " failed. Check --server (and --server-name if the certificate names "
+                    "another host), that ca.pem in ",
+                    options.credentials_dir.empty() ? "your bundle" : options.credentials_dir,
+                    " is this server's fleet CA, and that your certificate has not expired "
+                    "(`camfleet whoami` shows it).");
+  } else if (status.code() == absl::StatusCode::kUnavailable) {
     absl::StrAppend(&text, "\nhint: is camfleetd running at ", options.server,
                     "? Set --server or CAMFLEET_SERVER.");
   } else if (status.code() == absl::StatusCode::kDeadlineExceeded) {
     absl::StrAppend(&text, "\nhint: no answer from ", options.server, " within ",
                     absl::FormatDuration(options.timeout), "; raise --timeout if it is busy.");
+  } else if (status.code() == absl::StatusCode::kUnauthenticated &&
+             options.transport == Transport::kTls) {
+    absl::StrAppend(&text,
+                    "\nhint: `camfleet whoami` shows your certificate. An expired one can be "
+                    "renewed with `camfleet operator renew` for 30 days after it expires; a "
+                    "revoked one cannot: ask an admin for new credentials.");
+  } else if (status.code() == absl::StatusCode::kUnimplemented &&
+             options.transport == Transport::kInsecure) {
+    absl::StrAppend(&text,
+                    "\nhint: a development server (--insecure-dev) serves no identity "
+                    "commands; they need camfleetd serve --home and --credentials DIR.");
   }
   return text;
 }
 
-Client::Client(ConnectionOptions options)
-    : options_(std::move(options)),
-      channel_(MakeChannel(options_)),
-      fleet_(v1::FleetService::NewStub(channel_)),
-      audit_(v1::AuditService::NewStub(channel_)) {}
+Client::Client(ConnectionOptions options, absl::StatusOr<std::shared_ptr<grpc::Channel>> channel)
+    : options_(std::move(options)), channel_status_(channel.status()) {
+  if (!channel.ok()) return;
+  channel_ = *std::move(channel);
+  fleet_ = v1::FleetService::NewStub(channel_);
+  audit_ = v1::AuditService::NewStub(channel_);
+  provisioning_ = v1::ProvisioningService::NewStub(channel_);
+}
 
 void Client::Prepare(grpc::ClientContext& context) const {
   context.set_deadline(std::chrono::system_clock::now() +
                        absl::ToChronoMilliseconds(options_.timeout));
-  if (!options_.operator_name.empty()) {
+  // With TLS the server reads who we are from the certificate; a header would only mislead
+  // someone reading the traffic into thinking it counts.
+  if (options_.transport == Transport::kInsecure && !options_.operator_name.empty()) {
     context.AddMetadata(kOperatorMetadata, options_.operator_name);
   }
 }

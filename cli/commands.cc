@@ -5,8 +5,12 @@
 
 namespace camfleet::cli {
 
-void SetAction(CLI::App* command, Action* selected, Action action) {
-  command->callback([selected, action = std::move(action)] { *selected = action; });
+void SetAction(CLI::App* command, Action* selected, std::function<int(Session&)> run) {
+  command->callback([selected, run = std::move(run)] { *selected = Action{run, true}; });
+}
+
+void SetLocalAction(CLI::App* command, Action* selected, std::function<int(Session&)> run) {
+  command->callback([selected, run = std::move(run)] { *selected = Action{run, false}; });
 }
 
 CLI::Validator TimeArgValidator() {

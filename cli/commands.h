@@ -22,8 +22,10 @@ void AddCameraCommands(CLI::App& app, Action* selected);
 void AddCustodyCommands(CLI::App& app, Action* selected);
 void AddAuditCommands(CLI::App& app, Action* selected);
 
-// Makes `command` store `action` in `*selected` once the command line has been parsed.
-void SetAction(CLI::App* command, Action* selected, Action action);
+// Makes `command` store `run` in `*selected` once the command line has been parsed.
+void SetAction(CLI::App* command, Action* selected, std::function<int(Session&)> run);
+// The same for a command that needs no server (needs_server = false).
+void SetLocalAction(CLI::App* command, Action* selected, std::function<int(Session&)> run);
 
 // Checks an argument parses as ParseTimeArg accepts (a duration or RFC3339), so mistakes are
 // reported as usage errors before anything is sent.

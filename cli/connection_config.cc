@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -14,7 +16,8 @@ namespace camfleet::cli {
 namespace {
 
 const std::vector<std::string>& KnownKeys() {
-  static const std::vector<std::string> keys = {"server", "operator", "timeout"};
+  static const std::vector<std::string> keys = {"server", "credentials", "server_name",
+                                                "operator", "timeout"};
   return keys;
 }
 
@@ -43,6 +46,70 @@ absl::Status CheckOperatorName(const std::string& name) {
       return absl::InvalidArgumentError(
           "operator name must be printable ASCII (it travels as a gRPC metadata header)");
     }
+  }
+  return absl::OkStatus();
+}
+
+// CAMFLEET_INSECURE: unset or empty is off.
+absl::StatusOr<bool> ParseInsecureVariable(const std::optional<std::string>& value) {
+  if (!value.has_value() || value->empty()) return false;
+  const std::string lower = absl::AsciiStrToLower(*value);
+  if (lower == "1" || lower == "true" || lower == "yes") return true;
+  if (lower == "0" || lower == "false" || lower == "no") return false;
+  return absl::InvalidArgumentError(absl::StrCat("CAMFLEET_INSECURE is '", *value,
+                                                 "'; set it to 1 (plaintext) or 0, or unset it"));
+}
+
+// "~/x" under $HOME: a config file cannot rely on the shell to expand it.
+std::string ExpandHome(const std::string& path, const GetEnv& getenv) {
+  if (!absl::StartsWith(path, "~/")) return path;
+  std::optional<std::string> home = getenv("HOME");
+  if (!home.has_value() || home->empty()) return path;
+  return absl::StrCat(*home, path.substr(1));
+}
+
+// Picks the transport from the highest layer that names one.
+absl::Status ResolveTransport(const ConnectionFlags& flags, const GetEnv& getenv,
+                              const std::map<std::string, std::string>& config,
+                              ConnectionOptions& options) {
+  std::optional<std::string> env_credentials = getenv("CAMFLEET_CREDENTIALS");
+  if (env_credentials.has_value() && env_credentials->empty()) env_credentials.reset();
+  ASSIGN_OR_RETURN(bool env_insecure, ParseInsecureVariable(getenv("CAMFLEET_INSECURE")));
+  std::optional<std::string> config_credentials = Lookup(config, "credentials");
+
+  if (std::optional<std::string> dir =
+          FirstOf({flags.credentials_dir, env_credentials, config_credentials})) {
+    if (dir->empty()) {
+      return absl::InvalidArgumentError(
+          "the credentials directory is empty; give --credentials DIR");
+    }
+    options.credentials_dir = ExpandHome(*dir, getenv);
+  }
+  if (flags.credentials_dir.has_value() || flags.insecure) {
+    if (flags.credentials_dir.has_value() && flags.insecure) {
+      return absl::InvalidArgumentError(
+          "--credentials and --insecure exclude each other: TLS with your credentials, or "
+          "plaintext to a development server");
+    }
+    options.transport = flags.insecure ? Transport::kInsecure : Transport::kTls;
+  } else if (env_credentials.has_value() || env_insecure) {
+    if (env_credentials.has_value() && env_insecure) {
+      return absl::InvalidArgumentError(
+          "CAMFLEET_CREDENTIALS and CAMFLEET_INSECURE=1 exclude each other; unset one");
+    }
+    options.transport = env_insecure ? Transport::kInsecure : Transport::kTls;
+  } else if (config_credentials.has_value()) {
+    options.transport = Transport::kTls;
+  }
+
+  if (std::optional<std::string> name = FirstOf(
+          {flags.server_name, getenv("CAMFLEET_SERVER_NAME"), Lookup(config, "server_name")})) {
+    if (name->empty()) {
+      return absl::InvalidArgumentError(
+          "the server name is empty; give --server-name HOST as the server's certificate "
+          "names it, or leave it out");
+    }
+    options.server_name = *name;
   }
   return absl::OkStatus();
 }
@@ -111,10 +178,15 @@ absl::StatusOr<ConnectionOptions> ResolveConnection(const ConnectionFlags& flags
         absl::StrCat("the server address is empty; give --server like ", kDefaultServer));
   }
 
+  RETURN_IF_ERROR(ResolveTransport(flags, getenv, config, options));
+
   options.operator_name = FirstOf({flags.operator_name, getenv("CAMFLEET_OPERATOR"),
                                    Lookup(config, "operator"), getenv("USER"), getenv("LOGNAME")})
                               .value_or("");
-  RETURN_IF_ERROR(CheckOperatorName(options.operator_name));
+  // Only a plaintext call carries the name; with TLS an odd $USER must not stop anyone.
+  if (options.transport == Transport::kInsecure) {
+    RETURN_IF_ERROR(CheckOperatorName(options.operator_name));
+  }
 
   if (std::optional<std::string> timeout =
           FirstOf({flags.timeout_seconds, getenv("CAMFLEET_TIMEOUT"), Lookup(config, "timeout")})) {

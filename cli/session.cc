@@ -11,8 +11,15 @@ namespace camfleet::cli {
 Session::Session(Environment env, bool json, ConnectionOptions connection)
     : env_(std::move(env)), json_(json), connection_(std::move(connection)) {}
 
+absl::Status Session::Connect() {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(connection_);
+  absl::Status status = channel.status();
+  client_ = std::make_unique<Client>(connection_, std::move(channel));
+  return status;
+}
+
 const Client& Session::client() {
-  if (client_ == nullptr) client_ = std::make_unique<Client>(connection_);
+  if (client_ == nullptr) Connect().IgnoreError();
   return *client_;
 }
 

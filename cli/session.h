@@ -1,6 +1,7 @@
 #pragma once
-// What every command runs with: output streams, --json, the clock, and the client (connected
-// lazily, so usage errors never touch the network). Also the exit codes, in one place.
+// What every command runs with: output streams, --json, the clock, the connection options and
+// the client (made only for commands that need the server, after parsing, so usage errors
+// never touch the network). Also the exit codes, in one place.
 
 #include <google/protobuf/message.h>
 
@@ -40,6 +41,13 @@ class Session {
   std::ostream& err() { return *env_.err; }
   bool json() const { return json_; }
   absl::Time Now() const { return env_.clock->Now(); }
+  const ConnectionOptions& connection() const { return connection_; }
+
+  // Makes the channel (loading the credentials for TLS); RunCamfleet calls it before any
+  // command that needs the server. Errors: MakeChannel's; nothing is sent.
+  absl::Status Connect();
+  // The client made by Connect(). Called without a successful Connect(), it is made then, and
+  // a channel that cannot be made fails every call with its error.
   const Client& client();
 
   // Prints "error: CODE: message" (and a hint when unreachable) to stderr; returns kExitRpcError.
@@ -57,7 +65,13 @@ class Session {
   std::unique_ptr<Client> client_;
 };
 
-// A parsed command, ready to run; returns the exit code.
-using Action = std::function<int(Session&)>;
+// A parsed command, ready to run.
+struct Action {
+  // Returns the exit code.
+  std::function<int(Session&)> run;
+  // False for commands that only read local files (`whoami`): they run without --credentials
+  // or --insecure, and RunCamfleet makes no channel for them.
+  bool needs_server = true;
+};
 
 }  // namespace camfleet::cli

@@ -233,6 +233,23 @@ absl::StatusOr<storage::CertificateRow> ImportFactoryCertificate(WriteTx& tx,
       absl::StrJoin(reasons, "; ")));
 }
 
+// Revokes every valid certificate of `role`/`identity` (an operator or dock being removed).
+absl::StatusOr<size_t> RevokeAllCertificates(WriteTx& tx, const std::string& role,
+                                             const std::string& identity,
+                                             v1::RevocationReason reason,
+                                             const std::string& actor, rpc::RevocationSet& set) {
+  storage::CertificateFilter filter;
+  filter.role = role;
+  filter.identity = identity;
+  filter.limit = 1000;
+  ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> certs,
+                   storage::ListCertificates(tx.db(), filter));
+  for (const storage::CertificateRow& c : certs) {
+    RETURN_IF_ERROR(RevokeInTransaction(tx, c, reason, actor, set));
+  }
+  return certs.size();
+}
+
 template <typename Resp, typename Fn>
 void IdentityManager::RunWrite(Fn fn, Done<Resp> done) {
   storage::WriteWithResponse<Resp>(store_, std::move(fn), std::move(done));
@@ -378,18 +395,12 @@ void IdentityManager::RevokeOperator(const rpc::Identity& who, const v1::RevokeO
               absl::StrCat("operator '", req.name(), "' is already revoked"));
         }
         RETURN_IF_ERROR(storage::MarkOperatorRevoked(tx, op.id));
-        storage::CertificateFilter filter;
-        filter.role = storage::RoleText(op.op.role());
-        filter.identity = req.name();
-        filter.limit = 1000;
-        ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> certs,
-                         storage::ListCertificates(tx.db(), filter));
-        for (const storage::CertificateRow& c : certs) {
-          RETURN_IF_ERROR(RevokeInTransaction(tx, c, req.reason(), who.actor(), revoked_));
-        }
+        ASSIGN_OR_RETURN(size_t count,
+                         RevokeAllCertificates(tx, storage::RoleText(op.op.role()), req.name(),
+                                               req.reason(), who.actor(), revoked_));
         RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "operator.revoke", "operator", req.name(),
                                        {{"reason", storage::ReasonText(req.reason())},
-                                        {"certificates", absl::StrCat(certs.size())},
+                                        {"certificates", absl::StrCat(count)},
                                         {"note", req.note()}}));
         ASSIGN_OR_RETURN(storage::OperatorRow after, storage::FindOperator(tx.db(), req.name()));
         *resp.mutable_operator_() = std::move(after.op);
@@ -485,17 +496,11 @@ void IdentityManager::RevokeDock(const rpc::Identity& who, const v1::RevokeDockR
               absl::StrCat("dock '", req.dock_id(), "' is already revoked"));
         }
         RETURN_IF_ERROR(storage::MarkDockRevoked(tx, dock.id));
-        storage::CertificateFilter filter;
-        filter.role = "dock";
-        filter.identity = req.dock_id();
-        filter.limit = 1000;
-        ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> certs,
-                         storage::ListCertificates(tx.db(), filter));
-        for (const storage::CertificateRow& c : certs) {
-          RETURN_IF_ERROR(RevokeInTransaction(tx, c, req.reason(), who.actor(), revoked_));
-        }
+        ASSIGN_OR_RETURN(size_t count, RevokeAllCertificates(tx, "dock", req.dock_id(),
+                                                             req.reason(), who.actor(), revoked_));
         RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "dock.revoke", "dock", req.dock_id(),
                                        {{"reason", storage::ReasonText(req.reason())},
+                                        {"certificates", absl::StrCat(count)},
                                         {"note", req.note()}}));
         ASSIGN_OR_RETURN(storage::DockRow after, storage::FindDock(tx.db(), req.dock_id()));
         *resp.mutable_dock() = std::move(after.dock);

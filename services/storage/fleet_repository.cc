@@ -4,15 +4,12 @@
 #include "absl/strings/str_join.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
+#include "services/storage/rows.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace camfleet::storage {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-using Timestamp = google::protobuf::Timestamp;
-
-Timestamp Ts(int64_t us) { return TimeUtil::MicrosecondsToTimestamp(us); }
 
 constexpr char kSubtree[] =
     "WITH RECURSIVE subtree(id) AS (SELECT ?1 UNION ALL "
@@ -33,16 +30,6 @@ v1::ReturnCondition ConditionFromName(absl::string_view name) {
   return v1::RETURN_CONDITION_UNSPECIFIED;
 }
 
-template <typename T, typename RowFn>
-absl::StatusOr<std::vector<T>> Collect(common::Statement& s, RowFn row_fn) {
-  std::vector<T> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return out;
-    out.push_back(row_fn(s));
-  }
-}
-
 // ---- sites ----
 constexpr char kSelectSite[] =
     "SELECT s.id, s.code, s.name, COALESCE(p.code, ''), s.created_us "
@@ -53,7 +40,7 @@ v1::Site SiteFromRow(const common::Statement& s, int first) {
   site.set_code(s.ColumnText(first));
   site.set_name(s.ColumnText(first + 1));
   site.set_parent_code(s.ColumnText(first + 2));
-  *site.mutable_create_time() = Ts(s.ColumnInt(first + 3));
+  *site.mutable_create_time() = MicrosToTimestamp(s.ColumnInt(first + 3));
   return site;
 }
 
@@ -68,7 +55,7 @@ v1::Holder HolderFromRow(const common::Statement& s, int first) {
   h.set_name(s.ColumnText(first + 1));
   h.set_unit(s.ColumnText(first + 2));
   h.set_home_site_code(s.ColumnText(first + 3));
-  *h.mutable_create_time() = Ts(s.ColumnInt(first + 4));
+  *h.mutable_create_time() = MicrosToTimestamp(s.ColumnInt(first + 4));
   return h;
 }
 
@@ -88,10 +75,10 @@ v1::Camera CameraFromRow(const common::Statement& s) {
   c.set_state(StateFromName(s.ColumnText(5)));
   c.set_site_code(s.ColumnText(6));
   c.set_holder_badge(s.ColumnText(7));
-  if (!s.ColumnIsNull(8)) *c.mutable_due_back_time() = Ts(s.ColumnInt(8));
-  if (!s.ColumnIsNull(9)) *c.mutable_last_seen_time() = Ts(s.ColumnInt(9));
-  *c.mutable_create_time() = Ts(s.ColumnInt(10));
-  *c.mutable_update_time() = Ts(s.ColumnInt(11));
+  if (!s.ColumnIsNull(8)) *c.mutable_due_back_time() = MicrosToTimestamp(s.ColumnInt(8));
+  if (!s.ColumnIsNull(9)) *c.mutable_last_seen_time() = MicrosToTimestamp(s.ColumnInt(9));
+  *c.mutable_create_time() = MicrosToTimestamp(s.ColumnInt(10));
+  *c.mutable_update_time() = MicrosToTimestamp(s.ColumnInt(11));
   c.set_state_note(s.ColumnText(12));
   return c;
 }
@@ -110,10 +97,10 @@ v1::Assignment AssignmentFromRow(const common::Statement& s) {
   a.set_camera_serial(s.ColumnText(1));
   a.set_holder_badge(s.ColumnText(2));
   a.set_holder_name(s.ColumnText(3));
-  *a.mutable_issue_time() = Ts(s.ColumnInt(4));
+  *a.mutable_issue_time() = MicrosToTimestamp(s.ColumnInt(4));
   a.set_issued_by(s.ColumnText(5));
-  *a.mutable_due_back_time() = Ts(s.ColumnInt(6));
-  if (!s.ColumnIsNull(7)) *a.mutable_return_time() = Ts(s.ColumnInt(7));
+  *a.mutable_due_back_time() = MicrosToTimestamp(s.ColumnInt(6));
+  if (!s.ColumnIsNull(7)) *a.mutable_return_time() = MicrosToTimestamp(s.ColumnInt(7));
   a.set_returned_by(s.ColumnText(8));
   a.set_return_condition(ConditionFromName(s.ColumnText(9)));
   a.set_issue_note(s.ColumnText(10));
@@ -146,12 +133,7 @@ absl::StatusOr<SiteRow> InsertSite(WriteTx& tx, const std::string& code, const s
                    tx.db().Prepare("INSERT INTO sites (code, name, parent_id, created_us) "
                                    "VALUES (?, ?, ?, ?)"));
   s.Bind(1, code).Bind(2, name).BindOptional(3, parent_id).Bind(4, common::ToMicros(tx.now()));
-  if (absl::Status st = s.Run(); !st.ok()) {
-    if (absl::IsAlreadyExists(st)) {
-      return absl::AlreadyExistsError(absl::StrCat("site '", code, "' already exists"));
-    }
-    return st;
-  }
+  RETURN_IF_ERROR(RunInsert(s, absl::StrCat("site '", code, "' already exists")));
   return FindSite(tx.db(), code);
 }
 
@@ -174,7 +156,7 @@ absl::StatusOr<std::vector<v1::Site>> ListSites(common::Database& db,
           : absl::StrCat(kSelectSite, "WHERE ?1 IS NULL AND s.code > ?2 ORDER BY s.code LIMIT ?3");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
   s.BindOptional(1, root_id).Bind(2, after_code).Bind(3, int64_t{limit});
-  return Collect<v1::Site>(s, [](const common::Statement& st) { return SiteFromRow(st, 1); });
+  return CollectRows<v1::Site>(s, [](const common::Statement& st) { return SiteFromRow(st, 1); });
 }
 
 absl::StatusOr<HolderRow> InsertHolder(WriteTx& tx, const v1::Holder& holder,
@@ -187,13 +169,8 @@ absl::StatusOr<HolderRow> InsertHolder(WriteTx& tx, const v1::Holder& holder,
       .Bind(3, holder.unit())
       .Bind(4, home_site_id)
       .Bind(5, common::ToMicros(tx.now()));
-  if (absl::Status st = s.Run(); !st.ok()) {
-    if (absl::IsAlreadyExists(st)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("holder with badge '", holder.badge(), "' already exists"));
-    }
-    return st;
-  }
+  RETURN_IF_ERROR(RunInsert(s, 
+          absl::StrCat("holder with badge '", holder.badge(), "' already exists")));
   return FindHolder(tx.db(), holder.badge());
 }
 
@@ -220,7 +197,7 @@ absl::StatusOr<std::vector<v1::Holder>> ListHolders(common::Database& db,
                          "WHERE ?1 IS NULL AND h.badge > ?2 ORDER BY h.badge LIMIT ?3");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
   s.BindOptional(1, site_id).Bind(2, after_badge).Bind(3, int64_t{limit});
-  return Collect<v1::Holder>(s, [](const common::Statement& st) { return HolderFromRow(st, 1); });
+  return CollectRows<v1::Holder>(s, [](const common::Statement& st) { return HolderFromRow(st, 1); });
 }
 
 absl::StatusOr<CameraRow> InsertCamera(WriteTx& tx, const v1::Camera& camera, int64_t site_id) {
@@ -236,13 +213,8 @@ absl::StatusOr<CameraRow> InsertCamera(WriteTx& tx, const v1::Camera& camera, in
       .Bind(5, site_id)
       .Bind(6, now)
       .Bind(7, now);
-  if (absl::Status st = s.Run(); !st.ok()) {
-    if (absl::IsAlreadyExists(st)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("camera '", camera.serial(), "' is already registered"));
-    }
-    return st;
-  }
+  RETURN_IF_ERROR(RunInsert(s, 
+          absl::StrCat("camera '", camera.serial(), "' is already registered")));
   return FindCamera(tx.db(), camera.serial());
 }
 
@@ -304,7 +276,7 @@ absl::StatusOr<std::vector<v1::Camera>> ListCameras(common::Database& db,
   if (f.holder_id.has_value()) s.Bind(5, *f.holder_id);
   if (f.not_seen_since_us.has_value()) s.Bind(6, *f.not_seen_since_us);
   s.Bind(7, int64_t{f.limit});
-  return Collect<v1::Camera>(s, CameraFromRow);
+  return CollectRows<v1::Camera>(s, CameraFromRow);
 }
 
 absl::StatusOr<int64_t> OpenAssignment(WriteTx& tx, const OpenAssignmentParams& p) {
@@ -319,12 +291,7 @@ absl::StatusOr<int64_t> OpenAssignment(WriteTx& tx, const OpenAssignmentParams& 
       .Bind(5, p.due_us)
       .Bind(6, p.note)
       .Bind(7, p.force_reason);
-  if (absl::Status st = s.Run(); !st.ok()) {
-    if (absl::IsAlreadyExists(st)) {
-      return absl::AlreadyExistsError("the camera already has an open assignment");
-    }
-    return st;
-  }
+  RETURN_IF_ERROR(RunInsert(s, "the camera already has an open assignment"));
   return tx.db().LastInsertRowId();
 }
 
@@ -372,7 +339,7 @@ absl::StatusOr<std::vector<v1::Assignment>> ListCameraAssignments(common::Databa
                    db.Prepare(absl::StrCat(kSelectAssignment,
                                            "WHERE a.camera_id = ? ORDER BY a.id")));
   s.Bind(1, camera_id);
-  return Collect<v1::Assignment>(s, AssignmentFromRow);
+  return CollectRows<v1::Assignment>(s, AssignmentFromRow);
 }
 
 absl::StatusOr<std::vector<v1::Assignment>> ListHolderOpenAssignments(common::Database& db,
@@ -382,7 +349,7 @@ absl::StatusOr<std::vector<v1::Assignment>> ListHolderOpenAssignments(common::Da
                                            "WHERE a.holder_id = ? AND a.returned_us IS NULL "
                                            "ORDER BY a.id")));
   s.Bind(1, holder_id);
-  return Collect<v1::Assignment>(s, AssignmentFromRow);
+  return CollectRows<v1::Assignment>(s, AssignmentFromRow);
 }
 
 absl::StatusOr<std::vector<v1::Assignment>> ListOverdue(common::Database& db,
@@ -401,7 +368,7 @@ absl::StatusOr<std::vector<v1::Assignment>> ListOverdue(common::Database& db,
     s.BindNull(3).BindNull(4);
   }
   s.Bind(5, int64_t{f.limit});
-  return Collect<v1::Assignment>(s, AssignmentFromRow);
+  return CollectRows<v1::Assignment>(s, AssignmentFromRow);
 }
 
 absl::StatusOr<std::optional<std::string>> GetSetting(common::Database& db,

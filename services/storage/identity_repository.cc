@@ -3,24 +3,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
+#include "services/storage/rows.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace camfleet::storage {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
-google::protobuf::Timestamp Ts(int64_t us) { return TimeUtil::MicrosecondsToTimestamp(us); }
-
-template <typename T, typename RowFn>
-absl::StatusOr<std::vector<T>> Collect(common::Statement& s, RowFn row_fn) {
-  std::vector<T> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return out;
-    out.push_back(row_fn(s));
-  }
-}
 
 // Enum values are stored as the proto name without its prefix.
 template <typename Enum>
@@ -49,11 +37,11 @@ CertificateRow CertificateFromRow(const common::Statement& s) {
   c.set_identity(s.ColumnText(3));
   c.set_subject(s.ColumnText(4));
   c.set_key_fingerprint(s.ColumnText(5));
-  *c.mutable_not_before() = Ts(s.ColumnInt(6));
-  *c.mutable_not_after() = Ts(s.ColumnInt(7));
+  *c.mutable_not_before() = MicrosToTimestamp(s.ColumnInt(6));
+  *c.mutable_not_after() = MicrosToTimestamp(s.ColumnInt(7));
   c.set_certificate_pem(s.ColumnText(8));
   c.set_issued_by(s.ColumnText(9));
-  if (!s.ColumnIsNull(10)) *c.mutable_revoke_time() = Ts(s.ColumnInt(10));
+  if (!s.ColumnIsNull(10)) *c.mutable_revoke_time() = MicrosToTimestamp(s.ColumnInt(10));
   c.set_revocation_reason(ReasonFromText(s.ColumnText(11)));
   return row;
 }
@@ -66,8 +54,8 @@ OperatorRow OperatorFromRow(const common::Statement& s) {
   row.id = s.ColumnInt(0);
   row.op.set_name(s.ColumnText(1));
   row.op.set_role(RoleFromText(s.ColumnText(2)));
-  *row.op.mutable_create_time() = Ts(s.ColumnInt(3));
-  if (!s.ColumnIsNull(4)) *row.op.mutable_revoke_time() = Ts(s.ColumnInt(4));
+  *row.op.mutable_create_time() = MicrosToTimestamp(s.ColumnInt(3));
+  if (!s.ColumnIsNull(4)) *row.op.mutable_revoke_time() = MicrosToTimestamp(s.ColumnInt(4));
   return row;
 }
 
@@ -84,10 +72,10 @@ TokenRow TokenFromRow(const common::Statement& s) {
   v1::EnrollmentToken& t = row.token;
   t.set_id(row.id);
   t.set_site_code(s.ColumnText(4));
-  *t.mutable_create_time() = Ts(s.ColumnInt(5));
+  *t.mutable_create_time() = MicrosToTimestamp(s.ColumnInt(5));
   t.set_created_by(s.ColumnText(6));
-  *t.mutable_expire_time() = Ts(row.expires_us);
-  if (row.used) *t.mutable_use_time() = Ts(s.ColumnInt(3));
+  *t.mutable_expire_time() = MicrosToTimestamp(row.expires_us);
+  if (row.used) *t.mutable_use_time() = MicrosToTimestamp(s.ColumnInt(3));
   t.set_used_by_dock(s.ColumnText(7));
   t.set_note(s.ColumnText(8));
   return row;
@@ -109,11 +97,11 @@ DockRow DockFromRow(const common::Statement& s) {
   v1::Dock& d = row.dock;
   d.set_dock_id(s.ColumnText(3));
   d.set_site_code(s.ColumnText(4));
-  *d.mutable_enroll_time() = Ts(s.ColumnInt(5));
-  if (!s.ColumnIsNull(6)) *d.mutable_last_contact_time() = Ts(s.ColumnInt(6));
-  if (row.revoked) *d.mutable_revoke_time() = Ts(s.ColumnInt(2));
+  *d.mutable_enroll_time() = MicrosToTimestamp(s.ColumnInt(5));
+  if (!s.ColumnIsNull(6)) *d.mutable_last_contact_time() = MicrosToTimestamp(s.ColumnInt(6));
+  if (row.revoked) *d.mutable_revoke_time() = MicrosToTimestamp(s.ColumnInt(2));
   d.set_certificate_serial(s.ColumnText(7));
-  if (!s.ColumnIsNull(8)) *d.mutable_certificate_not_after() = Ts(s.ColumnInt(8));
+  if (!s.ColumnIsNull(8)) *d.mutable_certificate_not_after() = MicrosToTimestamp(s.ColumnInt(8));
   return row;
 }
 
@@ -154,13 +142,8 @@ absl::StatusOr<CertificateRow> InsertCertificate(WriteTx& tx, const CertificateR
       .Bind(9, common::ToMicros(tx.now()))
       .Bind(10, r.issued_by)
       .Bind(11, r.source);
-  if (absl::Status st = s.Run(); !st.ok()) {
-    if (absl::IsAlreadyExists(st)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("a certificate with serial ", r.serial, " is already recorded"));
-    }
-    return st;
-  }
+  RETURN_IF_ERROR(RunInsert(s, 
+          absl::StrCat("a certificate with serial ", r.serial, " is already recorded")));
   return FindCertificate(tx.db(), r.serial);
 }
 
@@ -187,7 +170,7 @@ absl::StatusOr<std::vector<CertificateRow>> ListCertificates(common::Database& d
       .Bind(3, int64_t{f.include_revoked ? 1 : 0})
       .BindOptional(4, f.before_id)
       .Bind(5, int64_t{f.limit});
-  return Collect<CertificateRow>(s, CertificateFromRow);
+  return CollectRows<CertificateRow>(s, CertificateFromRow);
 }
 
 absl::Status RevokeCertificate(WriteTx& tx, int64_t id, v1::RevocationReason reason,
@@ -207,7 +190,7 @@ absl::StatusOr<std::vector<RevokedEntry>> ListRevoked(common::Database& db) {
   ASSIGN_OR_RETURN(common::Statement s,
                    db.Prepare("SELECT serial, revoked_us, revocation_reason FROM certificates "
                               "WHERE revoked_us IS NOT NULL ORDER BY revoked_us, id"));
-  return Collect<RevokedEntry>(s, [](const common::Statement& st) {
+  return CollectRows<RevokedEntry>(s, [](const common::Statement& st) {
     return RevokedEntry{st.ColumnText(0), st.ColumnInt(1), ReasonFromText(st.ColumnText(2))};
   });
 }
@@ -219,12 +202,7 @@ absl::StatusOr<OperatorRow> InsertOperator(WriteTx& tx, const std::string& name,
                    tx.db().Prepare("INSERT INTO operators (name, role, created_us, created_by) "
                                    "VALUES (?, ?, ?, ?)"));
   s.Bind(1, name).Bind(2, role).Bind(3, common::ToMicros(tx.now())).Bind(4, created_by);
-  if (absl::Status st = s.Run(); !st.ok()) {
-    if (absl::IsAlreadyExists(st)) {
-      return absl::AlreadyExistsError(absl::StrCat("operator '", name, "' already exists"));
-    }
-    return st;
-  }
+  RETURN_IF_ERROR(RunInsert(s, absl::StrCat("operator '", name, "' already exists")));
   return FindOperator(tx.db(), name);
 }
 
@@ -242,7 +220,7 @@ absl::StatusOr<std::vector<OperatorRow>> ListOperators(common::Database& db,
                    db.Prepare(absl::StrCat(kSelectOperator,
                                            "WHERE ?1 OR revoked_us IS NULL ORDER BY name")));
   s.Bind(1, int64_t{include_revoked ? 1 : 0});
-  return Collect<OperatorRow>(s, OperatorFromRow);
+  return CollectRows<OperatorRow>(s, OperatorFromRow);
 }
 
 absl::Status MarkOperatorRevoked(WriteTx& tx, int64_t id) {
@@ -301,7 +279,7 @@ absl::StatusOr<std::vector<v1::EnrollmentToken>> ListTokens(common::Database& db
                    db.Prepare(absl::StrCat(kSelectToken,
                                            "WHERE ?1 IS NULL OR t.site_id = ?1 ORDER BY t.id DESC")));
   s.BindOptional(1, site_id);
-  return Collect<v1::EnrollmentToken>(
+  return CollectRows<v1::EnrollmentToken>(
       s, [](const common::Statement& st) { return TokenFromRow(st).token; });
 }
 
@@ -313,13 +291,8 @@ absl::StatusOr<DockRow> InsertDock(WriteTx& tx, const std::string& dock_id, int6
   const int64_t now = common::ToMicros(tx.now());
   s.Bind(1, dock_id).Bind(2, site_id).Bind(3, int64_t{slot_count}).Bind(4, now).Bind(5, now).Bind(
       6, token_id);
-  if (absl::Status st = s.Run(); !st.ok()) {
-    if (absl::IsAlreadyExists(st)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "dock '", dock_id, "' is already enrolled; give the new dock another id"));
-    }
-    return st;
-  }
+  RETURN_IF_ERROR(RunInsert(s, absl::StrCat(
+          "dock '", dock_id, "' is already enrolled; give the new dock another id")));
   return FindDock(tx.db(), dock_id);
 }
 
@@ -342,7 +315,7 @@ absl::StatusOr<std::vector<v1::Dock>> ListDocks(common::Database& db,
       "AND (?2 OR d.revoked_us IS NULL) ORDER BY d.dock_id");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
   s.BindOptional(1, site_id).Bind(2, int64_t{include_revoked ? 1 : 0});
-  return Collect<v1::Dock>(s, [](const common::Statement& st) { return DockFromRow(st).dock; });
+  return CollectRows<v1::Dock>(s, [](const common::Statement& st) { return DockFromRow(st).dock; });
 }
 
 absl::Status MarkDockRevoked(WriteTx& tx, int64_t id) {
@@ -372,17 +345,12 @@ absl::StatusOr<v1::SupplierCa> InsertSupplierCa(WriteTx& tx, const std::string& 
   const int64_t now = common::ToMicros(tx.now());
   s.Bind(1, name).Bind(2, subject).Bind(3, pem).Bind(4, not_after_us).Bind(5, now).Bind(6,
                                                                                       created_by);
-  if (absl::Status st = s.Run(); !st.ok()) {
-    if (absl::IsAlreadyExists(st)) {
-      return absl::AlreadyExistsError(absl::StrCat("supplier CA '", name, "' already exists"));
-    }
-    return st;
-  }
+  RETURN_IF_ERROR(RunInsert(s, absl::StrCat("supplier CA '", name, "' already exists")));
   v1::SupplierCa ca;
   ca.set_name(name);
   ca.set_subject(subject);
-  *ca.mutable_not_after() = Ts(not_after_us);
-  *ca.mutable_create_time() = Ts(now);
+  *ca.mutable_not_after() = MicrosToTimestamp(not_after_us);
+  *ca.mutable_create_time() = MicrosToTimestamp(now);
   ca.set_created_by(created_by);
   return ca;
 }
@@ -391,13 +359,13 @@ absl::StatusOr<std::vector<SupplierCaRow>> ListSupplierCas(common::Database& db)
   ASSIGN_OR_RETURN(common::Statement s,
                    db.Prepare("SELECT name, subject, pem, not_after_us, created_us, created_by "
                               "FROM supplier_cas ORDER BY name"));
-  return Collect<SupplierCaRow>(s, [](const common::Statement& st) {
+  return CollectRows<SupplierCaRow>(s, [](const common::Statement& st) {
     SupplierCaRow row;
     row.ca.set_name(st.ColumnText(0));
     row.ca.set_subject(st.ColumnText(1));
     row.pem = st.ColumnText(2);
-    *row.ca.mutable_not_after() = Ts(st.ColumnInt(3));
-    *row.ca.mutable_create_time() = Ts(st.ColumnInt(4));
+    *row.ca.mutable_not_after() = MicrosToTimestamp(st.ColumnInt(3));
+    *row.ca.mutable_create_time() = MicrosToTimestamp(st.ColumnInt(4));
     row.ca.set_created_by(st.ColumnText(5));
     return row;
   });
