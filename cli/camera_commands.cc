@@ -1,5 +1,5 @@
 // camfleet camera register|import|get|list|commission|issue|return|lost|found|faulty|repair|
-// retire, and the top-level shortcuts `camfleet issue` and `camfleet return`.
+// retire|reset-enrollment, and the top-level shortcuts `camfleet issue` and `camfleet return`.
 
 #include <fstream>
 #include <memory>
@@ -354,6 +354,23 @@ void AddReturn(CLI::App* parent, Action* selected) {
   });
 }
 
+void AddResetEnrollment(CLI::App* camera, Action* selected) {
+  auto request = std::make_shared<v1::ResetCameraEnrollmentRequest>();
+  CLI::App* cmd = camera->add_subcommand(
+      "reset-enrollment",
+      "Let an enrolled camera enroll again (its key was replaced): revokes its certificate");
+  cmd->add_option("SERIAL", *request->mutable_serial(), "Serial number")->required();
+  cmd->add_option("--reason", *request->mutable_reason(), "Why it must enroll again")->required();
+  SetAction(cmd, selected, [request](Session& s) {
+    return Finish(
+        s, s.client().Provisioning(&v1::ProvisioningService::Stub::ResetCameraEnrollment, *request),
+        [&](const v1::ResetCameraEnrollmentResponse& r) {
+          s.out() << "revoked certificate " << r.revoked_certificate().serial() << " of camera "
+                  << request->serial() << " (superseded); it enrolls again at a dock of its site\n";
+        });
+  });
+}
+
 }  // namespace
 
 void AddCameraCommands(CLI::App& app, Action* selected) {
@@ -381,6 +398,7 @@ void AddCameraCommands(CLI::App& app, Action* selected) {
                 &v1::RepairCameraRequest::mutable_note);
   AddTransition(camera, selected, "retire", "Retire a camera for good (final)", "--reason",
                 "Why it is retired", &Stub::RetireCamera, &v1::RetireCameraRequest::mutable_reason);
+  AddResetEnrollment(camera, selected);
 
   // What a quartermaster types all day, without the noun.
   AddIssue(&app, selected);

@@ -11,10 +11,42 @@ namespace camfleet::cli {
 namespace {
 
 // gRPC reports a failed TLS handshake as UNAVAILABLE, like an unreachable server; only the
-// message tells them apart ("Handshake failed", "Ssl handshake failed: ...").
+// message tells them apart: "Ssl handshake failed: ...", or "Peer name X is not in peer
+// certificate" when the certificate does not name the host dialled.
 bool IsTlsFailure(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kUnavailable &&
-         absl::StrContains(absl::AsciiStrToLower(status.message()), "handshake");
+  if (status.code() != absl::StatusCode::kUnavailable) return false;
+  const std::string message = absl::AsciiStrToLower(status.message());
+  return absl::StrContains(message, "handshake") || absl::StrContains(message, "peer name");
+}
+
+// The host a TLS client checks the server's certificate against.
+std::string NameChecked(const ConnectionOptions& options) {
+  if (!options.server_name.empty()) return options.server_name;
+  absl::string_view host = options.server;
+  if (size_t colon = host.rfind(':'); colon != absl::string_view::npos)
+    host = host.substr(0, colon);
+  return std::string(host);
+}
+
+std::string TlsHint(const absl::Status& status, const ConnectionOptions& options) {
+  const std::string message = absl::AsciiStrToLower(status.message());
+  if (absl::StrContains(message, "peer name")) {
+    return absl::StrCat("hint: the server's certificate does not name '", NameChecked(options),
+                        "'. Dial it by a name its certificate carries (camfleetd init --dns/--ip "
+                        "chose them), or give that name with --server-name.");
+  }
+  if (absl::StrContains(message, "wrong version number")) {
+    return absl::StrCat("hint: ", options.server,
+                        " did not answer in TLS. Is it a development server (camfleetd serve "
+                        "--insecure-dev)? Then pass --insecure instead of --credentials.");
+  }
+  return absl::StrCat(
+      "hint: the TLS handshake with ", options.server,
+      " failed. Check --server (and --server-name if the certificate names another host), that "
+      "ca.pem in ",
+      options.credentials_dir.empty() ? "your credentials" : options.credentials_dir,
+      " is this server's fleet CA, and that your certificate has not expired (`camfleet whoami` "
+      "shows it).");
 }
 
 }  // namespace
@@ -56,16 +88,20 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 std::string FormatRpcError(const absl::Status& status, const ConnectionOptions& options) {
   std::string text =
       absl::StrCat("error: ", absl::StatusCodeToString(status.code()), ": ", status.message());
-  if (IsTlsFailure(status)) {
-    absl::StrAppend(&text, "\nhint: the TLS handshake with ", options.server,
-                    " failed. Check --server (and --server-name if the certificate names "
-                    "another host), that ca.pem in ",
-                    options.credentials_dir.empty() ? "your bundle" : options.credentials_dir,
-                    " is this server's fleet CA, and that your certificate has not expired "
-                    "(`camfleet whoami` shows it).");
+  // gRPC answers a method the server does not serve with no message at all.
+  if (status.code() == absl::StatusCode::kUnimplemented && status.message().empty()) {
+    absl::StrAppend(&text, "the server does not serve this call");
+  }
+  if (options.transport == Transport::kTls && IsTlsFailure(status)) {
+    absl::StrAppend(&text, "\n", TlsHint(status, options));
   } else if (status.code() == absl::StatusCode::kUnavailable) {
     absl::StrAppend(&text, "\nhint: is camfleetd running at ", options.server,
                     "? Set --server or CAMFLEET_SERVER.");
+    if (options.transport == Transport::kInsecure) {
+      absl::StrAppend(&text,
+                      " A server with mutual TLS closes plaintext connections: pass "
+                      "--credentials DIR instead of --insecure.");
+    }
   } else if (status.code() == absl::StatusCode::kDeadlineExceeded) {
     absl::StrAppend(&text, "\nhint: no answer from ", options.server, " within ",
                     absl::FormatDuration(options.timeout), "; raise --timeout if it is busy.");

@@ -84,10 +84,9 @@ class Client {
   }
   // Calls one ProvisioningService method.
   template <typename Request, typename Response>
-  absl::StatusOr<Response> Provisioning(
-      grpc::Status (v1::ProvisioningService::Stub::*method)(grpc::ClientContext*,
-                                                            const Request&, Response*),
-      const Request& request) const {
+  absl::StatusOr<Response> Provisioning(grpc::Status (v1::ProvisioningService::Stub::*method)(
+                                            grpc::ClientContext*, const Request&, Response*),
+                                        const Request& request) const {
     return Call(provisioning_.get(), method, request);
   }
 

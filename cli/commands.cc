@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/enum_names.h"
 
@@ -30,6 +31,50 @@ CLI::Validator CameraStateValidator() {
         return state.ok() ? "" : std::string(state.status().message());
       },
       "");
+}
+
+CLI::Validator RoleValidator(bool any_role) {
+  return CLI::Validator(
+      [any_role](std::string& text) -> std::string {
+        absl::StatusOr<v1::Role> role = any_role ? ParseRole(text) : ParseOperatorRole(text);
+        return role.ok() ? "" : std::string(role.status().message());
+      },
+      "");
+}
+
+CLI::Validator RevocationReasonValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        absl::StatusOr<v1::RevocationReason> reason = ParseRevocationReason(text);
+        return reason.ok() ? "" : std::string(reason.status().message());
+      },
+      "");
+}
+
+void AddReasonOption(CLI::App* command, std::string* reason) {
+  command->add_option("--reason", *reason, "Why: " + RevocationReasonChoices())
+      ->required()
+      ->type_name("REASON")
+      ->check(RevocationReasonValidator());
+}
+
+std::string RelativeTo(absl::Time t, absl::Time now) {
+  // To the nearest minute: a token made "--ttl 2h" a few milliseconds ago should read "in 2h",
+  // not "in 1h59m".
+  absl::Duration d = absl::AbsDuration(t - now);
+  if (d >= absl::Minutes(1)) d = absl::Trunc(d + absl::Seconds(30), absl::Minutes(1));
+  return t >= now ? absl::StrCat("in ", HumanizeDuration(d))
+                  : absl::StrCat(HumanizeDuration(d), " ago");
+}
+
+std::string CertificateState(const v1::Certificate& cert, absl::Time now) {
+  if (cert.has_revoke_time()) {
+    const std::string reason = RevocationReasonName(cert.revocation_reason());
+    return reason.empty() ? "revoked" : absl::StrCat("revoked (", reason, ")");
+  }
+  if (cert.has_not_after() && FromTimestamp(cert.not_after()) <= now) return "expired";
+  if (cert.has_not_before() && FromTimestamp(cert.not_before()) > now) return "not yet valid";
+  return "valid";
 }
 
 void AddPageFlags(CLI::App* command, PageFlags* flags) {

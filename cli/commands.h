@@ -9,6 +9,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "camfleet/v1/provisioning.pb.h"
 #include "cli/session.h"
 #include "cli/time_format.h"
 
@@ -21,6 +22,12 @@ void AddCameraCommands(CLI::App& app, Action* selected);
 // `overdue` and `custody`.
 void AddCustodyCommands(CLI::App& app, Action* selected);
 void AddAuditCommands(CLI::App& app, Action* selected);
+// `whoami` and `operator add|list|revoke|renew`.
+void AddOperatorCommands(CLI::App& app, Action* selected);
+// `token create|list` and `dock list|revoke`.
+void AddEnrollmentCommands(CLI::App& app, Action* selected);
+// `cert list|revoke`, `crl` and `supplier-ca add|list`.
+void AddCertificateCommands(CLI::App& app, Action* selected);
 
 // Makes `command` store `run` in `*selected` once the command line has been parsed.
 void SetAction(CLI::App* command, Action* selected, std::function<int(Session&)> run);
@@ -32,6 +39,19 @@ void SetLocalAction(CLI::App* command, Action* selected, std::function<int(Sessi
 CLI::Validator TimeArgValidator();
 // Checks an argument names a camera state.
 CLI::Validator CameraStateValidator();
+// Checks an argument names a role: an operator role, or with `any_role` dock and camera too.
+CLI::Validator RoleValidator(bool any_role);
+// Checks an argument names a revocation reason.
+CLI::Validator RevocationReasonValidator();
+
+// Adds the required `--reason` of a revoke command, checked while parsing.
+void AddReasonOption(CLI::App* command, std::string* reason);
+
+// "in 3h12m", or "2d4h ago" for a time in the past; to the nearest minute.
+std::string RelativeTo(absl::Time t, absl::Time now);
+// A certificate's state for a table: "valid", "expired", "not yet valid" or
+// "revoked (key-compromise)".
+std::string CertificateState(const v1::Certificate& cert, absl::Time now);
 
 // --limit N and --all on a list command.
 struct PageFlags {

@@ -16,8 +16,8 @@ namespace camfleet::cli {
 namespace {
 
 const std::vector<std::string>& KnownKeys() {
-  static const std::vector<std::string> keys = {"server", "credentials", "server_name",
-                                                "operator", "timeout"};
+  static const std::vector<std::string> keys = {"server", "credentials", "server_name", "operator",
+                                                "timeout"};
   return keys;
 }
 

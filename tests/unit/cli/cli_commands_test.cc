@@ -47,7 +47,7 @@ class CliCommandsTest : public ::testing::Test {
     options.db_path = dir_.File("fleet.db");
     options.listen = {"127.0.0.1:0"};
     options.clock = &clock_;
-    options.insecure_dev = true;  // plaintext on loopback: the CLI has no TLS flags yet
+    options.insecure_dev = true;  // plaintext on loopback; cli_tls_test covers mutual TLS
     absl::StatusOr<std::unique_ptr<server::Server>> server = server::Server::Start(options);
     ASSERT_THAT(server, IsOk());
     server_ = std::move(*server);
@@ -56,10 +56,10 @@ class CliCommandsTest : public ::testing::Test {
     if (server_ != nullptr) server_->Shutdown();
   }
 
-  // Runs `camfleet --server <test server> --operator qm-test <args...>`.
+  // Runs `camfleet --server <test server> --insecure --operator qm-test <args...>`.
   Result Run(std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        "camfleet", "--server", server_->target(), "--operator", "qm-test", "--timeout", "10"};
+    std::vector<std::string> argv = {"camfleet",   "--server", server_->target(), "--insecure",
+                                     "--operator", "qm-test",  "--timeout",       "10"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunRaw(argv);
   }
@@ -128,7 +128,27 @@ TEST_F(CliCommandsTest, EveryCommandAnswersHelp) {
                                                           {"custody"},
                                                           {"audit"},
                                                           {"audit", "list"},
-                                                          {"audit", "verify"}};
+                                                          {"audit", "verify"},
+                                                          {"whoami"},
+                                                          {"operator"},
+                                                          {"operator", "add"},
+                                                          {"operator", "list"},
+                                                          {"operator", "revoke"},
+                                                          {"operator", "renew"},
+                                                          {"token"},
+                                                          {"token", "create"},
+                                                          {"token", "list"},
+                                                          {"dock"},
+                                                          {"dock", "list"},
+                                                          {"dock", "revoke"},
+                                                          {"cert"},
+                                                          {"cert", "list"},
+                                                          {"cert", "revoke"},
+                                                          {"crl"},
+                                                          {"camera", "reset-enrollment"},
+                                                          {"supplier-ca"},
+                                                          {"supplier-ca", "add"},
+                                                          {"supplier-ca", "list"}};
   for (std::vector<std::string> command : commands) {
     command.insert(command.begin(), "camfleet");
     command.push_back("--help");
@@ -163,11 +183,31 @@ TEST_F(CliCommandsTest, ServerErrorPrintsCodeNameAndMessageAndExitsOne) {
 }
 
 TEST_F(CliCommandsTest, UnreachableServerIsAnRpcErrorWithAHint) {
-  Result r = RunRaw({"camfleet", "--server", "unix:" + dir_.File("nobody.sock"), "--timeout", "5",
-                     "site", "list"});
+  Result r = RunRaw({"camfleet", "--server", "unix:" + dir_.File("nobody.sock"), "--insecure",
+                     "--timeout", "5", "site", "list"});
   EXPECT_EQ(r.code, 1) << r;
   EXPECT_THAT(r.err, AllOf(HasSubstr("error: UNAVAILABLE: "), HasSubstr("hint: is camfleetd")))
       << r;
+}
+
+TEST_F(CliCommandsTest, IdentityCommandsOnADevelopmentServerExplainWhyNot) {
+  Result r = Run({"operator", "list"});
+  EXPECT_EQ(r.code, 1) << r;
+  EXPECT_THAT(r.err, AllOf(HasSubstr("error: UNIMPLEMENTED: "),
+                           HasSubstr("hint: a development server (--insecure-dev)")))
+      << r;
+}
+
+TEST_F(CliCommandsTest, BadRevocationReasonIsAUsageErrorNamingTheReasons) {
+  Result r = Run({"operator", "revoke", "bob", "--reason", "fired"});
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_THAT(r.err, HasSubstr("key-compromise, affiliation-changed, superseded")) << r;
+}
+
+TEST_F(CliCommandsTest, BadRoleIsAUsageErrorNamingTheOperatorRoles) {
+  Result r = Run({"operator", "add", "bob", "--role", "dock", "--out", dir_.File("bob")});
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_THAT(r.err, HasSubstr("admin, quartermaster, auditor")) << r;
 }
 
 TEST_F(CliCommandsTest, MissingRequiredFlagIsAUsageError) {

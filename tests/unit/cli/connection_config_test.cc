@@ -96,7 +96,7 @@ TEST(ResolveConnectionTest, RejectsUnknownConfigKey) {
   flags.config_path = WriteFile(dir, "c.toml", "sever = \"x:1\"\n");
   EXPECT_THAT(ResolveConnection(flags, FakeEnv({})),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("unknown key 'sever'; the known keys are server, operator")));
+                       HasSubstr("unknown key 'sever'; the known keys are server, credentials")));
 }
 
 TEST(ResolveConnectionTest, RejectsKeysInSections) {
@@ -125,11 +125,121 @@ TEST(ResolveConnectionTest, RejectsNonPositiveTimeout) {
   }
 }
 
-TEST(ResolveConnectionTest, RejectsOperatorNameGrpcCannotCarry) {
+TEST(ResolveConnectionTest, RejectsOperatorNameGrpcCannotCarryWhenItIsSent) {
   ConnectionFlags flags;
+  flags.insecure = true;
   flags.operator_name = "J\xc3\xbcrgen";
   EXPECT_THAT(ResolveConnection(flags, FakeEnv({})),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("printable ASCII")));
+}
+
+TEST(ResolveConnectionTest, OperatorNameIsNotCheckedWithTls) {
+  ConnectionFlags flags;
+  flags.credentials_dir = "/creds";
+  auto options = ResolveConnection(flags, FakeEnv({{"USER", "J\xc3\xbcrgen"}}));
+  ASSERT_THAT(options, IsOk());
+  EXPECT_EQ(options->transport, Transport::kTls);
+}
+
+TEST(ResolveConnectionTest, TransportIsUnsetWithNeitherCredentialsNorInsecure) {
+  TempDir home;
+  auto options = ResolveConnection({}, FakeEnv({{"HOME", home.path()}}));
+  ASSERT_THAT(options, IsOk());
+  EXPECT_EQ(options->transport, Transport::kUnset);
+  EXPECT_EQ(options->credentials_dir, "");
+}
+
+TEST(ResolveConnectionTest, CredentialsFlagMeansTls) {
+  ConnectionFlags flags;
+  flags.credentials_dir = "/home/alice/.camfleet";
+  auto options = ResolveConnection(flags, FakeEnv({}));
+  ASSERT_THAT(options, IsOk());
+  EXPECT_EQ(options->transport, Transport::kTls);
+  EXPECT_EQ(options->credentials_dir, "/home/alice/.camfleet");
+}
+
+TEST(ResolveConnectionTest, CredentialsComeFromEnvironmentAndConfigFile) {
+  TempDir dir;
+  auto from_env = ResolveConnection({}, FakeEnv({{"CAMFLEET_CREDENTIALS", "/env/creds"}}));
+  ASSERT_THAT(from_env, IsOk());
+  EXPECT_EQ(from_env->transport, Transport::kTls);
+  EXPECT_EQ(from_env->credentials_dir, "/env/creds");
+
+  ConnectionFlags flags;
+  flags.config_path =
+      WriteFile(dir, "c.toml", "credentials = \"/file/creds\"\nserver_name = \"camfleet.hq\"\n");
+  auto from_file = ResolveConnection(flags, FakeEnv({}));
+  ASSERT_THAT(from_file, IsOk());
+  EXPECT_EQ(from_file->transport, Transport::kTls);
+  EXPECT_EQ(from_file->credentials_dir, "/file/creds");
+  EXPECT_EQ(from_file->server_name, "camfleet.hq");
+}
+
+TEST(ResolveConnectionTest, CredentialsInConfigFileStartWithTildeUnderHome) {
+  TempDir dir;
+  ConnectionFlags flags;
+  flags.config_path = WriteFile(dir, "c.toml", "credentials = \"~/.camfleet/alice\"\n");
+  auto options = ResolveConnection(flags, FakeEnv({{"HOME", "/home/alice"}}));
+  ASSERT_THAT(options, IsOk());
+  EXPECT_EQ(options->credentials_dir, "/home/alice/.camfleet/alice");
+}
+
+TEST(ResolveConnectionTest, InsecureFlagBeatsCredentialsInConfigFile) {
+  TempDir dir;
+  ConnectionFlags flags;
+  flags.insecure = true;
+  flags.config_path = WriteFile(dir, "c.toml", "credentials = \"/file/creds\"\n");
+  auto options = ResolveConnection(flags, FakeEnv({}));
+  ASSERT_THAT(options, IsOk());
+  EXPECT_EQ(options->transport, Transport::kInsecure);
+  // whoami still finds them.
+  EXPECT_EQ(options->credentials_dir, "/file/creds");
+}
+
+TEST(ResolveConnectionTest, CredentialsFlagBeatsInsecureEnvironment) {
+  ConnectionFlags flags;
+  flags.credentials_dir = "/creds";
+  auto options = ResolveConnection(flags, FakeEnv({{"CAMFLEET_INSECURE", "1"}}));
+  ASSERT_THAT(options, IsOk());
+  EXPECT_EQ(options->transport, Transport::kTls);
+}
+
+TEST(ResolveConnectionTest, InsecureEnvironmentTakesOneOrTrue) {
+  for (const char* value : {"1", "true", "YES"}) {
+    auto options = ResolveConnection({}, FakeEnv({{"CAMFLEET_INSECURE", value}}));
+    ASSERT_THAT(options, IsOk()) << value;
+    EXPECT_EQ(options->transport, Transport::kInsecure) << value;
+  }
+  auto off = ResolveConnection({}, FakeEnv({{"CAMFLEET_INSECURE", "0"}}));
+  ASSERT_THAT(off, IsOk());
+  EXPECT_EQ(off->transport, Transport::kUnset);
+}
+
+TEST(ResolveConnectionTest, RejectsAnInsecureEnvironmentValueItDoesNotKnow) {
+  EXPECT_THAT(ResolveConnection({}, FakeEnv({{"CAMFLEET_INSECURE", "please"}})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("CAMFLEET_INSECURE")));
+}
+
+TEST(ResolveConnectionTest, RejectsCredentialsAndInsecureOnTheSameLayer) {
+  ConnectionFlags flags;
+  flags.credentials_dir = "/creds";
+  flags.insecure = true;
+  EXPECT_THAT(ResolveConnection(flags, FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exclude each other")));
+  EXPECT_THAT(ResolveConnection(
+                  {}, FakeEnv({{"CAMFLEET_CREDENTIALS", "/creds"}, {"CAMFLEET_INSECURE", "1"}})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exclude each other")));
+}
+
+TEST(ResolveConnectionTest, RejectsEmptyCredentialsAndServerName) {
+  ConnectionFlags empty_dir;
+  empty_dir.credentials_dir = "";
+  EXPECT_THAT(ResolveConnection(empty_dir, FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--credentials")));
+  ConnectionFlags empty_name;
+  empty_name.server_name = "";
+  EXPECT_THAT(ResolveConnection(empty_name, FakeEnv({})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--server-name")));
 }
 
 TEST(ResolveConnectionTest, RejectsEmptyServer) {

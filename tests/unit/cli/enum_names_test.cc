@@ -48,5 +48,78 @@ TEST(ReturnConditionNameTest, DropsThePrefix) {
   EXPECT_EQ(ReturnConditionName(v1::RETURN_CONDITION_UNSPECIFIED), "");
 }
 
+TEST(ParseOperatorRoleTest, AcceptsTheThreeOperatorRolesInAnyCase) {
+  EXPECT_EQ(*ParseOperatorRole("admin"), v1::ROLE_ADMIN);
+  EXPECT_EQ(*ParseOperatorRole("Quartermaster"), v1::ROLE_QUARTERMASTER);
+  EXPECT_EQ(*ParseOperatorRole("AUDITOR"), v1::ROLE_AUDITOR);
+}
+
+TEST(ParseOperatorRoleTest, AcceptsTheProtoEnumName) {
+  EXPECT_EQ(*ParseOperatorRole("ROLE_QUARTERMASTER"), v1::ROLE_QUARTERMASTER);
+}
+
+TEST(ParseOperatorRoleTest, RefusesMachineRolesNamingTheOperatorRoles) {
+  for (const char* text : {"dock", "camera", "server", "unspecified", ""}) {
+    EXPECT_THAT(ParseOperatorRole(text),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("use one of: admin, quartermaster, auditor")))
+        << text;
+  }
+}
+
+TEST(ParseRoleTest, AcceptsDockAndCameraToo) {
+  EXPECT_EQ(*ParseRole("dock"), v1::ROLE_DOCK);
+  EXPECT_EQ(*ParseRole("Camera"), v1::ROLE_CAMERA);
+  EXPECT_EQ(*ParseRole("admin"), v1::ROLE_ADMIN);
+  EXPECT_THAT(ParseRole("server"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("admin, quartermaster, auditor, dock, camera")));
+}
+
+TEST(RoleNameTest, IsLowerCaseWithoutThePrefix) {
+  EXPECT_EQ(RoleName(v1::ROLE_QUARTERMASTER), "quartermaster");
+  EXPECT_EQ(RoleName(v1::ROLE_UNSPECIFIED), "");
+  EXPECT_EQ(RoleName(static_cast<v1::Role>(42)), "UNKNOWN(42)");
+}
+
+TEST(ParseRevocationReasonTest, AcceptsEveryReasonWithHyphens) {
+  EXPECT_EQ(*ParseRevocationReason("key-compromise"), v1::REVOCATION_REASON_KEY_COMPROMISE);
+  EXPECT_EQ(*ParseRevocationReason("affiliation-changed"),
+            v1::REVOCATION_REASON_AFFILIATION_CHANGED);
+  EXPECT_EQ(*ParseRevocationReason("superseded"), v1::REVOCATION_REASON_SUPERSEDED);
+  EXPECT_EQ(*ParseRevocationReason("cessation-of-operation"),
+            v1::REVOCATION_REASON_CESSATION_OF_OPERATION);
+  EXPECT_EQ(*ParseRevocationReason("privilege-withdrawn"),
+            v1::REVOCATION_REASON_PRIVILEGE_WITHDRAWN);
+}
+
+TEST(ParseRevocationReasonTest, IgnoresCaseAndAcceptsUnderscores) {
+  EXPECT_EQ(*ParseRevocationReason("KEY_COMPROMISE"), v1::REVOCATION_REASON_KEY_COMPROMISE);
+  EXPECT_EQ(*ParseRevocationReason("Cessation_Of-Operation"),
+            v1::REVOCATION_REASON_CESSATION_OF_OPERATION);
+}
+
+TEST(ParseRevocationReasonTest, AcceptsTheRfcAndProtoSpellings) {
+  EXPECT_EQ(*ParseRevocationReason("keyCompromise"), v1::REVOCATION_REASON_KEY_COMPROMISE);
+  EXPECT_EQ(*ParseRevocationReason("REVOCATION_REASON_PRIVILEGE_WITHDRAWN"),
+            v1::REVOCATION_REASON_PRIVILEGE_WITHDRAWN);
+}
+
+TEST(ParseRevocationReasonTest, UnknownReasonNamesTheAllowedOnes) {
+  for (const char* text : {"lost", "unspecified", "", "--", "ca-compromise"}) {
+    EXPECT_THAT(ParseRevocationReason(text),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("key-compromise, affiliation-changed, superseded, "
+                                   "cessation-of-operation, privilege-withdrawn")))
+        << text;
+  }
+}
+
+TEST(RevocationReasonNameTest, IsLowerCaseWithHyphens) {
+  EXPECT_EQ(RevocationReasonName(v1::REVOCATION_REASON_CESSATION_OF_OPERATION),
+            "cessation-of-operation");
+  EXPECT_EQ(RevocationReasonName(v1::REVOCATION_REASON_UNSPECIFIED), "");
+}
+
 }  // namespace
 }  // namespace camfleet::cli
