@@ -318,7 +318,7 @@ void IdentityManager::IssueOperatorCertificate(const rpc::Identity& who,
             tx, who.actor(), "operator.issue_certificate", "operator", req.name(),
             {{"role", role_text},
              {"certificate", cert.info.serial_hex},
-             {"not_after", absl::FormatTime(absl::RFC3339_sec, cert.info.not_after,
+             {"not_after", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", cert.info.not_after,
                                             absl::UTCTimeZone())}}));
         *resp.mutable_certificate() = std::move(row.certificate);
         resp.set_ca_certificate_pem(ca_.CertificatePem());
@@ -403,6 +403,16 @@ void IdentityManager::RevokeOperator(const rpc::Identity& who, const v1::RevokeO
                                         {"certificates", absl::StrCat(count)},
                                         {"note", req.note()}}));
         ASSIGN_OR_RETURN(storage::OperatorRow after, storage::FindOperator(tx.db(), req.name()));
+        storage::CertificateFilter revoked_filter;
+        revoked_filter.role = storage::RoleText(after.op.role());
+        revoked_filter.identity = req.name();
+        revoked_filter.include_revoked = true;
+        ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> certs,
+                         storage::ListCertificates(tx.db(), revoked_filter));
+        for (storage::CertificateRow& c : certs) {
+          c.certificate.clear_certificate_pem();
+          *after.op.add_certificates() = std::move(c.certificate);
+        }
         *resp.mutable_operator_() = std::move(after.op);
         return absl::OkStatus();
       },
