@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -74,6 +75,18 @@ absl::Status ValidateCsrField(absl::string_view csr_pem) {
     return absl::InvalidArgumentError("csr_pem is larger than 16 KiB; it is not a CSR");
   }
   return absl::OkStatus();
+}
+
+// Fleet serials are stored as CertificateInfo::serial_hex: lower-case hex without leading
+// zeros. Accept one as openssl prints it (upper case, a leading zero); a supplier serial
+// ("acme:1092") is kept as given.
+std::string StoredSerial(absl::string_view serial) {
+  for (char c : serial) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return std::string(serial);
+  }
+  std::string lower = absl::AsciiStrToLower(serial);
+  const size_t first = lower.find_first_not_of('0');
+  return first == std::string::npos ? "0" : lower.substr(first);
 }
 
 storage::CertificateRecord ToRecord(const provisioning::IssuedCertificate& cert,
@@ -275,7 +288,7 @@ absl::StatusOr<provisioning::IssuedCertificate> IdentityManager::Sign(
 void IdentityManager::IssueOperatorCertificate(const rpc::Identity& who,
                                                const v1::IssueOperatorCertificateRequest& req,
                                                Done<v1::IssueOperatorCertificateResponse> done) {
-  absl::Status valid = ValidateName("name", req.name());
+  absl::Status valid = rpc::ValidateOperatorName("name", req.name());
   Role role = Role::kAdmin;
   if (valid.ok()) {
     switch (req.role()) {
@@ -566,16 +579,15 @@ void IdentityManager::RevokeCertificate(const rpc::Identity& who,
   if (valid.ok()) valid = rpc::ValidateText("note", req.note(), 0, 1024);
   if (!valid.ok()) return done(valid);
   RunWrite<v1::RevokeCertificateResponse>(
-      [this, who, req](WriteTx& tx, v1::RevokeCertificateResponse& resp) -> absl::Status {
-        ASSIGN_OR_RETURN(storage::CertificateRow cert,
-                         storage::FindCertificate(tx.db(), req.serial()));
+      [this, who, req, serial = StoredSerial(req.serial())](
+          WriteTx& tx, v1::RevokeCertificateResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::CertificateRow cert, storage::FindCertificate(tx.db(), serial));
         if (cert.certificate.has_revoke_time()) {
           return absl::FailedPreconditionError(
-              absl::StrCat("certificate ", req.serial(), " is already revoked"));
+              absl::StrCat("certificate ", serial, " is already revoked"));
         }
         RETURN_IF_ERROR(RevokeInTransaction(tx, cert, req.reason(), who.actor(), revoked_));
-        ASSIGN_OR_RETURN(storage::CertificateRow after,
-                         storage::FindCertificate(tx.db(), req.serial()));
+        ASSIGN_OR_RETURN(storage::CertificateRow after, storage::FindCertificate(tx.db(), serial));
         *resp.mutable_certificate() = std::move(after.certificate);
         return absl::OkStatus();
       },
@@ -716,6 +728,10 @@ void IdentityManager::EnrollDock(const rpc::Identity&, const v1::EnrollDockReque
   absl::StatusOr<std::string> dock_id = csr->CommonName();
   if (!dock_id.ok()) {
     return done(absl::InvalidArgumentError(absl::StrCat("csr_pem: ", dock_id.status().message())));
+  }
+  if (absl::Status s = rpc::ValidateDockId("csr_pem subject CN (the dock id)", *dock_id);
+      !s.ok()) {
+    return done(s);
   }
   const std::string hash = TokenHash(req.token());
   const absl::Time now = store_.clock().Now();

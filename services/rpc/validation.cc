@@ -43,6 +43,30 @@ absl::Status ValidateKey(absl::string_view field, absl::string_view what, absl::
   return absl::OkStatus();
 }
 
+// Checks length and that every character is a lower-case letter, a digit or in `extra`.
+absl::Status ValidateLowerKey(absl::string_view field, absl::string_view what,
+                              absl::string_view value, size_t min, size_t max,
+                              absl::string_view extra) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  if (value.size() < min || value.size() > max) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " '", value.substr(0, 64), "' has ",
+                                                   value.size(), " characters; a ", what,
+                                                   " has ", min, " to ", max));
+  }
+  for (size_t i = 0; i < value.size(); ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (absl::ascii_islower(c) || absl::ascii_isdigit(c) ||
+        extra.find(value[i]) != absl::string_view::npos) {
+      continue;
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " '", value, "' has ", Describe(value[i]), " at position ", i + 1, "; a ", what,
+        " may hold only a-z, 0-9 and '", extra, "'",
+        absl::ascii_isupper(c) ? "; write letters in lower case" : ""));
+  }
+  return absl::OkStatus();
+}
+
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
 // Returns the number of code points, or -1 when `s` is not valid.
 int64_t CountUtf8(absl::string_view s) {
@@ -145,6 +169,14 @@ absl::StatusOr<int64_t> TimestampMicros(absl::string_view field, bool has,
         absl::StrCat(field, " is out of range; give a time between years 0001 and 9999"));
   }
   return TimeUtil::TimestampToMicroseconds(ts);
+}
+
+absl::Status ValidateOperatorName(absl::string_view field, absl::string_view name) {
+  return ValidateLowerKey(field, "operator name", name, 1, 64, "._-");
+}
+
+absl::Status ValidateDockId(absl::string_view field, absl::string_view id) {
+  return ValidateLowerKey(field, "dock id", id, 3, 64, "-");
 }
 
 }  // namespace camfleet::rpc

@@ -17,6 +17,10 @@ absl::Status ValidateSerial(absl::string_view field, absl::string_view serial);
 absl::Status ValidateSiteCode(absl::string_view field, absl::string_view code);
 // Badge number: 1-32 characters of A-Z, 0-9 and '-'.
 absl::Status ValidateBadge(absl::string_view field, absl::string_view badge);
+// Operator name: 1-64 characters of a-z, 0-9, '.', '_' and '-' (provisioning.proto).
+absl::Status ValidateOperatorName(absl::string_view field, absl::string_view name);
+// Dock id: 3-64 characters of a-z, 0-9 and '-' (provisioning.proto).
+absl::Status ValidateDockId(absl::string_view field, absl::string_view id);
 // Free text of `min`..`max` characters, valid UTF-8, without control characters other than
 // newline and tab.
 absl::Status ValidateText(absl::string_view field, absl::string_view text, size_t min, size_t max);

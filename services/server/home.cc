@@ -11,6 +11,7 @@
 #include "provisioning/file_io.h"
 #include "provisioning/identity.h"
 #include "provisioning/key.h"
+#include "services/rpc/validation.h"
 #include "services/storage/audit_log.h"
 #include "services/storage/identity_repository.h"
 #include "services/storage/store.h"
@@ -58,8 +59,8 @@ storage::CertificateRecord Record(const provisioning::IssuedCertificate& cert) {
 
 absl::Status InitHome(const InitOptions& options) {
   if (options.home.empty()) return absl::InvalidArgumentError("give the home directory");
-  if (absl::Status s = provisioning::ValidateIdentity(options.admin_name); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("admin name: ", s.message()));
+  if (absl::Status s = rpc::ValidateOperatorName("admin name", options.admin_name); !s.ok()) {
+    return s;
   }
   const HomePaths paths{options.home};
   if (provisioning::PathExists(paths.CaDir() + "/" + provisioning::kCaKeyFile) ||

@@ -35,7 +35,7 @@ struct ServerOptions {
   // Development only: plaintext, callers not authenticated, allowed only on loopback and unix
   // sockets. Every caller acts as an admin named by its `camfleet-operator` header, or
   // dev_operator.
-  bool insecure_dev = true;  // FLIP-AFTER-HELPERS
+  bool insecure_dev = false;
   std::string dev_operator = "dev";
   const common::Clock* clock = nullptr;  // defaults to the real clock
   storage::StoreOptions store;
