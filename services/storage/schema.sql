@@ -173,3 +173,6 @@ CREATE TABLE camera_certificates (
   camera_id      INTEGER PRIMARY KEY REFERENCES cameras(id),
   certificate_id INTEGER NOT NULL UNIQUE REFERENCES certificates(id)
 );
+
+-- Listing one post's cameras in a given state, in serial order, without a sort.
+CREATE INDEX cameras_by_site_state ON cameras(site_id, state, serial);
