@@ -17,6 +17,10 @@ int64_t MonotonicNanos() {
       .count();
 }
 
+double SecondsSince(int64_t start_ns) {
+  return static_cast<double>(MonotonicNanos() - start_ns) / 1e9;
+}
+
 LatencySummary Summarize(std::vector<int64_t> nanos) {
   LatencySummary out;
   out.count = static_cast<int64_t>(nanos.size());

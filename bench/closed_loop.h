@@ -19,6 +19,8 @@ namespace camfleet::bench {
 
 // Nanoseconds on a monotonic clock.
 int64_t MonotonicNanos();
+// Seconds since `start_ns` (a MonotonicNanos() reading).
+double SecondsSince(int64_t start_ns);
 
 // One client's calls. Start is called only when the client has no call in flight and must
 // lead to exactly one call of `done`, from any thread. `done` starts the client's next call on

@@ -10,16 +10,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -32,10 +29,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/callers.h"
+#include "bench/client_call.h"
 #include "bench/closed_loop.h"
+#include "bench/fleet_fixture.h"
+#include "bench/list_bench.h"
 #include "bench/report.h"
 #include "bench/writer_probe.h"
 #include "camfleet/v1/fleet.grpc.pb.h"
@@ -43,14 +43,10 @@
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "services/fleet/fleet_manager.h"
-#include "provisioning/role.h"
-#include "services/rpc/identity.h"
 #include "services/rpc/page_token.h"
 #include "services/server/server.h"
-#include "services/storage/fleet_repository.h"
 #include "services/storage/store.h"
 
 namespace camfleet::bench {
@@ -59,22 +55,13 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using json = nlohmann::json;
 
-constexpr absl::Duration kCallDeadline = absl::Seconds(30);
-constexpr absl::Duration kBulkDeadline = absl::Seconds(300);
-constexpr int kPageSize = 100;
-
 struct BenchOptions {
   double warmup_s = 1.0;
   double duration_s = 4.0;
   double commit_duration_s = 3.0;
   std::vector<int> clients = {1, 16, 64};
   int channels = 0;  // 0: one channel (one TCP connection) per client
-  int cameras = 100000;
-  int regions = 5;
-  int districts = 10;  // per region
-  int posts = 20;      // per district
-  int cameras_per_client = 4;
-  int import_chunk = 10000;
+  FixtureOptions fleet;
   int list_iterations = 200;
   int sql_iterations = 50;
   int deep_page = 500;
@@ -84,35 +71,7 @@ struct BenchOptions {
   std::string db_dir;
   bool keep_db = false;
   std::string json_out;
-  uint64_t seed = 1;
 };
-
-// ------------------------------------------------------------------------------ helpers
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
-
-std::unique_ptr<grpc::ClientContext> NewContext(const std::string& operator_name,
-                                                absl::Duration deadline) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  ctx->AddMetadata(rpc::kOperatorMetadata, operator_name);
-  return ctx;
-}
-
-google::protobuf::Timestamp Ts(absl::Time t) {
-  return TimeUtil::MicrosecondsToTimestamp(common::ToMicros(t));
-}
-
-// An admin acting under `name`, as the development authenticator would produce.
-rpc::Identity Operator(std::string name) {
-  rpc::Identity who;
-  who.name = std::move(name);
-  who.role = provisioning::Role::kAdmin;
-  return who;
-}
 
 pid_t CurrentThreadId() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
@@ -157,10 +116,6 @@ double LoadAverage() {
   return one_minute;
 }
 
-double Seconds(int64_t start_ns) {
-  return static_cast<double>(MonotonicNanos() - start_ns) / 1e9;
-}
-
 // A fresh directory for the run's database files, removed afterwards unless kept.
 class ScratchDir {
  public:
@@ -197,8 +152,11 @@ std::string Ms(double ms) { return absl::StrFormat("%.2f", ms); }
 std::string Rate(double r) { return absl::StrFormat("%.0f", r); }
 
 json LatencyJson(const LatencySummary& l) {
-  return {{"count", l.count}, {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms},
-          {"max_ms", l.max_ms}, {"mean_ms", l.mean_ms}};
+  return {{"count", l.count},
+          {"p50_ms", l.p50_ms},
+          {"p99_ms", l.p99_ms},
+          {"max_ms", l.max_ms},
+          {"mean_ms", l.mean_ms}};
 }
 
 // ------------------------------------------------------------------ 1b. commit ceiling
@@ -243,10 +201,10 @@ absl::StatusOr<std::pair<double, LatencySummary>> CommitOneAtATime(common::Datab
 absl::StatusOr<CommitCeiling> MeasureCommitCeiling(const std::string& path,
                                                    absl::Duration duration) {
   ASSIGN_OR_RETURN(std::unique_ptr<common::Database> db, common::Database::Open(path));
-  RETURN_IF_ERROR(db->Exec(
-      "CREATE TABLE bench_commit (id INTEGER PRIMARY KEY, created_us INTEGER NOT NULL, "
-      "payload TEXT NOT NULL);"
-      "CREATE TABLE bench_filler (id INTEGER PRIMARY KEY, payload BLOB NOT NULL);"));
+  RETURN_IF_ERROR(
+      db->Exec("CREATE TABLE bench_commit (id INTEGER PRIMARY KEY, created_us INTEGER NOT NULL, "
+               "payload TEXT NOT NULL);"
+               "CREATE TABLE bench_filler (id INTEGER PRIMARY KEY, payload BLOB NOT NULL);"));
   CommitCeiling out;
   // While the WAL file grows, every fsync also commits the file system's metadata (the new
   // size); shown for reference, it is not what a running store pays.
@@ -268,503 +226,33 @@ absl::StatusOr<CommitCeiling> MeasureCommitCeiling(const std::string& path,
   return out;
 }
 
-// ---------------------------------------------------------------------- fixture
-
-// FleetManager writes in flight: bounded, counted, first error kept. `done` runs on the
-// store's writer thread, so it only counts.
-class Pending {
- public:
-  explicit Pending(int64_t max_in_flight) : max_in_flight_(max_in_flight) {}
-
-  template <typename Resp>
-  fleet::Done<Resp> Add() {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](Pending* p) { return p->in_flight_ < p->max_in_flight_; }, this));
-    ++in_flight_;
-    return [this](absl::StatusOr<Resp> result) { Finish(result.status()); };
-  }
-
-  // Waits for everything added so far. Returns the first error, saying how many failed.
-  absl::Status Wait(absl::string_view what) {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(+[](Pending* p) { return p->in_flight_ == 0; }, this));
-    if (errors_ == 0) return absl::OkStatus();
-    return absl::Status(first_error_.code(), absl::StrCat(what, ": ", errors_, " failed, first: ",
-                                                          first_error_.message()));
-  }
-
- private:
-  void Finish(const absl::Status& s) {
-    absl::MutexLock lock(&mu_);
-    --in_flight_;
-    if (!s.ok() && errors_++ == 0) first_error_ = s;
-  }
-
-  const int64_t max_in_flight_;
-  absl::Mutex mu_;
-  int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
-};
-
-// What the lifecycle clients work on: their own holder and cameras. Shared by the gRPC and the
-// direct caller of the same client so the two always agree on what is issued.
-struct ClientCameras {
-  std::string operator_name;
-  std::string holder;
-  std::vector<std::string> serials;
-  size_t next = 0;
-  bool issued = false;
-};
-
-enum class Plan : uint8_t { kRegistered, kAvailable, kIssued, kLost, kFaulty };
-
-struct Fixture {
-  std::vector<std::string> regions;
-  std::vector<std::string> posts;
-  std::vector<std::string> holders;
-  std::vector<std::string> models = {"BWC-100", "BWC-200", "BWC-300", "BWC-X1"};
-  std::vector<std::unique_ptr<ClientCameras>> clients;
-  std::string holder_with_cameras;
-  int64_t not_seen_since_us = 0;
-  std::map<std::string, int64_t> state_counts;
-  int64_t never_seen = 0;
-  int64_t not_seen_matches = 0;
-  json timings = json::object();
-};
-
-class FixtureBuilder {
- public:
-  FixtureBuilder(server::Server& server, fleet::FleetManager& manager,
-                 v1::FleetService::Stub& stub, const BenchOptions& options)
-      : server_(server), manager_(manager), stub_(stub), options_(options), rng_(options.seed) {}
-
-  absl::StatusOr<Fixture> Build(int max_clients) {
-    Fixture f;
-    int64_t t = MonotonicNanos();
-    RETURN_IF_ERROR(CreateSites(f));
-    RETURN_IF_ERROR(CreateHolders(f));
-    RETURN_IF_ERROR(CreateClientCameras(f, max_clients));
-    f.timings["sites_holders_client_cameras_s"] = Seconds(t);
-    std::cout << absl::StrFormat(
-                     "  %zu regions, %zu posts (%d sites in all), %zu holders, %d lifecycle "
-                     "clients x %d cameras: %.1f s\n",
-                     f.regions.size(), f.posts.size(),
-                     options_.regions * (1 + options_.districts * (1 + options_.posts)),
-                     f.holders.size(), max_clients, options_.cameras_per_client, Seconds(t))
-              << std::flush;
-    RETURN_IF_ERROR(ImportCameras(f));
-    RETURN_IF_ERROR(SetStates(f));
-    RETURN_IF_ERROR(SetLastSeen(f));
-    RETURN_IF_ERROR(CountStates(f));
-    return f;
-  }
-
- private:
-  rpc::Identity Who() const { return Operator("bench-setup"); }
-
-  absl::Status CreateSites(Fixture& f) {
-    Pending pending(4096);
-    auto create = [&](const std::string& code, const std::string& name,
-                      const std::string& parent) {
-      v1::CreateSiteRequest req;
-      req.set_code(code);
-      req.set_name(name);
-      req.set_parent_code(parent);
-      manager_.CreateSite(Who(), req, pending.Add<v1::CreateSiteResponse>());
-    };
-    for (int r = 1; r <= options_.regions; ++r) {
-      f.regions.push_back(absl::StrFormat("R%d", r));
-      create(f.regions.back(), absl::StrFormat("Region %d", r), "");
-    }
-    RETURN_IF_ERROR(pending.Wait("creating regions"));
-    std::vector<std::string> districts;
-    for (const std::string& region : f.regions) {
-      for (int d = 1; d <= options_.districts; ++d) {
-        districts.push_back(absl::StrFormat("%s-D%02d", region, d));
-        create(districts.back(), absl::StrCat("District ", districts.back()), region);
-      }
-    }
-    RETURN_IF_ERROR(pending.Wait("creating districts"));
-    for (const std::string& district : districts) {
-      for (int p = 1; p <= options_.posts; ++p) {
-        f.posts.push_back(absl::StrFormat("%s-P%02d", district, p));
-        create(f.posts.back(), absl::StrCat("Post ", f.posts.back()), district);
-      }
-    }
-    return pending.Wait("creating posts");
-  }
-
-  const std::string& RandomPost(const Fixture& f) {
-    return f.posts[std::uniform_int_distribution<size_t>(0, f.posts.size() - 1)(rng_)];
-  }
-
-  absl::Status CreateHolders(Fixture& f) {
-    Pending pending(4096);
-    const int count = std::max(options_.cameras / 10, 1);
-    for (int i = 1; i <= count; ++i) {
-      v1::CreateHolderRequest req;
-      req.set_badge(absl::StrFormat("H%06d", i));
-      req.set_name(absl::StrFormat("Officer %d", i));
-      req.set_unit(absl::StrFormat("Patrol %d", i % 40));
-      req.set_home_site_code(RandomPost(f));
-      f.holders.push_back(req.badge());
-      manager_.CreateHolder(Who(), req, pending.Add<v1::CreateHolderResponse>());
-    }
-    return pending.Wait("creating holders");
-  }
-
-  // Each lifecycle client gets a holder and its own commissioned cameras.
-  absl::Status CreateClientCameras(Fixture& f, int max_clients) {
-    Pending pending(4096);
-    for (int c = 0; c < max_clients; ++c) {
-      auto cams = std::make_unique<ClientCameras>();
-      cams->operator_name = absl::StrFormat("bench-client-%02d", c);
-      cams->holder = absl::StrFormat("BENCH-%02d", c);
-      v1::CreateHolderRequest h;
-      h.set_badge(cams->holder);
-      h.set_name(absl::StrFormat("Bench holder %d", c));
-      h.set_home_site_code(f.posts.front());
-      manager_.CreateHolder(Who(), h, pending.Add<v1::CreateHolderResponse>());
-      for (int k = 0; k < options_.cameras_per_client; ++k) {
-        v1::RegisterCameraRequest req;
-        // "LC" sorts after the fleet's "CF" serials, so these do not fill the lists' first pages.
-        req.set_serial(absl::StrFormat("LC-%02d-%02d", c, k));
-        req.set_model(f.models.front());
-        req.set_site_code(RandomPost(f));
-        cams->serials.push_back(req.serial());
-        manager_.RegisterCamera(Who(), req, pending.Add<v1::RegisterCameraResponse>());
-      }
-      f.clients.push_back(std::move(cams));
-    }
-    RETURN_IF_ERROR(pending.Wait("registering the lifecycle clients' cameras"));
-    for (const auto& cams : f.clients) {
-      for (const std::string& serial : cams->serials) {
-        v1::CommissionCameraRequest req;
-        req.set_serial(serial);
-        req.set_reason("benchmark unit");
-        manager_.CommissionCamera(Who(), req, pending.Add<v1::CommissionCameraResponse>());
-      }
-    }
-    return pending.Wait("commissioning the lifecycle clients' cameras");
-  }
-
-  static std::string Serial(int i) { return absl::StrFormat("CF%07d", i); }
-
-  // The bulk load goes through the real API: ImportManifest over gRPC, one chunk per call.
-  absl::Status ImportCameras(Fixture& f) {
-    // Models are skewed the way a real fleet is: one main model, an older and a newer one,
-    // and a small trial batch.
-    std::discrete_distribution<size_t> model_pick({55, 30, 12, 3});
-    const int64_t t = MonotonicNanos();
-    int64_t imported = 0;
-    for (int first = 1; first <= options_.cameras; first += options_.import_chunk) {
-      const int last = std::min(options_.cameras, first + options_.import_chunk - 1);
-      std::string csv = "serial,model,hardware_revision,site\n";
-      for (int i = first; i <= last; ++i) {
-        absl::StrAppend(&csv, Serial(i), ",", f.models[model_pick(rng_)], ",",
-                        i % 3 == 0 ? "B" : "A", ",", RandomPost(f), "\n");
-      }
-      v1::ImportManifestRequest req;
-      req.set_csv(std::move(csv));
-      v1::ImportManifestResponse resp;
-      auto ctx = NewContext("bench-setup", kBulkDeadline);
-      RETURN_IF_ERROR(FromGrpc(stub_.ImportManifest(ctx.get(), req, &resp)));
-      if (resp.errors_size() > 0 || resp.imported() != last - first + 1) {
-        return absl::InternalError(absl::StrCat(
-            "ImportManifest of rows ", first, "..", last, " imported ", resp.imported(),
-            resp.errors_size() > 0 ? absl::StrCat(", first error: ", resp.errors(0).message())
-                                   : ""));
-      }
-      imported += resp.imported();
-    }
-    const double secs = Seconds(t);
-    f.timings["import_s"] = secs;
-    f.timings["import_rows_per_s"] = static_cast<double>(imported) / secs;
-    std::cout << absl::StrFormat(
-                     "  ImportManifest over gRPC: %d cameras in chunks of %d: %.1f s "
-                     "(%.0f rows/s)\n",
-                     imported, options_.import_chunk, secs, static_cast<double>(imported) / secs)
-              << std::flush;
-    return absl::OkStatus();
-  }
-
-  // States through FleetManager (the same code the RPCs run, audit events included), queued
-  // deep so the store commits them in full groups.
-  absl::Status SetStates(Fixture& f) {
-    std::uniform_real_distribution<double> u(0, 1);
-    plan_.resize(static_cast<size_t>(options_.cameras) + 1);
-    for (int i = 1; i <= options_.cameras; ++i) {
-      const double r = u(rng_);
-      Plan p = Plan::kAvailable;
-      if (r < 0.02) {
-        p = Plan::kRegistered;
-      } else if (r < 0.17) {
-        p = Plan::kIssued;
-      } else if (r < 0.175) {
-        p = Plan::kLost;  // rare: 0.5 %
-      } else if (r < 0.185) {
-        p = Plan::kFaulty;
-      }
-      plan_[static_cast<size_t>(i)] = p;
-    }
-    Pending pending(20000);
-    auto phase = [&](const char* what, auto start_one, auto wanted) -> absl::Status {
-      const int64_t t = MonotonicNanos();
-      int64_t n = 0;
-      for (int i = 1; i <= options_.cameras; ++i) {
-        if (!wanted(plan_[static_cast<size_t>(i)])) continue;
-        start_one(i);
-        ++n;
-      }
-      RETURN_IF_ERROR(pending.Wait(what));
-      const double secs = Seconds(t);
-      f.timings[absl::StrCat(what, "_s")] = secs;
-      f.timings[absl::StrCat(what, "_per_s")] = static_cast<double>(n) / secs;
-      std::cout << absl::StrFormat("  %s via FleetManager: %d cameras: %.1f s (%.0f/s)\n", what,
-                                   n, secs, static_cast<double>(n) / secs)
-                << std::flush;
-      return absl::OkStatus();
-    };
-    RETURN_IF_ERROR(phase(
-        "commission",
-        [&](int i) {
-          v1::CommissionCameraRequest req;
-          req.set_serial(Serial(i));
-          req.set_reason("delivery accepted");
-          manager_.CommissionCamera(Who(), req, pending.Add<v1::CommissionCameraResponse>());
-        },
-        [](Plan p) { return p != Plan::kRegistered; }));
-    const absl::Time now = absl::Now();
-    std::uniform_int_distribution<size_t> holder_pick(0, f.holders.size() - 1);
-    std::uniform_int_distribution<int64_t> due_hours(1, 24);
-    RETURN_IF_ERROR(phase(
-        "issue",
-        [&](int i) {
-          v1::IssueCameraRequest req;
-          req.set_serial(Serial(i));
-          req.set_holder_badge(f.holders[holder_pick(rng_)]);
-          if (f.holder_with_cameras.empty()) f.holder_with_cameras = req.holder_badge();
-          *req.mutable_due_back_time() = Ts(now + absl::Hours(due_hours(rng_)));
-          manager_.IssueCamera(Who(), req, pending.Add<v1::IssueCameraResponse>());
-        },
-        [](Plan p) { return p == Plan::kIssued; }));
-    RETURN_IF_ERROR(phase(
-        "report_lost",
-        [&](int i) {
-          v1::ReportCameraLostRequest req;
-          req.set_serial(Serial(i));
-          req.set_note("not in the dock after the shift");
-          manager_.ReportCameraLost(Who(), req, pending.Add<v1::ReportCameraLostResponse>());
-        },
-        [](Plan p) { return p == Plan::kLost; }));
-    return phase(
-        "report_faulty",
-        [&](int i) {
-          v1::ReportCameraFaultyRequest req;
-          req.set_serial(Serial(i));
-          req.set_note("lens cracked");
-          manager_.ReportCameraFaulty(Who(), req, pending.Add<v1::ReportCameraFaultyResponse>());
-        },
-        [](Plan p) { return p == Plan::kFaulty; });
-  }
-
-  // No RPC sets "last seen" yet (that is the dock service's job), so it goes straight into the
-  // store: most units docked in the last two days, a few not for weeks, REGISTERED ones never.
-  absl::Status SetLastSeen(Fixture& f) {
-    const int64_t now_us = common::ToMicros(absl::Now());
-    constexpr int64_t kHour = int64_t{3600} * 1000000;
-    constexpr int64_t kDay = 24 * kHour;
-    f.not_seen_since_us = now_us - 14 * kDay;
-    std::uniform_real_distribution<double> u(0, 1);
-    std::uniform_int_distribution<int64_t> recent(0, 48 * kHour);
-    std::uniform_int_distribution<int64_t> stale(15 * kDay, 60 * kDay);
-    std::vector<std::pair<std::string, int64_t>> seen;
-    for (const auto& cams : f.clients) {
-      for (const std::string& serial : cams->serials) seen.emplace_back(serial, now_us);
-    }
-    for (int i = 1; i <= options_.cameras; ++i) {
-      const Plan p = plan_[static_cast<size_t>(i)];
-      if (p == Plan::kRegistered) {
-        ++f.never_seen;
-        ++f.not_seen_matches;
-        continue;
-      }
-      const bool is_stale = p == Plan::kLost || u(rng_) < 0.015;
-      if (is_stale) ++f.not_seen_matches;
-      seen.emplace_back(Serial(i), now_us - (is_stale ? stale(rng_) : recent(rng_)));
-    }
-    const int64_t t = MonotonicNanos();
-    absl::Status written = server_.store().WriteAndWait([&](storage::WriteTx& tx) -> absl::Status {
-      for (const auto& [serial, us] : seen) {
-        ASSIGN_OR_RETURN(common::Statement s,
-                         tx.db().Prepare("UPDATE cameras SET last_seen_us = ? WHERE serial = ?"));
-        s.Bind(1, us).Bind(2, serial);
-        RETURN_IF_ERROR(s.Run());
-      }
-      return absl::OkStatus();
-    });
-    f.timings["last_seen_s"] = Seconds(t);
-    return written;
-  }
-
-  absl::Status CountStates(Fixture& f) {
-    return server_.store().Read([&](common::Database& db) -> absl::Status {
-      ASSIGN_OR_RETURN(common::Statement s,
-                       db.Prepare("SELECT state, count(*) FROM cameras GROUP BY state"));
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, s.Step());
-        if (!row) break;
-        f.state_counts[s.ColumnText(0)] = s.ColumnInt(1);
-      }
-      return absl::OkStatus();
-    });
-  }
-
-  server::Server& server_;
-  fleet::FleetManager& manager_;
-  v1::FleetService::Stub& stub_;
-  const BenchOptions& options_;
-  std::mt19937_64 rng_;
-  std::vector<Plan> plan_;
-};
-
-// ---------------------------------------------------------------------- callers
-
-// grpc.health.v1.Health/Check: the cheapest unary call the server answers.
-class HealthCaller final : public Caller {
- public:
-  explicit HealthCaller(std::shared_ptr<grpc::Channel> channel)
-      : stub_(grpc::health::v1::Health::NewStub(std::move(channel))) {}
-
-  void Start(std::function<void(absl::Status)> done) override {
-    ctx_ = NewContext("bench-health", kCallDeadline);
-    stub_->async()->Check(ctx_.get(), &req_, &resp_, [this, done](grpc::Status s) {
-      if (s.ok() && resp_.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-        s = grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is not SERVING");
-      }
-      done(FromGrpc(s));
-    });
-  }
-
- private:
-  std::unique_ptr<grpc::health::v1::Health::Stub> stub_;
-  std::unique_ptr<grpc::ClientContext> ctx_;
-  grpc::health::v1::HealthCheckRequest req_;
-  grpc::health::v1::HealthCheckResponse resp_;
-};
-
-// Alternates IssueCamera and ReturnCamera (GOOD) over the client's own cameras, over gRPC.
-class GrpcLifecycleCaller final : public Caller {
- public:
-  GrpcLifecycleCaller(std::shared_ptr<grpc::Channel> channel, ClientCameras& cams)
-      : stub_(v1::FleetService::NewStub(std::move(channel))), cams_(cams) {}
-
-  void Start(std::function<void(absl::Status)> done) override {
-    ctx_ = NewContext(cams_.operator_name, kCallDeadline);
-    if (!cams_.issued) {
-      issue_req_.set_serial(cams_.serials[cams_.next]);
-      issue_req_.set_holder_badge(cams_.holder);
-      *issue_req_.mutable_due_back_time() = Ts(absl::Now() + absl::Hours(8));
-      stub_->async()->IssueCamera(ctx_.get(), &issue_req_, &issue_resp_,
-                                  [this, done](grpc::Status s) {
-                                    if (s.ok()) cams_.issued = true;
-                                    done(FromGrpc(s));
-                                  });
-    } else {
-      return_req_.set_serial(cams_.serials[cams_.next]);
-      return_req_.set_condition(v1::RETURN_CONDITION_GOOD);
-      stub_->async()->ReturnCamera(ctx_.get(), &return_req_, &return_resp_,
-                                   [this, done](grpc::Status s) {
-                                     if (s.ok()) {
-                                       cams_.issued = false;
-                                       cams_.next = (cams_.next + 1) % cams_.serials.size();
-                                     }
-                                     done(FromGrpc(s));
-                                   });
-    }
-  }
-
- private:
-  std::unique_ptr<v1::FleetService::Stub> stub_;
-  ClientCameras& cams_;
-  std::unique_ptr<grpc::ClientContext> ctx_;
-  v1::IssueCameraRequest issue_req_;
-  v1::IssueCameraResponse issue_resp_;
-  v1::ReturnCameraRequest return_req_;
-  v1::ReturnCameraResponse return_resp_;
-};
-
-// The same calls straight into FleetManager: no gRPC, no sockets. The completion runs on the
-// store's writer thread, which must not queue writes, so it hops to `executor` first.
-class DirectLifecycleCaller final : public Caller {
- public:
-  DirectLifecycleCaller(fleet::FleetManager& manager, SerialExecutor& executor,
-                        ClientCameras& cams)
-      : manager_(manager), executor_(executor), cams_(cams) {}
-
-  void Start(std::function<void(absl::Status)> done) override {
-    const rpc::Identity who = Operator(cams_.operator_name);
-    if (!cams_.issued) {
-      v1::IssueCameraRequest req;
-      req.set_serial(cams_.serials[cams_.next]);
-      req.set_holder_badge(cams_.holder);
-      *req.mutable_due_back_time() = Ts(absl::Now() + absl::Hours(8));
-      manager_.IssueCamera(who, req, [this, done](absl::StatusOr<v1::IssueCameraResponse> r) {
-        executor_.Post([this, done, s = r.status()] {
-          if (s.ok()) cams_.issued = true;
-          done(s);
-        });
-      });
-    } else {
-      v1::ReturnCameraRequest req;
-      req.set_serial(cams_.serials[cams_.next]);
-      req.set_condition(v1::RETURN_CONDITION_GOOD);
-      manager_.ReturnCamera(who, req, [this, done](absl::StatusOr<v1::ReturnCameraResponse> r) {
-        executor_.Post([this, done, s = r.status()] {
-          if (s.ok()) {
-            cams_.issued = false;
-            cams_.next = (cams_.next + 1) % cams_.serials.size();
-          }
-          done(s);
-        });
-      });
-    }
-  }
-
- private:
-  fleet::FleetManager& manager_;
-  SerialExecutor& executor_;
-  ClientCameras& cams_;
-};
-
 // ---------------------------------------------------------------------- throughput
 
 struct ThroughputRun {
   std::string kind;
   int clients = 0;
   LoadResult load;
-  storage::StoreStats store;  // commits and writes inside the window
-  double writer_busy = 0;     // share of the window the store's writer thread was on a CPU
+  storage::StoreStats store;   // commits and writes inside the window
+  double writer_busy = 0;      // share of the window the store's writer thread was on a CPU
   double writer_runnable = 0;  // share it was ready to run but waiting for a CPU
   std::vector<StatementCost> statements;  // the writer's statements, costliest first
-  double process_cpu = 0;     // CPU-seconds per second for the whole process (2.0 = 2 cores)
-  WriterTotals writer;        // COMMIT and checkpoint time on the writer, inside the window
-  int64_t write_bytes = 0;    // written to storage by the process inside the window
+  double process_cpu = 0;   // CPU-seconds per second for the whole process (2.0 = 2 cores)
+  WriterTotals writer;      // COMMIT and checkpoint time on the writer, inside the window
+  int64_t write_bytes = 0;  // written to storage by the process inside the window
 
   double avg_commit_ms() const {
-    return writer.commits > 0 ? static_cast<double>(writer.commit_ns) / 1e6 /
-                                    static_cast<double>(writer.commits)
-                              : 0;
+    return writer.commits > 0
+               ? static_cast<double>(writer.commit_ns) / 1e6 / static_cast<double>(writer.commits)
+               : 0;
   }
   double in_commit() const {
     return load.window_s > 0 ? static_cast<double>(writer.commit_ns) / 1e9 / load.window_s : 0;
   }
 
   double writes_per_commit() const {
-    return store.commits > 0 ? static_cast<double>(store.writes) / static_cast<double>(store.commits)
-                             : 0;
+    return store.commits > 0
+               ? static_cast<double>(store.writes) / static_cast<double>(store.commits)
+               : 0;
   }
   json ToJson() const {
     return {{"kind", kind},
@@ -842,16 +330,15 @@ ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& calle
 }
 
 void PrintRuns(const std::vector<ThroughputRun>& runs, const std::string& kind) {
-  std::vector<std::vector<std::string>> rows = {
-      {"clients", "calls/s", "p50 ms", "p99 ms", "max ms", "errors", "commits", "writes",
-       "writes/commit", "writer busy", "process cpu"}};
+  std::vector<std::vector<std::string>> rows = {{"clients", "calls/s", "p50 ms", "p99 ms", "max ms",
+                                                 "errors", "commits", "writes", "writes/commit",
+                                                 "writer busy", "process cpu"}};
   for (const ThroughputRun& r : runs) {
     if (r.kind != kind) continue;
-    rows.push_back({absl::StrCat(r.clients), Rate(r.load.calls_per_s()),
-                    Ms(r.load.latency.p50_ms), Ms(r.load.latency.p99_ms),
-                    Ms(r.load.latency.max_ms), absl::StrCat(r.load.errors),
-                    absl::StrCat(r.store.commits), absl::StrCat(r.store.writes),
-                    absl::StrFormat("%.1f", r.writes_per_commit()),
+    rows.push_back({absl::StrCat(r.clients), Rate(r.load.calls_per_s()), Ms(r.load.latency.p50_ms),
+                    Ms(r.load.latency.p99_ms), Ms(r.load.latency.max_ms),
+                    absl::StrCat(r.load.errors), absl::StrCat(r.store.commits),
+                    absl::StrCat(r.store.writes), absl::StrFormat("%.1f", r.writes_per_commit()),
                     absl::StrFormat("%.0f%%", 100 * r.writer_busy),
                     absl::StrFormat("%.2f", r.process_cpu)});
   }
@@ -859,8 +346,7 @@ void PrintRuns(const std::vector<ThroughputRun>& runs, const std::string& kind) 
   for (const ThroughputRun& r : runs) {
     if (r.kind != kind) continue;
     if (!r.load.first_error.empty()) {
-      std::cout << "  first error with " << r.clients << " clients: " << r.load.first_error
-                << "\n";
+      std::cout << "  first error with " << r.clients << " clients: " << r.load.first_error << "\n";
     }
     if (!r.load.drained) std::cout << "  WARNING: " << r.clients << " clients did not drain\n";
   }
@@ -888,8 +374,7 @@ void PrintWriterBreakdown(const std::vector<ThroughputRun>& runs, const std::str
          absl::StrFormat("%.0f%%", 100 * r.writer_busy),
          absl::StrFormat("%.0f%%", 100 * r.writer_runnable),
          absl::StrFormat("%.1f", static_cast<double>(r.writer.statements) / writes),
-         absl::StrCat(r.writer.checkpoints),
-         Ms(static_cast<double>(r.writer.checkpoint_ns) / 1e6),
+         absl::StrCat(r.writer.checkpoints), Ms(static_cast<double>(r.writer.checkpoint_ns) / 1e6),
          absl::StrFormat("%.0f", static_cast<double>(r.write_bytes) / 1024 /
                                      static_cast<double>(std::max<int64_t>(r.store.commits, 1)))});
   }
@@ -918,184 +403,6 @@ const ThroughputRun* FindRun(const std::vector<ThroughputRun>& runs, const std::
     if (r.kind == kind && r.clients == clients) return &r;
   }
   return nullptr;
-}
-
-// ---------------------------------------------------------------------- lists
-
-struct ListCase {
-  std::string name;
-  v1::ListCamerasRequest request;
-  std::string site_code;     // resolved to an id for the SQL-level timing
-  std::string holder_badge;  // likewise
-  std::string after_serial;  // the cursor the page token carries (deep page)
-};
-
-// What SQLite did for the camera query: its text, plan and work counters.
-struct StatementProfile {
-  std::string sql;
-  int64_t nanos = 0;
-  int vm_steps = 0;
-  int fullscan_steps = 0;
-  int sorts = 0;
-  int autoindexes = 0;
-};
-
-struct ListResult {
-  std::string name;
-  int rows = 0;
-  bool has_next = false;
-  LatencySummary api;  // the RPC, end to end over loopback
-  LatencySummary sql;  // storage::ListCameras inside Store::Read, no gRPC
-  StatementProfile profile;
-  std::vector<std::string> plan;
-};
-
-int TraceCameraQuery(unsigned type, void* ctx, void* p, void* x) {
-  if (type != SQLITE_TRACE_PROFILE) return 0;
-  auto* stmt = static_cast<sqlite3_stmt*>(p);
-  const char* sql = sqlite3_sql(stmt);
-  // Only the camera list itself, not the site/holder lookups before it.
-  if (sql == nullptr || std::strstr(sql, "FROM cameras c") == nullptr ||
-      std::strstr(sql, "ORDER BY c.serial") == nullptr) {
-    return 0;
-  }
-  auto* out = static_cast<StatementProfile*>(ctx);
-  out->sql = sql;
-  out->nanos = *static_cast<int64_t*>(x);
-  // Read and reset: the statement is cached and its counters add up across runs.
-  out->vm_steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 1);
-  out->fullscan_steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
-  out->sorts = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_SORT, 1);
-  out->autoindexes = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_AUTOINDEX, 1);
-  return 0;
-}
-
-class ListBench {
- public:
-  ListBench(storage::Store& store, v1::FleetService::Stub& stub, const BenchOptions& options)
-      : store_(store), stub_(stub), options_(options) {}
-
-  absl::StatusOr<ListResult> Run(const ListCase& c) {
-    ListResult r;
-    r.name = c.name;
-    // One untimed call to check the answer and warm the statement cache.
-    v1::ListCamerasResponse first;
-    RETURN_IF_ERROR(Call(c.request, &first));
-    r.rows = first.cameras_size();
-    r.has_next = !first.next_page_token().empty();
-    std::vector<int64_t> api;
-    for (int i = 0; i < options_.list_iterations; ++i) {
-      v1::ListCamerasResponse resp;
-      const int64_t t = MonotonicNanos();
-      RETURN_IF_ERROR(Call(c.request, &resp));
-      api.push_back(MonotonicNanos() - t);
-    }
-    r.api = Summarize(std::move(api));
-
-    ASSIGN_OR_RETURN(storage::CameraFilter filter, Filter(c));
-    std::vector<int64_t> sql;
-    for (int i = 0; i < options_.sql_iterations; ++i) {
-      const int64_t t = MonotonicNanos();
-      RETURN_IF_ERROR(store_.Read([&](common::Database& db) {
-        return storage::ListCameras(db, filter).status();
-      }));
-      sql.push_back(MonotonicNanos() - t);
-    }
-    r.sql = Summarize(std::move(sql));
-    RETURN_IF_ERROR(Explain(filter, r));
-    return r;
-  }
-
- private:
-  absl::Status Call(const v1::ListCamerasRequest& req, v1::ListCamerasResponse* resp) {
-    auto ctx = NewContext("bench-lister", kCallDeadline);
-    return FromGrpc(stub_.ListCameras(ctx.get(), req, resp));
-  }
-
-  // The filter FleetManager::ListCameras would build for this request.
-  absl::StatusOr<storage::CameraFilter> Filter(const ListCase& c) {
-    storage::CameraFilter f;
-    f.state = c.request.state();
-    f.model = c.request.model();
-    if (c.request.has_not_seen_since()) {
-      f.not_seen_since_us = TimeUtil::TimestampToMicroseconds(c.request.not_seen_since());
-    }
-    f.after_serial = c.after_serial;
-    f.limit = kPageSize + 1;
-    absl::Status read = store_.Read([&](common::Database& db) -> absl::Status {
-      if (!c.site_code.empty()) {
-        ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(db, c.site_code));
-        f.site_id = site.id;
-      }
-      if (!c.holder_badge.empty()) {
-        ASSIGN_OR_RETURN(storage::HolderRow holder, storage::FindHolder(db, c.holder_badge));
-        f.holder_id = holder.id;
-      }
-      return absl::OkStatus();
-    });
-    if (!read.ok()) return read;
-    return f;
-  }
-
-  // Runs the query twice with a profile hook (the first run clears the cached statement's
-  // counters), then asks SQLite for the plan of the statement it ran.
-  absl::Status Explain(const storage::CameraFilter& filter, ListResult& r) {
-    return store_.Read([&](common::Database& db) -> absl::Status {
-      StatementProfile profile;
-      sqlite3_trace_v2(db.handle(), SQLITE_TRACE_PROFILE, &TraceCameraQuery, &profile);
-      absl::Status s = storage::ListCameras(db, filter).status();
-      if (s.ok()) s = storage::ListCameras(db, filter).status();
-      sqlite3_trace_v2(db.handle(), 0, nullptr, nullptr);
-      RETURN_IF_ERROR(s);
-      r.profile = profile;
-      if (profile.sql.empty()) return absl::OkStatus();
-      ASSIGN_OR_RETURN(common::Statement plan,
-                       db.Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", profile.sql)));
-      std::map<int64_t, int> depth;
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, plan.Step());
-        if (!row) break;
-        const int d = depth.count(plan.ColumnInt(1)) ? depth[plan.ColumnInt(1)] + 1 : 0;
-        depth[plan.ColumnInt(0)] = d;
-        r.plan.push_back(std::string(static_cast<size_t>(2 * d), ' ') + plan.ColumnText(3));
-      }
-      return absl::OkStatus();
-    });
-  }
-
-  storage::Store& store_;
-  v1::FleetService::Stub& stub_;
-  const BenchOptions& options_;
-};
-
-// Walks `pages - 1` pages of the unfiltered list and returns the token (and its cursor) for
-// page `pages`, and the walk's per-page latency.
-struct DeepToken {
-  std::string token;
-  std::string cursor;
-  int pages = 0;
-  LatencySummary walk;
-};
-
-absl::StatusOr<DeepToken> WalkToPage(v1::FleetService::Stub& stub, int pages) {
-  DeepToken out;
-  v1::ListCamerasRequest req;
-  req.set_page_size(kPageSize);
-  std::vector<int64_t> lat;
-  for (int p = 1; p < pages; ++p) {
-    v1::ListCamerasResponse resp;
-    auto ctx = NewContext("bench-lister", kCallDeadline);
-    const int64_t t = MonotonicNanos();
-    RETURN_IF_ERROR(FromGrpc(stub.ListCameras(ctx.get(), req, &resp)));
-    lat.push_back(MonotonicNanos() - t);
-    if (resp.next_page_token().empty()) break;
-    out.cursor = resp.cameras(resp.cameras_size() - 1).serial();
-    out.token = resp.next_page_token();
-    req.set_page_token(out.token);
-    out.pages = p + 1;
-  }
-  out.walk = Summarize(std::move(lat));
-  return out;
 }
 
 // ---------------------------------------------------------------------- the run
@@ -1133,20 +440,20 @@ class Bench {
       writer_tid_ = CurrentThreadId();  // runs on the store's writer thread
       return absl::OkStatus();
     }));
-    std::cout << "\nserver: " << server_->target() << ", database " << so.db_path
-              << "\n(process " << getpid() << ", store writer thread " << writer_tid_
+    std::cout << "\nserver: " << server_->target() << ", database " << so.db_path << "\n(process "
+              << getpid() << ", store writer thread " << writer_tid_
               << ", for an outside profiler)\n";
     tokens_ = std::make_unique<rpc::PageTokens>("bench: setup only, never lists");
     manager_ = std::make_unique<fleet::FleetManager>(server_->store(), *tokens_);
     RETURN_IF_ERROR(Connect(max_clients));
 
     std::cout << "\n== Fixture ==\n" << std::flush;
-    FixtureBuilder builder(*server_, *manager_, *setup_stub_, options_);
-    ASSIGN_OR_RETURN(fixture_, builder.Build(max_clients));
+    ASSIGN_OR_RETURN(fixture_,
+                     BuildFixture(*server_, *manager_, *setup_stub_, options_.fleet, max_clients));
     PrintFixture();
 
-    std::cout << "\n== Throughput: " << options_.warmup_s << " s warm-up + "
-              << options_.duration_s << " s measured per run ==\n"
+    std::cout << "\n== Throughput: " << options_.warmup_s << " s warm-up + " << options_.duration_s
+              << " s measured per run ==\n"
               << std::flush;
     std::vector<std::unique_ptr<Caller>> health, lifecycle, direct;
     SerialExecutor executor;
@@ -1213,8 +520,8 @@ class Bench {
 
  private:
   void PrintHeader() {
-    std::cout << "camfleet-bench-fleet: " << std::thread::hardware_concurrency()
-              << " CPUs, SQLite " << sqlite3_libversion() << ", gRPC " << grpc::Version()
+    std::cout << "camfleet-bench-fleet: " << std::thread::hardware_concurrency() << " CPUs, SQLite "
+              << sqlite3_libversion() << ", gRPC " << grpc::Version()
               << "\nscratch directory: " << scratch_->path() << "\n"
               << "clients: " << absl::StrJoin(options_.clients, ", ") << " ("
               << (options_.channels == 0 ? std::string("one TCP connection each")
@@ -1242,8 +549,8 @@ class Bench {
       grpc::ChannelArguments args;
       // Distinct arguments keep gRPC from sharing one connection between the channels.
       args.SetInt("camfleet.bench.channel", i);
-      auto channel = grpc::CreateCustomChannel(server_->target(),
-                                               grpc::InsecureChannelCredentials(), args);
+      auto channel =
+          grpc::CreateCustomChannel(server_->target(), grpc::InsecureChannelCredentials(), args);
       if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10)))) {
         return absl::UnavailableError(
             absl::StrCat("channel ", i, " could not connect to ", server_->target()));
@@ -1256,10 +563,11 @@ class Bench {
 
   void PrintFixture() {
     std::vector<std::string> counts;
-    for (const auto& [state, n] : fixture_.state_counts) counts.push_back(absl::StrCat(state, " ", n));
+    for (const auto& [state, n] : fixture_.state_counts)
+      counts.push_back(absl::StrCat(state, " ", n));
     std::cout << "  cameras by state: " << absl::StrJoin(counts, ", ") << "\n"
-              << "  last seen: " << fixture_.never_seen << " never, "
-              << fixture_.not_seen_matches << " not since 14 days ago (the not_seen_since filter)\n"
+              << "  last seen: " << fixture_.never_seen << " never, " << fixture_.not_seen_matches
+              << " not since 14 days ago (the not_seen_since filter)\n"
               << std::flush;
   }
 
@@ -1272,14 +580,14 @@ class Bench {
   }
 
   absl::Status RunLists() {
-    std::cout << "\n== List latency: ListCameras, page_size " << kPageSize << ", "
+    std::cout << "\n== List latency: ListCameras, page_size " << kListPageSize << ", "
               << options_.list_iterations << " calls each over gRPC, " << options_.sql_iterations
               << " at the store ==\n"
               << std::flush;
     std::vector<ListCase> cases;
     auto add = [&](std::string name) -> ListCase& {
       cases.push_back(ListCase{std::move(name), {}, "", "", ""});
-      cases.back().request.set_page_size(kPageSize);
+      cases.back().request.set_page_size(kListPageSize);
       return cases.back();
     };
     add("none");
@@ -1319,7 +627,8 @@ class Bench {
       c.request.set_page_token(deep_.token);
       c.after_serial = deep_.cursor;
     }
-    ListBench bench(server_->store(), *setup_stub_, options_);
+    ListBench bench(server_->store(), *setup_stub_, options_.list_iterations,
+                    options_.sql_iterations);
     for (const ListCase& c : cases) {
       ASSIGN_OR_RETURN(ListResult r, bench.Run(c));
       std::cout << absl::StrFormat("  %-32s p50 %6.2f ms  p99 %6.2f ms\n", r.name, r.api.p50_ms,
@@ -1330,9 +639,9 @@ class Bench {
     std::cout << "  (page walk to page " << deep_.pages << ": p50 " << Ms(deep_.walk.p50_ms)
               << " ms, p99 " << Ms(deep_.walk.p99_ms) << " ms per page)\n\n";
 
-    std::vector<std::vector<std::string>> rows = {
-        {"filter", "rows", "more", "api p50", "api p99", "api max", "store p50", "store p99",
-         "vm steps", "fullscan steps", "sorts"}};
+    std::vector<std::vector<std::string>> rows = {{"filter", "rows", "more", "api p50", "api p99",
+                                                   "api max", "store p50", "store p99", "vm steps",
+                                                   "fullscan steps", "sorts"}};
     for (const ListResult& r : lists_) {
       rows.push_back({r.name, absl::StrCat(r.rows), r.has_next ? "yes" : "no", Ms(r.api.p50_ms),
                       Ms(r.api.p99_ms), Ms(r.api.max_ms), Ms(r.sql.p50_ms), Ms(r.sql.p99_ms),
@@ -1379,8 +688,8 @@ class Bench {
                           life->load.latency.p99_ms, "ms", 2, empty->load.latency.p99_ms,
                           absl::StrFormat("empty p99, %d cl", n), std::nullopt});
       figures_.push_back({absl::StrFormat("lifecycle writes/commit, %s", Clients(n)),
-                          life->writes_per_commit(), "writes/commit", 1,
-                          static_cast<double>(n), "clients", std::nullopt});
+                          life->writes_per_commit(), "writes/commit", 1, static_cast<double>(n),
+                          "clients", std::nullopt});
     }
     const ThroughputRun* empty1 = FindRun(runs_, "empty", options_.clients.front());
     for (const ListResult& r : lists_) {
@@ -1396,21 +705,21 @@ class Bench {
 
   absl::Status WriteJson() {
     json out;
-    out["config"] = {{"warmup_s", options_.warmup_s},
-                     {"duration_s", options_.duration_s},
-                     {"commit_duration_s", options_.commit_duration_s},
-                     {"clients", options_.clients},
-                     {"channels", options_.channels},
-                     {"cameras", options_.cameras},
-                     {"sites", {options_.regions, options_.districts, options_.posts}},
-                     {"cameras_per_client", options_.cameras_per_client},
-                     {"import_chunk", options_.import_chunk},
-                     {"list_iterations", options_.list_iterations},
-                     {"deep_page", options_.deep_page},
-                     {"seed", options_.seed},
-                     {"experiment_writer_cache_mb", options_.experiment.cache_mb},
-                     {"experiment_writer_temp_store_memory",
-                      options_.experiment.temp_store_memory}};
+    out["config"] = {
+        {"warmup_s", options_.warmup_s},
+        {"duration_s", options_.duration_s},
+        {"commit_duration_s", options_.commit_duration_s},
+        {"clients", options_.clients},
+        {"channels", options_.channels},
+        {"cameras", options_.fleet.cameras},
+        {"sites", {options_.fleet.regions, options_.fleet.districts, options_.fleet.posts}},
+        {"cameras_per_client", options_.fleet.cameras_per_client},
+        {"import_chunk", options_.fleet.import_chunk},
+        {"list_iterations", options_.list_iterations},
+        {"deep_page", options_.deep_page},
+        {"seed", options_.fleet.seed},
+        {"experiment_writer_cache_mb", options_.experiment.cache_mb},
+        {"experiment_writer_temp_store_memory", options_.experiment.temp_store_memory}};
     out["machine"] = {{"cpus", std::thread::hardware_concurrency()},
                       {"load_average_start", load_before_},
                       {"load_average_end", load_after_},
@@ -1495,23 +804,23 @@ int main(int argc, char** argv) {
                  "TCP connections shared by the clients; 0 gives each client its own")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  app.add_option("--cameras", o.cameras, "Cameras in the fleet for the list benchmark")
+  app.add_option("--cameras", o.fleet.cameras, "Cameras in the fleet for the list benchmark")
       ->check(CLI::Range(1, 9999999))
       ->capture_default_str();
-  app.add_option("--regions", o.regions, "Regions in the site tree")
+  app.add_option("--regions", o.fleet.regions, "Regions in the site tree")
       ->check(CLI::Range(1, 99))
       ->capture_default_str();
-  app.add_option("--districts", o.districts, "Districts per region")
+  app.add_option("--districts", o.fleet.districts, "Districts per region")
       ->check(CLI::Range(1, 99))
       ->capture_default_str();
-  app.add_option("--posts", o.posts, "Posts per district")
+  app.add_option("--posts", o.fleet.posts, "Posts per district")
       ->check(CLI::Range(1, 99))
       ->capture_default_str();
-  app.add_option("--cameras-per-client", o.cameras_per_client,
+  app.add_option("--cameras-per-client", o.fleet.cameras_per_client,
                  "Cameras each lifecycle client issues and returns in turn")
       ->check(CLI::Range(1, 99))
       ->capture_default_str();
-  app.add_option("--import-chunk", o.import_chunk, "Rows per ImportManifest call")
+  app.add_option("--import-chunk", o.fleet.import_chunk, "Rows per ImportManifest call")
       ->check(CLI::Range(1, 50000))
       ->capture_default_str();
   app.add_option("--list-iterations", o.list_iterations, "Timed ListCameras calls per filter")
@@ -1540,7 +849,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 4096));
   app.add_flag("--keep-db", o.keep_db, "Keep the scratch directory afterwards");
   app.add_option("--json-out", o.json_out, "Also write every figure as JSON to this file");
-  app.add_option("--seed", o.seed, "Seed for the fixture's random choices")->capture_default_str();
+  app.add_option("--seed", o.fleet.seed, "Seed for the fixture's random choices")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   std::sort(o.clients.begin(), o.clients.end());

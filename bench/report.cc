@@ -18,8 +18,8 @@ std::optional<double> Figure::ratio() const {
 
 std::optional<bool> Figure::met() const {
   if (!goal.has_value()) return std::nullopt;
-  std::optional<double> subject = goal->on == Goal::On::kValue ? std::optional<double>(value)
-                                                                : ratio();
+  std::optional<double> subject =
+      goal->on == Goal::On::kValue ? std::optional<double>(value) : ratio();
   if (!subject.has_value()) return std::nullopt;
   return goal->bound == Goal::Bound::kAtLeast ? *subject >= goal->limit : *subject <= goal->limit;
 }
@@ -59,13 +59,12 @@ void PrintFigures(std::ostream& out, const std::vector<Figure>& figures) {
   for (const Figure& f : figures) {
     std::string ceiling =
         f.ceiling.has_value()
-            ? absl::StrFormat("%s %s (%s)", Number(*f.ceiling, f.precision), f.unit,
-                              f.ceiling_name)
+            ? absl::StrFormat("%s %s (%s)", Number(*f.ceiling, f.precision), f.unit, f.ceiling_name)
             : "-";
     std::optional<double> ratio = f.ratio();
     std::optional<bool> met = f.met();
-    rows.push_back({f.name, absl::StrFormat("%s %s", Number(f.value, f.precision), f.unit),
-                    ceiling, ratio.has_value() ? absl::StrFormat("%.2f", *ratio) : "-",
+    rows.push_back({f.name, absl::StrFormat("%s %s", Number(f.value, f.precision), f.unit), ceiling,
+                    ratio.has_value() ? absl::StrFormat("%.2f", *ratio) : "-",
                     f.goal.has_value() ? f.GoalText() : "-",
                     met.has_value() ? (*met ? "met" : "NOT MET") : "-"});
   }

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "bench/closed_loop.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "bench/closed_loop.h"
 #include "common/status_macros.h"
 
 namespace camfleet::bench {
