@@ -605,7 +605,7 @@ void IdentityManager::GetCrl(const v1::GetCrlRequest&, Done<v1::GetCrlResponse> 
   }
   // A new CRL takes the next CRL number, which must never repeat: it is counted in the store.
   RunWrite<v1::GetCrlResponse>(
-      [this, generation](WriteTx& tx, v1::GetCrlResponse& resp) -> absl::Status {
+      [this](WriteTx& tx, v1::GetCrlResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<std::string> stored,
                          storage::GetSetting(tx.db(), kCrlNumberSetting));
         uint64_t number = 0;
@@ -633,15 +633,21 @@ void IdentityManager::GetCrl(const v1::GetCrlRequest&, Done<v1::GetCrlResponse> 
         *resp.mutable_next_update() =
             TimeUtil::MicrosecondsToTimestamp(common::ToMicros(this_update + kCrlLifetime));
         resp.set_ca_certificate_pem(ca_.CertificatePem());
-        auto cached = std::make_shared<CachedCrl>();
-        cached->generation = generation;
-        cached->made = this_update;
-        cached->response = resp;
-        absl::MutexLock lock(&crl_mu_);
-        crl_ = std::move(cached);
         return absl::OkStatus();
       },
-      std::move(done));
+      // Cached only once committed, so a CRL number that was never stored is never served.
+      [this, generation, done = std::move(done)](absl::StatusOr<v1::GetCrlResponse> result) mutable {
+        if (result.ok()) {
+          auto cached = std::make_shared<CachedCrl>();
+          cached->generation = generation;
+          cached->made = absl::FromUnixMicros(
+              TimeUtil::TimestampToMicroseconds(result->this_update()));
+          cached->response = *result;
+          absl::MutexLock lock(&crl_mu_);
+          crl_ = std::move(cached);
+        }
+        done(std::move(result));
+      });
 }
 
 void IdentityManager::ResetCameraEnrollment(const rpc::Identity& who,
