@@ -164,11 +164,8 @@ absl::StatusOr<v1::ListSitesResponse> FleetManager::ListSites(const v1::ListSite
   ASSIGN_OR_RETURN(std::string after, tokens_.Decode(query, req.page_token()));
   v1::ListSitesResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
-    std::optional<int64_t> root;
-    if (!req.parent_code().empty()) {
-      ASSIGN_OR_RETURN(storage::SiteRow parent, storage::FindSite(db, req.parent_code()));
-      root = parent.id;
-    }
+    ASSIGN_OR_RETURN(std::optional<int64_t> root,
+                     storage::FindSiteIdIfGiven(db, req.parent_code()));
     ASSIGN_OR_RETURN(std::vector<v1::Site> sites, storage::ListSites(db, root, after, limit + 1));
     if (static_cast<int>(sites.size()) > limit) {
       sites.pop_back();
@@ -229,11 +226,7 @@ absl::StatusOr<v1::ListHoldersResponse> FleetManager::ListHolders(
   ASSIGN_OR_RETURN(std::string after, tokens_.Decode(query, req.page_token()));
   v1::ListHoldersResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
-    std::optional<int64_t> site;
-    if (!req.site_code().empty()) {
-      ASSIGN_OR_RETURN(storage::SiteRow row, storage::FindSite(db, req.site_code()));
-      site = row.id;
-    }
+    ASSIGN_OR_RETURN(std::optional<int64_t> site, storage::FindSiteIdIfGiven(db, req.site_code()));
     ASSIGN_OR_RETURN(std::vector<v1::Holder> holders,
                      storage::ListHolders(db, site, after, limit + 1));
     if (static_cast<int>(holders.size()) > limit) {
@@ -389,10 +382,7 @@ absl::StatusOr<v1::ListCamerasResponse> FleetManager::ListCameras(
   filter.limit = limit + 1;
   v1::ListCamerasResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
-    if (!req.site_code().empty()) {
-      ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(db, req.site_code()));
-      filter.site_id = site.id;
-    }
+    ASSIGN_OR_RETURN(filter.site_id, storage::FindSiteIdIfGiven(db, req.site_code()));
     if (!req.holder_badge().empty()) {
       ASSIGN_OR_RETURN(storage::HolderRow holder, storage::FindHolder(db, req.holder_badge()));
       filter.holder_id = holder.id;
@@ -614,10 +604,7 @@ absl::StatusOr<v1::ListOverdueAssignmentsResponse> FleetManager::ListOverdueAssi
   filter.limit = limit + 1;
   v1::ListOverdueAssignmentsResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
-    if (!req.site_code().empty()) {
-      ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(db, req.site_code()));
-      filter.site_id = site.id;
-    }
+    ASSIGN_OR_RETURN(filter.site_id, storage::FindSiteIdIfGiven(db, req.site_code()));
     ASSIGN_OR_RETURN(std::vector<v1::Assignment> rows, storage::ListOverdue(db, filter));
     if (static_cast<int>(rows.size()) > limit) {
       rows.pop_back();

@@ -476,11 +476,7 @@ absl::StatusOr<v1::ListEnrollmentTokensResponse> IdentityManager::ListEnrollment
   if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
   v1::ListEnrollmentTokensResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
-    std::optional<int64_t> site;
-    if (!req.site_code().empty()) {
-      ASSIGN_OR_RETURN(storage::SiteRow row, storage::FindSite(db, req.site_code()));
-      site = row.id;
-    }
+    ASSIGN_OR_RETURN(std::optional<int64_t> site, storage::FindSiteIdIfGiven(db, req.site_code()));
     ASSIGN_OR_RETURN(std::vector<v1::EnrollmentToken> tokens, storage::ListTokens(db, site));
     for (v1::EnrollmentToken& t : tokens) *resp.add_enrollment_tokens() = std::move(t);
     return absl::OkStatus();
@@ -492,11 +488,7 @@ absl::StatusOr<v1::ListDocksResponse> IdentityManager::ListDocks(const v1::ListD
   if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
   v1::ListDocksResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
-    std::optional<int64_t> site;
-    if (!req.site_code().empty()) {
-      ASSIGN_OR_RETURN(storage::SiteRow row, storage::FindSite(db, req.site_code()));
-      site = row.id;
-    }
+    ASSIGN_OR_RETURN(std::optional<int64_t> site, storage::FindSiteIdIfGiven(db, req.site_code()));
     ASSIGN_OR_RETURN(std::vector<v1::Dock> docks,
                      storage::ListDocks(db, site, req.include_revoked()));
     for (v1::Dock& d : docks) *resp.add_docks() = std::move(d);

@@ -145,6 +145,13 @@ absl::StatusOr<SiteRow> FindSite(common::Database& db, const std::string& code) 
   return SiteRow{s.ColumnInt(0), SiteFromRow(s, 1)};
 }
 
+absl::StatusOr<std::optional<int64_t>> FindSiteIdIfGiven(common::Database& db,
+                                                         const std::string& code) {
+  if (code.empty()) return std::optional<int64_t>();
+  ASSIGN_OR_RETURN(SiteRow site, FindSite(db, code));
+  return std::optional<int64_t>(site.id);
+}
+
 absl::StatusOr<std::vector<v1::Site>> ListSites(common::Database& db,
                                                 std::optional<int64_t> root_id,
                                                 const std::string& after_code, int limit) {

@@ -26,6 +26,10 @@ absl::StatusOr<SiteRow> InsertSite(WriteTx& tx, const std::string& code, const s
                                    std::optional<int64_t> parent_id);
 // NOT_FOUND naming the code.
 absl::StatusOr<SiteRow> FindSite(common::Database& db, const std::string& code);
+// The id of site `code`, or nullopt when `code` is empty (a filter that was not given).
+// NOT_FOUND naming the code.
+absl::StatusOr<std::optional<int64_t>> FindSiteIdIfGiven(common::Database& db,
+                                                         const std::string& code);
 // Sites under `root_id` at any depth (not including it), or all when unset; code > after.
 absl::StatusOr<std::vector<v1::Site>> ListSites(common::Database& db,
                                                 std::optional<int64_t> root_id,

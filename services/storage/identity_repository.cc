@@ -11,7 +11,6 @@ namespace {
 
 
 // Enum values are stored as the proto name without its prefix.
-template <typename Enum>
 const char* Suffix(const std::string& full, size_t prefix) {
   return full.size() > prefix ? full.c_str() + prefix : "UNSPECIFIED";
 }
@@ -108,7 +107,7 @@ DockRow DockFromRow(const common::Statement& s) {
 }  // namespace
 
 std::string RoleText(v1::Role role) {
-  std::string text = Suffix<v1::Role>(v1::Role_Name(role), sizeof("ROLE_") - 1);
+  std::string text = Suffix(v1::Role_Name(role), sizeof("ROLE_") - 1);
   for (char& c : text) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
   return text;
 }
@@ -122,7 +121,7 @@ v1::Role RoleFromText(absl::string_view text) {
 }
 
 const char* ReasonText(v1::RevocationReason reason) {
-  return Suffix<v1::RevocationReason>(v1::RevocationReason_Name(reason),
+  return Suffix(v1::RevocationReason_Name(reason),
                                       sizeof("REVOCATION_REASON_") - 1);
 }
 

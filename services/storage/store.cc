@@ -56,7 +56,7 @@ absl::Status Store::WriteAndWait(WriteFn fn) {
   return result.get();
 }
 
-absl::Status Store::Read(const absl::AnyInvocable<absl::Status(common::Database&)>& fn) {
+absl::Status Store::Read(absl::FunctionRef<absl::Status(common::Database&)> fn) {
   std::unique_ptr<common::Database> db;
   {
     absl::MutexLock lock(&readers_mu_);
@@ -68,7 +68,7 @@ absl::Status Store::Read(const absl::AnyInvocable<absl::Status(common::Database&
   }
   absl::Status status = db->Exec("BEGIN");
   if (status.ok()) {
-    status = const_cast<absl::AnyInvocable<absl::Status(common::Database&)>&>(fn)(*db);
+    status = fn(*db);
     absl::Status end = db->Exec(status.ok() ? "COMMIT" : "ROLLBACK");
     if (status.ok()) status = end;
   }

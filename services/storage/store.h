@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -73,7 +74,7 @@ class Store {
   absl::Status WriteAndWait(WriteFn fn);
 
   // Runs `fn` on a reader connection inside a read transaction (one consistent snapshot).
-  absl::Status Read(const absl::AnyInvocable<absl::Status(common::Database&)>& fn);
+  absl::Status Read(absl::FunctionRef<absl::Status(common::Database&)> fn);
 
   // Stops accepting writes and waits for the queued ones to finish.
   void Shutdown();
