@@ -1,5 +1,11 @@
 #include "services/storage/store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <utility>
 
@@ -17,6 +23,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   std::unique_ptr<Store> store(new Store(path, clock, options));
   ASSIGN_OR_RETURN(store->writer_db_, common::Database::Open(path));
   RETURN_IF_ERROR(common::ApplyMigrations(*store->writer_db_, Migrations()));
+  // From here COMMIT only writes the WAL; the syncer makes it durable before anyone is told.
+  RETURN_IF_ERROR(store->writer_db_->Exec("PRAGMA synchronous=NORMAL"));
+  RETURN_IF_ERROR(store->OpenWalForSync());
+  ASSIGN_OR_RETURN(store->checkpoint_db_, common::Database::Open(path));
+  // Replaces SQLite's auto-checkpoint, which would run inside the writer's COMMIT.
+  sqlite3_wal_hook(store->writer_db_->handle(), &Store::OnWalCommit, store.get());
   {
     absl::MutexLock lock(&store->readers_mu_);
     for (int i = 0; i < options.reader_connections; ++i) {
@@ -25,10 +37,30 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
     }
   }
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  store->syncer_ = std::thread([s = store.get()] { s->SyncerLoop(); });
+  store->completer_ = std::thread([s = store.get()] { s->CompleterLoop(); });
+  store->checkpointer_ = std::thread([s = store.get()] { s->CheckpointerLoop(); });
   return store;
 }
 
-Store::~Store() { Shutdown(); }
+absl::Status Store::OpenWalForSync() {
+  // The WAL exists once the writer connection has read the database (the migrations did). It
+  // keeps its inode while any connection is open: SQLite rewrites it from the start after a
+  // checkpoint but deletes it only when the last connection closes. fdatasync works on a
+  // read-only descriptor and flushes the file whoever wrote it.
+  const std::string wal = path_ + "-wal";
+  wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (wal_fd_ < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("opening ", wal, " to sync it: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+Store::~Store() {
+  Shutdown();
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+}
 
 void Store::Shutdown() {
   {
@@ -36,17 +68,28 @@ void Store::Shutdown() {
     stopping_ = true;
   }
   if (writer_.joinable()) writer_.join();
+  if (syncer_.joinable()) syncer_.join();
+  if (completer_.joinable()) completer_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
 }
 
 void Store::Write(WriteFn fn, WriteDone done) {
+  absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
-    if (!stopping_) {
+    if (sync_failed_) {
+      refused = absl::UnavailableError(
+          "the store stopped taking writes after an fsync of its WAL failed; check the disk and "
+          "restart the server");
+    } else if (stopping_) {
+      refused = absl::UnavailableError(
+          "the store is shutting down; retry against the restarted server");
+    } else {
       queue_.push_back(Job{std::move(fn), std::move(done)});
       return;
     }
   }
-  done(absl::UnavailableError("the store is shutting down; retry against the restarted server"));
+  done(std::move(refused));
 }
 
 absl::Status Store::WriteAndWait(WriteFn fn) {
@@ -72,8 +115,21 @@ absl::Status Store::Read(absl::FunctionRef<absl::Status(common::Database&)> fn) 
     absl::Status end = db->Exec(status.ok() ? "COMMIT" : "ROLLBACK");
     if (status.ok()) status = end;
   }
-  absl::MutexLock lock(&readers_mu_);
-  idle_readers_.push_back(std::move(db));
+  {
+    absl::MutexLock lock(&readers_mu_);
+    idle_readers_.push_back(std::move(db));
+  }
+  // The snapshot held at most the groups committed by now; wait until they are durable.
+  absl::MutexLock lock(&mu_);
+  const int64_t seen = committed_seq_;
+  auto durable = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return synced_seq_ >= seen || sync_failed_ || syncer_done_;
+  };
+  mu_.Await(absl::Condition(&durable));
+  if (synced_seq_ < seen && status.ok()) {
+    status = absl::UnavailableError(
+        "the read may include writes that could not be made durable (fsync of the WAL failed)");
+  }
   return status;
 }
 
@@ -92,23 +148,35 @@ void Store::WriterLoop() {
             return s->stopping_ || !s->queue_.empty();
           },
           this));
-      if (queue_.empty() && stopping_) return;
+      if (queue_.empty() && stopping_) {
+        writer_done_ = true;
+        return;
+      }
       while (!queue_.empty() && static_cast<int>(group.size()) < options_.max_group_size) {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    CommitGroup(group);
-    group.clear();
+    FinishedGroup finished;
+    int64_t commits = 0;
+    finished.results = CommitGroup(group, commits);
+    finished.jobs = std::move(group);
+    group.clear();  // moved from: make it empty for sure
+    absl::MutexLock lock(&mu_);
+    finished.committed = commits > 0;
+    // CommitGroup advanced committed_seq_ before its first COMMIT (see there).
+    finished.seq = committed_seq_;
+    stats_.commits += commits;
+    for (const absl::Status& r : finished.results) stats_.writes += r.ok() ? 1 : 0;
+    to_sync_.push_back(std::move(finished));
   }
 }
 
-void Store::CommitGroup(std::vector<Job>& group) {
+std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& commits) {
   common::Database& db = *writer_db_;
   std::vector<absl::Status> results(group.size());
   size_t next = 0;  // first job not yet run
-  int64_t commits = 0;
-  int64_t writes = 0;
+  bool seq_taken = false;
   while (next < group.size()) {
     absl::Status begin = db.Exec("BEGIN IMMEDIATE");
     if (!begin.ok()) {
@@ -150,6 +218,20 @@ void Store::CommitGroup(std::vector<Job>& group) {
       }
       continue;
     }
+    bool any_ok = false;
+    for (size_t i = first; i < next; ++i) any_ok = any_ok || results[i].ok();
+    if (!any_ok) {
+      // Every write failed and was rolled back: nothing to commit, nothing to fsync.
+      db.Exec("ROLLBACK").IgnoreError();
+      continue;
+    }
+    if (!seq_taken) {
+      // Before the first COMMIT, so that a reader that could see this group's writes also
+      // waits for its fsync (Read compares committed_seq_ with synced_seq_).
+      absl::MutexLock lock(&mu_);
+      ++committed_seq_;
+      seq_taken = true;
+    }
     absl::Status commit = db.Exec("COMMIT");
     if (!commit.ok()) {
       db.Exec("ROLLBACK").IgnoreError();
@@ -162,14 +244,136 @@ void Store::CommitGroup(std::vector<Job>& group) {
       continue;
     }
     ++commits;
-    for (size_t i = first; i < next; ++i) writes += results[i].ok() ? 1 : 0;
   }
-  {
+  return results;
+}
+
+absl::Status Store::SyncWal() {
+  if (options_.sync_wal) return options_.sync_wal(wal_fd_);
+  if (::fdatasync(wal_fd_) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("fdatasync of ", path_, "-wal failed: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+void Store::SyncerLoop() {
+  while (true) {
+    std::deque<FinishedGroup> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Store* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+            return s->writer_done_ || !s->to_sync_.empty();
+          },
+          this));
+      if (to_sync_.empty()) {  // and the writer is done
+        syncer_done_ = true;
+        return;
+      }
+      batch.swap(to_sync_);
+    }
+    bool any_committed = false;
+    int64_t seq = 0;
+    for (const FinishedGroup& g : batch) {
+      any_committed = any_committed || g.committed;
+      seq = std::max(seq, g.seq);
+    }
+    // One fdatasync makes every frame written so far durable: the WAL is append-only between
+    // checkpoints, and a checkpoint syncs the WAL before it copies anything out of it.
+    absl::Status synced;
+    if (any_committed) synced = SyncWal();
+    if (!synced.ok()) {
+      synced = absl::DataLossError(absl::StrCat(
+          "the write was committed but could not be made durable (", synced.message(),
+          "); it may be lost in a crash: check the disk"));
+      common::LogError("store: ", synced.message(), "; refusing further writes");
+    }
     absl::MutexLock lock(&mu_);
-    stats_.commits += commits;
-    stats_.writes += writes;
+    if (synced.ok()) {
+      synced_seq_ = std::max(synced_seq_, seq);
+      if (any_committed) ++stats_.syncs;
+    } else {
+      sync_failed_ = true;
+    }
+    for (FinishedGroup& g : batch) {
+      if (!synced.ok()) {
+        for (absl::Status& r : g.results) {
+          if (r.ok()) r = synced;
+        }
+      }
+      to_complete_.push_back(std::move(g));
+    }
   }
-  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+}
+
+void Store::CompleterLoop() {
+  while (true) {
+    std::deque<FinishedGroup> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Store* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+            return s->syncer_done_ || !s->to_complete_.empty();
+          },
+          this));
+      if (to_complete_.empty()) return;  // and the syncer is done
+      batch.swap(to_complete_);
+    }
+    for (FinishedGroup& g : batch) {
+      for (size_t i = 0; i < g.jobs.size(); ++i) g.jobs[i].done(std::move(g.results[i]));
+    }
+  }
+}
+
+}  // namespace camfleet::storage
+
+namespace camfleet::storage {
+
+int Store::OnWalCommit(void* self, sqlite3* db, const char* name, int pages) {
+  auto* store = static_cast<Store*>(self);
+  const int threshold = store->options_.checkpoint_pages;
+  if (threshold <= 0 || pages < threshold) return SQLITE_OK;
+  if (pages >= 8 * threshold) {
+    // The checkpointer cannot finish while the writer keeps appending (a checkpoint only
+    // resets the WAL if it copied every frame before the next write began). Do it here, so
+    // the next transaction starts the WAL from the beginning again.
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    absl::MutexLock lock(&store->mu_);
+    ++store->stats_.inline_checkpoints;
+    return SQLITE_OK;
+  }
+  absl::MutexLock lock(&store->mu_);
+  store->checkpoint_wanted_ = true;
+  return SQLITE_OK;
+}
+
+void Store::CheckpointerLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Store* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+            return s->writer_done_ || s->checkpoint_wanted_;
+          },
+          this));
+      if (writer_done_) return;  // closing the last connection checkpoints anyway
+      checkpoint_wanted_ = false;
+    }
+    // PASSIVE: copies what no reader still needs, never waits for readers or the writer. It
+    // syncs the WAL before copying and the database file after, so it never makes anything
+    // less durable.
+    const absl::Time start = absl::Now();
+    const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), "main",
+                                             SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    const int64_t micros = absl::ToInt64Microseconds(absl::Now() - start);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      common::LogError("store: checkpoint failed: ", sqlite3_errstr(rc));
+    }
+    absl::MutexLock lock(&mu_);
+    ++stats_.checkpoints;
+    stats_.checkpoint_micros += micros;
+  }
 }
 
 }  // namespace camfleet::storage

@@ -4,9 +4,11 @@
 #include "services/storage/store.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -338,6 +340,203 @@ TEST_F(StoreTest, ReadErrorIsReturnedAndTheConnectionReused) {
                 StatusIs(absl::StatusCode::kNotFound));
   }
   EXPECT_THAT(store_->Read([](common::Database& db) { return db.Exec("SELECT 1"); }), IsOk());
+}
+
+// ------------------------------------------------------------ durability before acknowledgement
+
+// A disk whose WAL sync the test holds or fails: the one piece of hardware the store talks to.
+class ControlledDisk {
+ public:
+  std::function<absl::Status(int)> SyncFn() {
+    return [this](int fd) -> absl::Status {
+      absl::MutexLock lock(&mu_);
+      ++entered_;
+      mu_.Await(absl::Condition(&open_));
+      if (fail_) return absl::UnavailableError("injected EIO");
+      if (::fdatasync(fd) != 0) return absl::InternalError("fdatasync failed");
+      ++synced_;
+      return absl::OkStatus();
+    };
+  }
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    open_ = false;
+  }
+  void Release(bool fail = false) {
+    absl::MutexLock lock(&mu_);
+    fail_ = fail;
+    open_ = true;
+  }
+  // Waits until `n` syncs have started.
+  bool WaitForSyncs(int n) {
+    absl::MutexLock lock(&mu_);
+    auto started = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return entered_ >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&started), kWait);
+  }
+  int synced() {
+    absl::MutexLock lock(&mu_);
+    return synced_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool open_ ABSL_GUARDED_BY(mu_) = true;
+  bool fail_ ABSL_GUARDED_BY(mu_) = false;
+  int entered_ ABSL_GUARDED_BY(mu_) = 0;
+  int synced_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class StoreDurabilityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions options;
+    options.sync_wal = disk_.SyncFn();
+    absl::StatusOr<std::unique_ptr<Store>> store =
+        Store::Open(dir_.File("store.db"), clock_, options);
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+    ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+      return tx.db().Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+    }),
+                IsOk());
+  }
+  void TearDown() override {
+    disk_.Release();
+    store_.reset();
+  }
+
+  ControlledDisk disk_;
+  TempDir dir_;
+  common::FakeClock clock_{absl::FromUnixSeconds(1700000000)};
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreDurabilityTest, WriteIsAcknowledgedOnlyAfterTheWalIsSynced) {
+  const int before = disk_.synced();
+  disk_.Hold();
+  absl::Notification acknowledged;
+  absl::Status result = absl::UnknownError("not called");
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "durable"); },
+                [&](absl::Status s) {
+                  result = std::move(s);
+                  acknowledged.Notify();
+                });
+  ASSERT_TRUE(disk_.WaitForSyncs(1 + before));  // committed, now syncing
+  EXPECT_FALSE(acknowledged.WaitForNotificationWithTimeout(absl::Milliseconds(100)))
+      << "acknowledged while the WAL sync was still running";
+  disk_.Release();
+  ASSERT_TRUE(acknowledged.WaitForNotificationWithTimeout(kWait));
+  EXPECT_THAT(result, IsOk());
+  EXPECT_EQ(disk_.synced(), before + 1);
+}
+
+TEST_F(StoreDurabilityTest, ReadDoesNotReturnAWriteThatIsNotYetDurable) {
+  const int before = disk_.synced();
+  disk_.Hold();
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "pending"); }, [](absl::Status) {});
+  ASSERT_TRUE(disk_.WaitForSyncs(1 + before));
+  absl::Notification read_done;
+  int64_t count = -1;
+  std::thread reader([&] {
+    EXPECT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+      absl::StatusOr<common::Statement> q = db.Prepare("SELECT COUNT(*) FROM items");
+      if (!q.ok()) return q.status();
+      if (absl::StatusOr<bool> row = q->Step(); !row.ok()) return row.status();
+      count = q->ColumnInt(0);
+      return absl::OkStatus();
+    }),
+                IsOk());
+    read_done.Notify();
+  });
+  EXPECT_FALSE(read_done.WaitForNotificationWithTimeout(absl::Milliseconds(100)))
+      << "a read that saw the committed row returned before the row was durable";
+  disk_.Release();
+  ASSERT_TRUE(read_done.WaitForNotificationWithTimeout(kWait));
+  reader.join();
+  EXPECT_EQ(count, 1);
+}
+
+TEST_F(StoreDurabilityTest, WritesCommittedDuringOneSyncShareTheNextSync) {
+  const int before = disk_.synced();
+  disk_.Hold();
+  Results results;
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "first"); }, results.Slot("first"));
+  ASSERT_TRUE(disk_.WaitForSyncs(1 + before));
+  // The writer is not held up by the sync: these commit while it runs.
+  constexpr int kMore = 20;
+  for (int i = 0; i < kMore; ++i) {
+    const std::string name = absl::StrCat("more", i);
+    store_->Write([name](WriteTx& tx) { return InsertItem(tx, name); }, results.Slot(name));
+  }
+  ASSERT_TRUE(disk_.WaitForSyncs(1 + before));
+  disk_.Release();
+  ASSERT_TRUE(results.WaitFor(kMore + 1));
+  for (const auto& [name, status] : results.Get()) EXPECT_THAT(status, IsOk()) << name;
+  // One sync for "first", and the others share one or a few more (never one each).
+  EXPECT_LE(disk_.synced() - before, 3);
+  EXPECT_GE(store_->stats().commits, 2);
+}
+
+TEST_F(StoreDurabilityTest, FailedSyncIsDataLossAndTheStoreRefusesFurtherWrites) {
+  const int before = disk_.synced();
+  disk_.Hold();
+  absl::Notification acknowledged;
+  absl::Status result;
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "doomed"); },
+                [&](absl::Status s) {
+                  result = std::move(s);
+                  acknowledged.Notify();
+                });
+  ASSERT_TRUE(disk_.WaitForSyncs(1 + before));
+  disk_.Release(/*fail=*/true);
+  ASSERT_TRUE(acknowledged.WaitForNotificationWithTimeout(kWait));
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kDataLoss, HasSubstr("check the disk")));
+  EXPECT_THAT(store_->WriteAndWait([](WriteTx& tx) { return InsertItem(tx, "after"); }),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("fsync")));
+}
+
+TEST_F(StoreDurabilityTest, FailedWriteAloneNeedsNoSync) {
+  const int before = disk_.synced();
+  EXPECT_THAT(store_->WriteAndWait([](WriteTx&) { return absl::NotFoundError("no such thing"); }),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(disk_.synced(), before);
+}
+
+TEST(StoreCheckpointTest, TheCheckpointerCopiesTheWalBackIntoTheDatabase) {
+  TempDir dir;
+  common::FakeClock clock(absl::FromUnixSeconds(1700000000));
+  StoreOptions options;
+  options.checkpoint_pages = 8;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir.File("store.db"), clock, options);
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+  }),
+              IsOk());
+  // Each write dirties a fresh page or two; 100 of them pass 8 WAL pages many times over.
+  for (int i = 0; i < 100; ++i) {
+    const std::string name = absl::StrCat(std::string(2000, 'x'), i);
+    ASSERT_THAT((*store)->WriteAndWait([name](WriteTx& tx) { return InsertItem(tx, name); }),
+                IsOk());
+  }
+  const absl::Time deadline = absl::Now() + kWait;
+  while ((*store)->stats().checkpoints == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_GE((*store)->stats().checkpoints, 1);
+  (*store)->Shutdown();
+  store->reset();
+  // Everything is in the file, and the file is sound.
+  absl::StatusOr<std::unique_ptr<common::Database>> db = common::Database::Open(dir.File("store.db"));
+  ASSERT_THAT(db, IsOk());
+  absl::StatusOr<common::Statement> q = (*db)->Prepare("SELECT COUNT(*) FROM items");
+  ASSERT_THAT(q, IsOk());
+  ASSERT_THAT(q->Step(), IsOk());
+  EXPECT_EQ(q->ColumnInt(0), 100);
+  absl::StatusOr<common::Statement> check = (*db)->Prepare("PRAGMA integrity_check");
+  ASSERT_THAT(check, IsOk());
+  ASSERT_THAT(check->Step(), IsOk());
+  EXPECT_EQ(check->ColumnText(0), "ok");
 }
 
 // ---------------------------------------------------------------------------- audit chain
