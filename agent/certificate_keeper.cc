@@ -1,0 +1,300 @@
+#include "agent/certificate_keeper.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "agent/renewal_policy.h"
+#include "agent/rpc_status.h"
+#include "agent/time_text.h"
+#include "camfleet/v1/provisioning.grpc.pb.h"
+#include "common/status_macros.h"
+#include "provisioning/certificate.h"
+#include "provisioning/certificate_verifier.h"
+#include "provisioning/credential_bundle.h"
+#include "provisioning/csr.h"
+#include "provisioning/key.h"
+
+namespace camfleet::agent {
+
+namespace {
+
+Action Failed(Action::Kind kind, int slot, std::string subject, absl::Status status,
+              absl::string_view what) {
+  Action a;
+  a.kind = kind;
+  a.slot = slot;
+  a.subject = std::move(subject);
+  a.message =
+      absl::StrCat(what, ": ", absl::StatusCodeToString(status.code()), ": ", status.message());
+  a.status = std::move(status);
+  return a;
+}
+
+Action Done(Action::Kind kind, int slot, std::string subject, std::string message) {
+  Action a;
+  a.kind = kind;
+  a.slot = slot;
+  a.subject = std::move(subject);
+  a.message = std::move(message);
+  return a;
+}
+
+// The certificate the server returned for `csr_pem`, checked before anything is stored or
+// installed: from our CA, valid now (or within its grace, for a clock that is behind), for the
+// key the CSR carries, naming `identity` in `role`.
+absl::StatusOr<provisioning::CertificateInfo> CheckIssued(
+    const provisioning::CertificateVerifier& verifier, const std::string& cert_pem,
+    const std::string& csr_pem, provisioning::Role role, const std::string& identity,
+    absl::Time now) {
+  ASSIGN_OR_RETURN(provisioning::CertificateInfo info, verifier.VerifyForRenewal(cert_pem, now));
+  ASSIGN_OR_RETURN(provisioning::CertificateRequest csr,
+                   provisioning::CertificateRequest::FromPem(csr_pem));
+  ASSIGN_OR_RETURN(std::string fingerprint, csr.PublicKeyFingerprint());
+  if (info.key_fingerprint != fingerprint || info.role != role || info.identity != identity) {
+    return absl::InternalError(absl::StrCat("the server returned certificate ", info.serial_hex,
+                                            " for ", info.identity,
+                                            ", which does not match the request"));
+  }
+  return info;
+}
+
+std::string ValidityText(const provisioning::CertificateInfo& info) {
+  return absl::StrCat("certificate ", info.serial_hex, " valid until ", FormatUtc(info.not_after));
+}
+
+}  // namespace
+
+std::string FormatAction(const Action& action) {
+  std::string who =
+      action.slot == 0 ? absl::StrCat("dock ", action.subject) : absl::StrCat("slot ", action.slot);
+  if (action.slot != 0 && !action.subject.empty()) absl::StrAppend(&who, " ", action.subject);
+  return absl::StrCat(who, ": ", action.failed() ? "FAILED: " : "", action.message);
+}
+
+bool PassReport::ok() const {
+  for (const Action& a : actions) {
+    if (a.failed()) return false;
+  }
+  return true;
+}
+
+// What a pass works with: the dock's credentials as loaded (and replaced after a renewal) and a
+// stub over a channel that presents them.
+struct CertificateKeeper::Session {
+  provisioning::CredentialBundle bundle;
+  std::optional<provisioning::CertificateVerifier> verifier;
+  provisioning::CertificateInfo dock;
+  std::unique_ptr<v1::DockService::Stub> stub;
+  absl::Time now;
+  // Set when the server stayed unreachable or refused the dock itself: the cameras' calls
+  // would only fail the same way (and spend minutes in retries), so they wait for the next pass.
+  absl::Status server_refusal;
+};
+
+CertificateKeeper::CertificateKeeper(KeeperOptions options) : options_(std::move(options)) {}
+
+PassReport CertificateKeeper::RunPass(const std::vector<CameraSlot>& slots) {
+  PassReport report;
+  Session session;
+  session.now = options_.clock->Now();
+  Action dock = KeepDockCertificate(session);
+  const bool usable = session.stub != nullptr;
+  report.actions.push_back(std::move(dock));
+  if (!usable) return report;  // no credentials to talk to anyone with
+  for (const CameraSlot& slot : slots) {
+    session.now = options_.clock->Now();
+    report.actions.push_back(KeepCameraCertificate(session, slot));
+  }
+  return report;
+}
+
+Action CertificateKeeper::KeepDockCertificate(Session& s) {
+  const std::string dir = options_.paths.Credentials();
+  absl::StatusOr<provisioning::CredentialBundle> bundle = provisioning::LoadCredentialBundle(dir);
+  if (!bundle.ok()) {
+    return Failed(Action::Kind::kDockFailed, 0, "", bundle.status(),
+                  absl::StrCat("cannot load the dock's credentials from ", dir,
+                               " (enroll the dock first: camfleet-dock enroll)"));
+  }
+  absl::StatusOr<provisioning::CertificateVerifier> verifier =
+      provisioning::CertificateVerifier::FromCaPem(bundle->ca_pem);
+  absl::StatusOr<provisioning::CertificateInfo> info =
+      provisioning::ParseCertificate(bundle->cert_pem);
+  if (!verifier.ok() || !info.ok()) {
+    return Failed(Action::Kind::kDockFailed, 0, "",
+                  !verifier.ok() ? verifier.status() : info.status(),
+                  absl::StrCat("the credentials in ", dir, " are damaged"));
+  }
+  s.bundle = *std::move(bundle);
+  s.verifier = *std::move(verifier);
+  s.dock = *std::move(info);
+  s.stub = v1::DockService::NewStub(MutualTlsChannel(options_.endpoint, s.bundle));
+  const std::string& dock_id = s.dock.identity;
+
+  const RenewalDecision decision = DecideRenewal(s.dock, s.now);
+  if (decision.state == RenewalState::kNotDue) {
+    return Done(Action::Kind::kDockUpToDate, 0, dock_id,
+                absl::StrCat("up to date: ", ValidityText(s.dock), ", renewal due at ",
+                             FormatUtc(decision.due_at)));
+  }
+
+  absl::StatusOr<provisioning::PrivateKey> key = provisioning::PrivateKey::GenerateEcP256();
+  if (!key.ok()) return Failed(Action::Kind::kDockFailed, 0, dock_id, key.status(), "renewal");
+  absl::StatusOr<provisioning::CertificateRequest> csr =
+      provisioning::CertificateRequest::Make(*key, dock_id);
+  absl::StatusOr<std::string> csr_pem =
+      csr.ok() ? csr->ToPem() : absl::StatusOr<std::string>(csr.status());
+  if (!csr_pem.ok()) {
+    return Failed(Action::Kind::kDockFailed, 0, dock_id, csr_pem.status(), "renewal");
+  }
+  v1::RenewDockCertificateRequest req;
+  req.set_csr_pem(*csr_pem);
+  v1::RenewDockCertificateResponse resp;
+  absl::Status called = RetryUnavailable(options_.retry, [&] {
+    resp.Clear();
+    return FromGrpc(s.stub->RenewDockCertificate(CallContext(options_.endpoint).get(), req, &resp));
+  });
+  if (!called.ok()) {
+    if (absl::IsUnavailable(called) || absl::IsUnauthenticated(called)) s.server_refusal = called;
+    std::string what = absl::StrCat("renewal (certificate ", s.dock.serial_hex, " ",
+                                    RenewalStateName(decision.state), ") refused");
+    if (decision.state == RenewalState::kExpiredPastGrace) {
+      absl::StrAppend(&what, "; it expired at ", FormatUtc(s.dock.not_after),
+                      " and the renewal grace ended at ", FormatUtc(decision.grace_ends_at),
+                      ": enroll the dock again with a new token (camfleet-dock enroll)");
+    }
+    if (called.code() == absl::StatusCode::kUnavailable) {
+      what = absl::StrCat("renewal (certificate ", s.dock.serial_hex, " ",
+                          RenewalStateName(decision.state),
+                          "): the server is unreachable; retrying next pass");
+    }
+    return Failed(Action::Kind::kDockFailed, 0, dock_id, called, what);
+  }
+  absl::StatusOr<provisioning::CertificateInfo> issued =
+      CheckIssued(*s.verifier, resp.certificate().certificate_pem(), *csr_pem,
+                  provisioning::Role::kDock, dock_id, s.now);
+  if (!issued.ok()) {
+    return Failed(Action::Kind::kDockFailed, 0, dock_id, issued.status(), "renewal");
+  }
+  // The CA stays the one the dock was enrolled with: a renewal answer is no place to change
+  // whom the dock trusts.
+  if (absl::Status stored = provisioning::ReplaceCredentialBundle(
+          dir, *key, resp.certificate().certificate_pem(), s.bundle.ca_pem);
+      !stored.ok()) {
+    return Failed(Action::Kind::kDockFailed, 0, dock_id, stored,
+                  absl::StrCat("certificate ", issued->serial_hex,
+                               " was issued but could not be stored in ", dir));
+  }
+  absl::StatusOr<provisioning::CredentialBundle> reloaded = provisioning::LoadCredentialBundle(dir);
+  if (!reloaded.ok()) {
+    return Failed(Action::Kind::kDockFailed, 0, dock_id, reloaded.status(),
+                  absl::StrCat("reloading ", dir, " after the renewal"));
+  }
+  const std::string previous = s.dock.serial_hex;
+  s.bundle = *std::move(reloaded);
+  s.dock = *issued;
+  s.stub = v1::DockService::NewStub(MutualTlsChannel(options_.endpoint, s.bundle));
+  return Done(Action::Kind::kDockRenewed, 0, dock_id,
+              absl::StrCat("renewed (", RenewalStateName(decision.state),
+                           "): ", ValidityText(*issued), "; replaces ", previous));
+}
+
+Action CertificateKeeper::KeepCameraCertificate(Session& s, const CameraSlot& slot) {
+  const int n = slot.number;
+  absl::StatusOr<CameraIdentity> id = slot.link->Identify();
+  if (absl::IsUnavailable(id.status())) {
+    return Done(Action::Kind::kSlotEmpty, n, "", "empty (no camera answers)");
+  }
+  if (!id.ok()) return Failed(Action::Kind::kCameraFailed, n, "", id.status(), "identify");
+  const std::string serial = id->serial;
+
+  // Decide: enroll, renew, or nothing.
+  bool enroll = false;
+  std::string why;
+  RenewalState state = RenewalState::kNotDue;
+  if (id->certificate_pem.empty()) {
+    enroll = true;
+    why = "no certificate";
+  } else {
+    absl::StatusOr<provisioning::CertificateInfo> held =
+        s.verifier->VerifyForRenewal(id->certificate_pem, s.now);
+    if (!held.ok()) {
+      // Not from this fleet, expired past its grace, or unreadable: the camera starts afresh and
+      // the server decides whether it may.
+      enroll = true;
+      why = absl::StrCat("its certificate is not usable: ", held.status().message());
+    } else if (held->role != provisioning::Role::kCamera || held->identity != serial) {
+      enroll = true;
+      why = absl::StrCat("its certificate names ", held->identity, ", not ", serial);
+    } else {
+      const RenewalDecision decision = DecideRenewal(*held, s.now);
+      state = decision.state;
+      if (!ShouldRenew(decision)) {
+        return Done(Action::Kind::kCameraUpToDate, n, serial,
+                    absl::StrCat("up to date: ", ValidityText(*held), ", renewal due at ",
+                                 FormatUtc(decision.due_at)));
+      }
+      why = absl::StrCat("certificate ", held->serial_hex, " ", RenewalStateName(state));
+    }
+  }
+  const Action::Kind failed = Action::Kind::kCameraFailed;
+  const std::string step = enroll ? "enrollment" : "renewal";
+  if (!s.server_refusal.ok()) {
+    return Failed(
+        failed, n, serial, s.server_refusal,
+        absl::StrCat(step, " (", why, ") skipped until the next pass: the server ",
+                     absl::IsUnavailable(s.server_refusal) ? "was unreachable" : "refused the dock",
+                     " earlier in this pass"));
+  }
+
+  absl::StatusOr<std::string> csr_pem = slot.link->CreateCsr();
+  if (!csr_pem.ok()) {
+    return Failed(failed, n, serial, csr_pem.status(), step + ": the camera made no CSR");
+  }
+  std::string cert_pem;
+  absl::Status called;
+  if (enroll) {
+    v1::EnrollCameraRequest req;
+    req.set_serial(serial);
+    req.set_csr_pem(*csr_pem);
+    v1::EnrollCameraResponse resp;
+    called = RetryUnavailable(options_.retry, [&] {
+      resp.Clear();
+      return FromGrpc(s.stub->EnrollCamera(CallContext(options_.endpoint).get(), req, &resp));
+    });
+    cert_pem = resp.certificate().certificate_pem();
+  } else {
+    v1::RenewCameraCertificateRequest req;
+    req.set_serial(serial);
+    req.set_csr_pem(*csr_pem);
+    v1::RenewCameraCertificateResponse resp;
+    called = RetryUnavailable(options_.retry, [&] {
+      resp.Clear();
+      return FromGrpc(
+          s.stub->RenewCameraCertificate(CallContext(options_.endpoint).get(), req, &resp));
+    });
+    cert_pem = resp.certificate().certificate_pem();
+  }
+  if (!called.ok()) {
+    if (absl::IsUnavailable(called)) s.server_refusal = called;
+    return Failed(failed, n, serial, called,
+                  absl::StrCat(step, " (", why, ") refused by the server"));
+  }
+  absl::StatusOr<provisioning::CertificateInfo> issued =
+      CheckIssued(*s.verifier, cert_pem, *csr_pem, provisioning::Role::kCamera, serial, s.now);
+  if (!issued.ok()) return Failed(failed, n, serial, issued.status(), step);
+  // The camera gets the CA the dock trusts, which the server's certificate chained to above.
+  if (absl::Status installed = slot.link->InstallCertificate(cert_pem, s.bundle.ca_pem);
+      !installed.ok()) {
+    return Failed(failed, n, serial, installed,
+                  absl::StrCat(step, ": certificate ", issued->serial_hex,
+                               " was issued but the camera did not install it"));
+  }
+  return Done(
+      enroll ? Action::Kind::kCameraEnrolled : Action::Kind::kCameraRenewed, n, serial,
+      absl::StrCat(enroll ? "enrolled" : "renewed", " (", why, "): ", ValidityText(*issued)));
+}
+
+}  // namespace camfleet::agent

@@ -1,0 +1,209 @@
+#include "agent/dock_cli.h"
+
+#include <CLI/CLI.hpp>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "agent/certificate_keeper.h"
+#include "agent/dock_enrollment.h"
+#include "agent/dock_paths.h"
+#include "agent/grpc_camera_link.h"
+#include "agent/retry.h"
+#include "agent/server_connection.h"
+#include "agent/time_text.h"
+#include "provisioning/file_io.h"
+
+namespace camfleet::agent {
+namespace {
+
+constexpr size_t kMaxCaBytes = 64 * 1024;
+constexpr int kMaxSlot = 256;
+
+struct EnrollArgs {
+  std::string server;
+  std::string server_name;
+  std::string ca_file;
+  std::string token;
+  std::string dock_id;
+  std::string dir;
+  int slot_count = 0;
+};
+
+struct RunArgs {
+  std::string dir;
+  std::string server;
+  std::string server_name;
+  std::vector<std::string> slots;
+  std::string interval = "60s";
+  bool once = false;
+};
+
+std::string Now(const DockEnvironment& env) { return FormatUtc(env.clock->Now()); }
+
+RetryPolicy MakeRetry(const DockEnvironment& env) {
+  RetryPolicy retry;
+  retry.sleep = env.retry_sleep;
+  return retry;
+}
+
+int Enroll(const EnrollArgs& args, const DockEnvironment& env) {
+  absl::StatusOr<provisioning::FileContents> ca =
+      provisioning::ReadSmallFile(args.ca_file, kMaxCaBytes);
+  if (!ca.ok()) {
+    *env.err << "error: --ca-file: " << ca.status().message() << "\n";
+    return kExitUsage;
+  }
+  ServerEndpoint endpoint{args.server, args.server_name};
+  DockEnrollmentRequest request{args.token, args.dock_id, ca->data, args.slot_count};
+  absl::StatusOr<EnrolledDock> enrolled =
+      EnrollDock(endpoint, request, DockPaths{args.dir}, MakeRetry(env), env.clock->Now());
+  if (!enrolled.ok()) {
+    *env.err << "error: " << absl::StatusCodeToString(enrolled.status().code()) << ": "
+             << enrolled.status().message() << "\n";
+    if (enrolled.status().code() == absl::StatusCode::kPermissionDenied) {
+      *env.err << "hint: the token is unknown, used or expired; ask an admin for a new one "
+                  "(camfleet token create)\n";
+    }
+    return enrolled.status().code() == absl::StatusCode::kAlreadyExists ||
+                   enrolled.status().code() == absl::StatusCode::kInvalidArgument
+               ? kExitUsage
+               : kExitFailed;
+  }
+  *env.out << Now(env) << " dock " << args.dock_id << ": enrolled at site " << enrolled->site_code
+           << ": certificate " << enrolled->certificate.serial_hex << " valid until "
+           << FormatUtc(enrolled->certificate.not_after) << "; credentials in "
+           << DockPaths{args.dir}.Credentials() << "\n";
+  return kExitOk;
+}
+
+// "2=/run/camfleet/slot2.sock" -> {2, path}.
+absl::Status ParseSlots(const std::vector<std::string>& specs, std::map<int, std::string>& out) {
+  for (const std::string& spec : specs) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(spec, absl::MaxSplits('=', 1));
+    int slot = 0;
+    if (!absl::SimpleAtoi(parts.first, &slot) || slot < 1 || slot > kMaxSlot ||
+        parts.second.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--slot '", spec,
+                                                     "': give N=SOCKET with N from 1 to ", kMaxSlot,
+                                                     ", e.g. --slot 1=/run/camfleet/slot1.sock"));
+    }
+    if (!out.emplace(slot, parts.second).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--slot ", slot, " is given twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int Run(const RunArgs& args, const DockEnvironment& env) {
+  std::map<int, std::string> sockets;
+  if (absl::Status s = ParseSlots(args.slots, sockets); !s.ok()) {
+    *env.err << "error: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  absl::Duration interval;
+  if (!absl::ParseDuration(args.interval, &interval) || interval <= absl::ZeroDuration()) {
+    *env.err << "error: --interval '" << args.interval
+             << "' is not a positive duration like 60s or 5m\n";
+    return kExitUsage;
+  }
+  CertificateKeeper keeper(KeeperOptions{DockPaths{args.dir},
+                                         ServerEndpoint{args.server, args.server_name},
+                                         MakeRetry(env), env.clock});
+  while (true) {
+    // Fresh links every pass: a slot that was empty last time must not answer from a channel
+    // still backing off from the failed connects, but see the camera inserted since.
+    std::vector<std::unique_ptr<CameraLink>> links;
+    std::vector<CameraSlot> slots;
+    for (const auto& [number, socket] : sockets) {
+      links.push_back(NewGrpcCameraLink(socket));
+      slots.push_back(CameraSlot{number, links.back().get()});
+    }
+    PassReport report = keeper.RunPass(slots);
+    for (const Action& action : report.actions) {
+      *env.out << Now(env) << " " << FormatAction(action) << "\n";
+    }
+    env.out->flush();
+    if (args.once) return report.ok() ? kExitOk : kExitFailed;
+    if (env.stop == nullptr) {
+      absl::SleepFor(interval);
+    } else if (env.stop->WaitForNotificationWithTimeout(interval)) {
+      return kExitOk;
+    }
+  }
+}
+
+}  // namespace
+
+int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
+  CLI::App app(
+      "camfleet-dock: the dock agent. Keeps the dock's and its cameras' certificates "
+      "current.",
+      "camfleet-dock");
+  app.require_subcommand(1);
+
+  auto enroll_args = std::make_shared<EnrollArgs>();
+  CLI::App* enroll = app.add_subcommand(
+      "enroll", "Enroll this dock with a one-time token: a key is made here, only a CSR is sent");
+  enroll->add_option("--server", enroll_args->server, "camfleetd address, host:port")->required();
+  enroll->add_option("--server-name", enroll_args->server_name,
+                     "Name the server's certificate carries, if not the host in --server");
+  enroll->add_option("--ca-file", enroll_args->ca_file, "The fleet CA certificate, PEM")
+      ->required()
+      ->type_name("FILE");
+  enroll
+      ->add_option("--token", enroll_args->token,
+                   "The one-time enrollment token from an admin (or CAMFLEET_DOCK_TOKEN)")
+      ->envname("CAMFLEET_DOCK_TOKEN")
+      ->required();
+  enroll->add_option("--dock-id", enroll_args->dock_id, "This dock's id, e.g. post-7-dock-1")
+      ->required();
+  enroll->add_option("--dir", enroll_args->dir, "The dock's directory (made 0700)")
+      ->required()
+      ->type_name("DIR");
+  enroll->add_option("--slot-count", enroll_args->slot_count, "Number of charging slots")
+      ->check(CLI::Range(0, kMaxSlot));
+  enroll->footer(
+      "Writes the credential bundle to DIR/credentials. Refuses a DIR that is "
+      "already enrolled, before spending the token.");
+
+  auto run_args = std::make_shared<RunArgs>();
+  CLI::App* run = app.add_subcommand(
+      "run", "Keep certificates current: the dock's own, and those of the cameras in its slots");
+  run->add_option("--dir", run_args->dir, "The dock's directory, as given to enroll")
+      ->required()
+      ->type_name("DIR");
+  run->add_option("--server", run_args->server, "camfleetd address, host:port")->required();
+  run->add_option("--server-name", run_args->server_name,
+                  "Name the server's certificate carries, if not the host in --server");
+  run->add_option("--slot", run_args->slots,
+                  "A slot and the camera link socket of the camera in it: N=PATH (repeat)")
+      ->type_name("N=PATH");
+  run->add_option("--interval", run_args->interval, "Time between passes (default 60s)")
+      ->type_name("DURATION");
+  run->add_flag("--once", run_args->once,
+                "Do one pass and exit: 0 if every action worked, 1 if one failed");
+  run->footer(
+      "Each pass renews the dock's certificate once 2/3 of its validity has passed (or within the\n"
+      "30-day grace after expiry), enrolls cameras without a certificate and renews cameras'\n"
+      "certificates on the same schedule. One line per action; calls to the server are retried\n"
+      "with backoff while it is unreachable.");
+
+  std::vector<const char*> argv;
+  argv.reserve(args.size());
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  // CLI11 reports bad command lines (and --help) by throwing; this is where that stops.
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, *env.out, *env.err);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (enroll->parsed()) return Enroll(*enroll_args, env);
+  return Run(*run_args, env);
+}
+
+}  // namespace camfleet::agent

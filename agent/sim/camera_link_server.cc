@@ -1,0 +1,170 @@
+#include "agent/sim/camera_link_server.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <deque>
+#include <thread>
+#include <utility>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/rpc_status.h"
+#include "camfleet/device/v1/camera_link.grpc.pb.h"
+
+namespace camfleet::camsim {
+
+namespace device = ::camfleet::device::v1;
+
+// One thread that runs the camera's work in order, with a bounded queue: a camera flooded with
+// requests says it is busy (UNAVAILABLE) rather than queueing without end.
+class CameraLinkServer::Worker {
+ public:
+  static constexpr size_t kMaxQueued = 16;
+
+  Worker() : thread_([this] { Loop(); }) {}
+  ~Worker() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+  // False if the queue is full.
+  bool Post(absl::AnyInvocable<void()> job) {
+    absl::MutexLock lock(&mu_);
+    if (jobs_.size() >= kMaxQueued) return false;
+    jobs_.push_back(std::move(job));
+    return true;
+  }
+
+ private:
+  void Loop() {
+    while (true) {
+      absl::AnyInvocable<void()> job;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](Worker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
+              return w->stopping_ || !w->jobs_.empty();
+            },
+            this));
+        // Drain before stopping: every posted job finishes a reactor.
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  absl::Mutex mu_;
+  std::deque<absl::AnyInvocable<void()>> jobs_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+class CameraLinkServer::Service final : public device::CameraLinkService::CallbackService {
+ public:
+  Service(CameraSimulator& camera, Worker& worker) : camera_(camera), worker_(worker) {}
+
+  grpc::ServerUnaryReactor* Identify(grpc::CallbackServerContext* ctx,
+                                     const device::IdentifyRequest* /*req*/,
+                                     device::IdentifyResponse* resp) override {
+    return Run(ctx, [this, resp] {
+      const CameraIdentity id = camera_.Identify();
+      resp->set_serial(id.serial);
+      resp->set_model(id.model);
+      resp->set_hardware_revision(id.hardware_revision);
+      resp->set_firmware_version(id.firmware_version);
+      resp->set_certificate_pem(id.certificate_pem);
+      const int64_t nanos = absl::ToUnixNanos(id.device_time);
+      resp->mutable_device_time()->set_seconds(nanos / 1000000000);
+      resp->mutable_device_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* CreateCsr(grpc::CallbackServerContext* ctx,
+                                      const device::CreateCsrRequest* /*req*/,
+                                      device::CreateCsrResponse* resp) override {
+    return Run(ctx, [this, resp] {
+      absl::StatusOr<std::string> csr = camera_.CreateCsr();
+      if (!csr.ok()) return csr.status();
+      resp->set_csr_pem(*std::move(csr));
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* InstallCertificate(grpc::CallbackServerContext* ctx,
+                                               const device::InstallCertificateRequest* req,
+                                               device::InstallCertificateResponse* resp) override {
+    return Run(ctx, [this, req, resp] {
+      absl::StatusOr<std::string> serial =
+          camera_.InstallCertificate(req->certificate_pem(), req->ca_certificate_pem());
+      if (!serial.ok()) return serial.status();
+      resp->set_certificate_serial(*std::move(serial));
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  // Runs `work` on the camera's worker and finishes the call with its status.
+  template <typename Fn>
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, Fn work) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!worker_.Post([reactor, work = std::move(work)]() mutable {
+          reactor->Finish(agent::ToGrpc(work()));
+        })) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "camera busy; retry"));
+    }
+    return reactor;
+  }
+
+  CameraSimulator& camera_;
+  Worker& worker_;
+};
+
+absl::StatusOr<std::unique_ptr<CameraLinkServer>> CameraLinkServer::Start(
+    CameraSimulator& camera, const std::string& socket_path) {
+  struct stat st {};
+  if (::lstat(socket_path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(socket_path, " exists and is not a socket; refusing to replace it"));
+    }
+    ::unlink(socket_path.c_str());  // left by a previous run that did not shut down
+  }
+  std::unique_ptr<CameraLinkServer> server(new CameraLinkServer());
+  server->socket_path_ = socket_path;
+  server->worker_ = std::make_unique<Worker>();
+  server->service_ = std::make_unique<Service>(camera, *server->worker_);
+  grpc::ServerBuilder builder;
+  // The socket is the cable: plaintext, and reachable only by whoever may open the file.
+  builder.AddListeningPort(absl::StrCat("unix:", socket_path), grpc::InsecureServerCredentials());
+  builder.RegisterService(server->service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on unix socket ", socket_path));
+  }
+  return server;
+}
+
+void CameraLinkServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  ::unlink(socket_path_.c_str());
+}
+
+CameraLinkServer::~CameraLinkServer() {
+  if (server_ != nullptr) Shutdown();
+  // The server is gone, so nothing posts any more; the worker drains and stops.
+  server_.reset();
+  service_.reset();
+  worker_.reset();
+}
+
+}  // namespace camfleet::camsim

@@ -1,0 +1,570 @@
+// camfleet-dock against a real camfleetd (mutual TLS on 127.0.0.1:0) and real simulated cameras
+// on unix sockets. The server, the agent and the cameras share one FakeClock, so a test can move
+// the whole post months ahead; it starts at the real time because gRPC clients check the
+// server's certificate against the real clock (see tls_test_server.h).
+
+#include <sys/stat.h>
+
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "agent/certificate_keeper.h"
+#include "agent/dock_cli.h"
+#include "agent/dock_paths.h"
+#include "agent/grpc_camera_link.h"
+#include "agent/sim/camera_link_server.h"
+#include "agent/sim/camera_simulator.h"
+#include "common/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "provisioning/certificate.h"
+#include "provisioning/certificate_verifier.h"
+#include "provisioning/credential_bundle.h"
+#include "provisioning/file_io.h"
+#include "provisioning/key.h"
+#include "tests/identity/tls_client.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/tls_test_server.h"
+
+namespace camfleet::agent {
+namespace {
+
+using ::camfleet::testing::IsOk;
+using ::camfleet::testing::StatusIs;
+using ::camfleet::testing::TempDir;
+using ::camfleet::testing::TlsClient;
+using ::camfleet::testing::TlsTestServer;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kDockId[] = "post-1-dock-1";
+constexpr char kSite[] = "POST-1";
+
+absl::Duration Days(int64_t n) { return absl::Hours(24 * n); }
+
+struct CliResult {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::ostream& operator<<(std::ostream& os, const CliResult& r) {
+  return os << "exit " << r.code << "\nstdout:\n" << r.out << "stderr:\n" << r.err;
+}
+
+// A camera in a slot: the simulator and its link server.
+struct SimulatedCamera {
+  std::unique_ptr<camsim::CameraSimulator> camera;
+  std::unique_ptr<camsim::CameraLinkServer> server;
+  std::string socket;
+  std::string state_dir;
+};
+
+// Records everything that comes back from a camera, to show what crosses the link.
+class RecordingLink final : public CameraLink {
+ public:
+  explicit RecordingLink(std::unique_ptr<CameraLink> inner) : inner_(std::move(inner)) {}
+  absl::StatusOr<CameraIdentity> Identify() override {
+    absl::StatusOr<CameraIdentity> id = inner_->Identify();
+    if (id.ok()) received.push_back(id->certificate_pem);
+    return id;
+  }
+  absl::StatusOr<std::string> CreateCsr() override {
+    absl::StatusOr<std::string> csr = inner_->CreateCsr();
+    if (csr.ok()) received.push_back(*csr);
+    return csr;
+  }
+  absl::Status InstallCertificate(const std::string& cert, const std::string& ca) override {
+    return inner_->InstallCertificate(cert, ca);
+  }
+  std::vector<std::string> received;
+
+ private:
+  std::unique_ptr<CameraLink> inner_;
+};
+
+class DockAgentTest : public ::testing::Test {
+ protected:
+  // When the test's post starts; the server's CA and certificate are made then too.
+  virtual absl::Time StartTime() { return absl::Now(); }
+
+  void SetUp() override {
+    start_ = StartTime();
+    clock_.Set(start_);
+    testing::TlsTestServerOptions options;
+    options.clock = &clock_;
+    absl::StatusOr<std::unique_ptr<TlsTestServer>> server = TlsTestServer::Start(options);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    admin_ = std::make_unique<TlsClient>(server_->AdminChannel());
+    ASSERT_THAT(admin_->CreateSite(kSite), IsOk());
+    ca_file_ = dir_.File("fleet-ca.pem");
+    ASSERT_THAT(provisioning::WriteNewFile(ca_file_, server_->ca_pem(), 0644), IsOk());
+    dock_dir_ = dir_.File("dock");
+  }
+
+  CliResult Dock(std::vector<std::string> args) {
+    args.insert(args.begin(), "camfleet-dock");
+    std::ostringstream out;
+    std::ostringstream err;
+    DockEnvironment env{.out = &out,
+                        .err = &err,
+                        .clock = &clock_,
+                        .stop = nullptr,
+                        .retry_sleep = [this](absl::Duration d) { retry_waits_.push_back(d); }};
+    CliResult r;
+    r.code = RunDock(args, env);
+    r.out = out.str();
+    r.err = err.str();
+    return r;
+  }
+
+  CliResult EnrollWith(const std::string& token, const std::string& dir,
+                       const std::string& dock_id = kDockId) {
+    return Dock({"enroll", "--server", server_->target(), "--server-name", testing::kServerName,
+                 "--ca-file", ca_file_, "--token", token, "--dock-id", dock_id, "--dir", dir,
+                 "--slot-count", "4"});
+  }
+
+  std::string NewToken() {
+    absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin_->CreateToken(kSite);
+    EXPECT_THAT(token, IsOk());
+    return token.ok() ? token->token() : "";
+  }
+
+  void EnrollTheDock() {
+    CliResult r = EnrollWith(NewToken(), dock_dir_);
+    ASSERT_EQ(r.code, 0) << r;
+  }
+
+  // Registers `serial` at the site (unless `register_it` is false) and puts a new simulated
+  // camera for it in `slot`.
+  void InsertCamera(int slot, const std::string& serial, bool register_it = true) {
+    if (register_it) {
+      ASSERT_THAT(admin_->RegisterCamera(serial, kSite), IsOk());
+    }
+    SimulatedCamera& sim = cameras_[slot];
+    sim.state_dir = dir_.File(absl::StrCat("camera-", serial));
+    sim.socket = dir_.File(absl::StrCat("slot", slot, ".sock"));
+    camsim::CameraSimulatorOptions options;
+    options.state_dir = sim.state_dir;
+    options.serial = serial;
+    options.model = "AXON-4";
+    options.clock = &clock_;
+    absl::StatusOr<std::unique_ptr<camsim::CameraSimulator>> camera =
+        camsim::CameraSimulator::Open(options);
+    ASSERT_THAT(camera, IsOk());
+    sim.camera = *std::move(camera);
+    absl::StatusOr<std::unique_ptr<camsim::CameraLinkServer>> server =
+        camsim::CameraLinkServer::Start(*sim.camera, sim.socket);
+    ASSERT_THAT(server, IsOk());
+    sim.server = *std::move(server);
+  }
+
+  // The camera leaves its slot (out on patrol, in a locker): its link goes, its state stays.
+  void Undock(int slot) { cameras_[slot].server.reset(); }
+  void Redock(int slot) {
+    SimulatedCamera& sim = cameras_[slot];
+    absl::StatusOr<std::unique_ptr<camsim::CameraLinkServer>> server =
+        camsim::CameraLinkServer::Start(*sim.camera, sim.socket);
+    ASSERT_THAT(server, IsOk());
+    sim.server = *std::move(server);
+  }
+
+  CliResult RunOnce(std::vector<std::string> extra_slots = {}) {
+    std::vector<std::string> args = {
+        "run",      "--once",          "--dir",         dock_dir_,
+        "--server", server_->target(), "--server-name", testing::kServerName};
+    for (const auto& [slot, sim] : cameras_) {
+      args.push_back("--slot");
+      args.push_back(absl::StrCat(slot, "=", sim.socket));
+    }
+    for (const std::string& s : extra_slots) {
+      args.push_back("--slot");
+      args.push_back(s);
+    }
+    return Dock(args);
+  }
+
+  absl::StatusOr<provisioning::CredentialBundle> DockBundle() {
+    return provisioning::LoadCredentialBundle(DockPaths{dock_dir_}.Credentials());
+  }
+
+  absl::StatusOr<provisioning::CertificateInfo> DockCertificate() {
+    absl::StatusOr<provisioning::CredentialBundle> bundle = DockBundle();
+    if (!bundle.ok()) return bundle.status();
+    return provisioning::ParseCertificate(bundle->cert_pem);
+  }
+
+  absl::StatusOr<provisioning::CertificateInfo> CameraCertificate(int slot) {
+    const std::string pem = cameras_[slot].camera->Identify().certificate_pem;
+    absl::StatusOr<provisioning::CertificateVerifier> verifier =
+        provisioning::CertificateVerifier::FromCaPem(server_->ca_pem());
+    if (!verifier.ok()) return verifier.status();
+    return verifier->VerifyChain(pem, clock_.Now());
+  }
+
+  // The post runs a pass on each of these days (from the start), as a dock that is up would.
+  void RunPassesOnDays(const std::vector<int>& days) {
+    for (int day : days) {
+      clock_.Set(start_ + Days(day));
+      CliResult r = RunOnce();
+      ASSERT_EQ(r.code, 0) << "day " << day << ": " << r;
+    }
+  }
+
+  common::FakeClock clock_{absl::Now()};
+  absl::Time start_;
+  TempDir dir_;
+  std::unique_ptr<TlsTestServer> server_;
+  std::unique_ptr<TlsClient> admin_;
+  std::string ca_file_;
+  std::string dock_dir_;
+  std::map<int, SimulatedCamera> cameras_;
+  // The waits between retries, instead of waiting.
+  std::vector<absl::Duration> retry_waits_;
+};
+
+// ------------------------------------------------------------------------------- enrollment
+
+TEST_F(DockAgentTest, EnrollWritesABundleTheServerAccepts) {
+  CliResult r = EnrollWith(NewToken(), dock_dir_);
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("enrolled at site POST-1"), HasSubstr(kDockId))) << r;
+
+  absl::StatusOr<provisioning::CredentialBundle> bundle = DockBundle();
+  ASSERT_THAT(bundle, IsOk());
+  absl::StatusOr<provisioning::CertificateInfo> cert =
+      provisioning::ParseCertificate(bundle->cert_pem);
+  ASSERT_THAT(cert, IsOk());
+  EXPECT_EQ(cert->identity, kDockId);
+  EXPECT_EQ(cert->role, provisioning::Role::kDock);
+  EXPECT_EQ(cert->key_fingerprint,
+            *provisioning::PrivateKey::FromPem(bundle->key_pem)->PublicKeyFingerprint());
+  // The bundle is a working TLS identity: the server knows the caller as the dock.
+  TlsClient dock(server_->Channel(*bundle));
+  EXPECT_THAT(dock.GetCrl(), IsOk());
+}
+
+TEST_F(DockAgentTest, EnrollKeepsTheKeyOwnerOnly) {
+  EnrollTheDock();
+  struct stat st {};
+  ASSERT_EQ(::stat((DockPaths{dock_dir_}.Credentials() + "/key.pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+TEST_F(DockAgentTest, EnrollRefusesAnEnrolledDirectoryBeforeSpendingTheToken) {
+  EnrollTheDock();
+  const std::string token = NewToken();
+  CliResult again = EnrollWith(token, dock_dir_, "post-1-dock-2");
+  EXPECT_EQ(again.code, kExitUsage) << again;
+  EXPECT_THAT(again.err, HasSubstr("already holds credentials")) << again;
+  CliResult elsewhere = EnrollWith(token, dir_.File("dock-2"), "post-1-dock-2");
+  EXPECT_EQ(elsewhere.code, 0) << "the token was not spent: " << elsewhere;
+}
+
+TEST_F(DockAgentTest, EnrollWithAUsedTokenIsRefusedWithTheServersStatus) {
+  const std::string token = NewToken();
+  ASSERT_EQ(EnrollWith(token, dock_dir_).code, 0);
+  CliResult r = EnrollWith(token, dir_.File("dock-2"), "post-1-dock-2");
+  EXPECT_EQ(r.code, kExitFailed) << r;
+  EXPECT_THAT(r.err, AllOf(HasSubstr("PERMISSION_DENIED"), HasSubstr("token"))) << r;
+  EXPECT_FALSE(provisioning::PathExists(dir_.File("dock-2/credentials/cert.pem")));
+}
+
+TEST_F(DockAgentTest, EnrollRefusesACaFileThatIsNotACertificate) {
+  ASSERT_THAT(provisioning::WriteNewFile(dir_.File("junk.pem"), "junk", 0644), IsOk());
+  CliResult r = Dock({"enroll", "--server", server_->target(), "--ca-file", dir_.File("junk.pem"),
+                      "--token", NewToken(), "--dock-id", kDockId, "--dir", dock_dir_});
+  EXPECT_EQ(r.code, kExitUsage) << r;
+}
+
+// ------------------------------------------------------------------------------- cameras
+
+TEST_F(DockAgentTest, PassEnrollsAnUnenrolledCamera) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0001");
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("slot 1 CAM-0001: enrolled (no certificate)")) << r;
+
+  absl::StatusOr<v1::Camera> camera = admin_->GetCamera("CAM-0001");
+  ASSERT_THAT(camera, IsOk());
+  EXPECT_EQ(camera->state(), v1::CAMERA_STATE_AVAILABLE);
+  absl::StatusOr<provisioning::CertificateInfo> cert = CameraCertificate(1);
+  ASSERT_THAT(cert, IsOk()) << "the camera's certificate chains to the fleet CA";
+  EXPECT_EQ(cert->identity, "CAM-0001");
+  EXPECT_EQ(cert->role, provisioning::Role::kCamera);
+}
+
+TEST_F(DockAgentTest, CameraKeyStaysOnTheCameraOnlyTheCsrCrossesTheLink) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0001");
+  RecordingLink link(NewGrpcCameraLink(cameras_[1].socket));
+  KeeperOptions options{DockPaths{dock_dir_},
+                        ServerEndpoint{server_->target(), testing::kServerName}, RetryPolicy{},
+                        &clock_};
+  CertificateKeeper keeper(options);
+  PassReport report = keeper.RunPass({CameraSlot{1, &link}});
+  ASSERT_TRUE(report.ok()) << FormatAction(report.actions.back());
+  ASSERT_EQ(report.actions.back().kind, Action::Kind::kCameraEnrolled);
+
+  bool saw_csr = false;
+  for (const std::string& received : link.received) {
+    EXPECT_THAT(received, Not(HasSubstr("PRIVATE KEY")));
+    saw_csr = saw_csr || received.find("BEGIN CERTIFICATE REQUEST") != std::string::npos;
+  }
+  EXPECT_TRUE(saw_csr);
+  // The certificate is for the key the camera holds in its own state directory.
+  absl::StatusOr<provisioning::PrivateKey> camera_key =
+      provisioning::PrivateKey::ReadFile(cameras_[1].state_dir + "/key.pem");
+  ASSERT_THAT(camera_key, IsOk());
+  absl::StatusOr<provisioning::CertificateInfo> cert = CameraCertificate(1);
+  ASSERT_THAT(cert, IsOk());
+  EXPECT_EQ(cert->key_fingerprint, *camera_key->PublicKeyFingerprint());
+}
+
+TEST_F(DockAgentTest, CameraWithACurrentCertificateIsLeftAlone) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0001");
+  ASSERT_EQ(RunOnce().code, 0);
+  const std::string before = cameras_[1].camera->Identify().certificate_pem;
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("slot 1 CAM-0001: up to date")) << r;
+  EXPECT_EQ(cameras_[1].camera->Identify().certificate_pem, before);
+}
+
+TEST_F(DockAgentTest, OneSlotsFailureDoesNotStopTheOthers) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0404", /*register_it=*/false);  // the server has never heard of it
+  InsertCamera(2, "CAM-0002");
+  CliResult r = RunOnce();
+  EXPECT_EQ(r.code, kExitFailed) << r;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("slot 1 CAM-0404: FAILED: enrollment"), HasSubstr("NOT_FOUND"),
+                           HasSubstr("slot 2 CAM-0002: enrolled")))
+      << r;
+  EXPECT_THAT(CameraCertificate(2), IsOk());
+}
+
+TEST_F(DockAgentTest, EmptySlotIsReportedAndIsNotAFailure) {
+  EnrollTheDock();
+  CliResult r = RunOnce({absl::StrCat("3=", dir_.File("slot3.sock"))});
+  EXPECT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("slot 3: empty")) << r;
+}
+
+TEST_F(DockAgentTest, CameraIsRenewedPastTwoThirdsOfItsValidity) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0001");
+  ASSERT_EQ(RunOnce().code, 0);
+  absl::StatusOr<provisioning::CertificateInfo> first = CameraCertificate(1);
+  ASSERT_THAT(first, IsOk());
+  // The dock renews itself every 61 days on the way; the camera's 365-day certificate is due
+  // from day ~243.
+  ASSERT_NO_FATAL_FAILURE(RunPassesOnDays({61, 122, 183, 242}));
+  EXPECT_EQ(CameraCertificate(1)->serial_hex, first->serial_hex) << "not due on day 242";
+
+  clock_.Set(start_ + Days(244));
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("slot 1 CAM-0001: renewed (certificate")) << r;
+  absl::StatusOr<provisioning::CertificateInfo> renewed = CameraCertificate(1);
+  ASSERT_THAT(renewed, IsOk());
+  EXPECT_NE(renewed->serial_hex, first->serial_hex);
+  EXPECT_NE(renewed->key_fingerprint, first->key_fingerprint) << "a new key on the camera";
+}
+
+// ------------------------------------------------------------------------------- the dock
+
+TEST_F(DockAgentTest, DockDoesNotRenewBeforeTwoThirds) {
+  EnrollTheDock();
+  const std::string before = DockCertificate()->serial_hex;
+  clock_.Advance(Days(59));
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("dock post-1-dock-1: up to date")) << r;
+  EXPECT_EQ(DockCertificate()->serial_hex, before);
+}
+
+TEST_F(DockAgentTest, DockRenewsItsOwnCertificatePastTwoThirds) {
+  EnrollTheDock();
+  absl::StatusOr<provisioning::CertificateInfo> before = DockCertificate();
+  ASSERT_THAT(before, IsOk());
+  clock_.Advance(Days(61));
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("dock post-1-dock-1: renewed (due)")) << r;
+
+  absl::StatusOr<provisioning::CredentialBundle> bundle = DockBundle();
+  ASSERT_THAT(bundle, IsOk());
+  absl::StatusOr<provisioning::CertificateInfo> after =
+      provisioning::ParseCertificate(bundle->cert_pem);
+  ASSERT_THAT(after, IsOk());
+  EXPECT_NE(after->serial_hex, before->serial_hex);
+  EXPECT_NE(after->key_fingerprint, before->key_fingerprint) << "a new key on the dock";
+  EXPECT_GT(after->not_after, before->not_after);
+  TlsClient dock(server_->Channel(*bundle));
+  EXPECT_THAT(dock.GetCrl(), IsOk());
+}
+
+TEST_F(DockAgentTest, DockRenewsWithinTheGraceAfterExpiry) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0001");
+  clock_.Advance(Days(100));  // 90-day certificate, 10 of the 30 days of grace used
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("dock post-1-dock-1: renewed (expired, in grace)"),
+                           HasSubstr("slot 1 CAM-0001: enrolled")))
+      << "and with its new certificate it serves its cameras in the same pass: " << r;
+  absl::StatusOr<provisioning::CredentialBundle> bundle = DockBundle();
+  ASSERT_THAT(bundle, IsOk());
+  TlsClient dock(server_->Channel(*bundle));
+  EXPECT_THAT(dock.GetCrl(), IsOk());
+}
+
+TEST_F(DockAgentTest, DockPastTheGraceIsRefusedAndSaysWhatToDo) {
+  EnrollTheDock();
+  const std::string before = DockBundle()->cert_pem;
+  clock_.Advance(Days(121));  // 90 days + 30 days of grace + 1 day
+  CliResult r = RunOnce();
+  EXPECT_EQ(r.code, kExitFailed) << r;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("dock post-1-dock-1: FAILED: renewal"),
+                           HasSubstr("expired past grace"), HasSubstr("UNAUTHENTICATED"),
+                           HasSubstr("enroll the dock again with a new token")))
+      << r;
+  EXPECT_EQ(DockBundle()->cert_pem, before) << "the old credentials stay";
+}
+
+TEST_F(DockAgentTest, UnreachableServerIsRetriedWithGrowingWaitsAndReported) {
+  EnrollTheDock();
+  clock_.Advance(Days(61));
+  server_->Shutdown();
+  CliResult r = RunOnce();
+  EXPECT_EQ(r.code, kExitFailed) << r;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("dock post-1-dock-1: FAILED"), HasSubstr("UNAVAILABLE"),
+                           HasSubstr("unreachable")))
+      << r;
+  // Five tries, four waits between them, each cap twice the one before (jitter within it).
+  ASSERT_EQ(retry_waits_.size(), 4u);
+  for (size_t i = 0; i < retry_waits_.size(); ++i) {
+    const absl::Duration cap = absl::Seconds(1) * (1 << i);
+    EXPECT_GE(retry_waits_[i], cap / 2);
+    EXPECT_LE(retry_waits_[i], cap);
+  }
+}
+
+TEST_F(DockAgentTest, CamerasWaitForTheNextPassWhenTheServerIsUnreachable) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0001");
+  clock_.Advance(Days(61));
+  server_->Shutdown();
+  CliResult r = RunOnce();
+  EXPECT_EQ(r.code, kExitFailed) << r;
+  EXPECT_THAT(r.out, HasSubstr("slot 1 CAM-0001: FAILED: enrollment (no certificate) skipped "
+                               "until the next pass: the server was unreachable"))
+      << r;
+  EXPECT_EQ(retry_waits_.size(), 4u) << "only the dock's own call was retried";
+  EXPECT_FALSE(provisioning::PathExists(cameras_[1].state_dir + "/pending-key.pem"))
+      << "the camera was not asked for a CSR";
+}
+
+// A camera that spends a year and more out of the dock (the dock itself stays up and renews
+// itself every 61 days). The post starts 300 days in the past, so that day 397 is still within
+// the server certificate's year as the real clock sees it (tls_test_server.h).
+class CameraLongAwayTest : public DockAgentTest {
+ protected:
+  absl::Time StartTime() override { return absl::Now() - Days(300); }
+
+  // Enrolls CAM-0001 on day 0, takes it out of the dock and runs the dock through `until`.
+  void CameraAwayUntil(int until) {
+    ASSERT_NO_FATAL_FAILURE(EnrollTheDock());
+    ASSERT_NO_FATAL_FAILURE(InsertCamera(1, "CAM-0001"));
+    CliResult enrolled = RunOnce();
+    ASSERT_EQ(enrolled.code, 0) << enrolled;
+    Undock(1);
+    std::vector<int> days;
+    for (int day = 61; day < until; day += 61) days.push_back(day);
+    ASSERT_NO_FATAL_FAILURE(RunPassesOnDays(days));
+    clock_.Set(start_ + Days(until));
+    ASSERT_NO_FATAL_FAILURE(Redock(1));
+  }
+};
+
+TEST_F(CameraLongAwayTest, CameraBackWithinItsGraceIsRenewed) {
+  ASSERT_NO_FATAL_FAILURE(CameraAwayUntil(375));  // 365-day certificate, 10 days of grace used
+  const std::string before = cameras_[1].camera->Identify().certificate_pem;
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("slot 1 CAM-0001: renewed (certificate")) << r;
+  EXPECT_THAT(r.out, HasSubstr("expired, in grace")) << r;
+  EXPECT_NE(cameras_[1].camera->Identify().certificate_pem, before);
+  EXPECT_THAT(CameraCertificate(1), IsOk());
+}
+
+TEST_F(CameraLongAwayTest, CameraBackAfterItsGraceEnrollsAfresh) {
+  ASSERT_NO_FATAL_FAILURE(CameraAwayUntil(397));  // 365 days + 30 days of grace + 2 days
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("slot 1 CAM-0001: enrolled (its certificate is not usable"),
+                           HasSubstr("expired")))
+      << r;
+  EXPECT_THAT(CameraCertificate(1), IsOk());
+  // root-admin's 30-day certificate is long gone by now; an admin of today asks.
+  absl::StatusOr<testing::ClientCredentials> today =
+      server_->IssueDirect(provisioning::Role::kAdmin, "admin-today", clock_.Now());
+  ASSERT_THAT(today, IsOk());
+  absl::StatusOr<v1::Camera> camera =
+      TlsClient(server_->Channel(today->bundle)).GetCamera("CAM-0001");
+  ASSERT_THAT(camera, IsOk());
+  EXPECT_EQ(camera->state(), v1::CAMERA_STATE_AVAILABLE);
+}
+
+// ------------------------------------------------------------------------------- command line
+
+TEST_F(DockAgentTest, RunRefusesAMalformedSlot) {
+  CliResult r = Dock({"run", "--once", "--dir", dock_dir_, "--server", "127.0.0.1:1", "--slot",
+                      "zero=/tmp/x.sock"});
+  EXPECT_EQ(r.code, kExitUsage) << r;
+  EXPECT_THAT(r.err, HasSubstr("--slot 'zero=/tmp/x.sock'")) << r;
+}
+
+TEST_F(DockAgentTest, RunWithoutEnrollmentSaysToEnroll) {
+  CliResult r = Dock({"run", "--once", "--dir", dock_dir_, "--server", server_->target()});
+  EXPECT_EQ(r.code, kExitFailed) << r;
+  EXPECT_THAT(r.out, HasSubstr("camfleet-dock enroll")) << r;
+}
+
+TEST_F(DockAgentTest, RunStopsWhenAskedOnceThePassIsDone) {
+  EnrollTheDock();
+  absl::Notification stop;
+  stop.Notify();  // before the first pass ends: the loop must not wait out the interval
+  std::ostringstream out;
+  std::ostringstream err;
+  DockEnvironment env{.out = &out, .err = &err, .clock = &clock_, .stop = &stop, .retry_sleep = {}};
+  const int code = RunDock({"camfleet-dock", "run", "--interval", "1h", "--dir", dock_dir_,
+                            "--server", server_->target(), "--server-name", testing::kServerName},
+                           env);
+  EXPECT_EQ(code, 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("dock post-1-dock-1: up to date"));
+}
+
+TEST_F(DockAgentTest, EverySubcommandHasHelp) {
+  for (const char* sub : {"enroll", "run"}) {
+    CliResult r = Dock({sub, "--help"});
+    EXPECT_EQ(r.code, 0) << r;
+    EXPECT_THAT(r.out, HasSubstr("--dir")) << r;
+  }
+}
+
+}  // namespace
+}  // namespace camfleet::agent
