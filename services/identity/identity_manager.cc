@@ -183,6 +183,27 @@ absl::Status CheckCameraEligible(const CameraContext& ctx, bool renewal, absl::T
   return absl::OkStatus();
 }
 
+// A dock on a bad link may not get the answer to an enrollment or renewal it sent, and retries
+// with the same CSR (the camera keeps its pending key until a certificate is installed). If the
+// camera's current certificate was issued by this dock for exactly that key and is still
+// usable, the first call went through: the retry gets the same certificate back instead of a
+// refusal ("already enrolled") or a second certificate for one key. Nothing is written then.
+absl::StatusOr<std::optional<v1::Certificate>> AlreadyIssuedForThisKey(
+    const CameraContext& ctx, const rpc::Identity& who, const std::string& csr_pem,
+    absl::Time now) {
+  if (!ctx.certificate.has_value()) return std::nullopt;
+  const v1::Certificate& current = ctx.certificate->certificate;
+  if (current.issued_by() != who.actor() || !CertificateUsable(current, now, absl::ZeroDuration())) {
+    return std::nullopt;
+  }
+  absl::StatusOr<provisioning::CertificateRequest> csr =
+      provisioning::CertificateRequest::FromPem(csr_pem);
+  if (!csr.ok()) return std::nullopt;  // Sign reports a bad CSR precisely
+  absl::StatusOr<std::string> fingerprint = csr->PublicKeyFingerprint();
+  if (!fingerprint.ok() || *fingerprint != current.key_fingerprint()) return std::nullopt;
+  return current;
+}
+
 }  // namespace
 
 absl::Status LoadRevocations(storage::Store& store, rpc::RevocationSet& set) {
@@ -810,11 +831,22 @@ void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCam
   if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
   if (!valid.ok()) return done(valid);
   const absl::Time now = store_.clock().Now();
+  std::optional<v1::EnrollCameraResponse> replay;
   absl::Status precheck = store_.Read([&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(db, who, req.serial()));
+    ASSIGN_OR_RETURN(std::optional<v1::Certificate> issued,
+                     AlreadyIssuedForThisKey(ctx, who, req.csr_pem(), now));
+    if (issued.has_value()) {
+      replay.emplace();
+      *replay->mutable_certificate() = *std::move(issued);
+      replay->set_ca_certificate_pem(ca_.CertificatePem());
+      *replay->mutable_camera() = ctx.camera.camera;
+      return absl::OkStatus();
+    }
     return CheckCameraEligible(ctx, /*renewal=*/false, now);
   });
   if (!precheck.ok()) return done(precheck);
+  if (replay.has_value()) return done(*std::move(replay));
   absl::StatusOr<provisioning::IssuedCertificate> cert =
       Sign(req.csr_pem(), Role::kCamera, req.serial());
   if (!cert.ok()) return done(cert.status());
@@ -854,11 +886,21 @@ void IdentityManager::RenewCameraCertificate(const rpc::Identity& who,
   if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
   if (!valid.ok()) return done(valid);
   const absl::Time now = store_.clock().Now();
+  std::optional<v1::RenewCameraCertificateResponse> replay;
   absl::Status precheck = store_.Read([&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(db, who, req.serial()));
-    return CheckCameraEligible(ctx, /*renewal=*/true, now);
+    RETURN_IF_ERROR(CheckCameraEligible(ctx, /*renewal=*/true, now));
+    ASSIGN_OR_RETURN(std::optional<v1::Certificate> issued,
+                     AlreadyIssuedForThisKey(ctx, who, req.csr_pem(), now));
+    if (issued.has_value()) {
+      replay.emplace();
+      *replay->mutable_certificate() = *std::move(issued);
+      replay->set_ca_certificate_pem(ca_.CertificatePem());
+    }
+    return absl::OkStatus();
   });
   if (!precheck.ok()) return done(precheck);
+  if (replay.has_value()) return done(*std::move(replay));
   absl::StatusOr<provisioning::IssuedCertificate> cert =
       Sign(req.csr_pem(), Role::kCamera, req.serial());
   if (!cert.ok()) return done(cert.status());

@@ -490,6 +490,46 @@ TEST_F(EnrollmentTest, CameraRenewsThroughItsDock) {
   EXPECT_NE(renewed->certificate().serial(), first->certificate().serial());
 }
 
+// A dock whose answer was lost on the link sends the same CSR again.
+TEST_F(EnrollmentTest, RetriedEnrollmentWithTheSameCsrGetsTheSameCertificate) {
+  ASSERT_THAT(admin_->RegisterCamera("CAM-0001", "POST-1"), IsOk());
+  const std::string csr = FreshCsr("CAM-0001");
+  absl::StatusOr<v1::EnrollCameraResponse> first = dock_->EnrollCamera("CAM-0001", csr);
+  ASSERT_THAT(first, IsOk());
+  absl::StatusOr<v1::EnrollCameraResponse> retry = dock_->EnrollCamera("CAM-0001", csr);
+  ASSERT_THAT(retry, IsOk());
+  EXPECT_EQ(retry->certificate().serial(), first->certificate().serial());
+  EXPECT_EQ(retry->certificate().certificate_pem(), first->certificate().certificate_pem());
+  EXPECT_EQ(retry->camera().state(), v1::CAMERA_STATE_AVAILABLE);
+  absl::StatusOr<std::vector<v1::Certificate>> certs = admin_->CertificatesOf("CAM-0001");
+  ASSERT_THAT(certs, IsOk());
+  EXPECT_EQ(certs->size(), 1u);
+}
+
+TEST_F(EnrollmentTest, EnrollmentWithAnotherKeyStillNeedsAReset) {
+  ASSERT_THAT(admin_->RegisterCamera("CAM-0001", "POST-1"), IsOk());
+  ASSERT_THAT(dock_->EnrollCamera("CAM-0001", FreshCsr("CAM-0001")), IsOk());
+  EXPECT_THAT(dock_->EnrollCamera("CAM-0001", FreshCsr("CAM-0001")),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already enrolled")));
+}
+
+TEST_F(EnrollmentTest, RetriedRenewalWithTheSameCsrGetsTheSameCertificate) {
+  ASSERT_THAT(RegisterAndEnroll("CAM-0001"), IsOk());
+  v1::RenewCameraCertificateRequest req;
+  req.set_serial("CAM-0001");
+  req.set_csr_pem(FreshCsr("CAM-0001"));
+  absl::StatusOr<v1::RenewCameraCertificateResponse> renewed =
+      dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, req);
+  ASSERT_THAT(renewed, IsOk());
+  absl::StatusOr<v1::RenewCameraCertificateResponse> retry =
+      dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, req);
+  ASSERT_THAT(retry, IsOk());
+  EXPECT_EQ(retry->certificate().serial(), renewed->certificate().serial());
+  absl::StatusOr<std::vector<v1::Certificate>> certs = admin_->CertificatesOf("CAM-0001");
+  ASSERT_THAT(certs, IsOk());
+  EXPECT_EQ(certs->size(), 2u);  // the enrollment's and one renewal's, not two renewals'
+}
+
 TEST_F(EnrollmentTest, LostCameraCannotRenew) {
   ASSERT_THAT(RegisterAndEnroll("CAM-0001"), IsOk());
   ASSERT_THAT(admin_->ReportLost("CAM-0001"), IsOk());
