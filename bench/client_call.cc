@@ -18,7 +18,8 @@ std::unique_ptr<grpc::ClientContext> NewContext(const std::string& operator_name
                                                 absl::Duration deadline) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  ctx->AddMetadata(rpc::kOperatorMetadata, operator_name);
+  // Over mutual TLS the certificate names the caller, and the header is left out.
+  if (!operator_name.empty()) ctx->AddMetadata(rpc::kOperatorMetadata, operator_name);
   return ctx;
 }
 

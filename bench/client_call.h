@@ -20,7 +20,8 @@ inline constexpr absl::Duration kBulkDeadline = absl::Seconds(300);
 
 absl::Status FromGrpc(const grpc::Status& s);
 
-// A context with a deadline `deadline` from now, calling as `operator_name`.
+// A context with a deadline `deadline` from now, calling as `operator_name` (the header the
+// development authenticator reads; none when empty).
 std::unique_ptr<grpc::ClientContext> NewContext(const std::string& operator_name,
                                                 absl::Duration deadline = kCallDeadline);
 

@@ -51,8 +51,12 @@ absl::Status WriterProbe::Install(storage::Store& store, const Experiment& exper
     }
     sqlite3* db = tx.db().handle();
     sqlite3_trace_v2(db, SQLITE_TRACE_STMT | SQLITE_TRACE_PROFILE, &WriterProbe::OnTrace, this);
-    // Replaces the auto-checkpoint hook; Remove puts it back.
-    sqlite3_wal_hook(db, &WriterProbe::OnWal, this);
+    // SQLite's own auto-checkpoint (the pragma reads 0 when a connection has a WAL hook of its
+    // own) is replaced by an identical timed one; Remove puts it back. A hook the store
+    // installed itself (e.g. to checkpoint on another thread) is left alone: replacing it would
+    // change what is measured, and SQLite cannot chain to it.
+    replaced_wal_hook_ = threshold_ > 0;
+    if (replaced_wal_hook_) sqlite3_wal_hook(db, &WriterProbe::OnWal, this);
     installed_ = true;
     return absl::OkStatus();
   });
@@ -64,7 +68,7 @@ absl::Status WriterProbe::Remove(storage::Store& store) {
   return store.WriteAndWait([this](storage::WriteTx& tx) -> absl::Status {
     sqlite3* db = tx.db().handle();
     sqlite3_trace_v2(db, 0, nullptr, nullptr);
-    sqlite3_wal_autocheckpoint(db, threshold_);
+    if (replaced_wal_hook_) sqlite3_wal_autocheckpoint(db, threshold_);
     if (experiment_.temp_store_memory) {
       RETURN_IF_ERROR(tx.db().Exec(absl::StrCat("PRAGMA temp_store = ", saved_temp_store_)));
     }

@@ -3,7 +3,9 @@
 // on the writer's own connection through a write (write functions run on the writer thread and
 // can reach the connection), it times every statement and every COMMIT, and replaces SQLite's
 // default auto-checkpoint hook with one that does the same thing (a PASSIVE checkpoint once the
-// WAL holds the configured number of frames, on the committing thread) and times it.
+// WAL holds the configured number of frames, on the committing thread) and times it. If the
+// store put a WAL hook of its own on the connection, that hook stays and checkpoints are not
+// timed here.
 //
 // For experiments it can also change the writer connection's settings; the benchmark labels
 // every figure taken that way as not the store's.
@@ -58,6 +60,9 @@ class WriterProbe {
   void ResetStatementCosts();
   std::vector<StatementCost> StatementCosts() const;
   int autocheckpoint_pages() const { return threshold_; }
+  // False when the writer's connection had a WAL hook of its own (the store checkpoints by
+  // itself, elsewhere): checkpoints are then not timed here.
+  bool times_checkpoints() const { return replaced_wal_hook_; }
 
  private:
   static int OnTrace(unsigned type, void* ctx, void* p, void* x);
@@ -69,6 +74,7 @@ class WriterProbe {
   int saved_temp_store_ = 0;
   Experiment experiment_;
   bool installed_ = false;
+  bool replaced_wal_hook_ = false;
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> commit_ns_{0};
   std::atomic<int64_t> checkpoints_{0};
