@@ -760,7 +760,7 @@ void IdentityManager::EnrollDock(const rpc::Identity&, const v1::EnrollDockReque
         "(camfleet token create)");
   };
   // Refuse a bad token before spending a signature on it; the transaction checks again.
-  absl::Status precheck = store_.Read([&](common::Database& db) -> absl::Status {
+  absl::Status precheck = store_.ReadForPrecheck([&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<storage::TokenRow> token, storage::FindTokenByHash(db, hash));
     if (!token.has_value() || token->used || token->expires_us <= common::ToMicros(now)) {
       return token_refused();
@@ -832,7 +832,7 @@ void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCam
   if (!valid.ok()) return done(valid);
   const absl::Time now = store_.clock().Now();
   std::optional<v1::EnrollCameraResponse> replay;
-  absl::Status precheck = store_.Read([&](common::Database& db) -> absl::Status {
+  auto check = [&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(db, who, req.serial()));
     ASSIGN_OR_RETURN(std::optional<v1::Certificate> issued,
                      AlreadyIssuedForThisKey(ctx, who, req.csr_pem(), now));
@@ -844,7 +844,14 @@ void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCam
       return absl::OkStatus();
     }
     return CheckCameraEligible(ctx, /*renewal=*/false, now);
-  });
+  };
+  // Refuse before spending a signature; the transaction checks again.
+  absl::Status precheck = store_.ReadForPrecheck(check);
+  if (precheck.ok() && replay.has_value()) {
+    // A replayed answer goes back to the dock: it must rest on durable data.
+    replay.reset();
+    precheck = store_.Read(check);
+  }
   if (!precheck.ok()) return done(precheck);
   if (replay.has_value()) return done(*std::move(replay));
   absl::StatusOr<provisioning::IssuedCertificate> cert =
@@ -887,7 +894,7 @@ void IdentityManager::RenewCameraCertificate(const rpc::Identity& who,
   if (!valid.ok()) return done(valid);
   const absl::Time now = store_.clock().Now();
   std::optional<v1::RenewCameraCertificateResponse> replay;
-  absl::Status precheck = store_.Read([&](common::Database& db) -> absl::Status {
+  auto check = [&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(db, who, req.serial()));
     RETURN_IF_ERROR(CheckCameraEligible(ctx, /*renewal=*/true, now));
     ASSIGN_OR_RETURN(std::optional<v1::Certificate> issued,
@@ -898,7 +905,12 @@ void IdentityManager::RenewCameraCertificate(const rpc::Identity& who,
       replay->set_ca_certificate_pem(ca_.CertificatePem());
     }
     return absl::OkStatus();
-  });
+  };
+  absl::Status precheck = store_.ReadForPrecheck(check);
+  if (precheck.ok() && replay.has_value()) {
+    replay.reset();
+    precheck = store_.Read(check);
+  }
   if (!precheck.ok()) return done(precheck);
   if (replay.has_value()) return done(*std::move(replay));
   absl::StatusOr<provisioning::IssuedCertificate> cert =

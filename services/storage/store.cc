@@ -99,7 +99,27 @@ absl::Status Store::WriteAndWait(WriteFn fn) {
   return result.get();
 }
 
+absl::Status Store::ReadForPrecheck(absl::FunctionRef<absl::Status(common::Database&)> fn) {
+  return ReadSnapshot(fn);
+}
+
 absl::Status Store::Read(absl::FunctionRef<absl::Status(common::Database&)> fn) {
+  absl::Status status = ReadSnapshot(fn);
+  // The snapshot held at most the groups committed by now; wait until they are durable.
+  absl::MutexLock lock(&mu_);
+  const int64_t seen = committed_seq_;
+  auto durable = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return synced_seq_ >= seen || sync_failed_ || syncer_done_;
+  };
+  mu_.Await(absl::Condition(&durable));
+  if (synced_seq_ < seen && status.ok()) {
+    status = absl::UnavailableError(
+        "the read may include writes that could not be made durable (fsync of the WAL failed)");
+  }
+  return status;
+}
+
+absl::Status Store::ReadSnapshot(absl::FunctionRef<absl::Status(common::Database&)> fn) {
   std::unique_ptr<common::Database> db;
   {
     absl::MutexLock lock(&readers_mu_);
@@ -115,21 +135,8 @@ absl::Status Store::Read(absl::FunctionRef<absl::Status(common::Database&)> fn) 
     absl::Status end = db->Exec(status.ok() ? "COMMIT" : "ROLLBACK");
     if (status.ok()) status = end;
   }
-  {
-    absl::MutexLock lock(&readers_mu_);
-    idle_readers_.push_back(std::move(db));
-  }
-  // The snapshot held at most the groups committed by now; wait until they are durable.
-  absl::MutexLock lock(&mu_);
-  const int64_t seen = committed_seq_;
-  auto durable = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return synced_seq_ >= seen || sync_failed_ || syncer_done_;
-  };
-  mu_.Await(absl::Condition(&durable));
-  if (synced_seq_ < seen && status.ok()) {
-    status = absl::UnavailableError(
-        "the read may include writes that could not be made durable (fsync of the WAL failed)");
-  }
+  absl::MutexLock lock(&readers_mu_);
+  idle_readers_.push_back(std::move(db));
   return status;
 }
 

@@ -104,6 +104,13 @@ class Store {
   // group whose fsync is still running, and a reader must not act on (or show) a write that a
   // crash could still undo. Under write load that costs a read at most one fsync.
   absl::Status Read(absl::FunctionRef<absl::Status(common::Database&)> fn);
+  // Read without the wait for durability, for a precheck that only decides whether a write is
+  // worth queuing (e.g. before spending a signature) and whose conclusions the write re-checks
+  // inside its own transaction. It may see a committed write whose fsync is still running; a
+  // refusal resting on such a write concerns a write that was not acknowledged either, and a
+  // crash that undoes it leaves the caller's retry to see the truth. Never answer a caller with
+  // data from it: use Read for that.
+  absl::Status ReadForPrecheck(absl::FunctionRef<absl::Status(common::Database&)> fn);
 
   // Stops accepting writes and waits for the queued ones to finish.
   void Shutdown();
@@ -129,6 +136,7 @@ class Store {
   Store(std::string path, const common::Clock& clock, const StoreOptions& options)
       : path_(std::move(path)), clock_(clock), options_(options) {}
   absl::Status OpenWalForSync();
+  absl::Status ReadSnapshot(absl::FunctionRef<absl::Status(common::Database&)> fn);
   void WriterLoop();
   // Runs and commits `group`; the results are in the same order as the jobs.
   std::vector<absl::Status> CommitGroup(std::vector<Job>& group, int64_t& commits);

@@ -456,6 +456,26 @@ TEST_F(StoreDurabilityTest, ReadDoesNotReturnAWriteThatIsNotYetDurable) {
   EXPECT_EQ(count, 1);
 }
 
+TEST_F(StoreDurabilityTest, PrecheckReadDoesNotWaitForTheSync) {
+  const int before = disk_.synced();
+  disk_.Hold();
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "pending"); }, [](absl::Status) {});
+  ASSERT_TRUE(disk_.WaitForSyncs(1 + before));
+  int64_t count = -1;
+  // Returns while the sync is held (a wait here would hang until TearDown releases it).
+  ASSERT_THAT(store_->ReadForPrecheck([&](common::Database& db) -> absl::Status {
+    absl::StatusOr<common::Statement> q = db.Prepare("SELECT COUNT(*) FROM items");
+    if (!q.ok()) return q.status();
+    if (absl::StatusOr<bool> row = q->Step(); !row.ok()) return row.status();
+    count = q->ColumnInt(0);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(count, 1);
+  EXPECT_EQ(disk_.synced(), before);  // still not durable: the precheck did not wait
+  disk_.Release();
+}
+
 TEST_F(StoreDurabilityTest, WritesCommittedDuringOneSyncShareTheNextSync) {
   const int before = disk_.synced();
   disk_.Hold();
