@@ -40,12 +40,14 @@ provisioning::RevocationReason ToCrlReason(v1::RevocationReason reason) {
       return provisioning::RevocationReason::kKeyCompromise;
     case v1::REVOCATION_REASON_AFFILIATION_CHANGED:
       return provisioning::RevocationReason::kAffiliationChanged;
-    case v1::REVOCATION_REASON_SUPERSEDED: return provisioning::RevocationReason::kSuperseded;
+    case v1::REVOCATION_REASON_SUPERSEDED:
+      return provisioning::RevocationReason::kSuperseded;
     case v1::REVOCATION_REASON_CESSATION_OF_OPERATION:
       return provisioning::RevocationReason::kCessationOfOperation;
     case v1::REVOCATION_REASON_PRIVILEGE_WITHDRAWN:
       return provisioning::RevocationReason::kPrivilegeWithdrawn;
-    default: return provisioning::RevocationReason::kUnspecified;
+    default:
+      return provisioning::RevocationReason::kUnspecified;
   }
 }
 
@@ -136,10 +138,10 @@ absl::StatusOr<CameraContext> LoadCameraContext(common::Database& db, const rpc:
   }
   ASSIGN_OR_RETURN(ctx.camera, storage::FindCamera(db, serial));
   if (ctx.camera.site_id != ctx.dock.site_id) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "camera '", serial, "' belongs to site ", ctx.camera.camera.site_code(), "; dock '",
-        who.name, "' serves site ", ctx.dock.dock.site_code(),
-        " and acts only for its own site's cameras"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("camera '", serial, "' belongs to site ", ctx.camera.camera.site_code(),
+                     "; dock '", who.name, "' serves site ", ctx.dock.dock.site_code(),
+                     " and acts only for its own site's cameras"));
   }
   ASSIGN_OR_RETURN(ctx.certificate, storage::FindCameraCertificate(db, ctx.camera.id));
   return ctx;
@@ -157,9 +159,9 @@ absl::Status CheckCameraEligible(const CameraContext& ctx, bool renewal, absl::T
   }
   const bool usable =
       ctx.certificate.has_value() &&
-      CertificateUsable(ctx.certificate->certificate, now,
-                        renewal ? provisioning::ProfileFor(Role::kCamera).renewal_grace
-                                : absl::ZeroDuration());
+      CertificateUsable(
+          ctx.certificate->certificate, now,
+          renewal ? provisioning::ProfileFor(Role::kCamera).renewal_grace : absl::ZeroDuration());
   if (renewal) {
     if (!usable) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -170,9 +172,9 @@ absl::Status CheckCameraEligible(const CameraContext& ctx, bool renewal, absl::T
     return absl::OkStatus();
   }
   if (state != v1::CAMERA_STATE_REGISTERED && state != v1::CAMERA_STATE_AVAILABLE) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "camera '", serial, "' is ", state_name,
-        "; enrollment needs REGISTERED, or AVAILABLE without a valid certificate"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("camera '", serial, "' is ", state_name,
+                     "; enrollment needs REGISTERED, or AVAILABLE without a valid certificate"));
   }
   if (usable) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -188,12 +190,14 @@ absl::Status CheckCameraEligible(const CameraContext& ctx, bool renewal, absl::T
 // camera's current certificate was issued by this dock for exactly that key and is still
 // usable, the first call went through: the retry gets the same certificate back instead of a
 // refusal ("already enrolled") or a second certificate for one key. Nothing is written then.
-absl::StatusOr<std::optional<v1::Certificate>> AlreadyIssuedForThisKey(
-    const CameraContext& ctx, const rpc::Identity& who, const std::string& csr_pem,
-    absl::Time now) {
+absl::StatusOr<std::optional<v1::Certificate>> AlreadyIssuedForThisKey(const CameraContext& ctx,
+                                                                       const rpc::Identity& who,
+                                                                       const std::string& csr_pem,
+                                                                       absl::Time now) {
   if (!ctx.certificate.has_value()) return std::nullopt;
   const v1::Certificate& current = ctx.certificate->certificate;
-  if (current.issued_by() != who.actor() || !CertificateUsable(current, now, absl::ZeroDuration())) {
+  if (current.issued_by() != who.actor() ||
+      !CertificateUsable(current, now, absl::ZeroDuration())) {
     return std::nullopt;
   }
   absl::StatusOr<provisioning::CertificateRequest> csr =
@@ -257,21 +261,20 @@ absl::StatusOr<storage::CertificateRow> ImportFactoryCertificate(WriteTx& tx,
     r.issued_by = absl::StrCat("supplier:", ca.ca.name());
     r.source = "supplier";
     ASSIGN_OR_RETURN(storage::CertificateRow row, storage::InsertCertificate(tx, r));
-    RETURN_IF_ERROR(storage::Audit(tx, actor, "camera.import_factory_certificate", "camera",
-                                   serial,
+    RETURN_IF_ERROR(storage::Audit(tx, actor, "camera.import_factory_certificate", "camera", serial,
                                    {{"supplier", ca.ca.name()}, {"certificate", r.serial}}));
     return row;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "factory_certificate_pem is not accepted by any supplier CA: ",
-      absl::StrJoin(reasons, "; ")));
+  return absl::InvalidArgumentError(
+      absl::StrCat("factory_certificate_pem is not accepted by any supplier CA: ",
+                   absl::StrJoin(reasons, "; ")));
 }
 
 // Revokes every valid certificate of `role`/`identity` (an operator or dock being removed).
 absl::StatusOr<size_t> RevokeAllCertificates(WriteTx& tx, const std::string& role,
                                              const std::string& identity,
-                                             v1::RevocationReason reason,
-                                             const std::string& actor, rpc::RevocationSet& set) {
+                                             v1::RevocationReason reason, const std::string& actor,
+                                             rpc::RevocationSet& set) {
   storage::CertificateFilter filter;
   filter.role = role;
   filter.identity = identity;
@@ -313,13 +316,19 @@ void IdentityManager::IssueOperatorCertificate(const rpc::Identity& who,
   Role role = Role::kAdmin;
   if (valid.ok()) {
     switch (req.role()) {
-      case v1::ROLE_ADMIN: role = Role::kAdmin; break;
-      case v1::ROLE_QUARTERMASTER: role = Role::kQuartermaster; break;
-      case v1::ROLE_AUDITOR: role = Role::kAuditor; break;
+      case v1::ROLE_ADMIN:
+        role = Role::kAdmin;
+        break;
+      case v1::ROLE_QUARTERMASTER:
+        role = Role::kQuartermaster;
+        break;
+      case v1::ROLE_AUDITOR:
+        role = Role::kAuditor;
+        break;
       default:
-        valid = absl::InvalidArgumentError(absl::StrCat(
-            "role ", static_cast<int>(req.role()),
-            " is not an operator role; use ADMIN, QUARTERMASTER or AUDITOR"));
+        valid = absl::InvalidArgumentError(
+            absl::StrCat("role ", static_cast<int>(req.role()),
+                         " is not an operator role; use ADMIN, QUARTERMASTER or AUDITOR"));
     }
   }
   if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
@@ -352,8 +361,8 @@ void IdentityManager::IssueOperatorCertificate(const rpc::Identity& who,
             tx, who.actor(), "operator.issue_certificate", "operator", req.name(),
             {{"role", role_text},
              {"certificate", cert.info.serial_hex},
-             {"not_after", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", cert.info.not_after,
-                                            absl::UTCTimeZone())}}));
+             {"not_after",
+              absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", cert.info.not_after, absl::UTCTimeZone())}}));
         *resp.mutable_certificate() = std::move(row.certificate);
         resp.set_ca_certificate_pem(ca_.CertificatePem());
         return absl::OkStatus();
@@ -379,10 +388,9 @@ void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
         }
         ASSIGN_OR_RETURN(storage::CertificateRow row,
                          storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
-        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "operator.renew_certificate", "operator",
-                                       who.name,
-                                       {{"certificate", cert.info.serial_hex},
-                                        {"previous", who.certificate_serial}}));
+        RETURN_IF_ERROR(storage::Audit(
+            tx, who.actor(), "operator.renew_certificate", "operator", who.name,
+            {{"certificate", cert.info.serial_hex}, {"previous", who.certificate_serial}}));
         *resp.mutable_certificate() = std::move(row.certificate);
         resp.set_ca_certificate_pem(ca_.CertificatePem());
         return absl::OkStatus();
@@ -474,8 +482,7 @@ void IdentityManager::CreateEnrollmentToken(const rpc::Identity& who,
   if (!secret.ok()) return done(secret.status());
   const std::string token = absl::StrCat(kTokenPrefix, absl::WebSafeBase64Escape(*secret));
   RunWrite<v1::CreateEnrollmentTokenResponse>(
-      [who, req, ttl, token](WriteTx& tx, v1::CreateEnrollmentTokenResponse& resp)
-          -> absl::Status {
+      [who, req, ttl, token](WriteTx& tx, v1::CreateEnrollmentTokenResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(tx.db(), req.site_code()));
         ASSIGN_OR_RETURN(storage::TokenRow row,
                          storage::InsertToken(tx, TokenHash(token), site.id, req.note(),
@@ -494,7 +501,8 @@ void IdentityManager::CreateEnrollmentToken(const rpc::Identity& who,
 
 absl::StatusOr<v1::ListEnrollmentTokensResponse> IdentityManager::ListEnrollmentTokens(
     const v1::ListEnrollmentTokensRequest& req) {
-  if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  if (!req.site_code().empty())
+    RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
   v1::ListEnrollmentTokensResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<int64_t> site, storage::FindSiteIdIfGiven(db, req.site_code()));
@@ -506,7 +514,8 @@ absl::StatusOr<v1::ListEnrollmentTokensResponse> IdentityManager::ListEnrollment
 }
 
 absl::StatusOr<v1::ListDocksResponse> IdentityManager::ListDocks(const v1::ListDocksRequest& req) {
-  if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  if (!req.site_code().empty())
+    RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
   v1::ListDocksResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<int64_t> site, storage::FindSiteIdIfGiven(db, req.site_code()));
@@ -559,8 +568,8 @@ absl::StatusOr<v1::ListCertificatesResponse> IdentityManager::ListCertificates(
   filter.identity = req.identity();
   filter.include_revoked = req.include_revoked();
   ASSIGN_OR_RETURN(int limit, rpc::ResolvePageSize(req.page_size()));
-  const std::string query = absl::StrCat("certificates|", filter.role, "|", filter.identity, "|",
-                                         filter.include_revoked);
+  const std::string query =
+      absl::StrCat("certificates|", filter.role, "|", filter.identity, "|", filter.include_revoked);
   ASSIGN_OR_RETURN(std::string cursor, tokens_.Decode(query, req.page_token()));
   if (!cursor.empty()) {
     int64_t before = 0;
@@ -627,18 +636,16 @@ void IdentityManager::GetCrl(const v1::GetCrlRequest&, Done<v1::GetCrlResponse> 
         }
         ++number;
         RETURN_IF_ERROR(storage::PutSetting(tx.db(), kCrlNumberSetting, absl::StrCat(number)));
-        ASSIGN_OR_RETURN(std::vector<storage::RevokedEntry> entries,
-                         storage::ListRevoked(tx.db()));
+        ASSIGN_OR_RETURN(std::vector<storage::RevokedEntry> entries, storage::ListRevoked(tx.db()));
         std::vector<provisioning::RevokedCertificate> revoked;
         for (const storage::RevokedEntry& e : entries) {
           // Supplier certificates are not ours to list; only the fleet CA's serials go in.
           if (e.serial.find(':') != std::string::npos) continue;
-          revoked.push_back(
-              {e.serial, common::FromMicros(e.revoked_us), ToCrlReason(e.reason)});
+          revoked.push_back({e.serial, common::FromMicros(e.revoked_us), ToCrlReason(e.reason)});
         }
         const absl::Time this_update = tx.now();
-        ASSIGN_OR_RETURN(std::string pem, ca_.MakeCrl(revoked, this_update,
-                                                      this_update + kCrlLifetime, number));
+        ASSIGN_OR_RETURN(std::string pem,
+                         ca_.MakeCrl(revoked, this_update, this_update + kCrlLifetime, number));
         resp.set_crl_pem(std::move(pem));
         resp.set_crl_number(static_cast<int64_t>(number));
         *resp.mutable_this_update() =
@@ -649,12 +656,13 @@ void IdentityManager::GetCrl(const v1::GetCrlRequest&, Done<v1::GetCrlResponse> 
         return absl::OkStatus();
       },
       // Cached only once committed, so a CRL number that was never stored is never served.
-      [this, generation, done = std::move(done)](absl::StatusOr<v1::GetCrlResponse> result) mutable {
+      [this, generation,
+       done = std::move(done)](absl::StatusOr<v1::GetCrlResponse> result) mutable {
         if (result.ok()) {
           auto cached = std::make_shared<CachedCrl>();
           cached->generation = generation;
-          cached->made = absl::FromUnixMicros(
-              TimeUtil::TimestampToMicroseconds(result->this_update()));
+          cached->made =
+              absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(result->this_update()));
           cached->response = *result;
           absl::MutexLock lock(&crl_mu_);
           crl_ = std::move(cached);
@@ -680,10 +688,9 @@ void IdentityManager::ResetCameraEnrollment(const rpc::Identity& who,
         }
         RETURN_IF_ERROR(RevokeInTransaction(tx, *cert, v1::REVOCATION_REASON_SUPERSEDED,
                                             who.actor(), revoked_));
-        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "camera.reset_enrollment", "camera",
-                                       req.serial(),
-                                       {{"certificate", cert->certificate.serial()},
-                                        {"reason", req.reason()}}));
+        RETURN_IF_ERROR(storage::Audit(
+            tx, who.actor(), "camera.reset_enrollment", "camera", req.serial(),
+            {{"certificate", cert->certificate.serial()}, {"reason", req.reason()}}));
         ASSIGN_OR_RETURN(storage::CertificateRow after,
                          storage::FindCertificate(tx.db(), cert->certificate.serial()));
         *resp.mutable_revoked_certificate() = std::move(after.certificate);
@@ -702,17 +709,15 @@ void IdentityManager::AddSupplierCa(const rpc::Identity& who, const v1::AddSuppl
   absl::StatusOr<provisioning::CertificateInfo> info =
       provisioning::ParseCaCertificate(req.certificate_pem());
   if (!info.ok()) {
-    return done(absl::InvalidArgumentError(
-        absl::StrCat("certificate_pem: ", info.status().message())));
+    return done(
+        absl::InvalidArgumentError(absl::StrCat("certificate_pem: ", info.status().message())));
   }
   RunWrite<v1::AddSupplierCaResponse>(
       [who, req, info = *info](WriteTx& tx, v1::AddSupplierCaResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(*resp.mutable_supplier_ca(),
-                         storage::InsertSupplierCa(tx, req.name(),
-                                                   absl::StrCat("CN=", info.subject_cn),
-                                                   req.certificate_pem(),
-                                                   common::ToMicros(info.not_after),
-                                                   who.actor()));
+                         storage::InsertSupplierCa(
+                             tx, req.name(), absl::StrCat("CN=", info.subject_cn),
+                             req.certificate_pem(), common::ToMicros(info.not_after), who.actor()));
         return storage::Audit(tx, who.actor(), "supplier_ca.add", "supplier_ca", req.name(),
                               {{"subject", absl::StrCat("CN=", info.subject_cn)}});
       },
@@ -732,8 +737,15 @@ absl::StatusOr<v1::ListSupplierCasResponse> IdentityManager::ListSupplierCas(
 
 // ---------------------------------------------------------------------------------- docks
 
-void IdentityManager::EnrollDock(const rpc::Identity&, const v1::EnrollDockRequest& req,
+void IdentityManager::EnrollDock(const rpc::Identity& who, const v1::EnrollDockRequest& req,
                                  Done<v1::EnrollDockResponse> done) {
+  signers_.Schedule([this, who, req, done = std::move(done)]() mutable {
+    EnrollDockNow(who, req, std::move(done));
+  });
+}
+
+void IdentityManager::EnrollDockNow(const rpc::Identity&, const v1::EnrollDockRequest& req,
+                                    Done<v1::EnrollDockResponse> done) {
   absl::Status valid = rpc::ValidateText("token", req.token(), 1, 128);
   if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
   if (valid.ok() && (req.slot_count() < 0 || req.slot_count() > 256)) {
@@ -743,13 +755,13 @@ void IdentityManager::EnrollDock(const rpc::Identity&, const v1::EnrollDockReque
   if (!valid.ok()) return done(valid);
   absl::StatusOr<provisioning::CertificateRequest> csr =
       provisioning::CertificateRequest::FromPem(req.csr_pem());
-  if (!csr.ok()) return done(absl::InvalidArgumentError(absl::StrCat("csr_pem: ", csr.status().message())));
+  if (!csr.ok())
+    return done(absl::InvalidArgumentError(absl::StrCat("csr_pem: ", csr.status().message())));
   absl::StatusOr<std::string> dock_id = csr->CommonName();
   if (!dock_id.ok()) {
     return done(absl::InvalidArgumentError(absl::StrCat("csr_pem: ", dock_id.status().message())));
   }
-  if (absl::Status s = rpc::ValidateDockId("csr_pem subject CN (the dock id)", *dock_id);
-      !s.ok()) {
+  if (absl::Status s = rpc::ValidateDockId("csr_pem subject CN (the dock id)", *dock_id); !s.ok()) {
     return done(s);
   }
   const std::string hash = TokenHash(req.token());
@@ -775,8 +787,7 @@ void IdentityManager::EnrollDock(const rpc::Identity&, const v1::EnrollDockReque
           WriteTx& tx, v1::EnrollDockResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<storage::TokenRow> token,
                          storage::FindTokenByHash(tx.db(), hash));
-        if (!token.has_value() || token->used ||
-            token->expires_us <= common::ToMicros(tx.now())) {
+        if (!token.has_value() || token->used || token->expires_us <= common::ToMicros(tx.now())) {
           return token_refused();
         }
         RETURN_IF_ERROR(storage::MarkTokenUsed(tx, token->id, dock_id));
@@ -805,8 +816,8 @@ void IdentityManager::RenewDockCertificate(const rpc::Identity& who,
   absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), Role::kDock, who.name);
   if (!cert.ok()) return done(cert.status());
   RunWrite<v1::RenewDockCertificateResponse>(
-      [this, who, cert = *std::move(cert)](WriteTx& tx, v1::RenewDockCertificateResponse& resp)
-          -> absl::Status {
+      [this, who, cert = *std::move(cert)](WriteTx& tx,
+                                           v1::RenewDockCertificateResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(storage::DockRow dock, storage::FindDock(tx.db(), who.name));
         if (dock.revoked) {
           return absl::UnauthenticatedError(absl::StrCat("dock '", who.name, "' is revoked"));
@@ -814,10 +825,9 @@ void IdentityManager::RenewDockCertificate(const rpc::Identity& who,
         RETURN_IF_ERROR(storage::TouchDock(tx, dock.id));
         ASSIGN_OR_RETURN(storage::CertificateRow row,
                          storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
-        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "dock.renew_certificate", "dock",
-                                       who.name,
-                                       {{"certificate", cert.info.serial_hex},
-                                        {"previous", who.certificate_serial}}));
+        RETURN_IF_ERROR(storage::Audit(
+            tx, who.actor(), "dock.renew_certificate", "dock", who.name,
+            {{"certificate", cert.info.serial_hex}, {"previous", who.certificate_serial}}));
         *resp.mutable_certificate() = std::move(row.certificate);
         resp.set_ca_certificate_pem(ca_.CertificatePem());
         return absl::OkStatus();
@@ -827,6 +837,13 @@ void IdentityManager::RenewDockCertificate(const rpc::Identity& who,
 
 void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCameraRequest& req,
                                    Done<v1::EnrollCameraResponse> done) {
+  signers_.Schedule([this, who, req, done = std::move(done)]() mutable {
+    EnrollCameraNow(who, req, std::move(done));
+  });
+}
+
+void IdentityManager::EnrollCameraNow(const rpc::Identity& who, const v1::EnrollCameraRequest& req,
+                                      Done<v1::EnrollCameraResponse> done) {
   absl::Status valid = rpc::ValidateSerial("serial", req.serial());
   if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
   if (!valid.ok()) return done(valid);
@@ -858,8 +875,8 @@ void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCam
       Sign(req.csr_pem(), Role::kCamera, req.serial());
   if (!cert.ok()) return done(cert.status());
   RunWrite<v1::EnrollCameraResponse>(
-      [this, who, req, cert = *std::move(cert)](WriteTx& tx, v1::EnrollCameraResponse& resp)
-          -> absl::Status {
+      [this, who, req, cert = *std::move(cert)](WriteTx& tx,
+                                                v1::EnrollCameraResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(tx.db(), who, req.serial()));
         RETURN_IF_ERROR(CheckCameraEligible(ctx, /*renewal=*/false, tx.now()));
         RETURN_IF_ERROR(storage::TouchDock(tx, ctx.dock.id));
@@ -889,6 +906,14 @@ void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCam
 void IdentityManager::RenewCameraCertificate(const rpc::Identity& who,
                                              const v1::RenewCameraCertificateRequest& req,
                                              Done<v1::RenewCameraCertificateResponse> done) {
+  signers_.Schedule([this, who, req, done = std::move(done)]() mutable {
+    RenewCameraCertificateNow(who, req, std::move(done));
+  });
+}
+
+void IdentityManager::RenewCameraCertificateNow(const rpc::Identity& who,
+                                                const v1::RenewCameraCertificateRequest& req,
+                                                Done<v1::RenewCameraCertificateResponse> done) {
   absl::Status valid = rpc::ValidateSerial("serial", req.serial());
   if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
   if (!valid.ok()) return done(valid);

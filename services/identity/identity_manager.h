@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "camfleet/v1/provisioning.pb.h"
+#include "common/work_pool.h"
 #include "provisioning/certificate_authority.h"
 #include "services/rpc/identity.h"
 #include "services/rpc/page_token.h"
@@ -49,7 +50,7 @@ class IdentityManager {
  public:
   IdentityManager(storage::Store& store, const provisioning::CertificateAuthority& ca,
                   rpc::RevocationSet& revoked, const rpc::PageTokens& tokens)
-      : store_(store), ca_(ca), revoked_(revoked), tokens_(tokens) {}
+      : store_(store), ca_(ca), revoked_(revoked), tokens_(tokens), signers_(0) {}
 
   // ---- ProvisioningService ----
   void IssueOperatorCertificate(const rpc::Identity& who,
@@ -95,6 +96,16 @@ class IdentityManager {
                               Done<v1::RenewCameraCertificateResponse> done);
 
  private:
+  // The DockService calls run on signers_ (their checks, reads and signature), not on the
+  // caller's thread; they answer through `done` as before.
+  void EnrollDockNow(const rpc::Identity& who, const v1::EnrollDockRequest& req,
+                     Done<v1::EnrollDockResponse> done);
+  void EnrollCameraNow(const rpc::Identity& who, const v1::EnrollCameraRequest& req,
+                       Done<v1::EnrollCameraResponse> done);
+  void RenewCameraCertificateNow(const rpc::Identity& who,
+                                 const v1::RenewCameraCertificateRequest& req,
+                                 Done<v1::RenewCameraCertificateResponse> done);
+
   template <typename Resp, typename Fn>
   void RunWrite(Fn fn, Done<Resp> done);
   // Checks the CSR and signs it for `role`/`identity` with the CA.
@@ -114,6 +125,8 @@ class IdentityManager {
   };
   absl::Mutex crl_mu_;
   std::shared_ptr<const CachedCrl> crl_ ABSL_GUARDED_BY(crl_mu_);
+  // Last member: destroyed first, so queued signing finishes while everything it uses lives.
+  common::WorkPool signers_;
 };
 
 }  // namespace camfleet::identity

@@ -1,0 +1,37 @@
+#pragma once
+// A fixed set of threads for slow, CPU-bound work (signing certificates) that must not run on
+// gRPC's callback threads: gRPC 1.51 gives its callback API one thread per CPU, and a handler
+// that holds one for a millisecond of signing stalls every other call's I/O behind it.
+//
+// Tasks run in the order scheduled. The destructor runs what is queued, then joins.
+
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+
+namespace camfleet::common {
+
+class WorkPool {
+ public:
+  // `threads` <= 0 means one per CPU.
+  explicit WorkPool(int threads);
+  ~WorkPool();
+  WorkPool(const WorkPool&) = delete;
+  WorkPool& operator=(const WorkPool&) = delete;
+
+  void Schedule(absl::AnyInvocable<void() &&> task);
+  int size() const { return static_cast<int>(threads_.size()); }
+
+ private:
+  void Loop();
+
+  absl::Mutex mu_;
+  std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace camfleet::common
