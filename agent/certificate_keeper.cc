@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "agent/crl_store.h"
 #include "agent/renewal_policy.h"
 #include "agent/rpc_status.h"
 #include "agent/time_text.h"
@@ -91,6 +92,9 @@ struct CertificateKeeper::Session {
   // Set when the server stayed unreachable or refused the dock itself: the cameras' calls
   // would only fail the same way (and spend minutes in retries), so they wait for the next pass.
   absl::Status server_refusal;
+  // The fleet CRL in force for this pass (fetched now, or the last one kept); none before the
+  // dock has ever fetched one.
+  std::optional<HeldCrl> crl;
 };
 
 CertificateKeeper::CertificateKeeper(KeeperOptions options) : options_(std::move(options)) {}
@@ -103,6 +107,8 @@ PassReport CertificateKeeper::RunPass(const std::vector<CameraSlot>& slots) {
   const bool usable = session.stub != nullptr;
   report.actions.push_back(std::move(dock));
   if (!usable) return report;  // no credentials to talk to anyone with
+  // Before any camera: a revoked camera must be recognised before it is renewed or enrolled.
+  report.actions.push_back(KeepCrl(session));
   for (const CameraSlot& slot : slots) {
     session.now = options_.clock->Now();
     report.actions.push_back(KeepCameraCertificate(session, slot));
@@ -201,6 +207,63 @@ Action CertificateKeeper::KeepDockCertificate(Session& s) {
                            "): ", ValidityText(*issued), "; replaces ", previous));
 }
 
+Action CertificateKeeper::KeepCrl(Session& s) {
+  const std::string& dock_id = s.dock.identity;
+  CrlStore store(options_.paths.Crl(), *s.verifier);
+  absl::StatusOr<std::optional<HeldCrl>> held = store.LoadNewest();
+  if (held.ok()) s.crl = *std::move(held);
+  const std::string in_force =
+      s.crl.has_value()
+          ? absl::StrCat("CRL ", s.crl->number, " held here stays in force")
+          : std::string("no CRL is held here yet, so revoked cameras cannot be recognised");
+  if (!held.ok()) {
+    return Failed(Action::Kind::kCrlFailed, 0, dock_id, held.status(),
+                  absl::StrCat("reading the CRLs kept in ", store.dir()));
+  }
+  if (!s.server_refusal.ok()) {
+    return Failed(Action::Kind::kCrlFailed, 0, dock_id, s.server_refusal,
+                  absl::StrCat("CRL not fetched: the server ",
+                               absl::IsUnavailable(s.server_refusal) ? "was unreachable"
+                                                                     : "refused the dock",
+                               " earlier in this pass; ", in_force));
+  }
+  std::unique_ptr<v1::ProvisioningService::Stub> stub =
+      v1::ProvisioningService::NewStub(MutualTlsChannel(options_.endpoint, s.bundle));
+  v1::GetCrlResponse resp;
+  absl::Status called = RetryUnavailable(options_.retry, [&] {
+    resp.Clear();
+    return FromGrpc(stub->GetCrl(CallContext(options_.endpoint).get(), v1::GetCrlRequest(), &resp));
+  });
+  if (!called.ok()) {
+    if (absl::IsUnavailable(called)) s.server_refusal = called;
+    return Failed(Action::Kind::kCrlFailed, 0, dock_id, called,
+                  absl::StrCat("CRL not fetched; ", in_force));
+  }
+  if (resp.crl_number() < 0) {
+    return Failed(Action::Kind::kCrlFailed, 0, dock_id,
+                  absl::InvalidArgumentError(
+                      absl::StrCat("the server sent CRL number ", resp.crl_number())),
+                  absl::StrCat("CRL refused; ", in_force));
+  }
+  // The CA in the answer is ignored: the CRL must be signed by the CA the dock was enrolled with.
+  absl::StatusOr<HeldCrl> accepted =
+      store.Accept(static_cast<uint64_t>(resp.crl_number()), resp.crl_pem());
+  if (!accepted.ok()) {
+    return Failed(Action::Kind::kCrlFailed, 0, dock_id, accepted.status(),
+                  absl::StrCat("CRL refused; ", in_force));
+  }
+  const bool unchanged = s.crl.has_value() && s.crl->number == accepted->number;
+  const std::string previous =
+      s.crl.has_value() ? absl::StrCat("replaces CRL ", s.crl->number) : "the first CRL held here";
+  s.crl = *std::move(accepted);
+  if (unchanged) {
+    return Done(Action::Kind::kCrlUnchanged, 0, dock_id,
+                absl::StrCat("CRL ", s.crl->number, " is current"));
+  }
+  return Done(Action::Kind::kCrlUpdated, 0, dock_id,
+              absl::StrCat("CRL ", s.crl->number, " fetched, verified and kept; ", previous));
+}
+
 Action CertificateKeeper::KeepCameraCertificate(Session& s, const CameraSlot& slot) {
   const int n = slot.number;
   absl::StatusOr<CameraIdentity> id = slot.link->Identify();
@@ -214,9 +277,24 @@ Action CertificateKeeper::KeepCameraCertificate(Session& s, const CameraSlot& sl
   bool enroll = false;
   std::string why;
   RenewalState state = RenewalState::kNotDue;
+  std::optional<Revocation> revoked;
+  if (!id->certificate_pem.empty() && s.crl.has_value()) {
+    revoked = FindRevocation(*s.crl, *s.verifier, id->certificate_pem);
+  }
+  // Superseded is the one revocation a camera comes back from: the server revokes that way when
+  // it lets a camera enroll again (ResetCameraEnrollment), so the camera enrolls afresh.
+  if (revoked.has_value() && revoked->reason != "superseded") {
+    return Done(Action::Kind::kCameraRefused, n, serial,
+                absl::StrCat("REFUSED: certificate ", revoked->serial_hex, " revoked (",
+                             revoked->reason,
+                             ") \u2014 keep this unit out of service and report it"));
+  }
   if (id->certificate_pem.empty()) {
     enroll = true;
     why = "no certificate";
+  } else if (revoked.has_value()) {
+    enroll = true;
+    why = absl::StrCat("its certificate ", revoked->serial_hex, " was superseded");
   } else {
     absl::StatusOr<provisioning::CertificateInfo> held =
         s.verifier->VerifyForRenewal(id->certificate_pem, s.now);

@@ -11,6 +11,10 @@
 //     installs the certificate; a camera whose certificate is due renews the same way
 //     (RenewCameraCertificate). An empty slot is not an error; one slot's failure does not stop
 //     the others.
+// Between 1 and 2, the fleet CRL: fetched (ProvisioningService.GetCrl), checked against the
+// fleet CA and kept on disk (crl_store.h); with the server unreachable, the last one kept is
+// used. A camera whose certificate is on it is refused: not renewed, not enrolled, reported
+// (kCameraRefused) for a person to take it out of service.
 // Calls to the server are retried with backoff and jitter while UNAVAILABLE.
 //
 // Not thread-safe: one pass at a time.
@@ -40,6 +44,12 @@ struct Action {
     kCameraRenewed,
     kCameraUpToDate,
     kCameraFailed,
+    // The camera's certificate is on the fleet CRL (lost, retired, compromised): nothing was
+    // done for it. Not a failure: refusing it is the dock doing its job; the line is the alert.
+    kCameraRefused,
+    kCrlUpdated,    // a newer CRL was fetched, verified and stored
+    kCrlUnchanged,  // the server's CRL is the one held
+    kCrlFailed,     // no CRL fetched (or one refused); the one held, if any, stays in force
   };
   Kind kind = Kind::kDockUpToDate;
   // 0 for the dock itself.
@@ -84,6 +94,7 @@ class CertificateKeeper {
  private:
   struct Session;
   Action KeepDockCertificate(Session& session);
+  Action KeepCrl(Session& session);
   Action KeepCameraCertificate(Session& session, const CameraSlot& slot);
 
   KeeperOptions options_;

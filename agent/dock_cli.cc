@@ -189,8 +189,10 @@ int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
   run->footer(
       "Each pass renews the dock's certificate once 2/3 of its validity has passed (or within the\n"
       "30-day grace after expiry), enrolls cameras without a certificate and renews cameras'\n"
-      "certificates on the same schedule. One line per action; calls to the server are retried\n"
-      "with backoff while it is unreachable.");
+      "certificates on the same schedule. It fetches the fleet CRL (kept in DIR/crl, used while\n"
+      "the server is unreachable) and refuses cameras whose certificate is revoked: a REFUSED line\n"
+      "is an alert, not a failure. One line per action; calls to the server are retried with\n"
+      "backoff while it is unreachable.");
 
   std::vector<const char*> argv;
   argv.reserve(args.size());

@@ -3,6 +3,7 @@
 // their own entries here.
 //
 //   DIR/credentials/   the dock's credential bundle (provisioning/credential_bundle.h)
+//   DIR/crl/           the newest fleet CRLs the dock holds (agent/crl_store.h)
 
 #include <string>
 
@@ -14,6 +15,7 @@ struct DockPaths {
   std::string dir;
 
   std::string Credentials() const { return provisioning::JoinPath(dir, "credentials"); }
+  std::string Crl() const { return provisioning::JoinPath(dir, "crl"); }
 };
 
 }  // namespace camfleet::agent

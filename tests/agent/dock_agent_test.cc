@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/certificate_keeper.h"
+#include "agent/crl_store.h"
 #include "agent/dock_cli.h"
 #include "agent/dock_paths.h"
 #include "agent/grpc_camera_link.h"
@@ -25,10 +26,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "provisioning/certificate.h"
+#include "provisioning/certificate_authority.h"
 #include "provisioning/certificate_verifier.h"
 #include "provisioning/credential_bundle.h"
 #include "provisioning/file_io.h"
 #include "provisioning/key.h"
+#include "provisioning/revocation.h"
 #include "tests/identity/tls_client.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -527,6 +530,149 @@ TEST_F(CameraLongAwayTest, CameraBackAfterItsGraceEnrollsAfresh) {
       TlsClient(server_->Channel(today->bundle)).GetCamera("CAM-0001");
   ASSERT_THAT(camera, IsOk());
   EXPECT_EQ(camera->state(), v1::CAMERA_STATE_AVAILABLE);
+}
+
+// ------------------------------------------------------------------------------- revocation
+
+// The dock's CRLs as it keeps them, checked against the fleet CA.
+CrlStore DockCrls(const std::string& dock_dir, const std::string& ca_pem) {
+  return CrlStore(DockPaths{dock_dir}.Crl(), *provisioning::CertificateVerifier::FromCaPem(ca_pem));
+}
+
+class RevocationTest : public DockAgentTest {
+ protected:
+  // CAM-0001 enrolled in slot 1, then reported lost through the API (which revokes its
+  // certificate); returns the certificate's serial.
+  std::string EnrollThenLoseCamera() {
+    EXPECT_NO_FATAL_FAILURE(EnrollTheDock());
+    EXPECT_NO_FATAL_FAILURE(InsertCamera(1, "CAM-0001"));
+    CliResult enrolled = RunOnce();
+    EXPECT_EQ(enrolled.code, 0) << enrolled;
+    absl::StatusOr<provisioning::CertificateInfo> cert = CameraCertificate(1);
+    EXPECT_THAT(cert, IsOk());
+    EXPECT_THAT(admin_->ReportLost("CAM-0001"), IsOk());
+    return cert.ok() ? cert->serial_hex : "";
+  }
+
+  std::string RefusedLine(const std::string& serial) {
+    return absl::StrCat("slot 1 CAM-0001: REFUSED: certificate ", serial, " revoked (");
+  }
+};
+
+TEST_F(RevocationTest, LostCameraIsRefusedOnTheNextPass) {
+  const std::string serial = EnrollThenLoseCamera();
+  CliResult r = RunOnce();
+  EXPECT_EQ(r.code, 0) << "refusing a revoked camera is the dock working, not failing: " << r;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("dock post-1-dock-1: CRL "),
+                           HasSubstr(RefusedLine(serial) + "keyCompromise)"),
+                           HasSubstr("keep this unit out of service and report it"),
+                           Not(HasSubstr("up to date: certificate " + serial))))
+      << r;
+}
+
+TEST_F(RevocationTest, LostCameraIsNotRenewedEvenWhenDue) {
+  const std::string serial = EnrollThenLoseCamera();
+  // The dock renews itself on the way; the camera's certificate is due from day ~243.
+  ASSERT_NO_FATAL_FAILURE(RunPassesOnDays({61, 122, 183}));
+  clock_.Set(start_ + Days(244));
+  CliResult r = RunOnce();
+  EXPECT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr(RefusedLine(serial))) << r;
+  EXPECT_THAT(r.out, Not(HasSubstr("slot 1 CAM-0001: renewed"))) << r;
+  EXPECT_EQ(provisioning::ParseCertificate(cameras_[1].camera->Identify().certificate_pem)
+                ->serial_hex,
+            serial);
+  EXPECT_FALSE(provisioning::PathExists(cameras_[1].state_dir + "/pending-key.pem"))
+      << "the camera was not even asked for a CSR";
+}
+
+TEST_F(RevocationTest, KeptCrlIsUsedAfterARestartWithTheServerDown) {
+  const std::string serial = EnrollThenLoseCamera();
+  CliResult fetched = RunOnce();
+  ASSERT_THAT(fetched.out, HasSubstr(RefusedLine(serial))) << fetched;
+  server_->Shutdown();
+  // Each RunOnce is a new process as far as the agent goes: all it keeps is on disk.
+  CliResult r = RunOnce();
+  EXPECT_EQ(r.code, kExitFailed) << "the CRL could not be fetched: " << r;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("dock post-1-dock-1: FAILED: CRL not fetched"),
+                           HasSubstr("held here stays in force"),
+                           HasSubstr(RefusedLine(serial))))
+      << r;
+}
+
+TEST_F(RevocationTest, CrlNotSignedByTheFleetCaIsRejectedAndThePreviousKept) {
+  const std::string serial = EnrollThenLoseCamera();
+  ASSERT_EQ(RunOnce().code, 0);
+  CrlStore crls = DockCrls(dock_dir_, server_->ca_pem());
+  absl::StatusOr<std::optional<HeldCrl>> held = crls.LoadNewest();
+  ASSERT_THAT(held, IsOk());
+  ASSERT_TRUE(held->has_value());
+  const uint64_t good = (*held)->number;
+
+  // Another CA's CRL, numbered far ahead and listing nothing: it would lift the revocation.
+  const std::string other_dir = dir_.File("other-ca");
+  ASSERT_EQ(::mkdir(other_dir.c_str(), 0700), 0);
+  absl::StatusOr<provisioning::CertificateAuthority> other =
+      provisioning::CertificateAuthority::Create(other_dir, clock_.Now());
+  ASSERT_THAT(other, IsOk());
+  absl::StatusOr<std::string> foreign =
+      other->MakeCrl({}, clock_.Now(), clock_.Now() + Days(7), good + 100);
+  ASSERT_THAT(foreign, IsOk());
+
+  EXPECT_THAT(crls.Accept(good + 100, *foreign),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not signed by")));
+  // Planted on disk as the newest file, it is passed over too.
+  ASSERT_THAT(provisioning::WriteNewFile(
+                  absl::StrCat(DockPaths{dock_dir_}.Crl(), "/crl-", good + 100, ".pem"), *foreign,
+                  0644),
+              IsOk());
+  held = crls.LoadNewest();
+  ASSERT_THAT(held, IsOk());
+  ASSERT_TRUE(held->has_value());
+  EXPECT_EQ((*held)->number, good);
+  server_->Shutdown();
+  CliResult r = RunOnce();
+  EXPECT_THAT(r.out, HasSubstr(RefusedLine(serial))) << r;
+}
+
+TEST_F(RevocationTest, OlderCrlNeverReplacesTheOneHeld) {
+  EnrollThenLoseCamera();
+  ASSERT_EQ(RunOnce().code, 0);
+  CrlStore crls = DockCrls(dock_dir_, server_->ca_pem());
+  absl::StatusOr<std::optional<HeldCrl>> held = crls.LoadNewest();
+  ASSERT_THAT(held, IsOk());
+  ASSERT_TRUE(held->has_value());
+  const HeldCrl newest = **held;
+  ASSERT_GT(newest.number, 0u);
+
+  // A CRL the fleet CA did sign, offered under a lower number (a server restored from an old
+  // backup, say): a number going back is never taken.
+  absl::StatusOr<v1::GetCrlResponse> now = admin_->GetCrl();
+  ASSERT_THAT(now, IsOk());
+  EXPECT_THAT(crls.Accept(newest.number - 1, now->crl_pem()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("older than")));
+  held = crls.LoadNewest();
+  ASSERT_THAT(held, IsOk());
+  EXPECT_EQ((*held)->number, newest.number);
+  EXPECT_EQ((*held)->pem, newest.pem);
+}
+
+TEST_F(RevocationTest, CameraWhoseEnrollmentWasResetEnrollsAfresh) {
+  ASSERT_NO_FATAL_FAILURE(EnrollTheDock());
+  ASSERT_NO_FATAL_FAILURE(InsertCamera(1, "CAM-0001"));
+  ASSERT_EQ(RunOnce().code, 0);
+  const std::string before = CameraCertificate(1)->serial_hex;
+  // Revokes the certificate as superseded: the one revocation a camera comes back from.
+  ASSERT_THAT(admin_->ResetEnrollment("CAM-0001"), IsOk());
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("slot 1 CAM-0001: enrolled (its certificate ", before,
+                                            " was superseded)")))
+      << r;
+  EXPECT_THAT(r.out, Not(HasSubstr("REFUSED"))) << r;
+  absl::StatusOr<provisioning::CertificateInfo> after = CameraCertificate(1);
+  ASSERT_THAT(after, IsOk());
+  EXPECT_NE(after->serial_hex, before);
 }
 
 // ------------------------------------------------------------------------------- command line

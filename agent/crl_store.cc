@@ -1,0 +1,146 @@
+#include "agent/crl_store.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "provisioning/certificate.h"
+#include "provisioning/file_io.h"
+
+namespace camfleet::agent {
+
+namespace {
+
+constexpr size_t kMaxCrlBytes = 8 * 1024 * 1024;
+constexpr char kPrefix[] = "crl-";
+constexpr char kSuffix[] = ".pem";
+// The newest two: the one in force and the one before, in case the newest is found damaged.
+constexpr size_t kKeep = 2;
+
+// The CRL numbers of the files in `dir`, newest first.
+absl::StatusOr<std::vector<uint64_t>> ListNumbers(const std::string& dir) {
+  std::vector<uint64_t> numbers;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec == std::errc::no_such_file_or_directory) return numbers;
+  if (ec) return absl::InternalError(absl::StrCat("reading ", dir, ": ", ec.message()));
+  for (const auto& entry : it) {
+    const std::string filename = entry.path().filename().string();
+    absl::string_view name = filename;
+    uint64_t number = 0;
+    if (absl::ConsumePrefix(&name, kPrefix) && absl::ConsumeSuffix(&name, kSuffix) &&
+        absl::SimpleAtoi(name, &number)) {
+      numbers.push_back(number);
+    }
+  }
+  std::sort(numbers.begin(), numbers.end(), std::greater<>());
+  return numbers;
+}
+
+}  // namespace
+
+CrlStore::CrlStore(std::string dir, provisioning::CertificateVerifier ca)
+    : dir_(std::move(dir)), ca_(std::move(ca)) {}
+
+std::string CrlStore::PathFor(uint64_t number) const {
+  return provisioning::JoinPath(dir_, absl::StrFormat("%s%020u%s", kPrefix, number, kSuffix));
+}
+
+absl::StatusOr<std::optional<HeldCrl>> CrlStore::LoadNewest() const {
+  absl::StatusOr<std::vector<uint64_t>> numbers = ListNumbers(dir_);
+  if (!numbers.ok()) return numbers.status();
+  for (uint64_t number : *numbers) {
+    absl::StatusOr<provisioning::FileContents> file =
+        provisioning::ReadSmallFile(PathFor(number), kMaxCrlBytes);
+    if (!file.ok()) continue;
+    // A file the fleet CA did not sign (damaged, or put there by someone else) is passed over:
+    // it must neither lift a revocation nor hide the older, good CRL.
+    absl::StatusOr<provisioning::CertificateVerifier> with = ca_.WithCrl(file->data);
+    if (!with.ok()) continue;
+    return HeldCrl{number, std::move(file->data), *std::move(with)};
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<HeldCrl> CrlStore::Accept(uint64_t number, absl::string_view pem) {
+  absl::StatusOr<provisioning::CertificateVerifier> with = ca_.WithCrl(pem);
+  if (!with.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CRL ", number, " refused: ", with.status().message()));
+  }
+  absl::StatusOr<std::optional<HeldCrl>> held = LoadNewest();
+  if (!held.ok()) return held.status();
+  if (held->has_value()) {
+    if (number < (*held)->number) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the server offered CRL ", number, ", older than CRL ", (*held)->number,
+                       " held here; keeping ", (*held)->number));
+    }
+    if (number == (*held)->number) return **std::move(held);
+  }
+  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("creating ", dir_, ": ", std::strerror(errno)));
+  }
+  const std::string path = PathFor(number);
+  absl::Status written = provisioning::WriteNewFile(path, pem, 0644);
+  // ALREADY_EXISTS: a file of that number that did not verify (LoadNewest passed over it).
+  // Move it aside rather than trust it, and write the good one.
+  if (absl::IsAlreadyExists(written)) {
+    const std::string aside = absl::StrCat(path, ".bad");
+    if (std::rename(path.c_str(), aside.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("moving aside ", path, ": ", std::strerror(errno)));
+    }
+    written = provisioning::WriteNewFile(path, pem, 0644);
+  }
+  if (!written.ok()) return written;
+  // Prune: failures to remove an old CRL cost only disk space.
+  if (absl::StatusOr<std::vector<uint64_t>> numbers = ListNumbers(dir_); numbers.ok()) {
+    for (size_t i = kKeep; i < numbers->size(); ++i) {
+      std::error_code ec;
+      std::filesystem::remove(PathFor((*numbers)[i]), ec);
+    }
+  }
+  return HeldCrl{number, std::string(pem), *std::move(with)};
+}
+
+std::optional<Revocation> FindRevocation(const HeldCrl& crl,
+                                         const provisioning::CertificateVerifier& ca,
+                                         absl::string_view cert_pem) {
+  absl::StatusOr<provisioning::CertificateInfo> info = provisioning::ParseCertificate(cert_pem);
+  if (!info.ok()) return std::nullopt;
+  // Checked at a moment the certificate was valid, so that expiry does not hide a revocation:
+  // a lost camera whose certificate has also run out is still a lost camera.
+  const absl::Time at = info->not_before + absl::Seconds(1);
+  if (!ca.VerifyChain(cert_pem, at).ok()) return std::nullopt;  // not ours: the CRL is silent
+  absl::Status checked = crl.verifier.VerifyChain(cert_pem, at).status();
+  if (checked.ok() || !absl::IsUnauthenticated(checked)) return std::nullopt;
+  // certificate_verifier.h: "... is revoked since <time> (keyCompromise)".
+  absl::string_view message = checked.message();
+  const size_t revoked = message.find("is revoked");
+  if (revoked == absl::string_view::npos) return std::nullopt;
+  Revocation r{info->serial_hex, "unspecified", ""};
+  absl::string_view rest = message.substr(revoked + std::strlen("is revoked"));
+  if (absl::ConsumePrefix(&rest, " since ")) {
+    const size_t open = rest.find(" (");
+    r.since = std::string(rest.substr(0, open));
+    if (open != absl::string_view::npos && absl::EndsWith(rest, ")")) {
+      r.reason = std::string(rest.substr(open + 2, rest.size() - open - 3));
+    }
+  }
+  return r;
+}
+
+}  // namespace camfleet::agent
