@@ -106,11 +106,16 @@ absl::StatusOr<HeldCrl> CrlStore::Accept(uint64_t number, absl::string_view pem)
     written = provisioning::WriteNewFile(path, pem, 0644);
   }
   if (!written.ok()) return written;
-  // Prune: failures to remove an old CRL cost only disk space.
+  // Prune only what is older than the CRL just accepted, keeping it and the kKeep - 1 newest
+  // below it: counting files above it (which failed to verify, or LoadNewest would have held
+  // them) could delete every good CRL. Failures to remove cost only disk space.
   if (absl::StatusOr<std::vector<uint64_t>> numbers = ListNumbers(dir_); numbers.ok()) {
-    for (size_t i = kKeep; i < numbers->size(); ++i) {
+    size_t kept = 0;
+    for (uint64_t n : *numbers) {
+      if (n > number) continue;
+      if (kept++ < kKeep) continue;
       std::error_code ec;
-      std::filesystem::remove(PathFor((*numbers)[i]), ec);
+      std::filesystem::remove(PathFor(n), ec);
     }
   }
   return HeldCrl{number, std::string(pem), *std::move(with)};

@@ -3,7 +3,9 @@
 // gRPC's callback threads: gRPC 1.51 gives its callback API one thread per CPU, and a handler
 // that holds one for a millisecond of signing stalls every other call's I/O behind it.
 //
-// Tasks run in the order scheduled. The destructor runs what is queued, then joins.
+// Tasks start in the order scheduled (with one thread, they also finish in that order). The queue
+// is unbounded: callers bound the work they schedule. The destructor runs what is queued, then
+// joins.
 
 #include <deque>
 #include <thread>

@@ -166,7 +166,20 @@ void Store::WriterLoop() {
     }
     FinishedGroup finished;
     int64_t commits = 0;
-    finished.results = CommitGroup(group, commits);
+    bool failed_before;
+    {
+      absl::MutexLock lock(&mu_);
+      failed_before = sync_failed_;
+    }
+    if (failed_before) {
+      // After a failed fsync nothing more is committed: a later fsync may "succeed" without the
+      // pages the failed one lost, and must not make anything look durable (see SyncerLoop).
+      finished.results.assign(group.size(), absl::UnavailableError(
+          "the store stopped taking writes after an fsync of its WAL failed; check the disk "
+          "and restart the server"));
+    } else {
+      finished.results = CommitGroup(group, commits);
+    }
     finished.jobs = std::move(group);
     group.clear();  // moved from: make it empty for sure
     absl::MutexLock lock(&mu_);
@@ -267,6 +280,7 @@ absl::Status Store::SyncWal() {
 void Store::SyncerLoop() {
   while (true) {
     std::deque<FinishedGroup> batch;
+    bool failed_before = false;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -279,6 +293,7 @@ void Store::SyncerLoop() {
         return;
       }
       batch.swap(to_sync_);
+      failed_before = sync_failed_;
     }
     bool any_committed = false;
     int64_t seq = 0;
@@ -289,7 +304,13 @@ void Store::SyncerLoop() {
     // One fdatasync makes every frame written so far durable: the WAL is append-only between
     // checkpoints, and a checkpoint syncs the WAL before it copies anything out of it.
     absl::Status synced;
-    if (any_committed) synced = SyncWal();
+    if (failed_before) {
+      // Linux may drop the dirty pages of a failed fsync and report the next one as a success:
+      // once one has failed, no later sync proves anything.
+      synced = absl::UnavailableError("an earlier fsync of the WAL failed");
+    } else if (any_committed) {
+      synced = SyncWal();
+    }
     if (!synced.ok()) {
       synced = absl::DataLossError(absl::StrCat(
           "the write was committed but could not be made durable (", synced.message(),

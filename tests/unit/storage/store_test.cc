@@ -352,7 +352,10 @@ class ControlledDisk {
       absl::MutexLock lock(&mu_);
       ++entered_;
       mu_.Await(absl::Condition(&open_));
-      if (fail_) return absl::UnavailableError("injected EIO");
+      if (fail_) {  // one failure, as a disk error reported once; later syncs "succeed"
+        fail_ = false;
+        return absl::UnavailableError("injected EIO");
+      }
       if (::fdatasync(fd) != 0) return absl::InternalError("fdatasync failed");
       ++synced_;
       return absl::OkStatus();
@@ -513,6 +516,22 @@ TEST_F(StoreDurabilityTest, FailedSyncIsDataLossAndTheStoreRefusesFurtherWrites)
   EXPECT_THAT(result, StatusIs(absl::StatusCode::kDataLoss, HasSubstr("check the disk")));
   EXPECT_THAT(store_->WriteAndWait([](WriteTx& tx) { return InsertItem(tx, "after"); }),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("fsync")));
+}
+
+TEST_F(StoreDurabilityTest, WritesQueuedBehindAFailedSyncAreNotAcknowledged) {
+  const int before = disk_.synced();
+  disk_.Hold();
+  Results results;
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "first"); }, results.Slot("first"));
+  ASSERT_TRUE(disk_.WaitForSyncs(1 + before));
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = absl::StrCat("behind", i);
+    store_->Write([name](WriteTx& tx) { return InsertItem(tx, name); }, results.Slot(name));
+  }
+  // Later syncs would succeed: they must not make the writes behind the failed one look durable.
+  disk_.Release(/*fail=*/true);
+  ASSERT_TRUE(results.WaitFor(6));
+  for (const auto& [name, status] : results.Get()) EXPECT_FALSE(status.ok()) << name;
 }
 
 TEST_F(StoreDurabilityTest, FailedWriteAloneNeedsNoSync) {
