@@ -17,8 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "provisioning/certificate.h"
 #include "provisioning/file_io.h"
+#include "provisioning/revocation.h"
 
 namespace camfleet::agent {
 
@@ -70,6 +72,8 @@ absl::StatusOr<std::optional<HeldCrl>> CrlStore::LoadNewest() const {
     // it must neither lift a revocation nor hide the older, good CRL.
     absl::StatusOr<provisioning::CertificateVerifier> with = ca_.WithCrl(file->data);
     if (!with.ok()) continue;
+    // The number that orders CRLs is the one the CA signed, not a file name anyone could pick.
+    if (with->CrlNumber() != number) continue;
     return HeldCrl{number, std::move(file->data), *std::move(with)};
   }
   return std::nullopt;
@@ -81,13 +85,20 @@ absl::StatusOr<HeldCrl> CrlStore::Accept(uint64_t number, absl::string_view pem)
     return absl::InvalidArgumentError(
         absl::StrCat("CRL ", number, " refused: ", with.status().message()));
   }
+  // The server's word for the number must be what the CA signed: an old, genuinely signed CRL
+  // offered under a high number would otherwise pin the dock to stale revocations.
+  if (with->CrlNumber() != number) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CRL ", number, " refused: the signed CRL says number ",
+                     with->CrlNumber().has_value() ? absl::StrCat(*with->CrlNumber()) : "none"));
+  }
   absl::StatusOr<std::optional<HeldCrl>> held = LoadNewest();
   if (!held.ok()) return held.status();
   if (held->has_value()) {
     if (number < (*held)->number) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the server offered CRL ", number, ", older than CRL ", (*held)->number,
-                       " held here; keeping ", (*held)->number));
+      return absl::FailedPreconditionError(absl::StrCat("the server offered CRL ", number,
+                                                        ", older than CRL ", (*held)->number,
+                                                        " held here; keeping ", (*held)->number));
     }
     if (number == (*held)->number) return **std::move(held);
   }
@@ -126,26 +137,18 @@ std::optional<Revocation> FindRevocation(const HeldCrl& crl,
                                          absl::string_view cert_pem) {
   absl::StatusOr<provisioning::CertificateInfo> info = provisioning::ParseCertificate(cert_pem);
   if (!info.ok()) return std::nullopt;
-  // Checked at a moment the certificate was valid, so that expiry does not hide a revocation:
-  // a lost camera whose certificate has also run out is still a lost camera.
-  const absl::Time at = info->not_before + absl::Seconds(1);
-  if (!ca.VerifyChain(cert_pem, at).ok()) return std::nullopt;  // not ours: the CRL is silent
-  absl::Status checked = crl.verifier.VerifyChain(cert_pem, at).status();
-  if (checked.ok() || !absl::IsUnauthenticated(checked)) return std::nullopt;
-  // certificate_verifier.h: "... is revoked since <time> (keyCompromise)".
-  absl::string_view message = checked.message();
-  const size_t revoked = message.find("is revoked");
-  if (revoked == absl::string_view::npos) return std::nullopt;
-  Revocation r{info->serial_hex, "unspecified", ""};
-  absl::string_view rest = message.substr(revoked + std::strlen("is revoked"));
-  if (absl::ConsumePrefix(&rest, " since ")) {
-    const size_t open = rest.find(" (");
-    r.since = std::string(rest.substr(0, open));
-    if (open != absl::string_view::npos && absl::EndsWith(rest, ")")) {
-      r.reason = std::string(rest.substr(open + 2, rest.size() - open - 3));
-    }
-  }
-  return r;
+  // Only a certificate the fleet CA issued (checked at a moment it was valid, so that expiry
+  // does not matter) can be on its CRL; for anything else the CRL is silent.
+  if (!ca.VerifyChain(cert_pem, info->not_before + absl::Seconds(1)).ok()) return std::nullopt;
+  absl::StatusOr<std::optional<provisioning::RevokedCertificate>> entry =
+      crl.verifier.FindRevocation(cert_pem);
+  if (!entry.ok() || !entry->has_value()) return std::nullopt;
+  const provisioning::RevokedCertificate& r = **entry;
+  return Revocation{
+      info->serial_hex, std::string(provisioning::RevocationReasonName(r.reason)),
+      r.revoked_at == absl::InfinitePast()
+          ? ""
+          : absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", r.revoked_at, absl::UTCTimeZone())};
 }
 
 }  // namespace camfleet::agent

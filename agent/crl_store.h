@@ -9,9 +9,9 @@
 // verifies against the fleet CA is the one in force; a damaged or foreign file is passed over.
 // The two newest are kept, older ones removed.
 //
-// The CRL number comes from GetCrlResponse.crl_number (the server's word over mutual TLS): the
-// agent may not parse X.509 itself (only provisioning/ calls OpenSSL), and the provisioning API
-// does not expose the number inside the signed CRL yet.
+// The CRL number is the one inside the signed CRL (CertificateVerifier::CrlNumber): a CRL the
+// server offers under another number, or a file whose name disagrees with its content, is
+// refused, so an old but genuinely signed CRL can never pin the dock to stale revocations.
 
 #include <cstdint>
 #include <optional>
@@ -36,7 +36,7 @@ struct HeldCrl {
 struct Revocation {
   std::string serial_hex;
   std::string reason;  // RFC 5280 name, e.g. "keyCompromise"; "unspecified" when the CRL has none
-  std::string since;   // as the verifier wrote it; empty if not known
+  std::string since;   // revocation time, RFC 3339 UTC; empty if not known
 };
 
 class CrlStore {

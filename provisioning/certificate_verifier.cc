@@ -117,3 +117,46 @@ absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyForRenewal(absl::stri
 const std::string& CertificateVerifier::CaPem() const { return state_->ca_pem; }
 
 }  // namespace camfleet::provisioning
+
+namespace camfleet::provisioning {
+
+std::optional<uint64_t> CertificateVerifier::CrlNumber() const {
+  if (state_->crl == nullptr) return std::nullopt;
+  Asn1IntegerPtr number(static_cast<ASN1_INTEGER*>(
+      X509_CRL_get_ext_d2i(state_->crl.get(), NID_crl_number, nullptr, nullptr)));
+  uint64_t value = 0;
+  if (number == nullptr || ASN1_INTEGER_get_uint64(&value, number.get()) != 1) {
+    ClearOpenSslErrors();
+    return std::nullopt;
+  }
+  return value;
+}
+
+absl::StatusOr<std::optional<RevokedCertificate>> CertificateVerifier::FindRevocation(
+    absl::string_view cert_pem) const {
+  absl::StatusOr<X509Ptr> cert = ReadPemCertificate(cert_pem, "certificate");
+  if (!cert.ok()) return cert.status();
+  if (state_->crl == nullptr) return std::nullopt;
+  X509_REVOKED* entry = nullptr;
+  if (X509_CRL_get0_by_serial(state_->crl.get(), &entry, X509_get0_serialNumber(cert->get())) !=
+          1 ||
+      entry == nullptr) {
+    ClearOpenSslErrors();
+    return std::nullopt;
+  }
+  RevokedCertificate revoked;
+  revoked.serial_hex = SerialToHex(X509_get0_serialNumber(cert->get()));
+  absl::StatusOr<absl::Time> when = TimeFromAsn1(X509_REVOKED_get0_revocationDate(entry));
+  revoked.revoked_at = when.ok() ? *when : absl::InfinitePast();
+  Asn1EnumeratedPtr code(static_cast<ASN1_ENUMERATED*>(
+      X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
+  if (code != nullptr) {
+    absl::StatusOr<RevocationReason> reason =
+        RevocationReasonFromCode(static_cast<int>(ASN1_ENUMERATED_get(code.get())));
+    if (reason.ok()) revoked.reason = *reason;
+  }
+  ClearOpenSslErrors();
+  return revoked;
+}
+
+}  // namespace camfleet::provisioning

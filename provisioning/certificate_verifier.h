@@ -3,13 +3,16 @@
 // (and, on a dock, the latest CRL): no CA key needed. The server uses it through
 // CertificateAuthority; docks and the CLI use it directly with ca.crt.
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "provisioning/certificate.h"
+#include "provisioning/revocation.h"
 
 namespace camfleet::provisioning {
 
@@ -40,6 +43,16 @@ class CertificateVerifier {
   // renewal grace of 30 days ended at <time>" past the grace; otherwise as VerifyChain.
   absl::StatusOr<CertificateInfo> VerifyForRenewal(absl::string_view cert_pem,
                                                    absl::Time now) const;
+
+  // The CRL number inside the signed CRL given to WithCrl (the number a dock must never see go
+  // back); nullopt without a CRL or if the CRL carries none.
+  std::optional<uint64_t> CrlNumber() const;
+
+  // The CRL's entry for `cert_pem`'s serial, whatever the certificate's validity; nullopt if the
+  // CRL does not list it or there is no CRL. INVALID_ARGUMENT if `cert_pem` is not a PEM
+  // certificate.
+  absl::StatusOr<std::optional<RevokedCertificate>> FindRevocation(
+      absl::string_view cert_pem) const;
 
   // The trusted CA certificate, PEM.
   const std::string& CaPem() const;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -579,9 +580,9 @@ TEST_F(RevocationTest, LostCameraIsNotRenewedEvenWhenDue) {
   EXPECT_EQ(r.code, 0) << r;
   EXPECT_THAT(r.out, HasSubstr(RefusedLine(serial))) << r;
   EXPECT_THAT(r.out, Not(HasSubstr("slot 1 CAM-0001: renewed"))) << r;
-  EXPECT_EQ(provisioning::ParseCertificate(cameras_[1].camera->Identify().certificate_pem)
-                ->serial_hex,
-            serial);
+  EXPECT_EQ(
+      provisioning::ParseCertificate(cameras_[1].camera->Identify().certificate_pem)->serial_hex,
+      serial);
   EXPECT_FALSE(provisioning::PathExists(cameras_[1].state_dir + "/pending-key.pem"))
       << "the camera was not even asked for a CSR";
 }
@@ -595,8 +596,7 @@ TEST_F(RevocationTest, KeptCrlIsUsedAfterARestartWithTheServerDown) {
   CliResult r = RunOnce();
   EXPECT_EQ(r.code, kExitFailed) << "the CRL could not be fetched: " << r;
   EXPECT_THAT(r.out, AllOf(HasSubstr("dock post-1-dock-1: FAILED: CRL not fetched"),
-                           HasSubstr("held here stays in force"),
-                           HasSubstr(RefusedLine(serial))))
+                           HasSubstr("held here stays in force"), HasSubstr(RefusedLine(serial))))
       << r;
 }
 
@@ -623,8 +623,8 @@ TEST_F(RevocationTest, CrlNotSignedByTheFleetCaIsRejectedAndThePreviousKept) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not signed by")));
   // Planted on disk as the newest file, it is passed over too.
   ASSERT_THAT(provisioning::WriteNewFile(
-                  absl::StrCat(DockPaths{dock_dir_}.Crl(), "/crl-", good + 100, ".pem"), *foreign,
-                  0644),
+                  absl::StrFormat("%s/crl-%020u.pem", DockPaths{dock_dir_}.Crl(), good + 100),
+                  *foreign, 0644),
               IsOk());
   held = crls.LoadNewest();
   ASSERT_THAT(held, IsOk());
@@ -645,16 +645,49 @@ TEST_F(RevocationTest, OlderCrlNeverReplacesTheOneHeld) {
   const HeldCrl newest = **held;
   ASSERT_GT(newest.number, 0u);
 
-  // A CRL the fleet CA did sign, offered under a lower number (a server restored from an old
-  // backup, say): a number going back is never taken.
-  absl::StatusOr<v1::GetCrlResponse> now = admin_->GetCrl();
-  ASSERT_THAT(now, IsOk());
-  EXPECT_THAT(crls.Accept(newest.number - 1, now->crl_pem()),
+  // A CRL the fleet CA did sign with a lower number and listing nothing (a server restored from
+  // an old backup, say): a number going back is never taken.
+  absl::StatusOr<provisioning::CertificateAuthority> ca = server_->LoadCa();
+  ASSERT_THAT(ca, IsOk());
+  absl::StatusOr<std::string> older =
+      ca->MakeCrl({}, clock_.Now(), clock_.Now() + Days(7), newest.number - 1);
+  ASSERT_THAT(older, IsOk());
+  EXPECT_THAT(crls.Accept(newest.number - 1, *older),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("older than")));
   held = crls.LoadNewest();
   ASSERT_THAT(held, IsOk());
   EXPECT_EQ((*held)->number, newest.number);
   EXPECT_EQ((*held)->pem, newest.pem);
+}
+
+TEST_F(RevocationTest, CrlOfferedUnderAnotherNumberThanItsSignedOneIsRefused) {
+  const std::string serial = EnrollThenLoseCamera();
+  ASSERT_EQ(RunOnce().code, 0);
+  CrlStore crls = DockCrls(dock_dir_, server_->ca_pem());
+  absl::StatusOr<std::optional<HeldCrl>> held = crls.LoadNewest();
+  ASSERT_THAT(held, IsOk());
+  ASSERT_TRUE(held->has_value());
+  const uint64_t good = (*held)->number;
+  // An older CRL the fleet CA really signed, listing nothing, claimed to be far newer: taken, it
+  // would lift the revocation and refuse every real CRL after it as "older".
+  absl::StatusOr<provisioning::CertificateAuthority> ca = server_->LoadCa();
+  ASSERT_THAT(ca, IsOk());
+  absl::StatusOr<std::string> stale = ca->MakeCrl({}, clock_.Now(), clock_.Now() + Days(7), 1);
+  ASSERT_THAT(stale, IsOk());
+  EXPECT_THAT(crls.Accept(good + 1000, *stale),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("signed CRL says number 1")));
+  // Planted on disk under a high number, it is passed over.
+  ASSERT_THAT(provisioning::WriteNewFile(
+                  absl::StrFormat("%s/crl-%020u.pem", DockPaths{dock_dir_}.Crl(), good + 1000),
+                  *stale, 0644),
+              IsOk());
+  held = crls.LoadNewest();
+  ASSERT_THAT(held, IsOk());
+  ASSERT_TRUE(held->has_value());
+  EXPECT_EQ((*held)->number, good);
+  server_->Shutdown();
+  CliResult r = RunOnce();
+  EXPECT_THAT(r.out, HasSubstr(RefusedLine(serial))) << r;
 }
 
 TEST_F(RevocationTest, CameraWhoseEnrollmentWasResetEnrollsAfresh) {

@@ -132,6 +132,40 @@ TEST_F(VerifyTest, RefusesARevokedCertificateSayingWhyAndWhen) {
   EXPECT_THAT(verifier->VerifyChain(kept->pem, FixedNow() + 2 * kDay), IsOk());
 }
 
+TEST_F(VerifyTest, CrlNumberIsTheOneTheCaSigned) {
+  absl::StatusOr<std::string> crl = Ca().MakeCrl({}, FixedNow(), FixedNow() + kDay, 4242);
+  ASSERT_THAT(crl, IsOk());
+  absl::StatusOr<CertificateVerifier> verifier = Ca().Verifier().WithCrl(*crl);
+  ASSERT_THAT(verifier, IsOk());
+  EXPECT_EQ(verifier->CrlNumber(), std::optional<uint64_t>(4242));
+  EXPECT_EQ(Ca().Verifier().CrlNumber(), std::nullopt);
+}
+
+TEST_F(VerifyTest, FindRevocationGivesReasonAndTimeEvenAfterExpiry) {
+  absl::StatusOr<IssuedCertificate> lost = IssueFresh(Role::kCamera, "CAM-LOST", FixedNow());
+  absl::StatusOr<IssuedCertificate> kept = IssueFresh(Role::kCamera, "CAM-KEPT", FixedNow());
+  ASSERT_THAT(lost, IsOk());
+  ASSERT_THAT(kept, IsOk());
+  const absl::Time revoked_at = absl::FromUnixSeconds(absl::ToUnixSeconds(FixedNow() + kDay));
+  absl::StatusOr<std::string> crl =
+      Ca().MakeCrl({{lost->info.serial_hex, revoked_at, RevocationReason::kCessationOfOperation}},
+                   FixedNow() + kDay, FixedNow() + 8 * kDay, 2);
+  ASSERT_THAT(crl, IsOk());
+  absl::StatusOr<CertificateVerifier> verifier = Ca().Verifier().WithCrl(*crl);
+  ASSERT_THAT(verifier, IsOk());
+  absl::StatusOr<std::optional<RevokedCertificate>> entry = verifier->FindRevocation(lost->pem);
+  ASSERT_THAT(entry, IsOk());
+  ASSERT_TRUE(entry->has_value());
+  EXPECT_EQ((*entry)->reason, RevocationReason::kCessationOfOperation);
+  EXPECT_EQ((*entry)->revoked_at, revoked_at);
+  EXPECT_EQ((*entry)->serial_hex, lost->info.serial_hex);
+  absl::StatusOr<std::optional<RevokedCertificate>> none = verifier->FindRevocation(kept->pem);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_THAT(verifier->FindRevocation("not a certificate"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST_F(VerifyTest, AStaleCrlStillRevokesAndDoesNotBlockOthers) {
   absl::StatusOr<IssuedCertificate> lost = IssueFresh(Role::kCamera, "CAM-LOST", FixedNow());
   absl::StatusOr<IssuedCertificate> kept = IssueFresh(Role::kCamera, "CAM-KEPT", FixedNow());
