@@ -24,6 +24,11 @@ void WorkPool::Schedule(absl::AnyInvocable<void() &&> task) {
   queue_.push_back(std::move(task));
 }
 
+size_t WorkPool::queued() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
 void WorkPool::Loop() {
   while (true) {
     absl::AnyInvocable<void() &&> task;

@@ -3,10 +3,11 @@
 // gRPC's callback threads: gRPC 1.51 gives its callback API one thread per CPU, and a handler
 // that holds one for a millisecond of signing stalls every other call's I/O behind it.
 //
-// Tasks start in the order scheduled (with one thread, they also finish in that order). The queue
-// is unbounded: callers bound the work they schedule. The destructor runs what is queued, then
-// joins.
+// Tasks start in the order scheduled (with one thread, they also finish in that order). The
+// queue is unbounded: callers bound what they schedule (queued()). The destructor runs what is
+// queued, then joins.
 
+#include <cstddef>
 #include <deque>
 #include <thread>
 #include <vector>
@@ -25,12 +26,14 @@ class WorkPool {
   WorkPool& operator=(const WorkPool&) = delete;
 
   void Schedule(absl::AnyInvocable<void() &&> task);
+  // Tasks waiting for a thread now (for a caller's own bound on the work it queues).
+  size_t queued() const;
   int size() const { return static_cast<int>(threads_.size()); }
 
  private:
   void Loop();
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;

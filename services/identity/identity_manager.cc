@@ -739,6 +739,11 @@ absl::StatusOr<v1::ListSupplierCasResponse> IdentityManager::ListSupplierCas(
 
 void IdentityManager::EnrollDock(const rpc::Identity& who, const v1::EnrollDockRequest& req,
                                  Done<v1::EnrollDockResponse> done) {
+  if (signers_.queued() >= kMaxQueuedSignings) {
+    return done(absl::UnavailableError(absl::StrCat(
+        "camfleetd is busy: ", kMaxQueuedSignings,
+        " certificate requests are waiting to be signed; retry with backoff")));
+  }
   signers_.Schedule([this, who, req, done = std::move(done)]() mutable {
     EnrollDockNow(who, req, std::move(done));
   });
@@ -837,6 +842,11 @@ void IdentityManager::RenewDockCertificate(const rpc::Identity& who,
 
 void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCameraRequest& req,
                                    Done<v1::EnrollCameraResponse> done) {
+  if (signers_.queued() >= kMaxQueuedSignings) {
+    return done(absl::UnavailableError(absl::StrCat(
+        "camfleetd is busy: ", kMaxQueuedSignings,
+        " certificate requests are waiting to be signed; retry with backoff")));
+  }
   signers_.Schedule([this, who, req, done = std::move(done)]() mutable {
     EnrollCameraNow(who, req, std::move(done));
   });
@@ -906,6 +916,11 @@ void IdentityManager::EnrollCameraNow(const rpc::Identity& who, const v1::Enroll
 void IdentityManager::RenewCameraCertificate(const rpc::Identity& who,
                                              const v1::RenewCameraCertificateRequest& req,
                                              Done<v1::RenewCameraCertificateResponse> done) {
+  if (signers_.queued() >= kMaxQueuedSignings) {
+    return done(absl::UnavailableError(absl::StrCat(
+        "camfleetd is busy: ", kMaxQueuedSignings,
+        " certificate requests are waiting to be signed; retry with backoff")));
+  }
   signers_.Schedule([this, who, req, done = std::move(done)]() mutable {
     RenewCameraCertificateNow(who, req, std::move(done));
   });

@@ -48,6 +48,11 @@ absl::StatusOr<storage::CertificateRow> ImportFactoryCertificate(storage::WriteT
 
 class IdentityManager {
  public:
+  // Enrollments and renewals waiting for a signer beyond this are answered UNAVAILABLE, which
+  // docks retry with backoff and jitter: a post reconnecting after days, or many docks at once,
+  // must not queue unbounded work. 1,024 signings are about a second of CPU.
+  static constexpr size_t kMaxQueuedSignings = 1024;
+
   IdentityManager(storage::Store& store, const provisioning::CertificateAuthority& ca,
                   rpc::RevocationSet& revoked, const rpc::PageTokens& tokens)
       : store_(store), ca_(ca), revoked_(revoked), tokens_(tokens), signers_(0) {}

@@ -45,6 +45,21 @@ TEST(WorkPoolTest, OneThreadRunsTasksInTheOrderScheduled) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ(order[static_cast<size_t>(i)], i);
 }
 
+TEST(WorkPoolTest, QueuedCountsTasksWaitingForAThread) {
+  WorkPool pool(1);
+  absl::Notification started;
+  absl::Notification release;
+  pool.Schedule([&] {
+    started.Notify();
+    release.WaitForNotification();
+  });
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  pool.Schedule([] {});
+  pool.Schedule([] {});
+  EXPECT_EQ(pool.queued(), 2u);
+  release.Notify();
+}
+
 TEST(WorkPoolTest, ZeroThreadsMeansOnePerCpu) {
   WorkPool pool(0);
   EXPECT_GE(pool.size(), 1);
