@@ -24,7 +24,6 @@ namespace {
 
 constexpr size_t kMaxPemBytes = 64 * 1024;
 constexpr char kVersionPrefix = 'v';
-constexpr char kCurrentTmpLink[] = "current.tmp";
 constexpr const char* kBundleFiles[] = {kBundleKeyFile, kBundleCertFile, kBundleCaFile};
 
 absl::Status IoError(absl::string_view what, const std::string& path) {
@@ -35,33 +34,11 @@ absl::Status IoError(absl::string_view what, const std::string& path) {
   return absl::InternalError(message);
 }
 
-// Closes the descriptor on every path out of a function.
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ~ScopedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  int Get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 absl::Status EnsureDir(const std::string& dir) {
   if (mkdir(dir.c_str(), 0700) == 0 || (errno == EEXIST && IsDirectory(dir))) {
     return absl::OkStatus();
   }
   return absl::PermissionDeniedError(absl::StrCat("cannot create directory ", dir));
-}
-
-absl::Status SyncDir(const std::string& dir) {
-  ScopedFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.Get() < 0) return IoError("opening directory", dir);
-  if (::fsync(fd.Get()) != 0) return IoError("syncing directory", dir);
-  return absl::OkStatus();
 }
 
 std::string VersionName(int64_t version) { return absl::StrCat("v", version); }
@@ -152,7 +129,7 @@ absl::Status WriteVersion(const std::string& dir, int64_t version, const std::st
   const std::string vdir = JoinPath(dir, VersionName(version));
   if (absl::Status s = RemoveVersionDir(vdir); !s.ok()) return s;  // a crashed attempt's debris
   if (::mkdir(vdir.c_str(), 0700) != 0) return IoError("creating directory", vdir);
-  if (absl::Status s = SyncDir(dir); !s.ok()) return s;
+  if (absl::Status s = SyncDirectory(dir); !s.ok()) return s;
   if (absl::Status s = WriteNewFile(JoinPath(vdir, kBundleKeyFile), key_pem, kPrivateKeyFileMode);
       !s.ok()) {
     return s;
@@ -169,7 +146,7 @@ absl::Status Publish(const std::string& dir, int64_t version) {
   if (absl::Status s = SwapSymlink(dir, kBundleCurrentLink, VersionName(version)); !s.ok()) {
     return s;
   }
-  if (absl::Status s = SyncDir(dir); !s.ok()) return s;
+  if (absl::Status s = SyncDirectory(dir); !s.ok()) return s;
   for (const char* name : kBundleFiles) {
     const std::string path = JoinPath(dir, name);
     const std::string target = JoinPath(kBundleCurrentLink, name);
@@ -179,7 +156,7 @@ absl::Status Publish(const std::string& dir, int64_t version) {
     // A plain file from before versions, or missing: replaced by the link in one rename.
     if (absl::Status s = SwapSymlink(dir, name, target); !s.ok()) return s;
   }
-  return SyncDir(dir);
+  return SyncDirectory(dir);
 }
 
 // Holds flock(2) on DIR for as long as it lives, so two writers cannot interleave, and a reader

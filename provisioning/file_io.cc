@@ -72,13 +72,6 @@ absl::Status WriteAll(int fd, absl::string_view contents, const std::string& pat
   return absl::OkStatus();
 }
 
-absl::Status SyncDirectory(const std::string& dir) {
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.Get() < 0) return ErrnoStatus(errno, "opening directory", dir);
-  if (::fsync(fd.Get()) != 0) return ErrnoStatus(errno, "syncing directory", dir);
-  return absl::OkStatus();
-}
-
 // Everything but the final link: a complete, synced file at `tmp`.
 absl::Status WriteTemporary(const std::string& tmp, absl::string_view contents, mode_t mode) {
   FileDescriptor fd(
@@ -92,6 +85,13 @@ absl::Status WriteTemporary(const std::string& tmp, absl::string_view contents, 
 }
 
 }  // namespace
+
+absl::Status SyncDirectory(const std::string& dir) {
+  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.Get() < 0) return ErrnoStatus(errno, "opening directory", dir);
+  if (::fsync(fd.Get()) != 0) return ErrnoStatus(errno, "syncing directory", dir);
+  return absl::OkStatus();
+}
 
 absl::Status WriteNewFile(const std::string& path, absl::string_view contents, mode_t mode) {
   // Checked first only for a clear message; link() below is what makes the refusal race-free.

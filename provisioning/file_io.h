@@ -26,6 +26,10 @@ struct FileContents {
   mode_t mode = 0;  // Permission bits only (st_mode & 07777).
 };
 
+// fsyncs directory `dir`, so that names created, linked or renamed in it survive a power cut.
+// Errors as WriteNewFile's, naming the directory.
+absl::Status SyncDirectory(const std::string& dir);
+
 // Reads a regular file of at most `max_bytes`.
 // NOT_FOUND if it does not exist; PERMISSION_DENIED if unreadable; INVALID_ARGUMENT if it is
 // not a regular file or is larger than `max_bytes`; INTERNAL on other I/O errors.

@@ -35,20 +35,11 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
-absl::Status SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("opening", dir);
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return ErrnoError("syncing", dir);
-  return absl::OkStatus();
-}
-
 // Puts `path` in place of `final_path` with rename(2) and makes it durable.
 absl::Status RenameDurably(const std::string& dir, const std::string& path,
                            const std::string& final_path) {
   if (::rename(path.c_str(), final_path.c_str()) != 0) return ErrnoError("replacing", final_path);
-  return SyncDir(dir);
+  return provisioning::SyncDirectory(dir);
 }
 
 absl::Status WriteState(const std::string& dir, const std::map<std::string, std::string>& state) {
