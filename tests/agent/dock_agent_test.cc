@@ -558,6 +558,29 @@ class RevocationTest : public DockAgentTest {
   std::string RefusedLine(const std::string& serial) {
     return absl::StrCat("slot 1 CAM-0001: REFUSED: certificate ", serial, " revoked (");
   }
+
+  // The number of the CRL the dock holds now (0 if none, which fails the test).
+  uint64_t HeldNumber(const CrlStore& crls) {
+    absl::StatusOr<std::optional<HeldCrl>> held = crls.LoadNewest();
+    EXPECT_THAT(held, IsOk());
+    EXPECT_TRUE(held.ok() && held->has_value());
+    return held.ok() && held->has_value() ? (*held)->number : 0;
+  }
+
+  // Plants `pem` on disk as CRL `number` (named as the dock names its files) and checks the
+  // dock passes over it: the CRL `good` stays in force, also for a pass with the server down,
+  // which still refuses the lost camera `serial`.
+  void ExpectPlantedCrlPassedOver(const CrlStore& crls, uint64_t good, uint64_t number,
+                                  const std::string& pem, const std::string& serial) {
+    ASSERT_THAT(provisioning::WriteNewFile(
+                    absl::StrFormat("%s/crl-%020u.pem", DockPaths{dock_dir_}.Crl(), number), pem,
+                    0644),
+                IsOk());
+    EXPECT_EQ(HeldNumber(crls), good);
+    server_->Shutdown();
+    CliResult r = RunOnce();
+    EXPECT_THAT(r.out, HasSubstr(RefusedLine(serial))) << r;
+  }
 };
 
 TEST_F(RevocationTest, LostCameraIsRefusedOnTheNextPass) {
@@ -604,10 +627,7 @@ TEST_F(RevocationTest, CrlNotSignedByTheFleetCaIsRejectedAndThePreviousKept) {
   const std::string serial = EnrollThenLoseCamera();
   ASSERT_EQ(RunOnce().code, 0);
   CrlStore crls = DockCrls(dock_dir_, server_->ca_pem());
-  absl::StatusOr<std::optional<HeldCrl>> held = crls.LoadNewest();
-  ASSERT_THAT(held, IsOk());
-  ASSERT_TRUE(held->has_value());
-  const uint64_t good = (*held)->number;
+  const uint64_t good = HeldNumber(crls);
 
   // Another CA's CRL, numbered far ahead and listing nothing: it would lift the revocation.
   const std::string other_dir = dir_.File("other-ca");
@@ -621,18 +641,7 @@ TEST_F(RevocationTest, CrlNotSignedByTheFleetCaIsRejectedAndThePreviousKept) {
 
   EXPECT_THAT(crls.Accept(good + 100, *foreign),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not signed by")));
-  // Planted on disk as the newest file, it is passed over too.
-  ASSERT_THAT(provisioning::WriteNewFile(
-                  absl::StrFormat("%s/crl-%020u.pem", DockPaths{dock_dir_}.Crl(), good + 100),
-                  *foreign, 0644),
-              IsOk());
-  held = crls.LoadNewest();
-  ASSERT_THAT(held, IsOk());
-  ASSERT_TRUE(held->has_value());
-  EXPECT_EQ((*held)->number, good);
-  server_->Shutdown();
-  CliResult r = RunOnce();
-  EXPECT_THAT(r.out, HasSubstr(RefusedLine(serial))) << r;
+  ExpectPlantedCrlPassedOver(crls, good, good + 100, *foreign, serial);
 }
 
 TEST_F(RevocationTest, OlderCrlNeverReplacesTheOneHeld) {
@@ -664,10 +673,7 @@ TEST_F(RevocationTest, CrlOfferedUnderAnotherNumberThanItsSignedOneIsRefused) {
   const std::string serial = EnrollThenLoseCamera();
   ASSERT_EQ(RunOnce().code, 0);
   CrlStore crls = DockCrls(dock_dir_, server_->ca_pem());
-  absl::StatusOr<std::optional<HeldCrl>> held = crls.LoadNewest();
-  ASSERT_THAT(held, IsOk());
-  ASSERT_TRUE(held->has_value());
-  const uint64_t good = (*held)->number;
+  const uint64_t good = HeldNumber(crls);
   // An older CRL the fleet CA really signed, listing nothing, claimed to be far newer: taken, it
   // would lift the revocation and refuse every real CRL after it as "older".
   absl::StatusOr<provisioning::CertificateAuthority> ca = server_->LoadCa();
@@ -676,18 +682,7 @@ TEST_F(RevocationTest, CrlOfferedUnderAnotherNumberThanItsSignedOneIsRefused) {
   ASSERT_THAT(stale, IsOk());
   EXPECT_THAT(crls.Accept(good + 1000, *stale),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("signed CRL says number 1")));
-  // Planted on disk under a high number, it is passed over.
-  ASSERT_THAT(provisioning::WriteNewFile(
-                  absl::StrFormat("%s/crl-%020u.pem", DockPaths{dock_dir_}.Crl(), good + 1000),
-                  *stale, 0644),
-              IsOk());
-  held = crls.LoadNewest();
-  ASSERT_THAT(held, IsOk());
-  ASSERT_TRUE(held->has_value());
-  EXPECT_EQ((*held)->number, good);
-  server_->Shutdown();
-  CliResult r = RunOnce();
-  EXPECT_THAT(r.out, HasSubstr(RefusedLine(serial))) << r;
+  ExpectPlantedCrlPassedOver(crls, good, good + 1000, *stale, serial);
 }
 
 TEST_F(RevocationTest, CameraWhoseEnrollmentWasResetEnrollsAfresh) {
