@@ -958,6 +958,7 @@ class Bench {
 }  // namespace camfleet::bench
 
 int main(int argc, char** argv) {
+  camfleet::server::PrepareServingProcess();
   camfleet::bench::BenchOptions o;
   CLI::App app{
       "camfleet-bench-enroll: camera enrollment through the real camfleetd over mutual TLS "

@@ -447,6 +447,7 @@ class Bench {
 }  // namespace camfleet::bench
 
 int main(int argc, char** argv) {
+  camfleet::server::PrepareServingProcess();
   camfleet::bench::BenchOptions o;
   CLI::App app{
       "camfleet-bench-fleet: lifecycle throughput and list latency of the real camfleetd "

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "services/server/home.h"
 #include "services/server/server.h"
@@ -54,10 +53,7 @@ int Serve(camfleet::server::ServerOptions options, const std::string& port_file)
 int main(int argc, char** argv) {
   // Keys, the store and its WAL are for this user only.
   umask(077);
-  // Abseil's lock-order (deadlock) detection records a graph edge on every Mutex acquisition:
-  // about 5% of the server's CPU under load (bench/README.md). The tests run with it on, which
-  // is where it can catch a lock-order bug; the server does not pay for it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  camfleet::server::PrepareServingProcess();
   CLI::App app{"camfleetd: the camfleet control plane (fleet registry, custody, audit)"};
   app.require_subcommand(1);
   app.set_config("--config", "", "Read options from this TOML/INI file (key = value)");

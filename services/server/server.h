@@ -85,4 +85,8 @@ class Server {
 // True for "unix:..." and for hosts 127.x.x.x, localhost and [::1].
 bool IsLocalAddress(const std::string& address);
 
+// Process-wide settings camfleetd makes before it serves. The benchmarks call it as well, so
+// they measure the server as it runs; the tests do not (see server.cc).
+void PrepareServingProcess();
+
 }  // namespace camfleet::server

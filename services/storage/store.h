@@ -74,6 +74,7 @@ struct StoreStats {
   int64_t checkpoints = 0;         // by the checkpointer
   int64_t checkpoint_micros = 0;   // time the checkpointer spent in them
   int64_t inline_checkpoints = 0;  // by the writer, because the WAL grew past 8x the threshold
+  int64_t wal_frames = 0;          // pages appended to the WAL by commits
 };
 
 class Store {
@@ -168,6 +169,9 @@ class Store {
   bool syncer_done_ ABSL_GUARDED_BY(mu_) = false;     // the syncer has exited
   bool sync_failed_ ABSL_GUARDED_BY(mu_) = false;     // an fsync failed: no more writes
   bool checkpoint_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  // WAL frames the last checkpoint copied back; frames past it are what a checkpoint would copy.
+  int wal_backfilled_ ABSL_GUARDED_BY(mu_) = 0;
+  int wal_pages_ ABSL_GUARDED_BY(mu_) = 0;  // frames in the WAL after the last commit
   int64_t committed_seq_ ABSL_GUARDED_BY(mu_) = 0;    // groups committed (in the WAL)
   int64_t synced_seq_ ABSL_GUARDED_BY(mu_) = 0;       // groups durable
   StoreStats stats_ ABSL_GUARDED_BY(mu_);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <set>
@@ -576,6 +577,38 @@ TEST(StoreCheckpointTest, TheCheckpointerCopiesTheWalBackIntoTheDatabase) {
   ASSERT_THAT(check, IsOk());
   ASSERT_THAT(check->Step(), IsOk());
   EXPECT_EQ(check->ColumnText(0), "ok");
+}
+
+TEST(StoreCheckpointTest, CheckpointsCopyAThresholdAtATimeAndTheWalStaysBounded) {
+  TempDir dir;
+  common::FakeClock clock(absl::FromUnixSeconds(1700000000));
+  StoreOptions options;
+  options.checkpoint_pages = 40;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir.File("store.db"), clock, options);
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+  }),
+              IsOk());
+  // One commit per write, each adding a few WAL frames. Checkpointing after every commit past
+  // the threshold would be hundreds of checkpoints; copying a threshold's worth at a time is at
+  // most frames / 40, plus one after each WAL restart.
+  constexpr int kWrites = 400;
+  const std::string wal = dir.File("store.db-wal");
+  for (int i = 0; i < kWrites; ++i) {
+    const std::string name = absl::StrCat(std::string(1500, 'x'), i);
+    ASSERT_THAT((*store)->WriteAndWait([name](WriteTx& tx) { return InsertItem(tx, name); }),
+                IsOk());
+    // The WAL never grows much past 8x the threshold: the writer restarts it there.
+    ASSERT_LE(std::filesystem::file_size(wal), (8 * 40 + 16) * (4096 + 24) + 32)
+        << "after write " << i;
+  }
+  const StoreStats stats = (*store)->stats();
+  EXPECT_GE(stats.wal_frames, kWrites);
+  EXPECT_GE(stats.checkpoints, 1);
+  EXPECT_GE(stats.inline_checkpoints, 1) << stats.wal_frames << " frames passed 8 x 40";
+  EXPECT_LE(stats.checkpoints, stats.wal_frames / 40 + stats.inline_checkpoints + 1)
+      << stats.wal_frames << " frames, " << stats.inline_checkpoints << " restarts";
 }
 
 // ---------------------------------------------------------------------------- audit chain
