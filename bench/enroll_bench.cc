@@ -64,8 +64,11 @@ constexpr char kSite[] = "BENCH-POST";
 constexpr char kAdminName[] = "bench-admin";
 constexpr char kQuartermaster[] = "bench-qm";
 constexpr char kModel[] = "BWC-100";
-constexpr char kStoreOther[] = "store: syncer, checkpointer";
-constexpr char kStoreCompleter[] = "store: completer";
+// Thread names (the server names its threads; gRPC names its own).
+constexpr char kStoreCompleter[] = "store-complete";
+constexpr char kStoreSyncer[] = "store-syncer";
+constexpr char kStoreCheckpointer[] = "store-ckpt";
+constexpr char kSigner[] = "signer";
 
 struct BenchOptions {
   double warmup_s = 1.0;
@@ -249,13 +252,10 @@ class Bench {
     std::cout << "\n== Servers ==\n" << std::flush;
     int64_t t = MonotonicNanos();
     thread_labels_[getpid()] = "bench main";
-    std::vector<ThreadCpu> before = ThreadsCpu();
     ASSIGN_OR_RETURN(tls_server_, TlsServer::Start(scratch_->File("home"), kAdminName));
-    LabelNewThreads(before, kStoreOther);
     tls_.name = "mTLS";
     tls_.server = &tls_server_->server();
     ASSIGN_OR_RETURN(tls_.writer_tid, WriterThreadId(tls_.server->store()));
-    RETURN_IF_ERROR(LabelCompleter(tls_));
     tls_.setup_channel = tls_server_->AdminChannel();
     std::cout << absl::StrFormat(
                      "  mTLS:      %s, home %s (InitHome: CA, server certificate, admin; %.1f s)\n",
@@ -267,14 +267,11 @@ class Bench {
     so.listen = {"127.0.0.1:0"};
     so.insecure_dev = true;  // the plaintext --insecure-dev listener, loopback only
     so.dev_operator = "bench";
-    before = ThreadsCpu();
     ASSIGN_OR_RETURN(plain_server_, server::Server::Start(so));
-    LabelNewThreads(before, kStoreOther);
     plain_.name = "plaintext";
     plain_.server = plain_server_.get();
     plain_.operator_name = "bench-setup";
     ASSIGN_OR_RETURN(plain_.writer_tid, WriterThreadId(plain_.server->store()));
-    RETURN_IF_ERROR(LabelCompleter(plain_));
     grpc::ChannelArguments args;
     args.SetInt("camfleet.bench.channel", -1);
     plain_.setup_channel =
@@ -284,29 +281,6 @@ class Bench {
               << tls_.writer_tid << ", plaintext " << plain_.writer_tid
               << ", for an outside profiler)\n"
               << std::flush;
-    return absl::OkStatus();
-  }
-
-  // Threads a server start made that kept the process's name: gRPC names its own threads, so
-  // these are the store's (writer, and whatever else it runs: syncing, completions,
-  // checkpoints). The writer gets its own label in RunLoad.
-  void LabelNewThreads(const std::vector<ThreadCpu>& before, const std::string& label) {
-    std::map<pid_t, bool> known;
-    for (const ThreadCpu& t : before) known[t.tid] = true;
-    std::string own_name;
-    for (const ThreadCpu& t : before) {
-      if (t.tid == getpid()) own_name = t.name;
-    }
-    for (const ThreadCpu& t : ThreadsCpu()) {
-      if (!known.contains(t.tid) && t.name == own_name) thread_labels_[t.tid] = label;
-    }
-  }
-
-  // The thread that runs write completions (which answer the calls): the pipelined store's
-  // completer, or the writer itself in a store that completes there.
-  absl::Status LabelCompleter(const Target& target) {
-    ASSIGN_OR_RETURN(pid_t tid, CompletionThreadId(target.server->store()));
-    if (tid != target.writer_tid) thread_labels_[tid] = kStoreCompleter;
     return absl::OkStatus();
   }
 
@@ -738,8 +712,7 @@ class Bench {
 
     for (int n : options_.enroll_callers) {
       std::cout << "\n-- time on a CPU per call by thread, " << Callers(n)
-                << ", microseconds (gRPC's threads serve both ends: the handler, and so the "
-                   "signing, runs on them) --\n";
+                << ", microseconds (gRPC's threads serve both ends) --\n";
       PrintThreadCpu(runs_, {"enroll", "enroll-direct", "enroll-refused", "empty-dock"}, n);
     }
 
@@ -747,9 +720,10 @@ class Bench {
     std::cout << "\n-- where an enrollment's time goes: CPU per call of this whole process (client "
                  "side included), net of the idle process; microseconds --\n";
     std::vector<std::vector<std::string>> rows = {
-        {"callers", "enroll/s", "OpenSSL alone/s", "cpu/enroll", "signing", "store writer",
-         "store completer", "store syncer+ckpt", "precheck read", "gRPC+TLS+handler",
-         "refused call", "empty call", "direct cpu/call", "process cpu", "OpenSSL alone cpu"}};
+        {"callers", "enroll/s", "OpenSSL alone/s", "cpu/enroll", "OpenSSL alone cpu/cert",
+         "signer threads", "store writer", "store completer", "store syncer", "store ckpt",
+         "gRPC+TLS+rest", "refused call", "empty call", "direct cpu/call", "process cpu",
+         "OpenSSL alone cpu"}};
     for (int n : options_.enroll_callers) {
       const ThroughputRun* e = FindRun(runs_, "enroll", n);
       const ThroughputRun* d = FindRun(runs_, "enroll-direct", n);
@@ -757,56 +731,40 @@ class Bench {
       const ThroughputRun* f = FindRun(runs_, "enroll-refused", n);
       const IssueCeiling& c = ceilings_[n];
       const double total = NetCpuUs(*e);
-      const double sign_us = c.cpu_us_per_cert();
+      const double signer_us = ThreadUsPerCall(*e, kSigner);
       const double writer_us = ThreadUsPerCall(*e, "store writer");
       const double completer_us = ThreadUsPerCall(*e, kStoreCompleter);
-      const double store_other_us = ThreadUsPerCall(*e, kStoreOther);
-      const double precheck_us = precheck_cpu_us_;
+      const double syncer_us = ThreadUsPerCall(*e, kStoreSyncer);
+      const double ckpt_us = ThreadUsPerCall(*e, kStoreCheckpointer);
       rows.push_back(
           {absl::StrCat(n), Rate(e->load.calls_per_s()), Rate(c.certs_per_s()),
-           absl::StrFormat("%.0f", total), absl::StrFormat("%.0f", sign_us),
-           absl::StrFormat("%.0f", writer_us), absl::StrFormat("%.0f", completer_us),
-           absl::StrFormat("%.0f", store_other_us), absl::StrFormat("%.0f", precheck_us),
-           absl::StrFormat("%.0f", total - sign_us - writer_us - completer_us - store_other_us -
-                                       precheck_us),
+           absl::StrFormat("%.0f", total), absl::StrFormat("%.0f", c.cpu_us_per_cert()),
+           absl::StrFormat("%.0f", signer_us), absl::StrFormat("%.0f", writer_us),
+           absl::StrFormat("%.0f", completer_us), absl::StrFormat("%.0f", syncer_us),
+           absl::StrFormat("%.0f", ckpt_us),
+           absl::StrFormat("%.0f",
+                           total - signer_us - writer_us - completer_us - syncer_us - ckpt_us),
            absl::StrFormat("%.0f", NetCpuUs(*f)), absl::StrFormat("%.0f", NetCpuUs(*h)),
            d != nullptr ? absl::StrFormat("%.0f", NetCpuUs(*d)) : "-",
            absl::StrFormat("%.2f", e->process_cpu),
            absl::StrFormat("%.2f", (c.before.process_cpu + c.after.process_cpu) / 2)});
     }
     PrintTable(std::cout, rows);
-    // The handler runs the precheck and the signing on gRPC's callback threads, so each
-    // enrollment holds one for both: few such threads, each waiting in the precheck, cap the
-    // rate below what the CPU allows.
-    for (int n : options_.enroll_callers) {
-      const ThroughputRun* e = FindRun(runs_, "enroll", n);
-      auto threads = e->thread_count.find("nexting_thread");
-      auto sampled = precheck_under_load_.find(n);
-      if (threads == e->thread_count.end() || sampled == precheck_under_load_.end()) continue;
-      const double hold_ms = sampled->second.wall.mean_ms + ceilings_[n].cpu_us_per_cert() / 1e3;
-      std::cout << absl::StrFormat(
-          "%s: a handler holds one of gRPC's %d callback threads (nexting_thread) for the "
-          "precheck (mean %.2f ms under this load, see above) plus the signing (%.2f ms of CPU): "
-          "at most %d / %.2f ms = %.0f enrollments/s from those threads alone; measured %.0f/s\n",
-          Callers(n), threads->second, sampled->second.wall.mean_ms,
-          ceilings_[n].cpu_us_per_cert() / 1e3, threads->second, hold_ms,
-          threads->second * 1e3 / hold_ms, e->load.calls_per_s());
-    }
     std::cout
-        << "signing: OpenSSL alone's CPU per certificate (decode, verify, build, sign). store "
-           "writer: the store's writer thread (the write transaction and its COMMIT). store "
-           "completer: the thread that runs write completions, which answer the calls (gRPC "
-           "serializes and encrypts the answer there); in a store without one it is the "
-           "writer. store syncer+ckpt: the store's other threads (fsync, checkpoints), if any. "
-           "precheck read: the reads before signing, timed "
-           "alone. gRPC+TLS+handler: the rest - gRPC and TLS at both ends, authentication, "
-           "validation, the handler, and whatever signing costs inside the server beyond "
-           "OpenSSL alone's tight loop. refused call: EnrollCamera for an enrolled camera, "
-           "refused after the reads (no signing, no write). direct: the same calls into "
-           "IdentityManager without gRPC or TLS. process cpu: CPU-seconds per second the run "
-           "got; OpenSSL alone cpu: what the ceiling's threads got in the same minutes (the "
-           "machine's spare CPU): a run whose process cpu reaches it is CPU-bound, and its "
-           "ratio to OpenSSL alone is then signing / cpu per enrollment.\n";
+        << "OpenSSL alone cpu/cert: the ceiling's CPU per certificate (decode, verify, build, "
+           "sign). signer threads: camfleetd's signing pool, where an enrollment's checks, "
+           "precheck reads (timed alone above), CSR decoding and checking and signing run and "
+           "its write is queued. store writer: the write transaction and its COMMIT. store "
+           "completer: runs write completions, which answer the calls (gRPC serializes and "
+           "encrypts the answer there). store syncer: the WAL's fdatasync. store ckpt: "
+           "checkpoints. gRPC+TLS+rest: everything else - gRPC's threads at both ends (TLS, "
+           "authentication, validation, the handler), the benchmark's own callers. refused "
+           "call: EnrollCamera for an enrolled camera, refused after the reads (no signing, no "
+           "write). direct: the same calls into IdentityManager without gRPC or TLS. process "
+           "cpu: CPU-seconds per second the run got; OpenSSL alone cpu: what the ceiling's "
+           "threads got in the same minutes (the machine's spare CPU): a run whose process cpu "
+           "reaches it is CPU-bound, and its ratio to OpenSSL alone is then OpenSSL alone "
+           "cpu/cert / cpu/enroll.\n";
   }
 
   static double ThreadUsPerCall(const ThroughputRun& r, const std::string& name) {

@@ -1,14 +1,20 @@
 #include "common/work_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
 namespace camfleet::common {
 
-WorkPool::WorkPool(int threads) {
+WorkPool::WorkPool(int threads, const std::string& name) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   threads_.reserve(static_cast<size_t>(threads));
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] { Loop(); });
+    // Linux refuses names over 15 characters; cut rather than leave the thread unnamed.
+    if (!name.empty()) pthread_setname_np(threads_.back().native_handle(), name.substr(0, 15).c_str());
+  }
 }
 
 WorkPool::~WorkPool() {

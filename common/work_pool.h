@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -19,8 +20,9 @@ namespace camfleet::common {
 
 class WorkPool {
  public:
-  // `threads` <= 0 means one per CPU.
-  explicit WorkPool(int threads);
+  // `threads` <= 0 means one per CPU. The threads are called `name` (at most 15 characters:
+  // what `top -H`, perf and /proc/PID/task/TID/comm show); empty keeps the process's name.
+  explicit WorkPool(int threads, const std::string& name = "");
   ~WorkPool();
   WorkPool(const WorkPool&) = delete;
   WorkPool& operator=(const WorkPool&) = delete;

@@ -55,7 +55,7 @@ class IdentityManager {
 
   IdentityManager(storage::Store& store, const provisioning::CertificateAuthority& ca,
                   rpc::RevocationSet& revoked, const rpc::PageTokens& tokens)
-      : store_(store), ca_(ca), revoked_(revoked), tokens_(tokens), signers_(0) {}
+      : store_(store), ca_(ca), revoked_(revoked), tokens_(tokens), signers_(0, "signer") {}
 
   // ---- ProvisioningService ----
   void IssueOperatorCertificate(const rpc::Identity& who,

@@ -2,6 +2,8 @@
 
 #include "common/work_pool.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -24,6 +26,18 @@ TEST(WorkPoolTest, RunsTasksOffTheSchedulingThread) {
   });
   ASSERT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(20)));
   EXPECT_NE(where, std::this_thread::get_id());
+}
+
+TEST(WorkPoolTest, ThreadsCarryThePoolsNameForTopAndPerf) {
+  WorkPool pool(1, "signer");
+  absl::Notification ran;
+  char name[16] = {};
+  pool.Schedule([&] {
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    ran.Notify();
+  });
+  ASSERT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_STREQ(name, "signer");
 }
 
 TEST(WorkPoolTest, DestructionRunsEverythingAlreadyQueued) {
