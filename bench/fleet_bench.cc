@@ -355,6 +355,15 @@ class Bench {
       figures_.push_back({absl::StrFormat("lifecycle writes/commit, %s", Clients(n)),
                           life->writes_per_commit(), "writes/commit", 1, static_cast<double>(n),
                           "clients", std::nullopt});
+      // SQLite has one writer: at this run's CPU per write (its on-CPU share divided among the
+      // writes), a writer with a CPU of its own could commit no more than this, whatever
+      // gRPC and the rest cost. Beside the empty call, it bounds the lifecycle ratio above.
+      if (life->writer_busy > 0 && life->store.writes > 0) {
+        figures_.push_back({absl::StrFormat("one writer's cap (writes/s / busy), %s", Clients(n)),
+                            life->load.calls_per_s() / life->writer_busy, "calls/s", 0,
+                            empty->load.calls_per_s(), absl::StrFormat("empty, %d cl", n),
+                            std::nullopt});
+      }
     }
     const ThroughputRun* empty1 = FindRun(runs_, "empty", options_.clients.front());
     for (const ListResult& r : lists_) {
