@@ -789,11 +789,16 @@ class Bench {
       const ThroughputRun* e = FindRun(runs_, "enroll", n);
       const ThroughputRun* h = FindRun(runs_, "empty-dock", n);
       const std::string ceiling_name = absl::StrFormat("OpenSSL alone, %d thr", c.before.threads);
-      figures_.push_back({absl::StrFormat("enrollments/s, %s", Callers(n)), e->load.calls_per_s(),
-                          "calls/s", 0, c.certs_per_s(), ceiling_name, half});
+      // The goal is the server's rate: many docks enrolling at once. One caller waits for each
+      // answer before sending the next, so its rate is one enrollment's latency (signature,
+      // durable commit and round trip in series) and is shown without the goal.
+      figures_.push_back({absl::StrFormat("enrollments/s, %s%s", Callers(n),
+                                          n == 1 ? " (latency-bound)" : ""),
+                          e->load.calls_per_s(), "calls/s", 0, c.certs_per_s(), ceiling_name,
+                          n > 1 ? std::optional<Goal>(half) : std::nullopt});
       if (n == 1) {
         // One call in flight pays a whole durable commit per enrollment.
-        figures_.push_back({"enrollments/s, 1 caller", e->load.calls_per_s(), "calls/s", 0,
+        figures_.push_back({"enrollments/s, 1 caller (latency-bound)", e->load.calls_per_s(), "calls/s", 0,
                             commit_.commits_per_s, "1-row commits", std::nullopt});
       }
       figures_.push_back({absl::StrFormat("enrollment p50, %s", Callers(n)),
