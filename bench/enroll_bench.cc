@@ -736,18 +736,17 @@ class Bench {
       const double completer_us = ThreadUsPerCall(*e, kStoreCompleter);
       const double syncer_us = ThreadUsPerCall(*e, kStoreSyncer);
       const double ckpt_us = ThreadUsPerCall(*e, kStoreCheckpointer);
-      rows.push_back(
-          {absl::StrCat(n), Rate(e->load.calls_per_s()), Rate(c.certs_per_s()),
-           absl::StrFormat("%.0f", total), absl::StrFormat("%.0f", c.cpu_us_per_cert()),
-           absl::StrFormat("%.0f", signer_us), absl::StrFormat("%.0f", writer_us),
-           absl::StrFormat("%.0f", completer_us), absl::StrFormat("%.0f", syncer_us),
-           absl::StrFormat("%.0f", ckpt_us),
-           absl::StrFormat("%.0f",
-                           total - signer_us - writer_us - completer_us - syncer_us - ckpt_us),
-           absl::StrFormat("%.0f", NetCpuUs(*f)), absl::StrFormat("%.0f", NetCpuUs(*h)),
-           d != nullptr ? absl::StrFormat("%.0f", NetCpuUs(*d)) : "-",
-           absl::StrFormat("%.2f", e->process_cpu),
-           absl::StrFormat("%.2f", (c.before.process_cpu + c.after.process_cpu) / 2)});
+      rows.push_back({absl::StrCat(n), Rate(e->load.calls_per_s()), Rate(c.certs_per_s()),
+                      absl::StrFormat("%.0f", total), absl::StrFormat("%.0f", c.cpu_us_per_cert()),
+                      absl::StrFormat("%.0f", signer_us), absl::StrFormat("%.0f", writer_us),
+                      absl::StrFormat("%.0f", completer_us), absl::StrFormat("%.0f", syncer_us),
+                      absl::StrFormat("%.0f", ckpt_us),
+                      absl::StrFormat("%.0f", total - signer_us - writer_us - completer_us -
+                                                  syncer_us - ckpt_us),
+                      absl::StrFormat("%.0f", NetCpuUs(*f)), absl::StrFormat("%.0f", NetCpuUs(*h)),
+                      d != nullptr ? absl::StrFormat("%.0f", NetCpuUs(*d)) : "-",
+                      absl::StrFormat("%.2f", e->process_cpu),
+                      absl::StrFormat("%.2f", (c.before.process_cpu + c.after.process_cpu) / 2)});
     }
     PrintTable(std::cout, rows);
     std::cout
@@ -792,14 +791,14 @@ class Bench {
       // The goal is the server's rate: many docks enrolling at once. One caller waits for each
       // answer before sending the next, so its rate is one enrollment's latency (signature,
       // durable commit and round trip in series) and is shown without the goal.
-      figures_.push_back({absl::StrFormat("enrollments/s, %s%s", Callers(n),
-                                          n == 1 ? " (latency-bound)" : ""),
-                          e->load.calls_per_s(), "calls/s", 0, c.certs_per_s(), ceiling_name,
-                          n > 1 ? std::optional<Goal>(half) : std::nullopt});
+      figures_.push_back(
+          {absl::StrFormat("enrollments/s, %s%s", Callers(n), n == 1 ? " (latency-bound)" : ""),
+           e->load.calls_per_s(), "calls/s", 0, c.certs_per_s(), ceiling_name,
+           n > 1 ? std::optional<Goal>(half) : std::nullopt});
       if (n == 1) {
         // One call in flight pays a whole durable commit per enrollment.
-        figures_.push_back({"enrollments/s, 1 caller (latency-bound)", e->load.calls_per_s(), "calls/s", 0,
-                            commit_.commits_per_s, "1-row commits", std::nullopt});
+        figures_.push_back({"enrollments/s, 1 caller (latency-bound)", e->load.calls_per_s(),
+                            "calls/s", 0, commit_.commits_per_s, "1-row commits", std::nullopt});
       }
       figures_.push_back({absl::StrFormat("enrollment p50, %s", Callers(n)),
                           e->load.latency.p50_ms, "ms", 2, h->load.latency.p50_ms,

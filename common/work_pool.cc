@@ -13,7 +13,9 @@ WorkPool::WorkPool(int threads, const std::string& name) {
   for (int i = 0; i < threads; ++i) {
     threads_.emplace_back([this] { Loop(); });
     // Linux refuses names over 15 characters; cut rather than leave the thread unnamed.
-    if (!name.empty()) pthread_setname_np(threads_.back().native_handle(), name.substr(0, 15).c_str());
+    if (!name.empty()) {
+      pthread_setname_np(threads_.back().native_handle(), name.substr(0, 15).c_str());
+    }
   }
 }
 

@@ -431,8 +431,7 @@ void Store::CheckpointerLoop() {
     if (rc == SQLITE_OK) wal_backfilled_ = copied;
     // Commits during this checkpoint asked for another one, judged against the old mark. If
     // this one copied nothing new (a reader still needs the frames), the next commit asks again.
-    checkpoint_wanted_ =
-        progressed && wal_pages_ - wal_backfilled_ >= options_.checkpoint_pages;
+    checkpoint_wanted_ = progressed && wal_pages_ - wal_backfilled_ >= options_.checkpoint_pages;
     ++stats_.checkpoints;
     stats_.checkpoint_micros += micros;
   }

@@ -171,7 +171,7 @@ class Store {
   bool checkpoint_wanted_ ABSL_GUARDED_BY(mu_) = false;
   // WAL frames the last checkpoint copied back; frames past it are what a checkpoint would copy.
   int wal_backfilled_ ABSL_GUARDED_BY(mu_) = 0;
-  int wal_pages_ ABSL_GUARDED_BY(mu_) = 0;  // frames in the WAL after the last commit
+  int wal_pages_ ABSL_GUARDED_BY(mu_) = 0;            // frames in the WAL after the last commit
   int64_t committed_seq_ ABSL_GUARDED_BY(mu_) = 0;    // groups committed (in the WAL)
   int64_t synced_seq_ ABSL_GUARDED_BY(mu_) = 0;       // groups durable
   StoreStats stats_ ABSL_GUARDED_BY(mu_);
