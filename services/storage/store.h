@@ -63,7 +63,8 @@ struct StoreOptions {
   // Makes the WAL (open as `fd`) durable; empty means fdatasync. Tests put a slow or failing
   // disk here: it is the one piece of hardware the store talks to.
   std::function<absl::Status(int fd)> sync_wal;
-  // WAL size (pages) that wakes the checkpointer; SQLite's own auto-checkpoint default.
+  // WAL pages appended since the last checkpoint that wake the checkpointer (SQLite's own
+  // auto-checkpoint size); at 8x this the writer restarts the WAL itself. 0 turns both off.
   int checkpoint_pages = 1000;
 };
 
