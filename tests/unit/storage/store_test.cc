@@ -542,17 +542,25 @@ TEST_F(StoreDurabilityTest, FailedWriteAloneNeedsNoSync) {
   EXPECT_EQ(disk_.synced(), before);
 }
 
+// A store with checkpoints every `checkpoint_pages` WAL pages and an empty items table.
+absl::StatusOr<std::unique_ptr<Store>> OpenItemsStore(TempDir& dir, const common::Clock& clock,
+                                                      int checkpoint_pages) {
+  StoreOptions options;
+  options.checkpoint_pages = checkpoint_pages;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir.File("store.db"), clock, options);
+  if (!store.ok()) return store.status();
+  absl::Status created = (*store)->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+  });
+  if (!created.ok()) return created;
+  return store;
+}
+
 TEST(StoreCheckpointTest, TheCheckpointerCopiesTheWalBackIntoTheDatabase) {
   TempDir dir;
   common::FakeClock clock(absl::FromUnixSeconds(1700000000));
-  StoreOptions options;
-  options.checkpoint_pages = 8;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir.File("store.db"), clock, options);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenItemsStore(dir, clock, 8);
   ASSERT_THAT(store, IsOk());
-  ASSERT_THAT((*store)->WriteAndWait([](WriteTx& tx) {
-    return tx.db().Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
-  }),
-              IsOk());
   // Each write dirties a fresh page or two; 100 of them pass 8 WAL pages many times over.
   for (int i = 0; i < 100; ++i) {
     const std::string name = absl::StrCat(std::string(2000, 'x'), i);
@@ -582,14 +590,8 @@ TEST(StoreCheckpointTest, TheCheckpointerCopiesTheWalBackIntoTheDatabase) {
 TEST(StoreCheckpointTest, CheckpointsCopyAThresholdAtATimeAndTheWalStaysBounded) {
   TempDir dir;
   common::FakeClock clock(absl::FromUnixSeconds(1700000000));
-  StoreOptions options;
-  options.checkpoint_pages = 40;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir.File("store.db"), clock, options);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenItemsStore(dir, clock, 40);
   ASSERT_THAT(store, IsOk());
-  ASSERT_THAT((*store)->WriteAndWait([](WriteTx& tx) {
-    return tx.db().Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
-  }),
-              IsOk());
   // One commit per write, each adding a few WAL frames. Checkpointing after every commit past
   // the threshold would be hundreds of checkpoints; copying a threshold's worth at a time is at
   // most frames / 40, plus one after each WAL restart.
