@@ -847,7 +847,9 @@ void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCam
         "camfleetd is busy: ", kMaxQueuedSignings,
         " certificate requests are waiting to be signed; retry with backoff")));
   }
-  signers_.Schedule([this, who, req, done = std::move(done)]() mutable {
+  // The write comes once the signature is made: let the store hold a group open for it.
+  signers_.Schedule([this, who, req, done = std::move(done),
+                     intent = store_.AnnounceWrite()]() mutable {
     EnrollCameraNow(who, req, std::move(done));
   });
 }
@@ -921,7 +923,9 @@ void IdentityManager::RenewCameraCertificate(const rpc::Identity& who,
         "camfleetd is busy: ", kMaxQueuedSignings,
         " certificate requests are waiting to be signed; retry with backoff")));
   }
-  signers_.Schedule([this, who, req, done = std::move(done)]() mutable {
+  // The write comes once the signature is made: let the store hold a group open for it.
+  signers_.Schedule([this, who, req, done = std::move(done),
+                     intent = store_.AnnounceWrite()]() mutable {
     RenewCameraCertificateNow(who, req, std::move(done));
   });
 }

@@ -146,6 +146,18 @@ absl::Status Store::ReadSnapshot(absl::FunctionRef<absl::Status(common::Database
   return status;
 }
 
+Store::WriteIntent Store::AnnounceWrite() {
+  absl::MutexLock lock(&mu_);
+  ++announced_;
+  return WriteIntent(this);
+}
+
+Store::WriteIntent::~WriteIntent() {
+  if (store_ == nullptr) return;
+  absl::MutexLock lock(&store_->mu_);
+  --store_->announced_;
+}
+
 StoreStats Store::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
@@ -165,9 +177,25 @@ void Store::WriterLoop() {
         writer_done_ = true;
         return;
       }
-      while (!queue_.empty() && static_cast<int>(group.size()) < options_.max_group_size) {
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      auto take = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        while (!queue_.empty() && static_cast<int>(group.size()) < options_.max_group_size) {
+          group.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      };
+      take();
+      // Writes announced but not queued yet (their slow work is still running): hold the group
+      // open a little for them. An intent is released just after its write is queued, so the
+      // wait ends once the queue holds as many writes as intents are still held.
+      if (announced_ > 0 && options_.group_wait > absl::ZeroDuration()) {
+        mu_.AwaitWithTimeout(
+            absl::Condition(
+                +[](Store* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+                  return s->stopping_ || static_cast<int>(s->queue_.size()) >= s->announced_;
+                },
+                this),
+            options_.group_wait);
+        take();
       }
     }
     FinishedGroup finished;

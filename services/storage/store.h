@@ -28,6 +28,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -63,6 +64,8 @@ struct StoreOptions {
   // Makes the WAL (open as `fd`) durable; empty means fdatasync. Tests put a slow or failing
   // disk here: it is the one piece of hardware the store talks to.
   std::function<absl::Status(int fd)> sync_wal;
+  // Longest the writer holds a group open for writes announced with AnnounceWrite.
+  absl::Duration group_wait = absl::Milliseconds(2);
   // WAL pages appended since the last checkpoint that wake the checkpointer (SQLite's own
   // auto-checkpoint size); at 8x this the writer restarts the WAL itself. 0 turns both off.
   int checkpoint_pages = 1000;
@@ -113,6 +116,28 @@ class Store {
   // crash that undoes it leaves the caller's retry to see the truth. Never answer a caller with
   // data from it: use Read for that.
   absl::Status ReadForPrecheck(absl::FunctionRef<absl::Status(common::Database&)> fn);
+
+  // Held by a caller that will queue a write soon, after slow work (an enrollment being signed):
+  // while any is held and not yet queued, the writer holds a group open up to
+  // StoreOptions::group_wait for them, so writes that trickle in one by one behind the slow
+  // work share a commit and an fsync instead of paying one each. Release it (destroy it) once
+  // the write is queued or will not be.
+  class WriteIntent {
+   public:
+    WriteIntent() = default;
+    WriteIntent(WriteIntent&& other) noexcept : store_(std::exchange(other.store_, nullptr)) {}
+    WriteIntent& operator=(WriteIntent&& other) noexcept {
+      std::swap(store_, other.store_);
+      return *this;
+    }
+    ~WriteIntent();
+
+   private:
+    friend class Store;
+    explicit WriteIntent(Store* store) : store_(store) {}
+    Store* store_ = nullptr;
+  };
+  WriteIntent AnnounceWrite();
 
   // Stops accepting writes and waits for the queued ones to finish.
   void Shutdown();
@@ -172,7 +197,8 @@ class Store {
   bool checkpoint_wanted_ ABSL_GUARDED_BY(mu_) = false;
   // WAL frames the last checkpoint copied back; frames past it are what a checkpoint would copy.
   int wal_backfilled_ ABSL_GUARDED_BY(mu_) = 0;
-  int wal_pages_ ABSL_GUARDED_BY(mu_) = 0;            // frames in the WAL after the last commit
+  int wal_pages_ ABSL_GUARDED_BY(mu_) = 0;
+  int announced_ ABSL_GUARDED_BY(mu_) = 0;  // WriteIntents held            // frames in the WAL after the last commit
   int64_t committed_seq_ ABSL_GUARDED_BY(mu_) = 0;    // groups committed (in the WAL)
   int64_t synced_seq_ ABSL_GUARDED_BY(mu_) = 0;       // groups durable
   StoreStats stats_ ABSL_GUARDED_BY(mu_);

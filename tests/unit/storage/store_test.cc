@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -542,11 +543,9 @@ TEST_F(StoreDurabilityTest, FailedWriteAloneNeedsNoSync) {
   EXPECT_EQ(disk_.synced(), before);
 }
 
-// A store with checkpoints every `checkpoint_pages` WAL pages and an empty items table.
+// A store with `options` and an empty items table.
 absl::StatusOr<std::unique_ptr<Store>> OpenItemsStore(TempDir& dir, const common::Clock& clock,
-                                                      int checkpoint_pages) {
-  StoreOptions options;
-  options.checkpoint_pages = checkpoint_pages;
+                                                      const StoreOptions& options) {
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir.File("store.db"), clock, options);
   if (!store.ok()) return store.status();
   absl::Status created = (*store)->WriteAndWait([](WriteTx& tx) {
@@ -559,7 +558,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenItemsStore(TempDir& dir, const common
 TEST(StoreCheckpointTest, TheCheckpointerCopiesTheWalBackIntoTheDatabase) {
   TempDir dir;
   common::FakeClock clock(absl::FromUnixSeconds(1700000000));
-  absl::StatusOr<std::unique_ptr<Store>> store = OpenItemsStore(dir, clock, 8);
+  StoreOptions options;
+  options.checkpoint_pages = 8;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenItemsStore(dir, clock, options);
   ASSERT_THAT(store, IsOk());
   // Each write dirties a fresh page or two; 100 of them pass 8 WAL pages many times over.
   for (int i = 0; i < 100; ++i) {
@@ -590,7 +591,9 @@ TEST(StoreCheckpointTest, TheCheckpointerCopiesTheWalBackIntoTheDatabase) {
 TEST(StoreCheckpointTest, CheckpointsCopyAThresholdAtATimeAndTheWalStaysBounded) {
   TempDir dir;
   common::FakeClock clock(absl::FromUnixSeconds(1700000000));
-  absl::StatusOr<std::unique_ptr<Store>> store = OpenItemsStore(dir, clock, 40);
+  StoreOptions options;
+  options.checkpoint_pages = 40;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenItemsStore(dir, clock, options);
   ASSERT_THAT(store, IsOk());
   // One commit per write, each adding a few WAL frames. Checkpointing after every commit past
   // the threshold would be hundreds of checkpoints; copying a threshold's worth at a time is at
@@ -611,6 +614,58 @@ TEST(StoreCheckpointTest, CheckpointsCopyAThresholdAtATimeAndTheWalStaysBounded)
   EXPECT_GE(stats.inline_checkpoints, 1) << stats.wal_frames << " frames passed 8 x 40";
   EXPECT_LE(stats.checkpoints, stats.wal_frames / 40 + stats.inline_checkpoints + 1)
       << stats.wal_frames << " frames, " << stats.inline_checkpoints << " restarts";
+}
+
+// ---------------------------------------------------------------------------- write intents
+
+TEST(StoreWriteIntentTest, AnnouncedWriteSharesTheCommitOfTheWriteQueuedBeforeIt) {
+  TempDir dir;
+  common::FakeClock clock(absl::FromUnixSeconds(1700000000));
+  StoreOptions options;
+  options.group_wait = absl::Seconds(20);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenItemsStore(dir, clock, options);
+  ASSERT_THAT(store, IsOk());
+  const int64_t commits_before = (*store)->stats().commits;
+  Results results;
+  {
+    Store::WriteIntent intent = (*store)->AnnounceWrite();
+    (*store)->Write([](WriteTx& tx) { return InsertItem(tx, "first"); }, results.Slot("first"));
+    // Long enough for the writer to take "first" alone; without the intent it would commit it.
+    absl::SleepFor(absl::Milliseconds(100));
+    (*store)->Write([](WriteTx& tx) { return InsertItem(tx, "announced"); },
+                    results.Slot("announced"));
+  }  // released once its write is queued, as the signing pool does
+  ASSERT_TRUE(results.WaitFor(2));
+  for (const auto& [key, status] : results.Get()) EXPECT_THAT(status, IsOk()) << key;
+  EXPECT_EQ((*store)->stats().commits - commits_before, 1);
+}
+
+TEST(StoreWriteIntentTest, AnIntentThatNeverWritesHoldsAGroupOnlyGroupWait) {
+  TempDir dir;
+  common::FakeClock clock(absl::FromUnixSeconds(1700000000));
+  StoreOptions options;
+  options.group_wait = absl::Milliseconds(50);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenItemsStore(dir, clock, options);
+  ASSERT_THAT(store, IsOk());
+  Store::WriteIntent intent = (*store)->AnnounceWrite();  // held to the end: never written
+  EXPECT_THAT((*store)->WriteAndWait([](WriteTx& tx) { return InsertItem(tx, "alone"); }),
+              IsOk());
+}
+
+TEST(StoreWriteIntentTest, ReleasingAnIntentUnwrittenEndsTheWait) {
+  TempDir dir;
+  common::FakeClock clock(absl::FromUnixSeconds(1700000000));
+  StoreOptions options;
+  options.group_wait = absl::Hours(1);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenItemsStore(dir, clock, options);
+  ASSERT_THAT(store, IsOk());
+  Results results;
+  std::optional<Store::WriteIntent> intent = (*store)->AnnounceWrite();
+  (*store)->Write([](WriteTx& tx) { return InsertItem(tx, "waiting"); }, results.Slot("waiting"));
+  absl::SleepFor(absl::Milliseconds(50));
+  intent.reset();  // the signing failed: no write will come
+  ASSERT_TRUE(results.WaitFor(1));  // well before the hour
+  EXPECT_THAT(results.Get().front().second, IsOk());
 }
 
 // ---------------------------------------------------------------------------- audit chain
