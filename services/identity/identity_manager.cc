@@ -737,15 +737,21 @@ absl::StatusOr<v1::ListSupplierCasResponse> IdentityManager::ListSupplierCas(
 
 // ---------------------------------------------------------------------------------- docks
 
-void IdentityManager::EnrollDock(const rpc::Identity& who, const v1::EnrollDockRequest& req,
-                                 Done<v1::EnrollDockResponse> done) {
+template <typename Resp, typename Now>
+void IdentityManager::ScheduleSigning(Done<Resp> done, Now now) {
   if (signers_.queued() >= kMaxQueuedSignings) {
     return done(absl::UnavailableError(absl::StrCat(
         "camfleetd is busy: ", kMaxQueuedSignings,
         " certificate requests are waiting to be signed; retry with backoff")));
   }
-  signers_.Schedule([this, who, req, done = std::move(done)]() mutable {
-    EnrollDockNow(who, req, std::move(done));
+  signers_.Schedule([now = std::move(now), done = std::move(done),
+                     intent = store_.AnnounceWrite()]() mutable { now(std::move(done)); });
+}
+
+void IdentityManager::EnrollDock(const rpc::Identity& who, const v1::EnrollDockRequest& req,
+                                 Done<v1::EnrollDockResponse> done) {
+  ScheduleSigning(std::move(done), [this, who, req](Done<v1::EnrollDockResponse> d) {
+    EnrollDockNow(who, req, std::move(d));
   });
 }
 
@@ -842,15 +848,8 @@ void IdentityManager::RenewDockCertificate(const rpc::Identity& who,
 
 void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCameraRequest& req,
                                    Done<v1::EnrollCameraResponse> done) {
-  if (signers_.queued() >= kMaxQueuedSignings) {
-    return done(absl::UnavailableError(absl::StrCat(
-        "camfleetd is busy: ", kMaxQueuedSignings,
-        " certificate requests are waiting to be signed; retry with backoff")));
-  }
-  // The write comes once the signature is made: let the store hold a group open for it.
-  signers_.Schedule([this, who, req, done = std::move(done),
-                     intent = store_.AnnounceWrite()]() mutable {
-    EnrollCameraNow(who, req, std::move(done));
+  ScheduleSigning(std::move(done), [this, who, req](Done<v1::EnrollCameraResponse> d) {
+    EnrollCameraNow(who, req, std::move(d));
   });
 }
 
@@ -918,15 +917,8 @@ void IdentityManager::EnrollCameraNow(const rpc::Identity& who, const v1::Enroll
 void IdentityManager::RenewCameraCertificate(const rpc::Identity& who,
                                              const v1::RenewCameraCertificateRequest& req,
                                              Done<v1::RenewCameraCertificateResponse> done) {
-  if (signers_.queued() >= kMaxQueuedSignings) {
-    return done(absl::UnavailableError(absl::StrCat(
-        "camfleetd is busy: ", kMaxQueuedSignings,
-        " certificate requests are waiting to be signed; retry with backoff")));
-  }
-  // The write comes once the signature is made: let the store hold a group open for it.
-  signers_.Schedule([this, who, req, done = std::move(done),
-                     intent = store_.AnnounceWrite()]() mutable {
-    RenewCameraCertificateNow(who, req, std::move(done));
+  ScheduleSigning(std::move(done), [this, who, req](Done<v1::RenewCameraCertificateResponse> d) {
+    RenewCameraCertificateNow(who, req, std::move(d));
   });
 }
 

@@ -113,6 +113,10 @@ class IdentityManager {
 
   template <typename Resp, typename Fn>
   void RunWrite(Fn fn, Done<Resp> done);
+  // Runs `now(done)` on signers_, or answers UNAVAILABLE past kMaxQueuedSignings. Its write
+  // comes once the signature is made, so the store is told to hold a group open for it.
+  template <typename Resp, typename Now>
+  void ScheduleSigning(Done<Resp> done, Now now);
   // Checks the CSR and signs it for `role`/`identity` with the CA.
   absl::StatusOr<provisioning::IssuedCertificate> Sign(const std::string& csr_pem,
                                                        provisioning::Role role,
