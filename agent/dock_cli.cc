@@ -1,8 +1,11 @@
 #include "agent/dock_cli.h"
 
 #include <CLI/CLI.hpp>
+#include <iomanip>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -11,10 +14,14 @@
 #include "agent/certificate_keeper.h"
 #include "agent/dock_enrollment.h"
 #include "agent/dock_paths.h"
+#include "agent/dock_runtime.h"
 #include "agent/grpc_camera_link.h"
+#include "agent/local_control.h"
+#include "agent/outbox_item.h"
 #include "agent/retry.h"
 #include "agent/server_connection.h"
 #include "agent/time_text.h"
+#include "google/protobuf/util/json_util.h"
 #include "provisioning/file_io.h"
 
 namespace camfleet::agent {
@@ -39,7 +46,15 @@ struct RunArgs {
   std::string server_name;
   std::vector<std::string> slots;
   std::string interval = "60s";
+  std::string health_interval = "5m";
+  std::string identify_interval = "2s";
   bool once = false;
+};
+
+struct DeskArgs {
+  std::string dir;
+  std::string badge;
+  bool json = false;
 };
 
 std::string Now(const DockEnvironment& env) { return FormatUtc(env.clock->Now()); }
@@ -98,6 +113,122 @@ absl::Status ParseSlots(const std::vector<std::string>& specs, std::map<int, std
   return absl::OkStatus();
 }
 
+// `run` without --once: the agent's pieces on their own threads until env.stop.
+int RunAgent(const RunArgs& args, const std::map<int, std::string>& sockets,
+             absl::Duration interval, const DockEnvironment& env) {
+  absl::Duration health_interval;
+  absl::Duration identify_interval;
+  if (!absl::ParseDuration(args.health_interval, &health_interval) ||
+      health_interval <= absl::ZeroDuration() ||
+      !absl::ParseDuration(args.identify_interval, &identify_interval) ||
+      identify_interval <= absl::ZeroDuration()) {
+    *env.err << "error: --health-interval and --identify-interval are positive durations like "
+                "5m or 2s\n";
+    return kExitUsage;
+  }
+  auto out_mu = std::make_shared<std::mutex>();
+  DockRuntimeOptions options;
+  options.paths = DockPaths{args.dir};
+  options.endpoint = ServerEndpoint{args.server, args.server_name};
+  options.sockets = sockets;
+  options.clock = env.clock;
+  options.keeper_interval = interval;
+  options.keeper_retry = MakeRetry(env);
+  options.health_interval = health_interval;
+  options.identify_interval = identify_interval;
+  options.events = [out_mu, out = env.out](const DockEvent& event) {
+    std::lock_guard<std::mutex> lock(*out_mu);
+    *out << FormatEvent(event) << "\n";
+    out->flush();
+  };
+  absl::StatusOr<std::unique_ptr<DockRuntime>> runtime = DockRuntime::Start(std::move(options));
+  if (!runtime.ok()) {
+    *env.err << "error: " << absl::StatusCodeToString(runtime.status().code()) << ": "
+             << runtime.status().message() << "\n";
+    return absl::IsFailedPrecondition(runtime.status()) ? kExitUsage : kExitFailed;
+  }
+  if (env.stop != nullptr) {
+    env.stop->WaitForNotification();
+  } else {
+    absl::Notification never;
+    never.WaitForNotification();
+  }
+  (*runtime)->Stop();
+  return kExitOk;
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+int ReportCallError(const absl::Status& status, const DockEnvironment& env) {
+  *env.err << "error: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
+           << "\n";
+  return kExitFailed;
+}
+
+int Checkout(const DeskArgs& args, const DockEnvironment& env) {
+  absl::StatusOr<dock::v1::CheckoutResponse> r =
+      CallCheckout(ControlSocketPath(DockPaths{args.dir}), args.badge);
+  if (!r.ok()) return ReportCallError(r.status(), env);
+  if (args.json) {
+    *env.out << ToJson(*r);
+    return kExitOk;
+  }
+  *env.out << "Take camera " << r->serial() << " from slot " << r->slot() << " (battery "
+           << r->battery_percent() << "%), checked out to badge " << args.badge
+           << (r->holder_name().empty() ? "" : " (" + r->holder_name() + ")") << ", due back "
+           << FormatUtc(FromTimestamp(r->due_back_time())) << "\n";
+  return kExitOk;
+}
+
+int Status(const DeskArgs& args, const DockEnvironment& env) {
+  absl::StatusOr<dock::v1::GetStatusResponse> r =
+      CallStatus(ControlSocketPath(DockPaths{args.dir}));
+  if (!r.ok()) return ReportCallError(r.status(), env);
+  if (args.json) {
+    *env.out << ToJson(*r);
+    return kExitOk;
+  }
+  std::ostringstream o;
+  o << "dock " << r->dock_id() << " at site " << (r->site_code().empty() ? "?" : r->site_code())
+    << "\n";
+  o << std::left << std::setw(6) << "SLOT" << std::setw(16) << "CAMERA" << std::setw(12)
+    << "STATE" << std::setw(9) << "BATTERY" << "NOTE\n";
+  for (const dock::v1::SlotStatus& s : r->slots()) {
+    std::string note = s.refused_reason().empty() ? "" : "REFUSED: " + s.refused_reason();
+    if (s.released()) note = "released";
+    o << std::left << std::setw(6) << s.slot() << std::setw(16)
+      << (s.occupied() ? s.serial() : "-") << std::setw(12) << (s.occupied() ? s.state() : "")
+      << std::setw(9)
+      << (s.has_health() ? absl::StrCat(s.battery_percent(), "%") : std::string(s.occupied() ? "?" : ""))
+      << note << "\n";
+  }
+  o << "backlog: " << r->backlog_custody() << " custody, " << r->backlog_telemetry()
+    << " telemetry items\n";
+  o << "sync: " << (r->sync().connected() ? "connected" : "not connected") << "; last sync "
+    << (r->sync().has_last_sync_time() ? FormatUtc(FromTimestamp(r->sync().last_sync_time()))
+                                       : std::string("never"));
+  if (!r->sync().last_error().empty()) o << "; last error: " << r->sync().last_error();
+  if (r->sync().refused()) o << " (REFUSED by the server)";
+  o << "\n";
+  o << "clock offset: "
+    << (r->has_clock_offset()
+            ? absl::FormatDuration(absl::Trunc(FromDurationProto(r->clock_offset()),
+                                               absl::Milliseconds(1))) +
+                  " (server minus dock)"
+            : std::string("not measured"))
+    << "\n";
+  *env.out << o.str();
+  return kExitOk;
+}
+
 int Run(const RunArgs& args, const DockEnvironment& env) {
   std::map<int, std::string> sockets;
   if (absl::Status s = ParseSlots(args.slots, sockets); !s.ok()) {
@@ -110,6 +241,7 @@ int Run(const RunArgs& args, const DockEnvironment& env) {
              << "' is not a positive duration like 60s or 5m\n";
     return kExitUsage;
   }
+  if (!args.once) return RunAgent(args, sockets, interval, env);
   CertificateKeeper keeper(KeeperOptions{DockPaths{args.dir},
                                          ServerEndpoint{args.server, args.server_name},
                                          MakeRetry(env), env.clock});
@@ -140,8 +272,8 @@ int Run(const RunArgs& args, const DockEnvironment& env) {
 
 int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
   CLI::App app(
-      "camfleet-dock: the dock agent. Keeps the dock's and its cameras' certificates "
-      "current.",
+      "camfleet-dock: the dock agent. Keeps the dock's and its cameras' certificates current, "
+      "reports its cameras to camfleetd and checks cameras out to officers.",
       "camfleet-dock");
   app.require_subcommand(1);
 
@@ -192,7 +324,40 @@ int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
       "certificates on the same schedule. It fetches the fleet CRL (kept in DIR/crl, used while\n"
       "the server is unreachable) and refuses cameras whose certificate is revoked: a REFUSED line\n"
       "is an alert, not a failure. One line per action; calls to the server are retried with\n"
-      "backoff while it is unreachable.");
+      "backoff while it is unreachable.\n"
+      "Without --once the agent keeps running (until SIGINT/SIGTERM): a monitor per slot records\n"
+      "insertions, removals, health readings, returns and refusals in the outbox (DIR/outbox.db);\n"
+      "the sync stream sends them to camfleetd and keeps the site view, CRL and clock offset;\n"
+      "DIR/control.sock serves `camfleet-dock checkout` and `camfleet-dock status`; the pass\n"
+      "above runs every --interval.");
+
+  run->add_option("--health-interval", run_args->health_interval,
+                  "Time between health readings of a docked camera (default 5m)")
+      ->type_name("DURATION");
+  run->add_option("--identify-interval", run_args->identify_interval,
+                  "How often each slot is polled for insertion and removal (default 2s)")
+      ->type_name("DURATION");
+
+  auto checkout_args = std::make_shared<DeskArgs>();
+  CLI::App* checkout = app.add_subcommand(
+      "checkout", "Check out the best-charged eligible camera to an officer (asks the running agent)");
+  checkout->add_option("--dir", checkout_args->dir, "The dock's directory")
+      ->required()
+      ->type_name("DIR");
+  checkout->add_option("--badge", checkout_args->badge, "The officer's badge")->required();
+  checkout->add_flag("--json", checkout_args->json, "Print the answer as JSON");
+  checkout->footer(
+      "Works with the link to camfleetd down: the check-out is stored in the dock's outbox and\n"
+      "reaches the server on the next sync. Refuses an unknown badge and an officer who already\n"
+      "holds a camera.");
+
+  auto status_args = std::make_shared<DeskArgs>();
+  CLI::App* status = app.add_subcommand(
+      "status", "Show the running agent's slots, cameras, outbox backlog and sync state");
+  status->add_option("--dir", status_args->dir, "The dock's directory")
+      ->required()
+      ->type_name("DIR");
+  status->add_flag("--json", status_args->json, "Print JSON instead of a table");
 
   std::vector<const char*> argv;
   argv.reserve(args.size());
@@ -205,6 +370,8 @@ int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   if (enroll->parsed()) return Enroll(*enroll_args, env);
+  if (checkout->parsed()) return Checkout(*checkout_args, env);
+  if (status->parsed()) return Status(*status_args, env);
   return Run(*run_args, env);
 }
 

@@ -3,6 +3,8 @@
 //
 //   camfleet-dock enroll --server HOST:PORT --ca-file CA.pem --token TOKEN --dock-id ID --dir DIR
 //   camfleet-dock run --dir DIR --server HOST:PORT --slot 1=/run/slot1.sock ... [--once]
+//   camfleet-dock checkout --dir DIR --badge N [--json]    (asks the running agent)
+//   camfleet-dock status --dir DIR [--json]                 (asks the running agent)
 //
 // Exit status: 0 when everything asked for was done; 1 when an action failed (the line saying
 // which starts with the slot or dock and "FAILED"); 2 for a bad command line or unusable
@@ -27,8 +29,8 @@ struct DockEnvironment {
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   const common::Clock* clock = nullptr;
-  // `run` without --once stops after the pass during which this is notified. Null: it never
-  // stops by itself.
+  // `run` without --once stops (every piece of the agent, cleanly) once this is notified, after
+  // the certificate keeper's first pass. Null: it never stops by itself.
   absl::Notification* stop = nullptr;
   // How the retries of a call wait; absl::SleepFor when empty.
   std::function<void(absl::Duration)> retry_sleep;

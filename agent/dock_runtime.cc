@@ -1,0 +1,231 @@
+#include "agent/dock_runtime.h"
+
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/certificate_keeper.h"
+#include "agent/grpc_camera_link.h"
+#include "agent/outbox_item.h"
+#include "common/status_macros.h"
+#include "provisioning/certificate.h"
+#include "provisioning/credential_bundle.h"
+
+namespace camfleet::agent {
+
+absl::StatusOr<std::unique_ptr<DockRuntime>> DockRuntime::Start(DockRuntimeOptions options) {
+  std::unique_ptr<DockRuntime> rt(new DockRuntime(std::move(options)));
+  DockRuntimeOptions& o = rt->options_;
+  absl::StatusOr<provisioning::CredentialBundle> bundle =
+      provisioning::LoadCredentialBundle(o.paths.Credentials());
+  if (!bundle.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this dock is not enrolled (run `camfleet-dock enroll` first): ",
+                     bundle.status().message()));
+  }
+  ASSIGN_OR_RETURN(provisioning::CertificateInfo me,
+                   provisioning::ParseCertificate(bundle->cert_pem));
+  rt->dock_id_ = me.identity;
+  ASSIGN_OR_RETURN(provisioning::CertificateVerifier ca,
+                   provisioning::CertificateVerifier::FromCaPem(bundle->ca_pem));
+  rt->ca_ = ca;
+  rt->crl_ = std::make_unique<CrlStore>(o.paths.Crl(), std::move(ca));
+  ASSIGN_OR_RETURN(rt->outbox_, OutboxStore::Open(OutboxPath(o.paths), o.outbox_limits, o.clock));
+  ASSIGN_OR_RETURN(rt->site_view_, SiteViewStore::Open(SiteViewPath(o.paths)));
+  rt->clock_offset_ = std::make_unique<ClockOffset>(o.paths.ClockOffset());
+  if (absl::Status loaded = rt->clock_offset_->Load(); !loaded.ok()) {
+    DockEvent event;
+    event.kind = DockEvent::Kind::kFailed;
+    event.time = o.clock->Now();
+    event.message = "clock offset not loaded; measured again on the next sync";
+    event.status = loaded;
+    rt->Emit(event);
+  }
+
+  std::vector<int> slots;
+  for (const auto& [n, socket] : o.sockets) slots.push_back(n);
+  rt->board_ = std::make_unique<SlotBoard>(slots);
+  rt->ledger_ = std::make_unique<CustodyLedger>();
+  // What the dock did that the control plane has not acknowledged: the ledger's start.
+  ASSIGN_OR_RETURN(std::vector<v1::OutboxItem> pending,
+                   rt->outbox_->NextBatch(std::numeric_limits<int>::max(),
+                                          std::numeric_limits<int64_t>::max()));
+  rt->ledger_->Replay(pending);
+
+  DockRuntime* self = rt.get();
+  SyncClientOptions sync = o.sync;
+  sync.endpoint = o.endpoint;
+  sync.paths = o.paths;
+  sync.outbox = rt->outbox_.get();
+  sync.site_view = rt->site_view_.get();
+  sync.crl = rt->crl_.get();
+  sync.clock_offset = rt->clock_offset_.get();
+  sync.clock = o.clock;
+  sync.occupants = [self] { return self->board_->Occupants(); };
+  sync.on_site_view = [self](uint64_t custody_acked) {
+    self->ledger_->PruneAcknowledged(custody_acked);
+    for (auto& m : self->monitors_) m->Recheck();
+  };
+  sync.events = [self](const DockEvent& e) {
+    if (e.kind == DockEvent::Kind::kCrlUpdated) {
+      for (auto& m : self->monitors_) m->Recheck();
+    }
+    self->Emit(e);
+  };
+  rt->sync_ = std::make_unique<SyncClient>(std::move(sync));
+  auto appended = [self] { self->sync_->Wake(); };
+  auto events = [self](const DockEvent& e) { self->Emit(e); };
+
+  for (const auto& [n, socket] : o.sockets) {
+    SlotMonitorOptions m;
+    m.slot = n;
+    m.make_link = [path = socket] { return NewGrpcCameraLink(path); };
+    m.outbox = rt->outbox_.get();
+    m.site_view = rt->site_view_.get();
+    m.crl = rt->crl_.get();
+    m.ca = &*rt->ca_;
+    m.clock_offset = rt->clock_offset_.get();
+    m.board = rt->board_.get();
+    m.ledger = rt->ledger_.get();
+    m.clock = o.clock;
+    m.identify_interval = o.identify_interval;
+    m.health_interval = o.health_interval;
+    m.clock_skew_bound = o.clock_skew_bound;
+    m.appended = appended;
+    m.events = events;
+    rt->monitors_.push_back(std::make_unique<SlotMonitor>(std::move(m)));
+  }
+  rt->desk_ = std::make_unique<CheckoutDesk>(CheckoutDeskOptions{
+      .outbox = rt->outbox_.get(),
+      .site_view = rt->site_view_.get(),
+      .board = rt->board_.get(),
+      .ledger = rt->ledger_.get(),
+      .clock_offset = rt->clock_offset_.get(),
+      .clock = o.clock,
+      .appended = appended,
+      .events = events,
+  });
+  ASSIGN_OR_RETURN(
+      rt->control_,
+      LocalControlServer::Start(
+          ControlSocketPath(o.paths),
+          LocalControlHandlers{
+              .checkout = [self](const std::string& badge) { return self->desk_->Checkout(badge); },
+              .status = [self] { return self->Status(); }}));
+
+  for (auto& m : rt->monitors_) m->Start();
+  rt->sync_thread_ = std::thread([self] { self->sync_->Run(); });
+  if (o.keeper_interval > absl::ZeroDuration()) {
+    rt->keeper_thread_ = std::thread([self] { self->KeeperLoop(); });
+  }
+  return rt;
+}
+
+DockRuntime::~DockRuntime() { Stop(); }
+
+void DockRuntime::Emit(const DockEvent& event) {
+  if (options_.events) options_.events(event);
+}
+
+bool DockRuntime::WaitOnClock(absl::Duration d) {
+  const absl::Time until = options_.clock->Now() + d;
+  absl::MutexLock lock(&mu_);
+  while (!stopping_ && options_.clock->Now() < until) {
+    cv_.WaitWithTimeout(&mu_, absl::Milliseconds(50));
+  }
+  return !stopping_;
+}
+
+void DockRuntime::KeeperLoop() {
+  RetryPolicy retry = options_.keeper_retry;
+  retry.sleep = [this](absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    const absl::Time until = absl::Now() + d;
+    while (!stopping_ && absl::Now() < until) cv_.WaitWithDeadline(&mu_, until);
+  };
+  CertificateKeeper keeper(KeeperOptions{options_.paths, options_.endpoint, retry, options_.clock,
+                                         clock_offset_.get()});
+  do {
+    // Fresh links every pass (see dock_cli.cc).
+    std::vector<std::unique_ptr<CameraLink>> links;
+    std::vector<CameraSlot> slots;
+    for (const auto& [number, socket] : options_.sockets) {
+      links.push_back(NewGrpcCameraLink(socket));
+      slots.push_back(CameraSlot{number, links.back().get()});
+    }
+    PassReport report = keeper.RunPass(slots);
+    for (const Action& action : report.actions) {
+      DockEvent event;
+      event.kind = DockEvent::Kind::kCertificate;
+      event.time = options_.clock->Now();
+      event.slot = action.slot;
+      event.serial = action.subject;
+      event.message = FormatAction(action);
+      Emit(event);
+    }
+  } while (WaitOnClock(options_.keeper_interval));
+}
+
+void DockRuntime::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    cv_.SignalAll();
+  }
+  control_.reset();
+  for (auto& m : monitors_) m->Stop();
+  if (keeper_thread_.joinable()) keeper_thread_.join();
+  if (sync_ != nullptr) sync_->Stop();
+  if (sync_thread_.joinable()) sync_thread_.join();
+}
+
+absl::StatusOr<dock::v1::GetStatusResponse> DockRuntime::Status() {
+  dock::v1::GetStatusResponse out;
+  out.set_dock_id(dock_id_);
+  out.set_epoch(outbox_->epoch());
+  absl::StatusOr<std::optional<v1::SiteView>> view = site_view_->View();
+  const v1::SiteView* v = view.ok() && view->has_value() ? &**view : nullptr;
+  if (v != nullptr) out.set_site_code(v->site_code());
+  for (const SlotInfo& slot : board_->Snapshot()) {
+    dock::v1::SlotStatus* s = out.add_slots();
+    s->set_slot(static_cast<uint32_t>(slot.slot));
+    s->set_occupied(slot.occupied);
+    s->set_serial(slot.serial);
+    s->set_refused_reason(slot.refused_reason);
+    s->set_released(slot.released);
+    if (slot.health.has_value()) {
+      s->set_has_health(true);
+      s->set_battery_percent(slot.health->battery_percent);
+      *s->mutable_health_time() = ToTimestamp(slot.health_time);
+    }
+    if (slot.occupied) {
+      std::string state = "UNKNOWN";
+      if (v != nullptr) {
+        for (const v1::SiteCamera& c : v->cameras()) {
+          if (c.serial() == slot.serial) state = v1::CameraState_Name(c.state());
+        }
+      }
+      s->set_state(state);
+    }
+  }
+  ASSIGN_OR_RETURN(OutboxBacklog backlog, outbox_->Backlog());
+  out.set_backlog_custody(static_cast<uint64_t>(backlog.custody.items));
+  out.set_backlog_telemetry(static_cast<uint64_t>(backlog.telemetry.items));
+  const SyncState sync = sync_->state();
+  out.mutable_sync()->set_connected(sync.connected);
+  if (sync.last_sync.has_value()) *out.mutable_sync()->mutable_last_sync_time() = ToTimestamp(*sync.last_sync);
+  if (!sync.last_error.ok()) {
+    out.mutable_sync()->set_last_error(absl::StrCat(
+        absl::StatusCodeToString(sync.last_error.code()), ": ", sync.last_error.message()));
+  }
+  out.mutable_sync()->set_refused(sync.refused);
+  if (std::optional<ClockOffsetSample> offset = clock_offset_->Latest(); offset.has_value()) {
+    *out.mutable_clock_offset() = ToDurationProto(offset->offset);
+  }
+  *out.mutable_dock_time() = ToTimestamp(options_.clock->Now());
+  return out;
+}
+
+}  // namespace camfleet::agent
