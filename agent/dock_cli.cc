@@ -174,7 +174,7 @@ int ReportCallError(const absl::Status& status, const DockEnvironment& env) {
 }
 
 int Checkout(const DeskArgs& args, const DockEnvironment& env) {
-  absl::StatusOr<dock::v1::CheckoutResponse> r =
+  absl::StatusOr<dockctl::v1::CheckoutResponse> r =
       CallCheckout(ControlSocketPath(DockPaths{args.dir}), args.badge);
   if (!r.ok()) return ReportCallError(r.status(), env);
   if (args.json) {
@@ -189,7 +189,7 @@ int Checkout(const DeskArgs& args, const DockEnvironment& env) {
 }
 
 int Status(const DeskArgs& args, const DockEnvironment& env) {
-  absl::StatusOr<dock::v1::GetStatusResponse> r =
+  absl::StatusOr<dockctl::v1::GetStatusResponse> r =
       CallStatus(ControlSocketPath(DockPaths{args.dir}));
   if (!r.ok()) return ReportCallError(r.status(), env);
   if (args.json) {
@@ -201,7 +201,7 @@ int Status(const DeskArgs& args, const DockEnvironment& env) {
     << "\n";
   o << std::left << std::setw(6) << "SLOT" << std::setw(16) << "CAMERA" << std::setw(12)
     << "STATE" << std::setw(9) << "BATTERY" << "NOTE\n";
-  for (const dock::v1::SlotStatus& s : r->slots()) {
+  for (const dockctl::v1::SlotStatus& s : r->slots()) {
     std::string note = s.refused_reason().empty() ? "" : "REFUSED: " + s.refused_reason();
     if (s.released()) note = "released";
     o << std::left << std::setw(6) << s.slot() << std::setw(16)

@@ -181,15 +181,15 @@ void DockRuntime::Stop() {
   if (sync_thread_.joinable()) sync_thread_.join();
 }
 
-absl::StatusOr<dock::v1::GetStatusResponse> DockRuntime::Status() {
-  dock::v1::GetStatusResponse out;
+absl::StatusOr<dockctl::v1::GetStatusResponse> DockRuntime::Status() {
+  dockctl::v1::GetStatusResponse out;
   out.set_dock_id(dock_id_);
   out.set_epoch(outbox_->epoch());
   absl::StatusOr<std::optional<v1::SiteView>> view = site_view_->View();
   const v1::SiteView* v = view.ok() && view->has_value() ? &**view : nullptr;
   if (v != nullptr) out.set_site_code(v->site_code());
   for (const SlotInfo& slot : board_->Snapshot()) {
-    dock::v1::SlotStatus* s = out.add_slots();
+    dockctl::v1::SlotStatus* s = out.add_slots();
     s->set_slot(static_cast<uint32_t>(slot.slot));
     s->set_occupied(slot.occupied);
     s->set_serial(slot.serial);

@@ -36,7 +36,7 @@
 #include "agent/site_view_store.h"
 #include "agent/slot_monitor.h"
 #include "agent/sync_client.h"
-#include "camfleet/dock/v1/dock_local.pb.h"
+#include "camfleet/dockctl/v1/dock_local.pb.h"
 #include "common/clock.h"
 #include "provisioning/certificate_verifier.h"
 
@@ -83,7 +83,7 @@ class DockRuntime {
   void Stop();
 
   // What `camfleet-dock status` shows. Errors: the outbox's.
-  absl::StatusOr<dock::v1::GetStatusResponse> Status();
+  absl::StatusOr<dockctl::v1::GetStatusResponse> Status();
 
   OutboxStore& outbox() { return *outbox_; }
   SiteViewStore& site_view() { return *site_view_; }

@@ -9,17 +9,17 @@
 #include "absl/strings/str_cat.h"
 #include "agent/outbox_item.h"
 #include "agent/rpc_status.h"
-#include "camfleet/dock/v1/dock_local.grpc.pb.h"
+#include "camfleet/dockctl/v1/dock_local.grpc.pb.h"
 
 namespace camfleet::agent {
 
-class LocalControlServer::Service final : public dock::v1::DockLocalService::CallbackService {
+class LocalControlServer::Service final : public dockctl::v1::DockLocalService::CallbackService {
  public:
   explicit Service(LocalControlHandlers handlers) : handlers_(std::move(handlers)) {}
 
   grpc::ServerUnaryReactor* Checkout(grpc::CallbackServerContext* ctx,
-                                     const dock::v1::CheckoutRequest* request,
-                                     dock::v1::CheckoutResponse* response) override {
+                                     const dockctl::v1::CheckoutRequest* request,
+                                     dockctl::v1::CheckoutResponse* response) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     absl::StatusOr<CheckoutResult> result = handlers_.checkout(request->badge());
     if (result.ok()) {
@@ -35,10 +35,10 @@ class LocalControlServer::Service final : public dock::v1::DockLocalService::Cal
   }
 
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx,
-                                      const dock::v1::GetStatusRequest* /*request*/,
-                                      dock::v1::GetStatusResponse* response) override {
+                                      const dockctl::v1::GetStatusRequest* /*request*/,
+                                      dockctl::v1::GetStatusResponse* response) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    absl::StatusOr<dock::v1::GetStatusResponse> status = handlers_.status();
+    absl::StatusOr<dockctl::v1::GetStatusResponse> status = handlers_.status();
     if (status.ok()) *response = *std::move(status);
     reactor->Finish(ToGrpc(status.status()));
     return reactor;
@@ -82,8 +82,8 @@ LocalControlServer::~LocalControlServer() {
 
 namespace {
 
-std::unique_ptr<dock::v1::DockLocalService::Stub> Connect(const std::string& socket_path) {
-  return dock::v1::DockLocalService::NewStub(grpc::CreateChannel(
+std::unique_ptr<dockctl::v1::DockLocalService::Stub> Connect(const std::string& socket_path) {
+  return dockctl::v1::DockLocalService::NewStub(grpc::CreateChannel(
       absl::StrCat("unix:", socket_path), grpc::InsecureChannelCredentials()));
 }
 
@@ -99,27 +99,27 @@ absl::Status Explain(const grpc::Status& s, const std::string& socket_path) {
 
 }  // namespace
 
-absl::StatusOr<dock::v1::CheckoutResponse> CallCheckout(const std::string& socket_path,
+absl::StatusOr<dockctl::v1::CheckoutResponse> CallCheckout(const std::string& socket_path,
                                                         const std::string& badge,
                                                         absl::Duration deadline) {
   auto stub = Connect(socket_path);
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  dock::v1::CheckoutRequest request;
+  dockctl::v1::CheckoutRequest request;
   request.set_badge(badge);
-  dock::v1::CheckoutResponse response;
+  dockctl::v1::CheckoutResponse response;
   grpc::Status s = stub->Checkout(&ctx, request, &response);
   if (!s.ok()) return Explain(s, socket_path);
   return response;
 }
 
-absl::StatusOr<dock::v1::GetStatusResponse> CallStatus(const std::string& socket_path,
+absl::StatusOr<dockctl::v1::GetStatusResponse> CallStatus(const std::string& socket_path,
                                                        absl::Duration deadline) {
   auto stub = Connect(socket_path);
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  dock::v1::GetStatusResponse response;
-  grpc::Status s = stub->GetStatus(&ctx, dock::v1::GetStatusRequest(), &response);
+  dockctl::v1::GetStatusResponse response;
+  grpc::Status s = stub->GetStatus(&ctx, dockctl::v1::GetStatusRequest(), &response);
   if (!s.ok()) return Explain(s, socket_path);
   return response;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// The running agent's local control socket (proto/camfleet/dock/v1/dock_local.proto):
+// The running agent's local control socket (proto/camfleet/dockctl/v1/dock_local.proto):
 // `camfleet-dock checkout` and `camfleet-dock status` talk to the agent through it.
 //
 // DIR/control.sock, a unix socket: only processes that can reach the dock directory (0700, the
@@ -17,13 +17,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/checkout_desk.h"
-#include "camfleet/dock/v1/dock_local.pb.h"
+#include "camfleet/dockctl/v1/dock_local.pb.h"
 
 namespace camfleet::agent {
 
 struct LocalControlHandlers {
   std::function<absl::StatusOr<CheckoutResult>(const std::string& badge)> checkout;
-  std::function<absl::StatusOr<dock::v1::GetStatusResponse>()> status;
+  std::function<absl::StatusOr<dockctl::v1::GetStatusResponse>()> status;
 };
 
 class LocalControlServer {
@@ -49,10 +49,10 @@ class LocalControlServer {
 
 // Clients, each one call with `deadline`. Errors: the agent's answer; UNAVAILABLE when no agent
 // listens on `socket_path` (the message says to start `camfleet-dock run`).
-absl::StatusOr<dock::v1::CheckoutResponse> CallCheckout(const std::string& socket_path,
+absl::StatusOr<dockctl::v1::CheckoutResponse> CallCheckout(const std::string& socket_path,
                                                         const std::string& badge,
                                                         absl::Duration deadline = absl::Seconds(10));
-absl::StatusOr<dock::v1::GetStatusResponse> CallStatus(const std::string& socket_path,
+absl::StatusOr<dockctl::v1::GetStatusResponse> CallStatus(const std::string& socket_path,
                                                        absl::Duration deadline = absl::Seconds(10));
 
 }  // namespace camfleet::agent

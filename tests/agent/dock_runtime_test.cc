@@ -1,0 +1,362 @@
+// The running dock agent (DockRuntime: slot monitors, sync stream, check-out desk, local control
+// socket) against a real camfleetd over mutual TLS and real simulated cameras on unix sockets.
+// Server, agent and cameras share one FakeClock: health readings fall due, backoffs pass and
+// the site view ages only when the test moves it. Nothing sleeps to synchronise: every wait is
+// for a condition, with a deadline.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "agent/dock_cli.h"
+#include "agent/dock_paths.h"
+#include "agent/dock_runtime.h"
+#include "agent/local_control.h"
+#include "agent/sim/camera_unit.h"
+#include "camfleet/v1/monitoring.grpc.pb.h"
+#include "common/clock.h"
+#include "common/sqlite.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "provisioning/file_io.h"
+#include "tests/identity/tls_client.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/tls_test_server.h"
+
+namespace camfleet::agent {
+namespace {
+
+using ::camfleet::testing::IsOk;
+using ::camfleet::testing::StatusIs;
+using ::camfleet::testing::TempDir;
+using ::camfleet::testing::TlsClient;
+using ::camfleet::testing::TlsTestServer;
+using ::testing::HasSubstr;
+
+constexpr char kDockId[] = "post-1-dock-1";
+constexpr char kSite[] = "POST-1";
+constexpr char kCam1[] = "CAM-0001";
+constexpr char kCam2[] = "CAM-0002";
+constexpr absl::Duration kWait = absl::Seconds(60);
+
+// Polls `condition` until it holds or `deadline` passes.
+bool WaitFor(const std::function<bool()>& condition, absl::Duration deadline = kWait) {
+  const absl::Time until = absl::Now() + deadline;
+  while (absl::Now() < until) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return condition();
+}
+
+// Rows of the server's database, read the way an auditor would: a read-only connection.
+int64_t CountServerRows(const std::string& db_path, const std::string& sql) {
+  common::OpenOptions ro;
+  ro.read_only = true;
+  absl::StatusOr<std::unique_ptr<common::Database>> db = common::Database::Open(db_path, ro);
+  if (!db.ok()) return -1;
+  absl::StatusOr<common::Statement> st = (*db)->Prepare(sql);
+  if (!st.ok()) return -2;
+  absl::StatusOr<bool> row = st->Step();
+  if (!row.ok() || !*row) return -3;
+  return st->ColumnInt(0);
+}
+
+class DockRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_.Set(absl::Now());
+    testing::TlsTestServerOptions options;
+    options.clock = &clock_;
+    absl::StatusOr<std::unique_ptr<TlsTestServer>> server = TlsTestServer::Start(options);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    admin_ = std::make_unique<TlsClient>(server_->AdminChannel());
+    ASSERT_THAT(admin_->CreateSite(kSite), IsOk());
+    ASSERT_THAT(admin_->CreateHolder("B100", kSite), IsOk());
+    ASSERT_THAT(admin_->CreateHolder("B200", kSite), IsOk());
+    ca_file_ = dir_.File("fleet-ca.pem");
+    ASSERT_THAT(provisioning::WriteNewFile(ca_file_, server_->ca_pem(), 0644), IsOk());
+    dock_dir_ = dir_.File("dock");
+    absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin_->CreateToken(kSite);
+    ASSERT_THAT(token, IsOk());
+    ASSERT_EQ(Cli({"enroll", "--server", server_->target(), "--server-name",
+                   testing::kServerName, "--ca-file", ca_file_, "--token", token->token(),
+                   "--dock-id", kDockId, "--dir", dock_dir_, "--slot-count", "4"}),
+              0);
+    AddCamera(1, kCam1);
+    AddCamera(2, kCam2);
+    // One keeper pass enrolls both cameras: they are AVAILABLE before the agent runs.
+    ASSERT_EQ(Cli({"run", "--once", "--dir", dock_dir_, "--server", server_->target(),
+                   "--server-name", testing::kServerName, "--slot", Slot(1), "--slot", Slot(2)}),
+              0);
+    for (const char* serial : {kCam1, kCam2}) {
+      absl::StatusOr<v1::Camera> camera = admin_->GetCamera(serial);
+      ASSERT_THAT(camera, IsOk());
+      ASSERT_EQ(camera->state(), v1::CAMERA_STATE_AVAILABLE) << serial;
+    }
+  }
+
+  void TearDown() override {
+    if (runtime_ != nullptr) runtime_->Stop();
+    runtime_.reset();
+    units_.clear();
+  }
+
+  int Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), "camfleet-dock");
+    std::ostringstream out;
+    std::ostringstream err;
+    DockEnvironment env{.out = &out,
+                        .err = &err,
+                        .clock = &clock_,
+                        .stop = nullptr,
+                        .retry_sleep = [](absl::Duration) {}};
+    const int code = RunDock(args, env);
+    cli_out_ = out.str();
+    if (code != 0) ADD_FAILURE() << "exit " << code << "\n" << out.str() << err.str();
+    return code;
+  }
+
+  std::string Socket(int slot) { return dir_.File(absl::StrCat("slot", slot, ".sock")); }
+  std::string Slot(int slot) { return absl::StrCat(slot, "=", Socket(slot)); }
+
+  void AddCamera(int slot, const std::string& serial) {
+    ASSERT_THAT(admin_->RegisterCamera(serial, kSite), IsOk());
+    camsim::CameraSimulatorOptions options;
+    options.state_dir = dir_.File(absl::StrCat("camera-", serial));
+    options.serial = serial;
+    options.model = "AXON-4";
+    options.clock = &clock_;
+    absl::StatusOr<std::unique_ptr<camsim::CameraUnit>> unit =
+        camsim::CameraUnit::Open(options, Socket(slot));
+    ASSERT_THAT(unit, IsOk());
+    units_[serial] = *std::move(unit);
+  }
+
+  void StartAgent() {
+    DockRuntimeOptions options;
+    options.paths = DockPaths{dock_dir_};
+    options.endpoint = ServerEndpoint{server_->target(), testing::kServerName};
+    options.sockets = {{1, Socket(1)}, {2, Socket(2)}};
+    options.clock = &clock_;
+    options.identify_interval = absl::Milliseconds(20);
+    options.health_interval = absl::Minutes(5);
+    options.keeper_interval = absl::ZeroDuration();  // SetUp enrolled the cameras
+    options.sync.poll = absl::Milliseconds(10);
+    options.sync.seed = 7;
+    options.events = [this](const DockEvent& e) {
+      absl::MutexLock lock(&events_mu_);
+      events_.push_back(e);
+    };
+    absl::StatusOr<std::unique_ptr<DockRuntime>> runtime = DockRuntime::Start(options);
+    ASSERT_THAT(runtime, IsOk());
+    runtime_ = *std::move(runtime);
+  }
+
+  // Re-points the agent at a restarted server (its port changed): a new runtime on the same
+  // dock directory, as after a reboot of the dock.
+  void RestartAgent() {
+    runtime_->Stop();
+    runtime_.reset();
+    StartAgent();
+  }
+
+  int64_t Backlog() {
+    absl::StatusOr<OutboxBacklog> b = runtime_->outbox().Backlog();
+    return b.ok() ? b->total.items : -1;
+  }
+
+  bool SlotHasHealth(int slot) {
+    std::optional<SlotInfo> info = runtime_->board().Get(slot);
+    return info.has_value() && info->health.has_value();
+  }
+
+  // The agent is welcomed, has a site view listing both cameras AVAILABLE, and sent everything.
+  void WaitUntilSynced() {
+    ASSERT_TRUE(WaitFor([&] {
+      absl::StatusOr<v1::SiteCamera> c1 = runtime_->site_view().FindCamera(kCam1);
+      return runtime_->sync().state().connected && Backlog() == 0 && SlotHasHealth(1) &&
+             SlotHasHealth(2) && c1.ok();
+    })) << "backlog " << Backlog();
+  }
+
+  absl::StatusOr<dockctl::v1::CheckoutResponse> Checkout(const std::string& badge) {
+    return CallCheckout(ControlSocketPath(DockPaths{dock_dir_}), badge);
+  }
+
+  uint64_t LastSequence(v1::SyncLane lane) {
+    absl::StatusOr<LaneState> s = runtime_->outbox().Lane(lane);
+    return s.ok() ? s->last_sequence : 0;
+  }
+
+  int64_t ServerRows(const std::string& sql) {
+    return CountServerRows(server_->paths().Database(), sql);
+  }
+
+  bool HasEvent(DockEvent::Kind kind, const std::string& serial = "") {
+    absl::MutexLock lock(&events_mu_);
+    for (const DockEvent& e : events_) {
+      if (e.kind == kind && (serial.empty() || e.serial == serial)) return true;
+    }
+    return false;
+  }
+
+  common::FakeClock clock_{absl::Now()};
+  TempDir dir_;
+  std::unique_ptr<TlsTestServer> server_;
+  std::unique_ptr<TlsClient> admin_;
+  std::string ca_file_;
+  std::string dock_dir_;
+  std::string cli_out_;
+  std::map<std::string, std::unique_ptr<camsim::CameraUnit>> units_;
+  std::unique_ptr<DockRuntime> runtime_;
+  absl::Mutex events_mu_;
+  std::vector<DockEvent> events_ ABSL_GUARDED_BY(events_mu_);
+};
+
+TEST_F(DockRuntimeTest, SyncsInsertionsAndHealthAndReceivesTheSiteView) {
+  StartAgent();
+  WaitUntilSynced();
+  absl::StatusOr<v1::SiteCamera> c1 = runtime_->site_view().FindCamera(kCam1);
+  ASSERT_THAT(c1, IsOk());
+  EXPECT_EQ(c1->state(), v1::CAMERA_STATE_AVAILABLE);
+  // Every reading the dock stored is at the server, once.
+  EXPECT_EQ(ServerRows("SELECT COUNT(*) FROM health_readings"),
+            static_cast<int64_t>(LastSequence(v1::SYNC_LANE_TELEMETRY)));
+  EXPECT_GE(LastSequence(v1::SYNC_LANE_TELEMETRY), 2u);
+}
+
+TEST_F(DockRuntimeTest, OfflineReadingsAndCheckoutsArriveExactlyOnceAfterTheServerReturns) {
+  StartAgent();
+  WaitUntilSynced();
+  server_->Shutdown();
+
+  // Link down: health keeps being read as it falls due.
+  const uint64_t readings_before = LastSequence(v1::SYNC_LANE_TELEMETRY);
+  for (int i = 1; i <= 3; ++i) {
+    clock_.Advance(absl::Minutes(5));
+    ASSERT_TRUE(WaitFor([&] {
+      return LastSequence(v1::SYNC_LANE_TELEMETRY) >= readings_before + 2u * static_cast<uint64_t>(i);
+    }));
+  }
+  // ... and officers check out: B100 takes the best-charged camera, and cannot take a second.
+  absl::StatusOr<dockctl::v1::CheckoutResponse> out = Checkout("B100");
+  ASSERT_THAT(out, IsOk());
+  EXPECT_THAT(Checkout("B100"), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(out->serial())));
+  EXPECT_THAT(Checkout("B999"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("B999")));
+  // B100 takes it out of the slot, goes on patrol, and brings it back: a return, offline.
+  const std::string serial = out->serial();
+  ASSERT_THAT(units_[serial]->TakeOut(), IsOk());
+  ASSERT_TRUE(WaitFor([&] { return !runtime_->board().Get(static_cast<int>(out->slot()))->occupied; }));
+  clock_.Advance(absl::Hours(2));
+  ASSERT_THAT(units_[serial]->PutIn(Socket(static_cast<int>(out->slot()))), IsOk());
+  ASSERT_TRUE(WaitFor([&] { return HasEvent(DockEvent::Kind::kCameraReturned, serial); }));
+  // B200 checks out too and keeps it.
+  absl::StatusOr<dockctl::v1::CheckoutResponse> out2 = Checkout("B200");
+  ASSERT_THAT(out2, IsOk());
+  ASSERT_THAT(units_[out2->serial()]->TakeOut(), IsOk());
+  ASSERT_TRUE(WaitFor([&] { return !runtime_->board().Get(static_cast<int>(out2->slot()))->occupied; }));
+  EXPECT_GT(Backlog(), 5);
+
+  ASSERT_THAT(server_->Restart(), IsOk());
+  admin_ = std::make_unique<TlsClient>(server_->AdminChannel());
+  RestartAgent();  // the test server comes back on another port
+  ASSERT_TRUE(WaitFor([&] { return runtime_->sync().state().connected && Backlog() == 0; }))
+      << "backlog " << Backlog();
+
+  // Both sides count the same rows: every reading once, every item applied once.
+  EXPECT_EQ(ServerRows("SELECT COUNT(*) FROM health_readings"),
+            static_cast<int64_t>(LastSequence(v1::SYNC_LANE_TELEMETRY)));
+  EXPECT_EQ(ServerRows("SELECT applied FROM sync_positions WHERE lane = 1"),
+            static_cast<int64_t>(LastSequence(v1::SYNC_LANE_CUSTODY)));
+  EXPECT_EQ(ServerRows("SELECT applied FROM sync_positions WHERE lane = 2"),
+            static_cast<int64_t>(LastSequence(v1::SYNC_LANE_TELEMETRY)));
+
+  // The offline check-outs are assignments at the server with the dock as the actor.
+  v1::GetCustodyTrailRequest req;
+  req.set_serial(serial);
+  absl::StatusOr<v1::GetCustodyTrailResponse> trail =
+      admin_->Fleet(&v1::FleetService::Stub::GetCustodyTrail, req);
+  ASSERT_THAT(trail, IsOk());
+  ASSERT_EQ(trail->assignments_size(), 1);
+  EXPECT_EQ(trail->assignments(0).holder_badge(), "B100");
+  EXPECT_THAT(trail->assignments(0).issued_by(), HasSubstr(kDockId));
+  EXPECT_TRUE(trail->assignments(0).has_return_time());
+  absl::StatusOr<v1::Camera> held = admin_->GetCamera(out2->serial());
+  ASSERT_THAT(held, IsOk());
+  EXPECT_EQ(held->state(), v1::CAMERA_STATE_ISSUED);
+  EXPECT_EQ(held->holder_badge(), "B200");
+}
+
+TEST_F(DockRuntimeTest, CheckoutOfACameraLostCentrallyIsAConflictAndRefusedAfterTheNextView) {
+  StartAgent();
+  WaitUntilSynced();
+  // CAM-0002 is out on patrol (with nobody, for this test): only CAM-0001 is in the dock.
+  ASSERT_THAT(units_[kCam2]->TakeOut(), IsOk());
+  ASSERT_TRUE(WaitFor([&] { return !runtime_->board().Get(2)->occupied && Backlog() == 0; }));
+  // The dock is cut off (the server moves to another port) ...
+  ASSERT_THAT(server_->Restart(), IsOk());
+  admin_ = std::make_unique<TlsClient>(server_->AdminChannel());
+  // ... and a quartermaster marks CAM-0001 lost; the dock does not know and checks it out.
+  ASSERT_THAT(admin_->ReportLost(kCam1), IsOk());
+  absl::StatusOr<dockctl::v1::CheckoutResponse> out = Checkout("B100");
+  ASSERT_THAT(out, IsOk());
+  ASSERT_EQ(out->serial(), kCam1);
+  ASSERT_THAT(units_[kCam1]->TakeOut(), IsOk());
+  ASSERT_TRUE(WaitFor([&] { return !runtime_->board().Get(1)->occupied; }));
+
+  RestartAgent();
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<v1::SiteCamera> c = runtime_->site_view().FindCamera(kCam1);
+    return Backlog() == 0 && c.ok() && c->state() == v1::CAMERA_STATE_LOST;
+  })) << "backlog " << Backlog();
+  // The server kept both facts: a conflict, and the camera stays LOST.
+  absl::StatusOr<v1::Camera> camera = admin_->GetCamera(kCam1);
+  ASSERT_THAT(camera, IsOk());
+  EXPECT_EQ(camera->state(), v1::CAMERA_STATE_LOST);
+  EXPECT_EQ(ServerRows("SELECT COUNT(*) FROM conflicts"), 1);
+  EXPECT_EQ(ServerRows("SELECT COUNT(*) FROM assignments"), 0);
+
+  // Brought back, it is refused with an alert and never offered.
+  ASSERT_THAT(units_[kCam1]->PutIn(Socket(1)), IsOk());
+  ASSERT_TRUE(WaitFor([&] { return HasEvent(DockEvent::Kind::kCameraRefused, kCam1); }));
+  // Lost means revoked: the CRL the stream brought refuses it as well as the site view.
+  EXPECT_THAT(runtime_->board().Get(1)->refused_reason,
+              ::testing::AnyOf(HasSubstr("LOST"), HasSubstr("revoked")));
+  EXPECT_THAT(Checkout("B200"), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("refused")));
+  ASSERT_TRUE(WaitFor([&] { return Backlog() == 0; }));
+  EXPECT_GE(ServerRows("SELECT COUNT(*) FROM alerts"), 2);
+}
+
+TEST_F(DockRuntimeTest, StatusShowsSlotsBacklogAndSync) {
+  StartAgent();
+  WaitUntilSynced();
+  absl::StatusOr<dockctl::v1::GetStatusResponse> status =
+      CallStatus(ControlSocketPath(DockPaths{dock_dir_}));
+  ASSERT_THAT(status, IsOk());
+  EXPECT_EQ(status->dock_id(), kDockId);
+  EXPECT_EQ(status->site_code(), kSite);
+  ASSERT_EQ(status->slots_size(), 2);
+  EXPECT_EQ(status->slots(0).serial(), kCam1);
+  EXPECT_TRUE(status->slots(0).has_health());
+  EXPECT_TRUE(status->sync().connected());
+  ASSERT_EQ(Cli({"status", "--dir", dock_dir_}), 0);
+  EXPECT_THAT(cli_out_, HasSubstr(kCam2));
+  EXPECT_THAT(cli_out_, HasSubstr("sync: connected"));
+  ASSERT_EQ(Cli({"status", "--dir", dock_dir_, "--json"}), 0);
+  EXPECT_THAT(cli_out_, HasSubstr("\"dock_id\": \"post-1-dock-1\""));
+}
+
+}  // namespace
+}  // namespace camfleet::agent
