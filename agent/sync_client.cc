@@ -330,6 +330,7 @@ absl::Status SyncClient::RunStream() {
     absl::MutexLock lock(&mu_);
     if (stop_) return absl::OkStatus();
     live_context_ = &stream.context;
+    ++state_.attempts;
   }
   stream.rw = stream.stub->Sync(&stream.context);
   stream.last_write = options_.clock->Now();

@@ -102,6 +102,8 @@ struct SyncState {
   // Why the last stream ended (or the refusal); OK when nothing went wrong.
   absl::Status last_error;
   bool refused = false;
+  // Streams started (hello sent or attempted), and of those welcomed.
+  int64_t attempts = 0;
   int64_t streams_opened = 0;
   int64_t batches_acked = 0;
 };

@@ -27,6 +27,8 @@
 #include "common/sqlite.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "provisioning/certificate.h"
+#include "provisioning/credential_bundle.h"
 #include "provisioning/file_io.h"
 #include "tests/identity/tls_client.h"
 #include "tests/testing/status_matchers.h"
@@ -356,6 +358,33 @@ TEST_F(DockRuntimeTest, StatusShowsSlotsBacklogAndSync) {
   EXPECT_THAT(cli_out_, HasSubstr("sync: connected"));
   ASSERT_EQ(Cli({"status", "--dir", dock_dir_, "--json"}), 0);
   EXPECT_THAT(cli_out_, HasSubstr("\"dock_id\": \"post-1-dock-1\""));
+}
+
+TEST_F(DockRuntimeTest, RevokedDockStopsSyncingSaysWhyAndKeepsWorkingLocally) {
+  StartAgent();
+  WaitUntilSynced();
+  absl::StatusOr<provisioning::CredentialBundle> bundle =
+      provisioning::LoadCredentialBundle(DockPaths{dock_dir_}.Credentials());
+  ASSERT_THAT(bundle, IsOk());
+  absl::StatusOr<provisioning::CertificateInfo> cert =
+      provisioning::ParseCertificate(bundle->cert_pem);
+  ASSERT_THAT(cert, IsOk());
+  ASSERT_THAT(admin_->RevokeCertificate(cert->serial_hex, v1::REVOCATION_REASON_KEY_COMPROMISE),
+              IsOk());
+  RestartAgent();
+  ASSERT_TRUE(WaitFor([&] { return runtime_->sync().state().refused; }));
+  EXPECT_TRUE(HasEvent(DockEvent::Kind::kSyncRefused));
+  EXPECT_THAT(runtime_->sync().state().last_error,
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("revoked")));
+  // It does not hammer: it tried once, and an hour passes before it tries again.
+  EXPECT_EQ(runtime_->sync().state().attempts, 1);
+  clock_.Advance(absl::Minutes(59));
+  EXPECT_FALSE(WaitFor([&] { return runtime_->sync().state().attempts > 1; },
+                       absl::Milliseconds(200)));
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_TRUE(WaitFor([&] { return runtime_->sync().state().attempts > 1; }));
+  // The post goes on: check-outs from the stored site view.
+  EXPECT_THAT(Checkout("B100"), IsOk());
 }
 
 }  // namespace
