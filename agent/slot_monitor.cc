@@ -273,6 +273,8 @@ absl::Status SlotMonitor::Judge(const CameraIdentity& id) {
 }
 
 absl::Status SlotMonitor::ReadHealth(const std::string& serial) {
+  // The schedule counts from when the reading was asked for, not from when it was stored.
+  const absl::Time now = options_.clock->Now();
   absl::StatusOr<HealthSnapshot> h = link_->ReadHealth();
   if (!h.ok()) {
     Emit(DockEvent::Kind::kSlotFailed, serial, "reading health", h.status());
@@ -312,7 +314,6 @@ absl::Status SlotMonitor::ReadHealth(const std::string& serial) {
     Emit(DockEvent::Kind::kSlotFailed, serial, "storing a health reading", seq.status());
     return seq.status();
   }
-  const absl::Time now = options_.clock->Now();
   options_.board->SetHealth(options_.slot, *h, now);
   next_health_ = now + options_.health_interval;
   Emit(DockEvent::Kind::kHealthRead, serial,

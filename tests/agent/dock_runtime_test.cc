@@ -206,6 +206,14 @@ class DockRuntimeTest : public ::testing::Test {
     return CountServerRows(server_->paths().Database(), sql);
   }
 
+  // What the agent said, for failure messages.
+  std::string EventsText() {
+    absl::MutexLock lock(&events_mu_);
+    std::string text;
+    for (const DockEvent& e : events_) absl::StrAppend(&text, FormatEvent(e), "\n");
+    return text;
+  }
+
   bool HasEvent(DockEvent::Kind kind, const std::string& serial = "") {
     absl::MutexLock lock(&events_mu_);
     for (const DockEvent& e : events_) {
@@ -249,8 +257,9 @@ TEST_F(DockRuntimeTest, OfflineReadingsAndCheckoutsArriveExactlyOnceAfterTheServ
   for (int i = 1; i <= 3; ++i) {
     clock_.Advance(absl::Minutes(5));
     ASSERT_TRUE(WaitFor([&] {
-      return LastSequence(v1::SYNC_LANE_TELEMETRY) >= readings_before + 2u * static_cast<uint64_t>(i);
-    }));
+      return LastSequence(v1::SYNC_LANE_TELEMETRY) >=
+             readings_before + 2u * static_cast<uint64_t>(i);
+    })) << EventsText();
   }
   // ... and officers check out: B100 takes the best-charged camera, and cannot take a second.
   absl::StatusOr<dockctl::v1::CheckoutResponse> out = Checkout("B100");
