@@ -645,17 +645,41 @@ absl::Status CheckLane(v1::SyncLane lane) {
 absl::Status OutboxStore::Acknowledge(v1::SyncLane lane, uint64_t applied_through) {
   RETURN_IF_ERROR(CheckLane(lane));
   absl::MutexLock lock(&mu_);
-  return InTransaction([&]() -> absl::Status {
+  bool done = false;
+  absl::Status marked = InTransaction([&]() -> absl::Status {
     ASSIGN_OR_RETURN(LaneRow row, ReadLaneLocked(lane));
     if (applied_through > row.last_sequence) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the server acknowledged ", LaneName(lane), " through ", applied_through,
           " but outbox epoch ", epoch_, " assigned only through ", row.last_sequence));
     }
-    if (applied_through <= row.acked_through) return absl::OkStatus();
+    done = applied_through <= row.acked_through;
+    if (done) return absl::OkStatus();
     RETURN_IF_ERROR(SetPositionLocked(lane, applied_through, /*may_lower=*/false));
     return PruneLocked(common::ToMicros(clock_->Now() - limits_.retention)).status();
   });
+  if (!absl::IsResourceExhausted(marked)) return marked;
+
+  // The disk is full, and marking items acknowledged needs pages (the index of acknowledged
+  // items grows). Deleting them needs none and frees what the next Append needs: the server has
+  // them, and keeping them for a restored server is insurance a full disk cannot afford.
+  int64_t dropped = 0;
+  absl::Status deleted = InTransaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(SplitStubAtLocked(lane, applied_through));
+    ASSIGN_OR_RETURN(common::Statement del,
+                     db_->Prepare("DELETE FROM outbox_item WHERE lane = ?1 AND sequence <= ?2"));
+    del.Bind(1, int64_t{LaneNumber(lane)}).Bind(2, static_cast<int64_t>(applied_through));
+    RETURN_IF_ERROR(del.Run());
+    dropped = db_->Changes();
+    ASSIGN_OR_RETURN(common::Statement up,
+                     db_->Prepare("UPDATE outbox_lane SET acked_through = ?2, pruned_through = ?2 "
+                                  "WHERE lane = ?1"));
+    up.Bind(1, int64_t{LaneNumber(lane)}).Bind(2, static_cast<int64_t>(applied_through));
+    return up.Run();
+  });
+  if (!deleted.ok()) return deleted;
+  counters_.acked_dropped += dropped;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ResendResult> OutboxStore::ResendFrom(v1::SyncLane lane, uint64_t after_sequence) {

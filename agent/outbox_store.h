@@ -174,10 +174,12 @@ class OutboxStore {
   // for the retention window; items acknowledged longer ago than it are pruned. An ack at or
   // below what is already acknowledged changes nothing (a late or repeated ack). An ack inside a
   // ThinnedRange stub (the server applied the first readings before they were thinned) splits
-  // the stub so the rest of it is still sent.
+  // the stub so the rest of it is still sent. On a full disk, where marking needs pages the
+  // disk does not have, the acknowledged items are deleted at once instead (counted in
+  // OutboxCounters::acked_dropped): that frees the space the next Append needs.
   // Errors: INVALID_ARGUMENT for an unspecified lane; FAILED_PRECONDITION when applied_through
   // is beyond the last sequence assigned in this epoch (the server is confused about the
-  // epoch); UNAVAILABLE/RESOURCE_EXHAUSTED from the disk.
+  // epoch); UNAVAILABLE from SQLite; RESOURCE_EXHAUSTED only if even deleting fails.
   absl::Status Acknowledge(v1::SyncLane lane, uint64_t applied_through);
 
   // The server stands at `after_sequence` in `lane` (SyncWelcome after a new generation: a

@@ -405,6 +405,60 @@ TEST_F(ThinningTest, ThinsOldestReadingsIntoStubsAroundKeptOnes) {
   ExpectCountsMatchRows(*store);
 }
 
+TEST_F(ThinningTest, ASecondPassCoalescesWithTheStubsOfTheFirst) {
+  OutboxLimits limits;
+  limits.max_items = 30;
+  limits.max_bytes = int64_t{1} << 30;
+  limits.hard_max_bytes = int64_t{1} << 30;
+  limits.make_room_to = 0.5;
+  auto store = Open(limits);
+  ASSERT_NE(store, nullptr);
+  for (int i = 1; i <= 46; ++i) {
+    AppendOptions options;
+    options.keep = i == 10;
+    ASSERT_THAT(store->Append(Reading("CAM-0001", kStart + absl::Minutes(i)), options), IsOk());
+  }
+  // The first pass (at 31) left t1, t2-9, t10, t11-20, t21..t31; 32..46 came after.
+  absl::StatusOr<AppendResult> r = store->Append(Reading("CAM-0001", kStart + absl::Minutes(47)));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->outbox_full);
+  EXPECT_EQ(r->readings_thinned, 16);
+  std::vector<std::string> expected = {"t1", "t2-9", "t10", "t11-36"};
+  for (int i = 37; i <= 47; ++i) expected.push_back(absl::StrCat("t", i));
+  std::vector<v1::OutboxItem> items = All(*store);
+  EXPECT_THAT(DescribeAll(items), ::testing::ElementsAreArray(expected));
+  ASSERT_GE(items.size(), 4u);
+  EXPECT_EQ(items[3].thinned().readings_dropped(), 26u);
+  ExpectGapFree(*store, v1::SYNC_LANE_TELEMETRY);
+  ExpectCountsMatchRows(*store);
+}
+
+TEST_F(ThinningTest, ResendFromInsideAStubSendsTheRestOfIt) {
+  OutboxLimits limits;
+  limits.max_items = 30;
+  limits.max_bytes = int64_t{1} << 30;
+  limits.hard_max_bytes = int64_t{1} << 30;
+  limits.make_room_to = 0.5;
+  auto store = Open(limits);
+  ASSERT_NE(store, nullptr);
+  for (int i = 1; i <= 31; ++i) {
+    AppendOptions options;
+    options.keep = i == 10;
+    ASSERT_THAT(store->Append(Reading("CAM-0001", kStart + absl::Minutes(i)), options), IsOk());
+  }
+  ASSERT_THAT(store->Acknowledge(v1::SYNC_LANE_TELEMETRY, 31), IsOk());
+  // A restored server that had telemetry through 14 (sent before the readings were thinned).
+  absl::StatusOr<ResendResult> resend = store->ResendFrom(v1::SYNC_LANE_TELEMETRY, 14);
+  ASSERT_THAT(resend, IsOk());
+  EXPECT_FALSE(resend->lost.has_value());
+  std::vector<std::string> expected = {"t15-20"};
+  for (int i = 21; i <= 31; ++i) expected.push_back(absl::StrCat("t", i));
+  EXPECT_THAT(DescribeAll(All(*store)), ::testing::ElementsAreArray(expected));
+  EXPECT_EQ(resend->items_to_send, 12);
+  ExpectGapFree(*store, v1::SYNC_LANE_TELEMETRY);
+  ExpectCountsMatchRows(*store);
+}
+
 TEST_F(ThinningTest, KeepsFirstAndLastPerCameraPerHourAndFlaggedReadingsAndCoalescesStubs) {
   OutboxLimits limits;
   limits.max_items = 24;
@@ -585,12 +639,24 @@ TEST_F(OutboxStoreTest, FullDiskIsResourceExhaustedAndKeepsWhatItHas) {
     // Still full: refused again, nothing half-written.
     EXPECT_THAT(store->Append(Alert(text)), StatusIs(absl::StatusCode::kResourceExhausted));
     EXPECT_EQ(All(*store).size(), last_ok);
+    // The link comes back and the server acknowledges: on the full disk the acknowledged items
+    // go at once, and their pages take the next append.
+    ASSERT_THAT(store->Acknowledge(v1::SYNC_LANE_CUSTODY, last_ok), IsOk());
+    auto counters = store->Counters();
+    ASSERT_THAT(counters, IsOk());
+    EXPECT_EQ(counters->acked_dropped, static_cast<int64_t>(last_ok));
+    auto lane = store->Lane(v1::SYNC_LANE_CUSTODY);
+    ASSERT_THAT(lane, IsOk());
+    EXPECT_EQ(lane->acked_through, last_ok);
+    EXPECT_EQ(lane->pruned_through, last_ok);
+    EXPECT_EQ(AppendOk(*store, Alert(text)), last_ok + 1);
+    ExpectCountsMatchRows(*store);
   }
-  // Space frees up (here: no cap); the next append works and numbering goes on without a gap.
+  // Space frees up on the disk (here: no cap); appends work and numbering goes on.
   auto store = Open();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(AppendOk(*store, Alert(text)), last_ok + 1);
-  EXPECT_EQ(All(*store).size(), last_ok + 1);
+  EXPECT_EQ(AppendOk(*store, Alert(text)), last_ok + 2);
+  EXPECT_EQ(All(*store).size(), 2u);
   ExpectGapFree(*store, v1::SYNC_LANE_CUSTODY);
   auto db = common::Database::Open(path_);
   ASSERT_THAT(db, IsOk());
@@ -598,6 +664,17 @@ TEST_F(OutboxStoreTest, FullDiskIsResourceExhaustedAndKeepsWhatItHas) {
   ASSERT_THAT(check, IsOk());
   ASSERT_THAT(check->Step(), IsOkAndHolds(true));
   EXPECT_EQ(check->ColumnText(0), "ok");
+}
+
+TEST_F(OutboxStoreTest, OpenRefusesADatabaseNewerThanTheBinary) {
+  { ASSERT_NE(Open(), nullptr); }
+  {
+    auto db = common::Database::Open(path_);
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Exec("PRAGMA user_version = 99"), IsOk());
+  }
+  EXPECT_THAT(OutboxStore::Open(path_, {}, &clock_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("newer")));
 }
 
 TEST_F(OutboxStoreTest, OpenRefusesInconsistentLimits) {
