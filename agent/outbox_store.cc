@@ -34,14 +34,22 @@ absl::Status StatusOf(const absl::StatusOr<T>& s) {
 
 absl::string_view KindName(const v1::OutboxItem& item) {
   switch (item.kind_case()) {
-    case v1::OutboxItem::kHealth: return "health reading";
-    case v1::OutboxItem::kInserted: return "insertion";
-    case v1::OutboxItem::kRemoved: return "removal";
-    case v1::OutboxItem::kCheckout: return "check-out";
-    case v1::OutboxItem::kDockReturn: return "return";
-    case v1::OutboxItem::kAlert: return "alert";
-    case v1::OutboxItem::kThinned: return "thinned range";
-    case v1::OutboxItem::KIND_NOT_SET: break;
+    case v1::OutboxItem::kHealth:
+      return "health reading";
+    case v1::OutboxItem::kInserted:
+      return "insertion";
+    case v1::OutboxItem::kRemoved:
+      return "removal";
+    case v1::OutboxItem::kCheckout:
+      return "check-out";
+    case v1::OutboxItem::kDockReturn:
+      return "return";
+    case v1::OutboxItem::kAlert:
+      return "alert";
+    case v1::OutboxItem::kThinned:
+      return "thinned range";
+    case v1::OutboxItem::KIND_NOT_SET:
+      break;
   }
   return "item without a kind";
 }
@@ -103,9 +111,8 @@ struct OutboxStore::RoomMade {
   int64_t acked_dropped = 0;
 };
 
-OutboxStore::OutboxStore(std::unique_ptr<common::Database> db, std::string path,
-                         std::string epoch, const OutboxLimits& limits,
-                         const common::Clock* clock)
+OutboxStore::OutboxStore(std::unique_ptr<common::Database> db, std::string path, std::string epoch,
+                         const OutboxLimits& limits, const common::Clock* clock)
     : path_(std::move(path)),
       epoch_(std::move(epoch)),
       limits_(limits),
@@ -173,8 +180,8 @@ absl::StatusOr<OutboxStore::LaneRow> OutboxStore::ReadLaneLocked(v1::SyncLane la
   s.Bind(1, int64_t{LaneNumber(lane)});
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) {
-    return absl::InternalError(absl::StrCat("outbox ", path_, " has no row for lane ",
-                                            LaneName(lane)));
+    return absl::InternalError(
+        absl::StrCat("outbox ", path_, " has no row for lane ", LaneName(lane)));
   }
   LaneRow r;
   r.last_sequence = static_cast<uint64_t>(s.ColumnInt(0));
@@ -610,8 +617,7 @@ absl::Status OutboxStore::SplitStubAtLocked(v1::SyncLane lane, uint64_t position
   return WriteStubLocked(lane, position + 1, last, acked_us);
 }
 
-absl::Status OutboxStore::SetPositionLocked(v1::SyncLane lane, uint64_t position,
-                                            bool may_lower) {
+absl::Status OutboxStore::SetPositionLocked(v1::SyncLane lane, uint64_t position, bool may_lower) {
   RETURN_IF_ERROR(SplitStubAtLocked(lane, position));
   const int64_t now_us = common::ToMicros(clock_->Now());
   ASSIGN_OR_RETURN(common::Statement ack,
@@ -645,16 +651,14 @@ absl::Status CheckLane(v1::SyncLane lane) {
 absl::Status OutboxStore::Acknowledge(v1::SyncLane lane, uint64_t applied_through) {
   RETURN_IF_ERROR(CheckLane(lane));
   absl::MutexLock lock(&mu_);
-  bool done = false;
   absl::Status marked = InTransaction([&]() -> absl::Status {
     ASSIGN_OR_RETURN(LaneRow row, ReadLaneLocked(lane));
     if (applied_through > row.last_sequence) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the server acknowledged ", LaneName(lane), " through ", applied_through,
-          " but outbox epoch ", epoch_, " assigned only through ", row.last_sequence));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the server acknowledged ", LaneName(lane), " through ", applied_through,
+                       " but outbox epoch ", epoch_, " assigned only through ", row.last_sequence));
     }
-    done = applied_through <= row.acked_through;
-    if (done) return absl::OkStatus();
+    if (applied_through <= row.acked_through) return absl::OkStatus();
     RETURN_IF_ERROR(SetPositionLocked(lane, applied_through, /*may_lower=*/false));
     return PruneLocked(common::ToMicros(clock_->Now() - limits_.retention)).status();
   });
@@ -688,9 +692,9 @@ absl::StatusOr<ResendResult> OutboxStore::ResendFrom(v1::SyncLane lane, uint64_t
   return InTransaction([&]() -> absl::StatusOr<ResendResult> {
     ASSIGN_OR_RETURN(LaneRow row, ReadLaneLocked(lane));
     if (after_sequence > row.last_sequence) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the server stands at ", LaneName(lane), " ", after_sequence, " but outbox epoch ",
-          epoch_, " assigned only through ", row.last_sequence));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the server stands at ", LaneName(lane), " ", after_sequence,
+                       " but outbox epoch ", epoch_, " assigned only through ", row.last_sequence));
     }
     ResendResult result;
     if (after_sequence < row.pruned_through) {
@@ -717,8 +721,7 @@ absl::StatusOr<int64_t> OutboxStore::PruneExpired() {
       [&]() { return PruneLocked(common::ToMicros(clock_->Now() - limits_.retention)); });
 }
 
-absl::StatusOr<std::vector<v1::OutboxItem>> OutboxStore::NextBatch(int max_items,
-                                                                   int64_t max_bytes,
+absl::StatusOr<std::vector<v1::OutboxItem>> OutboxStore::NextBatch(int max_items, int64_t max_bytes,
                                                                    const LanePositions& after) {
   if (max_items < 1) return absl::InvalidArgumentError("a batch holds at least one item");
   absl::MutexLock lock(&mu_);
@@ -763,8 +766,8 @@ absl::StatusOr<OutboxBacklog> OutboxStore::Backlog() {
   while (true) {
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    OutboxCount& lane = s.ColumnInt(0) == LaneNumber(v1::SYNC_LANE_CUSTODY) ? b.custody
-                                                                             : b.telemetry;
+    OutboxCount& lane =
+        s.ColumnInt(0) == LaneNumber(v1::SYNC_LANE_CUSTODY) ? b.custody : b.telemetry;
     lane.items = s.ColumnInt(1);
     lane.bytes = s.ColumnInt(2);
     b.stored.items += s.ColumnInt(3);

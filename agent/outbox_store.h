@@ -90,10 +90,10 @@ struct OutboxCount {
 };
 
 struct OutboxBacklog {
-  OutboxCount custody;     // unacknowledged
-  OutboxCount telemetry;   // unacknowledged
-  OutboxCount total;       // unacknowledged, both lanes: SyncHello.backlog_items/backlog_bytes
-  OutboxCount stored;      // everything in the file, acknowledged or not (what the bounds count)
+  OutboxCount custody;    // unacknowledged
+  OutboxCount telemetry;  // unacknowledged
+  OutboxCount total;      // unacknowledged, both lanes: SyncHello.backlog_items/backlog_bytes
+  OutboxCount stored;     // everything in the file, acknowledged or not (what the bounds count)
 };
 
 // Since the store was opened, except readings_thinned_total, which is kept in the database.
@@ -218,8 +218,7 @@ class OutboxStore {
   absl::Status SplitStubAtLocked(v1::SyncLane lane, uint64_t position)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteStubLocked(v1::SyncLane lane, uint64_t first, uint64_t last,
-                               std::optional<int64_t> acked_us)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                               std::optional<int64_t> acked_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<LaneRow> ReadLaneLocked(v1::SyncLane lane) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<OutboxCount> StoredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SetPositionLocked(v1::SyncLane lane, uint64_t position, bool may_lower)

@@ -27,10 +27,10 @@ absl::StatusOr<std::unique_ptr<SiteViewStore>> SiteViewStore::Open(const std::st
 absl::Status SiteViewStore::DiskAware(absl::Status status) const {
   if (absl::IsUnavailable(status) &&
       absl::StrContains(status.message(), sqlite3_errstr(SQLITE_FULL))) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the disk holding the site view ", path_,
-        " is full; the view held before is kept. Free space on that disk (",
-        status.message(), ")"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the disk holding the site view ", path_,
+                     " is full; the view held before is kept. Free space on that disk (",
+                     status.message(), ")"));
   }
   return status;
 }
@@ -53,9 +53,8 @@ absl::Status SiteViewStore::ReplaceLocked(const v1::SiteView& view, absl::Time r
   RETURN_IF_ERROR(db_->Exec("DELETE FROM site_holder; DELETE FROM site_camera;"));
   for (const v1::SiteHolder& h : view.holders()) {
     if (h.badge().empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("site view from the server lists a holder without a badge (", h.name(),
-                       ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "site view from the server lists a holder without a badge (", h.name(), ")"));
     }
     ASSIGN_OR_RETURN(common::Statement s,
                      db_->Prepare("INSERT INTO site_holder (badge, name, holds_serial) "
@@ -94,9 +93,10 @@ absl::Status SiteViewStore::ReplaceLocked(const v1::SiteView& view, absl::Time r
                    db_->Prepare("INSERT OR REPLACE INTO site_view (id, site_code, view_us, "
                                 "received_us, view) VALUES (1, ?1, ?2, ?3, ?4)"));
   s.Bind(1, absl::string_view(view.site_code()))
-      .BindOptional(2, view.has_view_time() ? std::optional<int64_t>(
-                                                  TimeUtil::TimestampToMicroseconds(view.view_time()))
-                                            : std::nullopt)
+      .BindOptional(
+          2, view.has_view_time()
+                 ? std::optional<int64_t>(TimeUtil::TimestampToMicroseconds(view.view_time()))
+                 : std::nullopt)
       .Bind(3, common::ToMicros(received_at))
       .BindBlob(4, blob);
   return s.Run();
@@ -109,7 +109,8 @@ absl::StatusOr<std::optional<v1::SiteView>> SiteViewStore::View() {
   if (!row) return std::nullopt;
   v1::SiteView view;
   if (!view.ParseFromString(s.ColumnBlob(0))) {
-    return absl::InternalError(absl::StrCat("site view ", path_, ": the stored view does not parse"));
+    return absl::InternalError(
+        absl::StrCat("site view ", path_, ": the stored view does not parse"));
   }
   return view;
 }
@@ -199,11 +200,9 @@ absl::StatusOr<std::optional<ClockOffset>> SiteViewStore::Offset() {
 
 absl::Status SiteViewStore::SetOffset(const ClockOffset& offset) {
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(common::Statement s,
-                   db_->Prepare("UPDATE sync_state SET clock_offset_us = ?1, "
-                                "offset_measured_us = ?2 WHERE id = 1"));
-  s.Bind(1, absl::ToInt64Microseconds(offset.offset))
-      .Bind(2, common::ToMicros(offset.measured_at));
+  ASSIGN_OR_RETURN(common::Statement s, db_->Prepare("UPDATE sync_state SET clock_offset_us = ?1, "
+                                                     "offset_measured_us = ?2 WHERE id = 1"));
+  s.Bind(1, absl::ToInt64Microseconds(offset.offset)).Bind(2, common::ToMicros(offset.measured_at));
   return DiskAware(s.Run());
 }
 

@@ -138,8 +138,7 @@ TEST(OutboxCrashTest, EveryAcknowledgedAppendSurvivesSigkill) {
     // cross a fork).
     absl::StatusOr<std::unique_ptr<OutboxStore>> store = OutboxStore::Open(path, {}, &clock);
     ASSERT_THAT(store, IsOk()) << "round " << round;
-    absl::StatusOr<std::vector<v1::OutboxItem>> items =
-        (*store)->NextBatch(1'000'000, INT64_MAX);
+    absl::StatusOr<std::vector<v1::OutboxItem>> items = (*store)->NextBatch(1'000'000, INT64_MAX);
     ASSERT_THAT(items, IsOk());
     std::map<std::pair<uint64_t, uint64_t>, std::string> held;
     std::map<uint64_t, uint64_t> expected_next = {{1, 1}, {2, 1}};
@@ -173,9 +172,8 @@ TEST(OutboxCrashTest, EveryAcknowledgedAppendSurvivesSigkill) {
     ASSERT_THAT(backlog, IsOk());
     held_total = static_cast<size_t>(backlog->total.items);
   }
-  std::cout << acknowledged.size() << " appends acknowledged over " << kRounds
-            << " kills; " << held_total - acknowledged.size()
-            << " more committed without being reported\n";
+  std::cout << acknowledged.size() << " appends acknowledged over " << kRounds << " kills; "
+            << held_total - acknowledged.size() << " more committed without being reported\n";
 
   auto db = common::Database::Open(path);
   ASSERT_THAT(db, IsOk());

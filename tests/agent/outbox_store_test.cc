@@ -145,8 +145,7 @@ MATCHER_P(IsOkAndHolds, value, "is OK and holds " + ::testing::PrintToString(val
 class OutboxStoreTest : public ::testing::Test {
  protected:
   std::unique_ptr<OutboxStore> Open(const OutboxLimits& limits = {}) {
-    absl::StatusOr<std::unique_ptr<OutboxStore>> store =
-        OutboxStore::Open(path_, limits, &clock_);
+    absl::StatusOr<std::unique_ptr<OutboxStore>> store = OutboxStore::Open(path_, limits, &clock_);
     EXPECT_THAT(store, IsOk());
     return store.ok() ? *std::move(store) : nullptr;
   }
@@ -179,8 +178,7 @@ TEST_F(OutboxStoreTest, SequencesStartAtOneWithoutGapsPerLane) {
   EXPECT_THAT(DescribeAll(All(*store)), ElementsAre("c1", "c2", "c3", "t1", "t2"));
   std::vector<v1::OutboxItem> items = All(*store);
   EXPECT_EQ(items[0].inserted().serial(), "CAM-0001");
-  EXPECT_EQ(common::FromMicros(TimeUtil::TimestampToMicroseconds(items[0].record_time())),
-            kStart);
+  EXPECT_EQ(common::FromMicros(TimeUtil::TimestampToMicroseconds(items[0].record_time())), kStart);
   ExpectGapFree(*store, v1::SYNC_LANE_CUSTODY);
   ExpectGapFree(*store, v1::SYNC_LANE_TELEMETRY);
   ExpectCountsMatchRows(*store);
@@ -536,7 +534,8 @@ TEST_F(ThinningTest, NeverDropsCustody) {
     }
   }
   ASSERT_EQ(static_cast<int>(custody_seen.size()), custody);
-  for (int k = 0; k < custody; ++k) EXPECT_EQ(custody_seen[static_cast<size_t>(k)], absl::StrCat("CAM-", 3 * k));
+  for (int k = 0; k < custody; ++k)
+    EXPECT_EQ(custody_seen[static_cast<size_t>(k)], absl::StrCat("CAM-", 3 * k));
   ExpectGapFree(*store, v1::SYNC_LANE_CUSTODY);
   ExpectGapFree(*store, v1::SYNC_LANE_TELEMETRY);
   ExpectCountsMatchRows(*store);

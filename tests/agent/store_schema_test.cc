@@ -66,8 +66,8 @@ std::vector<std::string> SchemaOf(common::Database& db) {
     absl::StatusOr<bool> row = s->Step();
     EXPECT_THAT(row, IsOk());
     if (!row.ok() || !*row) break;
-    rows.push_back(absl::StrCat(s->ColumnText(0), " ", s->ColumnText(1), " on ",
-                                s->ColumnText(2), ": ", Normalise(s->ColumnText(3))));
+    rows.push_back(absl::StrCat(s->ColumnText(0), " ", s->ColumnText(1), " on ", s->ColumnText(2),
+                                ": ", Normalise(s->ColumnText(3))));
   }
   return rows;
 }
