@@ -700,8 +700,7 @@ absl::StatusOr<ResendResult> OutboxStore::ResendFrom(v1::SyncLane lane, uint64_t
     if (after_sequence < row.pruned_through) {
       result.lost = SequenceRange{after_sequence + 1, row.pruned_through};
       // The server refuses a gap and the items are gone: a stub over the range lets it go on
-      // (it counts a thinned range as applied), and the agent's ITEMS_LOST alert says what
-      // happened.
+      // (it counts a thinned range as applied).
       RETURN_IF_ERROR(WriteStubLocked(lane, after_sequence + 1, row.pruned_through, std::nullopt));
       ASSIGN_OR_RETURN(common::Statement up,
                        db_->Prepare("UPDATE outbox_lane SET pruned_through = ?2 WHERE lane = ?1"));
@@ -709,6 +708,25 @@ absl::StatusOr<ResendResult> OutboxStore::ResendFrom(v1::SyncLane lane, uint64_t
       RETURN_IF_ERROR(up.Run());
     }
     RETURN_IF_ERROR(SetPositionLocked(lane, after_sequence, /*may_lower=*/true));
+    if (result.lost.has_value()) {
+      // The alert goes in with the stub, in this transaction: a second ResendFrom from the same
+      // position finds nothing lost any more, so an alert left to the caller would be gone if
+      // the dock crashed in between.
+      v1::OutboxItem alert;
+      alert.set_lane(v1::SYNC_LANE_CUSTODY);
+      *alert.mutable_record_time() =
+          TimeUtil::MicrosecondsToTimestamp(common::ToMicros(clock_->Now()));
+      alert.mutable_alert()->set_kind(v1::DOCK_ALERT_KIND_ITEMS_LOST);
+      alert.mutable_alert()->set_message(absl::StrCat(
+          LaneName(lane), " items ", result.lost->first, " to ", result.lost->last,
+          " of dock epoch ", epoch_,
+          " were acknowledged by the control plane, which has since been restored from a "
+          "backup without them, and were no longer kept at the dock (kept for ",
+          absl::FormatDuration(limits_.retention), "): they are lost"));
+      ASSIGN_OR_RETURN(AppendResult appended,
+                       AppendLocked(alert, v1::SYNC_LANE_CUSTODY, AppendOptions{}));
+      result.alert_sequence = appended.sequence;
+    }
     ASSIGN_OR_RETURN(row, ReadLaneLocked(lane));
     result.items_to_send = row.unacked_count;
     return result;

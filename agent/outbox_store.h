@@ -120,12 +120,13 @@ struct SequenceRange {
 };
 
 struct ResendResult {
-  // Items (rows; a ThinnedRange stub counts once) unacknowledged again or still to send.
+  // Items of the lane (rows; a ThinnedRange stub counts once) now waiting to be sent.
   int64_t items_to_send = 0;
-  // Acknowledged items the server now lacks that were already pruned here: the agent raises
-  // DOCK_ALERT_KIND_ITEMS_LOST naming the range. The store puts a ThinnedRange stub over the
-  // range so the lane stays gap-free for the server (see ResendFrom).
+  // Acknowledged items the server now lacks that were already pruned here (see ResendFrom).
   std::optional<SequenceRange> lost;
+  // With `lost`: the custody sequence of the DOCK_ALERT_KIND_ITEMS_LOST alert the store
+  // recorded for it.
+  std::optional<uint64_t> alert_sequence;
 };
 
 // Per lane, send only items above these sequences (those up to them are in flight).
@@ -185,9 +186,15 @@ class OutboxStore {
   // The server stands at `after_sequence` in `lane` (SyncWelcome after a new generation: a
   // control plane restored from a backup): items above it become unacknowledged and will be
   // sent again, items at or below it count as acknowledged. Items above it already pruned are
-  // lost for the server: they are reported in `lost`, and one ThinnedRange stub is stored over
-  // them (at after_sequence + 1), since the server refuses a gap and nothing else can fill it.
-  // Errors: as Acknowledge.
+  // lost for the server: they are reported in `lost`; one ThinnedRange stub is stored over them
+  // (at after_sequence + 1), since the server refuses a gap and nothing else can fill it; and a
+  // DOCK_ALERT_KIND_ITEMS_LOST alert naming the range is appended to the custody lane in the
+  // same transaction (so a crash cannot separate the loss from its alert; the agent does not
+  // raise another). Calling it again with the same position changes nothing.
+  // Errors: INVALID_ARGUMENT for an unspecified lane; FAILED_PRECONDITION when after_sequence
+  // is beyond the last sequence assigned in this epoch; RESOURCE_EXHAUSTED on a full disk, or
+  // when the alert finds the outbox at its hard ceiling (nothing changed: call again once there
+  // is room); UNAVAILABLE from SQLite.
   absl::StatusOr<ResendResult> ResendFrom(v1::SyncLane lane, uint64_t after_sequence);
 
   // Prunes acknowledged items past the retention window. Acknowledge does this too; the agent

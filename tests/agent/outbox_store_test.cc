@@ -348,10 +348,22 @@ TEST_F(OutboxStoreTest, ResendFromReportsPrunedItemsAsLostAndCoversThem) {
   ASSERT_TRUE(resend->lost.has_value());
   EXPECT_EQ(resend->lost->first, 3u);
   EXPECT_EQ(resend->lost->last, 5u);
-  // The server gets a range it counts as applied instead of a gap it would refuse forever.
+  // The server gets a range it counts as applied instead of a gap it would refuse forever,
+  // and the alert that says what was lost, recorded with it.
   std::vector<v1::OutboxItem> items = All(*store);
-  EXPECT_THAT(DescribeAll(items), ElementsAre("c3-5", "c6"));
+  EXPECT_THAT(DescribeAll(items), ElementsAre("c3-5", "c6", "c7"));
   EXPECT_EQ(items[0].thinned().readings_dropped(), 3u);
+  EXPECT_EQ(resend->alert_sequence, std::optional<uint64_t>(7));
+  EXPECT_EQ(resend->items_to_send, 3);
+  EXPECT_EQ(items[2].alert().kind(), v1::DOCK_ALERT_KIND_ITEMS_LOST);
+  EXPECT_THAT(items[2].alert().message(),
+              ::testing::AllOf(HasSubstr("custody items 3 to 5"), HasSubstr(store->epoch())));
+  // The same welcome again (the dock restarted before it stored the new generation): nothing
+  // more is lost, no second alert.
+  resend = store->ResendFrom(v1::SYNC_LANE_CUSTODY, 2);
+  ASSERT_THAT(resend, IsOk());
+  EXPECT_FALSE(resend->lost.has_value());
+  EXPECT_EQ(All(*store).size(), 3u);
   ExpectGapFree(*store, v1::SYNC_LANE_CUSTODY);
   ExpectCountsMatchRows(*store);
 }
