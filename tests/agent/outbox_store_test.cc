@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -200,6 +201,38 @@ TEST_F(OutboxStoreTest, SequencesContinueAfterReopen) {
   EXPECT_EQ(AppendOk(*store, Inserted("CAM-0003")), 3u);
   EXPECT_EQ(AppendOk(*store, Reading("CAM-0001", kStart)), 2u);
   EXPECT_THAT(DescribeAll(All(*store)), ElementsAre("c1", "c2", "c3", "t1", "t2"));
+}
+
+TEST_F(OutboxStoreTest, ConcurrentAppendsGetDistinctSequencesWithoutGaps) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 25;
+  std::vector<std::vector<AppendResult>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        absl::StatusOr<AppendResult> r =
+            i % 2 == 0 ? store->Append(Inserted(absl::StrCat("CAM-", t, "-", i)))
+                       : store->Append(Reading(absl::StrCat("CAM-", t), kStart));
+        if (r.ok()) results[static_cast<size_t>(t)].push_back(*r);
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  std::set<std::pair<int, uint64_t>> seen;
+  for (const auto& per_thread : results) {
+    ASSERT_EQ(per_thread.size(), static_cast<size_t>(kPerThread));
+    for (const AppendResult& r : per_thread) {
+      EXPECT_TRUE(seen.insert({r.lane, r.sequence}).second) << "sequence given twice";
+    }
+  }
+  ExpectGapFree(*store, v1::SYNC_LANE_CUSTODY);
+  ExpectGapFree(*store, v1::SYNC_LANE_TELEMETRY);
+  auto lane = store->Lane(v1::SYNC_LANE_CUSTODY);
+  ASSERT_THAT(lane, IsOk());
+  EXPECT_EQ(lane->last_sequence, uint64_t{kThreads} * 13);
 }
 
 TEST_F(OutboxStoreTest, NewDatabaseHasNewEpoch) {
