@@ -338,9 +338,8 @@ absl::StatusOr<OutboxStore::RoomMade> OutboxStore::MakeRoomLocked(int64_t need_i
   const int64_t target_bytes =
       static_cast<int64_t>(static_cast<double>(limits_.max_bytes) * limits_.make_room_to) -
       need_bytes;
-  ASSIGN_OR_RETURN(int64_t expired,
-                   PruneLocked(common::ToMicros(clock_->Now() - limits_.retention)));
-  (void)expired;  // pruning on schedule is not "dropping"
+  // Items past retention would be pruned anyway; only what goes earlier counts as dropped.
+  RETURN_IF_ERROR(PruneLocked(common::ToMicros(clock_->Now() - limits_.retention)).status());
 
   ASSIGN_OR_RETURN(OutboxCount stored, StoredLocked());
   if (stored.items > target_items || stored.bytes > target_bytes) {
