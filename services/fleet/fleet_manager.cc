@@ -277,7 +277,9 @@ void FleetManager::ImportManifest(const rpc::Identity& who, const v1::ImportMani
           WriteTx& tx, v1::ImportManifestResponse& resp) -> absl::Status {
         std::vector<v1::ManifestRowError> errors(manifest->errors.begin(),
                                                  manifest->errors.end());
+        absl::flat_hash_set<int64_t> bad_lines = manifest->bad_lines;
         auto add_error = [&](int64_t line, const char* column, std::string message) {
+          bad_lines.insert(line);
           v1::ManifestRowError e;
           e.set_line(line);
           e.set_column(column);
@@ -322,8 +324,15 @@ void FleetManager::ImportManifest(const rpc::Identity& who, const v1::ImportMani
                     return a.line() < b.line();
                   });
         resp.set_rows(manifest->row_count);
+        resp.set_bad_rows(static_cast<int64_t>(bad_lines.size()));
+        int64_t unlisted = manifest->unlisted_errors;
+        if (errors.size() > kMaxListedManifestErrors) {
+          unlisted += static_cast<int64_t>(errors.size() - kMaxListedManifestErrors);
+          errors.resize(kMaxListedManifestErrors);
+        }
+        resp.set_unlisted_errors(unlisted);
         for (v1::ManifestRowError& e : errors) *resp.add_errors() = std::move(e);
-        if (dry_run || (!errors.empty() && !partial)) return absl::OkStatus();
+        if (dry_run || (!bad_lines.empty() && !partial)) return absl::OkStatus();
         for (const ManifestRow* row : good) {
           v1::Camera c;
           c.set_serial(row->serial);
