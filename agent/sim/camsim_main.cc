@@ -50,10 +50,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  if (!absl::ParseDuration(skew, &options.clock_skew)) {
+  absl::Duration clock_skew;
+  if (!absl::ParseDuration(skew, &clock_skew)) {
     std::cerr << "error: --skew-clock '" << skew << "' is not a duration like 48h or -10m\n";
     return 2;
   }
+  options.clock_skew = clock_skew;
 
   // Stop signals are taken with sigwait on this thread, after the server runs.
   sigset_t stop_signals;
