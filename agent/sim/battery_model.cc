@@ -156,8 +156,7 @@ void BatteryModel::Step(double dt_hours, bool docked) {
     heat = kRecordingRiseCelsius;
   }
 
-  state_.calendar_stress_days +=
-      dt_hours / 24 * Arrhenius(kCalendarActivationJPerMol, temperature);
+  state_.calendar_stress_days += dt_hours / 24 * Arrhenius(kCalendarActivationJPerMol, temperature);
   const double target = params_.ambient_celsius + heat;
   state_.temperature_celsius =
       target + (temperature - target) * std::exp(-dt_hours / kThermalTimeConstantHours);

@@ -154,8 +154,8 @@ class CameraLinkServer::Service final : public device::CameraLinkService::Callba
                                      device::SetClockResponse* resp) override {
     if (!req->has_now() || req->now().nanos() < 0 || req->now().nanos() >= 1000000000) {
       grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                   "now: give a valid timestamp"));
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "now: give a valid timestamp"));
       return reactor;
     }
     const absl::Time now =
@@ -176,14 +176,13 @@ class CameraLinkServer::Service final : public device::CameraLinkService::Callba
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     if (!worker_.Post([this, reactor, work = std::move(work)]() mutable {
           if (!camera_.InSlot()) {
-            reactor->Finish(
-                grpc::Status(grpc::StatusCode::UNAVAILABLE, "no camera in the slot"));
+            reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no camera in the slot"));
             return;
           }
           const absl::Status status = work();
           if (camera_.TakeLinkDrop()) {
-            reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                         "link to the camera dropped mid-call"));
+            reactor->Finish(
+                grpc::Status(grpc::StatusCode::UNAVAILABLE, "link to the camera dropped mid-call"));
             return;
           }
           reactor->Finish(agent::ToGrpc(status));

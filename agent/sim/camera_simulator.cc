@@ -173,12 +173,11 @@ absl::Status CameraSimulator::Load() {
     RETURN_IF_ERROR(ParseField<double>(state, "battery.equivalent_full_cycles", 0.0,
                                        &b.equivalent_full_cycles));
     RETURN_IF_ERROR(ParseField<double>(state, "battery.cycle_stress", 0.0, &b.cycle_stress));
-    RETURN_IF_ERROR(ParseField<double>(state, "battery.calendar_stress_days", 0.0,
-                                       &b.calendar_stress_days));
+    RETURN_IF_ERROR(
+        ParseField<double>(state, "battery.calendar_stress_days", 0.0, &b.calendar_stress_days));
     RETURN_IF_ERROR(ParseField<double>(state, "battery.temperature_celsius",
                                        options_.battery.ambient_celsius, &b.temperature_celsius));
-    RETURN_IF_ERROR(
-        ParseField<bool>(state, "battery.charge_complete", true, &b.charge_complete));
+    RETURN_IF_ERROR(ParseField<bool>(state, "battery.charge_complete", true, &b.charge_complete));
     RETURN_IF_ERROR(ParseField<double>(state, "storage_used_bytes", 0.0, &storage_used_bytes_));
     for (const auto& [key, value] : state) {
       if (!absl::StartsWith(key, kCounterPrefix)) continue;
@@ -270,8 +269,8 @@ void CameraSimulator::CatchUp() {
     storage_used_bytes_ =
         std::max(0.0, storage_used_bytes_ - kOffloadBytesPerHour * absl::ToDoubleHours(elapsed));
   } else {
-    storage_used_bytes_ =
-        std::min(total, storage_used_bytes_ + kRecordingBytesPerHour * absl::ToDoubleHours(powered));
+    storage_used_bytes_ = std::min(
+        total, storage_used_bytes_ + kRecordingBytesPerHour * absl::ToDoubleHours(powered));
     if (battery_.Empty()) powered_off_ = true;
   }
   battery_time_ = now;
@@ -345,8 +344,7 @@ absl::StatusOr<HealthReading> CameraSimulator::ReadHealth() {
   const BatteryState& b = battery_.state();
   h.battery_percent = static_cast<uint32_t>(std::lround(b.state_of_charge * 100));
   h.full_charge_capacity_mah = static_cast<uint32_t>(std::lround(battery_.FullChargeCapacityMah()));
-  h.design_capacity_mah =
-      static_cast<uint32_t>(std::lround(battery_.params().design_capacity_mah));
+  h.design_capacity_mah = static_cast<uint32_t>(std::lround(battery_.params().design_capacity_mah));
   h.cycle_count = battery_.CycleCount();
   h.temperature_decicelsius = static_cast<int32_t>(std::lround(b.temperature_celsius * 10));
   h.voltage_mv = static_cast<uint32_t>(std::lround(battery_.VoltageMv(in_slot_)));
@@ -423,8 +421,7 @@ bool CameraSimulator::TakeLinkDrop() {
 CameraStatus CameraSimulator::Status() {
   absl::MutexLock lock(&mu_);
   CatchUp();
-  return CameraStatus{in_slot_, battery_.state(), battery_.StateOfHealth(),
-                      battery_.CycleCount()};
+  return CameraStatus{in_slot_, battery_.state(), battery_.StateOfHealth(), battery_.CycleCount()};
 }
 
 absl::StatusOr<std::string> CameraSimulator::InstallCertificate(const std::string& cert_pem,

@@ -127,9 +127,9 @@ int Serve(int argc, char** argv) {
   }
   const camsim::CameraIdentity id = (*unit)->camera().Identify();
   std::cout << "camera " << id.serial << " (" << id.model << ", firmware " << id.firmware_version
-            << ", " << (id.certificate_pem.empty() ? "no certificate" : "has a certificate")
-            << ") " << DescribeLocation((*unit)->socket_path()) << "; control socket "
-            << control_path << std::endl;
+            << ", " << (id.certificate_pem.empty() ? "no certificate" : "has a certificate") << ") "
+            << DescribeLocation((*unit)->socket_path()) << "; control socket " << control_path
+            << std::endl;
   int signal = 0;
   sigwait(&stop_signals, &signal);
   control->reset();
@@ -177,9 +177,8 @@ int Control(int argc, char** argv) {
   if (control_path.empty()) {
     control_path = camfleet::provisioning::JoinPath(state_dir, kDefaultControlSocket);
   }
-  std::unique_ptr<simpb::CamsimControlService::Stub> stub =
-      simpb::CamsimControlService::NewStub(grpc::CreateChannel(
-          absl::StrCat("unix:", control_path), grpc::InsecureChannelCredentials()));
+  std::unique_ptr<simpb::CamsimControlService::Stub> stub = simpb::CamsimControlService::NewStub(
+      grpc::CreateChannel(absl::StrCat("unix:", control_path), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
   const std::string command = app.get_subcommands().front()->get_name();

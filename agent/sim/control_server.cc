@@ -59,8 +59,9 @@ class ControlServer::Service final : public simpb::CamsimControlService::Service
         unit_.camera().DropLinkAnswers(static_cast<int>(req->drop_link_answers()));
         return grpc::Status::OK;
       case simpb::InjectFaultRequest::kClockSkew:
-        return agent::ToGrpc(unit_.camera().SkewClock(absl::Seconds(req->clock_skew().seconds()) +
-                                                      absl::Nanoseconds(req->clock_skew().nanos())));
+        return agent::ToGrpc(
+            unit_.camera().SkewClock(absl::Seconds(req->clock_skew().seconds()) +
+                                     absl::Nanoseconds(req->clock_skew().nanos())));
       case simpb::InjectFaultRequest::FAULT_NOT_SET:
         break;
     }

@@ -240,8 +240,7 @@ TEST_F(CameraHealthTest, WornBatteryFaultStartsAtTheGivenHealth) {
   EXPECT_GT(h->cycle_count, 1000u);
   ASSERT_THAT(unit->camera().SetBatteryHealth(0.5), IsOk());
   EXPECT_EQ(Link(Slot(1))->ReadHealth()->full_charge_capacity_mah, 1700u);
-  EXPECT_THAT(unit->camera().SetBatteryHealth(1.5),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(unit->camera().SetBatteryHealth(1.5), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(CameraHealthTest, LinkDropMidCallFailsUnavailableAndLeavesAGapNotARepeat) {
