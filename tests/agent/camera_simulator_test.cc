@@ -328,6 +328,24 @@ TEST_F(CamsimBinaryTest, RestartedCamsimKeepsItsKeyAndCertificate) {
   EXPECT_EQ(KeyFingerprintOnDisk(), fingerprint);
 }
 
+TEST_F(CamsimBinaryTest, KilledCamsimNeverRepeatsAHealthSequenceNumber) {
+  std::unique_ptr<testing::ChildProcess> child = Spawn();
+  ASSERT_NE(child, nullptr);
+  ASSERT_THAT(IdentifyWhenUp(*child), IsOk());
+  for (uint64_t want = 1; want <= 2; ++want) {
+    absl::StatusOr<agent::HealthSnapshot> h = agent::NewGrpcCameraLink(Socket())->ReadHealth();
+    ASSERT_THAT(h, IsOk());
+    EXPECT_EQ(h->sequence, want);
+  }
+  ASSERT_THAT(child->Kill(), IsOk());  // the battery pulled right after the answer
+  child = Spawn();
+  ASSERT_NE(child, nullptr);
+  ASSERT_THAT(IdentifyWhenUp(*child), IsOk());
+  absl::StatusOr<agent::HealthSnapshot> h = agent::NewGrpcCameraLink(Socket())->ReadHealth();
+  ASSERT_THAT(h, IsOk());
+  EXPECT_EQ(h->sequence, 3u);
+}
+
 TEST_F(CamsimBinaryTest, ControlSocketTakesTheCameraOutAndPutsItIntoAnotherSlot) {
   std::unique_ptr<testing::ChildProcess> child = Spawn();
   ASSERT_NE(child, nullptr);
