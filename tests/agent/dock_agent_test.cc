@@ -87,9 +87,16 @@ class RecordingLink final : public CameraLink {
     if (csr.ok()) received.push_back(*csr);
     return csr;
   }
+  absl::StatusOr<std::string> CreateFreshCsr() override {
+    absl::StatusOr<std::string> csr = inner_->CreateFreshCsr();
+    if (csr.ok()) received.push_back(*csr);
+    return csr;
+  }
   absl::Status InstallCertificate(const std::string& cert, const std::string& ca) override {
     return inner_->InstallCertificate(cert, ca);
   }
+  absl::StatusOr<HealthSnapshot> ReadHealth() override { return inner_->ReadHealth(); }
+  absl::Status SetClock(absl::Time now) override { return inner_->SetClock(now); }
   std::vector<std::string> received;
 
  private:
