@@ -183,6 +183,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     }
   }
   server->grpc_->GetHealthCheckService()->SetServingStatus(true);
+  // A disk that failed an fsync stops the store for good: say so to load balancers and
+  // monitoring (grpc.health.v1 NOT_SERVING for every service) and in the log, instead of
+  // answering SERVING while refusing every write.
+  server->store_->OnFailure([grpc = server->grpc_.get()](const absl::Status& why) {
+    common::LogError("camfleetd is NOT_SERVING: ", why.message());
+    grpc->GetHealthCheckService()->SetServingStatus(false);
+  });
   return server;
 }
 
