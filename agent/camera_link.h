@@ -37,8 +37,11 @@ class CameraLink {
 
   virtual absl::StatusOr<CameraIdentity> Identify() = 0;
 
-  // Has the camera make a new (pending) key pair and returns a CSR for it, PEM, with subject
-  // CN = the serial. The camera keeps using its current key until InstallCertificate.
+  // Returns a CSR, PEM, with subject CN = the serial, for the camera's pending key pair, which
+  // the camera makes if it has none. Until a certificate for that key is installed, every call
+  // returns a CSR for the same key, so an enrollment or renewal whose answer was lost (or whose
+  // install failed) is retried with the key the server already certified. The camera keeps
+  // using its current key until InstallCertificate.
   virtual absl::StatusOr<std::string> CreateCsr() = 0;
 
   // Gives the camera a certificate for its pending (or current) key and the fleet CA; the camera

@@ -129,6 +129,13 @@ CameraIdentity CameraSimulator::Identify() const {
 
 absl::StatusOr<std::string> CameraSimulator::CreateCsr() {
   absl::MutexLock lock(&mu_);
+  // A pending key is certified at most once, so a retried enrollment gets the certificate
+  // already issued for it instead of a refusal; a new key would strand the camera.
+  if (pending_key_.has_value()) {
+    ASSIGN_OR_RETURN(provisioning::CertificateRequest csr,
+                     provisioning::CertificateRequest::Make(*pending_key_, options_.serial));
+    return csr.ToPem();
+  }
   ASSIGN_OR_RETURN(provisioning::PrivateKey key, provisioning::PrivateKey::GenerateEcP256());
   ASSIGN_OR_RETURN(provisioning::CertificateRequest csr,
                    provisioning::CertificateRequest::Make(key, options_.serial));

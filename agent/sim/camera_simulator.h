@@ -60,8 +60,9 @@ class CameraSimulator {
 
   CameraIdentity Identify() const;
 
-  // Makes a new pending key (replacing an earlier pending one) and returns a CSR for it with
-  // CN = serial. INTERNAL if the key cannot be made or stored.
+  // Returns a CSR with CN = serial for the pending key, making one (durably) if there is none:
+  // until a certificate for it is installed, every call asks for the same key.
+  // INTERNAL if the key cannot be made or stored.
   absl::StatusOr<std::string> CreateCsr();
 
   // Checks `cert_pem` (parses; a camera certificate for this serial; for the pending or current
