@@ -95,7 +95,7 @@ TEST(ClockOffsetTest, DescribesSlowFastAndInStep) {
       "dock clock is 7m12s slow against the server");
   EXPECT_EQ(DescribeClockOffset("camera", -absl::Hours(2)),
             "camera clock is 2h fast against the server");
-  EXPECT_EQ(DescribeClockOffset("dock", absl::Milliseconds(900)),
+  EXPECT_EQ(DescribeClockOffset("dock", absl::Milliseconds(400)),
             "dock clock is in step with the server");
 }
 
