@@ -391,4 +391,16 @@ absl::StatusOr<std::optional<CertificateRow>> FindCameraCertificate(common::Data
   return std::optional<CertificateRow>(CertificateFromRow(s));
 }
 
+absl::StatusOr<std::optional<CertificateRow>> FindDockEnrollmentCertificate(
+    common::Database& db, const std::string& dock_id) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectCertificate,
+                                           "WHERE id = (SELECT MIN(id) FROM certificates "
+                                           "WHERE role = 'dock' AND identity = ?)")));
+  s.Bind(1, dock_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<CertificateRow>();
+  return std::optional<CertificateRow>(CertificateFromRow(s));
+}
+
 }  // namespace camfleet::storage
