@@ -122,9 +122,12 @@ class PulledBeforeInstallLink final : public CameraLink {
   explicit PulledBeforeInstallLink(std::unique_ptr<CameraLink> inner) : inner_(std::move(inner)) {}
   absl::StatusOr<CameraIdentity> Identify() override { return inner_->Identify(); }
   absl::StatusOr<std::string> CreateCsr() override { return inner_->CreateCsr(); }
+  absl::StatusOr<std::string> CreateFreshCsr() override { return inner_->CreateFreshCsr(); }
   absl::Status InstallCertificate(const std::string&, const std::string&) override {
     return absl::UnavailableError("no camera answers");
   }
+  absl::StatusOr<HealthSnapshot> ReadHealth() override { return inner_->ReadHealth(); }
+  absl::Status SetClock(absl::Time now) override { return inner_->SetClock(now); }
 
  private:
   std::unique_ptr<CameraLink> inner_;
