@@ -623,6 +623,36 @@ TEST_F(DockSyncTest, AlertsAreAcknowledgedOnceWithAnAuditEventAndNotByAnAuditor)
   EXPECT_THAT(still_open->alerts(), SizeIs(0));
 }
 
+TEST_F(DockSyncTest, ListCamerasFiltersOnBatteryBelowAndNotSeenSince) {
+  const absl::Time now = absl::Now();
+  std::unique_ptr<SyncClient> sync = Connect();
+  ASSERT_THAT(sync->Open(Hello()), IsOk());
+  ASSERT_THAT(sync->Send({Health(1, "CAM-0001", 1, 1, now - absl::Minutes(3), 15),
+                          Health(2, "CAM-0002", 2, 1, now - absl::Minutes(2), 85)}),
+              IsOk());
+  v1::ListCamerasRequest low;
+  low.set_site_code(kSite);
+  low.set_battery_below(20);
+  absl::StatusOr<v1::ListCamerasResponse> cams =
+      admin_->Fleet(&v1::FleetService::Stub::ListCameras, low);
+  ASSERT_THAT(cams, IsOk());
+  ASSERT_THAT(cams->cameras(), SizeIs(1));
+  EXPECT_EQ(cams->cameras(0).serial(), "CAM-0001");
+  EXPECT_EQ(cams->cameras(0).latest_health().battery_percent(), 15u);
+
+  v1::ListCamerasRequest unseen;
+  unseen.set_site_code(kSite);
+  *unseen.mutable_not_seen_since() = At(now - absl::Hours(1));
+  cams = admin_->Fleet(&v1::FleetService::Stub::ListCameras, unseen);
+  ASSERT_THAT(cams, IsOk());
+  EXPECT_THAT(cams->cameras(), SizeIs(4));  // six at the site, two seen by the dock
+
+  v1::ListCamerasRequest bad;
+  bad.set_battery_below(130);
+  EXPECT_THAT(admin_->Fleet(&v1::FleetService::Stub::ListCameras, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("battery_below is 130")));
+}
+
 TEST_F(DockSyncTest, ServerShutdownEndsAnOpenStreamWithUnavailable) {
   std::unique_ptr<SyncClient> sync = Connect();
   ASSERT_THAT(sync->Open(Hello()), IsOk());
