@@ -19,6 +19,7 @@
 #include "services/storage/fleet_repository.h"
 #include "services/storage/health_repository.h"
 #include "services/storage/identity_repository.h"
+#include "services/storage/savepoint.h"
 
 namespace camfleet::dock {
 namespace {
@@ -187,9 +188,6 @@ class BatchApplier {
   absl::Status ApplyRemoved(const v1::CameraRemoved& rem, int64_t event_us);
   absl::Status ApplyCheckout(const v1::DockCheckout& out, int64_t event_us);
   absl::Status ApplyReturn(const v1::DockReturn& ret, int64_t event_us);
-  // Runs `step` under a savepoint, rolled back if it fails; the step's status is the value
-  // (the caller tells a lifecycle refusal from a store failure), a savepoint error the error.
-  absl::StatusOr<absl::Status> Attempt(absl::FunctionRef<absl::Status()> step);
   absl::Status Audit(std::string action, std::string object_type, std::string object_id,
                      const storage::AuditDetails& details) {
     return storage::Audit(tx_, session_.who.actor(), std::move(action), std::move(object_type),
@@ -243,13 +241,11 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
       applied = item.sequence();
       continue;
     }
-    RETURN_IF_ERROR(tx_.db().Exec("SAVEPOINT dock_item"));
-    absl::Status applied_status = ApplyItem(item, event_us);
+    ASSIGN_OR_RETURN(absl::Status applied_status,
+                     storage::TrySavepoint(tx_, [&] { return ApplyItem(item, event_us); }));
     if (applied_status.ok()) {
-      RETURN_IF_ERROR(tx_.db().Exec("RELEASE dock_item"));
       if (item.lane() == v1::SYNC_LANE_CUSTODY) result.custody_changed = true;
     } else {
-      RETURN_IF_ERROR(tx_.db().Exec("ROLLBACK TO dock_item; RELEASE dock_item"));
       const bool foreign = absl::IsPermissionDenied(applied_status);
       const bool unknown = absl::IsNotFound(applied_status);
       if (!foreign && !unknown) return applied_status;  // the store failed: end the batch
@@ -362,17 +358,6 @@ absl::Status BatchApplier::RaiseConflict(const std::string& kind, const std::str
                 {"central_decision", decision_text}});
 }
 
-absl::StatusOr<absl::Status> BatchApplier::Attempt(absl::FunctionRef<absl::Status()> step) {
-  RETURN_IF_ERROR(tx_.db().Exec("SAVEPOINT dock_step"));
-  absl::Status s = step();
-  if (s.ok()) {
-    RETURN_IF_ERROR(tx_.db().Exec("RELEASE dock_step"));
-    return s;
-  }
-  RETURN_IF_ERROR(tx_.db().Exec("ROLLBACK TO dock_step; RELEASE dock_step"));
-  return s;
-}
-
 absl::Status BatchApplier::ApplyItem(const v1::OutboxItem& item, int64_t event_us) {
   switch (item.kind_case()) {
     case v1::OutboxItem::kHealth: return ApplyHealth(item, event_us);
@@ -471,7 +456,7 @@ absl::Status BatchApplier::ApplyInserted(const v1::CameraInserted& ins, int64_t 
   const fleet::ReturnStep step{ins.serial(), v1::RETURN_CONDITION_GOOD,
                                absl::StrCat("docked in ", session_.who.name, " slot ", ins.slot()),
                                {{"via", "return_on_dock"}, {"event_time", TimeText(event_us)}}};
-  ASSIGN_OR_RETURN(absl::Status refused, Attempt([&]() -> absl::Status {
+  ASSIGN_OR_RETURN(absl::Status refused, storage::TrySavepoint(tx_, [&]() -> absl::Status {
                      return fleet::ReturnInTransaction(tx_, session_.who, step, revoked_).status();
                    }));
   if (refused.ok()) return absl::OkStatus();
@@ -526,7 +511,7 @@ absl::Status BatchApplier::ApplyCheckout(const v1::DockCheckout& out, int64_t ev
                         {"slot", absl::StrCat(out.slot())},
                         {"battery_percent", absl::StrCat(out.battery_percent())},
                         {"event_time", TimeText(event_us)}};
-  ASSIGN_OR_RETURN(absl::Status refused, Attempt([&]() -> absl::Status {
+  ASSIGN_OR_RETURN(absl::Status refused, storage::TrySavepoint(tx_, [&]() -> absl::Status {
                      return fleet::IssueInTransaction(tx_, session_.who, step).status();
                    }));
   if (refused.ok()) {
@@ -571,7 +556,7 @@ absl::Status BatchApplier::ApplyReturn(const v1::DockReturn& ret, int64_t event_
                                absl::StrCat("returned at dock ", session_.who.name, " slot ",
                                             ret.slot()),
                                {{"on_behalf_of", ret.badge()}, {"event_time", TimeText(event_us)}}};
-  ASSIGN_OR_RETURN(absl::Status refused, Attempt([&]() -> absl::Status {
+  ASSIGN_OR_RETURN(absl::Status refused, storage::TrySavepoint(tx_, [&]() -> absl::Status {
                      return fleet::ReturnInTransaction(tx_, session_.who, step, revoked_).status();
                    }));
   if (refused.ok()) return absl::OkStatus();
@@ -703,7 +688,6 @@ void DockSyncManager::Open(const rpc::Identity& who, const v1::SyncHello& hello,
   result->session.who = who;
   result->session.epoch = epoch;
   result->session.known_crl_number = hello.crl_number();
-  storage::Store& store = store_;
   const std::string generation = generation_;
   const uint32_t max_batch = options_.max_batch_items;
   store_.Write(
@@ -718,11 +702,7 @@ void DockSyncManager::Open(const rpc::Identity& who, const v1::SyncHello& hello,
         session.dock_row = dock->id;
         session.site_id = dock->site_id;
         session.site_code = dock->dock.site_code();
-        ASSIGN_OR_RETURN(common::Statement slots,
-                         tx.db().Prepare("SELECT slot_count FROM docks WHERE id = ?"));
-        slots.Bind(1, dock->id);
-        ASSIGN_OR_RETURN(bool row, slots.Step());
-        session.slot_count = row ? static_cast<int>(slots.ColumnInt(0)) : 0;
+        session.slot_count = dock->dock.slot_count();
         std::vector<v1::SlotOccupant> occupants;
         for (const v1::SlotOccupant& o : hello.slots()) {
           RETURN_IF_ERROR(ValidateSlot("hello.slots.slot", o.slot(), session.slot_count));
@@ -750,7 +730,6 @@ void DockSyncManager::Open(const rpc::Identity& who, const v1::SyncHello& hello,
         if (!s.ok()) return done(s);
         done(std::move(*result));
       });
-  (void)store;
 }
 
 void DockSyncManager::ApplyBatch(const DockSession& session, const v1::OutboxBatch& batch,
