@@ -175,8 +175,7 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
       End(rpc::ToGrpcStatus(result->gap));
       return;
     }
-    if (result->custody_changed ||
-        absl::Now() - last_view_ >= sync_.options().site_view_interval) {
+    if (result->custody_changed || absl::Now() - last_view_ >= sync_.options().site_view_interval) {
       if (!QueueSiteView()) return;
     }
     ReadWhenDrained();
@@ -238,13 +237,19 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
       }
     }
     switch (next) {
-      case kWrite: StartWrite(message); break;
-      case kRead: StartRead(&request_); break;
-      case kFinish: Finish(status); break;
-      case kNothing: break;
+      case kWrite:
+        StartWrite(message);
+        break;
+      case kRead:
+        StartRead(&request_);
+        break;
+      case kFinish:
+        Finish(status);
+        break;
+      case kNothing:
+        break;
     }
   }
-
 
   DockHandler& handler_;
   DockSyncManager& sync_;
@@ -304,16 +309,15 @@ grpc::ServerBidiReactor<v1::SyncRequest, v1::SyncResponse>* DockHandler::Sync(
   return new SyncReactor(*this, ctx);
 }
 
-#define CAMFLEET_DOCK_WRITE(Method)                                                           \
-  grpc::ServerUnaryReactor* DockHandler::Method(grpc::CallbackServerContext* ctx,             \
-                                                const v1::Method##Request* req,               \
-                                                v1::Method##Response* resp) {                 \
-    return rpc::HandleWrite(                                                                  \
-        ctx, auth_, "camfleet.v1.DockService/" #Method, req, resp,                            \
-        [this](const rpc::Identity& who, const v1::Method##Request& r,                        \
-               identity::Done<v1::Method##Response> done) {                                   \
-          identity_.Method(who, r, std::move(done));                                          \
-        });                                                                                   \
+#define CAMFLEET_DOCK_WRITE(Method)                                                        \
+  grpc::ServerUnaryReactor* DockHandler::Method(grpc::CallbackServerContext* ctx,          \
+                                                const v1::Method##Request* req,            \
+                                                v1::Method##Response* resp) {              \
+    return rpc::HandleWrite(ctx, auth_, "camfleet.v1.DockService/" #Method, req, resp,     \
+                            [this](const rpc::Identity& who, const v1::Method##Request& r, \
+                                   identity::Done<v1::Method##Response> done) {            \
+                              identity_.Method(who, r, std::move(done));                   \
+                            });                                                            \
   }
 CAMFLEET_DOCK_WRITE(EnrollDock)
 CAMFLEET_DOCK_WRITE(RenewDockCertificate)

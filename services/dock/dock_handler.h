@@ -30,10 +30,10 @@ class DockHandler final : public v1::DockService::CallbackService {
       : identity_(identity), sync_(sync), auth_(auth) {}
   ~DockHandler() override;
 
-#define CAMFLEET_DOCK_RPC(Method)                                    \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, \
-                                   const v1::Method##Request* req,   \
-                                   v1::Method##Response* resp) override;
+#define CAMFLEET_DOCK_RPC(Method)                                                              \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,                           \
+                                   const v1::Method##Request* req, v1::Method##Response* resp) \
+      override;
   CAMFLEET_DOCK_RPC(EnrollDock)
   CAMFLEET_DOCK_RPC(RenewDockCertificate)
   CAMFLEET_DOCK_RPC(EnrollCamera)

@@ -74,16 +74,16 @@ absl::Status ValidatePercent(absl::string_view field, uint32_t value) {
 
 absl::Status ValidateTime(absl::string_view field, const google::protobuf::Timestamp& t) {
   if (!TimestampInRange(t) || t.seconds() < 946684800 /* 2000-01-01 */) {
-    return Invalid(field, absl::StrCat("is not a valid time after 2000-01-01 (", t.seconds(),
-                                       "s)"));
+    return Invalid(field,
+                   absl::StrCat("is not a valid time after 2000-01-01 (", t.seconds(), "s)"));
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateVersion(absl::string_view field, const std::string& version) {
   if (version.size() > kMaxVersion) {
-    return Invalid(field, absl::StrCat("is ", version.size(), " characters; at most ",
-                                       kMaxVersion));
+    return Invalid(field,
+                   absl::StrCat("is ", version.size(), " characters; at most ", kMaxVersion));
   }
   for (char c : version) {
     if (!absl::ascii_isgraph(static_cast<unsigned char>(c))) {
@@ -105,8 +105,10 @@ absl::Status ValidateHealth(const v1::HealthReading& h, int slot_count) {
   if (h.design_capacity_mah() > 0 &&
       h.full_charge_capacity_mah() > 2 * uint64_t{h.design_capacity_mah()}) {
     return Invalid("health.full_charge_capacity_mah",
-                   absl::StrCat("is ", h.full_charge_capacity_mah(), ", over twice the design "
-                                "capacity ", h.design_capacity_mah()));
+                   absl::StrCat("is ", h.full_charge_capacity_mah(),
+                                ", over twice the design "
+                                "capacity ",
+                                h.design_capacity_mah()));
   }
   if (h.temperature_decicelsius() < -400 || h.temperature_decicelsius() > 1500) {
     return Invalid("health.temperature_decicelsius",
@@ -124,14 +126,12 @@ absl::Status ValidateHealth(const v1::HealthReading& h, int slot_count) {
   RETURN_IF_ERROR(ValidateVersion("health.slot_a_version", h.slot_a_version()));
   RETURN_IF_ERROR(ValidateVersion("health.slot_b_version", h.slot_b_version()));
   if (h.error_counters_size() > static_cast<int>(kMaxCounters)) {
-    return Invalid("health.error_counters",
-                   absl::StrCat("has ", h.error_counters_size(), " entries; at most ",
-                                kMaxCounters));
+    return Invalid("health.error_counters", absl::StrCat("has ", h.error_counters_size(),
+                                                         " entries; at most ", kMaxCounters));
   }
   for (const auto& [name, value] : h.error_counters()) {
     (void)value;
-    if (name.empty() || name.size() > 64 ||
-        !std::all_of(name.begin(), name.end(), [](char c) {
+    if (name.empty() || name.size() > 64 || !std::all_of(name.begin(), name.end(), [](char c) {
           return absl::ascii_islower(static_cast<unsigned char>(c)) ||
                  absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '_';
         })) {
@@ -209,22 +209,22 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
   int64_t thinned = 0;
   for (const v1::OutboxItem& item : batch.items()) {
     if (item.lane() != v1::SYNC_LANE_CUSTODY && item.lane() != v1::SYNC_LANE_TELEMETRY) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "item with sequence ", item.sequence(), " has lane ", item.lane(),
-          "; give SYNC_LANE_CUSTODY or SYNC_LANE_TELEMETRY"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("item with sequence ", item.sequence(), " has lane ", item.lane(),
+                       "; give SYNC_LANE_CUSTODY or SYNC_LANE_TELEMETRY"));
     }
     if (item.sequence() == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("an item of the ", LaneName(item.lane()), " lane has sequence 0; "
-                       "sequences start at 1"));
+      return absl::InvalidArgumentError(absl::StrCat("an item of the ", LaneName(item.lane()),
+                                                     " lane has sequence 0; "
+                                                     "sequences start at 1"));
     }
     uint64_t& applied = item.lane() == v1::SYNC_LANE_CUSTODY ? pos.custody : pos.telemetry;
     if (item.sequence() <= applied) continue;  // a replay: acknowledged, nothing changes
     if (item.sequence() > applied + 1) {
-      result.gap = absl::FailedPreconditionError(absl::StrCat(
-          "gap in the ", LaneName(item.lane()), " lane of epoch ", session_.epoch,
-          ": expected sequence ", applied + 1, ", got ", item.sequence(),
-          "; resend from ", applied + 1));
+      result.gap = absl::FailedPreconditionError(
+          absl::StrCat("gap in the ", LaneName(item.lane()), " lane of epoch ", session_.epoch,
+                       ": expected sequence ", applied + 1, ", got ", item.sequence(),
+                       "; resend from ", applied + 1));
       break;
     }
     const int64_t event_us = EventMicros(item, tx_.now());
@@ -256,20 +256,20 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
       if (item.has_checkout()) serial = item.checkout().serial();
       if (item.has_dock_return()) serial = item.dock_return().serial();
       if (item.has_alert()) serial = item.alert().serial();
-      RETURN_IF_ERROR(Reject(item, applied_status,
-                             foreign ? v1::ALERT_KIND_FOREIGN_CAMERA : v1::ALERT_KIND_UNKNOWN_CAMERA,
-                             serial, event_us, result));
+      RETURN_IF_ERROR(
+          Reject(item, applied_status,
+                 foreign ? v1::ALERT_KIND_FOREIGN_CAMERA : v1::ALERT_KIND_UNKNOWN_CAMERA, serial,
+                 event_us, result));
     }
     applied = item.sequence();
   }
   if (pos.custody != before.custody || pos.telemetry != before.telemetry) {
     RETURN_IF_ERROR(storage::PutSyncPositions(tx_, session_.dock_row, session_.epoch, pos));
-    storage::AuditDetails details = {
-        {"epoch", session_.epoch},
-        {"custody_applied", absl::StrCat(pos.custody)},
-        {"telemetry_applied", absl::StrCat(pos.telemetry)},
-        {"custody_items", absl::StrCat(custody_)},
-        {"health_readings", absl::StrCat(readings_)}};
+    storage::AuditDetails details = {{"epoch", session_.epoch},
+                                     {"custody_applied", absl::StrCat(pos.custody)},
+                                     {"telemetry_applied", absl::StrCat(pos.telemetry)},
+                                     {"custody_items", absl::StrCat(custody_)},
+                                     {"health_readings", absl::StrCat(readings_)}};
     if (thinned > 0) details.emplace_back("readings_thinned_at_dock", absl::StrCat(thinned));
     RETURN_IF_ERROR(Audit("dock.sync", "dock", session_.who.name, details));
   }
@@ -282,13 +282,12 @@ absl::Status BatchApplier::Reject(const v1::OutboxItem& item, const absl::Status
                                   v1::AlertKind kind, const std::string& serial, int64_t event_us,
                                   BatchResult& result) {
   const std::string reason(why.message());
-  RETURN_IF_ERROR(storage::InsertRejectedItem(
-      tx_, {session_.dock_row, session_.epoch, item.lane(), item.sequence(),
-            static_cast<int>(why.code()), reason}));
-  const std::string message =
-      absl::StrCat("dock ", session_.who.name, " ", LaneName(item.lane()), " item ",
-                   item.sequence(), " rejected (", absl::StatusCodeToString(why.code()),
-                   "): ", reason);
+  RETURN_IF_ERROR(
+      storage::InsertRejectedItem(tx_, {session_.dock_row, session_.epoch, item.lane(),
+                                        item.sequence(), static_cast<int>(why.code()), reason}));
+  const std::string message = absl::StrCat("dock ", session_.who.name, " ", LaneName(item.lane()),
+                                           " item ", item.sequence(), " rejected (",
+                                           absl::StatusCodeToString(why.code()), "): ", reason);
   RETURN_IF_ERROR(RaiseAlert(kind, serial, 0, event_us, message).status());
   RETURN_IF_ERROR(Audit("dock.item.reject", "dock", session_.who.name,
                         {{"epoch", session_.epoch},
@@ -309,9 +308,9 @@ absl::StatusOr<storage::CameraRow> BatchApplier::OwnCamera(const std::string& se
   absl::StatusOr<storage::CameraRow> cam = storage::FindCamera(tx_.db(), serial);
   if (!cam.ok()) return cam.status();
   if (cam->site_id != session_.site_id) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "camera '", serial, "' belongs to site ", cam->camera.site_code(), ", not to ",
-        session_.site_code, " where dock ", session_.who.name, " is"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("camera '", serial, "' belongs to site ", cam->camera.site_code(), ", not to ",
+                     session_.site_code, " where dock ", session_.who.name, " is"));
   }
   return cam;
 }
@@ -342,14 +341,13 @@ absl::Status BatchApplier::RaiseConflict(const std::string& kind, const std::str
                                          uint32_t slot, int64_t event_us, const std::string& fact,
                                          const absl::Status& decision) {
   const std::string decision_text(decision.message());
-  ASSIGN_OR_RETURN(
-      int64_t alert_id,
-      RaiseAlert(v1::ALERT_KIND_CONFLICT, serial, slot, event_us,
-                 absl::StrCat("dock ", session_.who.name, " slot ", slot, " at ",
-                              TimeText(event_us), ": ", kind, " of camera '", serial,
-                              "' conflicts with the control plane: ", decision_text)));
-  storage::ConflictRecord record{kind,      session_.site_id, session_.dock_row, serial, fact,
-                                 decision_text, event_us,     alert_id};
+  ASSIGN_OR_RETURN(int64_t alert_id,
+                   RaiseAlert(v1::ALERT_KIND_CONFLICT, serial, slot, event_us,
+                              absl::StrCat("dock ", session_.who.name, " slot ", slot, " at ",
+                                           TimeText(event_us), ": ", kind, " of camera '", serial,
+                                           "' conflicts with the control plane: ", decision_text)));
+  storage::ConflictRecord record{kind, session_.site_id, session_.dock_row, serial,
+                                 fact, decision_text,    event_us,          alert_id};
   ASSIGN_OR_RETURN(int64_t id, storage::InsertConflict(tx_, record));
   return Audit("conflict.raise", "camera", serial,
                {{"conflict", absl::StrCat(id)},
@@ -360,11 +358,16 @@ absl::Status BatchApplier::RaiseConflict(const std::string& kind, const std::str
 
 absl::Status BatchApplier::ApplyItem(const v1::OutboxItem& item, int64_t event_us) {
   switch (item.kind_case()) {
-    case v1::OutboxItem::kHealth: return ApplyHealth(item, event_us);
-    case v1::OutboxItem::kInserted: return ApplyInserted(item.inserted(), event_us);
-    case v1::OutboxItem::kRemoved: return ApplyRemoved(item.removed(), event_us);
-    case v1::OutboxItem::kCheckout: return ApplyCheckout(item.checkout(), event_us);
-    case v1::OutboxItem::kDockReturn: return ApplyReturn(item.dock_return(), event_us);
+    case v1::OutboxItem::kHealth:
+      return ApplyHealth(item, event_us);
+    case v1::OutboxItem::kInserted:
+      return ApplyInserted(item.inserted(), event_us);
+    case v1::OutboxItem::kRemoved:
+      return ApplyRemoved(item.removed(), event_us);
+    case v1::OutboxItem::kCheckout:
+      return ApplyCheckout(item.checkout(), event_us);
+    case v1::OutboxItem::kDockReturn:
+      return ApplyReturn(item.dock_return(), event_us);
     case v1::OutboxItem::kAlert: {
       const v1::DockAlert& a = item.alert();
       if (!a.serial().empty()) {
@@ -377,7 +380,8 @@ absl::Status BatchApplier::ApplyItem(const v1::OutboxItem& item, int64_t event_u
                         absl::StrCat("dock ", session_.who.name, ": ", a.message()), a.kind())
           .status();
     }
-    default: return absl::InternalError("item kind was validated");
+    default:
+      return absl::InternalError("item kind was validated");
   }
 }
 
@@ -398,27 +402,26 @@ absl::Status BatchApplier::ApplyHealth(const v1::OutboxItem& item, int64_t event
   if (!worn.empty()) {
     ASSIGN_OR_RETURN(bool first, storage::MarkWornAlerted(tx_, cam.id));
     if (first) {
-      RETURN_IF_ERROR(RaiseAlert(v1::ALERT_KIND_WORN_BATTERY, h.serial(), h.slot(), event_us,
-                                 absl::StrCat("camera '", h.serial(), "' has a worn battery: ",
-                                              worn, " (dock ", session_.who.name, " slot ",
-                                              h.slot(), ")"))
-                          .status());
+      RETURN_IF_ERROR(
+          RaiseAlert(v1::ALERT_KIND_WORN_BATTERY, h.serial(), h.slot(), event_us,
+                     absl::StrCat("camera '", h.serial(), "' has a worn battery: ", worn, " (dock ",
+                                  session_.who.name, " slot ", h.slot(), ")"))
+              .status());
     }
   }
   // Skew is judged only when the dock had measured its own offset, on the newest reading.
   if (newest && item.has_clock_offset() && item.has_record_time()) {
     const int64_t skew = device_us - event_us;
     const bool off = std::abs(skew) > absl::ToInt64Microseconds(options_.clock_skew_bound);
-    ASSIGN_OR_RETURN(std::optional<int64_t> before,
-                     storage::SetClockSkew(tx_, cam.id, off ? std::optional<int64_t>(skew)
-                                                            : std::nullopt));
+    ASSIGN_OR_RETURN(
+        std::optional<int64_t> before,
+        storage::SetClockSkew(tx_, cam.id, off ? std::optional<int64_t>(skew) : std::nullopt));
     if (off && !before.has_value()) {
       RETURN_IF_ERROR(RaiseAlert(v1::ALERT_KIND_CLOCK_SKEW, h.serial(), h.slot(), event_us,
                                  absl::StrCat("camera '", h.serial(), "' clock is off by ",
                                               absl::FormatDuration(absl::Microseconds(skew)),
                                               " from server time (bound ",
-                                              absl::FormatDuration(options_.clock_skew_bound),
-                                              ")"))
+                                              absl::FormatDuration(options_.clock_skew_bound), ")"))
                           .status());
     }
   }
@@ -442,18 +445,19 @@ absl::Status BatchApplier::ApplyInserted(const v1::CameraInserted& ins, int64_t 
   if (state == v1::CAMERA_STATE_LOST || state == v1::CAMERA_STATE_RETIRED) {
     // Not put back in stock: a quartermaster confirms it found (ReportCameraFound).
     const bool lost = state == v1::CAMERA_STATE_LOST;
-    return RaiseAlert(lost ? v1::ALERT_KIND_LOST_CAMERA_DOCKED : v1::ALERT_KIND_RETIRED_CAMERA_DOCKED,
-                      ins.serial(), ins.slot(), event_us,
-                      absl::StrCat(lost ? "LOST" : "RETIRED", " camera '", ins.serial(),
-                                   "' was put into dock ", session_.who.name, " slot ", ins.slot(),
-                                   " at ", TimeText(event_us), "; its state stays ",
-                                   lost ? "LOST" : "RETIRED"))
+    return RaiseAlert(
+               lost ? v1::ALERT_KIND_LOST_CAMERA_DOCKED : v1::ALERT_KIND_RETIRED_CAMERA_DOCKED,
+               ins.serial(), ins.slot(), event_us,
+               absl::StrCat(lost ? "LOST" : "RETIRED", " camera '", ins.serial(),
+                            "' was put into dock ", session_.who.name, " slot ", ins.slot(), " at ",
+                            TimeText(event_us), "; its state stays ", lost ? "LOST" : "RETIRED"))
         .status();
   }
   if (state != v1::CAMERA_STATE_ISSUED) return absl::OkStatus();
   ASSIGN_OR_RETURN(storage::SiteRules rules, storage::GetSiteRules(tx_.db(), session_.site_id));
   if (!rules.return_on_dock) return absl::OkStatus();
-  const fleet::ReturnStep step{ins.serial(), v1::RETURN_CONDITION_GOOD,
+  const fleet::ReturnStep step{ins.serial(),
+                               v1::RETURN_CONDITION_GOOD,
                                absl::StrCat("docked in ", session_.who.name, " slot ", ins.slot()),
                                {{"via", "return_on_dock"}, {"event_time", TimeText(event_us)}}};
   ASSIGN_OR_RETURN(absl::Status refused, storage::TrySavepoint(tx_, [&]() -> absl::Status {
@@ -474,11 +478,11 @@ absl::Status BatchApplier::ApplyInserted(const v1::CameraInserted& ins, int64_t 
 absl::Status BatchApplier::ApplyRemoved(const v1::CameraRemoved& rem, int64_t event_us) {
   ASSIGN_OR_RETURN(storage::CameraRow cam, OwnCamera(rem.serial()));
   ++custody_;
-  ASSIGN_OR_RETURN(storage::DockStatus status,
-                   storage::GetDockStatus(tx_.db(), session_.dock_row));
+  ASSIGN_OR_RETURN(storage::DockStatus status, storage::GetDockStatus(tx_.db(), session_.dock_row));
   for (const v1::SlotOccupant& o : status.slots) {
     if (o.slot() == rem.slot() && o.serial() == rem.serial()) {
-      RETURN_IF_ERROR(storage::SetDockSlot(tx_, session_.dock_row, static_cast<int>(rem.slot()), ""));
+      RETURN_IF_ERROR(
+          storage::SetDockSlot(tx_, session_.dock_row, static_cast<int>(rem.slot()), ""));
     }
   }
   RETURN_IF_ERROR(storage::MarkCameraSeen(tx_, cam.id, session_.dock_row,
@@ -522,15 +526,15 @@ absl::Status BatchApplier::ApplyCheckout(const v1::DockCheckout& out, int64_t ev
       !absl::IsAborted(refused)) {
     return refused;
   }
-  return RaiseConflict("dock_checkout_refused", out.serial(), out.slot(), event_us,
-                       storage::JsonObject({{"dock", session_.who.name},
-                                            {"slot", absl::StrCat(out.slot())},
-                                            {"badge", out.badge()},
-                                            {"checked_out", TimeText(event_us)},
-                                            {"due_back", TimeText(due_us)},
-                                            {"battery_percent",
-                                             absl::StrCat(out.battery_percent())}}),
-                       refused);
+  return RaiseConflict(
+      "dock_checkout_refused", out.serial(), out.slot(), event_us,
+      storage::JsonObject({{"dock", session_.who.name},
+                           {"slot", absl::StrCat(out.slot())},
+                           {"badge", out.badge()},
+                           {"checked_out", TimeText(event_us)},
+                           {"due_back", TimeText(due_us)},
+                           {"battery_percent", absl::StrCat(out.battery_percent())}}),
+      refused);
 }
 
 absl::Status BatchApplier::ApplyReturn(const v1::DockReturn& ret, int64_t event_us) {
@@ -552,10 +556,11 @@ absl::Status BatchApplier::ApplyReturn(const v1::DockReturn& ret, int64_t event_
       return absl::OkStatus();
     }
   }
-  const fleet::ReturnStep step{ret.serial(), v1::RETURN_CONDITION_GOOD,
-                               absl::StrCat("returned at dock ", session_.who.name, " slot ",
-                                            ret.slot()),
-                               {{"on_behalf_of", ret.badge()}, {"event_time", TimeText(event_us)}}};
+  const fleet::ReturnStep step{
+      ret.serial(),
+      v1::RETURN_CONDITION_GOOD,
+      absl::StrCat("returned at dock ", session_.who.name, " slot ", ret.slot()),
+      {{"on_behalf_of", ret.badge()}, {"event_time", TimeText(event_us)}}};
   ASSIGN_OR_RETURN(absl::Status refused, storage::TrySavepoint(tx_, [&]() -> absl::Status {
                      return fleet::ReturnInTransaction(tx_, session_.who, step, revoked_).status();
                    }));
@@ -587,7 +592,8 @@ std::string WornBatteryReason(const v1::HealthReading& reading, absl::Duration s
   if (pm.has_value()) {
     const absl::Duration runtime = kDesignRuntime * static_cast<double>(*pm) / 1000.0;
     if (runtime < shift_and_reserve) {
-      return absl::StrCat("predicted runtime ", absl::FormatDuration(absl::Trunc(runtime, absl::Minutes(1))),
+      return absl::StrCat("predicted runtime ",
+                          absl::FormatDuration(absl::Trunc(runtime, absl::Minutes(1))),
                           " is below shift + reserve ", absl::FormatDuration(shift_and_reserve));
     }
   }
@@ -616,13 +622,15 @@ absl::Status ValidateItem(const v1::OutboxItem& item, int slot_count, size_t max
         wants_telemetry ? "telemetry" : "custody", " lane"));
   }
   switch (item.kind_case()) {
-    case v1::OutboxItem::kHealth: return ValidateHealth(item.health(), slot_count);
+    case v1::OutboxItem::kHealth:
+      return ValidateHealth(item.health(), slot_count);
     case v1::OutboxItem::kInserted: {
       const v1::CameraInserted& i = item.inserted();
       RETURN_IF_ERROR(rpc::ValidateSerial("inserted.serial", i.serial()));
       RETURN_IF_ERROR(ValidateSlot("inserted.slot", i.slot(), slot_count));
       RETURN_IF_ERROR(ValidateVersion("inserted.certificate_serial", i.certificate_serial()));
-      if (i.has_device_time()) RETURN_IF_ERROR(ValidateTime("inserted.device_time", i.device_time()));
+      if (i.has_device_time())
+        RETURN_IF_ERROR(ValidateTime("inserted.device_time", i.device_time()));
       return absl::OkStatus();
     }
     case v1::OutboxItem::kRemoved:
@@ -658,16 +666,19 @@ absl::Status ValidateItem(const v1::OutboxItem& item, int slot_count, size_t max
       return Invalid("thinned.thinned_through",
                      absl::StrCat("is ", item.thinned().thinned_through(),
                                   ", below the item's own sequence ", item.sequence()));
-    default: return absl::InvalidArgumentError("item has no kind; set one of its oneof fields");
+    default:
+      return absl::InvalidArgumentError("item has no kind; set one of its oneof fields");
   }
 }
 
 void DockSyncManager::Open(const rpc::Identity& who, const v1::SyncHello& hello,
                            Done<OpenResult> done) {
   if (hello.protocol_version() < 1) {
-    return done(absl::FailedPreconditionError(absl::StrCat(
-        "hello.protocol_version ", hello.protocol_version(), " is not supported; this server "
-        "speaks 1 to ", kProtocolVersion)));
+    return done(absl::FailedPreconditionError(absl::StrCat("hello.protocol_version ",
+                                                           hello.protocol_version(),
+                                                           " is not supported; this server "
+                                                           "speaks 1 to ",
+                                                           kProtocolVersion)));
   }
   const std::string& epoch = hello.epoch();
   if (epoch.size() < 16 || epoch.size() > 64 ||
@@ -681,8 +692,8 @@ void DockSyncManager::Open(const rpc::Identity& who, const v1::SyncHello& hello,
     return done(s);
   }
   if (hello.slots_size() > 256) {
-    return done(Invalid("hello.slots", absl::StrCat("has ", hello.slots_size(),
-                                                    " entries; at most 256")));
+    return done(
+        Invalid("hello.slots", absl::StrCat("has ", hello.slots_size(), " entries; at most 256")));
   }
   auto result = std::make_shared<OpenResult>();
   result->session.who = who;
@@ -709,10 +720,10 @@ void DockSyncManager::Open(const rpc::Identity& who, const v1::SyncHello& hello,
           RETURN_IF_ERROR(rpc::ValidateSerial("hello.slots.serial", o.serial()));
           occupants.push_back(o);
         }
-        RETURN_IF_ERROR(storage::PutDockReport(
-            tx, dock->id,
-            {hello.epoch(), hello.agent_version(), hello.backlog_items(), hello.backlog_bytes(),
-             hello.crl_number()}));
+        RETURN_IF_ERROR(
+            storage::PutDockReport(tx, dock->id,
+                                   {hello.epoch(), hello.agent_version(), hello.backlog_items(),
+                                    hello.backlog_bytes(), hello.crl_number()}));
         RETURN_IF_ERROR(storage::ReplaceDockSlots(tx, dock->id, occupants));
         ASSIGN_OR_RETURN(storage::SyncPositions pos,
                          storage::GetSyncPositions(tx.db(), dock->id, session.epoch));
@@ -735,9 +746,9 @@ void DockSyncManager::Open(const rpc::Identity& who, const v1::SyncHello& hello,
 void DockSyncManager::ApplyBatch(const DockSession& session, const v1::OutboxBatch& batch,
                                  Done<BatchResult> done) {
   if (static_cast<size_t>(batch.items_size()) > options_.max_batch_items) {
-    return done(absl::InvalidArgumentError(
-        absl::StrCat("batch has ", batch.items_size(), " items; the welcome allows at most ",
-                     options_.max_batch_items)));
+    return done(absl::InvalidArgumentError(absl::StrCat("batch has ", batch.items_size(),
+                                                        " items; the welcome allows at most ",
+                                                        options_.max_batch_items)));
   }
   auto result = std::make_shared<BatchResult>();
   auto shared_batch = std::make_shared<v1::OutboxBatch>(batch);
@@ -790,15 +801,15 @@ absl::StatusOr<v1::SiteView> DockSyncManager::BuildSiteView(const DockSession& s
 }
 
 void DockSyncManager::NewerCrl(int64_t have, Done<std::optional<v1::CrlUpdate>> done) {
-  identity_.GetCrl({}, [have, done = std::move(done)](
-                           absl::StatusOr<v1::GetCrlResponse> crl) mutable {
-    if (!crl.ok()) return done(crl.status());
-    if (crl->crl_number() <= have) return done(std::optional<v1::CrlUpdate>());
-    v1::CrlUpdate update;
-    update.set_crl_number(crl->crl_number());
-    update.set_crl_pem(crl->crl_pem());
-    done(std::optional<v1::CrlUpdate>(std::move(update)));
-  });
+  identity_.GetCrl({},
+                   [have, done = std::move(done)](absl::StatusOr<v1::GetCrlResponse> crl) mutable {
+                     if (!crl.ok()) return done(crl.status());
+                     if (crl->crl_number() <= have) return done(std::optional<v1::CrlUpdate>());
+                     v1::CrlUpdate update;
+                     update.set_crl_number(crl->crl_number());
+                     update.set_crl_pem(crl->crl_pem());
+                     done(std::optional<v1::CrlUpdate>(std::move(update)));
+                   });
 }
 
 v1::ServerTime DockSyncManager::Now() const {

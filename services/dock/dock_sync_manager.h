@@ -75,10 +75,12 @@ class DockSyncManager {
   // `identity` builds CRLs (GetCrl); `revoked` receives serials revoked by returns of damaged
   // units and the like. `generation` is the database generation (EnsureDatabaseGeneration).
   DockSyncManager(storage::Store& store, identity::IdentityManager& identity,
-                  rpc::RevocationSet& revoked, std::string generation,
-                  DockSyncOptions options = {})
-      : store_(store), identity_(identity), revoked_(revoked),
-        generation_(std::move(generation)), options_(options) {}
+                  rpc::RevocationSet& revoked, std::string generation, DockSyncOptions options = {})
+      : store_(store),
+        identity_(identity),
+        revoked_(revoked),
+        generation_(std::move(generation)),
+        options_(options) {}
 
   const DockSyncOptions& options() const { return options_; }
 
@@ -91,8 +93,7 @@ class DockSyncManager {
   // Applies a batch for `session`. Errors (which end the stream): INVALID_ARGUMENT for a batch
   // with too many items, or an item without a lane or sequence; the store's errors.
   // A gap is not an error here: BatchResult::gap says so after what preceded it was applied.
-  void ApplyBatch(const DockSession& session, const v1::OutboxBatch& batch,
-                  Done<BatchResult> done);
+  void ApplyBatch(const DockSession& session, const v1::OutboxBatch& batch, Done<BatchResult> done);
 
   // The site's holders, cameras and rules as the dock needs them. Reads only.
   absl::StatusOr<v1::SiteView> BuildSiteView(const DockSession& session);

@@ -23,7 +23,7 @@ struct IssueStep {
   std::string holder_badge;
   int64_t due_us = 0;
   std::string note;
-  std::string force_reason;  // non-empty when forced
+  std::string force_reason;   // non-empty when forced
   AuditFields extra_details;  // appended to the audit event's details
 };
 // Errors: NOT_FOUND for an unknown camera or badge; FAILED_PRECONDITION naming the state when

@@ -12,10 +12,10 @@ class MonitoringHandler final : public v1::MonitoringService::CallbackService {
   MonitoringHandler(MonitoringManager& manager, const rpc::Authenticator& auth)
       : manager_(manager), auth_(auth) {}
 
-#define CAMFLEET_MONITORING_RPC(Method)                              \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, \
-                                   const v1::Method##Request* req,   \
-                                   v1::Method##Response* resp) override;
+#define CAMFLEET_MONITORING_RPC(Method)                                                        \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,                           \
+                                   const v1::Method##Request* req, v1::Method##Response* resp) \
+      override;
   CAMFLEET_MONITORING_RPC(ListAlerts)
   CAMFLEET_MONITORING_RPC(AcknowledgeAlert)
   CAMFLEET_MONITORING_RPC(ListConflicts)

@@ -26,7 +26,8 @@ absl::StatusOr<int64_t> CursorId(const std::string& cursor) {
 }
 
 absl::Status ValidateId(int64_t id) {
-  if (id <= 0) return absl::InvalidArgumentError(absl::StrCat("id is ", id, "; give a positive id"));
+  if (id <= 0)
+    return absl::InvalidArgumentError(absl::StrCat("id is ", id, "; give a positive id"));
   return absl::OkStatus();
 }
 
@@ -34,7 +35,8 @@ absl::Status ValidateId(int64_t id) {
 
 absl::StatusOr<v1::ListAlertsResponse> MonitoringManager::ListAlerts(
     const v1::ListAlertsRequest& req) {
-  if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  if (!req.site_code().empty())
+    RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
   if (!v1::AlertKind_IsValid(req.kind())) {
     return absl::InvalidArgumentError(absl::StrCat("kind ", req.kind(), " is not an AlertKind"));
   }
@@ -71,8 +73,8 @@ void MonitoringManager::AcknowledgeAlert(const rpc::Identity& who,
   if (absl::Status s = ValidateId(req.id()); !s.ok()) return done(s);
   storage::WriteWithResponse<v1::AcknowledgeAlertResponse>(
       store_,
-      [who, id = req.id()](storage::WriteTx& tx, v1::AcknowledgeAlertResponse& resp)
-          -> absl::Status {
+      [who, id = req.id()](storage::WriteTx& tx,
+                           v1::AcknowledgeAlertResponse& resp) -> absl::Status {
         RETURN_IF_ERROR(storage::AcknowledgeAlert(tx, id, who.actor()));
         ASSIGN_OR_RETURN(*resp.mutable_alert(), storage::GetAlert(tx.db(), id));
         return storage::Audit(tx, who.actor(), "alert.acknowledge", "alert", absl::StrCat(id),
@@ -85,7 +87,8 @@ void MonitoringManager::AcknowledgeAlert(const rpc::Identity& who,
 
 absl::StatusOr<v1::ListConflictsResponse> MonitoringManager::ListConflicts(
     const v1::ListConflictsRequest& req) {
-  if (!req.site_code().empty()) RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  if (!req.site_code().empty())
+    RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
   storage::ConflictFilter filter;
   filter.open_only = req.open_only();
   ASSIGN_OR_RETURN(int limit, rpc::ResolvePageSize(req.page_size()));
@@ -118,10 +121,9 @@ void MonitoringManager::ResolveConflict(const rpc::Identity& who,
       [who, req](storage::WriteTx& tx, v1::ResolveConflictResponse& resp) -> absl::Status {
         RETURN_IF_ERROR(storage::ResolveConflict(tx, req.id(), who.actor(), req.resolution()));
         ASSIGN_OR_RETURN(*resp.mutable_conflict(), storage::GetConflict(tx.db(), req.id()));
-        return storage::Audit(tx, who.actor(), "conflict.resolve", "camera",
-                              resp.conflict().serial(),
-                              {{"conflict", absl::StrCat(req.id())},
-                               {"resolution", req.resolution()}});
+        return storage::Audit(
+            tx, who.actor(), "conflict.resolve", "camera", resp.conflict().serial(),
+            {{"conflict", absl::StrCat(req.id())}, {"resolution", req.resolution()}});
       },
       std::move(done));
 }
@@ -149,8 +151,7 @@ absl::StatusOr<v1::ListHealthReadingsResponse> MonitoringManager::ListHealthRead
     if (static_cast<int>(rows.size()) > limit) {
       rows.pop_back();
       const storage::HealthCursor& last = rows.back().second;
-      resp.set_next_page_token(
-          tokens_.Encode(query, absl::StrCat(last.device_us, "/", last.id)));
+      resp.set_next_page_token(tokens_.Encode(query, absl::StrCat(last.device_us, "/", last.id)));
     }
     for (auto& [record, unused] : rows) *resp.add_readings() = std::move(record);
     return absl::OkStatus();

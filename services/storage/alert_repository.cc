@@ -84,16 +84,17 @@ v1::Conflict ConflictFromRow(const common::Statement& s) {
 
 std::string AlertKindName(v1::AlertKind kind, v1::DockAlertKind dock_kind) {
   if (kind == v1::ALERT_KIND_DOCK) {
-    return absl::StrCat(kDockPrefix, StripEnumPrefix(v1::DockAlertKind_Name(dock_kind),
-                                                     "DOCK_ALERT_KIND_"));
+    return absl::StrCat(kDockPrefix,
+                        StripEnumPrefix(v1::DockAlertKind_Name(dock_kind), "DOCK_ALERT_KIND_"));
   }
   return std::string(StripEnumPrefix(v1::AlertKind_Name(kind), "ALERT_KIND_"));
 }
 
 absl::StatusOr<int64_t> InsertAlert(WriteTx& tx, const AlertRecord& r) {
-  ASSIGN_OR_RETURN(common::Statement s,
-                   tx.db().Prepare("INSERT INTO alerts (kind, site_id, dock_id, slot, serial, "
-                                   "event_us, raised_us, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(
+      common::Statement s,
+      tx.db().Prepare("INSERT INTO alerts (kind, site_id, dock_id, slot, serial, "
+                      "event_us, raised_us, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
   s.Bind(1, AlertKindName(r.kind, r.dock_alert_kind))
       .Bind(2, r.site_id)
       .BindOptional(3, r.dock_id)
@@ -128,13 +129,13 @@ absl::Status AcknowledgeAlert(WriteTx& tx, int64_t id, const std::string& by) {
 }
 
 absl::StatusOr<std::vector<v1::Alert>> ListAlerts(common::Database& db, const AlertFilter& f) {
-  std::string sql = absl::StrCat(
-      f.site_id.has_value() ? kSubtree : "", kSelectAlert, "WHERE ",
-      f.site_id.has_value() ? "a.site_id IN (SELECT id FROM subtree) " : "?1 IS NULL ",
-      "AND (?2 = '' OR a.kind = ?2 OR (?2 = 'DOCK' AND a.kind LIKE 'DOCK:%')) "
-      "AND (?3 = 0 OR (?3 = 1 AND a.acknowledged_us IS NULL) OR "
-      "(?3 = 2 AND a.acknowledged_us IS NOT NULL)) "
-      "AND (?4 = 0 OR a.id < ?4) ORDER BY a.id DESC LIMIT ?5");
+  std::string sql =
+      absl::StrCat(f.site_id.has_value() ? kSubtree : "", kSelectAlert, "WHERE ",
+                   f.site_id.has_value() ? "a.site_id IN (SELECT id FROM subtree) " : "?1 IS NULL ",
+                   "AND (?2 = '' OR a.kind = ?2 OR (?2 = 'DOCK' AND a.kind LIKE 'DOCK:%')) "
+                   "AND (?3 = 0 OR (?3 = 1 AND a.acknowledged_us IS NULL) OR "
+                   "(?3 = 2 AND a.acknowledged_us IS NOT NULL)) "
+                   "AND (?4 = 0 OR a.id < ?4) ORDER BY a.id DESC LIMIT ?5");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
   s.BindOptional(1, f.site_id)
       .Bind(2, f.kind == v1::ALERT_KIND_UNSPECIFIED
@@ -189,11 +190,11 @@ absl::Status ResolveConflict(WriteTx& tx, int64_t id, const std::string& by,
 
 absl::StatusOr<std::vector<v1::Conflict>> ListConflicts(common::Database& db,
                                                         const ConflictFilter& f) {
-  std::string sql = absl::StrCat(
-      f.site_id.has_value() ? kSubtree : "", kSelectConflict, "WHERE ",
-      f.site_id.has_value() ? "c.site_id IN (SELECT id FROM subtree) " : "?1 IS NULL ",
-      "AND (?2 = 0 OR c.resolved_us IS NULL) AND (?3 = 0 OR c.id < ?3) "
-      "ORDER BY c.id DESC LIMIT ?4");
+  std::string sql =
+      absl::StrCat(f.site_id.has_value() ? kSubtree : "", kSelectConflict, "WHERE ",
+                   f.site_id.has_value() ? "c.site_id IN (SELECT id FROM subtree) " : "?1 IS NULL ",
+                   "AND (?2 = 0 OR c.resolved_us IS NULL) AND (?3 = 0 OR c.id < ?3) "
+                   "ORDER BY c.id DESC LIMIT ?4");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
   s.BindOptional(1, f.site_id)
       .Bind(2, int64_t{f.open_only ? 1 : 0})

@@ -19,9 +19,8 @@ int64_t ToInt(uint64_t v) { return static_cast<int64_t>(v); }
 
 absl::StatusOr<SyncPositions> GetSyncPositions(common::Database& db, int64_t dock_id,
                                                const std::string& epoch) {
-  ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare("SELECT lane, applied FROM sync_positions "
-                              "WHERE dock_id = ? AND epoch = ?"));
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare("SELECT lane, applied FROM sync_positions "
+                                                   "WHERE dock_id = ? AND epoch = ?"));
   s.Bind(1, dock_id).Bind(2, epoch);
   SyncPositions out;
   while (true) {
@@ -46,12 +45,15 @@ absl::Status PutSyncPositions(WriteTx& tx, int64_t dock_id, const std::string& e
                                      "ON CONFLICT (dock_id, epoch, lane) DO UPDATE SET "
                                      "applied = excluded.applied, updated_us = excluded.updated_us "
                                      "WHERE excluded.applied >= applied"));
-    s.Bind(1, dock_id).Bind(2, epoch).Bind(3, int64_t{lane}).Bind(4, ToInt(applied)).Bind(
-        5, common::ToMicros(tx.now()));
+    s.Bind(1, dock_id)
+        .Bind(2, epoch)
+        .Bind(3, int64_t{lane})
+        .Bind(4, ToInt(applied))
+        .Bind(5, common::ToMicros(tx.now()));
     RETURN_IF_ERROR(s.Run());
     if (tx.db().Changes() != 1) {
-      return absl::InternalError(absl::StrCat("sync position of lane ", lane,
-                                              " would move back to ", applied));
+      return absl::InternalError(
+          absl::StrCat("sync position of lane ", lane, " would move back to ", applied));
     }
   }
   return absl::OkStatus();
@@ -145,8 +147,7 @@ absl::StatusOr<DockStatus> GetDockStatus(common::Database& db, int64_t dock_id) 
   return out;
 }
 
-absl::StatusOr<std::vector<v1::SiteCamera>> ListSiteCameras(common::Database& db,
-                                                            int64_t site_id) {
+absl::StatusOr<std::vector<v1::SiteCamera>> ListSiteCameras(common::Database& db, int64_t site_id) {
   ASSIGN_OR_RETURN(
       common::Statement s,
       db.Prepare("SELECT c.serial, c.state, COALESCE(h.badge, ''), "
@@ -180,8 +181,8 @@ absl::Status InsertRejectedItem(WriteTx& tx, const RejectedRecord& r) {
       .Bind(5, int64_t{r.code})
       .Bind(6, r.reason)
       .Bind(7, common::ToMicros(tx.now()));
-  return RunInsert(s, absl::StrCat("item ", r.sequence, " of lane ", r.lane,
-                                   " was rejected already"));
+  return RunInsert(s,
+                   absl::StrCat("item ", r.sequence, " of lane ", r.lane, " was rejected already"));
 }
 
 absl::StatusOr<int64_t> CountRejectedItems(common::Database& db, int64_t dock_id,
@@ -204,8 +205,7 @@ absl::StatusOr<std::string> EnsureDatabaseGeneration(Store& store) {
   ASSIGN_OR_RETURN(std::string random, provisioning::RandomBytes(16));
   std::string generation = absl::BytesToHexString(random);
   RETURN_IF_ERROR(store.WriteAndWait([&](WriteTx& tx) -> absl::Status {
-    ASSIGN_OR_RETURN(std::optional<std::string> existing,
-                     GetSetting(tx.db(), kGenerationSetting));
+    ASSIGN_OR_RETURN(std::optional<std::string> existing, GetSetting(tx.db(), kGenerationSetting));
     if (existing.has_value()) {
       generation = *existing;
       return absl::OkStatus();

@@ -54,8 +54,7 @@ absl::StatusOr<DockStatus> GetDockStatus(common::Database& db, int64_t dock_id);
 
 // The cameras of `site_id` (that site only), by serial, with state, the badge of the open
 // assignment and whether the camera's current certificate is revoked.
-absl::StatusOr<std::vector<v1::SiteCamera>> ListSiteCameras(common::Database& db,
-                                                            int64_t site_id);
+absl::StatusOr<std::vector<v1::SiteCamera>> ListSiteCameras(common::Database& db, int64_t site_id);
 
 // ---- rejected items ----
 struct RejectedRecord {

@@ -144,8 +144,8 @@ absl::StatusOr<std::vector<std::pair<v1::HealthRecord, HealthCursor>>> ListHealt
     if (!row) return out;
     v1::HealthRecord record;
     if (!record.mutable_reading()->ParseFromString(s.ColumnBlob(2))) {
-      return absl::InternalError(absl::StrCat("health reading ", s.ColumnInt(0),
-                                              " does not parse"));
+      return absl::InternalError(
+          absl::StrCat("health reading ", s.ColumnInt(0), " does not parse"));
     }
     record.set_dock_id(s.ColumnText(3));
     *record.mutable_receive_time() = MicrosToTimestamp(s.ColumnInt(4));

@@ -86,16 +86,16 @@ struct Child {
 
 absl::StatusOr<Child> StartCamfleetd(const TempDir& dir, const std::string& home, int run) {
   const std::string port_file = dir.File(absl::StrCat("port-", run));
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(
-      {CAMFLEETD_PATH, "serve", "--home", home, "--listen", "127.0.0.1:0", "--port-file",
-       port_file},
-      dir.File(absl::StrCat("camfleetd-", run, ".log")));
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Spawn({CAMFLEETD_PATH, "serve", "--home", home, "--listen", "127.0.0.1:0",
+                           "--port-file", port_file},
+                          dir.File(absl::StrCat("camfleetd-", run, ".log")));
   if (!child.ok()) return child.status();
   absl::StatusOr<std::string> port = WaitForFileLine(port_file, kStartTimeout, child->get());
   int number = 0;
   if (!port.ok() || !absl::SimpleAtoi(*port, &number) || number <= 0) {
-    return absl::UnavailableError(absl::StrCat("camfleetd did not report its port; log:\n",
-                                               (*child)->LogTail()));
+    return absl::UnavailableError(
+        absl::StrCat("camfleetd did not report its port; log:\n", (*child)->LogTail()));
   }
   return Child{*std::move(child), absl::StrCat("127.0.0.1:", number)};
 }
@@ -164,8 +164,7 @@ TEST(DockSyncCrashTest, PositionAndReadingsCommitTogetherAcrossSigkill) {
     absl::StatusOr<std::unique_ptr<common::Database>> db =
         common::Database::Open(server::HomePaths{home}.Database());
     ASSERT_THAT(db, IsOk());
-    const int64_t position =
-        QueryInt(**db, "SELECT applied FROM sync_positions WHERE lane = 2");
+    const int64_t position = QueryInt(**db, "SELECT applied FROM sync_positions WHERE lane = 2");
     const int64_t readings = QueryInt(**db, "SELECT COUNT(*) FROM health_readings");
     EXPECT_EQ(position, readings) << "the position and the readings it covers must commit together";
     EXPECT_GE(position, static_cast<int64_t>(acked)) << "an acknowledged batch was lost";
@@ -191,8 +190,7 @@ TEST(DockSyncCrashTest, PositionAndReadingsCommitTogetherAcrossSigkill) {
   absl::StatusOr<std::unique_ptr<common::Database>> db =
       common::Database::Open(server::HomePaths{home}.Database());
   ASSERT_THAT(db, IsOk());
-  EXPECT_EQ(QueryInt(**db, "SELECT COUNT(*) FROM health_readings"),
-            (resume + 1) * kBatchItems);
+  EXPECT_EQ(QueryInt(**db, "SELECT COUNT(*) FROM health_readings"), (resume + 1) * kBatchItems);
 }
 
 }  // namespace

@@ -120,8 +120,8 @@ class DockSyncTest : public ::testing::Test {
     ASSERT_THAT(server_->CreateSite(kSite), IsOk());
     ASSERT_THAT(server_->CreateSite(kOtherSite), IsOk());
     admin_ = std::make_unique<TlsClient>(server_->AdminChannel());
-    for (const char* serial : {"CAM-0001", "CAM-0002", "CAM-0003", "CAM-0004", "CAM-0005",
-                               "CAM-0006"}) {
+    for (const char* serial :
+         {"CAM-0001", "CAM-0002", "CAM-0003", "CAM-0004", "CAM-0005", "CAM-0006"}) {
       ASSERT_THAT(admin_->RegisterCamera(serial, kSite), IsOk());
       ASSERT_THAT(admin_->Commission(serial, ""), IsOk());
     }
@@ -328,7 +328,7 @@ TEST_F(DockSyncTest, ReplayedAndShuffledBatchesEndInTheSameStateAsInOrderDeliver
   std::vector<v1::OutboxItem> rest;
   for (const v1::OutboxItem& item : all) {
     const uint64_t applied = item.lane() == v1::SYNC_LANE_CUSTODY ? welcome->custody_applied()
-                                                                   : welcome->telemetry_applied();
+                                                                  : welcome->telemetry_applied();
     if (item.sequence() > applied) rest.push_back(item);
   }
   absl::StatusOr<v1::SyncAck> ack = sync->Send(rest);
@@ -343,7 +343,8 @@ TEST_F(DockSyncTest, ReplayedAndShuffledBatchesEndInTheSameStateAsInOrderDeliver
   ASSERT_THAT(ordered, IsOk());
   EXPECT_EQ(shuffled->state(), ordered->state());
   EXPECT_EQ(shuffled->state(), v1::CAMERA_STATE_AVAILABLE);
-  EXPECT_EQ(shuffled->latest_health().battery_percent(), 90u);  // the newest device time, not the last sent
+  EXPECT_EQ(shuffled->latest_health().battery_percent(),
+            90u);  // the newest device time, not the last sent
   EXPECT_EQ(shuffled->latest_health().battery_percent(),
             ordered->latest_health().battery_percent());
   EXPECT_EQ(shuffled->last_slot(), ordered->last_slot());
@@ -354,8 +355,8 @@ TEST_F(DockSyncTest, ReplayedAndShuffledBatchesEndInTheSameStateAsInOrderDeliver
   EXPECT_THAT(*a, SizeIs(6));
   EXPECT_EQ(a->size(), b->size());
   // One issue and one return each, nothing more.
-  absl::StatusOr<v1::GetCustodyTrailResponse> trail_a = admin_->Fleet(
-      &v1::FleetService::Stub::GetCustodyTrail, [] {
+  absl::StatusOr<v1::GetCustodyTrailResponse> trail_a =
+      admin_->Fleet(&v1::FleetService::Stub::GetCustodyTrail, [] {
         v1::GetCustodyTrailRequest r;
         r.set_serial("CAM-0003");
         return r;
@@ -481,8 +482,8 @@ TEST_F(DockSyncTest, ItemAboutAnotherSitesCameraIsRejectedWithPermissionDenied) 
 TEST_F(DockSyncTest, DockCheckoutIsAnAssignmentWithTheDockAsActorOnBehalfOfTheBadge) {
   std::unique_ptr<SyncClient> sync = Connect();
   ASSERT_THAT(sync->Open(Hello()), IsOk());
-  absl::StatusOr<v1::SyncAck> ack = sync->Send({Inserted(1, "CAM-0001", 1),
-                                                Checkout(2, "CAM-0001", 1, "B100")});
+  absl::StatusOr<v1::SyncAck> ack =
+      sync->Send({Inserted(1, "CAM-0001", 1), Checkout(2, "CAM-0001", 1, "B100")});
   ASSERT_THAT(ack, IsOk());
   EXPECT_THAT(ack->rejected(), SizeIs(0));
   absl::StatusOr<v1::Camera> cam = admin_->GetCamera("CAM-0001");
@@ -568,8 +569,7 @@ TEST_F(DockSyncTest, WornBatteryAlertsOnceAndClockSkewIsFlagged) {
   v1::OutboxItem skewed = Health(3, "CAM-0006", 1, 3, now + absl::Hours(1), 80, 2000);
   *skewed.mutable_record_time() = At(now);  // the camera says an hour later than the dock
   ASSERT_THAT(sync->Send({Health(1, "CAM-0006", 1, 1, now - absl::Minutes(2), 80, 2300),
-                          Health(2, "CAM-0006", 1, 2, now - absl::Minutes(1), 80, 2200),
-                          skewed}),
+                          Health(2, "CAM-0006", 1, 2, now - absl::Minutes(1), 80, 2200), skewed}),
               IsOk());
   absl::StatusOr<std::vector<v1::Alert>> worn = Alerts(v1::ALERT_KIND_WORN_BATTERY);
   ASSERT_THAT(worn, IsOk());
@@ -598,9 +598,9 @@ TEST_F(DockSyncTest, AlertsAreAcknowledgedOnceWithAnAuditEventAndNotByAnAuditor)
 
   v1::AcknowledgeAlertRequest ack_req;
   ack_req.set_id(a.id());
-  EXPECT_THAT(TlsCall(*monitoring_auditor_, &v1::MonitoringService::Stub::AcknowledgeAlert,
-                      ack_req),
-              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("quartermaster")));
+  EXPECT_THAT(
+      TlsCall(*monitoring_auditor_, &v1::MonitoringService::Stub::AcknowledgeAlert, ack_req),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("quartermaster")));
   absl::StatusOr<v1::AcknowledgeAlertResponse> acked =
       TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::AcknowledgeAlert, ack_req);
   ASSERT_THAT(acked, IsOk());
