@@ -793,6 +793,9 @@ absl::StatusOr<v1::SiteView> DockSyncManager::BuildSiteView(const DockSession& s
     *r->mutable_checkout_duration() =
         TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(rules.checkout_duration));
     r->set_return_on_dock(rules.return_on_dock);
+    *r->mutable_shift() = TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(rules.shift));
+    *r->mutable_reserve() =
+        TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(rules.reserve));
     return absl::OkStatus();
   }));
   *view.mutable_view_time() =

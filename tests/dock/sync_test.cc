@@ -195,6 +195,9 @@ TEST_F(DockSyncTest, WelcomeAnnouncesPositionsGenerationAndBoundsThenSiteViewAnd
   EXPECT_THAT(sync->last_site_view()->cameras(), SizeIs(6));
   EXPECT_THAT(sync->last_site_view()->holders(), SizeIs(2));
   EXPECT_TRUE(sync->last_site_view()->rules().return_on_dock());
+  EXPECT_EQ(sync->last_site_view()->rules().minimum_battery_percent(), 60u);
+  EXPECT_EQ(sync->last_site_view()->rules().shift().seconds(), 8 * 3600);
+  EXPECT_EQ(sync->last_site_view()->rules().reserve().seconds(), 3600);
   // The dock holds no CRL (number 0): the server's is newer.
   ASSERT_TRUE(sync->crl().has_value());
   EXPECT_THAT(sync->crl()->crl_pem(), HasSubstr("BEGIN X509 CRL"));
