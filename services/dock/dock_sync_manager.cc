@@ -219,6 +219,15 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
                                                      "sequences start at 1"));
     }
     uint64_t& applied = item.lane() == v1::SYNC_LANE_CUSTODY ? pos.custody : pos.telemetry;
+    // A thinned range the dock made after the first of its readings were applied here: the
+    // rest of the range counts as applied too (otherwise its next item looks like a gap).
+    const bool range = item.has_thinned() &&
+                       item.thinned().thinned_through() >= item.sequence() &&
+                       item.thinned().thinned_through() - item.sequence() < (uint64_t{1} << 40);
+    if (range && item.sequence() <= applied && item.thinned().thinned_through() > applied) {
+      applied = item.thinned().thinned_through();
+      continue;
+    }
     if (item.sequence() <= applied) continue;  // a replay: acknowledged, nothing changes
     if (item.sequence() > applied + 1) {
       result.gap = absl::FailedPreconditionError(
@@ -228,9 +237,9 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
       break;
     }
     const int64_t event_us = EventMicros(item, tx_.now());
-    if (item.has_thinned() && item.lane() == v1::SYNC_LANE_TELEMETRY &&
-        item.thinned().thinned_through() >= item.sequence() &&
-        item.thinned().thinned_through() - item.sequence() < (uint64_t{1} << 40)) {
+    // In the custody lane a range covers items a restored server lacks and the dock no longer
+    // held (the dock raises ITEMS_LOST for them in the same lane): nothing else can fill it.
+    if (range) {
       applied = item.thinned().thinned_through();
       thinned += static_cast<int64_t>(item.thinned().readings_dropped());
       continue;
@@ -614,9 +623,10 @@ absl::Status ValidateItem(const v1::OutboxItem& item, int slot_count, size_t max
     }
   }
   const bool telemetry = item.lane() == v1::SYNC_LANE_TELEMETRY;
-  const bool wants_telemetry =
-      item.kind_case() == v1::OutboxItem::kHealth || item.kind_case() == v1::OutboxItem::kThinned;
-  if (item.kind_case() != v1::OutboxItem::KIND_NOT_SET && telemetry != wants_telemetry) {
+  // Thinned ranges may travel in either lane (see BatchApplier::Apply).
+  const bool wants_telemetry = item.kind_case() == v1::OutboxItem::kHealth;
+  if (item.kind_case() != v1::OutboxItem::KIND_NOT_SET &&
+      item.kind_case() != v1::OutboxItem::kThinned && telemetry != wants_telemetry) {
     return absl::InvalidArgumentError(absl::StrCat(
         "item travels in the ", LaneName(item.lane()), " lane but its kind belongs to the ",
         wants_telemetry ? "telemetry" : "custody", " lane"));

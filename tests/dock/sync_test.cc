@@ -423,6 +423,35 @@ TEST_F(DockSyncTest, ThinnedRangeAdvancesThePosition) {
   EXPECT_EQ(ack->telemetry_applied(), 41u);
 }
 
+TEST_F(DockSyncTest, ThinnedRangeStraddlingThePositionMovesItToTheRangesEnd) {
+  std::unique_ptr<SyncClient> sync = Connect();
+  ASSERT_THAT(sync->Open(Hello()), IsOk());
+  ASSERT_THAT(sync->Send({Health(1, "CAM-0001", 1, 1, absl::Now(), 80),
+                          Health(2, "CAM-0001", 1, 2, absl::Now(), 79)}),
+              IsOk());
+  // The dock thinned 1..30 after the server had applied 1 and 2 (the ack was lost to it).
+  v1::OutboxItem thinned = Item(v1::SYNC_LANE_TELEMETRY, 1);
+  thinned.mutable_thinned()->set_thinned_through(30);
+  thinned.mutable_thinned()->set_readings_dropped(28);
+  absl::StatusOr<v1::SyncAck> ack =
+      sync->Send({thinned, Health(31, "CAM-0001", 1, 31, absl::Now(), 70)});
+  ASSERT_THAT(ack, IsOk());
+  EXPECT_EQ(ack->telemetry_applied(), 31u);
+  EXPECT_THAT(ack->rejected(), SizeIs(0));
+}
+
+TEST_F(DockSyncTest, CustodyItemsLostToARestoreAreCoveredByARange) {
+  std::unique_ptr<SyncClient> sync = Connect();
+  ASSERT_THAT(sync->Open(Hello()), IsOk());
+  v1::OutboxItem lost = Item(v1::SYNC_LANE_CUSTODY, 1);
+  lost.mutable_thinned()->set_thinned_through(5);
+  lost.mutable_thinned()->set_readings_dropped(5);
+  absl::StatusOr<v1::SyncAck> ack = sync->Send({lost, Inserted(6, "CAM-0001", 1)});
+  ASSERT_THAT(ack, IsOk());
+  EXPECT_EQ(ack->custody_applied(), 6u);
+  EXPECT_THAT(ack->rejected(), SizeIs(0));
+}
+
 TEST_F(DockSyncTest, MalformedAndOversizedItemsAreRejectedAlertedAndAcknowledged) {
   std::unique_ptr<SyncClient> sync = Connect();
   ASSERT_THAT(sync->Open(Hello()), IsOk());
