@@ -1,12 +1,14 @@
 #pragma once
 // The one narrow interface between the dock agent and the camera in a slot (DESIGN.md, "Dock
 // agent"). On real hardware it is USB; here camfleet-camsim serves it over a unix socket per
-// slot (GrpcCameraLink). Only what certificates need exists so far; read health, stage
+// slot (GrpcCameraLink). Identity, certificates, health and the clock exist so far; stage
 // firmware, activate, confirm and roll back are to come here, not beside it.
 //
 // The camera holds its own private key: the agent asks it for a CSR and hands it the certificate,
 // and never sees the key.
 
+#include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
@@ -27,6 +29,34 @@ struct CameraIdentity {
   absl::Time device_time;
 };
 
+// One health reading, as the camera took it. The fields are those of camfleet.v1.HealthReading
+// (proto/camfleet/v1/dock_sync.proto) but the two the dock adds (serial, slot).
+struct HealthSnapshot {
+  // The camera's own clock when it took the reading.
+  absl::Time device_time;
+  // The camera's reading sequence: never repeats for a camera, also across reboots; may skip.
+  uint64_t sequence = 0;
+  // State of charge, 0-100.
+  uint32_t battery_percent = 0;
+  // Full charge now, and what the cell was designed for; their ratio is the state of health.
+  uint32_t full_charge_capacity_mah = 0;
+  uint32_t design_capacity_mah = 0;
+  uint32_t cycle_count = 0;
+  int32_t temperature_decicelsius = 0;
+  uint32_t voltage_mv = 0;
+  bool charging = false;
+  uint64_t storage_used_bytes = 0;
+  uint64_t storage_total_bytes = 0;
+  // The version it runs, and what each firmware slot holds (empty: nothing).
+  std::string firmware_version;
+  std::string slot_a_version;
+  std::string slot_b_version;
+  // Error counters by name, e.g. "link_drops", "power_loss_resets".
+  std::map<std::string, uint64_t> error_counters;
+  // Time since the camera booted.
+  absl::Duration uptime;
+};
+
 // One camera in one slot. Calls are blocking and bounded by a deadline the implementation
 // chooses. Errors from every method: UNAVAILABLE when no camera answers (empty slot, camera
 // rebooting, cable pulled), DEADLINE_EXCEEDED when it answers too slowly, INTERNAL for a camera
@@ -37,15 +67,32 @@ class CameraLink {
 
   virtual absl::StatusOr<CameraIdentity> Identify() = 0;
 
-  // Has the camera make a new (pending) key pair and returns a CSR for it, PEM, with subject
-  // CN = the serial. The camera keeps using its current key until InstallCertificate.
+  // Returns a CSR, PEM, subject CN = the serial, for the camera's pending key, which the camera
+  // makes first if it has none. The camera keeps using its current key until
+  // InstallCertificate. Until a certificate for the pending key is installed, every call
+  // returns the same CSR (also after a reboot or a move to another dock), so an enrollment
+  // whose answer was lost is finished by asking again (camera_link.proto, CreateCsr).
   virtual absl::StatusOr<std::string> CreateCsr() = 0;
+
+  // As CreateCsr, but always makes a new pending key, discarding a pending one. Rare: for a
+  // pending key the server refuses for good.
+  virtual absl::StatusOr<std::string> CreateFreshCsr() = 0;
 
   // Gives the camera a certificate for its pending (or current) key and the fleet CA; the camera
   // checks both and stores them. INVALID_ARGUMENT or FAILED_PRECONDITION, with the camera's
   // reason, if it refuses.
   virtual absl::Status InstallCertificate(const std::string& certificate_pem,
                                           const std::string& ca_certificate_pem) = 0;
+
+  // Takes a health reading; each uses up one number of the camera's reading sequence.
+  virtual absl::StatusOr<HealthSnapshot> ReadHealth() = 0;
+
+  // Sets the camera's clock to `now`. INVALID_ARGUMENT for a time the camera cannot hold.
+  virtual absl::Status SetClock(absl::Time now) = 0;
+
+  // To come (DESIGN.md, "Dock agent"), each a method here: StageFirmware (chunked, resumable,
+  // into the inactive slot), ActivateFirmware (boot the staged slot), ConfirmFirmware (the
+  // camera checked itself; keep the slot), RollBackFirmware (return to the other slot).
 };
 
 }  // namespace camfleet::agent

@@ -12,6 +12,7 @@
 #include "camfleet/v1/provisioning.grpc.pb.h"
 #include "common/status_macros.h"
 #include "provisioning/certificate.h"
+#include "provisioning/certificate_profile.h"
 #include "provisioning/certificate_verifier.h"
 #include "provisioning/credential_bundle.h"
 #include "provisioning/csr.h"
@@ -65,6 +66,13 @@ std::string ValidityText(const provisioning::CertificateInfo& info) {
   return absl::StrCat("certificate ", info.serial_hex, " valid until ", FormatUtc(info.not_after));
 }
 
+// A camera clock off by less than this is not worth a word.
+constexpr absl::Duration kReportedCameraSkew = absl::Minutes(1);
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
 }  // namespace
 
 std::string FormatAction(const Action& action) {
@@ -95,14 +103,54 @@ struct CertificateKeeper::Session {
   // The fleet CRL in force for this pass (fetched now, or the last one kept); none before the
   // dock has ever fetched one.
   std::optional<HeldCrl> crl;
+  // A clock measurement that could not be used or stored (said on the dock's line).
+  absl::Status clock_trouble;
 };
 
-CertificateKeeper::CertificateKeeper(KeeperOptions options) : options_(std::move(options)) {}
+CertificateKeeper::CertificateKeeper(KeeperOptions options)
+    : options_(std::move(options)), offset_(options_.clock_offset) {
+  if (offset_ == nullptr) {
+    own_offset_ = std::make_unique<ClockOffset>(options_.paths.ClockOffset());
+    offset_load_ = own_offset_->Load();
+    offset_ = own_offset_.get();
+  }
+}
+
+absl::Time CertificateKeeper::ServerNow() const {
+  return offset_->ToServerTime(options_.clock->Now());
+}
+
+void CertificateKeeper::MeasureClock(Session& s, absl::Time sent, absl::Time received,
+                                     const google::protobuf::Timestamp& server_time) {
+  if (server_time.seconds() == 0 && server_time.nanos() == 0) return;  // an older server
+  absl::Status recorded = offset_->Record(sent, received, FromTimestamp(server_time));
+  if (!recorded.ok()) s.clock_trouble = std::move(recorded);
+  s.now = ServerNow();
+}
+
+std::string CertificateKeeper::ClockText(const Session& s) {
+  std::string text;
+  if (std::optional<ClockOffsetSample> latest = offset_->Latest();
+      latest.has_value() && absl::AbsDuration(latest->offset) >= absl::Seconds(1)) {
+    absl::StrAppend(&text, "; ", DescribeClockOffset("dock", latest->offset),
+                    " (measured at dock time ", FormatUtc(latest->measured_at),
+                    "; certificates are judged at server time)");
+  }
+  if (!offset_load_.ok()) {
+    absl::StrAppend(&text, "; the stored clock offset was not read (", offset_load_.message(),
+                    "); it is measured again at the next renewal");
+    offset_load_ = absl::OkStatus();
+  }
+  if (!s.clock_trouble.ok()) {
+    absl::StrAppend(&text, "; clock offset: ", s.clock_trouble.message());
+  }
+  return text;
+}
 
 PassReport CertificateKeeper::RunPass(const std::vector<CameraSlot>& slots) {
   PassReport report;
   Session session;
-  session.now = options_.clock->Now();
+  session.now = ServerNow();
   Action dock = KeepDockCertificate(session);
   const bool usable = session.stub != nullptr;
   report.actions.push_back(std::move(dock));
@@ -110,7 +158,7 @@ PassReport CertificateKeeper::RunPass(const std::vector<CameraSlot>& slots) {
   // Before any camera: a revoked camera must be recognised before it is renewed or enrolled.
   report.actions.push_back(KeepCrl(session));
   for (const CameraSlot& slot : slots) {
-    session.now = options_.clock->Now();
+    session.now = ServerNow();
     report.actions.push_back(KeepCameraCertificate(session, slot));
   }
   return report;
@@ -143,7 +191,7 @@ Action CertificateKeeper::KeepDockCertificate(Session& s) {
   if (decision.state == RenewalState::kNotDue) {
     return Done(Action::Kind::kDockUpToDate, 0, dock_id,
                 absl::StrCat("up to date: ", ValidityText(s.dock), ", renewal due at ",
-                             FormatUtc(decision.due_at)));
+                             FormatUtc(decision.due_at), ClockText(s)));
   }
 
   absl::StatusOr<provisioning::PrivateKey> key = provisioning::PrivateKey::GenerateEcP256();
@@ -158,10 +206,13 @@ Action CertificateKeeper::KeepDockCertificate(Session& s) {
   v1::RenewDockCertificateRequest req;
   req.set_csr_pem(*csr_pem);
   v1::RenewDockCertificateResponse resp;
+  absl::Time sent;
   absl::Status called = RetryUnavailable(options_.retry, [&] {
     resp.Clear();
+    sent = options_.clock->Now();
     return FromGrpc(s.stub->RenewDockCertificate(CallContext(options_.endpoint).get(), req, &resp));
   });
+  if (called.ok()) MeasureClock(s, sent, options_.clock->Now(), resp.server_time());
   if (!called.ok()) {
     if (absl::IsUnavailable(called) || absl::IsUnauthenticated(called)) s.server_refusal = called;
     std::string what = absl::StrCat("renewal (certificate ", s.dock.serial_hex, " ",
@@ -204,7 +255,7 @@ Action CertificateKeeper::KeepDockCertificate(Session& s) {
   s.stub = v1::DockService::NewStub(MutualTlsChannel(options_.endpoint, s.bundle));
   return Done(Action::Kind::kDockRenewed, 0, dock_id,
               absl::StrCat("renewed (", RenewalStateName(decision.state),
-                           "): ", ValidityText(*issued), "; replaces ", previous));
+                           "): ", ValidityText(*issued), "; replaces ", previous, ClockText(s)));
 }
 
 Action CertificateKeeper::KeepCrl(Session& s) {
@@ -266,20 +317,41 @@ Action CertificateKeeper::KeepCrl(Session& s) {
 
 Action CertificateKeeper::KeepCameraCertificate(Session& s, const CameraSlot& slot) {
   const int n = slot.number;
+  const absl::Time asked = options_.clock->Now();
   absl::StatusOr<CameraIdentity> id = slot.link->Identify();
+  const absl::Time answered = options_.clock->Now();
   if (absl::IsUnavailable(id.status())) {
     return Done(Action::Kind::kSlotEmpty, n, "", "empty (no camera answers)");
   }
   if (!id.ok()) return Failed(Action::Kind::kCameraFailed, n, "", id.status(), "identify");
-  const std::string serial = id->serial;
+  Action action = KeepIdentifiedCamera(s, slot, *id);
+  // The camera read its clock during Identify: take the midpoint, as server time.
+  const absl::Duration camera_offset =
+      offset_->ToServerTime(asked + (answered - asked) / 2) - id->device_time;
+  if (absl::AbsDuration(camera_offset) >= kReportedCameraSkew) {
+    absl::StrAppend(&action.message, "; ", DescribeClockOffset("camera", camera_offset));
+    if (camera_offset > provisioning::kClockSkewAllowance) {
+      // New certificates start kClockSkewAllowance before server time.
+      absl::StrAppend(&action.message,
+                      ": it refuses a new certificate until its clock is set or the certificate "
+                      "becomes valid at its time");
+    }
+  }
+  return action;
+}
+
+Action CertificateKeeper::KeepIdentifiedCamera(Session& s, const CameraSlot& slot,
+                                               const CameraIdentity& identity) {
+  const int n = slot.number;
+  const std::string serial = identity.serial;
 
   // Decide: enroll, renew, or nothing.
   bool enroll = false;
   std::string why;
   RenewalState state = RenewalState::kNotDue;
   std::optional<Revocation> revoked;
-  if (!id->certificate_pem.empty() && s.crl.has_value()) {
-    revoked = FindRevocation(*s.crl, *s.verifier, id->certificate_pem);
+  if (!identity.certificate_pem.empty() && s.crl.has_value()) {
+    revoked = FindRevocation(*s.crl, *s.verifier, identity.certificate_pem);
   }
   // Superseded is the one revocation a camera comes back from: the server revokes that way when
   // it lets a camera enroll again (ResetCameraEnrollment), so the camera enrolls afresh.
@@ -289,7 +361,7 @@ Action CertificateKeeper::KeepCameraCertificate(Session& s, const CameraSlot& sl
                              revoked->reason,
                              ") \u2014 keep this unit out of service and report it"));
   }
-  if (id->certificate_pem.empty()) {
+  if (identity.certificate_pem.empty()) {
     enroll = true;
     why = "no certificate";
   } else if (revoked.has_value()) {
@@ -297,7 +369,7 @@ Action CertificateKeeper::KeepCameraCertificate(Session& s, const CameraSlot& sl
     why = absl::StrCat("its certificate ", revoked->serial_hex, " was superseded");
   } else {
     absl::StatusOr<provisioning::CertificateInfo> held =
-        s.verifier->VerifyForRenewal(id->certificate_pem, s.now);
+        s.verifier->VerifyForRenewal(identity.certificate_pem, s.now);
     if (!held.ok()) {
       // Not from this fleet, expired past its grace, or unreadable: the camera starts afresh and
       // the server decides whether it may.
@@ -338,21 +410,27 @@ Action CertificateKeeper::KeepCameraCertificate(Session& s, const CameraSlot& sl
     req.set_serial(serial);
     req.set_csr_pem(*csr_pem);
     v1::EnrollCameraResponse resp;
+    absl::Time sent;
     called = RetryUnavailable(options_.retry, [&] {
       resp.Clear();
+      sent = options_.clock->Now();
       return FromGrpc(s.stub->EnrollCamera(CallContext(options_.endpoint).get(), req, &resp));
     });
+    if (called.ok()) MeasureClock(s, sent, options_.clock->Now(), resp.server_time());
     cert_pem = resp.certificate().certificate_pem();
   } else {
     v1::RenewCameraCertificateRequest req;
     req.set_serial(serial);
     req.set_csr_pem(*csr_pem);
     v1::RenewCameraCertificateResponse resp;
+    absl::Time sent;
     called = RetryUnavailable(options_.retry, [&] {
       resp.Clear();
+      sent = options_.clock->Now();
       return FromGrpc(
           s.stub->RenewCameraCertificate(CallContext(options_.endpoint).get(), req, &resp));
     });
+    if (called.ok()) MeasureClock(s, sent, options_.clock->Now(), resp.server_time());
     cert_pem = resp.certificate().certificate_pem();
   }
   if (!called.ok()) {

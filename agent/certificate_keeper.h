@@ -17,6 +17,18 @@
 // (kCameraRefused) for a person to take it out of service.
 // Calls to the server are retried with backoff and jitter while UNAVAILABLE.
 //
+// Time: every answer that carries the server's time updates the dock's clock offset
+// (clock_offset.h), and certificates are judged (renewal due, valid, expired) at server time,
+// so a dock whose clock is behind keeps what it is given instead of asking again every pass.
+// Each camera's own clock (Identify's device_time) is compared with server time and reported
+// when it is off by a minute or more.
+//
+// A camera whose certificate was issued but not installed (the answer lost, the camera pulled,
+// refusing it for its clock, the dock restarted) is asked for its CSR again on the next pass;
+// it returns the CSR of the key it still has pending (camera_link.h), and the server answers a
+// CSR for a key it already certified with that same certificate, so the retry converges on one
+// certificate without an admin.
+//
 // Not thread-safe: one pass at a time.
 
 #include <memory>
@@ -26,10 +38,12 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent/camera_link.h"
+#include "agent/clock_offset.h"
 #include "agent/dock_paths.h"
 #include "agent/retry.h"
 #include "agent/server_connection.h"
 #include "common/clock.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace camfleet::agent {
 
@@ -81,8 +95,11 @@ struct KeeperOptions {
   DockPaths paths;
   ServerEndpoint endpoint;
   RetryPolicy retry;
-  // Decides what is due, and what the certificates are checked against. Not owned.
+  // The dock's own clock. Not owned.
   const common::Clock* clock = nullptr;
+  // The dock clock's offset to server time, shared with whatever else measures it (the sync
+  // stream). Not owned; null: the keeper keeps its own in paths.ClockOffset().
+  ClockOffset* clock_offset = nullptr;
 };
 
 class CertificateKeeper {
@@ -96,8 +113,22 @@ class CertificateKeeper {
   Action KeepDockCertificate(Session& session);
   Action KeepCrl(Session& session);
   Action KeepCameraCertificate(Session& session, const CameraSlot& slot);
+  Action KeepIdentifiedCamera(Session& session, const CameraSlot& slot, const CameraIdentity& id);
+  // Takes the server's time from an answer (if it carries one) into the offset and moves
+  // session.now to the corrected time.
+  void MeasureClock(Session& session, absl::Time sent, absl::Time received,
+                    const google::protobuf::Timestamp& server_time);
+  // The dock's clock as server time.
+  absl::Time ServerNow() const;
+  // "; dock clock is 7m12s slow against the server (...)" when it is off, plus any trouble
+  // measuring or reading the offset; empty otherwise.
+  std::string ClockText(const Session& session);
 
   KeeperOptions options_;
+  std::unique_ptr<ClockOffset> own_offset_;
+  ClockOffset* offset_ = nullptr;
+  // Why the stored offset could not be read, said once on the first pass.
+  absl::Status offset_load_;
 };
 
 }  // namespace camfleet::agent

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/certificate_keeper.h"
+#include "agent/clock_offset.h"
 #include "agent/dock_enrollment.h"
 #include "agent/dock_paths.h"
 #include "agent/dock_runtime.h"
@@ -75,7 +76,7 @@ int Enroll(const EnrollArgs& args, const DockEnvironment& env) {
   ServerEndpoint endpoint{args.server, args.server_name};
   DockEnrollmentRequest request{args.token, args.dock_id, ca->data, args.slot_count};
   absl::StatusOr<EnrolledDock> enrolled =
-      EnrollDock(endpoint, request, DockPaths{args.dir}, MakeRetry(env), env.clock->Now());
+      EnrollDock(endpoint, request, DockPaths{args.dir}, MakeRetry(env), *env.clock);
   if (!enrolled.ok()) {
     *env.err << "error: " << absl::StatusCodeToString(enrolled.status().code()) << ": "
              << enrolled.status().message() << "\n";
@@ -89,9 +90,16 @@ int Enroll(const EnrollArgs& args, const DockEnvironment& env) {
                : kExitFailed;
   }
   *env.out << Now(env) << " dock " << args.dock_id << ": enrolled at site " << enrolled->site_code
+           << (enrolled->resumed ? " (finishing the enrollment an earlier run started)" : "")
            << ": certificate " << enrolled->certificate.serial_hex << " valid until "
            << FormatUtc(enrolled->certificate.not_after) << "; credentials in "
-           << DockPaths{args.dir}.Credentials() << "\n";
+           << DockPaths{args.dir}.Credentials();
+  if (enrolled->clock.has_value() &&
+      absl::AbsDuration(enrolled->clock->offset) >= absl::Seconds(1)) {
+    *env.out << "; " << DescribeClockOffset("dock", enrolled->clock->offset) << " (kept in "
+             << DockPaths{args.dir}.ClockOffset() << "; certificates are judged at server time)";
+  }
+  *env.out << "\n";
   return kExitOk;
 }
 
@@ -242,9 +250,9 @@ int Run(const RunArgs& args, const DockEnvironment& env) {
     return kExitUsage;
   }
   if (!args.once) return RunAgent(args, sockets, interval, env);
-  CertificateKeeper keeper(KeeperOptions{DockPaths{args.dir},
-                                         ServerEndpoint{args.server, args.server_name},
-                                         MakeRetry(env), env.clock});
+  CertificateKeeper keeper(KeeperOptions{
+      DockPaths{args.dir}, ServerEndpoint{args.server, args.server_name}, MakeRetry(env), env.clock,
+      /*clock_offset=*/nullptr});
   while (true) {
     // Fresh links every pass: a slot that was empty last time must not answer from a channel
     // still backing off from the failed connects, but see the camera inserted since.
@@ -299,8 +307,10 @@ int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
   enroll->add_option("--slot-count", enroll_args->slot_count, "Number of charging slots")
       ->check(CLI::Range(0, kMaxSlot));
   enroll->footer(
-      "Writes the credential bundle to DIR/credentials. Refuses a DIR that is "
-      "already enrolled, before spending the token.");
+      "Writes the credential bundle to DIR/credentials. Refuses a DIR that is already enrolled,\n"
+      "before spending the token. The key and CSR are kept in DIR/enrollment until the\n"
+      "certificate is stored: if the answer is lost, run the same command again (same token) to\n"
+      "finish the enrollment. Measures the dock clock against the server (DIR/clock-offset).");
 
   auto run_args = std::make_shared<RunArgs>();
   CLI::App* run = app.add_subcommand(

@@ -4,6 +4,10 @@
 //
 //   DIR/credentials/   the dock's credential bundle (provisioning/credential_bundle.h)
 //   DIR/crl/           the newest fleet CRLs the dock holds (agent/crl_store.h)
+//   DIR/clock-offset   the dock clock's measured offset to server time (agent/clock_offset.h)
+//   DIR/enrollment/    while `camfleet-dock enroll` has not finished: the key and CSR it sent,
+//                      so a run after a lost answer finishes the same enrollment
+//                      (agent/dock_enrollment.h)
 
 #include <string>
 
@@ -16,6 +20,8 @@ struct DockPaths {
 
   std::string Credentials() const { return provisioning::JoinPath(dir, "credentials"); }
   std::string Crl() const { return provisioning::JoinPath(dir, "crl"); }
+  std::string ClockOffset() const { return provisioning::JoinPath(dir, "clock-offset"); }
+  std::string PendingEnrollment() const { return provisioning::JoinPath(dir, "enrollment"); }
 };
 
 }  // namespace camfleet::agent

@@ -14,6 +14,14 @@ namespace {
 
 namespace device = ::camfleet::device::v1;
 
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
 class GrpcCameraLink final : public CameraLink {
  public:
   GrpcCameraLink(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
@@ -33,21 +41,12 @@ class GrpcCameraLink final : public CameraLink {
     id.hardware_revision = resp.hardware_revision();
     id.firmware_version = resp.firmware_version();
     id.certificate_pem = resp.certificate_pem();
-    id.device_time = absl::FromUnixSeconds(resp.device_time().seconds()) +
-                     absl::Nanoseconds(resp.device_time().nanos());
+    id.device_time = FromProto(resp.device_time());
     return id;
   }
 
-  absl::StatusOr<std::string> CreateCsr() override {
-    device::CreateCsrResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
-    if (absl::Status s = FromGrpc(stub_->CreateCsr(&ctx, device::CreateCsrRequest(), &resp));
-        !s.ok()) {
-      return s;
-    }
-    return resp.csr_pem();
-  }
+  absl::StatusOr<std::string> CreateCsr() override { return CallCreateCsr(/*fresh=*/false); }
+  absl::StatusOr<std::string> CreateFreshCsr() override { return CallCreateCsr(/*fresh=*/true); }
 
   absl::Status InstallCertificate(const std::string& certificate_pem,
                                   const std::string& ca_certificate_pem) override {
@@ -60,7 +59,62 @@ class GrpcCameraLink final : public CameraLink {
     return FromGrpc(stub_->InstallCertificate(&ctx, req, &resp));
   }
 
+  absl::StatusOr<HealthSnapshot> ReadHealth() override {
+    device::ReadHealthResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    if (absl::Status s = FromGrpc(stub_->ReadHealth(&ctx, device::ReadHealthRequest(), &resp));
+        !s.ok()) {
+      return s;
+    }
+    const device::HealthReading& r = resp.reading();
+    HealthSnapshot h;
+    h.device_time = FromProto(r.device_time());
+    h.sequence = r.camera_sequence();
+    h.battery_percent = r.battery_percent();
+    h.full_charge_capacity_mah = r.full_charge_capacity_mah();
+    h.design_capacity_mah = r.design_capacity_mah();
+    h.cycle_count = r.cycle_count();
+    h.temperature_decicelsius = r.temperature_decicelsius();
+    h.voltage_mv = r.voltage_mv();
+    h.charging = r.charging();
+    h.storage_used_bytes = r.storage_used_bytes();
+    h.storage_total_bytes = r.storage_total_bytes();
+    h.firmware_version = r.firmware_version();
+    h.slot_a_version = r.slot_a_version();
+    h.slot_b_version = r.slot_b_version();
+    h.error_counters.insert(r.error_counters().begin(), r.error_counters().end());
+    h.uptime = FromProto(r.uptime());
+    return h;
+  }
+
+  absl::Status SetClock(absl::Time now) override {
+    if (now < absl::FromUnixSeconds(0) || now >= absl::FromUnixSeconds(253402300800)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("SetClock: ", absl::FormatTime(now), " is outside 1970-9999"));
+    }
+    device::SetClockRequest req;
+    const int64_t seconds = absl::ToUnixSeconds(now);
+    req.mutable_now()->set_seconds(seconds);
+    req.mutable_now()->set_nanos(
+        static_cast<int32_t>((now - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+    device::SetClockResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    return FromGrpc(stub_->SetClock(&ctx, req, &resp));
+  }
+
  private:
+  absl::StatusOr<std::string> CallCreateCsr(bool fresh) {
+    device::CreateCsrRequest req;
+    req.set_fresh(fresh);
+    device::CreateCsrResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    if (absl::Status s = FromGrpc(stub_->CreateCsr(&ctx, req, &resp)); !s.ok()) return s;
+    return resp.csr_pem();
+  }
+
   std::unique_ptr<device::CameraLinkService::Stub> stub_;
   absl::Duration deadline_;
 };
@@ -72,6 +126,11 @@ std::unique_ptr<CameraLink> NewGrpcCameraLink(const std::string& socket_path,
   // A dedicated connection per slot, so one camera's trouble cannot stall another's.
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // A camera put back into the slot should answer the next call, not after gRPC's reconnect
+  // backoff (which grows to two minutes): reconnecting a local socket costs nothing.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   return std::make_unique<GrpcCameraLink>(
       grpc::CreateCustomChannel(absl::StrCat("unix:", socket_path),
                                 grpc::InsecureChannelCredentials(), args),

@@ -131,7 +131,7 @@ void AddImport(CLI::App* camera, Action* selected) {
         s.client().Fleet(&Stub::ImportManifest, request);
     if (!response.ok()) return s.RpcError(response.status());
     const v1::ImportManifestResponse& r = *response;
-    const bool rejected = !r.errors().empty() && r.imported() == 0;
+    const bool rejected = r.bad_rows() > 0 && r.imported() == 0;
     const int exit_code = rejected ? kExitManifestRejected : kExitOk;
     if (s.json()) {
       s.PrintJson(r);
@@ -145,7 +145,11 @@ void AddImport(CLI::App* camera, Action* selected) {
       }
       s.out() << table.Render();
     }
-    const int64_t bad = r.errors_size();
+    if (r.unlisted_errors() > 0) {
+      s.out() << "... and " << r.unlisted_errors()
+              << " more problems not listed; fix these and run --dry-run again\n";
+    }
+    const int64_t bad = r.bad_rows();
     if (args->dry_run) {
       s.out() << "dry run: " << r.rows() << " rows checked, " << bad << " bad; nothing imported\n";
     } else if (bad == 0) {

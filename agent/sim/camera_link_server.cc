@@ -17,6 +17,16 @@ namespace camfleet::camsim {
 
 namespace device = ::camfleet::device::v1;
 
+namespace {
+
+void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+}
+
+}  // namespace
+
 // One thread that runs the camera's work in order, with a bounded queue: a camera flooded with
 // requests says it is busy (UNAVAILABLE) rather than queueing without end.
 class CameraLinkServer::Worker {
@@ -80,18 +90,16 @@ class CameraLinkServer::Service final : public device::CameraLinkService::Callba
       resp->set_hardware_revision(id.hardware_revision);
       resp->set_firmware_version(id.firmware_version);
       resp->set_certificate_pem(id.certificate_pem);
-      const int64_t nanos = absl::ToUnixNanos(id.device_time);
-      resp->mutable_device_time()->set_seconds(nanos / 1000000000);
-      resp->mutable_device_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+      ToProto(id.device_time, resp->mutable_device_time());
       return absl::OkStatus();
     });
   }
 
   grpc::ServerUnaryReactor* CreateCsr(grpc::CallbackServerContext* ctx,
-                                      const device::CreateCsrRequest* /*req*/,
+                                      const device::CreateCsrRequest* req,
                                       device::CreateCsrResponse* resp) override {
-    return Run(ctx, [this, resp] {
-      absl::StatusOr<std::string> csr = camera_.CreateCsr();
+    return Run(ctx, [this, req, resp] {
+      absl::StatusOr<std::string> csr = camera_.CreateCsr(req->fresh());
       if (!csr.ok()) return csr.status();
       resp->set_csr_pem(*std::move(csr));
       return absl::OkStatus();
@@ -110,13 +118,74 @@ class CameraLinkServer::Service final : public device::CameraLinkService::Callba
     });
   }
 
+  grpc::ServerUnaryReactor* ReadHealth(grpc::CallbackServerContext* ctx,
+                                       const device::ReadHealthRequest* /*req*/,
+                                       device::ReadHealthResponse* resp) override {
+    return Run(ctx, [this, resp] {
+      absl::StatusOr<HealthReading> h = camera_.ReadHealth();
+      if (!h.ok()) return h.status();
+      device::HealthReading* r = resp->mutable_reading();
+      ToProto(h->device_time, r->mutable_device_time());
+      r->set_camera_sequence(h->sequence);
+      r->set_battery_percent(h->battery_percent);
+      r->set_full_charge_capacity_mah(h->full_charge_capacity_mah);
+      r->set_design_capacity_mah(h->design_capacity_mah);
+      r->set_cycle_count(h->cycle_count);
+      r->set_temperature_decicelsius(h->temperature_decicelsius);
+      r->set_voltage_mv(h->voltage_mv);
+      r->set_charging(h->charging);
+      r->set_storage_used_bytes(h->storage_used_bytes);
+      r->set_storage_total_bytes(h->storage_total_bytes);
+      r->set_firmware_version(h->firmware_version);
+      r->set_slot_a_version(h->slot_a_version);
+      r->set_slot_b_version(h->slot_b_version);
+      r->mutable_error_counters()->insert(h->error_counters.begin(), h->error_counters.end());
+      const absl::Duration uptime = h->uptime;
+      const int64_t seconds = absl::ToInt64Seconds(uptime);
+      r->mutable_uptime()->set_seconds(seconds);
+      r->mutable_uptime()->set_nanos(
+          static_cast<int32_t>((uptime - absl::Seconds(seconds)) / absl::Nanoseconds(1)));
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* SetClock(grpc::CallbackServerContext* ctx,
+                                     const device::SetClockRequest* req,
+                                     device::SetClockResponse* resp) override {
+    if (!req->has_now() || req->now().nanos() < 0 || req->now().nanos() >= 1000000000) {
+      grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "now: give a valid timestamp"));
+      return reactor;
+    }
+    const absl::Time now =
+        absl::FromUnixSeconds(req->now().seconds()) + absl::Nanoseconds(req->now().nanos());
+    return Run(ctx, [this, now, resp] {
+      absl::StatusOr<absl::Time> previous = camera_.SetClock(now);
+      if (!previous.ok()) return previous.status();
+      ToProto(*previous, resp->mutable_previous_device_time());
+      return absl::OkStatus();
+    });
+  }
+
  private:
-  // Runs `work` on the camera's worker and finishes the call with its status.
+  // Runs `work` on the camera's worker and finishes the call with its status. A camera out of
+  // its slot does not answer; with the link-drop fault the work is done and the answer lost.
   template <typename Fn>
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, Fn work) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    if (!worker_.Post([reactor, work = std::move(work)]() mutable {
-          reactor->Finish(agent::ToGrpc(work()));
+    if (!worker_.Post([this, reactor, work = std::move(work)]() mutable {
+          if (!camera_.InSlot()) {
+            reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no camera in the slot"));
+            return;
+          }
+          const absl::Status status = work();
+          if (camera_.TakeLinkDrop()) {
+            reactor->Finish(
+                grpc::Status(grpc::StatusCode::UNAVAILABLE, "link to the camera dropped mid-call"));
+            return;
+          }
+          reactor->Finish(agent::ToGrpc(status));
         })) {
       reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "camera busy; retry"));
     }

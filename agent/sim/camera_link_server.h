@@ -2,6 +2,9 @@
 // Serves a CameraSimulator as camfleet.device.v1.CameraLinkService on a unix socket: the slot's
 // "cable". Handlers are thin: they hand the request to the camera's one worker thread (its CPU;
 // key generation is real work and must not run on gRPC's reactor) and finish with its answer.
+// A camera that is out of its slot (CameraSimulator::InSlot) answers UNAVAILABLE, as an empty
+// slot does; with the link-drop fault armed, the camera does the work and the answer is replaced
+// by UNAVAILABLE, as when the cable is pulled mid-call.
 
 #include <grpcpp/grpcpp.h>
 

@@ -14,12 +14,14 @@
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/fleet/custody.h"
 #include "services/fleet/lifecycle.h"
 #include "services/fleet/manifest.h"
 #include "services/identity/identity_manager.h"
 #include "services/rpc/validation.h"
 #include "services/storage/audit_log.h"
 #include "services/storage/fleet_repository.h"
+#include "services/storage/health_repository.h"
 #include "services/storage/identity_repository.h"
 
 namespace camfleet::fleet {
@@ -111,6 +113,50 @@ absl::Status ValidateSerialAndNote(const std::string& serial, const std::string&
 }
 
 }  // namespace
+
+absl::StatusOr<v1::IssueCameraResponse> IssueInTransaction(WriteTx& tx, const rpc::Identity& who,
+                                                           const IssueStep& step) {
+  ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(tx.db(), step.serial));
+  ASSIGN_OR_RETURN(storage::HolderRow holder, storage::FindHolder(tx.db(), step.holder_badge));
+  ASSIGN_OR_RETURN(v1::CameraState to,
+                   NextState(step.serial, cam.camera.state(), CameraAction::kIssue));
+  absl::StatusOr<int64_t> id = storage::OpenAssignment(
+      tx, {cam.id, holder.id, who.actor(), step.due_us, step.note, step.force_reason});
+  if (absl::IsAlreadyExists(id.status())) {
+    return absl::AbortedError(
+        absl::StrCat("camera '", step.serial, "' was issued by another request; reload it"));
+  }
+  RETURN_IF_ERROR(id.status());
+  RETURN_IF_ERROR(storage::UpdateCameraState(tx, cam.id, to, step.note));
+  Details details = {{"from", storage::StateName(cam.camera.state())},
+                     {"to", storage::StateName(to)},
+                     {"holder", step.holder_badge},
+                     {"assignment", absl::StrCat(*id)},
+                     {"due_back", TimeUtil::ToString(TimeUtil::MicrosecondsToTimestamp(step.due_us))}};
+  if (!step.note.empty()) details.emplace_back("note", step.note);
+  if (!step.force_reason.empty()) details.emplace_back("force_reason", step.force_reason);
+  details.insert(details.end(), step.extra_details.begin(), step.extra_details.end());
+  RETURN_IF_ERROR(Audit(tx, who, "camera.issue", "camera", step.serial, details));
+  v1::IssueCameraResponse resp;
+  ASSIGN_OR_RETURN(*resp.mutable_assignment(), storage::GetAssignment(tx.db(), *id));
+  ASSIGN_OR_RETURN(storage::CameraRow after, storage::FindCamera(tx.db(), step.serial));
+  *resp.mutable_camera() = std::move(after.camera);
+  return resp;
+}
+
+absl::StatusOr<v1::ReturnCameraResponse> ReturnInTransaction(WriteTx& tx, const rpc::Identity& who,
+                                                             const ReturnStep& step,
+                                                             rpc::RevocationSet& revoked) {
+  const CameraAction action = step.condition == v1::RETURN_CONDITION_DAMAGED
+                                  ? CameraAction::kReturnDamaged
+                                  : CameraAction::kReturnGood;
+  v1::ReturnCameraResponse resp;
+  std::optional<v1::Assignment> closed;
+  ASSIGN_OR_RETURN(*resp.mutable_camera(), Transition(tx, who, step.serial, action, step.note,
+                                                      step.extra_details, revoked, &closed));
+  if (closed.has_value()) *resp.mutable_assignment() = std::move(*closed);
+  return resp;
+}
 
 template <typename Resp, typename Fn>
 void FleetManager::RunWrite(Fn fn, Done<Resp> done) {
@@ -277,7 +323,9 @@ void FleetManager::ImportManifest(const rpc::Identity& who, const v1::ImportMani
           WriteTx& tx, v1::ImportManifestResponse& resp) -> absl::Status {
         std::vector<v1::ManifestRowError> errors(manifest->errors.begin(),
                                                  manifest->errors.end());
+        absl::flat_hash_set<int64_t> bad_lines = manifest->bad_lines;
         auto add_error = [&](int64_t line, const char* column, std::string message) {
+          bad_lines.insert(line);
           v1::ManifestRowError e;
           e.set_line(line);
           e.set_column(column);
@@ -322,8 +370,15 @@ void FleetManager::ImportManifest(const rpc::Identity& who, const v1::ImportMani
                     return a.line() < b.line();
                   });
         resp.set_rows(manifest->row_count);
+        resp.set_bad_rows(static_cast<int64_t>(bad_lines.size()));
+        int64_t unlisted = manifest->unlisted_errors;
+        if (errors.size() > kMaxListedManifestErrors) {
+          unlisted += static_cast<int64_t>(errors.size() - kMaxListedManifestErrors);
+          errors.resize(kMaxListedManifestErrors);
+        }
+        resp.set_unlisted_errors(unlisted);
         for (v1::ManifestRowError& e : errors) *resp.add_errors() = std::move(e);
-        if (dry_run || (!errors.empty() && !partial)) return absl::OkStatus();
+        if (dry_run || (!bad_lines.empty() && !partial)) return absl::OkStatus();
         for (const ManifestRow* row : good) {
           v1::Camera c;
           c.set_serial(row->serial);
@@ -348,6 +403,16 @@ absl::StatusOr<v1::GetCameraResponse> FleetManager::GetCamera(const v1::GetCamer
   v1::GetCameraResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(storage::CameraRow row, storage::FindCamera(db, req.serial()));
+    ASSIGN_OR_RETURN(storage::CameraStatus status, storage::GetCameraStatus(db, row.id));
+    if (status.health.has_value()) {
+      v1::CameraHealth* health = row.camera.mutable_latest_health();
+      health->set_cycle_count(status.health->cycle_count());
+      health->set_firmware_version(status.health->firmware_version());
+    }
+    if (status.clock_skew_us.has_value()) {
+      *row.camera.mutable_latest_health()->mutable_clock_skew() =
+          TimeUtil::MicrosecondsToDuration(*status.clock_skew_us);
+    }
     *resp.mutable_camera() = std::move(row.camera);
     return absl::OkStatus();
   }));
@@ -373,10 +438,16 @@ absl::StatusOr<v1::ListCamerasResponse> FleetManager::ListCameras(
     ASSIGN_OR_RETURN(filter.not_seen_since_us,
                      rpc::TimestampMicros("not_seen_since", true, req.not_seen_since()));
   }
+  if (req.battery_below() > 100) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "battery_below is ", req.battery_below(), "; give 1-100, or 0 for no filter"));
+  }
+  if (req.battery_below() > 0) filter.battery_below = int64_t{req.battery_below()};
   ASSIGN_OR_RETURN(filter.limit, rpc::ResolvePageSize(req.page_size()));
   const std::string query =
       absl::StrCat("cameras|", req.state(), "|", req.site_code(), "|", req.model(), "|",
-                   req.holder_badge(), "|", filter.not_seen_since_us.value_or(-1));
+                   req.holder_badge(), "|", filter.not_seen_since_us.value_or(-1), "|",
+                   req.battery_below());
   ASSIGN_OR_RETURN(filter.after_serial, tokens_.Decode(query, req.page_token()));
   const int limit = filter.limit;
   filter.limit = limit + 1;
@@ -450,32 +521,11 @@ void FleetManager::IssueCamera(const rpc::Identity& who, const v1::IssueCameraRe
     valid = absl::InvalidArgumentError("force_reason is given without force; set force or drop it");
   }
   if (!valid.ok()) return done(valid);
+  IssueStep step{req.serial(), req.holder_badge(), *due_us, req.note(),
+                 req.force() ? req.force_reason() : std::string(), {}};
   RunWrite<v1::IssueCameraResponse>(
-      [who, req, due = *due_us](WriteTx& tx, v1::IssueCameraResponse& resp) -> absl::Status {
-        ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(tx.db(), req.serial()));
-        ASSIGN_OR_RETURN(storage::HolderRow holder,
-                         storage::FindHolder(tx.db(), req.holder_badge()));
-        ASSIGN_OR_RETURN(v1::CameraState to,
-                         NextState(req.serial(), cam.camera.state(), CameraAction::kIssue));
-        absl::StatusOr<int64_t> id = storage::OpenAssignment(
-            tx, {cam.id, holder.id, who.actor(), due, req.note(), req.force_reason()});
-        if (absl::IsAlreadyExists(id.status())) {
-          return absl::AbortedError(
-              absl::StrCat("camera '", req.serial(), "' was issued by another request; reload it"));
-        }
-        RETURN_IF_ERROR(id.status());
-        RETURN_IF_ERROR(storage::UpdateCameraState(tx, cam.id, to, req.note()));
-        Details details = {{"from", storage::StateName(cam.camera.state())},
-                           {"to", storage::StateName(to)},
-                           {"holder", req.holder_badge()},
-                           {"assignment", absl::StrCat(*id)},
-                           {"due_back", TimeUtil::ToString(req.due_back_time())}};
-        if (!req.note().empty()) details.emplace_back("note", req.note());
-        if (req.force()) details.emplace_back("force_reason", req.force_reason());
-        RETURN_IF_ERROR(Audit(tx, who, "camera.issue", "camera", req.serial(), details));
-        ASSIGN_OR_RETURN(*resp.mutable_assignment(), storage::GetAssignment(tx.db(), *id));
-        ASSIGN_OR_RETURN(storage::CameraRow after, storage::FindCamera(tx.db(), req.serial()));
-        *resp.mutable_camera() = std::move(after.camera);
+      [who, step = std::move(step)](WriteTx& tx, v1::IssueCameraResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(resp, IssueInTransaction(tx, who, step));
         return absl::OkStatus();
       },
       std::move(done));
@@ -490,15 +540,11 @@ void FleetManager::ReturnCamera(const rpc::Identity& who, const v1::ReturnCamera
         "condition ", req.condition(), " is not allowed at return; use GOOD or DAMAGED"));
   }
   if (!valid.ok()) return done(valid);
-  const CameraAction action = req.condition() == v1::RETURN_CONDITION_GOOD
-                                  ? CameraAction::kReturnGood
-                                  : CameraAction::kReturnDamaged;
+  ReturnStep step{req.serial(), req.condition(), req.note(), {}};
   RunWrite<v1::ReturnCameraResponse>(
-      [who, req, action, revoked = revoked_](WriteTx& tx, v1::ReturnCameraResponse& resp) -> absl::Status {
-        std::optional<v1::Assignment> closed;
-        ASSIGN_OR_RETURN(*resp.mutable_camera(),
-                         Transition(tx, who, req.serial(), action, req.note(), {}, *revoked, &closed));
-        if (closed.has_value()) *resp.mutable_assignment() = std::move(*closed);
+      [who, step = std::move(step), revoked = revoked_](
+          WriteTx& tx, v1::ReturnCameraResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(resp, ReturnInTransaction(tx, who, step, *revoked));
         return absl::OkStatus();
       },
       std::move(done));

@@ -19,6 +19,13 @@ struct Record {
   std::string quoting_error;  // set when the record's quoting is broken
 };
 
+// Whether text[i] ends a physical line: LF, or a CR not followed by LF (a CR LF pair ends its
+// line at the LF).
+bool IsLineEnd(absl::string_view text, size_t i) {
+  if (text[i] == '\n') return true;
+  return text[i] == '\r' && (i + 1 >= text.size() || text[i + 1] != '\n');
+}
+
 // Splits CSV text into records. A quoted field may span lines; an unterminated quote ends the
 // input with an error on the record where it opened.
 std::vector<Record> SplitRecords(absl::string_view text) {
@@ -54,7 +61,7 @@ std::vector<Record> SplitRecords(absl::string_view text) {
             closed = true;
             break;
           }
-          if (text[i] == '\n') ++line;
+          if (IsLineEnd(text, i)) ++line;
           field.push_back(text[i]);
           ++i;
         }
@@ -79,7 +86,7 @@ std::vector<Record> SplitRecords(absl::string_view text) {
         ++i;
         continue;
       }
-      if (c == '\n') {
+      if (c == '\n' || c == '\r') {  // a bare CR ends a line too (old Mac-style files)
         rec.fields.push_back(std::move(field));
         ++i;
         ++line;
@@ -113,6 +120,11 @@ bool IsBlank(const Record& r) {
 
 void AddError(ParsedManifest& out, int64_t line, absl::string_view column,
               absl::string_view message) {
+  out.bad_lines.insert(line);
+  if (out.errors.size() >= kMaxListedManifestErrors) {
+    ++out.unlisted_errors;
+    return;
+  }
   v1::ManifestRowError& e = out.errors.emplace_back();
   e.set_line(line);
   e.set_column(std::string(column));
@@ -127,13 +139,14 @@ absl::StatusOr<ParsedManifest> ParseManifest(absl::string_view csv) {
         absl::StrCat("csv is ", csv.size(), " bytes; split the manifest into files of at most ",
                      kMaxManifestBytes, " bytes"));
   }
-  if (absl::StripAsciiWhitespace(csv).empty()) {
+  // Spreadsheet programs often save CSV with a UTF-8 byte order mark; a file that is nothing
+  // but one is empty.
+  if (absl::StartsWith(csv, "\xEF\xBB\xBF")) csv.remove_prefix(3);
+  const std::vector<Record> records = SplitRecords(csv);
+  if (absl::StripAsciiWhitespace(csv).empty() || records.empty()) {
     return absl::InvalidArgumentError(
         "csv is empty; give the manifest with the header serial,model,hardware_revision,site");
   }
-  // Spreadsheet programs often save CSV with a UTF-8 byte order mark.
-  if (absl::StartsWith(csv, "\xEF\xBB\xBF")) csv.remove_prefix(3);
-  std::vector<Record> records = SplitRecords(csv);
   const Record& header = records.front();
   std::vector<std::string> names;
   for (const std::string& f : header.fields) {

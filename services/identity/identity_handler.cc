@@ -37,10 +37,6 @@ CAMFLEET_WRITE(ProvisioningHandler, ProvisioningService, RevokeDock)
 CAMFLEET_WRITE(ProvisioningHandler, ProvisioningService, RevokeCertificate)
 CAMFLEET_WRITE(ProvisioningHandler, ProvisioningService, ResetCameraEnrollment)
 CAMFLEET_WRITE(ProvisioningHandler, ProvisioningService, AddSupplierCa)
-CAMFLEET_WRITE(DockHandler, DockService, EnrollDock)
-CAMFLEET_WRITE(DockHandler, DockService, RenewDockCertificate)
-CAMFLEET_WRITE(DockHandler, DockService, EnrollCamera)
-CAMFLEET_WRITE(DockHandler, DockService, RenewCameraCertificate)
 
 // GetCrl may build a new CRL, which takes a write (the CRL number), so it finishes like a write.
 grpc::ServerUnaryReactor* ProvisioningHandler::GetCrl(grpc::CallbackServerContext* ctx,

@@ -1,5 +1,6 @@
 #pragma once
-// gRPC edges of ProvisioningService and DockService over IdentityManager.
+// The gRPC edge of ProvisioningService over IdentityManager. DockService (enrollment and the
+// sync stream) is served by services/dock/dock_handler.h, over IdentityManager as well.
 
 #include "camfleet/v1/provisioning.grpc.pb.h"
 #include "services/identity/identity_manager.h"
@@ -31,21 +32,6 @@ class ProvisioningHandler final : public v1::ProvisioningService::CallbackServic
   CAMFLEET_IDENTITY_RPC(ResetCameraEnrollment)
   CAMFLEET_IDENTITY_RPC(AddSupplierCa)
   CAMFLEET_IDENTITY_RPC(GetCrl)
-
- private:
-  IdentityManager& manager_;
-  const rpc::Authenticator& auth_;
-};
-
-class DockHandler final : public v1::DockService::CallbackService {
- public:
-  DockHandler(IdentityManager& manager, const rpc::Authenticator& auth)
-      : manager_(manager), auth_(auth) {}
-
-  CAMFLEET_IDENTITY_RPC(EnrollDock)
-  CAMFLEET_IDENTITY_RPC(RenewDockCertificate)
-  CAMFLEET_IDENTITY_RPC(EnrollCamera)
-  CAMFLEET_IDENTITY_RPC(RenewCameraCertificate)
 
  private:
   IdentityManager& manager_;

@@ -208,6 +208,51 @@ absl::StatusOr<std::optional<v1::Certificate>> AlreadyIssuedForThisKey(const Cam
   return current;
 }
 
+absl::Status TokenRefused() {
+  return absl::PermissionDeniedError(
+      "the enrollment token is unknown, already used or expired; ask an admin for a new one "
+      "(camfleet token create)");
+}
+
+// A dock whose EnrollDock answer was lost runs `camfleet-dock enroll` again with the key and CSR
+// it kept and the same token. The token is spent then, but if it was spent by this dock id with
+// this very key (the key of the dock's enrollment certificate), the first call went through: the
+// retry gets that certificate back. Anything else (another key, another dock id, an expired
+// token, a revoked dock or certificate) is the refusal a used token always gets. Writes nothing.
+absl::StatusOr<v1::EnrollDockResponse> ReplayDockEnrollment(common::Database& db,
+                                                            const storage::TokenRow& token,
+                                                            const std::string& dock_id,
+                                                            const std::string& key_fingerprint) {
+  if (token.token.used_by_dock() != dock_id) return TokenRefused();
+  ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> cert,
+                   storage::FindDockEnrollmentCertificate(db, dock_id));
+  if (!cert.has_value() || cert->certificate.key_fingerprint() != key_fingerprint ||
+      cert->certificate.has_revoke_time()) {
+    return TokenRefused();
+  }
+  absl::StatusOr<storage::DockRow> dock = storage::FindDock(db, dock_id);
+  if (absl::IsNotFound(dock.status())) return TokenRefused();
+  RETURN_IF_ERROR(dock.status());
+  if (dock->revoked) return TokenRefused();
+  v1::EnrollDockResponse resp;
+  *resp.mutable_certificate() = std::move(cert->certificate);
+  *resp.mutable_dock() = std::move(dock->dock);
+  return resp;
+}
+
+// Answers through `done` with the server's time set on a successful response, read as late as
+// possible: the dock measures its clock's offset against it.
+template <typename Resp>
+Done<Resp> WithServerTime(const common::Clock& clock, Done<Resp> done) {
+  return [&clock, done = std::move(done)](absl::StatusOr<Resp> resp) mutable {
+    if (resp.ok()) {
+      *resp->mutable_server_time() =
+          TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock.Now()));
+    }
+    done(std::move(resp));
+  };
+}
+
 }  // namespace
 
 absl::Status LoadRevocations(storage::Store& store, rpc::RevocationSet& set) {
@@ -750,9 +795,9 @@ void IdentityManager::ScheduleSigning(Done<Resp> done, Now now) {
 
 void IdentityManager::EnrollDock(const rpc::Identity& who, const v1::EnrollDockRequest& req,
                                  Done<v1::EnrollDockResponse> done) {
-  ScheduleSigning(std::move(done), [this, who, req](Done<v1::EnrollDockResponse> d) {
-    EnrollDockNow(who, req, std::move(d));
-  });
+  ScheduleSigning(
+      WithServerTime(store_.clock(), std::move(done)),
+      [this, who, req](Done<v1::EnrollDockResponse> d) { EnrollDockNow(who, req, std::move(d)); });
 }
 
 void IdentityManager::EnrollDockNow(const rpc::Identity&, const v1::EnrollDockRequest& req,
@@ -775,31 +820,47 @@ void IdentityManager::EnrollDockNow(const rpc::Identity&, const v1::EnrollDockRe
   if (absl::Status s = rpc::ValidateDockId("csr_pem subject CN (the dock id)", *dock_id); !s.ok()) {
     return done(s);
   }
+  absl::StatusOr<std::string> fingerprint = csr->PublicKeyFingerprint();
+  if (!fingerprint.ok()) {
+    return done(
+        absl::InvalidArgumentError(absl::StrCat("csr_pem: ", fingerprint.status().message())));
+  }
   const std::string hash = TokenHash(req.token());
   const absl::Time now = store_.clock().Now();
-  auto token_refused = [] {
-    return absl::PermissionDeniedError(
-        "the enrollment token is unknown, already used or expired; ask an admin for a new one "
-        "(camfleet token create)");
+  std::optional<v1::EnrollDockResponse> replay;
+  // Whether the token admits this request now: unused and unexpired, or spent by this very
+  // enrollment (ReplayDockEnrollment), whose answer is then in `replay`.
+  auto check = [&](common::Database& db) -> absl::Status {
+    replay.reset();
+    ASSIGN_OR_RETURN(std::optional<storage::TokenRow> token, storage::FindTokenByHash(db, hash));
+    if (!token.has_value() || token->expires_us <= common::ToMicros(now)) return TokenRefused();
+    if (!token->used) return absl::OkStatus();
+    ASSIGN_OR_RETURN(replay, ReplayDockEnrollment(db, *token, *dock_id, *fingerprint));
+    replay->set_ca_certificate_pem(ca_.CertificatePem());
+    return absl::OkStatus();
   };
   // Refuse a bad token before spending a signature on it; the transaction checks again.
-  absl::Status precheck = store_.ReadForPrecheck([&](common::Database& db) -> absl::Status {
-    ASSIGN_OR_RETURN(std::optional<storage::TokenRow> token, storage::FindTokenByHash(db, hash));
-    if (!token.has_value() || token->used || token->expires_us <= common::ToMicros(now)) {
-      return token_refused();
-    }
-    return absl::OkStatus();
-  });
+  absl::Status precheck = store_.ReadForPrecheck(check);
+  // A replayed answer goes back to the dock: it must rest on durable data.
+  if (precheck.ok() && replay.has_value()) precheck = store_.Read(check);
   if (!precheck.ok()) return done(precheck);
+  if (replay.has_value()) return done(*std::move(replay));
   absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), Role::kDock, *dock_id);
   if (!cert.ok()) return done(cert.status());
   RunWrite<v1::EnrollDockResponse>(
-      [this, req, hash, token_refused, dock_id = *dock_id, cert = *std::move(cert)](
+      [this, req, hash, dock_id = *dock_id, fingerprint = *fingerprint, cert = *std::move(cert)](
           WriteTx& tx, v1::EnrollDockResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<storage::TokenRow> token,
                          storage::FindTokenByHash(tx.db(), hash));
-        if (!token.has_value() || token->used || token->expires_us <= common::ToMicros(tx.now())) {
-          return token_refused();
+        if (!token.has_value() || token->expires_us <= common::ToMicros(tx.now())) {
+          return TokenRefused();
+        }
+        if (token->used) {
+          // The same enrollment, sent twice at once: the other call won; this one gets its
+          // answer, and the certificate signed here is discarded unseen.
+          ASSIGN_OR_RETURN(resp, ReplayDockEnrollment(tx.db(), *token, dock_id, fingerprint));
+          resp.set_ca_certificate_pem(ca_.CertificatePem());
+          return absl::OkStatus();
         }
         RETURN_IF_ERROR(storage::MarkTokenUsed(tx, token->id, dock_id));
         ASSIGN_OR_RETURN(storage::DockRow dock, storage::InsertDock(tx, dock_id, token->site_id,
@@ -823,6 +884,7 @@ void IdentityManager::EnrollDockNow(const rpc::Identity&, const v1::EnrollDockRe
 void IdentityManager::RenewDockCertificate(const rpc::Identity& who,
                                            const v1::RenewDockCertificateRequest& req,
                                            Done<v1::RenewDockCertificateResponse> done) {
+  done = WithServerTime(store_.clock(), std::move(done));
   if (absl::Status s = ValidateCsrField(req.csr_pem()); !s.ok()) return done(s);
   absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), Role::kDock, who.name);
   if (!cert.ok()) return done(cert.status());
@@ -848,9 +910,10 @@ void IdentityManager::RenewDockCertificate(const rpc::Identity& who,
 
 void IdentityManager::EnrollCamera(const rpc::Identity& who, const v1::EnrollCameraRequest& req,
                                    Done<v1::EnrollCameraResponse> done) {
-  ScheduleSigning(std::move(done), [this, who, req](Done<v1::EnrollCameraResponse> d) {
-    EnrollCameraNow(who, req, std::move(d));
-  });
+  ScheduleSigning(WithServerTime(store_.clock(), std::move(done)),
+                  [this, who, req](Done<v1::EnrollCameraResponse> d) {
+                    EnrollCameraNow(who, req, std::move(d));
+                  });
 }
 
 void IdentityManager::EnrollCameraNow(const rpc::Identity& who, const v1::EnrollCameraRequest& req,
@@ -917,9 +980,10 @@ void IdentityManager::EnrollCameraNow(const rpc::Identity& who, const v1::Enroll
 void IdentityManager::RenewCameraCertificate(const rpc::Identity& who,
                                              const v1::RenewCameraCertificateRequest& req,
                                              Done<v1::RenewCameraCertificateResponse> done) {
-  ScheduleSigning(std::move(done), [this, who, req](Done<v1::RenewCameraCertificateResponse> d) {
-    RenewCameraCertificateNow(who, req, std::move(d));
-  });
+  ScheduleSigning(WithServerTime(store_.clock(), std::move(done)),
+                  [this, who, req](Done<v1::RenewCameraCertificateResponse> d) {
+                    RenewCameraCertificateNow(who, req, std::move(d));
+                  });
 }
 
 void IdentityManager::RenewCameraCertificateNow(const rpc::Identity& who,

@@ -25,6 +25,9 @@ std::vector<MethodRule> BuildRules() {
     return absl::StrCat("camfleet.v1.ProvisioningService/", m);
   };
   auto dock = [](absl::string_view m) { return absl::StrCat("camfleet.v1.DockService/", m); };
+  auto monitoring = [](absl::string_view m) {
+    return absl::StrCat("camfleet.v1.MonitoringService/", m);
+  };
   return {
       // Sites are the shape of the organisation: admins only. Holders and stock: the
       // quartermaster's daily work. Commissioning without enrollment vouches for a unit: admin.
@@ -69,6 +72,14 @@ std::vector<MethodRule> BuildRules() {
       {dock("RenewDockCertificate"), {kDock}, false, true},
       {dock("EnrollCamera"), {kDock}},
       {dock("RenewCameraCertificate"), {kDock}},
+      {dock("Sync"), {kDock}},
+      // What docks report from the field: read by people; alerts and conflicts are handled by
+      // the quartermaster's side (an auditor only reads).
+      {monitoring("ListAlerts"), readers},
+      {monitoring("AcknowledgeAlert"), stock},
+      {monitoring("ListConflicts"), readers},
+      {monitoring("ResolveConflict"), stock},
+      {monitoring("ListHealthReadings"), readers},
   };
 }
 

@@ -13,6 +13,7 @@
 #include "provisioning/credential_bundle.h"
 #include "provisioning/digest.h"
 #include "services/server/home.h"
+#include "services/storage/dock_sync_repository.h"
 #include "services/storage/fleet_repository.h"
 
 namespace camfleet::server {
@@ -129,14 +130,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         *server->store_, *server->ca_, server->revoked_, *server->tokens_);
     server->provisioning_handler_ =
         std::make_unique<identity::ProvisioningHandler>(*server->identity_, *server->auth_);
+    ASSIGN_OR_RETURN(std::string generation,
+                     storage::EnsureDatabaseGeneration(*server->store_));
+    server->sync_ = std::make_unique<dock::DockSyncManager>(
+        *server->store_, *server->identity_, server->revoked_, std::move(generation),
+        options.sync);
     server->dock_handler_ =
-        std::make_unique<identity::DockHandler>(*server->identity_, *server->auth_);
+        std::make_unique<dock::DockHandler>(*server->identity_, *server->sync_, *server->auth_);
   }
   server->fleet_ = std::make_unique<fleet::FleetManager>(*server->store_, *server->tokens_,
                                                          server->revoked_);
   server->fleet_handler_ = std::make_unique<fleet::FleetHandler>(*server->fleet_, *server->auth_);
   server->audit_ = std::make_unique<audit::AuditManager>(*server->store_, *server->tokens_);
   server->audit_handler_ = std::make_unique<audit::AuditHandler>(*server->audit_, *server->auth_);
+  server->monitoring_ =
+      std::make_unique<monitoring::MonitoringManager>(*server->store_, *server->tokens_);
+  server->monitoring_handler_ =
+      std::make_unique<monitoring::MonitoringHandler>(*server->monitoring_, *server->auth_);
 
   grpc::EnableDefaultHealthCheckService(true);
   // gRPC's health service is not built from protobuf, so reflection cannot describe it unless
@@ -157,6 +167,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(server->fleet_handler_.get());
   builder.RegisterService(server->audit_handler_.get());
+  builder.RegisterService(server->monitoring_handler_.get());
   if (server->provisioning_handler_ != nullptr) {
     builder.RegisterService(server->provisioning_handler_.get());
     builder.RegisterService(server->dock_handler_.get());
@@ -183,6 +194,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     }
   }
   server->grpc_->GetHealthCheckService()->SetServingStatus(true);
+  // A disk that failed an fsync stops the store for good: say so to load balancers and
+  // monitoring (grpc.health.v1 NOT_SERVING for every service) and in the log, instead of
+  // answering SERVING while refusing every write.
+  server->store_->OnFailure([grpc = server->grpc_.get()](const absl::Status& why) {
+    common::LogError("camfleetd is NOT_SERVING: ", why.message());
+    grpc->GetHealthCheckService()->SetServingStatus(false);
+  });
   return server;
 }
 
@@ -192,6 +210,8 @@ void Server::Shutdown(absl::Duration grace) {
   // A Start that failed half way leaves some parts unset.
   if (grpc_ != nullptr) {
     grpc_->GetHealthCheckService()->SetServingStatus(false);
+    // Sync streams never end by themselves: end them now so the grace is not spent waiting.
+    if (dock_handler_ != nullptr) dock_handler_->Shutdown();
     // In-flight writes are finished by the store's writer, which is still running here.
     grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   }

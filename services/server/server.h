@@ -12,7 +12,11 @@
 #include "common/clock.h"
 #include "services/audit/audit_handler.h"
 #include "services/audit/audit_manager.h"
+#include "services/dock/dock_handler.h"
+#include "services/dock/dock_sync_manager.h"
 #include "services/fleet/fleet_handler.h"
+#include "services/monitoring/monitoring_handler.h"
+#include "services/monitoring/monitoring_manager.h"
 #include "services/fleet/fleet_manager.h"
 #include "services/identity/identity_handler.h"
 #include "services/identity/identity_manager.h"
@@ -39,6 +43,8 @@ struct ServerOptions {
   std::string dev_operator = "dev";
   const common::Clock* clock = nullptr;  // defaults to the real clock
   storage::StoreOptions store;
+  // The dock sync stream's bounds and intervals.
+  dock::DockSyncOptions sync;
 };
 
 class Server {
@@ -71,11 +77,14 @@ class Server {
   std::unique_ptr<rpc::Authenticator> auth_;
   std::unique_ptr<identity::IdentityManager> identity_;
   std::unique_ptr<identity::ProvisioningHandler> provisioning_handler_;
-  std::unique_ptr<identity::DockHandler> dock_handler_;
+  std::unique_ptr<dock::DockSyncManager> sync_;
+  std::unique_ptr<dock::DockHandler> dock_handler_;
   std::unique_ptr<fleet::FleetManager> fleet_;
   std::unique_ptr<fleet::FleetHandler> fleet_handler_;
   std::unique_ptr<audit::AuditManager> audit_;
   std::unique_ptr<audit::AuditHandler> audit_handler_;
+  std::unique_ptr<monitoring::MonitoringManager> monitoring_;
+  std::unique_ptr<monitoring::MonitoringHandler> monitoring_handler_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
   std::string target_;

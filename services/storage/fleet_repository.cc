@@ -62,10 +62,14 @@ v1::Holder HolderFromRow(const common::Statement& s, int first) {
 // ---- cameras ----
 constexpr char kSelectCamera[] =
     "SELECT c.id, c.site_id, c.serial, c.model, c.hardware_revision, c.state, s.code, "
-    "COALESCE(h.badge, ''), a.due_us, c.last_seen_us, c.created_us, c.updated_us, c.state_note "
+    "COALESCE(h.badge, ''), a.due_us, c.last_seen_us, c.created_us, c.updated_us, c.state_note, "
+    "COALESCE(ld.dock_id, ''), COALESCE(cs.last_slot, 0), cs.health_device_us, "
+    "cs.battery_percent, cs.battery_health_pm "
     "FROM cameras c JOIN sites s ON s.id = c.site_id "
     "LEFT JOIN assignments a ON a.camera_id = c.id AND a.returned_us IS NULL "
-    "LEFT JOIN holders h ON h.id = a.holder_id ";
+    "LEFT JOIN holders h ON h.id = a.holder_id "
+    "LEFT JOIN camera_status cs ON cs.camera_id = c.id "
+    "LEFT JOIN docks ld ON ld.id = cs.last_dock_id ";
 
 v1::Camera CameraFromRow(const common::Statement& s) {
   v1::Camera c;
@@ -80,6 +84,17 @@ v1::Camera CameraFromRow(const common::Statement& s) {
   *c.mutable_create_time() = MicrosToTimestamp(s.ColumnInt(10));
   *c.mutable_update_time() = MicrosToTimestamp(s.ColumnInt(11));
   c.set_state_note(s.ColumnText(12));
+  c.set_last_dock_id(s.ColumnText(13));
+  c.set_last_slot(static_cast<uint32_t>(s.ColumnInt(14)));
+  if (!s.ColumnIsNull(15)) {
+    v1::CameraHealth* health = c.mutable_latest_health();
+    *health->mutable_device_time() = MicrosToTimestamp(s.ColumnInt(15));
+    health->set_battery_percent(static_cast<uint32_t>(s.ColumnInt(16)));
+    // Per mille to percent, rounded down: 79.9 % counts as 79, below the 80 % wear line.
+    if (!s.ColumnIsNull(17)) {
+      health->set_battery_health_percent(static_cast<uint32_t>(s.ColumnInt(17) / 10));
+    }
+  }
   return c;
 }
 
@@ -285,6 +300,7 @@ absl::StatusOr<std::vector<v1::Camera>> ListCameras(common::Database& db,
   if (f.not_seen_since_us.has_value()) {
     where.push_back("(c.last_seen_us IS NULL OR c.last_seen_us < ?6)");
   }
+  if (f.battery_below.has_value()) where.push_back("cs.battery_percent < ?8");
   std::string sql = absl::StrCat(prefix, kSelectCamera, "WHERE ", absl::StrJoin(where, " AND "),
                                  " ORDER BY c.serial LIMIT ?7");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
@@ -294,6 +310,7 @@ absl::StatusOr<std::vector<v1::Camera>> ListCameras(common::Database& db,
   if (!f.model.empty()) s.Bind(4, f.model);
   if (f.holder_id.has_value()) s.Bind(5, *f.holder_id);
   if (f.not_seen_since_us.has_value()) s.Bind(6, *f.not_seen_since_us);
+  if (f.battery_below.has_value()) s.Bind(8, *f.battery_below);
   s.Bind(7, int64_t{f.limit});
   return CollectRows<v1::Camera>(s, CameraFromRow);
 }

@@ -72,6 +72,7 @@ struct CameraFilter {
   std::string model;
   std::optional<int64_t> holder_id;
   std::optional<int64_t> not_seen_since_us;
+  std::optional<int64_t> battery_below;  // newest reading's charge < this
   std::string after_serial;
   int limit = 100;
 };

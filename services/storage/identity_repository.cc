@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
+#include "services/storage/dock_sync_repository.h"
 #include "services/storage/rows.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -83,8 +84,10 @@ TokenRow TokenFromRow(const common::Statement& s) {
 // The dock's current certificate is its newest unrevoked one.
 constexpr char kSelectDock[] =
     "SELECT d.id, d.site_id, d.revoked_us, d.dock_id, s.code, d.enrolled_us, d.last_contact_us, "
-    "COALESCE(c.serial, ''), c.not_after_us "
+    "COALESCE(c.serial, ''), c.not_after_us, d.slot_count, COALESCE(ds.agent_version, ''), "
+    "COALESCE(ds.backlog_items, 0), COALESCE(ds.backlog_bytes, 0), ds.reported_us "
     "FROM docks d JOIN sites s ON s.id = d.site_id "
+    "LEFT JOIN dock_status ds ON ds.dock_id = d.id "
     "LEFT JOIN certificates c ON c.id = (SELECT MAX(id) FROM certificates "
     "  WHERE role = 'dock' AND identity = d.dock_id AND revoked_us IS NULL) ";
 
@@ -101,6 +104,11 @@ DockRow DockFromRow(const common::Statement& s) {
   if (row.revoked) *d.mutable_revoke_time() = MicrosToTimestamp(s.ColumnInt(2));
   d.set_certificate_serial(s.ColumnText(7));
   if (!s.ColumnIsNull(8)) *d.mutable_certificate_not_after() = MicrosToTimestamp(s.ColumnInt(8));
+  d.set_slot_count(static_cast<int32_t>(s.ColumnInt(9)));
+  d.set_agent_version(s.ColumnText(10));
+  d.set_backlog_items(static_cast<uint64_t>(s.ColumnInt(11)));
+  d.set_backlog_bytes(static_cast<uint64_t>(s.ColumnInt(12)));
+  if (!s.ColumnIsNull(13)) *d.mutable_report_time() = MicrosToTimestamp(s.ColumnInt(13));
   return row;
 }
 
@@ -314,7 +322,16 @@ absl::StatusOr<std::vector<v1::Dock>> ListDocks(common::Database& db,
       "AND (?2 OR d.revoked_us IS NULL) ORDER BY d.dock_id");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
   s.BindOptional(1, site_id).Bind(2, int64_t{include_revoked ? 1 : 0});
-  return CollectRows<v1::Dock>(s, [](const common::Statement& st) { return DockFromRow(st).dock; });
+  ASSIGN_OR_RETURN(std::vector<DockRow> rows, CollectRows<DockRow>(s, DockFromRow));
+  std::vector<v1::Dock> docks;
+  docks.reserve(rows.size());
+  for (DockRow& row : rows) {
+    // The cameras in its slots, as the dock last reported them on the sync stream.
+    ASSIGN_OR_RETURN(DockStatus status, GetDockStatus(db, row.id));
+    for (v1::SlotOccupant& slot : status.slots) *row.dock.add_slots() = std::move(slot);
+    docks.push_back(std::move(row.dock));
+  }
+  return docks;
 }
 
 absl::Status MarkDockRevoked(WriteTx& tx, int64_t id) {
@@ -386,6 +403,18 @@ absl::StatusOr<std::optional<CertificateRow>> FindCameraCertificate(common::Data
                                            "WHERE id = (SELECT certificate_id FROM "
                                            "camera_certificates WHERE camera_id = ?)")));
   s.Bind(1, camera_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<CertificateRow>();
+  return std::optional<CertificateRow>(CertificateFromRow(s));
+}
+
+absl::StatusOr<std::optional<CertificateRow>> FindDockEnrollmentCertificate(
+    common::Database& db, const std::string& dock_id) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectCertificate,
+                                           "WHERE id = (SELECT MIN(id) FROM certificates "
+                                           "WHERE role = 'dock' AND identity = ?)")));
+  s.Bind(1, dock_id);
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<CertificateRow>();
   return std::optional<CertificateRow>(CertificateFromRow(s));

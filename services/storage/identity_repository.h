@@ -102,6 +102,11 @@ absl::StatusOr<DockRow> InsertDock(WriteTx& tx, const std::string& dock_id, int6
                                    int slot_count, int64_t token_id);
 // NOT_FOUND naming the dock.
 absl::StatusOr<DockRow> FindDock(common::Database& db, const std::string& dock_id);
+// The certificate the dock was enrolled with (the first one issued for its id, in the
+// transaction that used its token), revoked or not; none for an unknown dock. Its key is the
+// one that used the token, which is what a retried EnrollDock is checked against.
+absl::StatusOr<std::optional<CertificateRow>> FindDockEnrollmentCertificate(
+    common::Database& db, const std::string& dock_id);
 // Docks of `site_id` or under it (all when unset), by id.
 absl::StatusOr<std::vector<v1::Dock>> ListDocks(common::Database& db,
                                                 std::optional<int64_t> site_id,

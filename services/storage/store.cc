@@ -79,7 +79,7 @@ void Store::Shutdown() {
   if (checkpointer_.joinable()) checkpointer_.join();
 }
 
-void Store::Write(WriteFn fn, WriteDone done) {
+void Store::Write(WriteFn fn, WriteDone done, absl::Time deadline) {
   absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
@@ -90,12 +90,36 @@ void Store::Write(WriteFn fn, WriteDone done) {
     } else if (stopping_) {
       refused = absl::UnavailableError(
           "the store is shutting down; retry against the restarted server");
+    } else if (static_cast<int64_t>(queue_.size()) >= options_.max_queued_writes) {
+      ++stats_.queue_full_refusals;
+      refused = absl::UnavailableError(absl::StrCat(
+          "the server is busy: ", queue_.size(),
+          " writes are waiting for the disk; nothing was written, retry in a moment with "
+          "backoff"));
     } else {
-      queue_.push_back(Job{std::move(fn), std::move(done)});
+      queue_.push_back(Job{std::move(fn), std::move(done), deadline});
       return;
     }
   }
   done(std::move(refused));
+}
+
+absl::Status Store::health() const {
+  absl::MutexLock lock(&mu_);
+  return failure_;
+}
+
+void Store::OnFailure(absl::AnyInvocable<void(const absl::Status&)> listener) {
+  absl::Status failure;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!sync_failed_) {
+      on_failure_ = std::move(listener);
+      return;
+    }
+    failure = failure_;
+  }
+  listener(failure);
 }
 
 absl::Status Store::WriteAndWait(WriteFn fn) {
@@ -160,7 +184,9 @@ Store::WriteIntent::~WriteIntent() {
 
 StoreStats Store::stats() const {
   absl::MutexLock lock(&mu_);
-  return stats_;
+  StoreStats stats = stats_;
+  stats.queued = static_cast<int64_t>(queue_.size());
+  return stats;
 }
 
 void Store::WriterLoop() {
@@ -243,6 +269,15 @@ std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& c
     const size_t first = next;
     bool transaction_lost = false;
     for (; next < group.size() && !transaction_lost; ++next) {
+      if (group[next].deadline < absl::Now()) {
+        // Its caller has given up (and may be retrying): doing it now would do it twice.
+        results[next] = absl::DeadlineExceededError(
+            "the call's deadline passed while the write waited for the disk; nothing was "
+            "written");
+        absl::MutexLock lock(&mu_);
+        ++stats_.deadline_drops;
+        continue;
+      }
       absl::Status s = db.Exec("SAVEPOINT job");
       if (s.ok()) {
         WriteTx tx(db, now);
@@ -351,21 +386,31 @@ void Store::SyncerLoop() {
           "); it may be lost in a crash: check the disk"));
       common::LogError("store: ", synced.message(), "; refusing further writes");
     }
-    absl::MutexLock lock(&mu_);
-    if (synced.ok()) {
-      synced_seq_ = std::max(synced_seq_, seq);
-      if (any_committed) ++stats_.syncs;
-    } else {
-      sync_failed_ = true;
-    }
-    for (FinishedGroup& g : batch) {
-      if (!synced.ok()) {
-        for (absl::Status& r : g.results) {
-          if (r.ok()) r = synced;
-        }
+    absl::AnyInvocable<void(const absl::Status&)> tell;
+    absl::Status failure;
+    {
+      absl::MutexLock lock(&mu_);
+      if (synced.ok()) {
+        synced_seq_ = std::max(synced_seq_, seq);
+        if (any_committed) ++stats_.syncs;
+      } else if (!sync_failed_) {
+        sync_failed_ = true;
+        failure_ = absl::UnavailableError(
+            absl::StrCat("the store stopped taking writes: ", synced.message()));
+        failure = failure_;
+        tell = std::move(on_failure_);
       }
-      to_complete_.push_back(std::move(g));
+      for (FinishedGroup& g : batch) {
+        if (!synced.ok()) {
+          for (absl::Status& r : g.results) {
+            if (r.ok()) r = synced;
+          }
+        }
+        to_complete_.push_back(std::move(g));
+      }
     }
+    // Outside the lock: the listener may call back into the store (health()).
+    if (tell) tell(failure);
   }
 }
 
@@ -451,10 +496,10 @@ void Store::CheckpointerLoop() {
     const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_->handle(), "main",
                                              SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
     const int64_t micros = absl::ToInt64Microseconds(absl::Now() - start);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      common::LogError("store: checkpoint failed: ", sqlite3_errstr(rc));
-    }
+    const bool failed = rc != SQLITE_OK && rc != SQLITE_BUSY;
+    if (failed) common::LogError("store: checkpoint failed: ", sqlite3_errstr(rc));
     absl::MutexLock lock(&mu_);
+    if (failed) ++stats_.checkpoint_failures;
     const bool progressed = rc == SQLITE_OK && copied > wal_backfilled_;
     if (rc == SQLITE_OK) wal_backfilled_ = copied;
     // Commits during this checkpoint asked for another one, judged against the old mark. If

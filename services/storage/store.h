@@ -69,6 +69,9 @@ struct StoreOptions {
   // WAL pages appended since the last checkpoint that wake the checkpointer (SQLite's own
   // auto-checkpoint size); at 8x this the writer restarts the WAL itself. 0 turns both off.
   int checkpoint_pages = 1000;
+  // Most writes waiting for the writer; past it Write answers UNAVAILABLE at once (callers back
+  // off and retry) instead of queuing without limit while the disk is slow.
+  int max_queued_writes = 10'000;
 };
 
 struct StoreStats {
@@ -79,6 +82,10 @@ struct StoreStats {
   int64_t checkpoint_micros = 0;   // time the checkpointer spent in them
   int64_t inline_checkpoints = 0;  // by the writer, because the WAL grew past 8x the threshold
   int64_t wal_frames = 0;          // pages appended to the WAL by commits
+  int64_t checkpoint_failures = 0;  // checkpoints that failed (not merely busy)
+  int64_t queue_full_refusals = 0;  // writes refused because the queue was full
+  int64_t deadline_drops = 0;       // writes not run because their caller's deadline had passed
+  int64_t queued = 0;               // writes waiting for the writer now
 };
 
 class Store {
@@ -100,7 +107,11 @@ class Store {
   // After Shutdown, `done` gets UNAVAILABLE at once. If the WAL cannot be fsynced the store
   // stops taking writes (UNAVAILABLE) and the writes of the groups concerned get DATA_LOSS:
   // they are committed but maybe not durable.
-  void Write(WriteFn fn, WriteDone done);
+  // The queue is bounded (StoreOptions::max_queued_writes): when it is full `done` gets
+  // UNAVAILABLE at once, with nothing written. A write whose `deadline` (real time: a gRPC
+  // deadline) has passed when the writer reaches it is not run: `done` gets DEADLINE_EXCEEDED
+  // and nothing is written, so a caller that gave up and retries does not do the work twice.
+  void Write(WriteFn fn, WriteDone done, absl::Time deadline = absl::InfiniteFuture());
   // Write, waiting for the result. Not for use on the writer thread.
   absl::Status WriteAndWait(WriteFn fn);
 
@@ -142,6 +153,14 @@ class Store {
   // Stops accepting writes and waits for the queued ones to finish.
   void Shutdown();
 
+  // OK while the store takes writes; after an fsync of the WAL failed, the reason (the store
+  // then refuses every write until restarted).
+  absl::Status health() const;
+  // Called once, from a store thread, when the store stops taking writes because the disk
+  // failed (with the reason); at once if that has already happened. The server turns its gRPC
+  // health status to NOT_SERVING with it. Set it once, before anyone depends on it.
+  void OnFailure(absl::AnyInvocable<void(const absl::Status&)> listener);
+
   const common::Clock& clock() const { return clock_; }
   const std::string& path() const { return path_; }
   StoreStats stats() const;
@@ -150,6 +169,7 @@ class Store {
   struct Job {
     WriteFn fn;
     WriteDone done;
+    absl::Time deadline = absl::InfiniteFuture();
   };
   // A group the writer has finished: its jobs with their results, waiting to be synced (if any
   // of them committed) and then completed.
@@ -194,11 +214,13 @@ class Store {
   bool writer_done_ ABSL_GUARDED_BY(mu_) = false;     // the writer has exited
   bool syncer_done_ ABSL_GUARDED_BY(mu_) = false;     // the syncer has exited
   bool sync_failed_ ABSL_GUARDED_BY(mu_) = false;     // an fsync failed: no more writes
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);          // why, once sync_failed_
+  absl::AnyInvocable<void(const absl::Status&)> on_failure_ ABSL_GUARDED_BY(mu_);
   bool checkpoint_wanted_ ABSL_GUARDED_BY(mu_) = false;
   // WAL frames the last checkpoint copied back; frames past it are what a checkpoint would copy.
   int wal_backfilled_ ABSL_GUARDED_BY(mu_) = 0;
   int wal_pages_ ABSL_GUARDED_BY(mu_) = 0;
-  int announced_ ABSL_GUARDED_BY(mu_) = 0;  // WriteIntents held            // frames in the WAL after the last commit
+  int announced_ ABSL_GUARDED_BY(mu_) = 0;  // WriteIntents held
   int64_t committed_seq_ ABSL_GUARDED_BY(mu_) = 0;    // groups committed (in the WAL)
   int64_t synced_seq_ ABSL_GUARDED_BY(mu_) = 0;       // groups durable
   StoreStats stats_ ABSL_GUARDED_BY(mu_);

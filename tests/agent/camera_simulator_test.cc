@@ -9,8 +9,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/grpc_camera_link.h"
@@ -324,6 +326,59 @@ TEST_F(CamsimBinaryTest, RestartedCamsimKeepsItsKeyAndCertificate) {
   ASSERT_THAT(id, IsOk());
   EXPECT_EQ(id->certificate_pem, cert);
   EXPECT_EQ(KeyFingerprintOnDisk(), fingerprint);
+}
+
+TEST_F(CamsimBinaryTest, KilledCamsimNeverRepeatsAHealthSequenceNumber) {
+  std::unique_ptr<testing::ChildProcess> child = Spawn();
+  ASSERT_NE(child, nullptr);
+  ASSERT_THAT(IdentifyWhenUp(*child), IsOk());
+  for (uint64_t want = 1; want <= 2; ++want) {
+    absl::StatusOr<agent::HealthSnapshot> h = agent::NewGrpcCameraLink(Socket())->ReadHealth();
+    ASSERT_THAT(h, IsOk());
+    EXPECT_EQ(h->sequence, want);
+  }
+  ASSERT_THAT(child->Kill(), IsOk());  // the battery pulled right after the answer
+  child = Spawn();
+  ASSERT_NE(child, nullptr);
+  ASSERT_THAT(IdentifyWhenUp(*child), IsOk());
+  absl::StatusOr<agent::HealthSnapshot> h = agent::NewGrpcCameraLink(Socket())->ReadHealth();
+  ASSERT_THAT(h, IsOk());
+  EXPECT_EQ(h->sequence, 3u);
+}
+
+TEST_F(CamsimBinaryTest, ControlSocketTakesTheCameraOutAndPutsItIntoAnotherSlot) {
+  std::unique_ptr<testing::ChildProcess> child = Spawn();
+  ASSERT_NE(child, nullptr);
+  ASSERT_THAT(IdentifyWhenUp(*child), IsOk());
+  // One command, answered before it exits: no waiting for the camera to notice.
+  auto ctl = [&](std::vector<std::string> args) -> int {
+    args.insert(args.begin(), {CAMSIM_PATH, "ctl", "--state", dir_.File("camera")});
+    absl::StatusOr<std::unique_ptr<testing::ChildProcess>> c =
+        testing::ChildProcess::Spawn(args, dir_.File(absl::StrCat("ctl-", ++runs_, ".log")));
+    EXPECT_THAT(c, IsOk());
+    if (!c.ok()) return -1;
+    absl::StatusOr<int> status = (*c)->Wait(absl::Seconds(20));
+    EXPECT_THAT(status, IsOk());
+    return status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  };
+  ASSERT_EQ(ctl({"out"}), 0);
+  EXPECT_THAT(agent::NewGrpcCameraLink(Socket())->Identify(),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(ctl({"out"}), 1);  // already out
+  ASSERT_EQ(ctl({"in", dir_.File("dock2-slot3.sock")}), 0);
+  absl::StatusOr<agent::HealthSnapshot> h =
+      agent::NewGrpcCameraLink(dir_.File("dock2-slot3.sock"))->ReadHealth();
+  ASSERT_THAT(h, IsOk());
+  ASSERT_EQ(ctl({"wear", "70"}), 0);
+  ASSERT_EQ(ctl({"drop-link", "1"}), 0);
+  EXPECT_THAT(agent::NewGrpcCameraLink(dir_.File("dock2-slot3.sock"))->ReadHealth(),
+              StatusIs(absl::StatusCode::kUnavailable));
+  h = agent::NewGrpcCameraLink(dir_.File("dock2-slot3.sock"))->ReadHealth();
+  ASSERT_THAT(h, IsOk());
+  EXPECT_EQ(h->full_charge_capacity_mah, 2380u);
+  EXPECT_EQ(h->sequence, 3u);
+  EXPECT_EQ(ctl({"status"}), 0);
+  EXPECT_EQ(ctl({"fly"}), 2);
 }
 
 TEST_F(CamsimBinaryTest, CamsimStopsCleanlyOnSigterm) {

@@ -4,6 +4,7 @@
 // server's certificate against the real clock (see tls_test_server.h).
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <map>
 #include <memory>
@@ -87,10 +88,46 @@ class RecordingLink final : public CameraLink {
     if (csr.ok()) received.push_back(*csr);
     return csr;
   }
+  absl::StatusOr<std::string> CreateFreshCsr() override {
+    absl::StatusOr<std::string> csr = inner_->CreateFreshCsr();
+    if (csr.ok()) received.push_back(*csr);
+    return csr;
+  }
   absl::Status InstallCertificate(const std::string& cert, const std::string& ca) override {
     return inner_->InstallCertificate(cert, ca);
   }
+  absl::StatusOr<HealthSnapshot> ReadHealth() override { return inner_->ReadHealth(); }
+  absl::Status SetClock(absl::Time now) override { return inner_->SetClock(now); }
   std::vector<std::string> received;
+
+ private:
+  std::unique_ptr<CameraLink> inner_;
+};
+
+// A clock that runs a fixed offset from another: a dock whose clock is off.
+class OffsetClock final : public common::Clock {
+ public:
+  OffsetClock(const common::Clock& base, absl::Duration offset) : base_(base), offset_(offset) {}
+  absl::Time Now() const override { return base_.Now() + offset_; }
+
+ private:
+  const common::Clock& base_;
+  const absl::Duration offset_;
+};
+
+// The camera is pulled from its slot (or the dock loses power) after its certificate was issued
+// and before it is installed: everything reaches the camera except the certificate.
+class PulledBeforeInstallLink final : public CameraLink {
+ public:
+  explicit PulledBeforeInstallLink(std::unique_ptr<CameraLink> inner) : inner_(std::move(inner)) {}
+  absl::StatusOr<CameraIdentity> Identify() override { return inner_->Identify(); }
+  absl::StatusOr<std::string> CreateCsr() override { return inner_->CreateCsr(); }
+  absl::StatusOr<std::string> CreateFreshCsr() override { return inner_->CreateFreshCsr(); }
+  absl::Status InstallCertificate(const std::string&, const std::string&) override {
+    return absl::UnavailableError("no camera answers");
+  }
+  absl::StatusOr<HealthSnapshot> ReadHealth() override { return inner_->ReadHealth(); }
+  absl::Status SetClock(absl::Time now) override { return inner_->SetClock(now); }
 
  private:
   std::unique_ptr<CameraLink> inner_;
@@ -122,7 +159,7 @@ class DockAgentTest : public ::testing::Test {
     std::ostringstream err;
     DockEnvironment env{.out = &out,
                         .err = &err,
-                        .clock = &clock_,
+                        .clock = dock_clock_,
                         .stop = nullptr,
                         .retry_sleep = [this](absl::Duration d) { retry_waits_.push_back(d); }};
     CliResult r;
@@ -150,13 +187,23 @@ class DockAgentTest : public ::testing::Test {
     ASSERT_EQ(r.code, 0) << r;
   }
 
+  // Options for a CertificateKeeper run in-process, as `run` makes them.
+  KeeperOptions KeeperOptionsNow() {
+    return KeeperOptions{DockPaths{dock_dir_},
+                         ServerEndpoint{server_->target(), testing::kServerName}, RetryPolicy{},
+                         dock_clock_, /*clock_offset=*/nullptr};
+  }
+
   // Registers `serial` at the site (unless `register_it` is false) and puts a new simulated
-  // camera for it in `slot`.
-  void InsertCamera(int slot, const std::string& serial, bool register_it = true) {
+  // camera for it in `slot`, its clock `skew` off the post's.
+  void InsertCamera(int slot, const std::string& serial, bool register_it = true,
+                    absl::Duration skew = absl::ZeroDuration()) {
     if (register_it) {
       ASSERT_THAT(admin_->RegisterCamera(serial, kSite), IsOk());
     }
     SimulatedCamera& sim = cameras_[slot];
+    sim.server.reset();
+    sim.camera.reset();
     sim.state_dir = dir_.File(absl::StrCat("camera-", serial));
     sim.socket = dir_.File(absl::StrCat("slot", slot, ".sock"));
     camsim::CameraSimulatorOptions options;
@@ -164,6 +211,7 @@ class DockAgentTest : public ::testing::Test {
     options.serial = serial;
     options.model = "AXON-4";
     options.clock = &clock_;
+    options.clock_skew = skew;
     absl::StatusOr<std::unique_ptr<camsim::CameraSimulator>> camera =
         camsim::CameraSimulator::Open(options);
     ASSERT_THAT(camera, IsOk());
@@ -227,6 +275,8 @@ class DockAgentTest : public ::testing::Test {
   }
 
   common::FakeClock clock_{absl::Now()};
+  // The dock's own clock: the post's unless a test puts the dock off it.
+  const common::Clock* dock_clock_ = &clock_;
   absl::Time start_;
   TempDir dir_;
   std::unique_ptr<TlsTestServer> server_;
@@ -292,6 +342,175 @@ TEST_F(DockAgentTest, EnrollRefusesACaFileThatIsNotACertificate) {
   EXPECT_EQ(r.code, kExitUsage) << r;
 }
 
+// ------------------------------------------------------------- clocks and lost answers
+
+size_t CertificateCount(TlsClient& admin, const std::string& identity) {
+  absl::StatusOr<std::vector<v1::Certificate>> certs = admin.CertificatesOf(identity);
+  EXPECT_THAT(certs, IsOk());
+  return certs.ok() ? certs->size() : 0;
+}
+
+// Certificates start 5 minutes before server time; a dock 10 minutes slow used to find each
+// one not yet valid, throw it away and leave its token spent.
+TEST_F(DockAgentTest, DockTenMinutesSlowEnrollsAndStoresItsCredentials) {
+  OffsetClock slow(clock_, -absl::Minutes(10));
+  dock_clock_ = &slow;
+  CliResult r = EnrollWith(NewToken(), dock_dir_);
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("dock clock is 10m slow against the server")) << r;
+  ASSERT_THAT(DockCertificate(), IsOk());
+  EXPECT_TRUE(provisioning::PathExists(DockPaths{dock_dir_}.ClockOffset()));
+  EXPECT_FALSE(provisioning::PathExists(DockPaths{dock_dir_}.PendingEnrollment()));
+  for (int pass = 0; pass < 3; ++pass) {
+    clock_.Advance(absl::Minutes(1));
+    CliResult p = RunOnce();
+    ASSERT_EQ(p.code, 0) << p;
+    EXPECT_THAT(p.out, AllOf(HasSubstr("up to date"), HasSubstr("10m slow"))) << p;
+  }
+  EXPECT_EQ(CertificateCount(*admin_, kDockId), 1u);
+}
+
+// The repeated-ask loop: a dock whose clock fell 10 minutes behind renews once, keeps the
+// certificate, and the later passes find it up to date (one row, one audit event, not one a
+// minute).
+TEST_F(DockAgentTest, DockTenMinutesSlowRenewsOnceNotEveryPass) {
+  EnrollTheDock();
+  OffsetClock slow(clock_, -absl::Minutes(10));
+  dock_clock_ = &slow;
+  clock_.Advance(Days(61));
+  CliResult first = RunOnce();
+  ASSERT_EQ(first.code, 0) << first;
+  EXPECT_THAT(first.out, AllOf(HasSubstr("renewed (due)"),
+                               HasSubstr("dock clock is 10m slow against the server")))
+      << first;
+  for (int pass = 0; pass < 3; ++pass) {
+    clock_.Advance(absl::Minutes(1));
+    CliResult p = RunOnce();
+    ASSERT_EQ(p.code, 0) << p;
+    EXPECT_THAT(p.out, HasSubstr("up to date")) << p;
+  }
+  // root-admin's certificate has expired by now: another admin counts.
+  absl::StatusOr<testing::ClientCredentials> admin =
+      server_->IssueDirect(provisioning::Role::kAdmin, "admin-2", clock_.Now());
+  ASSERT_THAT(admin, IsOk());
+  TlsClient admin_now(server_->Channel(admin->bundle));
+  EXPECT_EQ(CertificateCount(admin_now, kDockId), 2u);
+}
+
+// A lost answer: the camera refuses the certificate because its clock is an hour slow. Once its
+// clock is set it installs the certificate already issued for its pending key, without an admin
+// and without a second certificate.
+TEST_F(DockAgentTest, CameraThatRefusedItsCertificateForItsClockConvergesOnceItsClockIsSet) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0001", true, -absl::Hours(1));
+  CliResult refused = RunOnce();
+  EXPECT_EQ(refused.code, kExitFailed) << refused;
+  EXPECT_THAT(refused.out, AllOf(HasSubstr("was issued but the camera did not install it"),
+                                 HasSubstr("camera clock is 1h slow against the server"),
+                                 HasSubstr("it refuses a new certificate")))
+      << refused;
+  absl::StatusOr<std::vector<v1::Certificate>> issued = admin_->CertificatesOf("CAM-0001");
+  ASSERT_THAT(issued, IsOk());
+  ASSERT_EQ(issued->size(), 1u);
+
+  InsertCamera(1, "CAM-0001", /*register_it=*/false);  // rebooted with its clock set
+  clock_.Advance(absl::Minutes(1));
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("slot 1 CAM-0001: enrolled (no certificate)")) << r;
+  absl::StatusOr<provisioning::CertificateInfo> cert = CameraCertificate(1);
+  ASSERT_THAT(cert, IsOk());
+  EXPECT_EQ(cert->serial_hex, issued->front().serial());
+  EXPECT_EQ(CertificateCount(*admin_, "CAM-0001"), 1u);
+}
+
+// The camera was pulled (or the dock restarted) between the answer and the install: the next
+// pass, by a new agent process, finishes it with the same certificate.
+TEST_F(DockAgentTest, EnrollmentCutOffBeforeTheInstallFinishesAfterADockRestart) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0001");
+  {
+    PulledBeforeInstallLink link(NewGrpcCameraLink(cameras_[1].socket));
+    CertificateKeeper keeper(KeeperOptionsNow());
+    PassReport report = keeper.RunPass({CameraSlot{1, &link}});
+    ASSERT_EQ(report.actions.back().kind, Action::Kind::kCameraFailed)
+        << FormatAction(report.actions.back());
+  }
+  absl::StatusOr<std::vector<v1::Certificate>> issued = admin_->CertificatesOf("CAM-0001");
+  ASSERT_THAT(issued, IsOk());
+  ASSERT_EQ(issued->size(), 1u);
+
+  std::unique_ptr<CameraLink> link = NewGrpcCameraLink(cameras_[1].socket);
+  CertificateKeeper restarted(KeeperOptionsNow());
+  PassReport report = restarted.RunPass({CameraSlot{1, link.get()}});
+  ASSERT_EQ(report.actions.back().kind, Action::Kind::kCameraEnrolled)
+      << FormatAction(report.actions.back());
+  absl::StatusOr<provisioning::CertificateInfo> cert = CameraCertificate(1);
+  ASSERT_THAT(cert, IsOk());
+  EXPECT_EQ(cert->serial_hex, issued->front().serial());
+  EXPECT_EQ(CertificateCount(*admin_, "CAM-0001"), 1u);
+}
+
+// `enroll` spends the token, then cannot store the certificate (here a stray file where the
+// bundle goes; a lost answer looks the same to the dock). Run again with the same token, it
+// finishes the enrollment with the key it kept.
+TEST_F(DockAgentTest, EnrollRetriedAfterALostAnswerFinishesWithTheSameKeyAndToken) {
+  const std::string token = NewToken();
+  const DockPaths paths{dock_dir_};
+  ASSERT_EQ(::mkdir(dock_dir_.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(paths.Credentials().c_str(), 0700), 0);
+  const std::string stray = provisioning::JoinPath(paths.Credentials(), "ca.pem");
+  ASSERT_THAT(provisioning::WriteNewFile(stray, "stray", 0644), IsOk());
+  CliResult lost = EnrollWith(token, dock_dir_);
+  ASSERT_NE(lost.code, 0) << lost;
+  EXPECT_EQ(CertificateCount(*admin_, kDockId), 1u) << "the server enrolled the dock";
+  struct stat st {};
+  ASSERT_EQ(::stat(provisioning::JoinPath(paths.PendingEnrollment(), "key.pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+  ASSERT_EQ(::unlink(stray.c_str()), 0);
+  CliResult again = EnrollWith(token, dock_dir_);
+  ASSERT_EQ(again.code, 0) << again;
+  EXPECT_THAT(again.out, HasSubstr("finishing the enrollment an earlier run started")) << again;
+  EXPECT_FALSE(provisioning::PathExists(paths.PendingEnrollment()));
+  EXPECT_EQ(CertificateCount(*admin_, kDockId), 1u);
+  // What was stored works.
+  CliResult pass = RunOnce();
+  EXPECT_EQ(pass.code, 0) << pass;
+}
+
+TEST_F(DockAgentTest, EnrollRetriedWithAnotherKeyAfterTheTokenWasSpentIsRefused) {
+  const std::string token = NewToken();
+  const DockPaths paths{dock_dir_};
+  ASSERT_EQ(::mkdir(dock_dir_.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(paths.Credentials().c_str(), 0700), 0);
+  const std::string stray = provisioning::JoinPath(paths.Credentials(), "ca.pem");
+  ASSERT_THAT(provisioning::WriteNewFile(stray, "stray", 0644), IsOk());
+  ASSERT_NE(EnrollWith(token, dock_dir_).code, 0);
+  ASSERT_EQ(::unlink(stray.c_str()), 0);
+  // Another directory: another key, the same token and dock id.
+  CliResult r = EnrollWith(token, dir_.File("dock-elsewhere"));
+  EXPECT_EQ(r.code, kExitFailed) << r;
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED")) << r;
+  EXPECT_EQ(CertificateCount(*admin_, kDockId), 1u);
+}
+
+TEST_F(DockAgentTest, EnrollRefusesToFinishAnotherDocksEnrollment) {
+  const std::string token = NewToken();
+  const DockPaths paths{dock_dir_};
+  ASSERT_EQ(::mkdir(dock_dir_.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(paths.Credentials().c_str(), 0700), 0);
+  const std::string stray = provisioning::JoinPath(paths.Credentials(), "ca.pem");
+  ASSERT_THAT(provisioning::WriteNewFile(stray, "stray", 0644), IsOk());
+  ASSERT_NE(EnrollWith(token, dock_dir_).code, 0);
+  ASSERT_EQ(::unlink(stray.c_str()), 0);
+  CliResult r = EnrollWith(token, dock_dir_, "post-1-dock-9");
+  EXPECT_EQ(r.code, kExitFailed) << r;
+  EXPECT_THAT(r.err, AllOf(HasSubstr("unfinished enrollment of dock 'post-1-dock-1'"),
+                           HasSubstr("--dock-id post-1-dock-1")))
+      << r;
+}
+
 // ------------------------------------------------------------------------------- cameras
 
 TEST_F(DockAgentTest, PassEnrollsAnUnenrolledCamera) {
@@ -314,9 +533,7 @@ TEST_F(DockAgentTest, CameraKeyStaysOnTheCameraOnlyTheCsrCrossesTheLink) {
   EnrollTheDock();
   InsertCamera(1, "CAM-0001");
   RecordingLink link(NewGrpcCameraLink(cameras_[1].socket));
-  KeeperOptions options{DockPaths{dock_dir_},
-                        ServerEndpoint{server_->target(), testing::kServerName}, RetryPolicy{},
-                        &clock_};
+  KeeperOptions options = KeeperOptionsNow();
   CertificateKeeper keeper(options);
   PassReport report = keeper.RunPass({CameraSlot{1, &link}});
   ASSERT_TRUE(report.ok()) << FormatAction(report.actions.back());

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "camfleet/v1/audit.pb.h"
 #include "camfleet/v1/fleet.pb.h"
+#include "camfleet/v1/monitoring.pb.h"
 #include "camfleet/v1/provisioning.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
@@ -38,6 +39,7 @@ constexpr const char* kServices[] = {
     "camfleet.v1.AuditService",
     "camfleet.v1.ProvisioningService",
     "camfleet.v1.DockService",
+    "camfleet.v1.MonitoringService",
 };
 
 // The .proto files of the API: every service they define must be in kServices.
@@ -45,6 +47,7 @@ constexpr const char* kApiFiles[] = {
     "camfleet/v1/fleet.proto",
     "camfleet/v1/audit.proto",
     "camfleet/v1/provisioning.proto",
+    "camfleet/v1/monitoring.proto",
 };
 
 const google::protobuf::DescriptorPool& Pool() {
@@ -52,6 +55,7 @@ const google::protobuf::DescriptorPool& Pool() {
   (void)v1::CreateSiteRequest::descriptor();
   (void)v1::ListAuditEventsRequest::descriptor();
   (void)v1::GetCrlRequest::descriptor();
+  (void)v1::ListAlertsRequest::descriptor();
   return *google::protobuf::DescriptorPool::generated_pool();
 }
 

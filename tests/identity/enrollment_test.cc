@@ -338,6 +338,111 @@ TEST_F(EnrollmentTest, TokenStaysUsableWhenTheDockIdWasTaken) {
   EXPECT_THAT(installer.EnrollDock(token->token(), FreshCsr("post-1-dock-2")), IsOk());
 }
 
+// `camfleet-dock enroll` keeps its key and CSR on disk before it sends them; after a lost
+// answer it sends the same CSR with the same token and finishes the enrollment it started.
+TEST_F(EnrollmentTest, RetriedDockEnrollmentWithTheSameKeyGetsTheSameCertificate) {
+  absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin_->CreateToken("POST-1");
+  ASSERT_THAT(token, IsOk());
+  TlsClient installer(server_->ChannelWithoutCertificate());
+  const std::string csr = FreshCsr("post-1-dock-2");
+  absl::StatusOr<v1::EnrollDockResponse> first = installer.EnrollDock(token->token(), csr);
+  ASSERT_THAT(first, IsOk());
+  absl::StatusOr<v1::EnrollDockResponse> retry = installer.EnrollDock(token->token(), csr);
+  ASSERT_THAT(retry, IsOk());
+  EXPECT_EQ(retry->certificate().serial(), first->certificate().serial());
+  EXPECT_EQ(retry->certificate().certificate_pem(), first->certificate().certificate_pem());
+  EXPECT_EQ(retry->ca_certificate_pem(), first->ca_certificate_pem());
+  EXPECT_EQ(retry->dock().dock_id(), "post-1-dock-2");
+  EXPECT_EQ(retry->dock().site_code(), "POST-1");
+  absl::StatusOr<std::vector<v1::Certificate>> certs = admin_->CertificatesOf("post-1-dock-2");
+  ASSERT_THAT(certs, IsOk());
+  EXPECT_EQ(certs->size(), 1u);
+}
+
+// A new CSR for the same key (a CSR's signature differs each time it is made) is the same key.
+TEST_F(EnrollmentTest, RetriedDockEnrollmentWithANewCsrForTheSameKeyGetsTheSameCertificate) {
+  absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin_->CreateToken("POST-1");
+  ASSERT_THAT(token, IsOk());
+  absl::StatusOr<provisioning::PrivateKey> key = provisioning::PrivateKey::GenerateEcP256();
+  ASSERT_THAT(key, IsOk());
+  TlsClient installer(server_->ChannelWithoutCertificate());
+  absl::StatusOr<v1::EnrollDockResponse> first =
+      installer.EnrollDock(token->token(), CsrFor(*key, "post-1-dock-2"));
+  ASSERT_THAT(first, IsOk());
+  absl::StatusOr<v1::EnrollDockResponse> retry =
+      installer.EnrollDock(token->token(), CsrFor(*key, "post-1-dock-2"));
+  ASSERT_THAT(retry, IsOk());
+  EXPECT_EQ(retry->certificate().serial(), first->certificate().serial());
+}
+
+TEST_F(EnrollmentTest, UsedTokenWithAnotherKeyForTheSameDockIsRefused) {
+  absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin_->CreateToken("POST-1");
+  ASSERT_THAT(token, IsOk());
+  TlsClient installer(server_->ChannelWithoutCertificate());
+  ASSERT_THAT(installer.EnrollDock(token->token(), FreshCsr("post-1-dock-2")), IsOk());
+  EXPECT_THAT(
+      installer.EnrollDock(token->token(), FreshCsr("post-1-dock-2")),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("unknown, already used or expired")));
+  absl::StatusOr<std::vector<v1::Certificate>> certs = admin_->CertificatesOf("post-1-dock-2");
+  ASSERT_THAT(certs, IsOk());
+  EXPECT_EQ(certs->size(), 1u);
+}
+
+TEST_F(EnrollmentTest, RetriedDockEnrollmentWithAnExpiredTokenIsRefused) {
+  absl::StatusOr<v1::CreateEnrollmentTokenResponse> token =
+      admin_->CreateToken("POST-1", absl::Minutes(10));
+  ASSERT_THAT(token, IsOk());
+  TlsClient installer(server_->ChannelWithoutCertificate());
+  const std::string csr = FreshCsr("post-1-dock-2");
+  ASSERT_THAT(installer.EnrollDock(token->token(), csr), IsOk());
+  clock_.Advance(absl::Minutes(11));
+  EXPECT_THAT(installer.EnrollDock(token->token(), csr),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+TEST_F(EnrollmentTest, RetriedEnrollmentOfARevokedDockIsRefused) {
+  absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin_->CreateToken("POST-1");
+  ASSERT_THAT(token, IsOk());
+  TlsClient installer(server_->ChannelWithoutCertificate());
+  const std::string csr = FreshCsr("post-1-dock-2");
+  ASSERT_THAT(installer.EnrollDock(token->token(), csr), IsOk());
+  v1::RevokeDockRequest req;
+  req.set_dock_id("post-1-dock-2");
+  req.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+  ASSERT_THAT(admin_->Prov(&v1::ProvisioningService::Stub::RevokeDock, req), IsOk());
+  EXPECT_THAT(installer.EnrollDock(token->token(), csr),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+// The dock measures its clock against these (agent/clock_offset.h).
+TEST_F(EnrollmentTest, EnrollmentAndRenewalAnswersCarryTheServersTime) {
+  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  auto micros = [](const google::protobuf::Timestamp& t) {
+    return google::protobuf::util::TimeUtil::TimestampToMicroseconds(t);
+  };
+  absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin_->CreateToken("POST-1");
+  ASSERT_THAT(token, IsOk());
+  TlsClient installer(server_->ChannelWithoutCertificate());
+  absl::StatusOr<v1::EnrollDockResponse> dock =
+      installer.EnrollDock(token->token(), FreshCsr("post-1-dock-2"));
+  ASSERT_THAT(dock, IsOk());
+  EXPECT_EQ(micros(dock->server_time()), now_us);
+  absl::StatusOr<v1::EnrollCameraResponse> camera = RegisterAndEnroll("CAM-0001");
+  ASSERT_THAT(camera, IsOk());
+  EXPECT_EQ(micros(camera->server_time()), now_us);
+  v1::RenewCameraCertificateRequest renew;
+  renew.set_serial("CAM-0001");
+  renew.set_csr_pem(FreshCsr("CAM-0001"));
+  absl::StatusOr<v1::RenewCameraCertificateResponse> renewed =
+      dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, renew);
+  ASSERT_THAT(renewed, IsOk());
+  EXPECT_EQ(micros(renewed->server_time()), now_us);
+  absl::StatusOr<v1::RenewDockCertificateResponse> dock_renewed =
+      dock_->RenewDock(FreshCsr(kDockId));
+  ASSERT_THAT(dock_renewed, IsOk());
+  EXPECT_EQ(micros(dock_renewed->server_time()), now_us);
+}
+
 TEST_F(EnrollmentTest, EnrolledDockServesTheTokensSite) {
   absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin_->CreateToken("POST-2");
   ASSERT_THAT(token, IsOk());

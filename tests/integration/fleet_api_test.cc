@@ -650,6 +650,26 @@ TEST_F(BadInputTest, RegisterRefusesDuplicateSerial) {
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr(Cam(1))));
 }
 
+TEST_F(BadInputTest, ImportOfAByteOrderMarkAloneIsRefusedAndTheServerGoesOn) {
+  EXPECT_THAT(client_->Import("\xEF\xBB\xBF"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("csv is empty")));
+  EXPECT_THAT(client_->Import("\xEF\xBB\xBF\n\r\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("csv is empty")));
+  // Still serving: TearDown's snapshot is another call.
+}
+
+TEST_F(BadInputTest, ImportCountsBadRowsNotProblemsAndCapsTheList) {
+  std::string csv = "serial,model,hardware_revision,site\n";
+  for (int i = 0; i < 1200; ++i) absl::StrAppend(&csv, "bad serial,AXON-4,R1,bad site\n");
+  absl::StatusOr<v1::ImportManifestResponse> resp = client_->Import(csv);
+  ASSERT_THAT(resp, IsOk());
+  EXPECT_EQ(resp->imported(), 0);
+  EXPECT_EQ(resp->rows(), 1200);
+  EXPECT_EQ(resp->bad_rows(), 1200);
+  EXPECT_EQ(resp->errors_size(), 1000);
+  EXPECT_EQ(resp->unlisted_errors(), 2 * 1200 - 1000);
+}
+
 TEST_F(BadInputTest, ImportReportsWrongColumnCountByLine) {
   ExpectManifestRefused(
       "serial,model,hardware_revision,site\n"

@@ -8,6 +8,9 @@
 // protocol's field numbers, built at run time into a private descriptor pool, and the stream
 // runs over grpc::GenericStub.
 
+#include <unistd.h>
+
+#include <atomic>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
@@ -39,6 +42,7 @@ using ::google::protobuf::Descriptor;
 using ::google::protobuf::FieldDescriptor;
 using ::google::protobuf::Message;
 using ::testing::Contains;
+using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 
 constexpr char kReflectionMethod[] =
@@ -294,6 +298,41 @@ TEST_F(ServerSurfaceTest, HealthCheckAnswersServing) {
   std::unique_ptr<grpc::ClientContext> ctx = NewClientContext();
   ASSERT_THAT(health->Check(ctx.get(), req, &resp), IsOk());
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST(ServerHealthTest, FailedWalSyncTurnsTheServerNotServing) {
+  // A disk that starts failing fsync once the server is up.
+  auto failing = std::make_shared<std::atomic<bool>>(false);
+  TestServerOptions options;
+  options.store.sync_wal = [failing](int fd) -> absl::Status {
+    if (failing->load()) return absl::UnavailableError("injected EIO");
+    return ::fdatasync(fd) == 0 ? absl::OkStatus() : absl::InternalError("fdatasync failed");
+  };
+  absl::StatusOr<std::unique_ptr<TestServer>> started = TestServer::Start(options);
+  ASSERT_THAT(started, IsOk());
+  TestServer& server = **started;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health =
+      grpc::health::v1::Health::NewStub(server.channel());
+  auto status = [&]() {
+    grpc::health::v1::HealthCheckRequest req;
+    grpc::health::v1::HealthCheckResponse resp;
+    std::unique_ptr<grpc::ClientContext> ctx = NewClientContext();
+    EXPECT_THAT(health->Check(ctx.get(), req, &resp), IsOk());
+    return resp.status();
+  };
+  ASSERT_EQ(status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  failing->store(true);
+  v1::CreateSiteRequest req;
+  req.set_code("HQ");
+  req.set_name("Headquarters");
+  v1::CreateSiteResponse resp;
+  std::unique_ptr<grpc::ClientContext> ctx = NewClientContext();
+  EXPECT_EQ(server.fleet().CreateSite(ctx.get(), req, &resp).error_code(),
+            grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_THAT(server.server().store().health(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected EIO")));
 }
 
 TEST_F(ServerSurfaceTest, ReflectionListsFleetAndAuditServices) {

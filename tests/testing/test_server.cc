@@ -42,6 +42,7 @@ absl::Status TestServer::StartServer() {
   options.insecure_dev = true;
   options.dev_operator = options_.dev_operator;
   options.clock = options_.clock;
+  options.store = options_.store;
   absl::StatusOr<std::unique_ptr<server::Server>> started = server::Server::Start(options);
   if (!started.ok()) return started.status();
   server_ = *std::move(started);

@@ -39,6 +39,8 @@ struct TestServerOptions {
   const common::Clock* clock = nullptr;
   // Recorded for calls without the operator header.
   std::string dev_operator = "dev";
+  // The store's options (a test may put a failing disk in sync_wal).
+  storage::StoreOptions store;
 };
 
 class TestServer {

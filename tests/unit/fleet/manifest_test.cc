@@ -327,5 +327,56 @@ TEST(ManifestTest, SeveralBadRowsAreAllReportedInOnePass) {
   EXPECT_EQ(m->row_count, 8);
 }
 
+
+// ------------------------------------------------------- byte order marks, CRs, long lists
+
+TEST(ManifestTest, ByteOrderMarkAloneIsAnEmptyManifest) {
+  EXPECT_THAT(ParseManifest("\xEF\xBB\xBF"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("csv is empty")));
+}
+
+TEST(ManifestTest, ByteOrderMarkFollowedByBlankLinesIsAnEmptyManifest) {
+  EXPECT_THAT(ParseManifest("\xEF\xBB\xBF\r\n \n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("csv is empty")));
+}
+
+TEST(ManifestTest, ByteOrderMarkBeforeTheHeaderIsSkipped) {
+  absl::StatusOr<ParsedManifest> m =
+      ParseManifest(absl::StrCat("\xEF\xBB\xBF", Csv("CAM-0001,BWC-7,A,POST-1\n")));
+  ASSERT_THAT(m, IsOk());
+  EXPECT_THAT(m->errors, IsEmpty());
+  EXPECT_THAT(Serials(*m), ElementsAre("CAM-0001"));
+}
+
+TEST(ManifestTest, BareCarriageReturnsEndLines) {
+  absl::StatusOr<ParsedManifest> m = ParseManifest(
+      "serial,model,hardware_revision,site\rCAM-0001,BWC-7,A,POST-1\rCAM-0002,BWC-7,A\r"
+      "CAM-0003,BWC-7,A,POST-1");
+  ASSERT_THAT(m, IsOk());
+  EXPECT_THAT(Serials(*m), ElementsAre("CAM-0001", "CAM-0003"));
+  EXPECT_THAT(ErrorLines(*m), ElementsAre(3));
+  EXPECT_EQ(m->rows[1].line, 4);
+}
+
+TEST(ManifestTest, BareCarriageReturnInsideAQuotedFieldCountsAsALine) {
+  absl::StatusOr<ParsedManifest> m =
+      ParseManifest(Csv("CAM-0001,\"BWC\r7\",A,POST-1\nCAM-0002,BWC-7,A,POST-1\n"));
+  ASSERT_THAT(m, IsOk());
+  ASSERT_THAT(m->rows, SizeIs(1));  // a model with a CR in it is not printable text
+  EXPECT_EQ(m->rows[0].line, 4);
+}
+
+TEST(ManifestTest, ErrorListIsCappedAndTheRestAreCounted) {
+  std::string body;
+  for (int i = 0; i < 1500; ++i) absl::StrAppend(&body, "bad serial,BWC-7,A,bad site\n");
+  absl::StatusOr<ParsedManifest> m = ParseManifest(Csv(body));
+  ASSERT_THAT(m, IsOk());
+  EXPECT_THAT(m->errors, SizeIs(kMaxListedManifestErrors));
+  EXPECT_EQ(m->unlisted_errors, 2 * 1500 - static_cast<int64_t>(kMaxListedManifestErrors));
+  EXPECT_EQ(m->bad_lines.size(), 1500u);
+  EXPECT_EQ(m->row_count, 1500);
+  EXPECT_EQ(m->errors.front().line(), 2);
+}
+
 }  // namespace
 }  // namespace camfleet::fleet

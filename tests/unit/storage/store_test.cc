@@ -64,6 +64,14 @@ class Results {
     absl::MutexLock lock(&mu_);
     return results_;
   }
+  // The result for `key`; INTERNAL if none came (yet).
+  absl::Status Of(const std::string& key) {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [k, status] : results_) {
+      if (k == key) return status;
+    }
+    return absl::InternalError(absl::StrCat("no result for ", key));
+  }
 
  private:
   absl::Mutex mu_;
@@ -277,6 +285,75 @@ TEST_F(StoreTest, WriteThatEndsTheWholeTransactionLeavesNoWriteAcknowledgedWrong
           << (items.count(key) == 1 ? "in the file" : "not in the file");
     }
   }
+}
+
+// ---------------------------------------------------------------------------- backpressure
+
+TEST(StoreBackpressureTest, FullQueueRefusesAWriteAtOnceWithNothingWritten) {
+  TempDir dir;
+  common::FakeClock clock{absl::FromUnixSeconds(1700000000)};
+  StoreOptions options;
+  options.max_queued_writes = 3;
+  absl::StatusOr<std::unique_ptr<Store>> opened = Store::Open(dir.File("s.db"), clock, options);
+  ASSERT_THAT(opened, IsOk());
+  Store& store = **opened;
+  ASSERT_THAT(store.WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+  }),
+              IsOk());
+  // Hold the writer inside one write; the queue fills behind it.
+  absl::Notification entered;
+  absl::Notification release;
+  Results results;
+  store.Write(
+      [&](WriteTx&) {
+        entered.Notify();
+        release.WaitForNotificationWithTimeout(kWait);
+        return absl::OkStatus();
+      },
+      results.Slot("blocker"));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(kWait));
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = absl::StrCat("queued", i);
+    store.Write([name](WriteTx& tx) { return InsertItem(tx, name); }, results.Slot(name));
+  }
+  bool ran = false;
+  store.Write(
+      [&ran](WriteTx& tx) {
+        ran = true;
+        return InsertItem(tx, "refused");
+      },
+      results.Slot("refused"));
+  // The refusal comes at once, while the writer is still held.
+  ASSERT_TRUE(results.WaitFor(1));
+  EXPECT_THAT(results.Of("refused"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("retry in a moment")));
+  EXPECT_EQ(store.stats().queue_full_refusals, 1);
+  EXPECT_EQ(store.stats().queued, 3);
+  release.Notify();
+  ASSERT_TRUE(results.WaitFor(5));
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(results.Of(absl::StrCat("queued", i)), IsOk());
+  EXPECT_FALSE(ran);
+}
+
+TEST_F(StoreTest, WriteWhoseDeadlinePassedIsNotRunAndSaysSo) {
+  bool ran = false;
+  Results results;
+  store_->Write(
+      [&ran](WriteTx& tx) {
+        ran = true;
+        return InsertItem(tx, "late");
+      },
+      results.Slot("late"), absl::Now() - absl::Seconds(1));
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "in time"); }, results.Slot("in time"),
+                absl::Now() + absl::Hours(1));
+  ASSERT_TRUE(results.WaitFor(2));
+  EXPECT_THAT(results.Of("late"),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("nothing was written")));
+  EXPECT_THAT(results.Of("in time"), IsOk());
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(Items(), std::set<std::string>{"in time"});
+  EXPECT_EQ(store_->stats().deadline_drops, 1);
 }
 
 TEST_F(StoreTest, WriteAndWaitReturnsTheWriteFunctionsError) {
@@ -518,6 +595,33 @@ TEST_F(StoreDurabilityTest, FailedSyncIsDataLossAndTheStoreRefusesFurtherWrites)
   EXPECT_THAT(result, StatusIs(absl::StatusCode::kDataLoss, HasSubstr("check the disk")));
   EXPECT_THAT(store_->WriteAndWait([](WriteTx& tx) { return InsertItem(tx, "after"); }),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("fsync")));
+}
+
+TEST_F(StoreDurabilityTest, FailedSyncMakesTheStoreUnhealthyAndTellsTheListenerOnce) {
+  int told = 0;
+  absl::Status told_why;
+  absl::Notification listener_called;
+  store_->OnFailure([&](const absl::Status& why) {
+    ++told;
+    told_why = why;
+    listener_called.Notify();
+  });
+  EXPECT_THAT(store_->health(), IsOk());
+  const int before = disk_.synced();
+  disk_.Hold();
+  Results results;
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "doomed"); }, results.Slot("doomed"));
+  ASSERT_TRUE(disk_.WaitForSyncs(1 + before));
+  disk_.Release(/*fail=*/true);
+  ASSERT_TRUE(listener_called.WaitForNotificationWithTimeout(kWait));
+  EXPECT_THAT(told_why, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("injected EIO")));
+  EXPECT_THAT(store_->health(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("EIO")));
+  // A listener set afterwards hears it at once; the first is not told twice.
+  absl::Status late;
+  store_->OnFailure([&](const absl::Status& why) { late = why; });
+  EXPECT_THAT(late, StatusIs(absl::StatusCode::kUnavailable));
+  ASSERT_TRUE(results.WaitFor(1));
+  EXPECT_EQ(told, 1);
 }
 
 TEST_F(StoreDurabilityTest, WritesQueuedBehindAFailedSyncAreNotAcknowledged) {

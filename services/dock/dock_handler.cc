@@ -1,0 +1,328 @@
+#include "services/dock/dock_handler.h"
+
+#include <deque>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "services/rpc/grpc_status.h"
+#include "services/rpc/unary.h"
+
+namespace camfleet::dock {
+
+constexpr char kSyncMethod[] = "camfleet.v1.DockService/Sync";
+
+// One Sync stream. Lives until gRPC calls OnDone and no store callback of it is outstanding.
+class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::SyncResponse> {
+ public:
+  SyncReactor(DockHandler& handler, grpc::CallbackServerContext* ctx)
+      : handler_(handler), sync_(handler.sync_) {
+    absl::StatusOr<rpc::Identity> who = handler.auth_.Authenticate(*ctx, kSyncMethod);
+    if (!who.ok()) {
+      Finish(rpc::ToGrpcStatus(who.status()));
+      return;
+    }
+    who_ = *std::move(who);
+    if (!handler_.Register(this)) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+      return;
+    }
+    registered_ = true;
+    StartRead(&request_);
+  }
+
+  // Keeps the reactor alive across a store callback (or Shutdown's End) even if gRPC is done
+  // with it meanwhile; the last Release after OnDone deletes it.
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    ++store_ops_;
+  }
+  void Release() {
+    bool remove = false;
+    {
+      absl::MutexLock lock(&mu_);
+      --store_ops_;
+      remove = done_ && store_ops_ == 0;
+    }
+    if (remove) delete this;
+  }
+
+  // Ends the stream with `status` once the messages queued so far are written.
+  void End(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      finishing_ = true;
+      finish_status_ = status;
+      read_when_drained_ = false;
+      if (writing_) return;  // OnWriteDone drains the queue, then finishes
+    }
+    Drain();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The dock half-closed or the call was cancelled: nothing more will come.
+      End(grpc::Status::OK);
+      return;
+    }
+    if (request_.ByteSizeLong() > sync_.options().max_message_bytes) {
+      End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("message is ", request_.ByteSizeLong(), " bytes; at most ",
+                                    sync_.options().max_message_bytes, " per message")));
+      return;
+    }
+    if (!session_.has_value()) {
+      if (!request_.has_hello()) {
+        End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         "the first message of a Sync stream must be a SyncHello"));
+        return;
+      }
+      Hold();
+      sync_.Open(who_, request_.hello(), [this](absl::StatusOr<OpenResult> opened) {
+        OnOpened(std::move(opened));
+        Release();
+      });
+      return;
+    }
+    if (!request_.has_batch()) {
+      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "after the hello a Sync stream carries only OutboxBatch messages"));
+      return;
+    }
+    Hold();
+    sync_.ApplyBatch(*session_, request_.batch(), [this](absl::StatusOr<BatchResult> result) {
+      OnApplied(std::move(result));
+      Release();
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        // The stream is broken (cancelled, dock gone): drop what is queued.
+        queue_.clear();
+        if (!finishing_) {
+          finishing_ = true;
+          finish_status_ = grpc::Status::OK;
+        }
+      } else {
+        queue_.pop_front();
+      }
+    }
+    Drain();
+  }
+
+  void OnDone() override {
+    if (registered_) handler_.Unregister(this);
+    bool remove = false;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      remove = store_ops_ == 0;
+    }
+    if (remove) delete this;
+  }
+
+ private:
+  void OnOpened(absl::StatusOr<OpenResult> opened) {
+    if (!opened.ok()) {
+      End(rpc::ToGrpcStatus(opened.status()));
+      return;
+    }
+    session_ = std::move(opened->session);
+    common::LogInfo("dock ", who_.name, " connected (epoch ", session_->epoch, ", custody ",
+                    opened->welcome.custody_applied(), ", telemetry ",
+                    opened->welcome.telemetry_applied(), ")");
+    v1::SyncResponse welcome;
+    *welcome.mutable_welcome() = std::move(opened->welcome);
+    Queue(std::move(welcome));
+    if (!QueueSiteView()) return;
+    Hold();
+    sync_.NewerCrl(session_->known_crl_number,
+                   [this](absl::StatusOr<std::optional<v1::CrlUpdate>> crl) {
+                     if (!crl.ok()) {
+                       End(rpc::ToGrpcStatus(crl.status()));
+                     } else {
+                       if (crl->has_value()) {
+                         v1::SyncResponse update;
+                         *update.mutable_crl() = std::move(**crl);
+                         Queue(std::move(update));
+                       }
+                       v1::SyncResponse now;
+                       *now.mutable_server_time() = sync_.Now();
+                       Queue(std::move(now));
+                       ReadWhenDrained();
+                     }
+                     Release();
+                   });
+  }
+
+  void OnApplied(absl::StatusOr<BatchResult> result) {
+    if (!result.ok()) {
+      End(rpc::ToGrpcStatus(result.status()));
+      return;
+    }
+    v1::SyncResponse ack;
+    *ack.mutable_ack() = std::move(result->ack);
+    Queue(std::move(ack));
+    if (!result->gap.ok()) {
+      common::LogWarning("dock ", who_.name, ": ", result->gap.message());
+      End(rpc::ToGrpcStatus(result->gap));
+      return;
+    }
+    if (result->custody_changed || absl::Now() - last_view_ >= sync_.options().site_view_interval) {
+      if (!QueueSiteView()) return;
+    }
+    ReadWhenDrained();
+  }
+
+  bool QueueSiteView() {
+    absl::StatusOr<v1::SiteView> view = sync_.BuildSiteView(*session_);
+    if (!view.ok()) {
+      End(rpc::ToGrpcStatus(view.status()));
+      return false;
+    }
+    last_view_ = absl::Now();
+    v1::SyncResponse message;
+    *message.mutable_site_view() = *std::move(view);
+    Queue(std::move(message));
+    return true;
+  }
+
+  void Queue(v1::SyncResponse message) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      queue_.push_back(std::move(message));
+      if (writing_) return;
+    }
+    Drain();
+  }
+
+  // The next read starts once everything queued is written: one batch in flight per stream.
+  void ReadWhenDrained() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      read_when_drained_ = true;
+      if (writing_) return;
+    }
+    Drain();
+  }
+
+  // Starts the next write, or the pending read, or the finish, whichever is due.
+  void Drain() {
+    enum { kNothing, kWrite, kRead, kFinish } next = kNothing;
+    const v1::SyncResponse* message = nullptr;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_) return;
+      if (!queue_.empty()) {
+        writing_ = true;
+        message = &queue_.front();
+        next = kWrite;
+      } else if (finishing_) {
+        finished_ = true;
+        status = finish_status_;
+        next = kFinish;
+      } else if (read_when_drained_) {
+        read_when_drained_ = false;
+        next = kRead;
+      }
+    }
+    switch (next) {
+      case kWrite:
+        StartWrite(message);
+        break;
+      case kRead:
+        StartRead(&request_);
+        break;
+      case kFinish:
+        Finish(status);
+        break;
+      case kNothing:
+        break;
+    }
+  }
+
+  DockHandler& handler_;
+  DockSyncManager& sync_;
+  rpc::Identity who_;
+  bool registered_ = false;
+  // Touched only between a read completing and the next read starting (one at a time).
+  v1::SyncRequest request_;
+  std::optional<DockSession> session_;
+  absl::Time last_view_ = absl::InfinitePast();
+
+  absl::Mutex mu_;
+  std::deque<v1::SyncResponse> queue_ ABSL_GUARDED_BY(mu_);  // front is being written
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_when_drained_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+  int store_ops_ ABSL_GUARDED_BY(mu_) = 0;  // Holds outstanding
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+DockHandler::~DockHandler() = default;
+
+bool DockHandler::Register(SyncReactor* reactor) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return false;
+  open_.insert(reactor);
+  return true;
+}
+
+void DockHandler::Unregister(SyncReactor* reactor) {
+  absl::MutexLock lock(&mu_);
+  open_.erase(reactor);
+}
+
+void DockHandler::Shutdown() {
+  std::vector<SyncReactor*> open;
+  {
+    // A registered reactor is alive (OnDone unregisters it under mu_ before anything else), and
+    // the hold keeps it so while End runs outside the lock.
+    absl::MutexLock lock(&mu_);
+    shut_down_ = true;
+    for (SyncReactor* reactor : open_) {
+      reactor->Hold();
+      open.push_back(reactor);
+    }
+  }
+  for (SyncReactor* reactor : open) {
+    reactor->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "the server is shutting down; reconnect with backoff"));
+    reactor->Release();
+  }
+}
+
+grpc::ServerBidiReactor<v1::SyncRequest, v1::SyncResponse>* DockHandler::Sync(
+    grpc::CallbackServerContext* ctx) {
+  return new SyncReactor(*this, ctx);
+}
+
+#define CAMFLEET_DOCK_WRITE(Method)                                                        \
+  grpc::ServerUnaryReactor* DockHandler::Method(grpc::CallbackServerContext* ctx,          \
+                                                const v1::Method##Request* req,            \
+                                                v1::Method##Response* resp) {              \
+    return rpc::HandleWrite(ctx, auth_, "camfleet.v1.DockService/" #Method, req, resp,     \
+                            [this](const rpc::Identity& who, const v1::Method##Request& r, \
+                                   identity::Done<v1::Method##Response> done) {            \
+                              identity_.Method(who, r, std::move(done));                   \
+                            });                                                            \
+  }
+CAMFLEET_DOCK_WRITE(EnrollDock)
+CAMFLEET_DOCK_WRITE(RenewDockCertificate)
+CAMFLEET_DOCK_WRITE(EnrollCamera)
+CAMFLEET_DOCK_WRITE(RenewCameraCertificate)
+#undef CAMFLEET_DOCK_WRITE
+
+}  // namespace camfleet::dock

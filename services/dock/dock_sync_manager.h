@@ -1,0 +1,123 @@
+#pragma once
+// The control plane's side of the dock sync stream (proto/camfleet/v1/dock_sync.proto,
+// services/dock/README.md): plain C++ over the store; sync_handler.h only moves messages.
+//
+// Exactly once: a batch is applied in one write transaction that reads the (dock, epoch, lane)
+// positions, applies every new item under its own savepoint, and stores the new positions, so
+// an item's effect, its audit event and the position that covers it commit together or not at
+// all. A replay (sequence <= position) is skipped; a gap (sequence > position + 1) stops the
+// batch there (what came before is applied) and is reported as FAILED_PRECONDITION.
+//
+// Callbacks (`done`) run on the store's completion thread once the write is durable.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "camfleet/v1/dock_sync.pb.h"
+#include "services/identity/identity_manager.h"
+#include "services/rpc/identity.h"
+#include "services/rpc/revocation_set.h"
+#include "services/storage/dock_sync_repository.h"
+#include "services/storage/store.h"
+
+namespace camfleet::dock {
+
+template <typename T>
+using Done = absl::AnyInvocable<void(absl::StatusOr<T>)>;
+
+// Protocol version this server speaks.
+inline constexpr uint32_t kProtocolVersion = 1;
+
+struct DockSyncOptions {
+  // Most items per OutboxBatch, announced in the welcome.
+  uint32_t max_batch_items = 256;
+  // Largest serialized item; a bigger one is rejected (acknowledged, with an alert).
+  size_t max_item_bytes = 16 * 1024;
+  // Largest message on the stream, either way; a bigger batch ends the stream.
+  size_t max_message_bytes = 4 << 20;
+  // A camera clock further than this from server time is flagged and alerted.
+  absl::Duration clock_skew_bound = absl::Minutes(2);
+  // The SiteView is sent again with an ack when it is older than this (and after every batch
+  // that applied custody items, which change it).
+  absl::Duration site_view_interval = absl::Seconds(60);
+};
+
+// What one stream knows once the hello is accepted.
+struct DockSession {
+  rpc::Identity who;  // the dock, from its certificate
+  int64_t dock_row = 0;
+  int64_t site_id = 0;
+  std::string site_code;
+  int slot_count = 0;  // 0: not recorded at enrollment; any slot 1-256 is accepted
+  std::string epoch;
+  int64_t known_crl_number = 0;
+};
+
+struct OpenResult {
+  DockSession session;
+  v1::SyncWelcome welcome;
+};
+
+struct BatchResult {
+  v1::SyncAck ack;
+  // Set when the batch had a gap: FAILED_PRECONDITION naming the lane and expected sequence.
+  absl::Status gap;
+  // Whether any custody item was applied (the site view changed).
+  bool custody_changed = false;
+};
+
+class DockSyncManager {
+ public:
+  // `identity` builds CRLs (GetCrl); `revoked` receives serials revoked by returns of damaged
+  // units and the like. `generation` is the database generation (EnsureDatabaseGeneration).
+  DockSyncManager(storage::Store& store, identity::IdentityManager& identity,
+                  rpc::RevocationSet& revoked, std::string generation, DockSyncOptions options = {})
+      : store_(store),
+        identity_(identity),
+        revoked_(revoked),
+        generation_(std::move(generation)),
+        options_(options) {}
+
+  const DockSyncOptions& options() const { return options_; }
+
+  // Checks the hello, records what the dock reports (agent version, backlog, slots, last
+  // contact) and answers with the welcome. Errors: INVALID_ARGUMENT naming the bad hello field;
+  // FAILED_PRECONDITION for an unsupported protocol version; PERMISSION_DENIED for a revoked or
+  // unknown dock.
+  void Open(const rpc::Identity& who, const v1::SyncHello& hello, Done<OpenResult> done);
+
+  // Applies a batch for `session`. Errors (which end the stream): INVALID_ARGUMENT for a batch
+  // with too many items, or an item without a lane or sequence; the store's errors.
+  // A gap is not an error here: BatchResult::gap says so after what preceded it was applied.
+  void ApplyBatch(const DockSession& session, const v1::OutboxBatch& batch, Done<BatchResult> done);
+
+  // The site's holders, cameras and rules as the dock needs them. Reads only.
+  absl::StatusOr<v1::SiteView> BuildSiteView(const DockSession& session);
+
+  // The fleet CRL if its number is above `have`, through IdentityManager::GetCrl.
+  void NewerCrl(int64_t have, Done<std::optional<v1::CrlUpdate>> done);
+
+  v1::ServerTime Now() const;
+
+ private:
+  storage::Store& store_;
+  identity::IdentityManager& identity_;
+  rpc::RevocationSet& revoked_;
+  const std::string generation_;
+  const DockSyncOptions options_;
+};
+
+// The checks of one item, without the store: every field of its kind, the lane its kind
+// travels in, the slot against `slot_count` (0: 1-256) and its size. INVALID_ARGUMENT naming
+// the field, e.g. "health.battery_percent is 130; give 0-100".
+absl::Status ValidateItem(const v1::OutboxItem& item, int slot_count, size_t max_item_bytes);
+
+// The worn-battery rule (services/dock/README.md): the reason the battery counts as worn, or
+// empty if it does not.
+std::string WornBatteryReason(const v1::HealthReading& reading, absl::Duration shift_and_reserve);
+
+}  // namespace camfleet::dock

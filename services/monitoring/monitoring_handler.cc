@@ -1,0 +1,35 @@
+#include "services/monitoring/monitoring_handler.h"
+
+#include "services/rpc/unary.h"
+
+namespace camfleet::monitoring {
+
+#define CAMFLEET_READ(Method)                                                               \
+  grpc::ServerUnaryReactor* MonitoringHandler::Method(grpc::CallbackServerContext* ctx,     \
+                                                      const v1::Method##Request* req,       \
+                                                      v1::Method##Response* resp) {         \
+    return rpc::HandleRead(ctx, auth_, "camfleet.v1.MonitoringService/" #Method, req, resp, \
+                           [this](const rpc::Identity&, const v1::Method##Request& r) {     \
+                             return manager_.Method(r);                                     \
+                           });                                                              \
+  }
+#define CAMFLEET_WRITE(Method)                                                                  \
+  grpc::ServerUnaryReactor* MonitoringHandler::Method(grpc::CallbackServerContext* ctx,         \
+                                                      const v1::Method##Request* req,           \
+                                                      v1::Method##Response* resp) {             \
+    return rpc::HandleWrite(                                                                    \
+        ctx, auth_, "camfleet.v1.MonitoringService/" #Method, req, resp,                        \
+        [this](const rpc::Identity& who, const v1::Method##Request& r,                          \
+               Done<v1::Method##Response> done) { manager_.Method(who, r, std::move(done)); }); \
+  }
+
+CAMFLEET_READ(ListAlerts)
+CAMFLEET_WRITE(AcknowledgeAlert)
+CAMFLEET_READ(ListConflicts)
+CAMFLEET_WRITE(ResolveConflict)
+CAMFLEET_READ(ListHealthReadings)
+
+#undef CAMFLEET_READ
+#undef CAMFLEET_WRITE
+
+}  // namespace camfleet::monitoring

@@ -1,0 +1,41 @@
+#pragma once
+// What the docks report, for people: alerts, conflicts and health readings (MonitoringService).
+// Plain C++ over the store; monitoring_handler.h authenticates and maps the result.
+//
+// Reads return at once; writes call `done` once the change and its audit event are durable.
+// Errors: INVALID_ARGUMENT naming the field (bad id, kind, page size or token); NOT_FOUND for an
+// unknown site, camera, alert or conflict; FAILED_PRECONDITION for an alert acknowledged or a
+// conflict resolved already.
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "camfleet/v1/monitoring.pb.h"
+#include "services/rpc/identity.h"
+#include "services/rpc/page_token.h"
+#include "services/storage/store.h"
+
+namespace camfleet::monitoring {
+
+template <typename T>
+using Done = absl::AnyInvocable<void(absl::StatusOr<T>)>;
+
+class MonitoringManager {
+ public:
+  MonitoringManager(storage::Store& store, const rpc::PageTokens& tokens)
+      : store_(store), tokens_(tokens) {}
+
+  absl::StatusOr<v1::ListAlertsResponse> ListAlerts(const v1::ListAlertsRequest& req);
+  void AcknowledgeAlert(const rpc::Identity& who, const v1::AcknowledgeAlertRequest& req,
+                        Done<v1::AcknowledgeAlertResponse> done);
+  absl::StatusOr<v1::ListConflictsResponse> ListConflicts(const v1::ListConflictsRequest& req);
+  void ResolveConflict(const rpc::Identity& who, const v1::ResolveConflictRequest& req,
+                       Done<v1::ResolveConflictResponse> done);
+  absl::StatusOr<v1::ListHealthReadingsResponse> ListHealthReadings(
+      const v1::ListHealthReadingsRequest& req);
+
+ private:
+  storage::Store& store_;
+  const rpc::PageTokens& tokens_;
+};
+
+}  // namespace camfleet::monitoring
