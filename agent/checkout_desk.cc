@@ -35,8 +35,8 @@ absl::StatusOr<CheckoutResult> CheckoutDesk::Checkout(absl::string_view badge) {
       event.kind = DockEvent::Kind::kCheckout;
       event.slot = result->slot;
       event.serial = result->serial;
-      event.message = absl::StrCat("checked out to badge ", badge, " (battery ",
-                                   result->battery_percent, "%)");
+      event.message =
+          absl::StrCat("checked out to badge ", badge, " (battery ", result->battery_percent, "%)");
     } else {
       event.kind = DockEvent::Kind::kCheckoutRefused;
       event.message = absl::StrCat("check-out for badge ", badge, " refused");
@@ -69,8 +69,8 @@ absl::StatusOr<CheckoutResult> CheckoutDesk::CheckoutLocked(absl::string_view ba
   }
   const std::string held = options_.ledger->HeldBy(badge, &*view);
   if (!held.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "badge ", badge, " already holds camera ", held, "; return it before taking another"));
+    return absl::FailedPreconditionError(absl::StrCat("badge ", badge, " already holds camera ",
+                                                      held, "; return it before taking another"));
   }
   const uint32_t minimum = view->rules().minimum_battery_percent();
 
@@ -113,9 +113,9 @@ absl::StatusOr<CheckoutResult> CheckoutDesk::CheckoutLocked(absl::string_view ba
     }
   }
   if (!best.has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no camera can be checked out to badge ", badge, ": ",
-        why_not.empty() ? "no camera in the slots" : absl::StrJoin(why_not, "; ")));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no camera can be checked out to badge ", badge, ": ",
+                     why_not.empty() ? "no camera in the slots" : absl::StrJoin(why_not, "; ")));
   }
 
   const absl::Time now = options_.clock->Now();
@@ -137,8 +137,8 @@ absl::StatusOr<CheckoutResult> CheckoutDesk::CheckoutLocked(absl::string_view ba
   options_.ledger->RecordCheckout(badge, best->serial, appended.sequence);
   options_.board->Release(best->slot, best->serial);
   if (options_.appended) options_.appended();
-  return CheckoutResult{best->slot,     best->serial,       best->health->battery_percent,
-                        due,            appended.sequence,  holder->name()};
+  return CheckoutResult{best->slot, best->serial,      best->health->battery_percent,
+                        due,        appended.sequence, holder->name()};
 }
 
 }  // namespace camfleet::agent

@@ -207,15 +207,16 @@ int Status(const DeskArgs& args, const DockEnvironment& env) {
   std::ostringstream o;
   o << "dock " << r->dock_id() << " at site " << (r->site_code().empty() ? "?" : r->site_code())
     << "\n";
-  o << std::left << std::setw(6) << "SLOT" << std::setw(16) << "CAMERA" << std::setw(12)
-    << "STATE" << std::setw(9) << "BATTERY" << "NOTE\n";
+  o << std::left << std::setw(6) << "SLOT" << std::setw(16) << "CAMERA" << std::setw(12) << "STATE"
+    << std::setw(9) << "BATTERY"
+    << "NOTE\n";
   for (const dockctl::v1::SlotStatus& s : r->slots()) {
     std::string note = s.refused_reason().empty() ? "" : "REFUSED: " + s.refused_reason();
     if (s.released()) note = "released";
-    o << std::left << std::setw(6) << s.slot() << std::setw(16)
-      << (s.occupied() ? s.serial() : "-") << std::setw(12) << (s.occupied() ? s.state() : "")
-      << std::setw(9)
-      << (s.has_health() ? absl::StrCat(s.battery_percent(), "%") : std::string(s.occupied() ? "?" : ""))
+    o << std::left << std::setw(6) << s.slot() << std::setw(16) << (s.occupied() ? s.serial() : "-")
+      << std::setw(12) << (s.occupied() ? s.state() : "") << std::setw(9)
+      << (s.has_health() ? absl::StrCat(s.battery_percent(), "%")
+                         : std::string(s.occupied() ? "?" : ""))
       << note << "\n";
   }
   o << "backlog: " << r->backlog_custody() << " custody, " << r->backlog_telemetry()
@@ -227,11 +228,10 @@ int Status(const DeskArgs& args, const DockEnvironment& env) {
   if (r->sync().refused()) o << " (REFUSED by the server)";
   o << "\n";
   o << "clock offset: "
-    << (r->has_clock_offset()
-            ? absl::FormatDuration(absl::Trunc(FromDurationProto(r->clock_offset()),
-                                               absl::Milliseconds(1))) +
-                  " (server minus dock)"
-            : std::string("not measured"))
+    << (r->has_clock_offset() ? absl::FormatDuration(absl::Trunc(
+                                    FromDurationProto(r->clock_offset()), absl::Milliseconds(1))) +
+                                    " (server minus dock)"
+                              : std::string("not measured"))
     << "\n";
   *env.out << o.str();
   return kExitOk;
@@ -332,7 +332,8 @@ int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
       "Each pass renews the dock's certificate once 2/3 of its validity has passed (or within the\n"
       "30-day grace after expiry), enrolls cameras without a certificate and renews cameras'\n"
       "certificates on the same schedule. It fetches the fleet CRL (kept in DIR/crl, used while\n"
-      "the server is unreachable) and refuses cameras whose certificate is revoked: a REFUSED line\n"
+      "the server is unreachable) and refuses cameras whose certificate is revoked: a REFUSED "
+      "line\n"
       "is an alert, not a failure. One line per action; calls to the server are retried with\n"
       "backoff while it is unreachable.\n"
       "Without --once the agent keeps running (until SIGINT/SIGTERM): a monitor per slot records\n"
@@ -350,7 +351,8 @@ int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
 
   auto checkout_args = std::make_shared<DeskArgs>();
   CLI::App* checkout = app.add_subcommand(
-      "checkout", "Check out the best-charged eligible camera to an officer (asks the running agent)");
+      "checkout",
+      "Check out the best-charged eligible camera to an officer (asks the running agent)");
   checkout->add_option("--dir", checkout_args->dir, "The dock's directory")
       ->required()
       ->type_name("DIR");

@@ -19,24 +19,24 @@ struct DockEvent {
     kCameraInserted,
     kCameraRemoved,
     kHealthRead,
-    kCameraRefused,     // lost, retired or revoked: never offered for check-out
-    kCameraReturned,    // an issued camera came back into a slot (DockReturn)
-    kCameraClockSet,    // the camera's clock was off by more than the bound and was corrected
-    kCameraUnknown,     // not in the site view
-    kSlotFailed,        // a call to the camera or an outbox append failed
+    kCameraRefused,   // lost, retired or revoked: never offered for check-out
+    kCameraReturned,  // an issued camera came back into a slot (DockReturn)
+    kCameraClockSet,  // the camera's clock was off by more than the bound and was corrected
+    kCameraUnknown,   // not in the site view
+    kSlotFailed,      // a call to the camera or an outbox append failed
     // Desk.
     kCheckout,
     kCheckoutRefused,
     // Sync.
     kSyncWelcomed,
     kSyncAcked,
-    kSyncEnded,         // the stream ended; `status` says why; it is reopened after a backoff
-    kSyncRefused,       // the server refused the dock's credentials: no retry until the hold-off
+    kSyncEnded,    // the stream ended; `status` says why; it is reopened after a backoff
+    kSyncRefused,  // the server refused the dock's credentials: no retry until the hold-off
     kSiteViewReceived,
     kCrlUpdated,
-    kItemsResent,       // a restored server: acknowledged items are sent again
-    kItemsLost,         // ... some of which were no longer held (an ITEMS_LOST alert is queued)
-    kItemRejected,      // the server rejected an item (it raised an alert)
+    kItemsResent,   // a restored server: acknowledged items are sent again
+    kItemsLost,     // ... some of which were no longer held (an ITEMS_LOST alert is queued)
+    kItemRejected,  // the server rejected an item (it raised an alert)
     // A line of the certificate keeper's pass (certificate_keeper.h, FormatAction); `message`
     // is the whole line.
     kCertificate,

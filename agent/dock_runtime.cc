@@ -47,9 +47,9 @@ absl::StatusOr<std::unique_ptr<DockRuntime>> DockRuntime::Start(DockRuntimeOptio
   rt->board_ = std::make_unique<SlotBoard>(slots);
   rt->ledger_ = std::make_unique<CustodyLedger>();
   // What the dock did that the control plane has not acknowledged: the ledger's start.
-  ASSIGN_OR_RETURN(std::vector<v1::OutboxItem> pending,
-                   rt->outbox_->NextBatch(std::numeric_limits<int>::max(),
-                                          std::numeric_limits<int64_t>::max()));
+  ASSIGN_OR_RETURN(
+      std::vector<v1::OutboxItem> pending,
+      rt->outbox_->NextBatch(std::numeric_limits<int>::max(), std::numeric_limits<int64_t>::max()));
   rt->ledger_->Replay(pending);
 
   DockRuntime* self = rt.get();
@@ -143,8 +143,8 @@ void DockRuntime::KeeperLoop() {
     const absl::Time until = absl::Now() + d;
     while (!stopping_ && absl::Now() < until) cv_.WaitWithDeadline(&mu_, until);
   };
-  CertificateKeeper keeper(KeeperOptions{options_.paths, options_.endpoint, retry, options_.clock,
-                                         clock_offset_.get()});
+  CertificateKeeper keeper(
+      KeeperOptions{options_.paths, options_.endpoint, retry, options_.clock, clock_offset_.get()});
   do {
     // Fresh links every pass (see dock_cli.cc).
     std::vector<std::unique_ptr<CameraLink>> links;
@@ -215,7 +215,8 @@ absl::StatusOr<dockctl::v1::GetStatusResponse> DockRuntime::Status() {
   out.set_backlog_telemetry(static_cast<uint64_t>(backlog.telemetry.items));
   const SyncState sync = sync_->state();
   out.mutable_sync()->set_connected(sync.connected);
-  if (sync.last_sync.has_value()) *out.mutable_sync()->mutable_last_sync_time() = ToTimestamp(*sync.last_sync);
+  if (sync.last_sync.has_value())
+    *out.mutable_sync()->mutable_last_sync_time() = ToTimestamp(*sync.last_sync);
   if (!sync.last_error.ok()) {
     out.mutable_sync()->set_last_error(absl::StrCat(
         absl::StatusCodeToString(sync.last_error.code()), ": ", sync.last_error.message()));

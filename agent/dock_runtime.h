@@ -42,7 +42,9 @@
 
 namespace camfleet::agent {
 
-inline std::string OutboxPath(const DockPaths& p) { return provisioning::JoinPath(p.dir, "outbox.db"); }
+inline std::string OutboxPath(const DockPaths& p) {
+  return provisioning::JoinPath(p.dir, "outbox.db");
+}
 inline std::string SiteViewPath(const DockPaths& p) {
   return provisioning::JoinPath(p.dir, "site_view.db");
 }

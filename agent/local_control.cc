@@ -83,16 +83,16 @@ LocalControlServer::~LocalControlServer() {
 namespace {
 
 std::unique_ptr<dockctl::v1::DockLocalService::Stub> Connect(const std::string& socket_path) {
-  return dockctl::v1::DockLocalService::NewStub(grpc::CreateChannel(
-      absl::StrCat("unix:", socket_path), grpc::InsecureChannelCredentials()));
+  return dockctl::v1::DockLocalService::NewStub(
+      grpc::CreateChannel(absl::StrCat("unix:", socket_path), grpc::InsecureChannelCredentials()));
 }
 
 absl::Status Explain(const grpc::Status& s, const std::string& socket_path) {
   absl::Status status = FromGrpc(s);
   if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
-    return absl::UnavailableError(absl::StrCat("no dock agent answers on ", socket_path,
-                                               " (is `camfleet-dock run` running?): ",
-                                               status.message()));
+    return absl::UnavailableError(
+        absl::StrCat("no dock agent answers on ", socket_path,
+                     " (is `camfleet-dock run` running?): ", status.message()));
   }
   return status;
 }
@@ -100,8 +100,8 @@ absl::Status Explain(const grpc::Status& s, const std::string& socket_path) {
 }  // namespace
 
 absl::StatusOr<dockctl::v1::CheckoutResponse> CallCheckout(const std::string& socket_path,
-                                                        const std::string& badge,
-                                                        absl::Duration deadline) {
+                                                           const std::string& badge,
+                                                           absl::Duration deadline) {
   auto stub = Connect(socket_path);
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
@@ -114,7 +114,7 @@ absl::StatusOr<dockctl::v1::CheckoutResponse> CallCheckout(const std::string& so
 }
 
 absl::StatusOr<dockctl::v1::GetStatusResponse> CallStatus(const std::string& socket_path,
-                                                       absl::Duration deadline) {
+                                                          absl::Duration deadline) {
   auto stub = Connect(socket_path);
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));

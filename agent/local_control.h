@@ -49,10 +49,10 @@ class LocalControlServer {
 
 // Clients, each one call with `deadline`. Errors: the agent's answer; UNAVAILABLE when no agent
 // listens on `socket_path` (the message says to start `camfleet-dock run`).
-absl::StatusOr<dockctl::v1::CheckoutResponse> CallCheckout(const std::string& socket_path,
-                                                        const std::string& badge,
-                                                        absl::Duration deadline = absl::Seconds(10));
-absl::StatusOr<dockctl::v1::GetStatusResponse> CallStatus(const std::string& socket_path,
-                                                       absl::Duration deadline = absl::Seconds(10));
+absl::StatusOr<dockctl::v1::CheckoutResponse> CallCheckout(
+    const std::string& socket_path, const std::string& badge,
+    absl::Duration deadline = absl::Seconds(10));
+absl::StatusOr<dockctl::v1::GetStatusResponse> CallStatus(
+    const std::string& socket_path, absl::Duration deadline = absl::Seconds(10));
 
 }  // namespace camfleet::agent

@@ -13,9 +13,12 @@ namespace {
 
 const char* StateName(v1::CameraState state) {
   switch (state) {
-    case v1::CAMERA_STATE_LOST: return "LOST";
-    case v1::CAMERA_STATE_RETIRED: return "RETIRED";
-    default: return "refused";
+    case v1::CAMERA_STATE_LOST:
+      return "LOST";
+    case v1::CAMERA_STATE_RETIRED:
+      return "RETIRED";
+    default:
+      return "refused";
   }
 }
 
@@ -158,9 +161,10 @@ absl::Status SlotMonitor::OnInserted(const CameraIdentity& id) {
   judged_ = false;
   next_health_ = absl::InfinitePast();
   options_.board->SetOccupant(options_.slot, id.serial);
-  Emit(DockEvent::Kind::kCameraInserted, id.serial,
-       absl::StrCat("inserted (", id.model, ", firmware ", id.firmware_version,
-                    cert_serial.empty() ? ", no certificate" : ", certificate " + cert_serial, ")"));
+  Emit(
+      DockEvent::Kind::kCameraInserted, id.serial,
+      absl::StrCat("inserted (", id.model, ", firmware ", id.firmware_version,
+                   cert_serial.empty() ? ", no certificate" : ", certificate " + cert_serial, ")"));
 
   // Back from an officer: the dock believes it was out (checked out here, or ISSUED).
   absl::StatusOr<std::optional<v1::SiteView>> view = options_.site_view->View();
@@ -194,15 +198,16 @@ absl::Status SlotMonitor::OnInserted(const CameraIdentity& id) {
     const absl::Duration skew = id.device_time - server_now;
     if (absl::AbsDuration(skew) > options_.clock_skew_bound) {
       const std::string text = absl::StrCat(
-          "camera clock is ", absl::FormatDuration(absl::Trunc(absl::AbsDuration(skew), absl::Seconds(1))),
+          "camera clock is ",
+          absl::FormatDuration(absl::Trunc(absl::AbsDuration(skew), absl::Seconds(1))),
           skew > absl::ZeroDuration() ? " ahead of" : " behind", " server time (bound ",
           absl::FormatDuration(options_.clock_skew_bound), "); set to server time");
       absl::Status alerted = Alert(v1::DOCK_ALERT_KIND_CLOCK_SKEW, id.serial, text);
       if (!alerted.ok()) {
         Emit(DockEvent::Kind::kSlotFailed, id.serial, "recording the clock skew", alerted);
       } else {
-        absl::Status set = link_->SetClock(
-            options_.clock_offset->ToServerTime(options_.clock->Now()));
+        absl::Status set =
+            link_->SetClock(options_.clock_offset->ToServerTime(options_.clock->Now()));
         if (set.ok()) {
           Emit(DockEvent::Kind::kCameraClockSet, id.serial, text);
         } else {
@@ -226,13 +231,12 @@ absl::Status SlotMonitor::Judge(const CameraIdentity& id) {
   if (options_.crl != nullptr && options_.ca != nullptr && !id.certificate_pem.empty()) {
     absl::StatusOr<std::optional<HeldCrl>> held = options_.crl->LoadNewest();
     if (held.ok() && held->has_value()) {
-      std::optional<Revocation> revoked =
-          FindRevocation(**held, *options_.ca, id.certificate_pem);
+      std::optional<Revocation> revoked = FindRevocation(**held, *options_.ca, id.certificate_pem);
       // Superseded: the server let the camera enroll again (certificate_keeper.h).
       if (revoked.has_value() && revoked->reason != "superseded") {
         kind = v1::DOCK_ALERT_KIND_REVOKED_CAMERA;
-        reason = absl::StrCat("certificate ", revoked->serial_hex, " revoked (", revoked->reason,
-                              ")");
+        reason =
+            absl::StrCat("certificate ", revoked->serial_hex, " revoked (", revoked->reason, ")");
       }
     }
   }
@@ -251,10 +255,9 @@ absl::Status SlotMonitor::Judge(const CameraIdentity& id) {
     }
   }
   if (kind != v1::DOCK_ALERT_KIND_UNSPECIFIED) {
-    const std::string text =
-        absl::StrCat("camera ", id.serial, " in slot ", options_.slot, " at ",
-                     FormatUtc(options_.clock->Now()), " refused: ", reason,
-                     "; keep this unit out of service and report it");
+    const std::string text = absl::StrCat("camera ", id.serial, " in slot ", options_.slot, " at ",
+                                          FormatUtc(options_.clock->Now()), " refused: ", reason,
+                                          "; keep this unit out of service and report it");
     RETURN_IF_ERROR(Alert(kind, id.serial, text));
     options_.board->SetRefused(options_.slot, reason);
     Emit(DockEvent::Kind::kCameraRefused, id.serial, absl::StrCat("REFUSED: ", reason));

@@ -102,8 +102,8 @@ class SlotMonitor {
   SlotMonitorOptions options_;
   // Only the poll thread touches these.
   std::unique_ptr<CameraLink> link_;
-  std::string serial_;        // the camera the monitor has recorded as inserted; empty: none
-  CameraIdentity identity_;   // its last identity
+  std::string serial_;       // the camera the monitor has recorded as inserted; empty: none
+  CameraIdentity identity_;  // its last identity
   absl::Time next_health_;
   bool judged_ = false;
   absl::Status last_failure_;  // said once, not every poll

@@ -154,7 +154,8 @@ absl::Status SyncClient::AlignLane(v1::SyncLane lane, uint64_t server_applied,
                                    bool new_generation) {
   ASSIGN_OR_RETURN(LaneState held, options_.outbox->Lane(lane));
   const char* name = lane == v1::SYNC_LANE_CUSTODY ? "custody" : "telemetry";
-  if (server_applied < held.acked_through || (new_generation && server_applied < held.last_sequence)) {
+  if (server_applied < held.acked_through ||
+      (new_generation && server_applied < held.last_sequence)) {
     // The server lacks what it once acknowledged: a control plane restored from a backup.
     ASSIGN_OR_RETURN(ResendResult resend, options_.outbox->ResendFrom(lane, server_applied));
     Emit(DockEvent::Kind::kItemsResent,
@@ -190,8 +191,7 @@ absl::Status SyncClient::HandleWelcome(Stream& stream, const v1::SyncWelcome& we
   ASSIGN_OR_RETURN(std::string known, options_.site_view->Generation());
   const bool new_generation = !known.empty() && known != welcome.generation();
   RETURN_IF_ERROR(AlignLane(v1::SYNC_LANE_CUSTODY, welcome.custody_applied(), new_generation));
-  RETURN_IF_ERROR(
-      AlignLane(v1::SYNC_LANE_TELEMETRY, welcome.telemetry_applied(), new_generation));
+  RETURN_IF_ERROR(AlignLane(v1::SYNC_LANE_TELEMETRY, welcome.telemetry_applied(), new_generation));
   if (known != welcome.generation()) {
     RETURN_IF_ERROR(options_.site_view->SetGeneration(welcome.generation()));
   }
@@ -209,9 +209,8 @@ absl::Status SyncClient::HandleWelcome(Stream& stream, const v1::SyncWelcome& we
     ++state_.streams_opened;
   }
   Emit(DockEvent::Kind::kSyncWelcomed,
-       absl::StrCat("welcomed: server applied custody ", welcome.custody_applied(),
-                    ", telemetry ", welcome.telemetry_applied(), "; batches of up to ",
-                    stream.max_batch));
+       absl::StrCat("welcomed: server applied custody ", welcome.custody_applied(), ", telemetry ",
+                    welcome.telemetry_applied(), "; batches of up to ", stream.max_batch));
   return absl::OkStatus();
 }
 
@@ -317,9 +316,8 @@ absl::Status SyncClient::RunStream() {
   absl::StatusOr<provisioning::CredentialBundle> bundle =
       provisioning::LoadCredentialBundle(options_.paths.Credentials());
   if (!bundle.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no dock credentials (run `camfleet-dock enroll`): ",
-                     bundle.status().message()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no dock credentials (run `camfleet-dock enroll`): ", bundle.status().message()));
   }
   ASSIGN_OR_RETURN(v1::SyncHello hello, MakeHello());
 
@@ -382,9 +380,9 @@ absl::Status SyncClient::RunStream() {
     if (!local.ok()) break;
     if (stream.in_flight > 0 &&
         options_.clock->Now() - stream.last_progress > options_.stall_timeout) {
-      local = absl::UnavailableError(absl::StrCat(
-          "no acknowledgement for ", absl::FormatDuration(options_.stall_timeout), " with ",
-          stream.in_flight, " batches in flight: reopening the stream"));
+      local = absl::UnavailableError(
+          absl::StrCat("no acknowledgement for ", absl::FormatDuration(options_.stall_timeout),
+                       " with ", stream.in_flight, " batches in flight: reopening the stream"));
       break;
     }
   }

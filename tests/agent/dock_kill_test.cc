@@ -84,7 +84,10 @@ TEST(DockKillTest, AgentKilledMidSyncLosesNothingAndAppliesNothingTwice) {
     args.insert(args.begin(), "camfleet-dock");
     std::ostringstream out;
     std::ostringstream err;
-    DockEnvironment env{.out = &out, .err = &err, .clock = &clock, .stop = nullptr,
+    DockEnvironment env{.out = &out,
+                        .err = &err,
+                        .clock = &clock,
+                        .stop = nullptr,
                         .retry_sleep = [](absl::Duration) {}};
     const int code = RunDock(args, env);
     EXPECT_EQ(code, 0) << out.str() << err.str();
@@ -111,15 +114,26 @@ TEST(DockKillTest, AgentKilledMidSyncLosesNothingAndAppliesNothingTwice) {
     slot_args.push_back("--slot");
     slot_args.push_back(absl::StrCat(slot, "=", socket));
   }
-  std::vector<std::string> run = {"run", "--once", "--dir", dock_dir, "--server", server.target(),
-                                  "--server-name", testing::kServerName};
+  std::vector<std::string> run = {
+      "run",      "--once",        "--dir",         dock_dir,
+      "--server", server.target(), "--server-name", testing::kServerName};
   run.insert(run.end(), slot_args.begin(), slot_args.end());
   ASSERT_EQ(cli(run), 0);
 
-  std::vector<std::string> argv = {CAMFLEET_DOCK_PATH, "run", "--dir", dock_dir, "--server",
-                                   server.target(), "--server-name", testing::kServerName,
-                                   "--interval", "1h", "--health-interval", "30ms",
-                                   "--identify-interval", "20ms"};
+  std::vector<std::string> argv = {CAMFLEET_DOCK_PATH,
+                                   "run",
+                                   "--dir",
+                                   dock_dir,
+                                   "--server",
+                                   server.target(),
+                                   "--server-name",
+                                   testing::kServerName,
+                                   "--interval",
+                                   "1h",
+                                   "--health-interval",
+                                   "30ms",
+                                   "--identify-interval",
+                                   "20ms"};
   argv.insert(argv.end(), slot_args.begin(), slot_args.end());
   const std::string db = server.paths().Database();
   auto telemetry_applied = [&] {

@@ -4,6 +4,8 @@
 // the site view ages only when the test moves it. Nothing sleeps to synchronise: every wait is
 // for a condition, with a deadline.
 
+#include "agent/dock_runtime.h"
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -12,14 +14,13 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/dock_cli.h"
 #include "agent/dock_paths.h"
-#include "agent/dock_runtime.h"
 #include "agent/local_control.h"
 #include "agent/sim/camera_unit.h"
 #include "camfleet/v1/monitoring.grpc.pb.h"
@@ -92,9 +93,9 @@ class DockRuntimeTest : public ::testing::Test {
     dock_dir_ = dir_.File("dock");
     absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin_->CreateToken(kSite);
     ASSERT_THAT(token, IsOk());
-    ASSERT_EQ(Cli({"enroll", "--server", server_->target(), "--server-name",
-                   testing::kServerName, "--ca-file", ca_file_, "--token", token->token(),
-                   "--dock-id", kDockId, "--dir", dock_dir_, "--slot-count", "4"}),
+    ASSERT_EQ(Cli({"enroll", "--server", server_->target(), "--server-name", testing::kServerName,
+                   "--ca-file", ca_file_, "--token", token->token(), "--dock-id", kDockId, "--dir",
+                   dock_dir_, "--slot-count", "4"}),
               0);
     AddCamera(1, kCam1);
     AddCamera(2, kCam2);
@@ -190,7 +191,8 @@ class DockRuntimeTest : public ::testing::Test {
       absl::StatusOr<v1::SiteCamera> c1 = runtime_->site_view().FindCamera(kCam1);
       return runtime_->sync().state().connected && Backlog() == 0 && SlotHasHealth(1) &&
              SlotHasHealth(2) && c1.ok();
-    })) << "backlog " << Backlog();
+    })) << "backlog "
+        << Backlog();
   }
 
   absl::StatusOr<dockctl::v1::CheckoutResponse> Checkout(const std::string& badge) {
@@ -264,12 +266,14 @@ TEST_F(DockRuntimeTest, OfflineReadingsAndCheckoutsArriveExactlyOnceAfterTheServ
   // ... and officers check out: B100 takes the best-charged camera, and cannot take a second.
   absl::StatusOr<dockctl::v1::CheckoutResponse> out = Checkout("B100");
   ASSERT_THAT(out, IsOk());
-  EXPECT_THAT(Checkout("B100"), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(out->serial())));
+  EXPECT_THAT(Checkout("B100"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(out->serial())));
   EXPECT_THAT(Checkout("B999"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("B999")));
   // B100 takes it out of the slot, goes on patrol, and brings it back: a return, offline.
   const std::string serial = out->serial();
   ASSERT_THAT(units_[serial]->TakeOut(), IsOk());
-  ASSERT_TRUE(WaitFor([&] { return !runtime_->board().Get(static_cast<int>(out->slot()))->occupied; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return !runtime_->board().Get(static_cast<int>(out->slot()))->occupied; }));
   clock_.Advance(absl::Hours(2));
   ASSERT_THAT(units_[serial]->PutIn(Socket(static_cast<int>(out->slot()))), IsOk());
   ASSERT_TRUE(WaitFor([&] { return HasEvent(DockEvent::Kind::kCameraReturned, serial); }));
@@ -277,7 +281,8 @@ TEST_F(DockRuntimeTest, OfflineReadingsAndCheckoutsArriveExactlyOnceAfterTheServ
   absl::StatusOr<dockctl::v1::CheckoutResponse> out2 = Checkout("B200");
   ASSERT_THAT(out2, IsOk());
   ASSERT_THAT(units_[out2->serial()]->TakeOut(), IsOk());
-  ASSERT_TRUE(WaitFor([&] { return !runtime_->board().Get(static_cast<int>(out2->slot()))->occupied; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return !runtime_->board().Get(static_cast<int>(out2->slot()))->occupied; }));
   EXPECT_GT(Backlog(), 5);
 
   ASSERT_THAT(server_->Restart(), IsOk());
@@ -331,7 +336,8 @@ TEST_F(DockRuntimeTest, CheckoutOfACameraLostCentrallyIsAConflictAndRefusedAfter
   ASSERT_TRUE(WaitFor([&] {
     absl::StatusOr<v1::SiteCamera> c = runtime_->site_view().FindCamera(kCam1);
     return Backlog() == 0 && c.ok() && c->state() == v1::CAMERA_STATE_LOST;
-  })) << "backlog " << Backlog();
+  })) << "backlog "
+      << Backlog();
   // The server kept both facts: a conflict, and the camera stays LOST.
   absl::StatusOr<v1::Camera> camera = admin_->GetCamera(kCam1);
   ASSERT_THAT(camera, IsOk());
@@ -345,7 +351,8 @@ TEST_F(DockRuntimeTest, CheckoutOfACameraLostCentrallyIsAConflictAndRefusedAfter
   // Lost means revoked: the CRL the stream brought refuses it as well as the site view.
   EXPECT_THAT(runtime_->board().Get(1)->refused_reason,
               ::testing::AnyOf(HasSubstr("LOST"), HasSubstr("revoked")));
-  EXPECT_THAT(Checkout("B200"), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("refused")));
+  EXPECT_THAT(Checkout("B200"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("refused")));
   ASSERT_TRUE(WaitFor([&] { return Backlog() == 0; }));
   EXPECT_GE(ServerRows("SELECT COUNT(*) FROM alerts"), 2);
 }
@@ -388,8 +395,8 @@ TEST_F(DockRuntimeTest, RevokedDockStopsSyncingSaysWhyAndKeepsWorkingLocally) {
   // It does not hammer: it tried once, and an hour passes before it tries again.
   EXPECT_EQ(runtime_->sync().state().attempts, 1);
   clock_.Advance(absl::Minutes(59));
-  EXPECT_FALSE(WaitFor([&] { return runtime_->sync().state().attempts > 1; },
-                       absl::Milliseconds(200)));
+  EXPECT_FALSE(
+      WaitFor([&] { return runtime_->sync().state().attempts > 1; }, absl::Milliseconds(200)));
   clock_.Advance(absl::Minutes(2));
   EXPECT_TRUE(WaitFor([&] { return runtime_->sync().state().attempts > 1; }));
   // The post goes on: check-outs from the stored site view.
