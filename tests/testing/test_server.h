@@ -40,7 +40,7 @@ struct TestServerOptions {
   // Recorded for calls without the operator header.
   std::string dev_operator = "dev";
   // The store's options (a test may put a failing disk in sync_wal).
-  storage::StoreOptions store;
+  storage::StoreOptions store{};
 };
 
 class TestServer {
