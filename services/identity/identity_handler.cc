@@ -4,24 +4,23 @@
 
 namespace camfleet::identity {
 
-#define CAMFLEET_READ(Handler, Service, Method)                                               \
-  grpc::ServerUnaryReactor* Handler::Method(grpc::CallbackServerContext* ctx,                 \
-                                            const v1::Method##Request* req,                   \
-                                            v1::Method##Response* resp) {                     \
-    return rpc::HandleRead(ctx, auth_, "camfleet.v1." #Service "/" #Method, req, resp,        \
-                           [this](const rpc::Identity&, const v1::Method##Request& r) {       \
-                             return manager_.Method(r);                                        \
-                           });                                                                 \
+#define CAMFLEET_READ(Handler, Service, Method)                                         \
+  grpc::ServerUnaryReactor* Handler::Method(grpc::CallbackServerContext* ctx,           \
+                                            const v1::Method##Request* req,             \
+                                            v1::Method##Response* resp) {               \
+    return rpc::HandleRead(ctx, auth_, "camfleet.v1." #Service "/" #Method, req, resp,  \
+                           [this](const rpc::Identity&, const v1::Method##Request& r) { \
+                             return manager_.Method(r);                                 \
+                           });                                                          \
   }
-#define CAMFLEET_WRITE(Handler, Service, Method)                                              \
-  grpc::ServerUnaryReactor* Handler::Method(grpc::CallbackServerContext* ctx,                 \
-                                            const v1::Method##Request* req,                   \
-                                            v1::Method##Response* resp) {                     \
-    return rpc::HandleWrite(ctx, auth_, "camfleet.v1." #Service "/" #Method, req, resp,       \
-                            [this](const rpc::Identity& who, const v1::Method##Request& r,    \
-                                   Done<v1::Method##Response> done) {                         \
-                              manager_.Method(who, r, std::move(done));                       \
-                            });                                                               \
+#define CAMFLEET_WRITE(Handler, Service, Method)                                                \
+  grpc::ServerUnaryReactor* Handler::Method(grpc::CallbackServerContext* ctx,                   \
+                                            const v1::Method##Request* req,                     \
+                                            v1::Method##Response* resp) {                       \
+    return rpc::HandleWrite(                                                                    \
+        ctx, auth_, "camfleet.v1." #Service "/" #Method, req, resp,                             \
+        [this](const rpc::Identity& who, const v1::Method##Request& r,                          \
+               Done<v1::Method##Response> done) { manager_.Method(who, r, std::move(done)); }); \
   }
 
 CAMFLEET_READ(ProvisioningHandler, ProvisioningService, ListOperators)
@@ -42,11 +41,11 @@ CAMFLEET_WRITE(ProvisioningHandler, ProvisioningService, AddSupplierCa)
 grpc::ServerUnaryReactor* ProvisioningHandler::GetCrl(grpc::CallbackServerContext* ctx,
                                                       const v1::GetCrlRequest* req,
                                                       v1::GetCrlResponse* resp) {
-  return rpc::HandleWrite(ctx, auth_, "camfleet.v1.ProvisioningService/GetCrl", req, resp,
-                          [this](const rpc::Identity&, const v1::GetCrlRequest& r,
-                                 Done<v1::GetCrlResponse> done) {
-                            manager_.GetCrl(r, std::move(done));
-                          });
+  return rpc::HandleWrite(
+      ctx, auth_, "camfleet.v1.ProvisioningService/GetCrl", req, resp,
+      [this](const rpc::Identity&, const v1::GetCrlRequest& r, Done<v1::GetCrlResponse> done) {
+        manager_.GetCrl(r, std::move(done));
+      });
 }
 
 #undef CAMFLEET_READ

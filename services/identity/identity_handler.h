@@ -8,10 +8,10 @@
 
 namespace camfleet::identity {
 
-#define CAMFLEET_IDENTITY_RPC(Method)                                       \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,      \
-                                   const v1::Method##Request* req,        \
-                                   v1::Method##Response* resp) override;
+#define CAMFLEET_IDENTITY_RPC(Method)                                                          \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,                           \
+                                   const v1::Method##Request* req, v1::Method##Response* resp) \
+      override;
 
 class ProvisioningHandler final : public v1::ProvisioningService::CallbackService {
  public:

@@ -67,8 +67,7 @@ class IdentityManager {
   absl::StatusOr<v1::ListOperatorsResponse> ListOperators(const v1::ListOperatorsRequest& req);
   void RevokeOperator(const rpc::Identity& who, const v1::RevokeOperatorRequest& req,
                       Done<v1::RevokeOperatorResponse> done);
-  void CreateEnrollmentToken(const rpc::Identity& who,
-                             const v1::CreateEnrollmentTokenRequest& req,
+  void CreateEnrollmentToken(const rpc::Identity& who, const v1::CreateEnrollmentTokenRequest& req,
                              Done<v1::CreateEnrollmentTokenResponse> done);
   absl::StatusOr<v1::ListEnrollmentTokensResponse> ListEnrollmentTokens(
       const v1::ListEnrollmentTokensRequest& req);
@@ -81,8 +80,7 @@ class IdentityManager {
                          Done<v1::RevokeCertificateResponse> done);
   // Rebuilt (with a new CRL number) after a revocation or once a day; otherwise cached.
   void GetCrl(const v1::GetCrlRequest& req, Done<v1::GetCrlResponse> done);
-  void ResetCameraEnrollment(const rpc::Identity& who,
-                             const v1::ResetCameraEnrollmentRequest& req,
+  void ResetCameraEnrollment(const rpc::Identity& who, const v1::ResetCameraEnrollmentRequest& req,
                              Done<v1::ResetCameraEnrollmentResponse> done);
   void AddSupplierCa(const rpc::Identity& who, const v1::AddSupplierCaRequest& req,
                      Done<v1::AddSupplierCaResponse> done);

@@ -1,0 +1,74 @@
+#pragma once
+// What the parts of IdentityManager (operators.cc, docks.cc, camera_certificates.cc,
+// revocation.cc) share: request checks, the certificate record, and the member templates that
+// run writes and schedule signing. Internal to services/identity.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "camfleet/v1/provisioning.pb.h"
+#include "common/clock.h"
+#include "google/protobuf/util/time_util.h"
+#include "provisioning/certificate_authority.h"
+#include "services/identity/identity_manager.h"
+#include "services/storage/identity_repository.h"
+
+namespace camfleet::identity {
+namespace internal {
+
+// INVALID_ARGUMENT unless `reason` is a revocation reason (not UNSPECIFIED).
+absl::Status ValidateReason(v1::RevocationReason reason);
+// INVALID_ARGUMENT naming `field` unless `name` is a valid identity.
+absl::Status ValidateName(absl::string_view field, absl::string_view name);
+// INVALID_ARGUMENT unless `csr_pem` is present and at most 16 KiB.
+absl::Status ValidateCsrField(absl::string_view csr_pem);
+// A serial as the store keeps it (lower-case hex without leading zeros; supplier serials as
+// given).
+std::string StoredSerial(absl::string_view serial);
+storage::CertificateRecord ToRecord(const provisioning::IssuedCertificate& cert,
+                                    const std::string& issued_by);
+// SHA-256 of an enrollment token's secret, as stored.
+std::string TokenHash(absl::string_view token);
+// Not revoked and not past not_after + grace.
+bool CertificateUsable(const v1::Certificate& c, absl::Time now, absl::Duration grace);
+// Revokes every valid certificate of `role`/`identity` (an operator or dock being removed).
+absl::StatusOr<size_t> RevokeAllCertificates(storage::WriteTx& tx, const std::string& role,
+                                             const std::string& identity,
+                                             v1::RevocationReason reason, const std::string& actor,
+                                             rpc::RevocationSet& set);
+
+// Answers through `done` with the server's time set on a successful response, read as late as
+// possible: the dock measures its clock's offset against it.
+template <typename Resp>
+Done<Resp> WithServerTime(const common::Clock& clock, Done<Resp> done) {
+  return [&clock, done = std::move(done)](absl::StatusOr<Resp> resp) mutable {
+    if (resp.ok()) {
+      *resp->mutable_server_time() =
+          google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock.Now()));
+    }
+    done(std::move(resp));
+  };
+}
+
+}  // namespace internal
+
+template <typename Resp, typename Fn>
+void IdentityManager::RunWrite(Fn fn, Done<Resp> done) {
+  storage::WriteWithResponse<Resp>(store_, std::move(fn), std::move(done));
+}
+
+template <typename Resp, typename Now>
+void IdentityManager::ScheduleSigning(Done<Resp> done, Now now) {
+  if (signers_.queued() >= kMaxQueuedSignings) {
+    return done(absl::UnavailableError(
+        absl::StrCat("camfleetd is busy: ", kMaxQueuedSignings,
+                     " certificate requests are waiting to be signed; retry with backoff")));
+  }
+  signers_.Schedule([now = std::move(now), done = std::move(done),
+                     intent = store_.AnnounceWrite()]() mutable { now(std::move(done)); });
+}
+
+}  // namespace camfleet::identity
