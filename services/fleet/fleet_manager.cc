@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
@@ -83,17 +84,18 @@ absl::StatusOr<v1::Camera> Transition(WriteTx& tx, const rpc::Identity& who,
     }
   }
   // A lost unit's key may be in anyone's hands; a retired one must never be trusted again.
-  // Either way its certificate is revoked in this same transaction.
+  // Either way every certificate it still holds (not only the linked one: older enrollments',
+  // renewals' predecessors, the factory one) is revoked in this same transaction.
   if (action == CameraAction::kReportLost || action == CameraAction::kRetire) {
-    ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> cert,
-                     storage::FindCameraCertificate(tx.db(), cam.id));
-    if (cert.has_value() && !cert->certificate.has_revoke_time()) {
-      RETURN_IF_ERROR(identity::RevokeInTransaction(
-          tx, *cert,
-          action == CameraAction::kReportLost ? v1::REVOCATION_REASON_KEY_COMPROMISE
-                                              : v1::REVOCATION_REASON_CESSATION_OF_OPERATION,
-          who.actor(), revoked));
-      details.emplace_back("revoked_certificate", cert->certificate.serial());
+    ASSIGN_OR_RETURN(std::vector<std::string> revoked_serials,
+                     identity::RevokeCameraCertificates(
+                         tx, serial,
+                         action == CameraAction::kReportLost
+                             ? v1::REVOCATION_REASON_KEY_COMPROMISE
+                             : v1::REVOCATION_REASON_CESSATION_OF_OPERATION,
+                         who.actor(), revoked));
+    if (!revoked_serials.empty()) {
+      details.emplace_back("revoked_certificate", absl::StrJoin(revoked_serials, ","));
     }
   }
   RETURN_IF_ERROR(storage::UpdateCameraState(tx, cam.id, to, note));

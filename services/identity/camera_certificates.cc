@@ -173,8 +173,9 @@ void IdentityManager::ResetCameraEnrollment(const rpc::Identity& who,
   absl::Status valid = rpc::ValidateSerial("serial", req.serial());
   if (valid.ok()) valid = rpc::ValidateText("reason", req.reason(), 1, 1024);
   if (!valid.ok()) return done(valid);
-  RunWrite<v1::ResetCameraEnrollmentResponse>(
-      [this, who, req](WriteTx& tx, v1::ResetCameraEnrollmentResponse& resp) -> absl::Status {
+  RunRevokingWrite<v1::ResetCameraEnrollmentResponse>(
+      [who, req](WriteTx& tx, v1::ResetCameraEnrollmentResponse& resp,
+                 RevocationBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(tx.db(), req.serial()));
         ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> cert,
                          storage::FindCameraCertificate(tx.db(), cam.id));
@@ -182,11 +183,17 @@ void IdentityManager::ResetCameraEnrollment(const rpc::Identity& who,
           return absl::FailedPreconditionError(absl::StrCat(
               "camera '", req.serial(), "' has no valid certificate; it can enroll as it is"));
         }
-        RETURN_IF_ERROR(RevokeInTransaction(tx, *cert, v1::REVOCATION_REASON_SUPERSEDED,
-                                            who.actor(), revoked_));
-        RETURN_IF_ERROR(storage::Audit(
-            tx, who.actor(), "camera.reset_enrollment", "camera", req.serial(),
-            {{"certificate", cert->certificate.serial()}, {"reason", req.reason()}}));
+        // Not only the linked certificate: any older one still valid (an earlier enrollment's,
+        // a renewal's predecessor, the factory one) would let the old key back in.
+        ASSIGN_OR_RETURN(
+            std::vector<std::string> revoked,
+            RevokeCameraCertificates(tx, req.serial(), v1::REVOCATION_REASON_SUPERSEDED,
+                                     who.actor(), batch));
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "camera.reset_enrollment", "camera",
+                                       req.serial(),
+                                       {{"certificate", cert->certificate.serial()},
+                                        {"revoked_certificates", absl::StrJoin(revoked, ",")},
+                                        {"reason", req.reason()}}));
         ASSIGN_OR_RETURN(storage::CertificateRow after,
                          storage::FindCertificate(tx.db(), cert->certificate.serial()));
         *resp.mutable_revoked_certificate() = std::move(after.certificate);

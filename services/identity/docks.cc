@@ -144,19 +144,36 @@ void IdentityManager::RevokeDock(const rpc::Identity& who, const v1::RevokeDockR
   if (valid.ok()) valid = ValidateReason(req.reason());
   if (valid.ok()) valid = rpc::ValidateText("note", req.note(), 0, 1024);
   if (!valid.ok()) return done(valid);
-  RunWrite<v1::RevokeDockResponse>(
-      [this, who, req](WriteTx& tx, v1::RevokeDockResponse& resp) -> absl::Status {
+  RunRevokingWrite<v1::RevokeDockResponse>(
+      [who, req](WriteTx& tx, v1::RevokeDockResponse& resp,
+                 RevocationBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(storage::DockRow dock, storage::FindDock(tx.db(), req.dock_id()));
         if (dock.revoked) {
           return absl::FailedPreconditionError(
               absl::StrCat("dock '", req.dock_id(), "' is already revoked"));
         }
         RETURN_IF_ERROR(storage::MarkDockRevoked(tx, dock.id));
-        ASSIGN_OR_RETURN(size_t count, RevokeAllCertificates(tx, "dock", req.dock_id(),
-                                                             req.reason(), who.actor(), revoked_));
+        // The principal first: from the commit on, every certificate the dock ever held is
+        // refused, whatever its serial; then each one still valid is revoked for the CRL.
+        batch.principals.emplace_back(Role::kDock, req.dock_id());
+        storage::CertificateFilter all;
+        all.role = "dock";
+        all.identity = req.dock_id();
+        ASSIGN_OR_RETURN(size_t count, RevokeMatching(tx, all, req.reason(), who.actor(), batch));
+        // A compromised dock may have had cameras certified for keys it holds: every camera
+        // certificate it relayed goes with it. (Retired or decommissioned docks' cameras keep
+        // theirs: their keys never left the cameras.)
+        size_t relayed = 0;
+        if (req.reason() == v1::REVOCATION_REASON_KEY_COMPROMISE) {
+          storage::CertificateFilter cameras;
+          cameras.role = "camera";
+          cameras.issued_by = absl::StrCat("dock:", req.dock_id());
+          ASSIGN_OR_RETURN(relayed, RevokeMatching(tx, cameras, req.reason(), who.actor(), batch));
+        }
         RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "dock.revoke", "dock", req.dock_id(),
                                        {{"reason", storage::ReasonText(req.reason())},
                                         {"certificates", absl::StrCat(count)},
+                                        {"camera_certificates", absl::StrCat(relayed)},
                                         {"note", req.note()}}));
         ASSIGN_OR_RETURN(storage::DockRow after, storage::FindDock(tx.db(), req.dock_id()));
         *resp.mutable_dock() = std::move(after.dock);
@@ -256,23 +273,47 @@ void IdentityManager::EnrollDockNow(const rpc::Identity&, const v1::EnrollDockRe
 void IdentityManager::RenewDockCertificate(const rpc::Identity& who,
                                            const v1::RenewDockCertificateRequest& req,
                                            Done<v1::RenewDockCertificateResponse> done) {
-  done = WithServerTime(store_.clock(), std::move(done));
+  // Signing is CPU work: it waits its turn with enrollments instead of running on a gRPC thread.
+  ScheduleSigning(WithServerTime(store_.clock(), std::move(done)),
+                  [this, who, req](Done<v1::RenewDockCertificateResponse> d) {
+                    RenewDockCertificateNow(who, req, std::move(d));
+                  });
+}
+
+void IdentityManager::RenewDockCertificateNow(const rpc::Identity& who,
+                                              const v1::RenewDockCertificateRequest& req,
+                                              Done<v1::RenewDockCertificateResponse> done) {
   if (absl::Status s = ValidateCsrField(req.csr_pem()); !s.ok()) return done(s);
+  // Refuse an early renewal before spending a signature on it; the transaction checks again.
+  const absl::Time now = store_.clock().Now();
+  absl::Status due = store_.ReadForPrecheck(
+      [&](common::Database& db) { return CheckRenewalWindow(db, who.certificate_serial, now); });
+  if (!due.ok()) return done(due);
   absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), Role::kDock, who.name);
   if (!cert.ok()) return done(cert.status());
-  RunWrite<v1::RenewDockCertificateResponse>(
-      [this, who, cert = *std::move(cert)](WriteTx& tx,
-                                           v1::RenewDockCertificateResponse& resp) -> absl::Status {
+  RunRevokingWrite<v1::RenewDockCertificateResponse>(
+      [this, who, cert = *std::move(cert)](WriteTx& tx, v1::RenewDockCertificateResponse& resp,
+                                           RevocationBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(storage::DockRow dock, storage::FindDock(tx.db(), who.name));
         if (dock.revoked) {
           return absl::UnauthenticatedError(absl::StrCat("dock '", who.name, "' is revoked"));
         }
+        RETURN_IF_ERROR(CheckRenewalWindow(tx.db(), who.certificate_serial, tx.now()));
         RETURN_IF_ERROR(storage::TouchDock(tx, dock.id));
+        // At most one overlap: the certificate presented stays valid until it expires (the
+        // dock switches once the new one is safely on disk); every other one is superseded.
+        storage::CertificateFilter others;
+        others.role = "dock";
+        others.identity = who.name;
+        ASSIGN_OR_RETURN(size_t superseded,
+                         RevokeMatching(tx, others, v1::REVOCATION_REASON_SUPERSEDED, who.actor(),
+                                        batch, who.certificate_serial));
         ASSIGN_OR_RETURN(storage::CertificateRow row,
                          storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
-        RETURN_IF_ERROR(storage::Audit(
-            tx, who.actor(), "dock.renew_certificate", "dock", who.name,
-            {{"certificate", cert.info.serial_hex}, {"previous", who.certificate_serial}}));
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "dock.renew_certificate", "dock", who.name,
+                                       {{"certificate", cert.info.serial_hex},
+                                        {"previous", who.certificate_serial},
+                                        {"superseded", absl::StrCat(superseded)}}));
         *resp.mutable_certificate() = std::move(row.certificate);
         resp.set_ca_certificate_pem(ca_.CertificatePem());
         return absl::OkStatus();

@@ -3,6 +3,7 @@
 // revocation.cc) share: request checks, the certificate record, and the member templates that
 // run writes and schedule signing. Internal to services/identity.
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -34,11 +35,14 @@ storage::CertificateRecord ToRecord(const provisioning::IssuedCertificate& cert,
 std::string TokenHash(absl::string_view token);
 // Not revoked and not past not_after + grace.
 bool CertificateUsable(const v1::Certificate& c, absl::Time now, absl::Duration grace);
-// Revokes every valid certificate of `role`/`identity` (an operator or dock being removed).
-absl::StatusOr<size_t> RevokeAllCertificates(storage::WriteTx& tx, const std::string& role,
-                                             const std::string& identity,
-                                             v1::RevocationReason reason, const std::string& actor,
-                                             rpc::RevocationSet& set);
+// Revokes every certificate matching `filter` (role, identity, issued_by) that is not revoked
+// yet, however many, except the one with serial `keep` (if given). Returns how many.
+absl::StatusOr<size_t> RevokeMatching(storage::WriteTx& tx, storage::CertificateFilter filter,
+                                      v1::RevocationReason reason, const std::string& actor,
+                                      RevocationBatch& batch, const std::string& keep = "");
+// Refuses (FAILED_PRECONDITION) a renewal presented with certificate `serial` before its
+// renewal window opens (provisioning::RenewalDueAt, less the clock-skew allowance).
+absl::Status CheckRenewalWindow(common::Database& db, const std::string& serial, absl::Time now);
 
 // Answers through `done` with the server's time set on a successful response, read as late as
 // possible: the dock measures its clock's offset against it.
@@ -58,6 +62,23 @@ Done<Resp> WithServerTime(const common::Clock& clock, Done<Resp> done) {
 template <typename Resp, typename Fn>
 void IdentityManager::RunWrite(Fn fn, Done<Resp> done) {
   storage::WriteWithResponse<Resp>(store_, std::move(fn), std::move(done));
+}
+
+template <typename Resp, typename Fn>
+void IdentityManager::RunRevokingWrite(Fn fn, Done<Resp> done) {
+  auto batch = std::make_shared<RevocationBatch>();
+  storage::WriteWithResponse<Resp>(
+      store_,
+      [fn = std::move(fn), batch](storage::WriteTx& tx, Resp& resp) mutable -> absl::Status {
+        RevocationBatch mine;
+        absl::Status s = fn(tx, resp, mine);
+        if (s.ok()) *batch = std::move(mine);
+        return s;
+      },
+      [this, batch, done = std::move(done)](absl::StatusOr<Resp> resp) mutable {
+        if (resp.ok()) batch->ApplyTo(revoked_);
+        done(std::move(resp));
+      });
 }
 
 template <typename Resp, typename Now>

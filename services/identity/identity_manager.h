@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -28,14 +30,41 @@ namespace camfleet::identity {
 template <typename T>
 using Done = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 
-// Loads every revoked serial from the store into `set` (at server start).
+// Loads every revoked serial, operator and dock from the store into `set` (at server start).
 absl::Status LoadRevocations(storage::Store& store, rpc::RevocationSet& set);
 
-// Revokes `cert` inside `tx` and adds it to `set` at once (fail-closed: should the transaction
-// then fail, the serial stays refused until restart, which is the safe side).
+// What a write revokes, to be added to the RevocationSet once that write has committed (never
+// before: the set must not hold a revocation the store does not). IdentityManager's writes
+// apply it in their completion callback, before the caller hears of the revocation.
+struct RevocationBatch {
+  std::vector<std::string> serials;
+  std::vector<std::pair<provisioning::Role, std::string>> principals;
+  void ApplyTo(rpc::RevocationSet& set) const;
+};
+
+// Revokes `cert` inside `tx` with its audit event, and notes its serial in `batch`.
+absl::Status RevokeInTransaction(storage::WriteTx& tx, const storage::CertificateRow& cert,
+                                 v1::RevocationReason reason, const std::string& revoked_by,
+                                 RevocationBatch& batch);
+// The same for callers that cannot apply a batch after their commit: adds to `set` at once
+// (fail-closed: should the transaction then fail, the serial stays refused until restart).
 absl::Status RevokeInTransaction(storage::WriteTx& tx, const storage::CertificateRow& cert,
                                  v1::RevocationReason reason, const std::string& revoked_by,
                                  rpc::RevocationSet& set);
+
+// Revokes every certificate ever issued for camera `camera_serial` that is not revoked yet
+// (fleet-issued and imported factory ones alike, not only the one linked to the camera), each
+// with its audit event: a lost, retired or reset camera. Returns their serials.
+absl::StatusOr<std::vector<std::string>> RevokeCameraCertificates(storage::WriteTx& tx,
+                                                                  const std::string& camera_serial,
+                                                                  v1::RevocationReason reason,
+                                                                  const std::string& revoked_by,
+                                                                  RevocationBatch& batch);
+absl::StatusOr<std::vector<std::string>> RevokeCameraCertificates(storage::WriteTx& tx,
+                                                                  const std::string& camera_serial,
+                                                                  v1::RevocationReason reason,
+                                                                  const std::string& revoked_by,
+                                                                  rpc::RevocationSet& set);
 
 // Checks a certificate a supplier put on camera `serial` at the factory against every supplier
 // CA configured, and records it (role camera, source supplier). The camera is not linked to it
@@ -103,6 +132,8 @@ class IdentityManager {
   // caller's thread; they answer through `done` as before.
   void EnrollDockNow(const rpc::Identity& who, const v1::EnrollDockRequest& req,
                      Done<v1::EnrollDockResponse> done);
+  void RenewDockCertificateNow(const rpc::Identity& who, const v1::RenewDockCertificateRequest& req,
+                               Done<v1::RenewDockCertificateResponse> done);
   void EnrollCameraNow(const rpc::Identity& who, const v1::EnrollCameraRequest& req,
                        Done<v1::EnrollCameraResponse> done);
   void RenewCameraCertificateNow(const rpc::Identity& who,
@@ -111,6 +142,10 @@ class IdentityManager {
 
   template <typename Resp, typename Fn>
   void RunWrite(Fn fn, Done<Resp> done);
+  // RunWrite for writes that revoke: `fn(tx, resp, batch)`; what it puts in `batch` reaches
+  // revoked_ once the write has committed, before `done` answers.
+  template <typename Resp, typename Fn>
+  void RunRevokingWrite(Fn fn, Done<Resp> done);
   // Runs `now(done)` on signers_, or answers UNAVAILABLE past kMaxQueuedSignings. Its write
   // comes once the signature is made, so the store is told to hold a group open for it.
   template <typename Resp, typename Now>

@@ -100,20 +100,41 @@ void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
     return done(absl::FailedPreconditionError("only operators renew with this call"));
   }
   if (absl::Status s = ValidateCsrField(req.csr_pem()); !s.ok()) return done(s);
+  // Refuse an early renewal before spending a signature on it; the transaction checks again.
+  if (!who.certificate_serial.empty()) {
+    const absl::Time now = store_.clock().Now();
+    absl::Status due = store_.ReadForPrecheck(
+        [&](common::Database& db) { return CheckRenewalWindow(db, who.certificate_serial, now); });
+    if (!due.ok()) return done(due);
+  }
   absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), who.role, who.name);
   if (!cert.ok()) return done(cert.status());
-  RunWrite<v1::RenewOperatorCertificateResponse>(
-      [this, who, cert = *std::move(cert)](
-          WriteTx& tx, v1::RenewOperatorCertificateResponse& resp) -> absl::Status {
+  RunRevokingWrite<v1::RenewOperatorCertificateResponse>(
+      [this, who, cert = *std::move(cert)](WriteTx& tx, v1::RenewOperatorCertificateResponse& resp,
+                                           RevocationBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(storage::OperatorRow op, storage::FindOperator(tx.db(), who.name));
         if (op.op.has_revoke_time()) {
           return absl::UnauthenticatedError(absl::StrCat("operator '", who.name, "' is revoked"));
         }
+        if (!who.certificate_serial.empty()) {
+          RETURN_IF_ERROR(CheckRenewalWindow(tx.db(), who.certificate_serial, tx.now()));
+        }
+        // At most one overlap: the certificate presented stays valid until it expires (the
+        // client switches to the new one when it has it safely on disk); every other one the
+        // operator holds, a previous renewal's included, is superseded now.
+        storage::CertificateFilter others;
+        others.role = storage::RoleText(op.op.role());
+        others.identity = who.name;
+        ASSIGN_OR_RETURN(size_t superseded,
+                         RevokeMatching(tx, others, v1::REVOCATION_REASON_SUPERSEDED, who.actor(),
+                                        batch, who.certificate_serial));
         ASSIGN_OR_RETURN(storage::CertificateRow row,
                          storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
-        RETURN_IF_ERROR(storage::Audit(
-            tx, who.actor(), "operator.renew_certificate", "operator", who.name,
-            {{"certificate", cert.info.serial_hex}, {"previous", who.certificate_serial}}));
+        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "operator.renew_certificate", "operator",
+                                       who.name,
+                                       {{"certificate", cert.info.serial_hex},
+                                        {"previous", who.certificate_serial},
+                                        {"superseded", absl::StrCat(superseded)}}));
         *resp.mutable_certificate() = std::move(row.certificate);
         resp.set_ca_certificate_pem(ca_.CertificatePem());
         return absl::OkStatus();
@@ -152,17 +173,23 @@ void IdentityManager::RevokeOperator(const rpc::Identity& who, const v1::RevokeO
   if (valid.ok()) valid = ValidateReason(req.reason());
   if (valid.ok()) valid = rpc::ValidateText("note", req.note(), 0, 1024);
   if (!valid.ok()) return done(valid);
-  RunWrite<v1::RevokeOperatorResponse>(
-      [this, who, req](WriteTx& tx, v1::RevokeOperatorResponse& resp) -> absl::Status {
+  RunRevokingWrite<v1::RevokeOperatorResponse>(
+      [who, req](WriteTx& tx, v1::RevokeOperatorResponse& resp,
+                 RevocationBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(storage::OperatorRow op, storage::FindOperator(tx.db(), req.name()));
         if (op.op.has_revoke_time()) {
           return absl::FailedPreconditionError(
               absl::StrCat("operator '", req.name(), "' is already revoked"));
         }
         RETURN_IF_ERROR(storage::MarkOperatorRevoked(tx, op.id));
-        ASSIGN_OR_RETURN(size_t count,
-                         RevokeAllCertificates(tx, storage::RoleText(op.op.role()), req.name(),
-                                               req.reason(), who.actor(), revoked_));
+        // The principal first: from the commit on, every certificate it ever held is refused,
+        // whatever its serial; then each one still valid is revoked for the CRL.
+        ASSIGN_OR_RETURN(Role role, provisioning::ParseRole(storage::RoleText(op.op.role())));
+        batch.principals.emplace_back(role, req.name());
+        storage::CertificateFilter all;
+        all.role = storage::RoleText(op.op.role());
+        all.identity = req.name();
+        ASSIGN_OR_RETURN(size_t count, RevokeMatching(tx, all, req.reason(), who.actor(), batch));
         RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "operator.revoke", "operator", req.name(),
                                        {{"reason", storage::ReasonText(req.reason())},
                                         {"certificates", absl::StrCat(count)},

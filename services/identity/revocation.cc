@@ -3,6 +3,7 @@
 
 #include "provisioning/revocation.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -55,21 +56,46 @@ provisioning::RevocationReason ToCrlReason(v1::RevocationReason reason) {
   }
 }
 
+absl::Duration LongestRenewalGrace() {
+  absl::Duration longest = absl::ZeroDuration();
+  for (Role role : provisioning::kAllRoles) {
+    longest = std::max(longest, provisioning::ProfileFor(role).renewal_grace);
+  }
+  return longest;
+}
+
 }  // namespace
 
 absl::Status LoadRevocations(storage::Store& store, rpc::RevocationSet& set) {
   return store.Read([&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(std::vector<storage::RevokedEntry> revoked, storage::ListRevoked(db));
     for (const storage::RevokedEntry& r : revoked) set.Add(r.serial);
+    ASSIGN_OR_RETURN(std::vector<storage::OperatorRow> ops,
+                     storage::ListOperators(db, /*include_revoked=*/true));
+    for (const storage::OperatorRow& op : ops) {
+      if (!op.op.has_revoke_time()) continue;
+      absl::StatusOr<Role> role = provisioning::ParseRole(storage::RoleText(op.op.role()));
+      if (role.ok()) set.AddPrincipal(*role, op.op.name());
+    }
+    ASSIGN_OR_RETURN(std::vector<v1::Dock> docks,
+                     storage::ListDocks(db, std::nullopt, /*include_revoked=*/true));
+    for (const v1::Dock& d : docks) {
+      if (d.has_revoke_time()) set.AddPrincipal(Role::kDock, d.dock_id());
+    }
     return absl::OkStatus();
   });
 }
 
+void RevocationBatch::ApplyTo(rpc::RevocationSet& set) const {
+  for (const auto& [role, identity] : principals) set.AddPrincipal(role, identity);
+  for (const std::string& serial : serials) set.Add(serial);
+}
+
 absl::Status RevokeInTransaction(WriteTx& tx, const storage::CertificateRow& cert,
                                  v1::RevocationReason reason, const std::string& revoked_by,
-                                 rpc::RevocationSet& set) {
+                                 RevocationBatch& batch) {
   RETURN_IF_ERROR(storage::RevokeCertificate(tx, cert.id, reason, revoked_by));
-  set.Add(cert.certificate.serial());
+  batch.serials.push_back(cert.certificate.serial());
   return storage::Audit(tx, revoked_by, "certificate.revoke", "certificate",
                         cert.certificate.serial(),
                         {{"role", storage::RoleText(cert.certificate.role())},
@@ -77,22 +103,79 @@ absl::Status RevokeInTransaction(WriteTx& tx, const storage::CertificateRow& cer
                          {"reason", storage::ReasonText(reason)}});
 }
 
-// Revokes every valid certificate of `role`/`identity` (an operator or dock being removed).
-absl::StatusOr<size_t> internal::RevokeAllCertificates(WriteTx& tx, const std::string& role,
-                                                       const std::string& identity,
-                                                       v1::RevocationReason reason,
-                                                       const std::string& actor,
-                                                       rpc::RevocationSet& set) {
-  storage::CertificateFilter filter;
-  filter.role = role;
-  filter.identity = identity;
-  filter.limit = 1000;
-  ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> certs,
-                   storage::ListCertificates(tx.db(), filter));
-  for (const storage::CertificateRow& c : certs) {
-    RETURN_IF_ERROR(RevokeInTransaction(tx, c, reason, actor, set));
+absl::Status RevokeInTransaction(WriteTx& tx, const storage::CertificateRow& cert,
+                                 v1::RevocationReason reason, const std::string& revoked_by,
+                                 rpc::RevocationSet& set) {
+  RevocationBatch batch;
+  RETURN_IF_ERROR(RevokeInTransaction(tx, cert, reason, revoked_by, batch));
+  batch.ApplyTo(set);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> internal::RevokeMatching(WriteTx& tx, storage::CertificateFilter filter,
+                                                v1::RevocationReason reason,
+                                                const std::string& actor, RevocationBatch& batch,
+                                                const std::string& keep) {
+  // In pages, newest first, so that any number of certificates is revoked without holding
+  // them all in memory; revoked rows drop out of the filter, `keep` is stepped over.
+  filter.include_revoked = false;
+  filter.limit = 500;
+  filter.before_id.reset();
+  size_t count = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> certs,
+                     storage::ListCertificates(tx.db(), filter));
+    if (certs.empty()) return count;
+    for (const storage::CertificateRow& c : certs) {
+      if (!keep.empty() && c.certificate.serial() == keep) continue;
+      RETURN_IF_ERROR(RevokeInTransaction(tx, c, reason, actor, batch));
+      ++count;
+    }
+    filter.before_id = certs.back().id;
   }
-  return certs.size();
+}
+
+absl::StatusOr<std::vector<std::string>> RevokeCameraCertificates(WriteTx& tx,
+                                                                  const std::string& camera_serial,
+                                                                  v1::RevocationReason reason,
+                                                                  const std::string& revoked_by,
+                                                                  RevocationBatch& batch) {
+  storage::CertificateFilter filter;
+  filter.role = "camera";
+  filter.identity = camera_serial;
+  const size_t before = batch.serials.size();
+  RETURN_IF_ERROR(RevokeMatching(tx, filter, reason, revoked_by, batch).status());
+  return std::vector<std::string>(batch.serials.begin() + static_cast<ptrdiff_t>(before),
+                                  batch.serials.end());
+}
+
+absl::StatusOr<std::vector<std::string>> RevokeCameraCertificates(WriteTx& tx,
+                                                                  const std::string& camera_serial,
+                                                                  v1::RevocationReason reason,
+                                                                  const std::string& revoked_by,
+                                                                  rpc::RevocationSet& set) {
+  RevocationBatch batch;
+  ASSIGN_OR_RETURN(std::vector<std::string> serials,
+                   RevokeCameraCertificates(tx, camera_serial, reason, revoked_by, batch));
+  batch.ApplyTo(set);
+  return serials;
+}
+
+absl::Status internal::CheckRenewalWindow(common::Database& db, const std::string& serial,
+                                          absl::Time now) {
+  ASSIGN_OR_RETURN(storage::CertificateRow cert, storage::FindCertificate(db, serial));
+  const absl::Time not_before =
+      absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(cert.certificate.not_before()));
+  const absl::Time not_after =
+      absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(cert.certificate.not_after()));
+  const absl::Time opens = provisioning::RenewalDueAt(not_before, not_after);
+  if (now + provisioning::kClockSkewAllowance < opens) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "certificate ", serial, " is not due for renewal: its renewal window opens at ",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", opens, absl::UTCTimeZone()),
+        " (2/3 of its validity); renew then"));
+  }
+  return absl::OkStatus();
 }
 
 // --------------------------------------------------------------------------- certificates
@@ -141,15 +224,16 @@ void IdentityManager::RevokeCertificate(const rpc::Identity& who,
   if (valid.ok()) valid = ValidateReason(req.reason());
   if (valid.ok()) valid = rpc::ValidateText("note", req.note(), 0, 1024);
   if (!valid.ok()) return done(valid);
-  RunWrite<v1::RevokeCertificateResponse>(
-      [this, who, req, serial = StoredSerial(req.serial())](
-          WriteTx& tx, v1::RevokeCertificateResponse& resp) -> absl::Status {
+  RunRevokingWrite<v1::RevokeCertificateResponse>(
+      [who, req, serial = StoredSerial(req.serial())](WriteTx& tx,
+                                                      v1::RevokeCertificateResponse& resp,
+                                                      RevocationBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(storage::CertificateRow cert, storage::FindCertificate(tx.db(), serial));
         if (cert.certificate.has_revoke_time()) {
           return absl::FailedPreconditionError(
               absl::StrCat("certificate ", serial, " is already revoked"));
         }
-        RETURN_IF_ERROR(RevokeInTransaction(tx, cert, req.reason(), who.actor(), revoked_));
+        RETURN_IF_ERROR(RevokeInTransaction(tx, cert, req.reason(), who.actor(), batch));
         ASSIGN_OR_RETURN(storage::CertificateRow after, storage::FindCertificate(tx.db(), serial));
         *resp.mutable_certificate() = std::move(after.certificate);
         return absl::OkStatus();
@@ -179,9 +263,13 @@ void IdentityManager::GetCrl(const v1::GetCrlRequest&, Done<v1::GetCrlResponse> 
         RETURN_IF_ERROR(storage::PutSetting(tx.db(), kCrlNumberSetting, absl::StrCat(number)));
         ASSIGN_OR_RETURN(std::vector<storage::RevokedEntry> entries, storage::ListRevoked(tx.db()));
         std::vector<provisioning::RevokedCertificate> revoked;
+        // A certificate past its expiry and every renewal grace is refused by its dates alone;
+        // listing it would only grow the CRL forever (RFC 5280 5.1 allows dropping it).
+        const int64_t expired_before_us = common::ToMicros(tx.now() - LongestRenewalGrace());
         for (const storage::RevokedEntry& e : entries) {
           // Supplier certificates are not ours to list; only the fleet CA's serials go in.
           if (e.serial.find(':') != std::string::npos) continue;
+          if (e.not_after_us < expired_before_us) continue;
           revoked.push_back({e.serial, common::FromMicros(e.revoked_us), ToCrlReason(e.reason)});
         }
         const absl::Time this_update = tx.now();

@@ -112,9 +112,9 @@ absl::Status Authorize(const MethodRule& rule, provisioning::Role role,
   if (size_t slash = short_name.rfind('/'); slash != absl::string_view::npos) {
     short_name.remove_prefix(slash + 1);
   }
-  return absl::PermissionDeniedError(absl::StrCat(
-      short_name, " needs role ", absl::StrJoin(names, " or "), "; '", identity, "' has role ",
-      provisioning::RoleName(role)));
+  return absl::PermissionDeniedError(absl::StrCat(short_name, " needs role ",
+                                                  absl::StrJoin(names, " or "), "; '", identity,
+                                                  "' has role ", provisioning::RoleName(role)));
 }
 
 }  // namespace camfleet::rpc

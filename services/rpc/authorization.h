@@ -27,7 +27,6 @@ const std::vector<MethodRule>& AllRules();
 
 // OK if `role` may call `rule.method`; otherwise PERMISSION_DENIED naming the roles needed and
 // the caller's, e.g. "CreateSite needs role admin; 'alice' has role quartermaster".
-absl::Status Authorize(const MethodRule& rule, provisioning::Role role,
-                       absl::string_view identity);
+absl::Status Authorize(const MethodRule& rule, provisioning::Role role, absl::string_view identity);
 
 }  // namespace camfleet::rpc

@@ -55,9 +55,8 @@ absl::StatusOr<provisioning::CertificateInfo> TlsAuthenticator::Verify(const std
       renewal ? verifier_.VerifyForRenewal(pem, now) : verifier_.VerifyChain(pem, now);
   if (!info.ok()) {
     if (absl::IsInvalidArgument(info.status())) {
-      return absl::UnauthenticatedError(
-          absl::StrCat("client certificate is not a camfleet certificate: ",
-                       info.status().message()));
+      return absl::UnauthenticatedError(absl::StrCat(
+          "client certificate is not a camfleet certificate: ", info.status().message()));
     }
     return info.status();
   }
@@ -85,9 +84,15 @@ absl::StatusOr<Identity> TlsAuthenticator::Authenticate(const grpc::ServerContex
   absl::StatusOr<provisioning::CertificateInfo> info = Verify(pem, (*rule)->renewal, now);
   if (!info.ok()) return info.status();
   if (revoked_.Contains(info->serial_hex)) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "client certificate ", info->serial_hex, " of ", provisioning::RoleName(info->role), " '",
-        info->identity, "' is revoked"));
+    return absl::UnauthenticatedError(absl::StrCat("client certificate ", info->serial_hex, " of ",
+                                                   provisioning::RoleName(info->role), " '",
+                                                   info->identity, "' is revoked"));
+  }
+  if (revoked_.PrincipalRevoked(info->role, info->identity)) {
+    return absl::UnauthenticatedError(
+        absl::StrCat(provisioning::RoleName(info->role), " '", info->identity,
+                     "' is revoked, and with it every certificate issued to it (this one is ",
+                     info->serial_hex, ")"));
   }
   if (absl::Status s = Authorize(**rule, info->role, info->identity); !s.ok()) return s;
   return Identity{info->identity, info->role, info->serial_hex, true};

@@ -31,9 +31,7 @@ struct Identity {
   bool authenticated = false;      // false only for EnrollDock callers and development mode
 
   // What audit events record: the operator's name, or "dock:<id>" for a dock.
-  std::string actor() const {
-    return role == provisioning::Role::kDock ? "dock:" + name : name;
-  }
+  std::string actor() const { return role == provisioning::Role::kDock ? "dock:" + name : name; }
 };
 
 inline constexpr char kOperatorMetadata[] = "camfleet-operator";

@@ -10,7 +10,8 @@ namespace {
 
 std::string Describe(char c) {
   if (c == ' ') return "a space";
-  if (absl::ascii_isprint(static_cast<unsigned char>(c))) return absl::StrCat("'", std::string(1, c), "'");
+  if (absl::ascii_isprint(static_cast<unsigned char>(c)))
+    return absl::StrCat("'", std::string(1, c), "'");
   return absl::StrFormat("byte 0x%02x", static_cast<unsigned char>(c));
 }
 
@@ -22,8 +23,8 @@ absl::Status ValidateKey(absl::string_view field, absl::string_view what, absl::
   }
   if (value.size() < min || value.size() > max) {
     return absl::InvalidArgumentError(absl::StrCat(field, " '", value.substr(0, 64), "' has ",
-                                                   value.size(), " characters; a ", what,
-                                                   " has ", min, " to ", max));
+                                                   value.size(), " characters; a ", what, " has ",
+                                                   min, " to ", max));
   }
   for (size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
@@ -32,13 +33,11 @@ absl::Status ValidateKey(absl::string_view field, absl::string_view what, absl::
         extra.find(c) != absl::string_view::npos) {
       continue;
     }
-    std::string hint = absl::ascii_islower(static_cast<unsigned char>(c))
-                           ? "; write letters in upper case"
-                           : "";
+    std::string hint =
+        absl::ascii_islower(static_cast<unsigned char>(c)) ? "; write letters in upper case" : "";
     return absl::InvalidArgumentError(absl::StrCat(
         field, " '", value, "' has ", Describe(c), " at position ", i + 1, "; a ", what,
-        " may hold only A-Z, 0-9", extra.empty() ? "" : absl::StrCat(" and '", extra, "'"),
-        hint));
+        " may hold only A-Z, 0-9", extra.empty() ? "" : absl::StrCat(" and '", extra, "'"), hint));
   }
   return absl::OkStatus();
 }
@@ -50,8 +49,8 @@ absl::Status ValidateLowerKey(absl::string_view field, absl::string_view what,
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   if (value.size() < min || value.size() > max) {
     return absl::InvalidArgumentError(absl::StrCat(field, " '", value.substr(0, 64), "' has ",
-                                                   value.size(), " characters; a ", what,
-                                                   " has ", min, " to ", max));
+                                                   value.size(), " characters; a ", what, " has ",
+                                                   min, " to ", max));
   }
   for (size_t i = 0; i < value.size(); ++i) {
     const auto c = static_cast<unsigned char>(value[i]);
@@ -59,10 +58,10 @@ absl::Status ValidateLowerKey(absl::string_view field, absl::string_view what,
         extra.find(value[i]) != absl::string_view::npos) {
       continue;
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " '", value, "' has ", Describe(value[i]), " at position ", i + 1, "; a ", what,
-        " may hold only a-z, 0-9 and '", extra, "'",
-        absl::ascii_isupper(c) ? "; write letters in lower case" : ""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " '", value, "' has ", Describe(value[i]), " at position ", i + 1,
+                     "; a ", what, " may hold only a-z, 0-9 and '", extra, "'",
+                     absl::ascii_isupper(c) ? "; write letters in lower case" : ""));
   }
   return absl::OkStatus();
 }
@@ -122,12 +121,11 @@ absl::Status ValidateBadge(absl::string_view field, absl::string_view badge) {
   return ValidateKey(field, "badge number", badge, 1, 32, "-");
 }
 
-absl::Status ValidateText(absl::string_view field, absl::string_view text, size_t min,
-                          size_t max) {
+absl::Status ValidateText(absl::string_view field, absl::string_view text, size_t min, size_t max) {
   // Bytes first, so a huge value is refused before it is scanned.
   if (text.size() > 4 * max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " has ", text.size(), " bytes; at most ", max, " characters are allowed"));
+    return absl::InvalidArgumentError(absl::StrCat(field, " has ", text.size(), " bytes; at most ",
+                                                   max, " characters are allowed"));
   }
   const int64_t chars = CountUtf8(text);
   if (chars < 0) return absl::InvalidArgumentError(absl::StrCat(field, " is not valid UTF-8"));
@@ -163,8 +161,7 @@ absl::StatusOr<int64_t> TimestampMicros(absl::string_view field, bool has,
   using google::protobuf::util::TimeUtil;
   if (!has) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
-      ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 ||
-      ts.nanos() > 999999999) {
+      ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 || ts.nanos() > 999999999) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, " is out of range; give a time between years 0001 and 9999"));
   }

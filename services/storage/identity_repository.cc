@@ -3,13 +3,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
 #include "services/storage/dock_sync_repository.h"
 #include "services/storage/rows.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace camfleet::storage {
 namespace {
-
 
 // Enum values are stored as the proto name without its prefix.
 const char* Suffix(const std::string& full, size_t prefix) {
@@ -46,8 +45,7 @@ CertificateRow CertificateFromRow(const common::Statement& s) {
   return row;
 }
 
-constexpr char kSelectOperator[] =
-    "SELECT id, name, role, created_us, revoked_us FROM operators ";
+constexpr char kSelectOperator[] = "SELECT id, name, role, created_us, revoked_us FROM operators ";
 
 OperatorRow OperatorFromRow(const common::Statement& s) {
   OperatorRow row;
@@ -129,8 +127,7 @@ v1::Role RoleFromText(absl::string_view text) {
 }
 
 const char* ReasonText(v1::RevocationReason reason) {
-  return Suffix(v1::RevocationReason_Name(reason),
-                                      sizeof("REVOCATION_REASON_") - 1);
+  return Suffix(v1::RevocationReason_Name(reason), sizeof("REVOCATION_REASON_") - 1);
 }
 
 absl::StatusOr<CertificateRow> InsertCertificate(WriteTx& tx, const CertificateRecord& r) {
@@ -149,8 +146,8 @@ absl::StatusOr<CertificateRow> InsertCertificate(WriteTx& tx, const CertificateR
       .Bind(9, common::ToMicros(tx.now()))
       .Bind(10, r.issued_by)
       .Bind(11, r.source);
-  RETURN_IF_ERROR(RunInsert(s, 
-          absl::StrCat("a certificate with serial ", r.serial, " is already recorded")));
+  RETURN_IF_ERROR(
+      RunInsert(s, absl::StrCat("a certificate with serial ", r.serial, " is already recorded")));
   return FindCertificate(tx.db(), r.serial);
 }
 
@@ -165,18 +162,19 @@ absl::StatusOr<CertificateRow> FindCertificate(common::Database& db, const std::
 
 absl::StatusOr<std::vector<CertificateRow>> ListCertificates(common::Database& db,
                                                              const CertificateFilter& f) {
-  ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare(absl::StrCat(kSelectCertificate,
-                                           "WHERE (?1 = '' OR role = ?1) "
-                                           "AND (?2 = '' OR identity = ?2) "
-                                           "AND (?3 OR revoked_us IS NULL) "
-                                           "AND (?4 IS NULL OR id < ?4) "
-                                           "ORDER BY id DESC LIMIT ?5")));
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat(kSelectCertificate,
+                                                                "WHERE (?1 = '' OR role = ?1) "
+                                                                "AND (?2 = '' OR identity = ?2) "
+                                                                "AND (?3 OR revoked_us IS NULL) "
+                                                                "AND (?4 IS NULL OR id < ?4) "
+                                                                "AND (?6 = '' OR issued_by = ?6) "
+                                                                "ORDER BY id DESC LIMIT ?5")));
   s.Bind(1, f.role)
       .Bind(2, f.identity)
       .Bind(3, int64_t{f.include_revoked ? 1 : 0})
       .BindOptional(4, f.before_id)
-      .Bind(5, int64_t{f.limit});
+      .Bind(5, int64_t{f.limit})
+      .Bind(6, f.issued_by);
   return CollectRows<CertificateRow>(s, CertificateFromRow);
 }
 
@@ -195,16 +193,17 @@ absl::Status RevokeCertificate(WriteTx& tx, int64_t id, v1::RevocationReason rea
 
 absl::StatusOr<std::vector<RevokedEntry>> ListRevoked(common::Database& db) {
   ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare("SELECT serial, revoked_us, revocation_reason FROM certificates "
-                              "WHERE revoked_us IS NOT NULL ORDER BY revoked_us, id"));
+                   db.Prepare("SELECT serial, revoked_us, revocation_reason, not_after_us "
+                              "FROM certificates WHERE revoked_us IS NOT NULL "
+                              "ORDER BY revoked_us, id"));
   return CollectRows<RevokedEntry>(s, [](const common::Statement& st) {
-    return RevokedEntry{st.ColumnText(0), st.ColumnInt(1), ReasonFromText(st.ColumnText(2))};
+    return RevokedEntry{st.ColumnText(0), st.ColumnInt(1), ReasonFromText(st.ColumnText(2)),
+                        st.ColumnInt(3)};
   });
 }
 
 absl::StatusOr<OperatorRow> InsertOperator(WriteTx& tx, const std::string& name,
-                                           const std::string& role,
-                                           const std::string& created_by) {
+                                           const std::string& role, const std::string& created_by) {
   ASSIGN_OR_RETURN(common::Statement s,
                    tx.db().Prepare("INSERT INTO operators (name, role, created_us, created_by) "
                                    "VALUES (?, ?, ?, ?)"));
@@ -214,18 +213,18 @@ absl::StatusOr<OperatorRow> InsertOperator(WriteTx& tx, const std::string& name,
 }
 
 absl::StatusOr<OperatorRow> FindOperator(common::Database& db, const std::string& name) {
-  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat(kSelectOperator, "WHERE name = ?")));
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectOperator, "WHERE name = ?")));
   s.Bind(1, name);
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return absl::NotFoundError(absl::StrCat("operator '", name, "' does not exist"));
   return OperatorFromRow(s);
 }
 
-absl::StatusOr<std::vector<OperatorRow>> ListOperators(common::Database& db,
-                                                       bool include_revoked) {
-  ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare(absl::StrCat(kSelectOperator,
-                                           "WHERE ?1 OR revoked_us IS NULL ORDER BY name")));
+absl::StatusOr<std::vector<OperatorRow>> ListOperators(common::Database& db, bool include_revoked) {
+  ASSIGN_OR_RETURN(
+      common::Statement s,
+      db.Prepare(absl::StrCat(kSelectOperator, "WHERE ?1 OR revoked_us IS NULL ORDER BY name")));
   s.Bind(1, int64_t{include_revoked ? 1 : 0});
   return CollectRows<OperatorRow>(s, OperatorFromRow);
 }
@@ -245,9 +244,10 @@ absl::Status MarkOperatorRevoked(WriteTx& tx, int64_t id) {
 absl::StatusOr<TokenRow> InsertToken(WriteTx& tx, const std::string& token_hash, int64_t site_id,
                                      const std::string& note, int64_t expires_us,
                                      const std::string& created_by) {
-  ASSIGN_OR_RETURN(common::Statement s,
-                   tx.db().Prepare("INSERT INTO enrollment_tokens (token_hash, site_id, note, "
-                                   "created_us, created_by, expires_us) VALUES (?, ?, ?, ?, ?, ?)"));
+  ASSIGN_OR_RETURN(
+      common::Statement s,
+      tx.db().Prepare("INSERT INTO enrollment_tokens (token_hash, site_id, note, "
+                      "created_us, created_by, expires_us) VALUES (?, ?, ?, ?, ?, ?)"));
   s.BindBlob(1, token_hash)
       .Bind(2, site_id)
       .Bind(3, note)
@@ -283,8 +283,8 @@ absl::Status MarkTokenUsed(WriteTx& tx, int64_t id, const std::string& dock_id) 
 absl::StatusOr<std::vector<v1::EnrollmentToken>> ListTokens(common::Database& db,
                                                             std::optional<int64_t> site_id) {
   ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare(absl::StrCat(kSelectToken,
-                                           "WHERE ?1 IS NULL OR t.site_id = ?1 ORDER BY t.id DESC")));
+                   db.Prepare(absl::StrCat(
+                       kSelectToken, "WHERE ?1 IS NULL OR t.site_id = ?1 ORDER BY t.id DESC")));
   s.BindOptional(1, site_id);
   return CollectRows<v1::EnrollmentToken>(
       s, [](const common::Statement& st) { return TokenFromRow(st).token; });
@@ -296,15 +296,20 @@ absl::StatusOr<DockRow> InsertDock(WriteTx& tx, const std::string& dock_id, int6
                    tx.db().Prepare("INSERT INTO docks (dock_id, site_id, slot_count, enrolled_us, "
                                    "last_contact_us, token_id) VALUES (?, ?, ?, ?, ?, ?)"));
   const int64_t now = common::ToMicros(tx.now());
-  s.Bind(1, dock_id).Bind(2, site_id).Bind(3, int64_t{slot_count}).Bind(4, now).Bind(5, now).Bind(
-      6, token_id);
-  RETURN_IF_ERROR(RunInsert(s, absl::StrCat(
-          "dock '", dock_id, "' is already enrolled; give the new dock another id")));
+  s.Bind(1, dock_id)
+      .Bind(2, site_id)
+      .Bind(3, int64_t{slot_count})
+      .Bind(4, now)
+      .Bind(5, now)
+      .Bind(6, token_id);
+  RETURN_IF_ERROR(RunInsert(
+      s, absl::StrCat("dock '", dock_id, "' is already enrolled; give the new dock another id")));
   return FindDock(tx.db(), dock_id);
 }
 
 absl::StatusOr<DockRow> FindDock(common::Database& db, const std::string& dock_id) {
-  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat(kSelectDock, "WHERE d.dock_id = ?")));
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectDock, "WHERE d.dock_id = ?")));
   s.Bind(1, dock_id);
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return absl::NotFoundError(absl::StrCat("dock '", dock_id, "' is not enrolled"));
@@ -352,15 +357,19 @@ absl::Status TouchDock(WriteTx& tx, int64_t id) {
 }
 
 absl::StatusOr<v1::SupplierCa> InsertSupplierCa(WriteTx& tx, const std::string& name,
-                                                const std::string& subject,
-                                                const std::string& pem, int64_t not_after_us,
+                                                const std::string& subject, const std::string& pem,
+                                                int64_t not_after_us,
                                                 const std::string& created_by) {
   ASSIGN_OR_RETURN(common::Statement s,
                    tx.db().Prepare("INSERT INTO supplier_cas (name, subject, pem, not_after_us, "
                                    "created_us, created_by) VALUES (?, ?, ?, ?, ?, ?)"));
   const int64_t now = common::ToMicros(tx.now());
-  s.Bind(1, name).Bind(2, subject).Bind(3, pem).Bind(4, not_after_us).Bind(5, now).Bind(6,
-                                                                                      created_by);
+  s.Bind(1, name)
+      .Bind(2, subject)
+      .Bind(3, pem)
+      .Bind(4, not_after_us)
+      .Bind(5, now)
+      .Bind(6, created_by);
   RETURN_IF_ERROR(RunInsert(s, absl::StrCat("supplier CA '", name, "' already exists")));
   v1::SupplierCa ca;
   ca.set_name(name);

@@ -45,6 +45,7 @@ absl::StatusOr<CertificateRow> FindCertificate(common::Database& db, const std::
 struct CertificateFilter {
   std::string role;  // empty for any
   std::string identity;
+  std::string issued_by;  // empty for any; "dock:<id>" for what a dock relayed
   bool include_revoked = false;
   std::optional<int64_t> before_id;
   int limit = 100;
@@ -58,6 +59,7 @@ struct RevokedEntry {
   std::string serial;
   int64_t revoked_us = 0;
   v1::RevocationReason reason = v1::REVOCATION_REASON_UNSPECIFIED;
+  int64_t not_after_us = 0;
 };
 absl::StatusOr<std::vector<RevokedEntry>> ListRevoked(common::Database& db);
 
@@ -120,8 +122,8 @@ struct SupplierCaRow {
   v1::SupplierCa ca;
 };
 absl::StatusOr<v1::SupplierCa> InsertSupplierCa(WriteTx& tx, const std::string& name,
-                                                const std::string& subject,
-                                                const std::string& pem, int64_t not_after_us,
+                                                const std::string& subject, const std::string& pem,
+                                                int64_t not_after_us,
                                                 const std::string& created_by);
 absl::StatusOr<std::vector<SupplierCaRow>> ListSupplierCas(common::Database& db);
 
