@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/identity/tls_client.h"
@@ -25,7 +26,9 @@ constexpr char kDockId[] = "post-1-dock-1";
 class AuditActorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<TlsTestServer>> server = TlsTestServer::Start();
+    TlsTestServerOptions options;
+    options.clock = &clock_;
+    absl::StatusOr<std::unique_ptr<TlsTestServer>> server = TlsTestServer::Start(options);
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     admin_ = std::make_unique<TlsClient>(server_->AdminChannel());
@@ -53,6 +56,8 @@ class AuditActorTest : public ::testing::Test {
     return std::make_unique<TlsClient>(server_->Channel(op->bundle));
   }
 
+  // Moved forward only to reach a renewal window.
+  common::FakeClock clock_{absl::Now()};
   std::unique_ptr<TlsTestServer> server_;
   std::unique_ptr<TlsClient> admin_;
 };
@@ -112,9 +117,15 @@ TEST_F(AuditActorTest, DockRenewalIsRecordedAsTheDock) {
   ASSERT_THAT(dock, IsOk());
   TlsClient dock_client(server_->Channel(dock->credentials.bundle));
   dock_client.set_forged_operator(kRootAdmin);
+  clock_.Advance(absl::Hours(24 * 61));  // into the dock certificate's renewal window
   absl::StatusOr<KeyAndCsr> next = MakeKeyAndCsr(kDockId);
   ASSERT_THAT(next, IsOk());
   ASSERT_THAT(dock_client.RenewDock(next->csr_pem), IsOk());
+  // root-admin's 30-day certificate has expired by now: read the trail as a fresh admin.
+  absl::StatusOr<ClientCredentials> admin =
+      server_->IssueDirect(Role::kAdmin, "admin-2", clock_.Now());
+  ASSERT_THAT(admin, IsOk());
+  admin_ = std::make_unique<TlsClient>(server_->Channel(admin->bundle));
   EXPECT_THAT(Actors(kDockId, "dock.renew_certificate"),
               ElementsAre(std::string("dock:") + kDockId));
 }

@@ -437,10 +437,11 @@ TEST_F(EnrollmentTest, EnrollmentAndRenewalAnswersCarryTheServersTime) {
       dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, renew);
   ASSERT_THAT(renewed, IsOk());
   EXPECT_EQ(micros(renewed->server_time()), now_us);
+  clock_.Advance(absl::Hours(24 * 61));  // into the dock certificate's renewal window
   absl::StatusOr<v1::RenewDockCertificateResponse> dock_renewed =
       dock_->RenewDock(FreshCsr(kDockId));
   ASSERT_THAT(dock_renewed, IsOk());
-  EXPECT_EQ(micros(dock_renewed->server_time()), now_us);
+  EXPECT_EQ(micros(dock_renewed->server_time()), absl::ToUnixMicros(clock_.Now()));
 }
 
 TEST_F(EnrollmentTest, EnrolledDockServesTheTokensSite) {
@@ -680,13 +681,20 @@ TEST_F(EnrollmentTest, DockRenewalIsRefusedAfterGrace) {
 }
 
 TEST_F(EnrollmentTest, DockRenewalRefusesCsrForAnotherDock) {
+  clock_.Advance(absl::Hours(24 * 61));  // into the renewal window
   EXPECT_THAT(dock_->RenewDock(FreshCsr("post-2-dock-9")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("post-2-dock-9")));
 }
 
 TEST_F(EnrollmentTest, RenewedDockShowsItsNewCertificate) {
+  clock_.Advance(absl::Hours(24 * 61));  // into the renewal window
   absl::StatusOr<v1::RenewDockCertificateResponse> renewed = dock_->RenewDock(FreshCsr(kDockId));
   ASSERT_THAT(renewed, IsOk());
+  // root-admin's 30-day certificate has expired by now.
+  absl::StatusOr<ClientCredentials> admin =
+      server_->IssueDirect(Role::kAdmin, "admin-2", clock_.Now());
+  ASSERT_THAT(admin, IsOk());
+  admin_ = std::make_unique<TlsClient>(server_->Channel(admin->bundle));
   v1::ListDocksRequest req;
   req.set_site_code("POST-1");
   absl::StatusOr<v1::ListDocksResponse> docks =
@@ -743,6 +751,7 @@ TEST_F(EnrollmentTest, OperatorRenewsWithExpiredCertificateWithinGrace) {
 TEST_F(EnrollmentTest, OperatorRenewalRefusesCsrForAnotherName) {
   absl::StatusOr<ClientCredentials> qm = server_->IssueOperator("qm-alice", Role::kQuartermaster);
   ASSERT_THAT(qm, IsOk());
+  clock_.Advance(absl::Hours(24 * 21));  // into the renewal window
   TlsClient client(server_->Channel(qm->bundle));
   v1::RenewOperatorCertificateRequest req;
   req.set_csr_pem(FreshCsr(kRootAdmin));
