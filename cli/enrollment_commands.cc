@@ -103,8 +103,7 @@ void AddDockList(CLI::App* dock, Action* selected) {
       "list", "List docks: last contact, agent version, outbox backlog, cameras in their slots");
   cmd->footer(
       "BACKLOG is the number of outbox items waiting at the dock when it last connected (its "
-      "sync hello);
-CAMERAS the slots occupied, as it last reported; the serials by slot follow "
+      "sync hello);\nCAMERAS the slots occupied, as it last reported; the serials by slot follow "
       "the table.");
   cmd->add_option("--site", args->site, "Only docks at this site or under it");
   cmd->add_flag("--all", args->all, "Include revoked docks");

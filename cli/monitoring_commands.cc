@@ -220,16 +220,18 @@ void AddConflictList(CLI::App* conflict, Action* selected) {
 
 void AddConflictResolve(CLI::App* conflict, Action* selected) {
   auto request = std::make_shared<v1::ResolveConflictRequest>();
+  auto id = std::make_shared<int64_t>(0);
   CLI::App* cmd = conflict->add_subcommand(
       "resolve", "Close a conflict, saying what was decided (recorded in the audit log)");
-  cmd->add_option("ID", *request->mutable_id(), "Conflict id, as `camfleet conflict list` shows")
+  cmd->add_option("ID", *id, "Conflict id, as `camfleet conflict list` shows")
       ->required()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--resolution", *request->mutable_resolution(),
                   "What was decided, e.g. \"found at the post; marked found and issued\"")
       ->required()
       ->type_name("TEXT");
-  SetAction(cmd, selected, [request](Session& s) {
+  SetAction(cmd, selected, [request, id](Session& s) {
+    request->set_id(*id);
     return Finish(s, s.client().Monitoring(&Stub::ResolveConflict, *request),
                   [&](const v1::ResolveConflictResponse& r) {
                     s.out() << "resolved conflict " << r.conflict().id() << " ("
