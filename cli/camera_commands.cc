@@ -27,17 +27,16 @@ using Stub = v1::FleetService::Stub;
 constexpr size_t kMaxManifestBytes = 8 << 20;
 
 std::string CameraRecord(const v1::Camera& c) {
-  return RenderRecord(
-      {{"serial", c.serial()},
-       {"model", c.model()},
-       {"hw rev", c.hardware_revision()},
-       {"state", CameraStateName(c.state())},
-       {"site", c.site_code()},
-       {"holder", c.holder_badge()},
-       {"due back", FormatTimestamp(c.due_back_time(), c.has_due_back_time())},
-       {"note", c.state_note()},
-       {"registered", FormatTimestamp(c.create_time(), c.has_create_time())},
-       {"updated", FormatTimestamp(c.update_time(), c.has_update_time())}});
+  return RenderRecord({{"serial", c.serial()},
+                       {"model", c.model()},
+                       {"hw rev", c.hardware_revision()},
+                       {"state", CameraStateName(c.state())},
+                       {"site", c.site_code()},
+                       {"holder", c.holder_badge()},
+                       {"due back", FormatTimestamp(c.due_back_time(), c.has_due_back_time())},
+                       {"note", c.state_note()},
+                       {"registered", FormatTimestamp(c.create_time(), c.has_create_time())},
+                       {"updated", FormatTimestamp(c.update_time(), c.has_update_time())}});
 }
 
 // "B-1234 (Jane Doe)", or just the badge when the name is missing.
@@ -173,13 +172,17 @@ void AddImport(CLI::App* camera, Action* selected) {
 // The camera's latest health and where it last docked, for `camera get`.
 std::vector<std::pair<std::string, std::string>> DockFields(const v1::Camera& c, absl::Time now) {
   std::vector<std::pair<std::string, std::string>> fields;
-  fields.emplace_back("last seen", c.has_last_seen_time()
-                                       ? absl::StrCat(FormatUtc(FromTimestamp(c.last_seen_time())),
-                                                      " (", RelativeTo(FromTimestamp(c.last_seen_time()), now), ")")
-                                       : "never");
-  fields.emplace_back("last dock", c.last_dock_id().empty()
-                                       ? ""
-                                       : absl::StrCat(c.last_dock_id(), c.last_slot() == 0 ? "" : absl::StrCat(" slot ", c.last_slot())));
+  fields.emplace_back("last seen",
+                      c.has_last_seen_time()
+                          ? absl::StrCat(FormatUtc(FromTimestamp(c.last_seen_time())), " (",
+                                         RelativeTo(FromTimestamp(c.last_seen_time()), now), ")")
+                          : "never");
+  fields.emplace_back(
+      "last dock",
+      c.last_dock_id().empty()
+          ? ""
+          : absl::StrCat(c.last_dock_id(),
+                         c.last_slot() == 0 ? "" : absl::StrCat(" slot ", c.last_slot())));
   return fields;
 }
 
@@ -193,7 +196,8 @@ std::vector<std::pair<std::string, std::string>> HealthFields(const v1::Camera& 
     return fields;
   }
   const v1::CameraHealth& h = c.latest_health();
-  std::string charge = absl::StrCat(h.battery_percent(), "% at ", FormatUtc(FromTimestamp(h.device_time())));
+  std::string charge =
+      absl::StrCat(h.battery_percent(), "% at ", FormatUtc(FromTimestamp(h.device_time())));
   if (latest != nullptr && latest->charging()) absl::StrAppend(&charge, ", charging");
   fields.emplace_back("charge", charge);
   std::string soh;
@@ -213,9 +217,10 @@ std::vector<std::pair<std::string, std::string>> HealthFields(const v1::Camera& 
   fields.emplace_back("firmware", h.firmware_version());
   if (h.has_clock_skew()) {
     const absl::Duration skew = absl::Seconds(h.clock_skew().seconds());
-    fields.emplace_back("clock skew", absl::StrCat("camera clock ", HumanizeDuration(absl::AbsDuration(skew)),
-                                                   skew > absl::ZeroDuration() ? " fast" : " slow",
-                                                   " against the server"));
+    fields.emplace_back(
+        "clock skew",
+        absl::StrCat("camera clock ", HumanizeDuration(absl::AbsDuration(skew)),
+                     skew > absl::ZeroDuration() ? " fast" : " slow", " against the server"));
   }
   return fields;
 }
@@ -245,8 +250,8 @@ void AddGet(CLI::App* camera, Action* selected) {
       readings.set_serial(c.serial());
       readings.set_page_size(1000);
       for (int page = 0; page < kMaxTrendPages && !trend.Complete(); ++page) {
-        absl::StatusOr<v1::ListHealthReadingsResponse> r = s.client().Monitoring(
-            &v1::MonitoringService::Stub::ListHealthReadings, readings);
+        absl::StatusOr<v1::ListHealthReadingsResponse> r =
+            s.client().Monitoring(&v1::MonitoringService::Stub::ListHealthReadings, readings);
         if (!r.ok()) {
           // The camera itself was read; say why the trend is missing and show the rest.
           s.err() << "warning: no battery trend: " << r.status().message() << "\n";
@@ -270,8 +275,7 @@ void AddGet(CLI::App* camera, Action* selected) {
           !google::protobuf::util::JsonStringToMessage(camera_json, &doc).ok()) {
         return s.PrintJson(*response);
       }
-      google::protobuf::Struct* t =
-          (*doc.mutable_fields())["battery_trend"].mutable_struct_value();
+      google::protobuf::Struct* t = (*doc.mutable_fields())["battery_trend"].mutable_struct_value();
       auto point = [&](const char* name, const std::optional<HealthPoint>& p) {
         google::protobuf::Value& v = (*t->mutable_fields())[name];
         if (!p.has_value()) {
@@ -279,7 +283,8 @@ void AddGet(CLI::App* camera, Action* selected) {
           return;
         }
         auto& f = *v.mutable_struct_value()->mutable_fields();
-        f["device_time"].set_string_value(absl::FormatTime(absl::RFC3339_sec, p->device_time, absl::UTCTimeZone()));
+        f["device_time"].set_string_value(
+            absl::FormatTime(absl::RFC3339_sec, p->device_time, absl::UTCTimeZone()));
         f["state_of_health_percent"].set_number_value(std::floor(p->soh * 10) / 10);
         f["cycle_count"].set_number_value(p->cycle_count);
       };
@@ -290,7 +295,8 @@ void AddGet(CLI::App* camera, Action* selected) {
       return s.PrintJson(doc);
     }
     s.out() << CameraRecord(c);
-    std::vector<std::pair<std::string, std::string>> fields = HealthFields(c, latest ? &*latest : nullptr);
+    std::vector<std::pair<std::string, std::string>> fields =
+        HealthFields(c, latest ? &*latest : nullptr);
     for (auto& f : trend.Fields()) fields.push_back(std::move(f));
     for (auto& f : DockFields(c, s.Now())) fields.push_back(std::move(f));
     s.out() << RenderRecord(fields);

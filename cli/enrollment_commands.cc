@@ -122,23 +122,21 @@ void AddDockList(CLI::App* dock, Action* selected) {
           table.AlignRight(5);
           std::vector<std::string> slot_lines;
           for (const v1::Dock& d : r.docks()) {
-            const std::string occupied =
-                d.slot_count() > 0 ? absl::StrCat(d.slots_size(), "/", d.slot_count())
-                                   : absl::StrCat(d.slots_size());
-            table.AddRow({d.dock_id(), d.site_code(),
-                          d.has_revoke_time()
-                              ? absl::StrCat("revoked ", FormatUtc(FromTimestamp(d.revoke_time())))
-                              : "active",
-                          d.has_last_contact_time()
-                              ? absl::StrCat(FormatUtc(FromTimestamp(d.last_contact_time())), " (",
-                                             RelativeTo(FromTimestamp(d.last_contact_time()),
-                                                        s.Now()),
-                                             ")")
-                              : "never",
-                          d.agent_version(),
-                          d.has_report_time() ? absl::StrCat(d.backlog_items()) : "",
-                          d.has_report_time() ? occupied : "",
-                          FormatTimestamp(d.certificate_not_after(), d.has_certificate_not_after())});
+            const std::string occupied = d.slot_count() > 0
+                                             ? absl::StrCat(d.slots_size(), "/", d.slot_count())
+                                             : absl::StrCat(d.slots_size());
+            table.AddRow(
+                {d.dock_id(), d.site_code(),
+                 d.has_revoke_time()
+                     ? absl::StrCat("revoked ", FormatUtc(FromTimestamp(d.revoke_time())))
+                     : "active",
+                 d.has_last_contact_time()
+                     ? absl::StrCat(FormatUtc(FromTimestamp(d.last_contact_time())), " (",
+                                    RelativeTo(FromTimestamp(d.last_contact_time()), s.Now()), ")")
+                     : "never",
+                 d.agent_version(), d.has_report_time() ? absl::StrCat(d.backlog_items()) : "",
+                 d.has_report_time() ? occupied : "",
+                 FormatTimestamp(d.certificate_not_after(), d.has_certificate_not_after())});
             if (!d.slots().empty()) {
               std::string line = absl::StrCat(d.dock_id(), ":");
               for (const v1::SlotOccupant& o : d.slots()) {

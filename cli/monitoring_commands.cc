@@ -104,8 +104,8 @@ void AddAlertList(CLI::App* alert, Action* selected) {
     };
     absl::StatusOr<v1::ListAlertsResponse> response;
     if (args->dock.empty() && args->serial.empty()) {
-      response = FetchPages<v1::ListAlertsRequest, v1::ListAlertsResponse>(request, args->page,
-                                                                           fetch);
+      response =
+          FetchPages<v1::ListAlertsRequest, v1::ListAlertsResponse>(request, args->page, fetch);
     } else {
       // The server filters by site, kind and state; dock and camera are filtered here.
       response = FetchFiltered<v1::ListAlertsRequest, v1::ListAlertsResponse, v1::Alert>(
@@ -124,11 +124,11 @@ void AddAlertList(CLI::App* alert, Action* selected) {
       Table table({"ID", "WHEN", "KIND", "SITE", "DOCK", "SLOT", "CAMERA", "STATE", "WHAT"});
       table.AlignRight(0).AlignRight(5);
       for (const v1::Alert& a : r.alerts()) {
-        table.AddRow({absl::StrCat(a.id()), FormatTimestamp(a.event_time(), a.has_event_time()),
-                      AlertKindLabel(a), a.site_code(), a.dock_id(), Slot(a.slot()), a.serial(),
-                      a.has_acknowledge_time() ? absl::StrCat("ack by ", a.acknowledged_by())
-                                               : "OPEN",
-                      a.message()});
+        table.AddRow(
+            {absl::StrCat(a.id()), FormatTimestamp(a.event_time(), a.has_event_time()),
+             AlertKindLabel(a), a.site_code(), a.dock_id(), Slot(a.slot()), a.serial(),
+             a.has_acknowledge_time() ? absl::StrCat("ack by ", a.acknowledged_by()) : "OPEN",
+             a.message()});
       }
       s.out() << table.Render();
       PrintMoreHint(s, r.next_page_token(), "alerts");
@@ -247,8 +247,8 @@ void AddHealth(CLI::App& app, Action* selected) {
     PageFlags page;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand(
-      "health", "List a camera's health readings from the docks, newest first");
+  CLI::App* cmd =
+      app.add_subcommand("health", "List a camera's health readings from the docks, newest first");
   cmd->footer(
       "HEALTH is the battery's state of health: full-charge capacity / design capacity (worn "
       "below 80%).\nTimes are the camera's own clock. --json gives every field of each reading.");
@@ -297,11 +297,11 @@ void AddHealth(CLI::App& app, Action* selected) {
                 : absl::StrCat(h.storage_used_bytes() * 100 / h.storage_total_bytes(), "%");
         table.AddRow({FormatUtcSeconds(FromTimestamp(h.device_time())), rec.dock_id(),
                       Slot(h.slot()), absl::StrCat(h.camera_sequence()),
-                      absl::StrCat(h.battery_percent(), "%"),
-                      FormatStateOfHealth(StateOfHealth(h)), absl::StrCat(h.cycle_count()),
+                      absl::StrCat(h.battery_percent(), "%"), FormatStateOfHealth(StateOfHealth(h)),
+                      absl::StrCat(h.cycle_count()),
                       absl::StrFormat("%.1fC", h.temperature_decicelsius() / 10.0),
-                      absl::StrFormat("%.2f", h.voltage_mv() / 1000.0),
-                      h.charging() ? "yes" : "no", storage, h.firmware_version()});
+                      absl::StrFormat("%.2f", h.voltage_mv() / 1000.0), h.charging() ? "yes" : "no",
+                      storage, h.firmware_version()});
       }
       s.out() << table.Render();
       PrintMoreHint(s, r.next_page_token(), "readings");

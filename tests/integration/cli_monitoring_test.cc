@@ -136,8 +136,8 @@ class CliMonitoringTest : public ::testing::Test {
     return item;
   }
   // A reading taken at `when` with `full_mah` of 3000 mAh design capacity.
-  v1::OutboxItem Health(const std::string& serial, uint32_t slot, absl::Time when,
-                        uint32_t battery, uint32_t full_mah, uint32_t cycles) {
+  v1::OutboxItem Health(const std::string& serial, uint32_t slot, absl::Time when, uint32_t battery,
+                        uint32_t full_mah, uint32_t cycles) {
     v1::OutboxItem item = Item(v1::SYNC_LANE_TELEMETRY);
     *item.mutable_record_time() = At(when);
     v1::HealthReading* h = item.mutable_health();
@@ -204,9 +204,9 @@ TEST_F(CliMonitoringTest, DockListShowsLastContactAgentBacklogAndCamerasBySlot) 
 
   Result json = Qm({"--json", "dock", "list"});
   ASSERT_EQ(json.code, 0) << json;
-  EXPECT_THAT(json.out, AllOf(HasSubstr("\"agent_version\": \"0.9.1-test\""),
-                              HasSubstr("\"backlog_items\": \"12\""),
-                              HasSubstr("\"serial\": \"CAM-0003\"")));
+  EXPECT_THAT(json.out,
+              AllOf(HasSubstr("\"agent_version\": \"0.9.1-test\""),
+                    HasSubstr("\"backlog_items\": \"12\""), HasSubstr("\"serial\": \"CAM-0003\"")));
 }
 
 TEST_F(CliMonitoringTest, CameraGetShowsHealthStateOfHealthTrendAndLastDock) {
@@ -218,8 +218,8 @@ TEST_F(CliMonitoringTest, CameraGetShowsHealthStateOfHealthTrendAndLastDock) {
                Health("CAM-0002", 2, now - absl::Hours(1), 97, 2550, 330)});
   std::string out = QmOk({"camera", "get", "CAM-0002"});
   EXPECT_THAT(out, AllOf(HasSubstr("97%"), HasSubstr("charging"),
-                         HasSubstr("85.0% (2550 of 3000 mAh), 330 cycles"),
-                         HasSubstr("firmware"), HasSubstr("1.4.2")))
+                         HasSubstr("85.0% (2550 of 3000 mAh), 330 cycles"), HasSubstr("firmware"),
+                         HasSubstr("1.4.2")))
       << out;
   ASSERT_EQ(LinesWith(out, "health 30d ago").size(), 1u) << out;
   EXPECT_THAT(LinesWith(out, "health 30d ago")[0],
@@ -393,8 +393,8 @@ TEST_F(CliMonitoringTest, CameraListFiltersByBatteryBelowAndNotSeenSince) {
                Health("CAM-0002", 2, absl::Now(), 90, 2900, 10)});
 
   std::string low = QmOk({"camera", "list", "--battery-below", "50"});
-  EXPECT_THAT(low, AllOf(HasSubstr("CAM-0001"), Not(HasSubstr("CAM-0002")),
-                         Not(HasSubstr("CAM-0003"))))
+  EXPECT_THAT(low,
+              AllOf(HasSubstr("CAM-0001"), Not(HasSubstr("CAM-0002")), Not(HasSubstr("CAM-0003"))))
       << low;
   EXPECT_THAT(LinesWith(low, "CAM-0001")[0], AllOf(HasSubstr("20%"), HasSubstr(kDock)));
 

@@ -83,8 +83,8 @@ TEST(BatteryTrendTest, TakesTheReadingsNearestBeforeThirtyAndNinetyDaysAgo) {
   auto fields = trend.Fields();
   ASSERT_EQ(fields.size(), 2u);
   EXPECT_EQ(fields[0].first, "health 30d ago");
-  EXPECT_THAT(fields[0].second, AllOf(HasSubstr("90.0%"), HasSubstr("-5.0 points"),
-                                      HasSubstr("270 cycles")));
+  EXPECT_THAT(fields[0].second,
+              AllOf(HasSubstr("90.0%"), HasSubstr("-5.0 points"), HasSubstr("270 cycles")));
   EXPECT_THAT(fields[1].second, AllOf(HasSubstr("95.0%"), HasSubstr("-10.0 points")));
 }
 
@@ -95,9 +95,9 @@ TEST(BatteryTrendTest, ShortHistorySaysWhereItStarts) {
   trend.Add(Reading(now - absl::Hours(24 * 10), 2580));
   auto fields = trend.Fields();
   ASSERT_EQ(fields.size(), 2u);
-  EXPECT_THAT(fields[0].second, AllOf(HasSubstr("no reading that old"),
-                                      HasSubstr(FormatUtc(now - absl::Hours(24 * 10))),
-                                      HasSubstr("86.0%")));
+  EXPECT_THAT(fields[0].second,
+              AllOf(HasSubstr("no reading that old"),
+                    HasSubstr(FormatUtc(now - absl::Hours(24 * 10))), HasSubstr("86.0%")));
 }
 
 TEST(BatteryTrendTest, NoReadingsNoFields) {
