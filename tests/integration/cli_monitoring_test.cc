@@ -4,6 +4,7 @@
 // (tests/dock/sync_client.h) exactly as the agent does, and the CLI run in-process with a
 // quartermaster's bundle that `camfleet operator add` made. Real SQLite, real TLS, no mocks.
 
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
