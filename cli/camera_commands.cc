@@ -1,8 +1,13 @@
 // camfleet camera register|import|get|list|commission|issue|return|lost|found|faulty|repair|
 // retire|reset-enrollment, and the top-level shortcuts `camfleet issue` and `camfleet return`.
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <cmath>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -10,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "cli/commands.h"
 #include "cli/enum_names.h"
+#include "cli/monitoring_view.h"
 #include "cli/table.h"
 
 namespace camfleet::cli {
@@ -21,19 +27,16 @@ using Stub = v1::FleetService::Stub;
 constexpr size_t kMaxManifestBytes = 8 << 20;
 
 std::string CameraRecord(const v1::Camera& c) {
-  return RenderRecord(
-      {{"serial", c.serial()},
-       {"model", c.model()},
-       {"hw rev", c.hardware_revision()},
-       {"state", CameraStateName(c.state())},
-       {"site", c.site_code()},
-       {"holder", c.holder_badge()},
-       {"due back", FormatTimestamp(c.due_back_time(), c.has_due_back_time())},
-       {"last seen",
-        c.has_last_seen_time() ? FormatUtc(FromTimestamp(c.last_seen_time())) : "never"},
-       {"note", c.state_note()},
-       {"registered", FormatTimestamp(c.create_time(), c.has_create_time())},
-       {"updated", FormatTimestamp(c.update_time(), c.has_update_time())}});
+  return RenderRecord({{"serial", c.serial()},
+                       {"model", c.model()},
+                       {"hw rev", c.hardware_revision()},
+                       {"state", CameraStateName(c.state())},
+                       {"site", c.site_code()},
+                       {"holder", c.holder_badge()},
+                       {"due back", FormatTimestamp(c.due_back_time(), c.has_due_back_time())},
+                       {"note", c.state_note()},
+                       {"registered", FormatTimestamp(c.create_time(), c.has_create_time())},
+                       {"updated", FormatTimestamp(c.update_time(), c.has_update_time())}});
 }
 
 // "B-1234 (Jane Doe)", or just the badge when the name is missing.
@@ -166,13 +169,138 @@ void AddImport(CLI::App* camera, Action* selected) {
   });
 }
 
+// The camera's latest health and where it last docked, for `camera get`.
+std::vector<std::pair<std::string, std::string>> DockFields(const v1::Camera& c, absl::Time now) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.emplace_back("last seen",
+                      c.has_last_seen_time()
+                          ? absl::StrCat(FormatUtc(FromTimestamp(c.last_seen_time())), " (",
+                                         RelativeTo(FromTimestamp(c.last_seen_time()), now), ")")
+                          : "never");
+  fields.emplace_back(
+      "last dock",
+      c.last_dock_id().empty()
+          ? ""
+          : absl::StrCat(c.last_dock_id(),
+                         c.last_slot() == 0 ? "" : absl::StrCat(" slot ", c.last_slot())));
+  return fields;
+}
+
+// The latest reading's lines: charge, battery state of health with its capacities and cycles,
+// firmware, clock skew.
+std::vector<std::pair<std::string, std::string>> HealthFields(const v1::Camera& c,
+                                                              const v1::HealthReading* latest) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  if (!c.has_latest_health()) {
+    fields.emplace_back("health", "no reading yet (a dock reads it while it sits in a slot)");
+    return fields;
+  }
+  const v1::CameraHealth& h = c.latest_health();
+  std::string charge =
+      absl::StrCat(h.battery_percent(), "% at ", FormatUtc(FromTimestamp(h.device_time())));
+  if (latest != nullptr && latest->charging()) absl::StrAppend(&charge, ", charging");
+  fields.emplace_back("charge", charge);
+  std::string soh;
+  if (latest != nullptr && StateOfHealth(*latest).has_value()) {
+    soh = absl::StrCat(FormatStateOfHealth(StateOfHealth(*latest)), " (",
+                       latest->full_charge_capacity_mah(), " of ", latest->design_capacity_mah(),
+                       " mAh), ", latest->cycle_count(), " cycles");
+  } else if (h.battery_health_percent() > 0) {
+    soh = absl::StrCat(h.battery_health_percent(), "%, ", h.cycle_count(), " cycles");
+  } else {
+    soh = "not reported";
+  }
+  if (latest != nullptr && StateOfHealth(*latest).value_or(100) < 80) {
+    absl::StrAppend(&soh, "; WORN (below 80%): replace the battery");
+  }
+  fields.emplace_back("battery health", soh);
+  fields.emplace_back("firmware", h.firmware_version());
+  if (h.has_clock_skew()) {
+    const absl::Duration skew = absl::Seconds(h.clock_skew().seconds());
+    fields.emplace_back(
+        "clock skew",
+        absl::StrCat("camera clock ", HumanizeDuration(absl::AbsDuration(skew)),
+                     skew > absl::ZeroDuration() ? " fast" : " slow", " against the server"));
+  }
+  return fields;
+}
+
+// Readings are kept raw for 90 days, so a reading 90 days old is at most this many pages of
+// 1000 away for a camera read every 5 minutes (26,000 readings); more than that is not scanned.
+constexpr int kMaxTrendPages = 40;
+
 void AddGet(CLI::App* camera, Action* selected) {
   auto request = std::make_shared<v1::GetCameraRequest>();
-  CLI::App* cmd = camera->add_subcommand("get", "Show one camera");
+  CLI::App* cmd = camera->add_subcommand(
+      "get", "Show one camera: lifecycle, latest health and battery trend, last dock and slot");
+  cmd->footer(
+      "Battery health is the full-charge capacity as a share of the design capacity (worn below "
+      "80%);\nthe trend compares it with the readings nearest before 30 and 90 days ago "
+      "(`camfleet health SERIAL`\nlists them all). --json adds battery_trend to the camera.");
   cmd->add_option("SERIAL", *request->mutable_serial(), "Serial number")->required();
   SetAction(cmd, selected, [request](Session& s) {
-    return Finish(s, s.client().Fleet(&Stub::GetCamera, *request),
-                  [&](const v1::GetCameraResponse& r) { s.out() << CameraRecord(r.camera()); });
+    absl::StatusOr<v1::GetCameraResponse> response = s.client().Fleet(&Stub::GetCamera, *request);
+    if (!response.ok()) return s.RpcError(response.status());
+    const v1::Camera& c = response->camera();
+    // The trend, from the stored readings (newest first), as far back as 90 days.
+    BatteryTrend trend(s.Now());
+    std::optional<v1::HealthReading> latest;
+    if (c.has_latest_health()) {
+      v1::ListHealthReadingsRequest readings;
+      readings.set_serial(c.serial());
+      readings.set_page_size(1000);
+      for (int page = 0; page < kMaxTrendPages && !trend.Complete(); ++page) {
+        absl::StatusOr<v1::ListHealthReadingsResponse> r =
+            s.client().Monitoring(&v1::MonitoringService::Stub::ListHealthReadings, readings);
+        if (!r.ok()) {
+          // The camera itself was read; say why the trend is missing and show the rest.
+          s.err() << "warning: no battery trend: " << r.status().message() << "\n";
+          break;
+        }
+        for (const v1::HealthRecord& rec : r->readings()) {
+          if (!latest.has_value()) latest = rec.reading();
+          trend.Add(rec.reading());
+        }
+        if (r->next_page_token().empty()) break;
+        readings.set_page_token(r->next_page_token());
+      }
+    }
+    if (s.json()) {
+      google::protobuf::Struct doc;
+      std::string camera_json;
+      google::protobuf::util::JsonPrintOptions options;
+      options.always_print_primitive_fields = true;
+      options.preserve_proto_field_names = true;
+      if (!google::protobuf::util::MessageToJsonString(*response, &camera_json, options).ok() ||
+          !google::protobuf::util::JsonStringToMessage(camera_json, &doc).ok()) {
+        return s.PrintJson(*response);
+      }
+      google::protobuf::Struct* t = (*doc.mutable_fields())["battery_trend"].mutable_struct_value();
+      auto point = [&](const char* name, const std::optional<HealthPoint>& p) {
+        google::protobuf::Value& v = (*t->mutable_fields())[name];
+        if (!p.has_value()) {
+          v.set_null_value(google::protobuf::NULL_VALUE);
+          return;
+        }
+        auto& f = *v.mutable_struct_value()->mutable_fields();
+        f["device_time"].set_string_value(
+            absl::FormatTime(absl::RFC3339_sec, p->device_time, absl::UTCTimeZone()));
+        f["state_of_health_percent"].set_number_value(std::floor(p->soh * 10) / 10);
+        f["cycle_count"].set_number_value(p->cycle_count);
+      };
+      point("latest", trend.latest());
+      point("days_30_ago", trend.day30());
+      point("days_90_ago", trend.day90());
+      point("oldest_seen", trend.oldest());
+      return s.PrintJson(doc);
+    }
+    s.out() << CameraRecord(c);
+    std::vector<std::pair<std::string, std::string>> fields =
+        HealthFields(c, latest ? &*latest : nullptr);
+    for (auto& f : trend.Fields()) fields.push_back(std::move(f));
+    for (auto& f : DockFields(c, s.Now())) fields.push_back(std::move(f));
+    s.out() << RenderRecord(fields);
+    return kExitOk;
   });
 }
 
@@ -183,10 +311,16 @@ void AddList(CLI::App* camera, Action* selected) {
     std::string model;
     std::string holder;
     std::string not_seen_since;
+    uint32_t battery_below = 0;
     PageFlags page;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = camera->add_subcommand("list", "List cameras by serial, filtered");
+  cmd->footer(
+      "CHARGE is the charge of the newest reading a dock sent; LAST SEEN when a dock last saw "
+      "the camera.\nExample: cameras of POST-7 below 30% or not docked for two days:\n"
+      "  camfleet camera list --site POST-7 --battery-below 30\n"
+      "  camfleet camera list --site POST-7 --not-seen-since 2d");
   cmd->add_option("--state", args->state, "Only cameras in this state: " + CameraStateChoices())
       ->type_name("STATE")
       ->check(CameraStateValidator());
@@ -197,9 +331,15 @@ void AddList(CLI::App* camera, Action* selected) {
                   "Only cameras no dock has seen since then (or ever): 7d, 12h or RFC3339")
       ->type_name("7d|TIME")
       ->check(TimeArgValidator());
+  cmd->add_option("--battery-below", args->battery_below,
+                  "Only cameras whose newest reading shows a charge below PCT (1-100); cameras "
+                  "never read are left out")
+      ->type_name("PCT")
+      ->check(CLI::Range(1, 100).description(""));
   AddPageFlags(cmd, &args->page);
   SetAction(cmd, selected, [args](Session& s) {
     v1::ListCamerasRequest request;
+    request.set_battery_below(args->battery_below);
     if (!args->state.empty()) {
       absl::StatusOr<v1::CameraState> state = ParseCameraState(args->state);
       if (!state.ok()) return s.UsageError(state.status().message());
@@ -222,12 +362,22 @@ void AddList(CLI::App* camera, Action* selected) {
         s.out() << "no cameras match\n";
         return;
       }
-      Table table({"SERIAL", "MODEL", "STATE", "SITE", "HOLDER", "DUE", "LAST SEEN"});
+      Table table({"SERIAL", "MODEL", "STATE", "SITE", "HOLDER", "DUE", "CHARGE", "HEALTH",
+                   "LAST SEEN", "LAST DOCK"});
+      table.AlignRight(6).AlignRight(7);
       for (const v1::Camera& c : r.cameras()) {
+        const bool read = c.has_latest_health();
+        const v1::CameraHealth& h = c.latest_health();
+        std::string dock = c.last_dock_id();
+        if (!dock.empty() && c.last_slot() != 0) absl::StrAppend(&dock, "/", c.last_slot());
         table.AddRow(
             {c.serial(), c.model(), CameraStateName(c.state()), c.site_code(), c.holder_badge(),
              FormatTimestamp(c.due_back_time(), c.has_due_back_time()),
-             c.has_last_seen_time() ? FormatUtc(FromTimestamp(c.last_seen_time())) : "never"});
+             read ? absl::StrCat(h.battery_percent(), "%") : "",
+             read && h.battery_health_percent() > 0 ? absl::StrCat(h.battery_health_percent(), "%")
+                                                    : "",
+             c.has_last_seen_time() ? FormatUtc(FromTimestamp(c.last_seen_time())) : "never",
+             dock});
       }
       s.out() << table.Render();
       PrintMoreHint(s, r.next_page_token(), "cameras");

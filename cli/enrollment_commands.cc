@@ -1,6 +1,8 @@
 // camfleet token create|list, camfleet dock list|revoke
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
@@ -97,7 +99,12 @@ void AddDockList(CLI::App* dock, Action* selected) {
     bool all = false;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = dock->add_subcommand("list", "List enrolled docks by id");
+  CLI::App* cmd = dock->add_subcommand(
+      "list", "List docks: last contact, agent version, outbox backlog, cameras in their slots");
+  cmd->footer(
+      "BACKLOG is the number of outbox items waiting at the dock when it last connected (its "
+      "sync hello);\nCAMERAS the slots occupied, as it last reported; the serials by slot follow "
+      "the table.");
   cmd->add_option("--site", args->site, "Only docks at this site or under it");
   cmd->add_flag("--all", args->all, "Include revoked docks");
   SetAction(cmd, selected, [args](Session& s) {
@@ -110,19 +117,37 @@ void AddDockList(CLI::App* dock, Action* selected) {
             s.out() << "no docks\n";
             return;
           }
-          Table table({"DOCK", "SITE", "STATE", "LAST CONTACT", "CERT EXPIRES", "ENROLLED"});
+          Table table({"DOCK", "SITE", "STATE", "LAST CONTACT", "AGENT", "BACKLOG", "CAMERAS",
+                       "CERT EXPIRES"});
+          table.AlignRight(5);
+          std::vector<std::string> slot_lines;
           for (const v1::Dock& d : r.docks()) {
-            table.AddRow({d.dock_id(), d.site_code(),
-                          d.has_revoke_time()
-                              ? absl::StrCat("revoked ", FormatUtc(FromTimestamp(d.revoke_time())))
-                              : "active",
-                          d.has_last_contact_time()
-                              ? FormatUtc(FromTimestamp(d.last_contact_time()))
-                              : "never",
-                          FormatTimestamp(d.certificate_not_after(), d.has_certificate_not_after()),
-                          FormatTimestamp(d.enroll_time(), d.has_enroll_time())});
+            const std::string occupied = d.slot_count() > 0
+                                             ? absl::StrCat(d.slots_size(), "/", d.slot_count())
+                                             : absl::StrCat(d.slots_size());
+            table.AddRow(
+                {d.dock_id(), d.site_code(),
+                 d.has_revoke_time()
+                     ? absl::StrCat("revoked ", FormatUtc(FromTimestamp(d.revoke_time())))
+                     : "active",
+                 d.has_last_contact_time()
+                     ? absl::StrCat(FormatUtc(FromTimestamp(d.last_contact_time())), " (",
+                                    RelativeTo(FromTimestamp(d.last_contact_time()), s.Now()), ")")
+                     : "never",
+                 d.agent_version(), d.has_report_time() ? absl::StrCat(d.backlog_items()) : "",
+                 d.has_report_time() ? occupied : "",
+                 FormatTimestamp(d.certificate_not_after(), d.has_certificate_not_after())});
+            if (!d.slots().empty()) {
+              std::string line = absl::StrCat(d.dock_id(), ":");
+              for (const v1::SlotOccupant& o : d.slots()) {
+                absl::StrAppend(&line, "  ", o.slot(), "=", SanitizeCell(o.serial()));
+              }
+              slot_lines.push_back(line);
+            }
           }
           s.out() << table.Render();
+          // The slots, a line per dock: eight serials do not fit in a table cell.
+          for (const std::string& line : slot_lines) s.out() << line << "\n";
         });
   });
 }
