@@ -127,6 +127,7 @@ Client::Client(ConnectionOptions options, absl::StatusOr<std::shared_ptr<grpc::C
   fleet_ = v1::FleetService::NewStub(channel_);
   audit_ = v1::AuditService::NewStub(channel_);
   provisioning_ = v1::ProvisioningService::NewStub(channel_);
+  monitoring_ = v1::MonitoringService::NewStub(channel_);
 }
 
 void Client::Prepare(grpc::ClientContext& context) const {

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "camfleet/v1/audit.grpc.pb.h"
 #include "camfleet/v1/fleet.grpc.pb.h"
+#include "camfleet/v1/monitoring.grpc.pb.h"
 #include "camfleet/v1/provisioning.grpc.pb.h"
 
 namespace camfleet::cli {
@@ -89,6 +90,13 @@ class Client {
                                         const Request& request) const {
     return Call(provisioning_.get(), method, request);
   }
+  // Calls one MonitoringService method.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Monitoring(grpc::Status (v1::MonitoringService::Stub::*method)(
+                                          grpc::ClientContext*, const Request&, Response*),
+                                      const Request& request) const {
+    return Call(monitoring_.get(), method, request);
+  }
 
  private:
   // Sets the deadline and, without TLS, the operator metadata on a fresh context.
@@ -114,6 +122,7 @@ class Client {
   std::unique_ptr<v1::FleetService::Stub> fleet_;
   std::unique_ptr<v1::AuditService::Stub> audit_;
   std::unique_ptr<v1::ProvisioningService::Stub> provisioning_;
+  std::unique_ptr<v1::MonitoringService::Stub> monitoring_;
 };
 
 }  // namespace camfleet::cli
