@@ -291,4 +291,23 @@ absl::StatusOr<bool> AuditActionsBetween(common::Database& db, int64_t after, in
   }
 }
 
+absl::StatusOr<int64_t> ThinHealthReadings(WriteTx& tx, int64_t cutoff_us, int limit) {
+  ASSIGN_OR_RETURN(
+      common::Statement s,
+      tx.db().Prepare(
+          "DELETE FROM health_readings WHERE id IN ("
+          " SELECT id FROM ("
+          "  SELECT id, ROW_NUMBER() OVER w AS rn,"
+          "   COUNT(*) OVER (PARTITION BY camera_id, device_us / 3600000000) AS n"
+          "  FROM health_readings WHERE device_us < ?1"
+          "  WINDOW w AS (PARTITION BY camera_id, device_us / 3600000000"
+          "               ORDER BY device_us, camera_sequence))"
+          " WHERE rn > 1 AND rn < n AND id NOT IN (SELECT health_reading_id FROM camera_status"
+          "                                        WHERE health_reading_id IS NOT NULL)"
+          " LIMIT ?2)"));
+  s.Bind(1, cutoff_us).Bind(2, int64_t{limit});
+  RETURN_IF_ERROR(s.Run());
+  return static_cast<int64_t>(tx.db().Changes());
+}
+
 }  // namespace camfleet::storage

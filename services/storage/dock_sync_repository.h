@@ -98,6 +98,12 @@ struct SiteRulesRecord {
 };
 absl::StatusOr<SiteRulesRecord> GetSiteRulesRecord(common::Database& db, int64_t site_id);
 
+// ---- health retention (services/monitoring/health_retention.h) ----
+// Thins stored health readings whose device time is before `cutoff_us`: per camera and hour of
+// device time the first and the last reading stay, and so does the reading a camera's latest
+// snapshot points at; the rest go, at most `limit` per call. Returns how many were deleted.
+absl::StatusOr<int64_t> ThinHealthReadings(WriteTx& tx, int64_t cutoff_us, int limit);
+
 // ---- central changes (services/dock pushes fresh site views to idle docks) ----
 // The highest audit sequence so far (0 for none). Every central change writes an audit event
 // in its own transaction, so this moves whenever anything a dock might need to know changed.

@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "services/monitoring/health_retention.h"
 #include "tests/dock/sync_client.h"
 #include "tests/identity/tls_client.h"
 #include "tests/testing/status_matchers.h"
@@ -611,6 +612,46 @@ TEST_F(DockSyncTest, IdleStreamIsPushedTheViewWhenACameraIsMarkedLostCentrally) 
   ASSERT_TRUE(next->has_site_view());
   EXPECT_TRUE(CameraIn(next->site_view(), "CAM-0003", v1::CAMERA_STATE_LOST));
   EXPECT_THAT(sync->Close(), IsOk());
+}
+
+TEST_F(DockSyncTest, HealthReadingsOlderThanThirtyDaysAreThinnedToFirstAndLastPerHourInBatches) {
+  std::unique_ptr<SyncClient> sync = Connect();
+  ASSERT_THAT(sync->Open(Hello()), IsOk());
+  const absl::Time now = absl::Now();
+  // Two hours of readings every 5 minutes, 40 days ago, and one from today.
+  const absl::Time base =
+      absl::UnixEpoch() +
+      absl::Floor(now - absl::Hours(24 * 40) - absl::UnixEpoch(), absl::Hours(1)) +
+      absl::Minutes(1);
+  std::vector<v1::OutboxItem> items;
+  for (int i = 0; i < 24; ++i) {
+    items.push_back(Health(static_cast<uint64_t>(i + 1), "CAM-0001", 1,
+                           static_cast<uint64_t>(i + 1), base + absl::Minutes(5) * i, 90));
+  }
+  items.push_back(Health(25, "CAM-0001", 1, 25, now - absl::Minutes(1), 80));
+  ASSERT_THAT(sync->Send(items), IsOk());
+  ASSERT_THAT(sync->Close(), IsOk());
+
+  monitoring::HealthRetention retention(
+      server_->server().store(), {.raw_for = absl::Hours(24 * 30), .batch = 5, .interval = {}});
+  // As of 11 days ago (a fake time), the readings were 29 days old: not yet.
+  absl::StatusOr<int64_t> thinned = retention.RunOnce(now - absl::Hours(24 * 11));
+  ASSERT_THAT(thinned, IsOk());
+  EXPECT_EQ(*thinned, 0);
+  // As of now they are 40 days old: 10 of each hour's 12 go, 5 per transaction.
+  thinned = retention.RunOnce(now);
+  ASSERT_THAT(thinned, IsOk());
+  EXPECT_EQ(*thinned, 20);
+  absl::StatusOr<std::vector<v1::HealthRecord>> left = Readings("CAM-0001");
+  ASSERT_THAT(left, IsOk());
+  std::vector<uint64_t> sequences;
+  for (const v1::HealthRecord& r : *left) sequences.push_back(r.reading().camera_sequence());
+  std::sort(sequences.begin(), sequences.end());
+  EXPECT_EQ(sequences, (std::vector<uint64_t>{1, 12, 13, 24, 25}));
+  // Running again changes nothing.
+  thinned = retention.RunOnce(now);
+  ASSERT_THAT(thinned, IsOk());
+  EXPECT_EQ(*thinned, 0);
 }
 
 TEST_F(DockSyncTest, SiteRulesAreSetByAQuartermasterValidatedAuditedAndPushedToTheDock) {
