@@ -95,7 +95,8 @@ struct CertificateKeeper::Session {
   provisioning::CredentialBundle bundle;
   std::optional<provisioning::CertificateVerifier> verifier;
   provisioning::CertificateInfo dock;
-  std::unique_ptr<v1::DockService::Stub> stub;
+  // Shared by the slots' workers (a stub is thread-safe); each worker has its own Session copy.
+  std::shared_ptr<v1::DockService::Stub> stub;
   absl::Time now;
   // Set when the server stayed unreachable or refused the dock itself: the cameras' calls
   // would only fail the same way (and spend minutes in retries), so they wait for the next pass.
@@ -157,11 +158,79 @@ PassReport CertificateKeeper::RunPass(const std::vector<CameraSlot>& slots) {
   if (!usable) return report;  // no credentials to talk to anyone with
   // Before any camera: a revoked camera must be recognised before it is renewed or enrolled.
   report.actions.push_back(KeepCrl(session));
+  // Each slot on its own worker, with its own copy of the session.
+  std::vector<std::pair<int, SlotJob*>> started;  // slot, job; nullptr: still busy from before
   for (const CameraSlot& slot : slots) {
-    session.now = ServerNow();
-    report.actions.push_back(KeepCameraCertificate(session, slot));
+    std::unique_ptr<SlotJob> previous;
+    {
+      absl::MutexLock lock(&jobs_mu_);
+      auto it = jobs_.find(slot.number);
+      if (it != jobs_.end()) {
+        if (!it->second->done) {
+          started.emplace_back(slot.number, nullptr);
+          continue;
+        }
+        previous = std::move(it->second);
+        jobs_.erase(it);
+      }
+    }
+    if (previous != nullptr) previous->thread.join();  // done: returns at once
+    auto job = std::make_unique<SlotJob>();
+    SlotJob* raw = job.get();
+    raw->started = absl::Now();
+    Session own = session;
+    own.now = ServerNow();
+    {
+      absl::MutexLock lock(&jobs_mu_);
+      jobs_[slot.number] = std::move(job);
+    }
+    raw->thread = std::thread([this, raw, own = std::move(own), slot]() mutable {
+      Action action = KeepCameraCertificate(own, slot);
+      absl::MutexLock lock(&jobs_mu_);
+      raw->action = std::move(action);
+      raw->done = true;
+      jobs_cv_.SignalAll();
+    });
+    started.emplace_back(slot.number, raw);
+  }
+  const absl::Time deadline = absl::Now() + options_.slot_deadline;
+  absl::MutexLock lock(&jobs_mu_);
+  for (const auto& [number, job] : started) {
+    if (job == nullptr) {
+      const SlotJob& busy = *jobs_[number];
+      report.actions.push_back(Failed(
+          Action::Kind::kCameraFailed, number, "",
+          absl::DeadlineExceededError(absl::StrCat(
+              "the previous pass's work for this slot has not ended after ",
+              absl::FormatDuration(absl::Trunc(absl::Now() - busy.started, absl::Seconds(1))),
+              " (a camera that does not answer?)")),
+          "skipped"));
+      continue;
+    }
+    while (!job->done && absl::Now() < deadline) jobs_cv_.WaitWithDeadline(&jobs_mu_, deadline);
+    if (job->done) {
+      report.actions.push_back(job->action);
+    } else {
+      report.actions.push_back(Failed(
+          Action::Kind::kCameraFailed, number, "",
+          absl::DeadlineExceededError(absl::StrCat(
+              "no result within ", absl::FormatDuration(options_.slot_deadline),
+              "; the work goes on in the background and this slot is skipped until it ends")),
+          "certificate work"));
+    }
   }
   return report;
+}
+
+CertificateKeeper::~CertificateKeeper() {
+  std::map<int, std::unique_ptr<SlotJob>> jobs;
+  {
+    absl::MutexLock lock(&jobs_mu_);
+    jobs.swap(jobs_);
+  }
+  for (auto& [number, job] : jobs) {
+    if (job->thread.joinable()) job->thread.join();
+  }
 }
 
 Action CertificateKeeper::KeepDockCertificate(Session& s) {
@@ -272,11 +341,11 @@ Action CertificateKeeper::KeepCrl(Session& s) {
                   absl::StrCat("reading the CRLs kept in ", store.dir()));
   }
   if (!s.server_refusal.ok()) {
-    return Failed(Action::Kind::kCrlFailed, 0, dock_id, s.server_refusal,
-                  absl::StrCat("CRL not fetched: the server ",
-                               absl::IsUnavailable(s.server_refusal) ? "was unreachable"
-                                                                     : "refused the dock",
-                               " earlier in this pass; ", in_force));
+    return Failed(
+        Action::Kind::kCrlFailed, 0, dock_id, s.server_refusal,
+        absl::StrCat("CRL not fetched: the server ",
+                     absl::IsUnavailable(s.server_refusal) ? "was unreachable" : "refused the dock",
+                     " earlier in this pass; ", in_force));
   }
   std::unique_ptr<v1::ProvisioningService::Stub> stub =
       v1::ProvisioningService::NewStub(MutualTlsChannel(options_.endpoint, s.bundle));
@@ -291,10 +360,10 @@ Action CertificateKeeper::KeepCrl(Session& s) {
                   absl::StrCat("CRL not fetched; ", in_force));
   }
   if (resp.crl_number() < 0) {
-    return Failed(Action::Kind::kCrlFailed, 0, dock_id,
-                  absl::InvalidArgumentError(
-                      absl::StrCat("the server sent CRL number ", resp.crl_number())),
-                  absl::StrCat("CRL refused; ", in_force));
+    return Failed(
+        Action::Kind::kCrlFailed, 0, dock_id,
+        absl::InvalidArgumentError(absl::StrCat("the server sent CRL number ", resp.crl_number())),
+        absl::StrCat("CRL refused; ", in_force));
   }
   // The CA in the answer is ignored: the CRL must be signed by the CA the dock was enrolled with.
   absl::StatusOr<HeldCrl> accepted =
@@ -356,10 +425,10 @@ Action CertificateKeeper::KeepIdentifiedCamera(Session& s, const CameraSlot& slo
   // Superseded is the one revocation a camera comes back from: the server revokes that way when
   // it lets a camera enroll again (ResetCameraEnrollment), so the camera enrolls afresh.
   if (revoked.has_value() && revoked->reason != "superseded") {
-    return Done(Action::Kind::kCameraRefused, n, serial,
-                absl::StrCat("REFUSED: certificate ", revoked->serial_hex, " revoked (",
-                             revoked->reason,
-                             ") \u2014 keep this unit out of service and report it"));
+    return Done(
+        Action::Kind::kCameraRefused, n, serial,
+        absl::StrCat("REFUSED: certificate ", revoked->serial_hex, " revoked (", revoked->reason,
+                     ") \u2014 keep this unit out of service and report it"));
   }
   if (identity.certificate_pem.empty()) {
     enroll = true;

@@ -29,13 +29,23 @@
 // CSR for a key it already certified with that same certificate, so the retry converges on one
 // certificate without an admin.
 //
+// Slots are independent: each slot's certificate work runs on a worker thread of its own (with
+// its own copy of what the pass knows), so one slow or hung camera stalls only its own slot.
+// The pass waits for the slots at most `slot_deadline`; a slot still working then is reported
+// as FAILED (DEADLINE_EXCEEDED) and its work goes on in the background; the next pass skips
+// that slot (reporting it still busy) until the work has ended. The camera link's own calls
+// carry a deadline as well (grpc_camera_link.h), so a hung camera ends its work in the end.
+//
 // Not thread-safe: one pass at a time.
 
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/camera_link.h"
 #include "agent/clock_offset.h"
@@ -89,6 +99,9 @@ struct PassReport {
 struct CameraSlot {
   int number = 0;
   CameraLink* link = nullptr;  // not owned
+  // Keeps `link` alive for a slot's work that outlives the pass (past slot_deadline). Without
+  // it, the caller must keep `link` alive until the keeper is destroyed.
+  std::shared_ptr<CameraLink> keep_alive = nullptr;
 };
 
 struct KeeperOptions {
@@ -100,11 +113,17 @@ struct KeeperOptions {
   // The dock clock's offset to server time, shared with whatever else measures it (the sync
   // stream). Not owned; null: the keeper keeps its own in paths.ClockOffset().
   ClockOffset* clock_offset = nullptr;
+  // How long a pass waits for one slot's work (real time), see above.
+  absl::Duration slot_deadline = absl::Minutes(2);
 };
 
 class CertificateKeeper {
  public:
   explicit CertificateKeeper(KeeperOptions options);
+  // Waits for slot work still running in the background.
+  ~CertificateKeeper();
+  CertificateKeeper(const CertificateKeeper&) = delete;
+  CertificateKeeper& operator=(const CertificateKeeper&) = delete;
 
   PassReport RunPass(const std::vector<CameraSlot>& slots);
 
@@ -124,7 +143,19 @@ class CertificateKeeper {
   // measuring or reading the offset; empty otherwise.
   std::string ClockText(const Session& session);
 
+  // One slot's work on its worker thread.
+  struct SlotJob {
+    std::thread thread;
+    absl::Time started;
+    bool done = false;  // guarded by jobs_mu_
+    Action action;      // guarded by jobs_mu_; set when done
+  };
+
   KeeperOptions options_;
+  absl::Mutex jobs_mu_;
+  absl::CondVar jobs_cv_;
+  // By slot number; a job stays until a pass collects it after it is done.
+  std::map<int, std::unique_ptr<SlotJob>> jobs_;
   std::unique_ptr<ClockOffset> own_offset_;
   ClockOffset* offset_ = nullptr;
   // Why the stored offset could not be read, said once on the first pass.

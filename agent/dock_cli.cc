@@ -256,11 +256,10 @@ int Run(const RunArgs& args, const DockEnvironment& env) {
   while (true) {
     // Fresh links every pass: a slot that was empty last time must not answer from a channel
     // still backing off from the failed connects, but see the camera inserted since.
-    std::vector<std::unique_ptr<CameraLink>> links;
     std::vector<CameraSlot> slots;
     for (const auto& [number, socket] : sockets) {
-      links.push_back(NewGrpcCameraLink(socket));
-      slots.push_back(CameraSlot{number, links.back().get()});
+      std::shared_ptr<CameraLink> link = NewGrpcCameraLink(socket);
+      slots.push_back(CameraSlot{number, link.get(), link});
     }
     PassReport report = keeper.RunPass(slots);
     for (const Action& action : report.actions) {

@@ -147,11 +147,12 @@ void DockRuntime::KeeperLoop() {
       KeeperOptions{options_.paths, options_.endpoint, retry, options_.clock, clock_offset_.get()});
   do {
     // Fresh links every pass (see dock_cli.cc).
-    std::vector<std::unique_ptr<CameraLink>> links;
+    // Each slot's work runs on its own worker and may outlive the pass (a hung camera), so
+    // the slot keeps its link alive.
     std::vector<CameraSlot> slots;
     for (const auto& [number, socket] : options_.sockets) {
-      links.push_back(NewGrpcCameraLink(socket));
-      slots.push_back(CameraSlot{number, links.back().get()});
+      std::shared_ptr<CameraLink> link = NewGrpcCameraLink(socket);
+      slots.push_back(CameraSlot{number, link.get(), link});
     }
     PassReport report = keeper.RunPass(slots);
     for (const Action& action : report.actions) {

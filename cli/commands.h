@@ -16,6 +16,8 @@
 namespace camfleet::cli {
 
 void AddSiteCommands(CLI::App& app, Action* selected);
+// `site rules SITE [flags]` (site_rules_commands.cc), under the `site` command.
+void AddSiteRulesCommand(CLI::App* site, Action* selected);
 void AddHolderCommands(CLI::App& app, Action* selected);
 // `camera ...`, plus the top-level shortcuts `issue` and `return`.
 void AddCameraCommands(CLI::App& app, Action* selected);

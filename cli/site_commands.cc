@@ -84,6 +84,7 @@ void AddSiteCommands(CLI::App& app, Action* selected) {
   AddCreate(site, selected);
   AddGet(site, selected);
   AddList(site, selected);
+  AddSiteRulesCommand(site, selected);
 }
 
 }  // namespace camfleet::cli

@@ -1,12 +1,17 @@
 #include "services/dock/dock_handler.h"
 
 #include <deque>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/log.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/rpc/grpc_status.h"
 #include "services/rpc/unary.h"
 
@@ -134,24 +139,27 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
       End(rpc::ToGrpcStatus(opened.status()));
       return;
     }
-    session_ = std::move(opened->session);
-    common::LogInfo("dock ", who_.name, " connected (epoch ", session_->epoch, ", custody ",
-                    opened->welcome.custody_applied(), ", telemetry ",
-                    opened->welcome.telemetry_applied(), ")");
-    v1::SyncResponse welcome;
-    *welcome.mutable_welcome() = std::move(opened->welcome);
-    Queue(std::move(welcome));
-    if (!QueueSiteView()) return;
+    {
+      absl::MutexLock view_lock(&view_mu_);
+      session_ = std::move(opened->session);
+      crl_sent_ = session_->known_crl_number;
+      common::LogInfo("dock ", who_.name, " connected (epoch ", session_->epoch, ", custody ",
+                      opened->welcome.custody_applied(), ", telemetry ",
+                      opened->welcome.telemetry_applied(), ")");
+      v1::SyncResponse welcome;
+      *welcome.mutable_welcome() = std::move(opened->welcome);
+      Queue(std::move(welcome));
+      if (!QueueSiteView()) return;
+    }
     Hold();
     sync_.NewerCrl(session_->known_crl_number,
                    [this](absl::StatusOr<std::optional<v1::CrlUpdate>> crl) {
                      if (!crl.ok()) {
                        End(rpc::ToGrpcStatus(crl.status()));
                      } else {
-                       if (crl->has_value()) {
-                         v1::SyncResponse update;
-                         *update.mutable_crl() = std::move(**crl);
-                         Queue(std::move(update));
+                       {
+                         absl::MutexLock view_lock(&view_mu_);
+                         if (crl->has_value()) QueueCrl(**crl);
                        }
                        v1::SyncResponse now;
                        *now.mutable_server_time() = sync_.Now();
@@ -167,6 +175,9 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
       End(rpc::ToGrpcStatus(result.status()));
       return;
     }
+    // Under view_mu_: a view the pusher queues after this ack was built after this batch
+    // committed, so the dock may take it as covering what the ack acknowledges.
+    absl::MutexLock view_lock(&view_mu_);
     v1::SyncResponse ack;
     *ack.mutable_ack() = std::move(result->ack);
     Queue(std::move(ack));
@@ -181,12 +192,13 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
     ReadWhenDrained();
   }
 
-  bool QueueSiteView() {
+  bool QueueSiteView() ABSL_EXCLUSIVE_LOCKS_REQUIRED(view_mu_) {
     absl::StatusOr<v1::SiteView> view = sync_.BuildSiteView(*session_);
     if (!view.ok()) {
       End(rpc::ToGrpcStatus(view.status()));
       return false;
     }
+    view_key_ = ViewKey(*view);
     last_view_ = absl::Now();
     v1::SyncResponse message;
     *message.mutable_site_view() = *std::move(view);
@@ -194,6 +206,51 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
     return true;
   }
 
+  void QueueCrl(const v1::CrlUpdate& update) ABSL_EXCLUSIVE_LOCKS_REQUIRED(view_mu_) {
+    if (update.crl_number() <= crl_sent_) return;
+    crl_sent_ = update.crl_number();
+    v1::SyncResponse message;
+    *message.mutable_crl() = update;
+    Queue(std::move(message));
+  }
+
+  // The view without its time: two views with the same key tell the dock the same thing.
+  static std::string ViewKey(v1::SiteView view) {
+    view.clear_view_time();
+    std::string key;
+    google::protobuf::io::StringOutputStream out(&key);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    view.SerializeToCodedStream(&coded);
+    coded.Trim();
+    return key;
+  }
+
+ public:
+  // From the pusher: sends `view_of(session)` if this stream is past its welcome and the view
+  // differs from the last one it got. `view_of` may return a cached view for the site.
+  void PushView(
+      const std::function<const absl::StatusOr<v1::SiteView>&(const DockSession&)>& view_of) {
+    absl::MutexLock view_lock(&view_mu_);
+    if (!session_.has_value()) return;
+    const absl::StatusOr<v1::SiteView>& view = view_of(*session_);
+    if (!view.ok()) return;  // said in the log by the pusher; the next change tries again
+    std::string key = ViewKey(*view);
+    if (key == view_key_) return;
+    view_key_ = std::move(key);
+    last_view_ = absl::Now();
+    v1::SyncResponse message;
+    *message.mutable_site_view() = *view;
+    Queue(std::move(message));
+  }
+  // From the pusher: sends `update` if it is newer than what this stream has.
+  void PushCrl(const v1::CrlUpdate& update) {
+    absl::MutexLock view_lock(&view_mu_);
+    if (!session_.has_value()) return;
+    QueueCrl(update);
+  }
+
+ private:
   void Queue(v1::SyncResponse message) {
     {
       absl::MutexLock lock(&mu_);
@@ -257,7 +314,14 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
   bool registered_ = false;
   // Touched only between a read completing and the next read starting (one at a time).
   v1::SyncRequest request_;
+  // Orders what goes down: views, CRLs and acks are queued under it, so a view queued after an
+  // ack was built after that ack's batch committed. Taken before mu_.
+  absl::Mutex view_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Set once under view_mu_ when the hello is accepted; read by the stream's own callbacks
+  // (which run after that) and by the pusher under view_mu_.
   std::optional<DockSession> session_;
+  std::string view_key_ ABSL_GUARDED_BY(view_mu_);  // ViewKey of the last view queued
+  int64_t crl_sent_ ABSL_GUARDED_BY(view_mu_) = 0;  // newest CRL number the dock has
   absl::Time last_view_ = absl::InfinitePast();
 
   absl::Mutex mu_;
@@ -271,7 +335,85 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-DockHandler::~DockHandler() = default;
+DockHandler::DockHandler(identity::IdentityManager& identity, DockSyncManager& sync,
+                         const rpc::Authenticator& auth)
+    : identity_(identity), sync_(sync), auth_(auth) {
+  if (sync_.options().push_interval > absl::ZeroDuration()) {
+    pusher_ = std::thread([this] { PushLoop(); });
+  }
+}
+
+DockHandler::~DockHandler() { Shutdown(); }
+
+void DockHandler::PushLoop() {
+  int64_t audit_mark = 0;
+  // Changes before the first look are in every stream's welcome view already.
+  if (!sync_.CentralChangeSince(audit_mark).ok()) audit_mark = 0;
+  uint64_t revocations = sync_.RevocationGeneration();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Time until = absl::Now() + sync_.options().push_interval;
+      while (!shut_down_ && absl::Now() < until) stop_cv_.WaitWithDeadline(&mu_, until);
+      if (shut_down_) return;
+    }
+    PushOnce(audit_mark, revocations);
+  }
+}
+
+void DockHandler::PushOnce(int64_t& audit_mark, uint64_t& revocations) {
+  absl::StatusOr<bool> changed = sync_.CentralChangeSince(audit_mark);
+  if (!changed.ok()) {
+    common::LogWarning("looking for central changes to push to docks: ",
+                       changed.status().ToString());
+    return;
+  }
+  const uint64_t generation = sync_.RevocationGeneration();
+  std::optional<v1::CrlUpdate> crl;
+  if (generation != revocations) {
+    absl::Notification fetched;
+    absl::StatusOr<std::optional<v1::CrlUpdate>> newer;
+    sync_.NewerCrl(0, [&](absl::StatusOr<std::optional<v1::CrlUpdate>> result) {
+      newer = std::move(result);
+      fetched.Notify();
+    });
+    fetched.WaitForNotification();
+    if (newer.ok()) {
+      revocations = generation;
+      crl = std::move(*newer);
+    } else {
+      common::LogWarning("building the CRL to push to docks: ", newer.status().ToString());
+    }
+  }
+  if (!*changed && !crl.has_value()) return;
+  std::vector<SyncReactor*> open;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    for (SyncReactor* reactor : open_) {
+      reactor->Hold();
+      open.push_back(reactor);
+    }
+  }
+  // One view per site per look, however many of its docks are connected.
+  absl::flat_hash_map<int64_t, absl::StatusOr<v1::SiteView>> views;
+  auto view_of = [&](const DockSession& session) -> const absl::StatusOr<v1::SiteView>& {
+    auto it = views.find(session.site_id);
+    if (it == views.end()) {
+      it = views.emplace(session.site_id, sync_.BuildSiteView(session)).first;
+      if (!it->second.ok()) {
+        common::LogWarning("site view of ", session.site_code,
+                           " not pushed: ", it->second.status().ToString());
+      }
+    }
+    return it->second;
+  };
+  for (SyncReactor* reactor : open) {
+    if (crl.has_value()) reactor->PushCrl(*crl);
+    if (*changed) reactor->PushView(view_of);
+    reactor->Release();
+  }
+}
 
 bool DockHandler::Register(SyncReactor* reactor) {
   absl::MutexLock lock(&mu_);
@@ -292,6 +434,7 @@ void DockHandler::Shutdown() {
     // the hold keeps it so while End runs outside the lock.
     absl::MutexLock lock(&mu_);
     shut_down_ = true;
+    stop_cv_.SignalAll();
     for (SyncReactor* reactor : open_) {
       reactor->Hold();
       open.push_back(reactor);
@@ -302,6 +445,7 @@ void DockHandler::Shutdown() {
                               "the server is shutting down; reconnect with backoff"));
     reactor->Release();
   }
+  if (pusher_.joinable() && pusher_.get_id() != std::this_thread::get_id()) pusher_.join();
 }
 
 grpc::ServerBidiReactor<v1::SyncRequest, v1::SyncResponse>* DockHandler::Sync(

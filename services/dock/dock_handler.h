@@ -9,8 +9,15 @@
 // answers, convert its status once. One batch is in flight per stream (the next is read only
 // once the ack is written), which is the stream's flow control. Shutdown() ends every open
 // stream with UNAVAILABLE so that the server's shutdown does not wait for docks to hang up.
+//
+// Central changes reach idle docks: a pusher thread looks every DockSyncOptions::push_interval
+// for a central change (DockSyncManager::CentralChangeSince) or a revocation, and then sends
+// every open stream its site's fresh SiteView if it differs from the last one that stream got
+// (and a newer CrlUpdate), without waiting for the dock to send anything.
 
 #include <grpcpp/grpcpp.h>
+
+#include <thread>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
@@ -26,8 +33,7 @@ class SyncReactor;
 class DockHandler final : public v1::DockService::CallbackService {
  public:
   DockHandler(identity::IdentityManager& identity, DockSyncManager& sync,
-              const rpc::Authenticator& auth)
-      : identity_(identity), sync_(sync), auth_(auth) {}
+              const rpc::Authenticator& auth);
   ~DockHandler() override;
 
 #define CAMFLEET_DOCK_RPC(Method)                                                              \
@@ -43,11 +49,14 @@ class DockHandler final : public v1::DockService::CallbackService {
   grpc::ServerBidiReactor<v1::SyncRequest, v1::SyncResponse>* Sync(
       grpc::CallbackServerContext* ctx) override;
 
-  // Ends every open Sync stream with UNAVAILABLE and refuses new ones. Call before the gRPC
-  // server's Shutdown.
+  // Ends every open Sync stream with UNAVAILABLE and refuses new ones; stops the pusher. Call
+  // before the gRPC server's Shutdown.
   void Shutdown();
 
  private:
+  void PushLoop();
+  // One look for central changes; pushes what changed to the open streams.
+  void PushOnce(int64_t& audit_mark, uint64_t& revocations);
   friend class SyncReactor;
   // Streams register while open so Shutdown can end them. Returns false after Shutdown.
   bool Register(SyncReactor* reactor);
@@ -59,6 +68,8 @@ class DockHandler final : public v1::DockService::CallbackService {
   absl::Mutex mu_;
   absl::flat_hash_set<SyncReactor*> open_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar stop_cv_;
+  std::thread pusher_;
 };
 
 }  // namespace camfleet::dock

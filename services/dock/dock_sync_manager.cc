@@ -180,6 +180,8 @@ class BatchApplier {
   absl::StatusOr<int64_t> RaiseAlert(v1::AlertKind kind, const std::string& serial, uint32_t slot,
                                      int64_t event_us, const std::string& message,
                                      v1::DockAlertKind dock_kind = v1::DOCK_ALERT_KIND_UNSPECIFIED);
+  // A custody-lane ThinnedRange: items this server lacks that the dock no longer held.
+  absl::Status ItemsLost(uint64_t first, uint64_t last, int64_t event_us);
   absl::Status RaiseConflict(const std::string& kind, const std::string& serial, uint32_t slot,
                              int64_t event_us, const std::string& fact,
                              const absl::Status& decision);
@@ -221,10 +223,13 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
     uint64_t& applied = item.lane() == v1::SYNC_LANE_CUSTODY ? pos.custody : pos.telemetry;
     // A thinned range the dock made after the first of its readings were applied here: the
     // rest of the range counts as applied too (otherwise its next item looks like a gap).
-    const bool range = item.has_thinned() &&
-                       item.thinned().thinned_through() >= item.sequence() &&
+    const bool range = item.has_thinned() && item.thinned().thinned_through() >= item.sequence() &&
                        item.thinned().thinned_through() - item.sequence() < (uint64_t{1} << 40);
     if (range && item.sequence() <= applied && item.thinned().thinned_through() > applied) {
+      if (item.lane() == v1::SYNC_LANE_CUSTODY) {
+        RETURN_IF_ERROR(
+            ItemsLost(applied + 1, item.thinned().thinned_through(), EventMicros(item, tx_.now())));
+      }
       applied = item.thinned().thinned_through();
       continue;
     }
@@ -240,6 +245,9 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
     // In the custody lane a range covers items a restored server lacks and the dock no longer
     // held (the dock raises ITEMS_LOST for them in the same lane): nothing else can fill it.
     if (range) {
+      if (item.lane() == v1::SYNC_LANE_CUSTODY) {
+        RETURN_IF_ERROR(ItemsLost(item.sequence(), item.thinned().thinned_through(), event_us));
+      }
       applied = item.thinned().thinned_through();
       thinned += static_cast<int64_t>(item.thinned().readings_dropped());
       continue;
@@ -344,6 +352,17 @@ absl::StatusOr<int64_t> BatchApplier::RaiseAlert(v1::AlertKind kind, const std::
                          {"slot", absl::StrCat(slot)},
                          {"message", message}}));
   return id;
+}
+
+absl::Status BatchApplier::ItemsLost(uint64_t first, uint64_t last, int64_t event_us) {
+  const std::string message = absl::StrCat(
+      "dock ", session_.who.name, " custody items ", first, "-", last, " of epoch ", session_.epoch,
+      " (", last - first + 1,
+      " check-outs, returns, insertions, removals or alerts) are lost: the control plane lacks "
+      "them (restored from a backup?) and the dock no longer held them; find out at the post "
+      "what happened then");
+  common::LogWarning(message);
+  return RaiseAlert(v1::ALERT_KIND_ITEMS_LOST, "", 0, event_us, message).status();
 }
 
 absl::Status BatchApplier::RaiseConflict(const std::string& kind, const std::string& serial,
@@ -823,6 +842,25 @@ void DockSyncManager::NewerCrl(int64_t have, Done<std::optional<v1::CrlUpdate>> 
                      update.set_crl_pem(crl->crl_pem());
                      done(std::optional<v1::CrlUpdate>(std::move(update)));
                    });
+}
+
+absl::StatusOr<bool> DockSyncManager::CentralChangeSince(int64_t& mark) {
+  // Actions that never change what a dock is told: the per-batch record of a stream, alerts
+  // raised and acknowledged, rejected items. Everything else (a camera marked lost, retired or
+  // faulty, a holder created or changed, a certificate revoked, rules set, a dock's own
+  // check-out seen by its neighbours) may; the view is compared before it is sent anyway.
+  static const std::vector<std::string> kIgnored = {"dock.sync", "alert.raise", "alert.acknowledge",
+                                                    "dock.item.reject"};
+  bool changed = false;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(int64_t latest, storage::LatestAuditSeq(db));
+    if (latest > mark) {
+      ASSIGN_OR_RETURN(changed, storage::AuditActionsBetween(db, mark, latest, kIgnored));
+      mark = latest;
+    }
+    return absl::OkStatus();
+  }));
+  return changed;
 }
 
 v1::ServerTime DockSyncManager::Now() const {

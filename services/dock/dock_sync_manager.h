@@ -44,6 +44,10 @@ struct DockSyncOptions {
   // The SiteView is sent again with an ack when it is older than this (and after every batch
   // that applied custody items, which change it).
   absl::Duration site_view_interval = absl::Seconds(60);
+  // How often the server looks for central changes (the audit log moved, a revocation) and
+  // pushes a fresh SiteView (and CRL) to every open stream whose view changed, idle or not.
+  // Zero: never (views go down only on connect and with acks).
+  absl::Duration push_interval = absl::Milliseconds(500);
 };
 
 // What one stream knows once the hello is accepted.
@@ -102,6 +106,13 @@ class DockSyncManager {
   void NewerCrl(int64_t have, Done<std::optional<v1::CrlUpdate>> done);
 
   v1::ServerTime Now() const;
+
+  // Whether anything a site view may depend on changed centrally after the audit sequence
+  // `mark` (every central change writes an audit event; the per-batch "dock.sync" record and
+  // alert bookkeeping do not count). Moves `mark` to the newest sequence. Reads only.
+  absl::StatusOr<bool> CentralChangeSince(int64_t& mark);
+  // Grows whenever a certificate is revoked; a new CRL is due when it moved.
+  uint64_t RevocationGeneration() const { return revoked_.generation(); }
 
  private:
   storage::Store& store_;

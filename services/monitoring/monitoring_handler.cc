@@ -28,6 +28,8 @@ CAMFLEET_WRITE(AcknowledgeAlert)
 CAMFLEET_READ(ListConflicts)
 CAMFLEET_WRITE(ResolveConflict)
 CAMFLEET_READ(ListHealthReadings)
+CAMFLEET_READ(GetSiteRules)
+CAMFLEET_WRITE(SetSiteRules)
 
 #undef CAMFLEET_READ
 #undef CAMFLEET_WRITE

@@ -21,6 +21,8 @@ class MonitoringHandler final : public v1::MonitoringService::CallbackService {
   CAMFLEET_MONITORING_RPC(ListConflicts)
   CAMFLEET_MONITORING_RPC(ResolveConflict)
   CAMFLEET_MONITORING_RPC(ListHealthReadings)
+  CAMFLEET_MONITORING_RPC(GetSiteRules)
+  CAMFLEET_MONITORING_RPC(SetSiteRules)
 #undef CAMFLEET_MONITORING_RPC
 
  private:

@@ -7,9 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
 #include "services/rpc/validation.h"
 #include "services/storage/alert_repository.h"
 #include "services/storage/audit_log.h"
+#include "services/storage/dock_sync_repository.h"
 #include "services/storage/fleet_repository.h"
 #include "services/storage/health_repository.h"
 
@@ -31,7 +33,134 @@ absl::Status ValidateId(int64_t id) {
   return absl::OkStatus();
 }
 
+using google::protobuf::util::TimeUtil;
+
+constexpr char kMinimumBattery[] = "minimum_battery_percent";
+constexpr char kCheckoutDuration[] = "checkout_duration";
+constexpr char kReturnOnDock[] = "return_on_dock";
+constexpr char kShift[] = "shift";
+constexpr char kReserve[] = "reserve";
+
+google::protobuf::Duration ToProto(absl::Duration d) {
+  return TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(d));
+}
+
+v1::SiteRules SiteRulesProto(const std::string& code, const storage::SiteRulesRecord& record) {
+  v1::SiteRules out;
+  out.set_site_code(code);
+  v1::CheckoutRules* r = out.mutable_rules();
+  r->set_minimum_battery_percent(static_cast<uint32_t>(record.rules.minimum_battery_percent));
+  *r->mutable_checkout_duration() = ToProto(record.rules.checkout_duration);
+  r->set_return_on_dock(record.rules.return_on_dock);
+  *r->mutable_shift() = ToProto(record.rules.shift);
+  *r->mutable_reserve() = ToProto(record.rules.reserve);
+  out.set_defaults(record.defaults);
+  if (!record.defaults) {
+    *out.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(record.updated_us);
+    out.set_updated_by(record.updated_by);
+  }
+  return out;
+}
+
+// A duration field of SetSiteRulesRequest.rules within [min, max], in whole seconds.
+absl::StatusOr<absl::Duration> RuleDuration(absl::string_view field,
+                                            const google::protobuf::Duration& d, absl::Duration min,
+                                            absl::Duration max) {
+  const std::string range = absl::StrCat("give ", absl::FormatDuration(min), " to ",
+                                         absl::FormatDuration(max), " in whole seconds");
+  if (d.nanos() != 0 || d.seconds() < absl::ToInt64Seconds(min) ||
+      d.seconds() > absl::ToInt64Seconds(max)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rules.", field, " is ", TimeUtil::ToString(d), "; ", range));
+  }
+  return absl::Seconds(d.seconds());
+}
+
+// The rules after applying `req` to `rules`. INVALID_ARGUMENT naming the field.
+absl::Status ApplyRules(const v1::SetSiteRulesRequest& req, storage::SiteRules& rules) {
+  if (req.update_mask().paths().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("update_mask is empty; name the fields to change: ", kMinimumBattery, ", ",
+                     kCheckoutDuration, ", ", kReturnOnDock, ", ", kShift, ", ", kReserve));
+  }
+  const v1::CheckoutRules& r = req.rules();
+  for (const std::string& path : req.update_mask().paths()) {
+    if (path == kMinimumBattery) {
+      if (r.minimum_battery_percent() > 100) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "rules.minimum_battery_percent is ", r.minimum_battery_percent(), "; give 0-100"));
+      }
+      rules.minimum_battery_percent = static_cast<int>(r.minimum_battery_percent());
+    } else if (path == kCheckoutDuration) {
+      ASSIGN_OR_RETURN(rules.checkout_duration,
+                       RuleDuration(kCheckoutDuration, r.checkout_duration(), absl::Minutes(15),
+                                    absl::Hours(24 * 7)));
+    } else if (path == kReturnOnDock) {
+      rules.return_on_dock = r.return_on_dock();
+    } else if (path == kShift) {
+      ASSIGN_OR_RETURN(rules.shift,
+                       RuleDuration(kShift, r.shift(), absl::Minutes(1), absl::Hours(24)));
+    } else if (path == kReserve) {
+      ASSIGN_OR_RETURN(rules.reserve,
+                       RuleDuration(kReserve, r.reserve(), absl::ZeroDuration(), absl::Hours(24)));
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "update_mask names '", path, "', which is not a rule; give ", kMinimumBattery, ", ",
+          kCheckoutDuration, ", ", kReturnOnDock, ", ", kShift, " or ", kReserve));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string RulesText(const storage::SiteRules& r) {
+  return absl::StrCat("minimum_battery_percent=", r.minimum_battery_percent,
+                      " checkout_duration=", absl::FormatDuration(r.checkout_duration),
+                      " return_on_dock=", r.return_on_dock ? "true" : "false",
+                      " shift=", absl::FormatDuration(r.shift),
+                      " reserve=", absl::FormatDuration(r.reserve));
+}
+
 }  // namespace
+
+absl::StatusOr<v1::GetSiteRulesResponse> MonitoringManager::GetSiteRules(
+    const v1::GetSiteRulesRequest& req) {
+  RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  v1::GetSiteRulesResponse resp;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(db, req.site_code()));
+    ASSIGN_OR_RETURN(storage::SiteRulesRecord record, storage::GetSiteRulesRecord(db, site.id));
+    *resp.mutable_site_rules() = SiteRulesProto(req.site_code(), record);
+    return absl::OkStatus();
+  }));
+  return resp;
+}
+
+void MonitoringManager::SetSiteRules(const rpc::Identity& who, const v1::SetSiteRulesRequest& req,
+                                     Done<v1::SetSiteRulesResponse> done) {
+  absl::Status valid = rpc::ValidateSiteCode("site_code", req.site_code());
+  if (valid.ok()) {
+    storage::SiteRules probe;  // checks every field before the write
+    valid = ApplyRules(req, probe);
+  }
+  if (!valid.ok()) return done(valid);
+  storage::WriteWithResponse<v1::SetSiteRulesResponse>(
+      store_,
+      [who, req](storage::WriteTx& tx, v1::SetSiteRulesResponse& resp) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::SiteRow site, storage::FindSite(tx.db(), req.site_code()));
+        ASSIGN_OR_RETURN(storage::SiteRules before, storage::GetSiteRules(tx.db(), site.id));
+        storage::SiteRules after = before;
+        RETURN_IF_ERROR(ApplyRules(req, after));
+        RETURN_IF_ERROR(storage::PutSiteRules(tx, site.id, after, who.actor()));
+        RETURN_IF_ERROR(
+            storage::Audit(tx, who.actor(), "site.rules", "site", req.site_code(),
+                           {{"before", RulesText(before)}, {"after", RulesText(after)}}));
+        ASSIGN_OR_RETURN(storage::SiteRulesRecord record,
+                         storage::GetSiteRulesRecord(tx.db(), site.id));
+        *resp.mutable_site_rules() = SiteRulesProto(req.site_code(), record);
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
 
 absl::StatusOr<v1::ListAlertsResponse> MonitoringManager::ListAlerts(
     const v1::ListAlertsRequest& req) {

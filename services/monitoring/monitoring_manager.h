@@ -32,6 +32,13 @@ class MonitoringManager {
                        Done<v1::ResolveConflictResponse> done);
   absl::StatusOr<v1::ListHealthReadingsResponse> ListHealthReadings(
       const v1::ListHealthReadingsRequest& req);
+  // A site's check-out rules (the defaults when it has none of its own).
+  absl::StatusOr<v1::GetSiteRulesResponse> GetSiteRules(const v1::GetSiteRulesRequest& req);
+  // Changes the fields named in update_mask; audited as "site.rules" with old and new values.
+  // The site's docks receive the change with their next site view (services/dock pushes one
+  // to every open stream when the audit log moves).
+  void SetSiteRules(const rpc::Identity& who, const v1::SetSiteRulesRequest& req,
+                    Done<v1::SetSiteRulesResponse> done);
 
  private:
   storage::Store& store_;

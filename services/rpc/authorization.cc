@@ -80,6 +80,9 @@ std::vector<MethodRule> BuildRules() {
       {monitoring("ListConflicts"), readers},
       {monitoring("ResolveConflict"), stock},
       {monitoring("ListHealthReadings"), readers},
+      // A site's check-out rules: read by people, set by the quartermaster's side.
+      {monitoring("GetSiteRules"), readers},
+      {monitoring("SetSiteRules"), stock},
   };
 }
 

@@ -115,8 +115,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->ca_ = std::make_unique<provisioning::CertificateAuthority>(std::move(ca));
     ASSIGN_OR_RETURN(provisioning::CredentialBundle own,
                      provisioning::LoadCredentialBundle(paths.ServerCredentials()));
-    server->auth_ = std::make_unique<rpc::TlsAuthenticator>(server->ca_->Verifier(),
-                                                            server->revoked_, *clock);
+    server->auth_ =
+        std::make_unique<rpc::TlsAuthenticator>(server->ca_->Verifier(), server->revoked_, *clock);
     // The handshake asks for a client certificate but leaves checking it to the
     // authenticator, on every call: that gives precise errors (expired, revoked, wrong CA)
     // instead of a failed handshake, lets an expired dock renew within its grace, and lets a
@@ -130,16 +130,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         *server->store_, *server->ca_, server->revoked_, *server->tokens_);
     server->provisioning_handler_ =
         std::make_unique<identity::ProvisioningHandler>(*server->identity_, *server->auth_);
-    ASSIGN_OR_RETURN(std::string generation,
-                     storage::EnsureDatabaseGeneration(*server->store_));
+    ASSIGN_OR_RETURN(std::string generation, storage::EnsureDatabaseGeneration(*server->store_));
     server->sync_ = std::make_unique<dock::DockSyncManager>(
-        *server->store_, *server->identity_, server->revoked_, std::move(generation),
-        options.sync);
+        *server->store_, *server->identity_, server->revoked_, std::move(generation), options.sync);
     server->dock_handler_ =
         std::make_unique<dock::DockHandler>(*server->identity_, *server->sync_, *server->auth_);
   }
-  server->fleet_ = std::make_unique<fleet::FleetManager>(*server->store_, *server->tokens_,
-                                                         server->revoked_);
+  server->fleet_ =
+      std::make_unique<fleet::FleetManager>(*server->store_, *server->tokens_, server->revoked_);
   server->fleet_handler_ = std::make_unique<fleet::FleetHandler>(*server->fleet_, *server->auth_);
   server->audit_ = std::make_unique<audit::AuditManager>(*server->store_, *server->tokens_);
   server->audit_handler_ = std::make_unique<audit::AuditHandler>(*server->audit_, *server->auth_);
@@ -147,6 +145,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       std::make_unique<monitoring::MonitoringManager>(*server->store_, *server->tokens_);
   server->monitoring_handler_ =
       std::make_unique<monitoring::MonitoringHandler>(*server->monitoring_, *server->auth_);
+  server->retention_ =
+      std::make_unique<monitoring::HealthRetention>(*server->store_, options.retention);
+  server->retention_->Start();
 
   grpc::EnableDefaultHealthCheckService(true);
   // gRPC's health service is not built from protobuf, so reflection cannot describe it unless
@@ -174,9 +175,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   server->grpc_ = builder.BuildAndStart();
   if (server->grpc_ == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "could not listen on ", options.listen.front(),
-        "; is the address in use or the socket directory missing?"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("could not listen on ", options.listen.front(),
+                     "; is the address in use or the socket directory missing?"));
   }
   for (size_t i = 0; i < options.listen.size(); ++i) {
     const std::string& address = options.listen[i];
@@ -215,6 +216,7 @@ void Server::Shutdown(absl::Duration grace) {
     // In-flight writes are finished by the store's writer, which is still running here.
     grpc_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   }
+  if (retention_ != nullptr) retention_->Stop();
   if (store_ != nullptr) store_->Shutdown();
 }
 

@@ -10,17 +10,18 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "provisioning/certificate_authority.h"
 #include "services/audit/audit_handler.h"
 #include "services/audit/audit_manager.h"
 #include "services/dock/dock_handler.h"
 #include "services/dock/dock_sync_manager.h"
 #include "services/fleet/fleet_handler.h"
-#include "services/monitoring/monitoring_handler.h"
-#include "services/monitoring/monitoring_manager.h"
 #include "services/fleet/fleet_manager.h"
 #include "services/identity/identity_handler.h"
 #include "services/identity/identity_manager.h"
-#include "provisioning/certificate_authority.h"
+#include "services/monitoring/health_retention.h"
+#include "services/monitoring/monitoring_handler.h"
+#include "services/monitoring/monitoring_manager.h"
 #include "services/rpc/identity.h"
 #include "services/rpc/page_token.h"
 #include "services/storage/store.h"
@@ -45,6 +46,8 @@ struct ServerOptions {
   storage::StoreOptions store;
   // The dock sync stream's bounds and intervals.
   dock::DockSyncOptions sync;
+  // How long raw health readings are kept, and how often they are thinned.
+  monitoring::HealthRetentionOptions retention{};
 };
 
 class Server {
@@ -85,6 +88,7 @@ class Server {
   std::unique_ptr<audit::AuditHandler> audit_handler_;
   std::unique_ptr<monitoring::MonitoringManager> monitoring_;
   std::unique_ptr<monitoring::MonitoringHandler> monitoring_handler_;
+  std::unique_ptr<monitoring::HealthRetention> retention_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
   std::string target_;

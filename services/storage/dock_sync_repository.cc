@@ -1,5 +1,7 @@
 #include "services/storage/dock_sync_repository.h"
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
@@ -251,6 +253,61 @@ absl::Status PutSiteRules(WriteTx& tx, int64_t site_id, const SiteRules& rules,
       .Bind(7, common::ToMicros(tx.now()))
       .Bind(8, updated_by);
   return s.Run();
+}
+
+absl::StatusOr<SiteRulesRecord> GetSiteRulesRecord(common::Database& db, int64_t site_id) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare("SELECT updated_us, updated_by FROM site_rules WHERE site_id = ?"));
+  s.Bind(1, site_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  SiteRulesRecord record;
+  if (row) {
+    record.defaults = false;
+    record.updated_us = s.ColumnInt(0);
+    record.updated_by = s.ColumnText(1);
+  }
+  ASSIGN_OR_RETURN(record.rules, GetSiteRules(db, site_id));
+  return record;
+}
+
+absl::StatusOr<int64_t> LatestAuditSeq(common::Database& db) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare("SELECT COALESCE(MAX(seq), 0) FROM audit_events"));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.ColumnInt(0) : 0;
+}
+
+absl::StatusOr<bool> AuditActionsBetween(common::Database& db, int64_t after, int64_t through,
+                                         const std::vector<std::string>& ignored) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare("SELECT action FROM audit_events WHERE seq > ? AND seq <= ? "
+                              "ORDER BY seq"));
+  s.Bind(1, after).Bind(2, through);
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return false;
+    const std::string action = s.ColumnText(0);
+    if (std::find(ignored.begin(), ignored.end(), action) == ignored.end()) return true;
+  }
+}
+
+absl::StatusOr<int64_t> ThinHealthReadings(WriteTx& tx, int64_t cutoff_us, int limit) {
+  ASSIGN_OR_RETURN(
+      common::Statement s,
+      tx.db().Prepare(
+          "DELETE FROM health_readings WHERE id IN ("
+          " SELECT id FROM ("
+          "  SELECT id, ROW_NUMBER() OVER w AS rn,"
+          "   COUNT(*) OVER (PARTITION BY camera_id, device_us / 3600000000) AS n"
+          "  FROM health_readings WHERE device_us < ?1"
+          "  WINDOW w AS (PARTITION BY camera_id, device_us / 3600000000"
+          "               ORDER BY device_us, camera_sequence))"
+          " WHERE rn > 1 AND rn < n AND id NOT IN (SELECT health_reading_id FROM camera_status"
+          "                                        WHERE health_reading_id IS NOT NULL)"
+          " LIMIT ?2)"));
+  s.Bind(1, cutoff_us).Bind(2, int64_t{limit});
+  RETURN_IF_ERROR(s.Run());
+  return static_cast<int64_t>(tx.db().Changes());
 }
 
 }  // namespace camfleet::storage

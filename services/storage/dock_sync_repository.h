@@ -89,5 +89,28 @@ struct SiteRules {
 absl::StatusOr<SiteRules> GetSiteRules(common::Database& db, int64_t site_id);
 absl::Status PutSiteRules(WriteTx& tx, int64_t site_id, const SiteRules& rules,
                           const std::string& updated_by);
+// The site's rules with who set them last; `defaults` when the site has none of its own.
+struct SiteRulesRecord {
+  SiteRules rules;
+  bool defaults = true;
+  int64_t updated_us = 0;
+  std::string updated_by;
+};
+absl::StatusOr<SiteRulesRecord> GetSiteRulesRecord(common::Database& db, int64_t site_id);
+
+// ---- health retention (services/monitoring/health_retention.h) ----
+// Thins stored health readings whose device time is before `cutoff_us`: per camera and hour of
+// device time the first and the last reading stay, and so does the reading a camera's latest
+// snapshot points at; the rest go, at most `limit` per call. Returns how many were deleted.
+absl::StatusOr<int64_t> ThinHealthReadings(WriteTx& tx, int64_t cutoff_us, int limit);
+
+// ---- central changes (services/dock pushes fresh site views to idle docks) ----
+// The highest audit sequence so far (0 for none). Every central change writes an audit event
+// in its own transaction, so this moves whenever anything a dock might need to know changed.
+absl::StatusOr<int64_t> LatestAuditSeq(common::Database& db);
+// Whether an audit event with seq in (after, through] has an action other than those in
+// `ignored` (e.g. "dock.sync", the per-batch telemetry record). Walks the primary key only.
+absl::StatusOr<bool> AuditActionsBetween(common::Database& db, int64_t after, int64_t through,
+                                         const std::vector<std::string>& ignored);
 
 }  // namespace camfleet::storage

@@ -577,6 +577,78 @@ TEST_F(DockAgentTest, OneSlotsFailureDoesNotStopTheOthers) {
   EXPECT_THAT(CameraCertificate(2), IsOk());
 }
 
+// A camera whose link hangs: Identify blocks until released, then says the slot is empty.
+class HungLink final : public CameraLink {
+ public:
+  absl::StatusOr<CameraIdentity> Identify() override {
+    if (!entered.HasBeenNotified()) entered.Notify();
+    release.WaitForNotification();
+    if (!returned.HasBeenNotified()) returned.Notify();
+    return absl::UnavailableError("no camera answers");
+  }
+  absl::StatusOr<std::string> CreateCsr() override { return absl::UnavailableError("hung"); }
+  absl::StatusOr<std::string> CreateFreshCsr() override { return absl::UnavailableError("hung"); }
+  absl::Status InstallCertificate(const std::string&, const std::string&) override {
+    return absl::UnavailableError("hung");
+  }
+  absl::StatusOr<HealthSnapshot> ReadHealth() override { return absl::UnavailableError("hung"); }
+  absl::Status SetClock(absl::Time) override { return absl::UnavailableError("hung"); }
+  absl::Notification entered, release, returned;
+};
+
+TEST_F(DockAgentTest, HungCameraStallsOnlyItsOwnSlotsCertificateWork) {
+  EnrollTheDock();
+  InsertCamera(2, "CAM-0002");
+  InsertCamera(3, "CAM-0003");
+  auto hung = std::make_shared<HungLink>();
+  std::shared_ptr<CameraLink> two = NewGrpcCameraLink(cameras_[2].socket);
+  std::shared_ptr<CameraLink> three = NewGrpcCameraLink(cameras_[3].socket);
+  const std::vector<CameraSlot> slots = {CameraSlot{1, hung.get(), hung},
+                                         CameraSlot{2, two.get(), two},
+                                         CameraSlot{3, three.get(), three}};
+  KeeperOptions options = KeeperOptionsNow();
+  options.slot_deadline = absl::Seconds(3);
+  CertificateKeeper keeper(options);
+
+  PassReport report = keeper.RunPass(slots);
+  ASSERT_TRUE(hung->entered.HasBeenNotified());
+  ASSERT_FALSE(hung->returned.HasBeenNotified()) << "slot 1 is still hung";
+  // Slots 2 and 3 were enrolled while slot 1 hung; slot 1 is reported, not waited for.
+  ASSERT_EQ(report.actions.size(), 5u);  // dock, CRL, three slots in slot order
+  EXPECT_EQ(report.actions[2].slot, 1);
+  EXPECT_EQ(report.actions[2].kind, Action::Kind::kCameraFailed);
+  EXPECT_THAT(report.actions[2].status, StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(FormatAction(report.actions[2]), HasSubstr("skipped until it ends"));
+  EXPECT_EQ(report.actions[3].kind, Action::Kind::kCameraEnrolled)
+      << FormatAction(report.actions[3]);
+  EXPECT_EQ(report.actions[4].kind, Action::Kind::kCameraEnrolled)
+      << FormatAction(report.actions[4]);
+  EXPECT_THAT(CameraCertificate(2), IsOk());
+  EXPECT_THAT(CameraCertificate(3), IsOk());
+
+  // The next pass does not start a second call into the hung slot and does not wait for it.
+  const absl::Time start = absl::Now();
+  report = keeper.RunPass(slots);
+  EXPECT_LT(absl::Now() - start, options.slot_deadline);
+  ASSERT_EQ(report.actions.size(), 5u);
+  EXPECT_THAT(FormatAction(report.actions[2]),
+              AllOf(HasSubstr("slot 1: FAILED: skipped"), HasSubstr("has not ended")));
+  EXPECT_EQ(report.actions[3].kind, Action::Kind::kCameraUpToDate);
+  EXPECT_EQ(report.actions[4].kind, Action::Kind::kCameraUpToDate);
+
+  // Once the camera answers, the slot is worked again.
+  hung->release.Notify();
+  hung->returned.WaitForNotification();
+  // The worker records its result just after the call returns.
+  for (int i = 0; i < 100; ++i) {
+    report = keeper.RunPass(slots);
+    ASSERT_EQ(report.actions.size(), 5u);
+    if (report.actions[2].kind != Action::Kind::kCameraFailed) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(report.actions[2].kind, Action::Kind::kSlotEmpty) << FormatAction(report.actions[2]);
+}
+
 TEST_F(DockAgentTest, EmptySlotIsReportedAndIsNotAFailure) {
   EnrollTheDock();
   CliResult r = RunOnce({absl::StrCat("3=", dir_.File("slot3.sock"))});
@@ -789,10 +861,10 @@ class RevocationTest : public DockAgentTest {
   // which still refuses the lost camera `serial`.
   void ExpectPlantedCrlPassedOver(const CrlStore& crls, uint64_t good, uint64_t number,
                                   const std::string& pem, const std::string& serial) {
-    ASSERT_THAT(provisioning::WriteNewFile(
-                    absl::StrFormat("%s/crl-%020u.pem", DockPaths{dock_dir_}.Crl(), number), pem,
-                    0644),
-                IsOk());
+    ASSERT_THAT(
+        provisioning::WriteNewFile(
+            absl::StrFormat("%s/crl-%020u.pem", DockPaths{dock_dir_}.Crl(), number), pem, 0644),
+        IsOk());
     EXPECT_EQ(HeldNumber(crls), good);
     server_->Shutdown();
     CliResult r = RunOnce();

@@ -357,6 +357,39 @@ TEST_F(DockRuntimeTest, CheckoutOfACameraLostCentrallyIsAConflictAndRefusedAfter
   EXPECT_GE(ServerRows("SELECT COUNT(*) FROM alerts"), 2);
 }
 
+TEST_F(DockRuntimeTest, IdleDockLearnsOfACameraMarkedLostWithinSecondsAndRefusesIt) {
+  StartAgent();
+  WaitUntilSynced();
+  // CAM-0002 is out on patrol: only CAM-0001 is in the dock, and the stream goes idle (the
+  // dock clock stands still, so no reading falls due; nothing is inserted or removed).
+  ASSERT_THAT(units_[kCam2]->TakeOut(), IsOk());
+  ASSERT_TRUE(WaitFor([&] { return !runtime_->board().Get(2)->occupied && Backlog() == 0; }));
+  const uint64_t custody = LastSequence(v1::SYNC_LANE_CUSTODY);
+  const uint64_t telemetry = LastSequence(v1::SYNC_LANE_TELEMETRY);
+  const int64_t batches = runtime_->sync().state().batches_acked;
+
+  ASSERT_THAT(admin_->ReportLost(kCam1), IsOk());
+  const absl::Time marked = absl::Now();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        absl::StatusOr<v1::SiteCamera> c = runtime_->site_view().FindCamera(kCam1);
+        return c.ok() && c->state() == v1::CAMERA_STATE_LOST;
+      },
+      absl::Seconds(10)))
+      << EventsText();
+  EXPECT_LT(absl::Now() - marked, absl::Seconds(2));
+  // No reading fell due and nothing was docked or undocked: the server pushed the view (before
+  // this change a view went down only after a batch, at most every 60 s, or on connect). The
+  // refusal alert below is the dock's first item since, so at most one batch was acked.
+  EXPECT_EQ(LastSequence(v1::SYNC_LANE_TELEMETRY), telemetry);
+  EXPECT_LE(runtime_->sync().state().batches_acked, batches + 1);
+  // The docked camera is refused and not offered at check-out.
+  ASSERT_TRUE(WaitFor([&] { return HasEvent(DockEvent::Kind::kCameraRefused, kCam1); }));
+  EXPECT_THAT(Checkout("B100"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("refused")));
+  EXPECT_GT(LastSequence(v1::SYNC_LANE_CUSTODY), custody) << "the refusal alert is queued";
+}
+
 TEST_F(DockRuntimeTest, StatusShowsSlotsBacklogAndSync) {
   StartAgent();
   WaitUntilSynced();

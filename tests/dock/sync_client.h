@@ -68,6 +68,15 @@ class SyncClient {
     return End();
   }
 
+  // Reads the next message the server sends (without sending anything). Errors: the stream's
+  // status if it ends first (at the latest at the stream's deadline).
+  absl::StatusOr<v1::SyncResponse> Next() {
+    v1::SyncResponse resp;
+    if (!stream_->Read(&resp)) return End();
+    Keep(resp);
+    return resp;
+  }
+
   // Reads until the stream ends and returns its status (after a gap, say).
   absl::Status End() {
     v1::SyncResponse resp;

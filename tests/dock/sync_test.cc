@@ -2,6 +2,7 @@
 // through EnrollDock and a raw bidi stream (sync_client.h). Real SQLite, no mocks, no sleeps.
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -15,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "services/monitoring/health_retention.h"
 #include "tests/dock/sync_client.h"
 #include "tests/identity/tls_client.h"
 #include "tests/testing/status_matchers.h"
@@ -450,6 +452,32 @@ TEST_F(DockSyncTest, CustodyItemsLostToARestoreAreCoveredByARange) {
   ASSERT_THAT(ack, IsOk());
   EXPECT_EQ(ack->custody_applied(), 6u);
   EXPECT_THAT(ack->rejected(), SizeIs(0));
+  // The server raises its own alert naming dock, lane and range (the dock's ITEMS_LOST alert
+  // may itself be among what was lost).
+  absl::StatusOr<std::vector<v1::Alert>> alerts = Alerts(v1::ALERT_KIND_ITEMS_LOST);
+  ASSERT_THAT(alerts, IsOk());
+  ASSERT_THAT(*alerts, SizeIs(1));
+  EXPECT_EQ((*alerts)[0].dock_id(), kDock);
+  EXPECT_THAT((*alerts)[0].message(),
+              AllOf(HasSubstr(kDock), HasSubstr("custody items 1-5"), HasSubstr(kEpoch)));
+  // A range that straddles the position: only the part above it is lost.
+  v1::OutboxItem straddle = Item(v1::SYNC_LANE_CUSTODY, 5);
+  straddle.mutable_thinned()->set_thinned_through(9);
+  ack = sync->Send({straddle});
+  ASSERT_THAT(ack, IsOk());
+  EXPECT_EQ(ack->custody_applied(), 9u);
+  alerts = Alerts(v1::ALERT_KIND_ITEMS_LOST);
+  ASSERT_THAT(alerts, IsOk());
+  ASSERT_THAT(*alerts, SizeIs(2));
+  EXPECT_THAT((*alerts)[0].message(), HasSubstr("custody items 7-9"));
+  // A telemetry range is thinned readings, not a loss: no alert.
+  v1::OutboxItem thinned = Item(v1::SYNC_LANE_TELEMETRY, 1);
+  thinned.mutable_thinned()->set_thinned_through(4);
+  thinned.mutable_thinned()->set_readings_dropped(4);
+  ASSERT_THAT(sync->Send({thinned}), IsOk());
+  alerts = Alerts(v1::ALERT_KIND_ITEMS_LOST);
+  ASSERT_THAT(alerts, IsOk());
+  EXPECT_THAT(*alerts, SizeIs(2));
 }
 
 TEST_F(DockSyncTest, MalformedAndOversizedItemsAreRejectedAlertedAndAcknowledged) {
@@ -538,6 +566,163 @@ TEST_F(DockSyncTest, DockCheckoutIsAnAssignmentWithTheDockAsActorOnBehalfOfTheBa
     if (c.serial() == "CAM-0001") shown = c.holder_badge() == "B100";
   }
   EXPECT_TRUE(shown);
+}
+
+// Reads what the server pushes until a site view satisfies `wanted`; the time it took.
+absl::StatusOr<absl::Duration> AwaitView(SyncClient& sync,
+                                         const std::function<bool(const v1::SiteView&)>& wanted) {
+  const absl::Time start = absl::Now();
+  while (true) {
+    absl::StatusOr<v1::SyncResponse> next = sync.Next();
+    if (!next.ok()) return next.status();
+    if (next->has_ack()) return absl::InternalError("an ack on a stream that sent nothing");
+    if (next->has_site_view() && wanted(next->site_view())) return absl::Now() - start;
+  }
+}
+
+bool CameraIn(const v1::SiteView& view, const std::string& serial, v1::CameraState state) {
+  for (const v1::SiteCamera& c : view.cameras()) {
+    if (c.serial() == serial) return c.state() == state;
+  }
+  return false;
+}
+
+TEST_F(DockSyncTest, IdleStreamIsPushedTheViewWhenACameraIsMarkedLostCentrally) {
+  std::unique_ptr<SyncClient> sync = Connect();
+  ASSERT_THAT(sync->Open(Hello()), IsOk());
+  ASSERT_TRUE(CameraIn(*sync->last_site_view(), "CAM-0002", v1::CAMERA_STATE_AVAILABLE));
+  // The dock sends nothing; the change is made centrally.
+  ASSERT_THAT(admin_->ReportLost("CAM-0002"), IsOk());
+  absl::StatusOr<absl::Duration> took = AwaitView(
+      *sync, [](const v1::SiteView& v) { return CameraIn(v, "CAM-0002", v1::CAMERA_STATE_LOST); });
+  ASSERT_THAT(took, IsOk());
+  EXPECT_LT(*took, absl::Seconds(2));
+  // A new holder is pushed the same way; nothing is sent when nothing the dock sees changed.
+  ASSERT_THAT(admin_->CreateHolder("B300", kSite), IsOk());
+  took = AwaitView(*sync, [](const v1::SiteView& v) { return v.holders_size() == 3; });
+  ASSERT_THAT(took, IsOk());
+  EXPECT_LT(*took, absl::Seconds(2));
+  ASSERT_THAT(admin_->CreateHolder("B900", kOtherSite), IsOk());
+  ASSERT_THAT(admin_->Commission("CAM-9001", ""), IsOk());
+  ASSERT_THAT(admin_->ReportLost("CAM-9001"), IsOk());
+  ASSERT_THAT(admin_->ReportLost("CAM-0003"), IsOk());
+  // The next view is the one with CAM-0003 lost: the other site's changes sent nothing.
+  absl::StatusOr<v1::SyncResponse> next = sync->Next();
+  ASSERT_THAT(next, IsOk());
+  ASSERT_TRUE(next->has_site_view());
+  EXPECT_TRUE(CameraIn(next->site_view(), "CAM-0003", v1::CAMERA_STATE_LOST));
+  EXPECT_THAT(sync->Close(), IsOk());
+}
+
+TEST_F(DockSyncTest, HealthReadingsOlderThanThirtyDaysAreThinnedToFirstAndLastPerHourInBatches) {
+  std::unique_ptr<SyncClient> sync = Connect();
+  ASSERT_THAT(sync->Open(Hello()), IsOk());
+  const absl::Time now = absl::Now();
+  // Two hours of readings every 5 minutes, 40 days ago, and one from today.
+  const absl::Time base =
+      absl::UnixEpoch() +
+      absl::Floor(now - absl::Hours(24 * 40) - absl::UnixEpoch(), absl::Hours(1)) +
+      absl::Minutes(1);
+  std::vector<v1::OutboxItem> items;
+  for (int i = 0; i < 24; ++i) {
+    items.push_back(Health(static_cast<uint64_t>(i + 1), "CAM-0001", 1,
+                           static_cast<uint64_t>(i + 1), base + absl::Minutes(5) * i, 90));
+  }
+  items.push_back(Health(25, "CAM-0001", 1, 25, now - absl::Minutes(1), 80));
+  ASSERT_THAT(sync->Send(items), IsOk());
+  ASSERT_THAT(sync->Close(), IsOk());
+
+  monitoring::HealthRetention retention(
+      server_->server().store(), {.raw_for = absl::Hours(24 * 30), .batch = 5, .interval = {}});
+  // As of 11 days ago (a fake time), the readings were 29 days old: not yet.
+  absl::StatusOr<int64_t> thinned = retention.RunOnce(now - absl::Hours(24 * 11));
+  ASSERT_THAT(thinned, IsOk());
+  EXPECT_EQ(*thinned, 0);
+  // As of now they are 40 days old: 10 of each hour's 12 go, 5 per transaction.
+  thinned = retention.RunOnce(now);
+  ASSERT_THAT(thinned, IsOk());
+  EXPECT_EQ(*thinned, 20);
+  absl::StatusOr<std::vector<v1::HealthRecord>> left = Readings("CAM-0001");
+  ASSERT_THAT(left, IsOk());
+  std::vector<uint64_t> sequences;
+  for (const v1::HealthRecord& r : *left) sequences.push_back(r.reading().camera_sequence());
+  std::sort(sequences.begin(), sequences.end());
+  EXPECT_EQ(sequences, (std::vector<uint64_t>{1, 12, 13, 24, 25}));
+  // Running again changes nothing.
+  thinned = retention.RunOnce(now);
+  ASSERT_THAT(thinned, IsOk());
+  EXPECT_EQ(*thinned, 0);
+}
+
+TEST_F(DockSyncTest, SiteRulesAreSetByAQuartermasterValidatedAuditedAndPushedToTheDock) {
+  std::unique_ptr<SyncClient> sync = Connect();
+  ASSERT_THAT(sync->Open(Hello()), IsOk());
+  v1::GetSiteRulesRequest get;
+  get.set_site_code(kSite);
+  absl::StatusOr<v1::GetSiteRulesResponse> got =
+      TlsCall(*monitoring_auditor_, &v1::MonitoringService::Stub::GetSiteRules, get);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_TRUE(got->site_rules().defaults());
+  EXPECT_EQ(got->site_rules().rules().minimum_battery_percent(), 60u);
+
+  v1::SetSiteRulesRequest set;
+  set.set_site_code(kSite);
+  set.mutable_rules()->set_minimum_battery_percent(85);
+  set.mutable_rules()->mutable_shift()->set_seconds(10 * 3600);
+  set.mutable_update_mask()->add_paths("minimum_battery_percent");
+  set.mutable_update_mask()->add_paths("shift");
+  // An auditor may read the rules, not set them.
+  EXPECT_THAT(TlsCall(*monitoring_auditor_, &v1::MonitoringService::Stub::SetSiteRules, set),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // Bad values name the field and change nothing.
+  v1::SetSiteRulesRequest bad = set;
+  bad.mutable_rules()->set_minimum_battery_percent(130);
+  EXPECT_THAT(TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::SetSiteRules, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("rules.minimum_battery_percent"), HasSubstr("0-100"))));
+  bad = set;
+  bad.mutable_rules()->mutable_shift()->set_seconds(0);
+  EXPECT_THAT(TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::SetSiteRules, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rules.shift")));
+  bad = set;
+  bad.mutable_update_mask()->add_paths("max_speed");
+  EXPECT_THAT(TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::SetSiteRules, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'max_speed'")));
+  bad = set;
+  bad.clear_update_mask();
+  EXPECT_THAT(TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::SetSiteRules, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("update_mask")));
+  bad = set;
+  bad.set_site_code("NOPE-9");
+  EXPECT_THAT(TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::SetSiteRules, bad),
+              StatusIs(absl::StatusCode::kNotFound));
+  got = TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::GetSiteRules, get);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_TRUE(got->site_rules().defaults());
+
+  absl::StatusOr<v1::SetSiteRulesResponse> done =
+      TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::SetSiteRules, set);
+  ASSERT_THAT(done, IsOk());
+  EXPECT_FALSE(done->site_rules().defaults());
+  EXPECT_EQ(done->site_rules().updated_by(), "qm-1");
+  EXPECT_EQ(done->site_rules().rules().minimum_battery_percent(), 85u);
+  EXPECT_EQ(done->site_rules().rules().shift().seconds(), 10 * 3600);
+  // Fields outside the mask keep their value.
+  EXPECT_EQ(done->site_rules().rules().reserve().seconds(), 3600);
+  EXPECT_EQ(done->site_rules().rules().checkout_duration().seconds(), 12 * 3600);
+  EXPECT_TRUE(done->site_rules().rules().return_on_dock());
+  // The idle dock gets them without asking.
+  absl::StatusOr<absl::Duration> took = AwaitView(*sync, [](const v1::SiteView& v) {
+    return v.rules().minimum_battery_percent() == 85 && v.rules().shift().seconds() == 10 * 3600;
+  });
+  ASSERT_THAT(took, IsOk());
+  EXPECT_LT(*took, absl::Seconds(2));
+  std::vector<v1::AuditEvent> events = AuditOf(kSite);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().action(), "site.rules");
+  EXPECT_THAT(events.back().details_json(), AllOf(HasSubstr("minimum_battery_percent=60"),
+                                                  HasSubstr("minimum_battery_percent=85")));
+  EXPECT_THAT(sync->Close(), IsOk());
 }
 
 TEST_F(DockSyncTest, CheckoutOfACameraMarkedLostCentrallyIsAConflictAndTheCameraStaysLost) {
