@@ -218,6 +218,8 @@ int Run(const Options& options) {
   // drain runs on, as the file it is.
   const BenchDock& dock = (*docks)[0];
   const agent::DockPaths paths{(*scratch)->File("dock")};
+  std::filesystem::create_directories(paths.dir);
+  std::filesystem::permissions(paths.dir, std::filesystem::perms::owner_all);
   {
     absl::StatusOr<provisioning::PrivateKey> key = provisioning::PrivateKey::FromPem(dock.bundle.key_pem);
     CHECK_OK_OR_RETURN(key.status());
