@@ -332,9 +332,9 @@ int Run(const Options& options) {
     }
     const int64_t t1 = MonotonicNanos();
     const int64_t cpu1 = ProcessCpuNanos();
-    const agent::SyncState state = client.state();
     client.Stop();
     runner.join();
+    const agent::SyncState state = client.state();
     Drain d;
     d.name = "the agent: SyncClient over its OutboxStore";
     d.seconds = static_cast<double>(t1 - t0) / 1e9;
