@@ -199,7 +199,7 @@ v1::OutboxItem HealthItem(const std::string& serial, uint32_t slot, uint64_t cam
   r->set_battery_percent(std::min<uint32_t>(battery_percent, 100));
   r->set_full_charge_capacity_mah(3120);
   r->set_design_capacity_mah(3300);
-  r->set_cycle_count(140 + static_cast<uint32_t>(camera_sequence / 200));
+  r->set_cycle_count(140 + static_cast<uint32_t>(camera_sequence % 10000 / 200));
   r->set_temperature_decicelsius(charging ? 312 : 254);
   r->set_voltage_mv(3700 + battery_percent * 5);
   r->set_charging(charging);
@@ -210,7 +210,7 @@ v1::OutboxItem HealthItem(const std::string& serial, uint32_t slot, uint64_t cam
   r->set_slot_b_version("2.3.7");
   (*r->mutable_error_counters())["flash_write_errors"] = 0;
   (*r->mutable_error_counters())["sensor_resets"] = 2;
-  r->mutable_uptime()->set_seconds(static_cast<int64_t>(camera_sequence) * 300);
+  r->mutable_uptime()->set_seconds(static_cast<int64_t>(camera_sequence % 100000) * 300);
   return item;
 }
 
@@ -295,8 +295,12 @@ bool ListSource::Next(int max_items, v1::OutboxBatch* batch) {
   return batch->items_size() > 0;
 }
 
-ReadingSource::ReadingSource(std::vector<std::string> cameras, const std::atomic<bool>* stop)
-    : cameras_(std::move(cameras)), stop_(stop), base_(absl::Now() - absl::Hours(2)) {}
+ReadingSource::ReadingSource(std::vector<std::string> cameras, const std::atomic<bool>* stop,
+                             uint64_t camera_sequence_base)
+    : cameras_(std::move(cameras)),
+      stop_(stop),
+      camera_sequence_base_(camera_sequence_base),
+      base_(absl::Now() - absl::Hours(2)) {}
 
 void ReadingSource::Resume(uint64_t /*custody_applied*/, uint64_t telemetry_applied) {
   next_sequence_ = telemetry_applied + 1;
@@ -309,7 +313,7 @@ bool ReadingSource::Next(int max_items, v1::OutboxBatch* batch) {
   while (batch->items_size() < max_items) {
     const uint64_t s = next_sequence_;
     const uint64_t camera = (s - 1) % n;
-    const uint64_t camera_sequence = (s - 1) / n + 1;
+    const uint64_t camera_sequence = camera_sequence_base_ + (s - 1) / n + 1;
     // One reading per camera per millisecond of device time: any rate stays in the past.
     v1::OutboxItem item =
         HealthItem(cameras_[camera], static_cast<uint32_t>(camera + 1), camera_sequence,

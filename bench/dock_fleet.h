@@ -109,10 +109,14 @@ class ListSource final : public BatchSource {
   uint64_t telemetry_applied_ = 0;
 };
 
-// Health readings without end, round-robin over `cameras`, until `stop` is set.
+// Health readings without end, round-robin over `cameras`, until `stop` is set. Each camera's
+// own sequence starts after `camera_sequence_base`: a run that reuses the cameras of an earlier
+// one passes a higher base, so its readings are new to the server (a reading whose camera
+// sequence is stored already is skipped there, which is cheaper and would flatter the figure).
 class ReadingSource final : public BatchSource {
  public:
-  ReadingSource(std::vector<std::string> cameras, const std::atomic<bool>* stop);
+  ReadingSource(std::vector<std::string> cameras, const std::atomic<bool>* stop,
+                uint64_t camera_sequence_base = 0);
   void Resume(uint64_t custody_applied, uint64_t telemetry_applied) override;
   bool Next(int max_items, v1::OutboxBatch* batch) override;
 
@@ -120,6 +124,7 @@ class ReadingSource final : public BatchSource {
   std::vector<std::string> cameras_;
   const std::atomic<bool>* stop_;
   uint64_t next_sequence_ = 1;
+  uint64_t camera_sequence_base_ = 0;
   absl::Time base_;
 };
 

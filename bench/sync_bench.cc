@@ -24,6 +24,7 @@
 #include "bench/report.h"
 #include "bench/scratch_dir.h"
 #include "bench/tls_server.h"
+#include "bench/writer_probe.h"
 #include "nlohmann/json.hpp"
 
 namespace camfleet::bench {
@@ -53,6 +54,8 @@ struct StreamRun {
   double process_cpu = 0;  // CPU-seconds per second
   double writer_busy = 0;  // share of the window the store's writer was on a CPU
   storage::StoreStats store;
+  WriterTotals writer;                   // with a probe: the writer's statements over the window
+  std::vector<StatementCost> statements;  // with a probe: by statement text, costliest first
   double readings_per_s() const { return window_s > 0 ? static_cast<double>(readings) / window_s : 0; }
   double batches_per_s() const { return window_s > 0 ? static_cast<double>(batches) / window_s : 0; }
 };
@@ -62,9 +65,14 @@ struct StreamRun {
 StreamRun RunStreams(const std::string& name, const std::vector<BenchDock>& docks,
                      const std::function<std::shared_ptr<grpc::Channel>(const BenchDock&, int)>&
                          channel_for,
-                     const Options& options, storage::Store* store, pid_t writer_tid) {
+                     const Options& options, storage::Store* store, pid_t writer_tid,
+                     WriterProbe* probe = nullptr, double duration_s = 0) {
   StreamRun run;
   run.name = name;
+  // Every run's readings are new to the server: camera sequences never seen before.
+  static uint64_t next_base = 0;
+  const uint64_t run_base = next_base;
+  next_base += 100'000'000;
   std::atomic<bool> stop{false};
   std::atomic<int64_t> readings{0};
   std::atomic<int64_t> batches{0};
@@ -73,7 +81,7 @@ StreamRun RunStreams(const std::string& name, const std::vector<BenchDock>& dock
   std::vector<std::unique_ptr<DockStreamer>> streams;
   for (size_t d = 0; d < docks.size(); ++d) {
     stubs.push_back(std::make_unique<grpc::GenericStub>(channel_for(docks[d], static_cast<int>(d))));
-    sources.push_back(std::make_unique<ReadingSource>(docks[d].cameras, &stop));
+    sources.push_back(std::make_unique<ReadingSource>(docks[d].cameras, &stop, run_base));
     streams.push_back(std::make_unique<DockStreamer>(
         *stubs.back(), MakeHello(NewEpoch(), 0, 0), *sources.back(), [&](int64_t items) {
           readings.fetch_add(items, std::memory_order_relaxed);
@@ -87,14 +95,26 @@ StreamRun RunStreams(const std::string& name, const std::vector<BenchDock>& dock
   const int64_t cpu0 = ProcessCpuNanos();
   const ThreadSched w0 = writer_tid != 0 ? ThreadSchedStat(writer_tid) : ThreadSched{};
   const storage::StoreStats s0 = store != nullptr ? store->stats() : storage::StoreStats{};
+  if (probe != nullptr) probe->ResetStatementCosts();
+  const WriterTotals p0 = probe != nullptr ? probe->Snapshot() : WriterTotals{};
   const int64_t t0 = MonotonicNanos();
-  absl::SleepFor(absl::Seconds(options.duration_s));
+  absl::SleepFor(absl::Seconds(duration_s > 0 ? duration_s : options.duration_s));
   const int64_t r1 = readings.load();
   const int64_t b1 = batches.load();
   const int64_t t1 = MonotonicNanos();
   const int64_t cpu1 = ProcessCpuNanos();
   const ThreadSched w1 = writer_tid != 0 ? ThreadSchedStat(writer_tid) : ThreadSched{};
   const storage::StoreStats s1 = store != nullptr ? store->stats() : storage::StoreStats{};
+  if (probe != nullptr) {
+    const WriterTotals p1 = probe->Snapshot();
+    run.statements = probe->StatementCosts();
+    run.writer.commits = p1.commits - p0.commits;
+    run.writer.commit_ns = p1.commit_ns - p0.commit_ns;
+    run.writer.statements = p1.statements - p0.statements;
+    run.writer.statement_ns = p1.statement_ns - p0.statement_ns;
+    run.writer.checkpoints = p1.checkpoints - p0.checkpoints;
+    run.writer.checkpoint_ns = p1.checkpoint_ns - p0.checkpoint_ns;
+  }
   stop.store(true);
   run.window_s = static_cast<double>(t1 - t0) / 1e9;
   run.readings = r1 - r0;
@@ -138,6 +158,39 @@ void PrintRuns(const std::vector<StreamRun>& runs) {
   for (const StreamRun& r : runs) {
     if (!r.first_error.empty()) std::cout << "  " << r.name << " first error: " << r.first_error << "\n";
   }
+}
+
+// Where the store's writer spends its time per reading, by statement.
+void PrintStatements(const StreamRun& r) {
+  if (r.readings == 0) return;
+  const double n = static_cast<double>(r.readings);
+  const double window_ns = r.window_s * 1e9;
+  std::cout << absl::StrFormat(
+      "\n%s: the store writer per reading: %.1f us on a CPU (%.0f %% busy); inside SQL "
+      "statements %.1f us (%.1f statements), COMMIT %.1f us, checkpoints %.1f us; the rest (the "
+      "dock service's C++ between statements, waiting) %.1f us of wall time\n",
+      r.name, r.writer_busy * window_ns / n / 1000, 100 * r.writer_busy,
+      static_cast<double>(r.writer.statement_ns) / n / 1000,
+      static_cast<double>(r.writer.statements) / n, static_cast<double>(r.writer.commit_ns) / n / 1000,
+      static_cast<double>(r.writer.checkpoint_ns) / n / 1000,
+      (window_ns - static_cast<double>(r.writer.statement_ns + r.writer.commit_ns +
+                                       r.writer.checkpoint_ns)) /
+          n / 1000);
+  std::vector<std::vector<std::string>> rows = {{"statement", "per reading", "us per reading", "share of writer"}};
+  int shown = 0;
+  for (const StatementCost& c : r.statements) {
+    if (++shown > 14) break;
+    std::string sql = c.sql;
+    for (char& ch : sql) {
+      if (ch == '\n' || ch == '\t') ch = ' ';
+    }
+    if (sql.size() > 96) sql = sql.substr(0, 93) + "...";
+    rows.push_back({sql, absl::StrFormat("%.2f", static_cast<double>(c.calls) / n),
+                    absl::StrFormat("%.2f", static_cast<double>(c.nanos) / n / 1000),
+                    absl::StrFormat("%.1f %%", 100.0 * static_cast<double>(c.nanos) /
+                                                   static_cast<double>(r.writer.statement_ns + r.writer.commit_ns))});
+  }
+  PrintTable(std::cout, rows);
 }
 
 json RunJson(const StreamRun& r) {
@@ -216,6 +269,23 @@ int Run(const Options& options) {
                             &(*server)->server().store(), writer_tid));
   runs.push_back(RunStreams("ceiling (ack server), after", *docks, to_ceiling, options, nullptr, 0));
   PrintRuns(runs);
+  {
+    // Where the time goes: the same run again with every writer statement timed (the timing
+    // costs a little, so it is not the headline figure).
+    WriterProbe probe;
+    if (absl::Status installed = probe.Install((*server)->server().store(), {}); installed.ok()) {
+      std::cout << "\n== where the time goes: camfleetd again, the writer's statements timed\n"
+                << std::flush;
+      StreamRun timed = RunStreams("camfleetd Sync (statements timed)", *docks, to_server, options,
+                                   &(*server)->server().store(), writer_tid, &probe,
+                                   options.duration_s / 2);
+      PrintRuns({timed});
+      PrintStatements(timed);
+      (void)probe.Remove((*server)->server().store());
+    } else {
+      std::cout << "(the writer probe could not be installed: " << installed << ")\n";
+    }
+  }
   const double ceiling_rate = (runs[0].readings_per_s() + runs[2].readings_per_s()) / 2;
   if (runs[0].readings_per_s() > 0 &&
       std::abs(runs[0].readings_per_s() - runs[2].readings_per_s()) / ceiling_rate > 0.2) {
