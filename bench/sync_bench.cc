@@ -41,6 +41,7 @@ struct Options {
   std::string db_dir;
   bool keep_db = false;
   std::string json_out;
+  bool experiment_temp_store_memory = false;
 };
 
 struct StreamRun {
@@ -273,7 +274,14 @@ int Run(const Options& options) {
     // Where the time goes: the same run again with every writer statement timed (the timing
     // costs a little, so it is not the headline figure).
     WriterProbe probe;
-    if (absl::Status installed = probe.Install((*server)->server().store(), {}); installed.ok()) {
+    WriterProbe::Experiment experiment;
+    experiment.temp_store_memory = options.experiment_temp_store_memory;
+    if (experiment.temp_store_memory) {
+      std::cout << "\nEXPERIMENT: the timed run's writer keeps statement journals in memory "
+                   "(temp_store=MEMORY): its figures are NOT the store's\n";
+    }
+    if (absl::Status installed = probe.Install((*server)->server().store(), experiment);
+        installed.ok()) {
       std::cout << "\n== where the time goes: camfleetd again, the writer's statements timed\n"
                 << std::flush;
       StreamRun timed = RunStreams("camfleetd Sync (statements timed)", *docks, to_server, options,
@@ -345,6 +353,9 @@ int main(int argc, char** argv) {
   app.add_option("--db-dir", options.db_dir, "Where the scratch directory goes (default $TMPDIR or /tmp)");
   app.add_flag("--keep-db", options.keep_db, "Keep the scratch directory");
   app.add_option("--json-out", options.json_out, "Also write the figures as JSON to this file");
+  app.add_flag("--experiment-writer-temp-store-memory", options.experiment_temp_store_memory,
+               "In the timed run only: the writer keeps statement journals (savepoints) in memory, "
+               "to show what that would gain; labelled as not the store's");
   CLI11_PARSE(app, argc, argv);
   if (options.quick) {
     options.docks = std::min(options.docks, 20);
