@@ -83,7 +83,8 @@ std::vector<v1::OutboxItem> PostTimeline(const BenchDock& dock, const Options& o
   const int64_t ticks = options.days * (24 * 60 / options.interval_min);
   for (int64_t k = 0; k < ticks; ++k) {
     const absl::Time now = start + k * tick;
-    const absl::Duration of_day = now - absl::FromUnixSeconds(absl::ToUnixSeconds(now) / 86400 * 86400);
+    const absl::Duration of_day =
+        now - absl::FromUnixSeconds(absl::ToUnixSeconds(now) / 86400 * 86400);
     // Shift changes: the returns come in first, then the next half goes out.
     for (int round = 0; round < 2; ++round) {
       const absl::Duration out_at = absl::Hours(6) + round * shift;
@@ -99,7 +100,8 @@ std::vector<v1::OutboxItem> PostTimeline(const BenchDock& dock, const Options& o
       }
       if (of_day == out_at) {
         for (int c = first; c < last; ++c) {
-          add(CheckoutItem(dock.cameras[static_cast<size_t>(c)], slot(c), badge(c), now, shift), true);
+          add(CheckoutItem(dock.cameras[static_cast<size_t>(c)], slot(c), badge(c), now, shift),
+              true);
           add(RemovedItem(dock.cameras[static_cast<size_t>(c)], slot(c), now), true);
           docked[static_cast<size_t>(c)] = false;
         }
@@ -146,10 +148,12 @@ Drain StreamList(const std::string& name, grpc::GenericStub& stub,
   d.items = t.items_acked;
   d.batches = t.batches_acked;
   d.streams = 1;
-  d.process_cpu = static_cast<double>(ProcessCpuNanos() - cpu0) / static_cast<double>(end - t.started);
+  d.process_cpu =
+      static_cast<double>(ProcessCpuNanos() - cpu0) / static_cast<double>(end - t.started);
   if (!t.status.ok()) d.error = t.status.ToString();
   if (t.items_acked != source.size()) {
-    d.error = absl::StrCat("acknowledged ", t.items_acked, " of ", source.size(), " items ", d.error);
+    d.error =
+        absl::StrCat("acknowledged ", t.items_acked, " of ", source.size(), " items ", d.error);
   }
   return d;
 }
@@ -175,13 +179,13 @@ int64_t CountRows(const std::string& db_path, const std::string& sql) {
   return st->ColumnInt(0);
 }
 
-#define CHECK_OK_OR_RETURN(expr)              \
-  do {                                        \
-    const absl::Status _s = (expr);           \
-    if (!_s.ok()) {                           \
-      std::cerr << _s << "\n";                \
-      return 1;                               \
-    }                                         \
+#define CHECK_OK_OR_RETURN(expr)    \
+  do {                              \
+    const absl::Status _s = (expr); \
+    if (!_s.ok()) {                 \
+      std::cerr << _s << "\n";      \
+      return 1;                     \
+    }                               \
   } while (0)
 
 int Run(const Options& options) {
@@ -221,13 +225,14 @@ int Run(const Options& options) {
   std::filesystem::create_directories(paths.dir);
   std::filesystem::permissions(paths.dir, std::filesystem::perms::owner_all);
   {
-    absl::StatusOr<provisioning::PrivateKey> key = provisioning::PrivateKey::FromPem(dock.bundle.key_pem);
+    absl::StatusOr<provisioning::PrivateKey> key =
+        provisioning::PrivateKey::FromPem(dock.bundle.key_pem);
     CHECK_OK_OR_RETURN(key.status());
-    CHECK_OK_OR_RETURN(provisioning::WriteCredentialBundle(paths.Credentials(), *key,
-                                                           dock.bundle.cert_pem, dock.bundle.ca_pem));
+    CHECK_OK_OR_RETURN(provisioning::WriteCredentialBundle(
+        paths.Credentials(), *key, dock.bundle.cert_pem, dock.bundle.ca_pem));
   }
-  const absl::Time month_start =
-      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(24 * options.days)) / 86400 * 86400);
+  const absl::Time month_start = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(24 * options.days)) / 86400 * 86400);
   const std::vector<v1::OutboxItem> timeline = PostTimeline(dock, options, month_start);
   std::string build_dir = paths.dir;
   if (options.build_on_tmpfs && std::filesystem::is_directory("/dev/shm")) {
@@ -278,7 +283,8 @@ int Run(const Options& options) {
       "  backlog: %d items, %.2f MiB of payload (custody %d items, telemetry %d readings); "
       "outbox file %.2f MiB\n",
       backlog->total.items, static_cast<double>(backlog->total.bytes) / (1 << 20),
-      backlog->custody.items, backlog->telemetry.items, static_cast<double>(file_bytes) / (1 << 20));
+      backlog->custody.items, backlog->telemetry.items,
+      static_cast<double>(file_bytes) / (1 << 20));
 
   std::cout << "\n== drains\n" << std::flush;
   std::vector<Drain> drains;
@@ -315,7 +321,8 @@ int Run(const Options& options) {
         absl::MutexLock lock(&mu);
         if (welcomed == 0) welcomed = MonotonicNanos();
       }
-      if (e.kind == agent::DockEvent::Kind::kSyncEnded || e.kind == agent::DockEvent::Kind::kFailed) {
+      if (e.kind == agent::DockEvent::Kind::kSyncEnded ||
+          e.kind == agent::DockEvent::Kind::kFailed) {
         std::cout << "  agent: " << e.message << " " << e.status << "\n";
       }
     };
@@ -353,10 +360,11 @@ int Run(const Options& options) {
   std::vector<std::vector<std::string>> rows = {
       {"drain", "items", "seconds", "items/s", "to welcome", "batches", "streams", "process cpu"}};
   for (const Drain& d : drains) {
-    rows.push_back({d.name, absl::StrCat(d.items), absl::StrFormat("%.2f", d.seconds),
-                    absl::StrFormat("%.0f", d.seconds > 0 ? static_cast<double>(d.items) / d.seconds : 0),
-                    absl::StrFormat("%.3f s", d.to_welcome_s), absl::StrCat(d.batches),
-                    absl::StrCat(d.streams), absl::StrFormat("%.2f", d.process_cpu)});
+    rows.push_back(
+        {d.name, absl::StrCat(d.items), absl::StrFormat("%.2f", d.seconds),
+         absl::StrFormat("%.0f", d.seconds > 0 ? static_cast<double>(d.items) / d.seconds : 0),
+         absl::StrFormat("%.3f s", d.to_welcome_s), absl::StrCat(d.batches),
+         absl::StrCat(d.streams), absl::StrFormat("%.2f", d.process_cpu)});
   }
   PrintTable(std::cout, rows);
   bool failed = false;
@@ -379,8 +387,10 @@ int Run(const Options& options) {
 
   const Drain& agent_drain = drains.back();
   std::vector<Figure> figures;
-  figures.push_back(PlainFigure("backlog items", static_cast<double>(backlog->total.items), "items", 0));
-  figures.push_back(PlainFigure("backlog payload", static_cast<double>(backlog->total.bytes) / (1 << 20), "MiB", 2));
+  figures.push_back(
+      PlainFigure("backlog items", static_cast<double>(backlog->total.items), "items", 0));
+  figures.push_back(PlainFigure("backlog payload",
+                                static_cast<double>(backlog->total.bytes) / (1 << 20), "MiB", 2));
   figures.push_back(Figure{
       .name = "time until all of it is acknowledged (agent)",
       .value = agent_drain.seconds,
@@ -405,9 +415,13 @@ int Run(const Options& options) {
              {"load_average_end", LoadAverages()},
              {"figures", FiguresJson(figures)}};
     for (const Drain& d : drains) {
-      out["drains"].push_back(json{{"name", d.name}, {"items", d.items}, {"seconds", d.seconds},
-                                   {"to_welcome_s", d.to_welcome_s}, {"batches", d.batches},
-                                   {"streams", d.streams}, {"error", d.error}});
+      out["drains"].push_back(json{{"name", d.name},
+                                   {"items", d.items},
+                                   {"seconds", d.seconds},
+                                   {"to_welcome_s", d.to_welcome_s},
+                                   {"batches", d.batches},
+                                   {"streams", d.streams},
+                                   {"error", d.error}});
     }
     std::ofstream(options.json_out) << out.dump(2) << "\n";
   }
@@ -432,9 +446,11 @@ int main(int argc, char** argv) {
   app.add_option("--shift-hours", options.shift_hours, "Length of a shift (a check-out)")
       ->capture_default_str();
   app.add_flag("--quick", options.quick, "A smaller run: 3 days");
-  app.add_flag("!--no-tmpfs", options.build_on_tmpfs,
-               "Build the outbox on the drain's disk instead of /dev/shm (slow: one fsync per item)");
-  app.add_option("--db-dir", options.db_dir, "Where the scratch directory goes (default $TMPDIR or /tmp)");
+  app.add_flag(
+      "!--no-tmpfs", options.build_on_tmpfs,
+      "Build the outbox on the drain's disk instead of /dev/shm (slow: one fsync per item)");
+  app.add_option("--db-dir", options.db_dir,
+                 "Where the scratch directory goes (default $TMPDIR or /tmp)");
   app.add_flag("--keep-db", options.keep_db, "Keep the scratch directory");
   app.add_option("--json-out", options.json_out, "Also write the figures as JSON to this file");
   CLI11_PARSE(app, argc, argv);

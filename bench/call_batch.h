@@ -55,11 +55,12 @@ class CallBatch {
 
   absl::Status Wait(absl::string_view what) {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(+[](CallBatch* b) { return b->in_flight_ == 0; }, this));
+    mu_.Await(absl::Condition(
+        +[](CallBatch* b) { return b->in_flight_ == 0; }, this));
     if (errors_ == 0) return absl::OkStatus();
-    return absl::Status(first_error_.code(), absl::StrCat(what, ": ", errors_,
-                                                          " failed, first: ",
-                                                          first_error_.message()));
+    return absl::Status(
+        first_error_.code(),
+        absl::StrCat(what, ": ", errors_, " failed, first: ", first_error_.message()));
   }
 
  private:

@@ -48,8 +48,7 @@ absl::Status Import(v1::FleetService::Stub& stub, std::string csv, int64_t rows)
   v1::ImportManifestRequest req;
   req.set_csv(std::move(csv));
   v1::ImportManifestResponse resp;
-  RETURN_IF_ERROR(
-      FromGrpc(stub.ImportManifest(NewContext("", kBulkDeadline).get(), req, &resp)));
+  RETURN_IF_ERROR(FromGrpc(stub.ImportManifest(NewContext("", kBulkDeadline).get(), req, &resp)));
   if (resp.errors_size() > 0 || resp.imported() != rows) {
     return absl::InternalError(absl::StrCat(
         "ImportManifest imported ", resp.imported(), " of ", rows,

@@ -125,6 +125,9 @@ ProcessMemory ReadProcessMemory(pid_t pid) {
     int64_t kb = 0;
     if (key == "VmRSS:" && in >> kb) m.rss = kb * 1024;
     if (key == "VmHWM:" && in >> kb) m.peak_rss = kb * 1024;
+    if (key == "RssAnon:" && in >> kb) m.rss_anon = kb * 1024;
+    if (key == "RssFile:" && in >> kb) m.rss_file = kb * 1024;
+    if (key == "RssShmem:" && in >> kb) m.rss_shmem = kb * 1024;
     in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
   }
   return m;

@@ -54,6 +54,11 @@ std::vector<ThreadCpu> ThreadsCpu();
 struct ProcessMemory {
   int64_t rss = 0;
   int64_t peak_rss = 0;
+  // Of rss: anonymous memory (the heap, thread stacks), file-backed pages mapped (the binary,
+  // libraries, mmap'd files) and shared memory (SQLite's WAL index).
+  int64_t rss_anon = 0;
+  int64_t rss_file = 0;
+  int64_t rss_shmem = 0;
 };
 ProcessMemory ReadProcessMemory(pid_t pid = 0);
 // Starts the peak (VmHWM) of `pid` afresh from its current RSS (writes 5 to

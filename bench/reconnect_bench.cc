@@ -10,14 +10,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
-#include <sstream>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,8 +35,8 @@
 #include "bench/scratch_dir.h"
 #include "bench/tls_server.h"
 #include "common/sqlite.h"
-#include "services/server/home.h"
 #include "nlohmann/json.hpp"
+#include "services/server/home.h"
 
 #ifndef CAMFLEET_CAMFLEETD_PATH
 #define CAMFLEET_CAMFLEETD_PATH "camfleetd"
@@ -113,9 +113,9 @@ class ServerProcess {
       return absl::InternalError(absl::StrCat("`", binary, " init` failed; see ", p->log_));
     }
     const std::string port_file = dir + "/camfleetd.port";
-    p->pid_ = Spawn({binary, "serve", "--home", p->home_, "--listen", "127.0.0.1:0",
-                     "--port-file", port_file},
-                    p->log_);
+    p->pid_ = Spawn(
+        {binary, "serve", "--home", p->home_, "--listen", "127.0.0.1:0", "--port-file", port_file},
+        p->log_);
     if (p->pid_ < 0) return absl::InternalError("fork failed");
     const absl::Time until = absl::Now() + absl::Seconds(30);
     while (absl::Now() < until) {
@@ -209,10 +209,11 @@ struct ReconnectRun {
 // inside the figure), sends its backlog and half-closes. A stream that fails before its dock
 // drained is reopened after a backoff with jitter (1 s, 2 s, ...), as the agent does, and goes
 // on from the welcome's positions.
-ReconnectRun Reconnect(const std::string& name, const std::vector<BenchDock>& docks,
-                       const std::vector<std::vector<v1::OutboxItem>>& backlogs,
-                       const std::function<std::shared_ptr<grpc::Channel>(size_t, int)>& channel_for,
-                       const Options& options, pid_t server_pid) {
+ReconnectRun Reconnect(
+    const std::string& name, const std::vector<BenchDock>& docks,
+    const std::vector<std::vector<v1::OutboxItem>>& backlogs,
+    const std::function<std::shared_ptr<grpc::Channel>(size_t, int)>& channel_for,
+    const Options& options, pid_t server_pid) {
   ReconnectRun run;
   run.name = name;
   const size_t n = docks.size();
@@ -282,7 +283,8 @@ ReconnectRun Reconnect(const std::string& name, const std::vector<BenchDock>& do
         --remaining;
         continue;
       }
-      const double backoff = std::min(30.0, std::ldexp(1.0, static_cast<int>(dock.attempts.size()) - 1));
+      const double backoff =
+          std::min(30.0, std::ldexp(1.0, static_cast<int>(dock.attempts.size()) - 1));
       std::uniform_real_distribution<double> jitter(0.5, 1.0);
       dock.retry_at = now + static_cast<int64_t>(backoff * jitter(rng) * 1e9);
     }
@@ -341,14 +343,17 @@ void PrintRun(const ReconnectRun& r) {
   row("welcomed (connected, TLS, hello answered)", welcome);
   row("first batch acknowledged", first_ack);
   row("drained (last batch acknowledged)", drained);
-  std::cout << "\n" << r.name << ": " << r.docks.size() << " docks, " << r.items
+  std::cout << "\n"
+            << r.name << ": " << r.docks.size() << " docks, " << r.items
             << " items acknowledged; every dock drained after " << Secs(r.all_drained_s)
-            << "; docks not drained: " << starved << "; docks that needed more than one stream: "
-            << retried << " (" << r.streams_failed << " streams failed"
-            << (r.first_error.empty() ? "" : ", first: " + r.first_error) << ")\n"
-            << absl::StrFormat("  CPU over the run: this process (the docks%s) %.2f, camfleetd %s\n",
-                               r.server_cpu > 0 ? "" : " and the server", r.client_cpu,
-                               r.server_cpu > 0 ? absl::StrFormat("%.2f", r.server_cpu) : "-");
+            << "; docks not drained: " << starved
+            << "; docks that needed more than one stream: " << retried << " (" << r.streams_failed
+            << " streams failed" << (r.first_error.empty() ? "" : ", first: " + r.first_error)
+            << ")\n"
+            << absl::StrFormat(
+                   "  CPU over the run: this process (the docks%s) %.2f, camfleetd %s\n",
+                   r.server_cpu > 0 ? "" : " and the server", r.client_cpu,
+                   r.server_cpu > 0 ? absl::StrFormat("%.2f", r.server_cpu) : "-");
   PrintTable(std::cout, rows);
 }
 
@@ -389,8 +394,8 @@ int Run(const Options& options) {
   std::cout << "camfleet-bench-reconnect: " << options.docks << " docks reconnecting at once, "
             << options.outage_hours << " h of backlog each, over mutual TLS\n"
             << "load average at start: " << LoadAverages() << " ("
-            << std::thread::hardware_concurrency() << " CPUs); open files allowed: "
-            << files.rlim_cur << "\n";
+            << std::thread::hardware_concurrency()
+            << " CPUs); open files allowed: " << files.rlim_cur << "\n";
   if (files.rlim_cur < want) {
     std::cout << "WARNING: fewer open files allowed than " << want
               << " (raise `ulimit -n`): connections may fail\n";
@@ -436,7 +441,8 @@ int Run(const Options& options) {
   for (const BenchDock& dock : *docks) {
     backlogs.push_back(SmallBacklog(dock, options, outage_start));
     items += static_cast<int64_t>(backlogs.back().size());
-    for (const v1::OutboxItem& item : backlogs.back()) bytes += static_cast<int64_t>(item.ByteSizeLong());
+    for (const v1::OutboxItem& item : backlogs.back())
+      bytes += static_cast<int64_t>(item.ByteSizeLong());
   }
   std::cout << absl::StrFormat("  backlog: %d items per dock (%.1f KiB), %d in all\n",
                                items / options.docks,
@@ -469,10 +475,14 @@ int Run(const Options& options) {
   const bool reset = ResetPeakRss(pid);
   std::atomic<bool> sampling{true};
   std::atomic<int64_t> sampled_peak{before.rss};
+  ProcessMemory at_peak = before;  // written by the sampler, read after it is joined
   std::thread sampler([&] {
     while (sampling.load()) {
-      const int64_t rss = ReadProcessMemory(pid).rss;
-      if (rss > sampled_peak.load()) sampled_peak.store(rss);
+      const ProcessMemory m = ReadProcessMemory(pid);
+      if (m.rss > sampled_peak.load()) {
+        sampled_peak.store(m.rss);
+        at_peak = m;
+      }
       absl::SleepFor(absl::Milliseconds(20));
     }
   });
@@ -495,6 +505,15 @@ int Run(const Options& options) {
       reset ? "VmHWM reset before the run, and sampled every 20 ms" : "sampled every 20 ms",
       static_cast<double>(after.rss) / (1 << 20),
       static_cast<double>(peak - before.rss) / 1024 / options.docks);
+  std::cout << absl::StrFormat(
+      "  at the highest sample: %.1f MiB anonymous (heap, stacks), %.1f MiB file-backed, %.1f MiB "
+      "shared (SQLite's WAL index); %d threads in camfleetd now\n",
+      static_cast<double>(at_peak.rss_anon) / (1 << 20),
+      static_cast<double>(at_peak.rss_file) / (1 << 20),
+      static_cast<double>(at_peak.rss_shmem) / (1 << 20),
+      static_cast<int>(
+          std::distance(std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task")),
+                        std::filesystem::directory_iterator())));
   const std::string db = server::HomePaths{(*server)->home()}.Database();
   const int64_t stored = CountRows(db, "SELECT count(*) FROM health_readings");
   const int64_t conflicts = CountRows(db, "SELECT count(*) FROM conflicts");
@@ -528,11 +547,11 @@ int Run(const Options& options) {
   Figure starved_figure = MakeFigure("docks starved (not drained)", starved, "docks", 0);
   starved_figure.goal = Goal{.on = Goal::On::kValue, .bound = Goal::Bound::kAtMost, .limit = 0};
   figures.push_back(starved_figure);
-  figures.push_back(
-      MakeFigure("camfleetd peak resident memory", static_cast<double>(peak) / (1 << 20), "MiB", 1));
+  figures.push_back(MakeFigure("camfleetd peak resident memory",
+                               static_cast<double>(peak) / (1 << 20), "MiB", 1));
   figures.push_back(MakeFigure("of which added by the reconnect, per dock",
-                               static_cast<double>(peak - before.rss) / 1024 / options.docks,
-                               "KiB", 1));
+                               static_cast<double>(peak - before.rss) / 1024 / options.docks, "KiB",
+                               1));
   std::cout << "\n== summary (machine load average at end: " << LoadAverages() << ")\n";
   PrintFigures(std::cout, figures);
   if (!options.json_out.empty()) {
@@ -578,15 +597,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--outage-hours", options.outage_hours, "Hours of backlog per dock")
       ->capture_default_str();
-  app.add_option("--max-attempts", options.max_attempts, "Streams a dock may open before it counts as starved")
+  app.add_option("--max-attempts", options.max_attempts,
+                 "Streams a dock may open before it counts as starved")
       ->capture_default_str();
-  app.add_option("--timeout", options.timeout_s, "Seconds after which undrained docks count as starved")
+  app.add_option("--timeout", options.timeout_s,
+                 "Seconds after which undrained docks count as starved")
       ->capture_default_str();
   app.add_flag("--quick", options.quick, "A smaller run: 100 docks");
   app.add_flag("!--no-ceiling", options.ceiling, "Skip the reconnect against the ack server");
   app.add_option("--camfleetd", options.camfleetd, "The camfleetd binary to run")
       ->capture_default_str();
-  app.add_option("--db-dir", options.db_dir, "Where the scratch directory goes (default $TMPDIR or /tmp)");
+  app.add_option("--db-dir", options.db_dir,
+                 "Where the scratch directory goes (default $TMPDIR or /tmp)");
   app.add_flag("--keep-db", options.keep_db, "Keep the scratch directory (and camfleetd's log)");
   app.add_option("--json-out", options.json_out, "Also write the figures as JSON to this file");
   CLI11_PARSE(app, argc, argv);

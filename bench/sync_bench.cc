@@ -55,19 +55,23 @@ struct StreamRun {
   double process_cpu = 0;  // CPU-seconds per second
   double writer_busy = 0;  // share of the window the store's writer was on a CPU
   storage::StoreStats store;
-  WriterTotals writer;                   // with a probe: the writer's statements over the window
+  WriterTotals writer;                    // with a probe: the writer's statements over the window
   std::vector<StatementCost> statements;  // with a probe: by statement text, costliest first
-  double readings_per_s() const { return window_s > 0 ? static_cast<double>(readings) / window_s : 0; }
-  double batches_per_s() const { return window_s > 0 ? static_cast<double>(batches) / window_s : 0; }
+  double readings_per_s() const {
+    return window_s > 0 ? static_cast<double>(readings) / window_s : 0;
+  }
+  double batches_per_s() const {
+    return window_s > 0 ? static_cast<double>(batches) / window_s : 0;
+  }
 };
 
 // Every dock streams readings at once over its own connection; only acks that arrive inside
 // the window count.
-StreamRun RunStreams(const std::string& name, const std::vector<BenchDock>& docks,
-                     const std::function<std::shared_ptr<grpc::Channel>(const BenchDock&, int)>&
-                         channel_for,
-                     const Options& options, storage::Store* store, pid_t writer_tid,
-                     WriterProbe* probe = nullptr, double duration_s = 0) {
+StreamRun RunStreams(
+    const std::string& name, const std::vector<BenchDock>& docks,
+    const std::function<std::shared_ptr<grpc::Channel>(const BenchDock&, int)>& channel_for,
+    const Options& options, storage::Store* store, pid_t writer_tid, WriterProbe* probe = nullptr,
+    double duration_s = 0) {
   StreamRun run;
   run.name = name;
   // Every run's readings are new to the server: camera sequences never seen before.
@@ -81,7 +85,8 @@ StreamRun RunStreams(const std::string& name, const std::vector<BenchDock>& dock
   std::vector<std::unique_ptr<ReadingSource>> sources;
   std::vector<std::unique_ptr<DockStreamer>> streams;
   for (size_t d = 0; d < docks.size(); ++d) {
-    stubs.push_back(std::make_unique<grpc::GenericStub>(channel_for(docks[d], static_cast<int>(d))));
+    stubs.push_back(
+        std::make_unique<grpc::GenericStub>(channel_for(docks[d], static_cast<int>(d))));
     sources.push_back(std::make_unique<ReadingSource>(docks[d].cameras, &stop, run_base));
     streams.push_back(std::make_unique<DockStreamer>(
         *stubs.back(), MakeHello(NewEpoch(), 0, 0), *sources.back(), [&](int64_t items) {
@@ -147,17 +152,22 @@ void PrintRuns(const std::vector<StreamRun>& runs) {
     rows.push_back(
         {r.name, absl::StrFormat("%.0f", r.readings_per_s()),
          absl::StrFormat("%.0f", r.batches_per_s()),
-         absl::StrFormat("%.1f", r.batches > 0 ? static_cast<double>(r.readings) / static_cast<double>(r.batches) : 0),
+         absl::StrFormat(
+             "%.1f",
+             r.batches > 0 ? static_cast<double>(r.readings) / static_cast<double>(r.batches) : 0),
          absl::StrFormat("%.2f", r.process_cpu),
          has_store ? absl::StrFormat("%.0f %%", 100 * r.writer_busy) : "-",
-         has_store ? absl::StrFormat("%.0f", static_cast<double>(r.store.commits) / r.window_s) : "-",
-         has_store ? absl::StrFormat("%.1f", static_cast<double>(r.store.writes) / static_cast<double>(r.store.commits))
+         has_store ? absl::StrFormat("%.0f", static_cast<double>(r.store.commits) / r.window_s)
+                   : "-",
+         has_store ? absl::StrFormat("%.1f", static_cast<double>(r.store.writes) /
+                                                 static_cast<double>(r.store.commits))
                    : "-",
          absl::StrCat(r.errors)});
   }
   PrintTable(std::cout, rows);
   for (const StreamRun& r : runs) {
-    if (!r.first_error.empty()) std::cout << "  " << r.name << " first error: " << r.first_error << "\n";
+    if (!r.first_error.empty())
+      std::cout << "  " << r.name << " first error: " << r.first_error << "\n";
   }
 }
 
@@ -172,12 +182,14 @@ void PrintStatements(const StreamRun& r) {
       "dock service's C++ between statements, waiting) %.1f us of wall time\n",
       r.name, r.writer_busy * window_ns / n / 1000, 100 * r.writer_busy,
       static_cast<double>(r.writer.statement_ns) / n / 1000,
-      static_cast<double>(r.writer.statements) / n, static_cast<double>(r.writer.commit_ns) / n / 1000,
+      static_cast<double>(r.writer.statements) / n,
+      static_cast<double>(r.writer.commit_ns) / n / 1000,
       static_cast<double>(r.writer.checkpoint_ns) / n / 1000,
-      (window_ns - static_cast<double>(r.writer.statement_ns + r.writer.commit_ns +
-                                       r.writer.checkpoint_ns)) /
+      (window_ns -
+       static_cast<double>(r.writer.statement_ns + r.writer.commit_ns + r.writer.checkpoint_ns)) /
           n / 1000);
-  std::vector<std::vector<std::string>> rows = {{"statement", "per reading", "us per reading", "share of writer"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"statement", "per reading", "us per reading", "share of writer"}};
   int shown = 0;
   for (const StatementCost& c : r.statements) {
     if (++shown > 14) break;
@@ -189,7 +201,8 @@ void PrintStatements(const StreamRun& r) {
     rows.push_back({sql, absl::StrFormat("%.2f", static_cast<double>(c.calls) / n),
                     absl::StrFormat("%.2f", static_cast<double>(c.nanos) / n / 1000),
                     absl::StrFormat("%.1f %%", 100.0 * static_cast<double>(c.nanos) /
-                                                   static_cast<double>(r.writer.statement_ns + r.writer.commit_ns))});
+                                                   static_cast<double>(r.writer.statement_ns +
+                                                                       r.writer.commit_ns))});
   }
   PrintTable(std::cout, rows);
 }
@@ -209,10 +222,10 @@ json RunJson(const StreamRun& r) {
 }
 
 int Run(const Options& options) {
-  std::cout << "camfleet-bench-sync: " << options.docks << " docks x "
-            << options.cameras_per_dock << " cameras streaming health readings over mutual TLS\n"
-            << "load average at start: " << LoadAverages() << " (" << std::thread::hardware_concurrency()
-            << " CPUs)\n";
+  std::cout << "camfleet-bench-sync: " << options.docks << " docks x " << options.cameras_per_dock
+            << " cameras streaming health readings over mutual TLS\n"
+            << "load average at start: " << LoadAverages() << " ("
+            << std::thread::hardware_concurrency() << " CPUs)\n";
   if (LoadAverage() > 0.5 * std::thread::hardware_concurrency()) {
     std::cout << "WARNING: the machine is busy; every figure below is lower than on a quiet one\n";
   }
@@ -256,19 +269,24 @@ int Run(const Options& options) {
               << " bytes serialized; batches of up to 256 (the welcome's max_batch_items)\n";
   }
 
-  std::cout << absl::StrFormat("\n== runs (%.0f s warm-up, %.0f s window each; each dock's stream "
-                               "has one batch in flight, as the protocol allows)\n",
-                               options.warmup_s, options.duration_s)
+  std::cout << absl::StrFormat(
+                   "\n== runs (%.0f s warm-up, %.0f s window each; each dock's stream "
+                   "has one batch in flight, as the protocol allows)\n",
+                   options.warmup_s, options.duration_s)
             << std::flush;
-  auto to_ceiling = [&](const BenchDock& dock, int i) { return (*ceiling)->Channel(dock.bundle, i); };
+  auto to_ceiling = [&](const BenchDock& dock, int i) {
+    return (*ceiling)->Channel(dock.bundle, i);
+  };
   auto to_server = [&](const BenchDock& dock, int i) {
     return (*server)->Channel(dock.bundle, 10000 + i);
   };
   std::vector<StreamRun> runs;
-  runs.push_back(RunStreams("ceiling (ack server), before", *docks, to_ceiling, options, nullptr, 0));
+  runs.push_back(
+      RunStreams("ceiling (ack server), before", *docks, to_ceiling, options, nullptr, 0));
   runs.push_back(RunStreams("camfleetd Sync", *docks, to_server, options,
                             &(*server)->server().store(), writer_tid));
-  runs.push_back(RunStreams("ceiling (ack server), after", *docks, to_ceiling, options, nullptr, 0));
+  runs.push_back(
+      RunStreams("ceiling (ack server), after", *docks, to_ceiling, options, nullptr, 0));
   PrintRuns(runs);
   {
     // Where the time goes: the same run again with every writer statement timed (the timing
@@ -284,9 +302,9 @@ int Run(const Options& options) {
         installed.ok()) {
       std::cout << "\n== where the time goes: camfleetd again, the writer's statements timed\n"
                 << std::flush;
-      StreamRun timed = RunStreams("camfleetd Sync (statements timed)", *docks, to_server, options,
-                                   &(*server)->server().store(), writer_tid, &probe,
-                                   options.duration_s / 2);
+      StreamRun timed =
+          RunStreams("camfleetd Sync (statements timed)", *docks, to_server, options,
+                     &(*server)->server().store(), writer_tid, &probe, options.duration_s / 2);
       PrintRuns({timed});
       PrintStatements(timed);
       (void)probe.Remove((*server)->server().store());
@@ -344,13 +362,16 @@ int main(int argc, char** argv) {
       "many docks at once over mutual TLS, beside the streaming ceiling of the same gRPC setup "
       "(bench/README.md)"};
   app.add_option("--docks", options.docks, "Docks streaming at once")->capture_default_str();
-  app.add_option("--cameras-per-dock", options.cameras_per_dock, "Cameras whose readings each dock sends")
+  app.add_option("--cameras-per-dock", options.cameras_per_dock,
+                 "Cameras whose readings each dock sends")
       ->capture_default_str();
   app.add_option("--warmup", options.warmup_s, "Seconds before each window")->capture_default_str();
   app.add_option("--duration", options.duration_s, "Seconds of each measured window")
       ->capture_default_str();
-  app.add_flag("--quick", options.quick, "A smaller, shorter run: 20 docks, 1 s warm-up, 3 s windows");
-  app.add_option("--db-dir", options.db_dir, "Where the scratch directory goes (default $TMPDIR or /tmp)");
+  app.add_flag("--quick", options.quick,
+               "A smaller, shorter run: 20 docks, 1 s warm-up, 3 s windows");
+  app.add_option("--db-dir", options.db_dir,
+                 "Where the scratch directory goes (default $TMPDIR or /tmp)");
   app.add_flag("--keep-db", options.keep_db, "Keep the scratch directory");
   app.add_option("--json-out", options.json_out, "Also write the figures as JSON to this file");
   app.add_flag("--experiment-writer-temp-store-memory", options.experiment_temp_store_memory,

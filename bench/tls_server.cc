@@ -116,12 +116,11 @@ absl::StatusOr<provisioning::CredentialBundle> TlsServer::IssueOperator(const st
   req.set_csr_pem(made.csr_pem);
   v1::IssueOperatorCertificateResponse resp;
   auto stub = v1::ProvisioningService::NewStub(admin_channel_);
-  RETURN_IF_ERROR(common::Annotate(FromGrpc(stub->IssueOperatorCertificate(SetupContext().get(), req,
-                                                                   &resp)),
-                           absl::StrCat("issuing operator ", name)));
-  return provisioning::CredentialBundle{std::move(made.key_pem),
-                                        resp.certificate().certificate_pem(),
-                                        resp.ca_certificate_pem()};
+  RETURN_IF_ERROR(
+      common::Annotate(FromGrpc(stub->IssueOperatorCertificate(SetupContext().get(), req, &resp)),
+                       absl::StrCat("issuing operator ", name)));
+  return provisioning::CredentialBundle{
+      std::move(made.key_pem), resp.certificate().certificate_pem(), resp.ca_certificate_pem()};
 }
 
 absl::StatusOr<provisioning::CredentialBundle> TlsServer::EnrollDock(const std::string& site,
@@ -144,10 +143,9 @@ absl::StatusOr<provisioning::CredentialBundle> TlsServer::EnrollDock(const std::
   // The token is the credential: this connection presents no certificate.
   auto stub = v1::DockService::NewStub(Channel(provisioning::CredentialBundle{}));
   RETURN_IF_ERROR(common::Annotate(FromGrpc(stub->EnrollDock(SetupContext().get(), req, &resp)),
-                           absl::StrCat("enrolling dock ", dock_id)));
-  return provisioning::CredentialBundle{std::move(made.key_pem),
-                                        resp.certificate().certificate_pem(),
-                                        resp.ca_certificate_pem()};
+                                   absl::StrCat("enrolling dock ", dock_id)));
+  return provisioning::CredentialBundle{
+      std::move(made.key_pem), resp.certificate().certificate_pem(), resp.ca_certificate_pem()};
 }
 
 }  // namespace camfleet::bench
