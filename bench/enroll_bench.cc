@@ -30,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/call_batch.h"
 #include "bench/callers.h"
 #include "bench/camera_csrs.h"
 #include "bench/client_call.h"
@@ -89,57 +90,6 @@ struct BenchOptions {
   std::string json_out;
 };
 
-// Unary calls over the callback API, a bounded number in flight, for the setup's many small
-// writes; Wait returns the first error, saying how many failed.
-class CallBatch {
- public:
-  explicit CallBatch(int max_in_flight) : max_in_flight_(max_in_flight) {}
-
-  // `method(ctx, req, resp, callback)` starts the call, e.g. a lambda around
-  // stub->async()->CommissionCamera.
-  template <typename Req, typename Resp, typename Method>
-  void Add(const std::string& operator_name, Req req, Method method) {
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](CallBatch* b) { return b->in_flight_ < b->max_in_flight_; }, this));
-      ++in_flight_;
-    }
-    struct Call {
-      std::unique_ptr<grpc::ClientContext> ctx;
-      Req req;
-      Resp resp;
-    };
-    auto call = std::make_shared<Call>();
-    call->ctx = NewContext(operator_name, kSetupDeadline);
-    call->req = std::move(req);
-    method(call->ctx.get(), &call->req, &call->resp,
-           [this, call](grpc::Status s) { Finish(FromGrpc(s)); });
-  }
-
-  absl::Status Wait(absl::string_view what) {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(+[](CallBatch* b) { return b->in_flight_ == 0; }, this));
-    if (errors_ == 0) return absl::OkStatus();
-    return absl::Status(first_error_.code(), absl::StrCat(what, ": ", errors_,
-                                                          " failed, first: ",
-                                                          first_error_.message()));
-  }
-
- private:
-  void Finish(const absl::Status& s) {
-    absl::MutexLock lock(&mu_);
-    --in_flight_;
-    if (!s.ok() && errors_++ == 0) first_error_ = s;
-  }
-
-  const int max_in_flight_;
-  absl::Mutex mu_;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  int errors_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
-};
-
 // A server under test: its store's writer and probe, and the channels the clients use.
 struct Target {
   std::string name;  // "mTLS" or "plaintext"
@@ -160,13 +110,6 @@ struct IssueCeiling {
   double certs_per_s() const { return (before.certs_per_s() + after.certs_per_s()) / 2; }
   double cpu_us_per_cert() const { return (before.cpu_us_per_cert() + after.cpu_us_per_cert()) / 2; }
 };
-
-absl::Status WaitConnected(const std::shared_ptr<grpc::Channel>& channel, const std::string& what) {
-  if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(20)))) {
-    return absl::UnavailableError(absl::StrCat(what, " could not connect"));
-  }
-  return absl::OkStatus();
-}
 
 std::vector<Caller*> First(const std::vector<std::unique_ptr<Caller>>& all, int n) {
   std::vector<Caller*> out;

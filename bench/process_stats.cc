@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -113,6 +114,30 @@ std::string LoadAverages() {
   std::string one, five, fifteen;
   in >> one >> five >> fifteen;
   return absl::StrCat(one, ", ", five, ", ", fifteen);
+}
+
+ProcessMemory ReadProcessMemory(pid_t pid) {
+  std::ifstream in(pid == 0 ? std::string("/proc/self/status")
+                            : absl::StrCat("/proc/", pid, "/status"));
+  ProcessMemory m;
+  std::string key;
+  while (in >> key) {
+    int64_t kb = 0;
+    if (key == "VmRSS:" && in >> kb) m.rss = kb * 1024;
+    if (key == "VmHWM:" && in >> kb) m.peak_rss = kb * 1024;
+    if (key == "RssAnon:" && in >> kb) m.rss_anon = kb * 1024;
+    if (key == "RssFile:" && in >> kb) m.rss_file = kb * 1024;
+    if (key == "RssShmem:" && in >> kb) m.rss_shmem = kb * 1024;
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return m;
+}
+
+bool ResetPeakRss(pid_t pid) {
+  std::ofstream out(absl::StrCat("/proc/", pid, "/clear_refs"));
+  out << "5\n";
+  out.flush();
+  return static_cast<bool>(out);
 }
 
 }  // namespace camfleet::bench

@@ -49,6 +49,22 @@ struct ThreadCpu {
 };
 std::vector<ThreadCpu> ThreadsCpu();
 
+// Resident memory of process `pid` (0: this one) from /proc/PID/status, bytes: now (VmRSS) and
+// the peak since it started or since ResetPeakRss (VmHWM). Zeros if the process is gone.
+struct ProcessMemory {
+  int64_t rss = 0;
+  int64_t peak_rss = 0;
+  // Of rss: anonymous memory (the heap, thread stacks), file-backed pages mapped (the binary,
+  // libraries, mmap'd files) and shared memory (SQLite's WAL index).
+  int64_t rss_anon = 0;
+  int64_t rss_file = 0;
+  int64_t rss_shmem = 0;
+};
+ProcessMemory ReadProcessMemory(pid_t pid = 0);
+// Starts the peak (VmHWM) of `pid` afresh from its current RSS (writes 5 to
+// /proc/PID/clear_refs; needs the same user or root). False if the kernel refused.
+bool ResetPeakRss(pid_t pid);
+
 // Threads the process has now.
 int ProcessThreadCount();
 

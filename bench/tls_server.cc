@@ -65,13 +65,26 @@ absl::StatusOr<std::unique_ptr<TlsServer>> TlsServer::Start(const std::string& h
   absl::StatusOr<std::unique_ptr<server::Server>> started = server::Server::Start(options);
   if (!started.ok()) return common::Annotate(started.status(), "starting camfleetd over TLS");
   out->server_ = *std::move(started);
+  out->target_ = out->server_->target();
+  out->admin_channel_ = out->Channel(out->admin_);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<TlsServer>> TlsServer::Connect(const std::string& home,
+                                                              const std::string& admin_name,
+                                                              const std::string& target) {
+  absl::StatusOr<provisioning::CredentialBundle> admin =
+      provisioning::LoadCredentialBundle(server::HomePaths{home}.AdminCredentials(admin_name));
+  if (!admin.ok()) return common::Annotate(admin.status(), "loading the admin's credentials");
+  std::unique_ptr<TlsServer> out(new TlsServer(home, *std::move(admin)));
+  out->target_ = target;
   out->admin_channel_ = out->Channel(out->admin_);
   return out;
 }
 
 void TlsServer::Shutdown(absl::Duration grace) {
-  if (server_ == nullptr) return;
   admin_channel_.reset();
+  if (server_ == nullptr) return;
   server_->Shutdown(grace);
   server_.reset();
 }
@@ -91,7 +104,7 @@ std::shared_ptr<grpc::Channel> TlsServer::Channel(const provisioning::Credential
   // Without these gRPC would share one connection among channels with equal arguments.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("camfleet.bench.channel", index);
-  return grpc::CreateCustomChannel(server_->target(), grpc::SslCredentials(tls), args);
+  return grpc::CreateCustomChannel(target_, grpc::SslCredentials(tls), args);
 }
 
 absl::StatusOr<provisioning::CredentialBundle> TlsServer::IssueOperator(const std::string& name,
@@ -103,12 +116,11 @@ absl::StatusOr<provisioning::CredentialBundle> TlsServer::IssueOperator(const st
   req.set_csr_pem(made.csr_pem);
   v1::IssueOperatorCertificateResponse resp;
   auto stub = v1::ProvisioningService::NewStub(admin_channel_);
-  RETURN_IF_ERROR(common::Annotate(FromGrpc(stub->IssueOperatorCertificate(SetupContext().get(), req,
-                                                                   &resp)),
-                           absl::StrCat("issuing operator ", name)));
-  return provisioning::CredentialBundle{std::move(made.key_pem),
-                                        resp.certificate().certificate_pem(),
-                                        resp.ca_certificate_pem()};
+  RETURN_IF_ERROR(
+      common::Annotate(FromGrpc(stub->IssueOperatorCertificate(SetupContext().get(), req, &resp)),
+                       absl::StrCat("issuing operator ", name)));
+  return provisioning::CredentialBundle{
+      std::move(made.key_pem), resp.certificate().certificate_pem(), resp.ca_certificate_pem()};
 }
 
 absl::StatusOr<provisioning::CredentialBundle> TlsServer::EnrollDock(const std::string& site,
@@ -131,10 +143,9 @@ absl::StatusOr<provisioning::CredentialBundle> TlsServer::EnrollDock(const std::
   // The token is the credential: this connection presents no certificate.
   auto stub = v1::DockService::NewStub(Channel(provisioning::CredentialBundle{}));
   RETURN_IF_ERROR(common::Annotate(FromGrpc(stub->EnrollDock(SetupContext().get(), req, &resp)),
-                           absl::StrCat("enrolling dock ", dock_id)));
-  return provisioning::CredentialBundle{std::move(made.key_pem),
-                                        resp.certificate().certificate_pem(),
-                                        resp.ca_certificate_pem()};
+                                   absl::StrCat("enrolling dock ", dock_id)));
+  return provisioning::CredentialBundle{
+      std::move(made.key_pem), resp.certificate().certificate_pem(), resp.ca_certificate_pem()};
 }
 
 }  // namespace camfleet::bench

@@ -38,6 +38,13 @@ class TlsServer {
   // starts the server from it. Errors: InitHome's or Server::Start's, saying which.
   static absl::StatusOr<std::unique_ptr<TlsServer>> Start(const std::string& home,
                                                           const std::string& admin_name);
+  // A camfleetd already serving at `target` from `home` (made by `camfleetd init` with first
+  // admin `admin_name`), e.g. one this benchmark started as a process: the same calls and
+  // channels, without the in-process server (server() must not be called).
+  // Errors: loading the admin's credentials.
+  static absl::StatusOr<std::unique_ptr<TlsServer>> Connect(const std::string& home,
+                                                            const std::string& admin_name,
+                                                            const std::string& target);
   ~TlsServer() { Shutdown(); }
   TlsServer(const TlsServer&) = delete;
   TlsServer& operator=(const TlsServer&) = delete;
@@ -45,6 +52,8 @@ class TlsServer {
   void Shutdown(absl::Duration grace = absl::Seconds(10));
 
   server::Server& server() { return *server_; }
+  // host:port the channels dial.
+  const std::string& target() const { return target_; }
   const std::string& home() const { return home_; }
   // The admin's credentials as InitHome wrote them.
   const provisioning::CredentialBundle& admin() const { return admin_; }
@@ -75,6 +84,7 @@ class TlsServer {
 
   std::string home_;
   provisioning::CredentialBundle admin_;
+  std::string target_;
   std::unique_ptr<server::Server> server_;
   std::shared_ptr<grpc::Channel> admin_channel_;
 };

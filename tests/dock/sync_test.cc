@@ -539,6 +539,35 @@ TEST_F(DockSyncTest, ItemAboutAnotherSitesCameraIsRejectedWithPermissionDenied) 
   EXPECT_FALSE(cam->has_last_seen_time());
 }
 
+// Readings are applied without a savepoint each (services/dock/README.md): a refused one
+// between good ones changes nothing, and the good ones around it are all stored.
+TEST_F(DockSyncTest, ReadingsAboutAnotherSitesOrAnUnknownCameraAreRejectedBetweenGoodOnes) {
+  std::unique_ptr<SyncClient> sync = Connect();
+  ASSERT_THAT(sync->Open(Hello()), IsOk());
+  const absl::Time t0 = absl::Now() - absl::Minutes(10);
+  absl::StatusOr<v1::SyncAck> ack = sync->Send(
+      {Health(1, "CAM-0001", 1, 1, t0, 50), Health(2, "CAM-9001", 2, 1, t0, 50),
+       Health(3, "CAM-0001", 1, 2, t0 + absl::Minutes(1), 51), Health(4, "CAM-7777", 3, 1, t0, 50),
+       Health(5, "CAM-0001", 1, 3, t0 + absl::Minutes(2), 52)});
+  ASSERT_THAT(ack, IsOk());
+  EXPECT_EQ(ack->telemetry_applied(), 5u);
+  ASSERT_THAT(ack->rejected(), SizeIs(2));
+  EXPECT_EQ(ack->rejected(0).sequence(), 2u);
+  EXPECT_EQ(ack->rejected(0).code(), static_cast<int>(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(ack->rejected(1).sequence(), 4u);
+  EXPECT_EQ(ack->rejected(1).code(), static_cast<int>(absl::StatusCode::kNotFound));
+  absl::StatusOr<std::vector<v1::HealthRecord>> readings = Readings("CAM-0001");
+  ASSERT_THAT(readings, IsOk());
+  EXPECT_THAT(*readings, SizeIs(3));
+  absl::StatusOr<v1::Camera> other = admin_->GetCamera("CAM-9001");
+  ASSERT_THAT(other, IsOk());
+  EXPECT_FALSE(other->has_last_seen_time());
+  EXPECT_FALSE(other->has_latest_health());
+  absl::StatusOr<v1::Camera> own = admin_->GetCamera("CAM-0001");
+  ASSERT_THAT(own, IsOk());
+  EXPECT_EQ(own->latest_health().battery_percent(), 52u);
+}
+
 TEST_F(DockSyncTest, DockCheckoutIsAnAssignmentWithTheDockAsActorOnBehalfOfTheBadge) {
   std::unique_ptr<SyncClient> sync = Connect();
   ASSERT_THAT(sync->Open(Hello()), IsOk());
