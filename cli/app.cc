@@ -95,6 +95,7 @@ int RunCamfleet(const std::vector<std::string>& args, const Environment& env) {
   AddOperatorCommands(app, &selected);
   AddEnrollmentCommands(app, &selected);
   AddCertificateCommands(app, &selected);
+  AddFirmwareCommands(app, &selected);
   app.footer(kFooter);
 
   std::vector<const char*> argv;

@@ -28,6 +28,8 @@ void AddOperatorCommands(CLI::App& app, Action* selected);
 void AddEnrollmentCommands(CLI::App& app, Action* selected);
 // `cert list|revoke`, `crl` and `supplier-ca add|list`.
 void AddCertificateCommands(CLI::App& app, Action* selected);
+// `firmware upload|list|withdraw` and `firmware key add|list|retire`.
+void AddFirmwareCommands(CLI::App& app, Action* selected);
 
 // Makes `command` store `run` in `*selected` once the command line has been parsed.
 void SetAction(CLI::App* command, Action* selected, std::function<int(Session&)> run);
