@@ -129,7 +129,7 @@ absl::StatusOr<std::string> UnescapeNotes(absl::string_view text) {
   return out;
 }
 
-std::string FormatTime(absl::Time t) {
+std::string FormatSignedAt(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d%ET%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
@@ -205,7 +205,7 @@ std::string EncodeManifest(const Manifest& m) {
                       "image-sha256 ", m.image_sha256, "\n",                           //
                       "min-battery-percent ", m.min_battery_percent, "\n",             //
                       "allow-downgrade ", m.allow_downgrade ? "yes" : "no", "\n",      //
-                      "signed-at ", FormatTime(m.signed_at), "\n",                     //
+                      "signed-at ", FormatSignedAt(m.signed_at), "\n",                     //
                       "signing-key ", m.signing_key_id, "\n",                          //
                       "release-notes ", EscapeNotes(m.release_notes), "\n");
 }

@@ -164,10 +164,9 @@ absl::Status CameraSimulator::Load() {
     active_slot_ = state["active_slot"] == "B" ? 'B' : 'A';
     slot_a_sha_ = state["slot_a_sha"];
     slot_b_sha_ = state["slot_b_sha"];
-    if (!absl::HexStringToBytes(state["stage_manifest"], &stage_manifest_) ||
-        !absl::HexStringToBytes(state["stage_signature"], &stage_signature_)) {
-      return absl::FailedPreconditionError(absl::StrCat(kStateFile, " is damaged: stage_*"));
-    }
+    // A damaged value parses to a manifest that no longer verifies, and staging starts over.
+    stage_manifest_ = absl::HexStringToBytes(state["stage_manifest"]);
+    stage_signature_ = absl::HexStringToBytes(state["stage_signature"]);
     trial_slot_ = state["trial_slot"] == "A" ? 'A' : state["trial_slot"] == "B" ? 'B' : 0;
     install_version_ = state["install_version"];
     install_result_ = state["install_result"];
