@@ -31,6 +31,7 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadReleaseRequ
                                   "the stream ended before the header; send the manifest and "
                                   "signature first")
                    : grpc::Status(grpc::StatusCode::CANCELLED, "upload cancelled"));
+        session_.reset();
         return;
       }
       manager_.FinishUpload(std::move(session_),
@@ -64,11 +65,14 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadReleaseRequ
       }
     } else {
       if (req_.has_header()) {
+        session_.reset();
         Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "header: send it once, in the first message"));
         return;
       }
       if (absl::Status s = manager_.AddChunk(*session_, req_.chunk()); !s.ok()) {
+        // The temporary file goes before the caller hears of the refusal.
+        session_.reset();
         Finish(rpc::ToGrpcStatus(s));
         return;
       }

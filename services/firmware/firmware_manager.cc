@@ -151,29 +151,34 @@ void FirmwareManager::FinishUpload(std::unique_ptr<UploadSession> session,
 void FirmwareManager::Finish(std::unique_ptr<UploadSession> session,
                              Done<v1::UploadReleaseResponse> done) {
   const firmware::Manifest& m = session->manifest;
+  // On a refusal the temporary file goes before the caller hears of it.
+  auto fail = [&session, &done](absl::Status s) {
+    session.reset();
+    done(std::move(s));
+  };
   const std::string digest = session->upload->Digest();
   if (absl::Status s = firmware::CheckImageDigest(m, session->upload->size(), digest); !s.ok()) {
-    done(absl::InvalidArgumentError(
+    fail(absl::InvalidArgumentError(
         absl::StrCat(s.message(), "; the upload was refused and nothing was kept")));
     return;
   }
   if (absl::Status s = session->upload->Commit(digest); !s.ok()) {
-    done(s);
+    fail(s);
     return;
   }
   absl::StatusOr<std::string> image = images_->Read(digest, m.image_size);
   if (!image.ok()) {
-    done(image.status());
+    fail(image.status());
     return;
   }
   absl::StatusOr<std::string> compressed = firmware::Compress(*image);
   if (!compressed.ok()) {
-    done(compressed.status());
+    fail(compressed.status());
     return;
   }
   absl::StatusOr<std::string> compressed_sha = images_->Put(*compressed);
   if (!compressed_sha.ok()) {
-    done(compressed_sha.status());
+    fail(compressed_sha.status());
     return;
   }
   // A delta from the newest older release of each model, once per distinct base.
@@ -186,7 +191,7 @@ void FirmwareManager::Finish(std::unique_ptr<UploadSession> session,
       return absl::OkStatus();
     });
     if (!read.ok()) {
-      done(read);
+      fail(read);
       return;
     }
     if (!previous.has_value() || !bases.insert(previous->release_id()).second ||
@@ -198,12 +203,12 @@ void FirmwareManager::Finish(std::unique_ptr<UploadSession> session,
     if (!old_image.ok()) continue;  // a base whose image is gone gets no delta
     absl::StatusOr<std::string> delta = firmware::MakeDelta(*old_image, *image);
     if (!delta.ok()) {
-      done(delta.status());
+      fail(delta.status());
       return;
     }
     absl::StatusOr<std::string> delta_sha = images_->Put(*delta);
     if (!delta_sha.ok()) {
-      done(delta_sha.status());
+      fail(delta_sha.status());
       return;
     }
     deltas.push_back({previous->release_id(), *delta_sha, static_cast<int64_t>(delta->size())});
