@@ -159,7 +159,7 @@ void AddList(CLI::App* firmware, Action* selected) {
   auto request = std::make_shared<v1::ListReleasesRequest>();
   CLI::App* cmd = firmware->add_subcommand("list", "List releases, newest version first");
   cmd->add_option("--model", *request->mutable_model(), "Only releases for this model");
-  cmd->add_flag(
+  cmd->add_flag_function(
       "--withdrawn", [request](int64_t) { request->set_include_withdrawn(true); },
       "Include withdrawn releases");
   SetAction(cmd, selected, [request](Session& s) {

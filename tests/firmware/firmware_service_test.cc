@@ -186,7 +186,7 @@ TEST_F(FirmwareServiceTest, UploadRefusesABadSignature) {
   std::string bad = r.release.signature;
   bad[10] ^= 1;
   UploadResult up = Upload(*stub_, r.release.manifest_bytes, bad, r.image);
-  EXPECT_THAT(up.status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT, HasSubstr("bad signature")));
+  EXPECT_THAT(up.status, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad signature")));
   ExpectNothingKept();
 }
 
@@ -195,7 +195,7 @@ TEST_F(FirmwareServiceTest, UploadRefusesATamperedImage) {
   std::string tampered = r.image;
   tampered[5000] ^= 1;
   UploadResult up = Upload(*stub_, r.release.manifest_bytes, r.release.signature, tampered);
-  EXPECT_THAT(up.status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT, HasSubstr("SHA-256")));
+  EXPECT_THAT(up.status, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("SHA-256")));
   ExpectNothingKept();
 }
 
@@ -203,14 +203,14 @@ TEST_F(FirmwareServiceTest, UploadCutsOffBytesPastTheSignedSize) {
   ReleaseFiles r = Sign("a", RandomImage(100 * 1024, 1), "1.0.0");
   UploadResult up =
       Upload(*stub_, r.release.manifest_bytes, r.release.signature, r.image + std::string(10, 'x'));
-  EXPECT_THAT(up.status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT, HasSubstr("signed size")));
+  EXPECT_THAT(up.status, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("signed size")));
   ExpectNothingKept();
 }
 
 TEST_F(FirmwareServiceTest, UploadRefusesAReleaseForAModelTheFleetDoesNotHave) {
   ReleaseFiles r = Sign("a", RandomImage(4096, 1), "1.0.0", false, nullptr, {"BWC-9"});
   UploadResult up = UploadRelease(r);
-  EXPECT_THAT(up.status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION, HasSubstr("BWC-9")));
+  EXPECT_THAT(up.status, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("BWC-9")));
   ExpectNothingKept();
 }
 
@@ -218,7 +218,7 @@ TEST_F(FirmwareServiceTest, UploadRefusesAnUnsignedDowngradeButTakesASignedOne) 
   ASSERT_THAT(UploadRelease(Sign("new", RandomImage(4096, 1), "2.0.0")).status, IsOk());
   UploadResult down = UploadRelease(Sign("old", RandomImage(4096, 2), "1.5.0"));
   EXPECT_THAT(down.status,
-              StatusIs(grpc::StatusCode::FAILED_PRECONDITION, HasSubstr("allowed downgrade")));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("allowed downgrade")));
   EXPECT_THAT(List(), SizeIs(1));
   UploadResult allowed = UploadRelease(Sign("old-ok", RandomImage(4096, 3), "1.5.1", true));
   ASSERT_THAT(allowed.status, IsOk());
@@ -228,14 +228,14 @@ TEST_F(FirmwareServiceTest, UploadRefusesAnUnsignedDowngradeButTakesASignedOne) 
 TEST_F(FirmwareServiceTest, UploadRefusesAnotherBuildUnderAVersionAlreadyHeld) {
   ASSERT_THAT(UploadRelease(Sign("a", RandomImage(4096, 1), "1.0.0")).status, IsOk());
   UploadResult other = UploadRelease(Sign("b", RandomImage(4096, 2), "1.0.0"));
-  EXPECT_THAT(other.status, StatusIs(grpc::StatusCode::ALREADY_EXISTS, HasSubstr("new version")));
+  EXPECT_THAT(other.status, StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("new version")));
 }
 
 TEST_F(FirmwareServiceTest, UploadRefusesAKeyTheServerDoesNotTrust) {
   absl::StatusOr<TestSigningKey> stranger = MakeSigningKey(keys_.File("stranger"));
   ASSERT_THAT(stranger.status(), IsOk());
   UploadResult up = UploadRelease(Sign("a", RandomImage(4096, 1), "1.0.0", false, &*stranger));
-  EXPECT_THAT(up.status, StatusIs(grpc::StatusCode::PERMISSION_DENIED, HasSubstr("not trusted")));
+  EXPECT_THAT(up.status, StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("not trusted")));
   ExpectNothingKept();
 }
 
@@ -251,20 +251,20 @@ TEST_F(FirmwareServiceTest, UploadRefusesARetiredKeyWhileItsSuccessorWorks) {
   EXPECT_TRUE(retired.signing_key().has_retire_time());
 
   UploadResult old_key = UploadRelease(Sign("a", RandomImage(4096, 1), "1.0.0"));
-  EXPECT_THAT(old_key.status, StatusIs(grpc::StatusCode::PERMISSION_DENIED, HasSubstr("retired")));
+  EXPECT_THAT(old_key.status, StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("retired")));
   UploadResult new_key = UploadRelease(Sign("b", RandomImage(4096, 2), "1.0.1", false, &*next));
   EXPECT_THAT(new_key.status, IsOk());
   EXPECT_THAT(stub_->RetireSigningKey(TestServer::Context().get(), retire, &retired),
-              StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(FirmwareServiceTest, AddSigningKeyRefusesAPrivateKeyOrAnotherKeyType) {
   absl::StatusOr<provisioning::FileContents> private_pem =
       provisioning::ReadSmallFile(key_.files.private_key_path, 4096);
   ASSERT_THAT(private_pem.status(), IsOk());
-  EXPECT_THAT(AddKey("oops", private_pem->data), StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_THAT(AddKey("oops", private_pem->data), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(AddKey("release-2027", key_.public_pem),
-              StatusIs(grpc::StatusCode::ALREADY_EXISTS));
+              StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
 TEST_F(FirmwareServiceTest, AnInterruptedUploadLeavesNothingBehind) {
@@ -286,7 +286,7 @@ TEST_F(FirmwareServiceTest, AnInterruptedUploadLeavesNothingBehind) {
   while (images().TempFileCount() == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
   EXPECT_EQ(images().TempFileCount(), 1);
   ctx->TryCancel();
-  EXPECT_THAT(writer->Finish(), StatusIs(grpc::StatusCode::CANCELLED));
+  EXPECT_THAT(writer->Finish(), StatusIs(absl::StatusCode::kCancelled));
   while (images().TempFileCount() != 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
   ExpectNothingKept();
 }
@@ -340,10 +340,10 @@ TEST_F(FirmwareServiceTest, WithdrawHidesTheReleaseAndIsAudited) {
   EXPECT_THAT(List(kModel), IsEmpty());
   EXPECT_THAT(List(kModel, true), SizeIs(1));
   EXPECT_THAT(stub_->WithdrawRelease(TestServer::Context().get(), req, &resp),
-              StatusIs(grpc::StatusCode::FAILED_PRECONDITION, HasSubstr("withdrawn already")));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("withdrawn already")));
   req.clear_reason();
   EXPECT_THAT(stub_->WithdrawRelease(TestServer::Context().get(), req, &resp),
-              StatusIs(grpc::StatusCode::INVALID_ARGUMENT, HasSubstr("reason")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reason")));
 
   v1::ListAuditEventsRequest audit;
   audit.set_object_id(up.response.release().release_id());
@@ -383,7 +383,7 @@ TEST_F(FirmwareTlsTest, OnlyAdminsUploadAndEveryReaderLists) {
   ASSERT_THAT(r.status(), IsOk());
   UploadResult up = Upload(*qm_stub, r->release.manifest_bytes, r->release.signature, r->image,
                            64 * 1024, TlsContext());
-  EXPECT_THAT(up.status, StatusIs(grpc::StatusCode::PERMISSION_DENIED, HasSubstr("admin")));
+  EXPECT_THAT(up.status, StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("admin")));
   v1::ListReleasesResponse list;
   EXPECT_THAT(qm_stub->ListReleases(Context().get(), v1::ListReleasesRequest(), &list), IsOk());
   v1::AddSigningKeyRequest add;
@@ -391,7 +391,7 @@ TEST_F(FirmwareTlsTest, OnlyAdminsUploadAndEveryReaderLists) {
   add.set_public_key_pem(key->public_pem);
   v1::AddSigningKeyResponse added;
   EXPECT_THAT(qm_stub->AddSigningKey(Context().get(), add, &added),
-              StatusIs(grpc::StatusCode::PERMISSION_DENIED));
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(FirmwareTlsTest, TheServersHomeHoldsNoPrivateFirmwareKey) {
