@@ -143,6 +143,11 @@ absl::Status FirmwareManager::AddChunk(UploadSession& session, absl::string_view
 
 void FirmwareManager::FinishUpload(std::unique_ptr<UploadSession> session,
                                    Done<v1::UploadReleaseResponse> done) {
+  if (session->finished()) {
+    // Held already: nothing to verify or store.
+    done(*std::move(session->finished_));
+    return;
+  }
   pool_.Schedule([this, session = std::move(session), done = std::move(done)]() mutable {
     Finish(std::move(session), std::move(done));
   });
