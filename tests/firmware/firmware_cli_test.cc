@@ -109,7 +109,7 @@ TEST_F(FirmwareCliTest, UploadShowsProgressThenListAndWithdraw) {
   EXPECT_THAT(Ok({"firmware", "withdraw", id, "--reason", "drains batteries"}),
               HasSubstr("withdrawn by fw-admin"));
   EXPECT_THAT(Ok({"firmware", "list"}), HasSubstr("no releases"));
-  EXPECT_THAT(Ok({"firmware", "list", "--withdrawn", "--json"}), HasSubstr("\"withdrawnBy\""));
+  EXPECT_THAT(Ok({"firmware", "list", "--withdrawn", "--json"}), HasSubstr("\"withdrawn_by\": \"fw-admin\""));
 }
 
 TEST_F(FirmwareCliTest, ATamperedImageIsRefusedWithTheServersReason) {
