@@ -161,11 +161,10 @@ class GrpcCameraLink final : public CameraLink {
     s.staged_bytes = p.staged_bytes();
     s.staged_size = p.staged_size_bytes();
     s.last_install_version = p.last_install_version();
-    s.last_install_result = p.last_install_result() == device::INSTALL_RESULT_CONFIRMED
-                                ? InstallResult::kConfirmed
-                            : p.last_install_result() == device::INSTALL_RESULT_ROLLED_BACK
-                                ? InstallResult::kRolledBack
-                                : InstallResult::kNone;
+    s.last_install_result =
+        p.last_install_result() == device::INSTALL_RESULT_CONFIRMED     ? InstallResult::kConfirmed
+        : p.last_install_result() == device::INSTALL_RESULT_ROLLED_BACK ? InstallResult::kRolledBack
+                                                                        : InstallResult::kNone;
     s.last_install_error = p.last_install_error();
     s.install_sequence = p.install_sequence();
     return s;

@@ -62,8 +62,8 @@ void PrintRelease(Session& s, const v1::FirmwareRelease& r) {
       {"downgrade", r.allow_downgrade() ? "allowed" : "no"},
       {"signed", absl::StrCat(FormatUtc(FromTimestamp(r.sign_time())), " by key ",
                               r.signing_key_id().substr(0, 16))},
-      {"uploaded", absl::StrCat(FormatUtc(FromTimestamp(r.upload_time())), " by ",
-                                r.uploaded_by())},
+      {"uploaded",
+       absl::StrCat(FormatUtc(FromTimestamp(r.upload_time())), " by ", r.uploaded_by())},
       {"state", ReleaseState(r)},
       {"notes", r.release_notes()},
   });
@@ -78,13 +78,16 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max) {
 int Upload(Session& s, const std::string& image_path, const std::string& manifest_path,
            const std::string& signature_path) {
   absl::StatusOr<std::string> manifest = ReadFile(manifest_path, firmware::kMaxManifestBytes);
-  if (!manifest.ok()) return s.UsageError(absl::StrCat("--manifest: ", manifest.status().message()));
+  if (!manifest.ok())
+    return s.UsageError(absl::StrCat("--manifest: ", manifest.status().message()));
   absl::StatusOr<firmware::Manifest> parsed = firmware::ParseManifest(*manifest);
   if (!parsed.ok()) return s.UsageError(absl::StrCat("--manifest: ", parsed.status().message()));
   absl::StatusOr<std::string> sig_text = ReadFile(signature_path, 1024);
-  if (!sig_text.ok()) return s.UsageError(absl::StrCat("--signature: ", sig_text.status().message()));
+  if (!sig_text.ok())
+    return s.UsageError(absl::StrCat("--signature: ", sig_text.status().message()));
   absl::StatusOr<std::string> signature = firmware::ParseSignatureFile(*sig_text);
-  if (!signature.ok()) return s.UsageError(absl::StrCat("--signature: ", signature.status().message()));
+  if (!signature.ok())
+    return s.UsageError(absl::StrCat("--signature: ", signature.status().message()));
   const int fd = ::open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return s.UsageError(absl::StrCat(image_path, ": ", std::strerror(errno)));
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.client().channel();
@@ -150,9 +153,8 @@ void AddUpload(CLI::App* firmware, Action* selected) {
   cmd->add_option("--manifest", args->manifest, "The manifest camfleet-sign wrote")->required();
   cmd->add_option("--signature", args->signature, "The signature file camfleet-sign wrote")
       ->required();
-  SetAction(cmd, selected, [args](Session& s) {
-    return Upload(s, args->image, args->manifest, args->signature);
-  });
+  SetAction(cmd, selected,
+            [args](Session& s) { return Upload(s, args->image, args->manifest, args->signature); });
 }
 
 void AddList(CLI::App* firmware, Action* selected) {
@@ -172,10 +174,10 @@ void AddList(CLI::App* firmware, Action* selected) {
                     Table table({"RELEASE", "MODELS", "VERSION", "SIZE", "COMPRESSED", "DELTAS",
                                  "MIN BATT", "DOWNGRADE", "SIGNED", "STATE"});
                     for (const v1::FirmwareRelease& rel : r.releases()) {
-                      table.AddRow({rel.release_id().substr(0, 12), absl::StrJoin(rel.models(), ","),
-                                    rel.version(), Mib(rel.image_size_bytes()),
-                                    Mib(rel.compressed_size_bytes()), DeltaSummary(rel),
-                                    absl::StrCat(rel.min_battery_percent(), "%"),
+                      table.AddRow({rel.release_id().substr(0, 12),
+                                    absl::StrJoin(rel.models(), ","), rel.version(),
+                                    Mib(rel.image_size_bytes()), Mib(rel.compressed_size_bytes()),
+                                    DeltaSummary(rel), absl::StrCat(rel.min_battery_percent(), "%"),
                                     rel.allow_downgrade() ? "allowed" : "",
                                     FormatUtc(FromTimestamp(rel.sign_time())), ReleaseState(rel)});
                     }

@@ -37,10 +37,9 @@ absl::StatusOr<std::string> CompressWithPrefix(absl::string_view prefix, absl::s
   CCtxPtr cctx(ZSTD_createCCtx());
   if (cctx == nullptr) return absl::InternalError("zstd: out of memory");
   const int window = WindowLogFor(std::max<uint64_t>(prefix.size(), data.size()) + 1);
-  for (auto [param, value] : {std::pair{ZSTD_c_compressionLevel, kCompressionLevel},
-                              std::pair{ZSTD_c_windowLog, window},
-                              std::pair{ZSTD_c_enableLongDistanceMatching, 1},
-                              std::pair{ZSTD_c_checksumFlag, 1}}) {
+  for (auto [param, value] :
+       {std::pair{ZSTD_c_compressionLevel, kCompressionLevel}, std::pair{ZSTD_c_windowLog, window},
+        std::pair{ZSTD_c_enableLongDistanceMatching, 1}, std::pair{ZSTD_c_checksumFlag, 1}}) {
     if (size_t rc = ZSTD_CCtx_setParameter(cctx.get(), param, value); ZSTD_isError(rc)) {
       return ZstdError(absl::StatusCode::kInternal, "zstd parameter", rc);
     }
@@ -58,8 +57,8 @@ absl::StatusOr<std::string> CompressWithPrefix(absl::string_view prefix, absl::s
   return out;
 }
 
-absl::StatusOr<std::string> DecompressWithPrefix(absl::string_view prefix,
-                                                 absl::string_view frame, uint64_t max_size) {
+absl::StatusOr<std::string> DecompressWithPrefix(absl::string_view prefix, absl::string_view frame,
+                                                 uint64_t max_size) {
   DCtxPtr dctx(ZSTD_createDCtx());
   if (dctx == nullptr) return absl::InternalError("zstd: out of memory");
   if (size_t rc = ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, kMaxWindowLog);

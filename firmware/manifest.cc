@@ -76,8 +76,8 @@ bool IsUtf8(absl::string_view s) {
 
 absl::Status CheckNotes(absl::string_view notes) {
   if (notes.size() > kMaxReleaseNotesBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("release notes: ", notes.size(),
-                                                   " bytes; at most ", kMaxReleaseNotesBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("release notes: ", notes.size(), " bytes; at most ", kMaxReleaseNotesBytes));
   }
   if (!IsUtf8(notes)) return absl::InvalidArgumentError("release notes: not valid UTF-8");
   for (char c : notes) {
@@ -166,8 +166,8 @@ absl::Status NormalizeManifest(Manifest& m) {
     const std::string& model = m.models[i];
     if (model.empty() || model.size() > 64 ||
         !std::all_of(model.begin(), model.end(), IsModelChar)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "models: '", model, "' is not a model name (1-64 of A-Z a-z 0-9 . _ -)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("models: '", model, "' is not a model name (1-64 of A-Z a-z 0-9 . _ -)"));
     }
     if (i > 0 && m.models[i - 1] == model) {
       return absl::InvalidArgumentError(absl::StrCat("models: '", model, "' is given twice"));
@@ -198,15 +198,15 @@ absl::Status NormalizeManifest(Manifest& m) {
 }
 
 std::string EncodeManifest(const Manifest& m) {
-  return absl::StrCat(kMagic, "\n",                                                    //
-                      "models ", absl::StrJoin(m.models, " "), "\n",                   //
-                      "version ", FormatVersion(m.version), "\n",                      //
-                      "image-size ", m.image_size, "\n",                               //
-                      "image-sha256 ", m.image_sha256, "\n",                           //
-                      "min-battery-percent ", m.min_battery_percent, "\n",             //
-                      "allow-downgrade ", m.allow_downgrade ? "yes" : "no", "\n",      //
-                      "signed-at ", FormatSignedAt(m.signed_at), "\n",                     //
-                      "signing-key ", m.signing_key_id, "\n",                          //
+  return absl::StrCat(kMagic, "\n",                                                //
+                      "models ", absl::StrJoin(m.models, " "), "\n",               //
+                      "version ", FormatVersion(m.version), "\n",                  //
+                      "image-size ", m.image_size, "\n",                           //
+                      "image-sha256 ", m.image_sha256, "\n",                       //
+                      "min-battery-percent ", m.min_battery_percent, "\n",         //
+                      "allow-downgrade ", m.allow_downgrade ? "yes" : "no", "\n",  //
+                      "signed-at ", FormatSignedAt(m.signed_at), "\n",             //
+                      "signing-key ", m.signing_key_id, "\n",                      //
                       "release-notes ", EscapeNotes(m.release_notes), "\n");
 }
 
@@ -220,12 +220,12 @@ absl::StatusOr<Manifest> ParseManifest(absl::string_view bytes) {
   }
   std::vector<absl::string_view> lines = absl::StrSplit(bytes, '\n');
   static constexpr const char* kNames[] = {
-      "models",         "version",   "image-size",  "image-sha256", "min-battery-percent",
+      "models",          "version",   "image-size",  "image-sha256", "min-battery-percent",
       "allow-downgrade", "signed-at", "signing-key", "release-notes"};
   if (lines.size() != 10 || lines[0] != kMagic) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "manifest: not a camfleet firmware manifest (the first line must be '", kMagic,
-        "' and there must be 10 lines)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("manifest: not a camfleet firmware manifest (the first line must be '", kMagic,
+                     "' and there must be 10 lines)"));
   }
   std::vector<absl::string_view> values;
   for (size_t i = 0; i < 9; ++i) {
@@ -292,8 +292,7 @@ absl::StatusOr<std::string> ParseSignatureFile(absl::string_view text) {
 }
 
 bool ManifestCovers(const Manifest& manifest, absl::string_view model) {
-  return std::find(manifest.models.begin(), manifest.models.end(), model) !=
-         manifest.models.end();
+  return std::find(manifest.models.begin(), manifest.models.end(), model) != manifest.models.end();
 }
 
 }  // namespace camfleet::firmware

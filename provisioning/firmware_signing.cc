@@ -34,8 +34,8 @@ absl::StatusOr<EvpPkeyPtr> ParsePublicKey(absl::string_view pem) {
     return OpenSslError(absl::StatusCode::kInvalidArgument, "not a PEM public key");
   }
   if (!IsEd25519(key.get())) {
-    return absl::InvalidArgumentError(absl::StrCat("firmware keys are Ed25519; this is ",
-                                                   DescribeKey(key.get())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("firmware keys are Ed25519; this is ", DescribeKey(key.get())));
   }
   return key;
 }
@@ -59,13 +59,12 @@ absl::StatusOr<FirmwareSigningKey> FirmwareSigningKey::ReadFile(const std::strin
   if ((file->mode & 077) != 0) {
     Wipe(file->data);
     return absl::FailedPreconditionError(absl::StrFormat(
-        "signing key %s has mode %04o; group and others must have no access (chmod 600 it)",
-        path, file->mode));
+        "signing key %s has mode %04o; group and others must have no access (chmod 600 it)", path,
+        file->mode));
   }
   BioPtr bio = MemoryBio(file->data);
-  EVP_PKEY* key = bio == nullptr
-                      ? nullptr
-                      : PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr);
+  EVP_PKEY* key =
+      bio == nullptr ? nullptr : PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr);
   Wipe(file->data);
   if (key == nullptr) {
     return OpenSslError(absl::StatusCode::kInvalidArgument,
@@ -128,11 +127,12 @@ absl::Status VerifyFirmwareSignature(absl::string_view public_key_pem, absl::str
   absl::StatusOr<EvpPkeyPtr> key = ParsePublicKey(public_key_pem);
   if (!key.ok()) return key.status();
   if (signature.size() != kFirmwareSignatureBytes) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "the signature is ", signature.size(), " bytes; an Ed25519 signature is 64"));
+    return absl::UnauthenticatedError(
+        absl::StrCat("the signature is ", signature.size(), " bytes; an Ed25519 signature is 64"));
   }
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key->get()) != 1) {
+  if (ctx == nullptr ||
+      EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key->get()) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "starting a signature check");
   }
   const int rc = EVP_DigestVerify(

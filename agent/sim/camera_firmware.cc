@@ -62,9 +62,9 @@ void CameraSimulator::RecoverFirmware() {
   if (trial_slot_ == 0) return;
   // The bootloader found a trial that never confirmed: power was lost mid-boot.
   install_result_ = "rolled_back";
-  install_error_ = absl::StrCat("power was lost before ", install_version_,
-                                " confirmed; back on slot ", std::string(1, active_slot_),
-                                " running ", RunningFirmware());
+  install_error_ =
+      absl::StrCat("power was lost before ", install_version_, " confirmed; back on slot ",
+                   std::string(1, active_slot_), " running ", RunningFirmware());
   ++install_sequence_;
   ++error_counters_["firmware_rollbacks"];
   trial_slot_ = 0;
@@ -99,7 +99,7 @@ FirmwareStatus CameraSimulator::GetFirmwareStatus() {
 }
 
 absl::StatusOr<uint64_t> CameraSimulator::BeginFirmwareStage(const std::string& manifest_bytes,
-                                                              const std::string& signature) {
+                                                             const std::string& signature) {
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckPowered());
   firmware::Trust trust;
@@ -144,13 +144,12 @@ absl::Status CameraSimulator::WriteFirmwareChunk(uint64_t offset, absl::string_v
   const std::string path = SlotPath(InactiveSlot());
   const uint64_t have = std::min(FileSize(path), m.image_size);
   if (offset != have) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("offset ", offset, ": the staged image has ", have, " bytes; resume from ",
-                     have));
+    return absl::FailedPreconditionError(absl::StrCat("offset ", offset, ": the staged image has ",
+                                                      have, " bytes; resume from ", have));
   }
   if (offset + data.size() > m.image_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the image would go past its signed size of ", m.image_size, " bytes; refused"));
+    return absl::InvalidArgumentError(absl::StrCat("the image would go past its signed size of ",
+                                                   m.image_size, " bytes; refused"));
   }
   if (flash_write_failures_ > 0) {
     --flash_write_failures_;
@@ -162,8 +161,8 @@ absl::Status CameraSimulator::WriteFirmwareChunk(uint64_t offset, absl::string_v
   if (fd < 0) return absl::InternalError(absl::StrCat("flash: ", std::strerror(errno)));
   size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
-                               static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       ::close(fd);
@@ -196,9 +195,9 @@ absl::StatusOr<FirmwareStatus> CameraSimulator::ActivateFirmware() {
     stage_manifest_.clear();
     stage_signature_.clear();
     RETURN_IF_ERROR(SaveState());
-    return absl::InvalidArgumentError(
-        absl::StrCat("the staged image of ", version, " is refused: ", s.message(),
-                     "; staging was cleared, stage it again"));
+    return absl::InvalidArgumentError(absl::StrCat("the staged image of ", version,
+                                                   " is refused: ", s.message(),
+                                                   "; staging was cleared, stage it again"));
   }
   // Recorded before the boot, so a power cut during it falls back at the next start.
   trial_slot_ = slot;
@@ -216,9 +215,9 @@ absl::StatusOr<FirmwareStatus> CameraSimulator::ActivateFirmware() {
   if (fail_next_boot_) {
     fail_next_boot_ = false;
     install_result_ = "rolled_back";
-    install_error_ = OneLine(absl::StrCat(version, " did not boot (self-check failed); back on slot ",
-                                          std::string(1, active_slot_), " running ",
-                                          RunningFirmware()));
+    install_error_ =
+        OneLine(absl::StrCat(version, " did not boot (self-check failed); back on slot ",
+                             std::string(1, active_slot_), " running ", RunningFirmware()));
     ++error_counters_["firmware_rollbacks"];
     RETURN_IF_ERROR(SaveState());
     return FirmwareStatusLocked();

@@ -172,20 +172,21 @@ class CameraLinkServer::Service final : public device::CameraLinkService::Callba
                                                const device::BeginFirmwareStageRequest* req,
                                                device::BeginFirmwareStageResponse* resp) override {
     return Run(ctx, [this, req, resp] {
-      absl::StatusOr<uint64_t> offset = camera_.BeginFirmwareStage(req->manifest(), req->signature());
+      absl::StatusOr<uint64_t> offset =
+          camera_.BeginFirmwareStage(req->manifest(), req->signature());
       if (!offset.ok()) return offset.status();
       resp->set_next_offset(*offset);
       return absl::OkStatus();
     });
   }
 
-  grpc::ServerUnaryReactor* WriteFirmwareChunk(grpc::CallbackServerContext* ctx,
-                                               const device::WriteFirmwareChunkRequest* req,
-                                               device::WriteFirmwareChunkResponse* /*resp*/) override {
+  grpc::ServerUnaryReactor* WriteFirmwareChunk(
+      grpc::CallbackServerContext* ctx, const device::WriteFirmwareChunkRequest* req,
+      device::WriteFirmwareChunkResponse* /*resp*/) override {
     if (req->data().empty() || req->data().size() > (1u << 20)) {
       grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                   "data: send 1 byte to 1 MiB per chunk"));
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "data: send 1 byte to 1 MiB per chunk"));
       return reactor;
     }
     return Run(ctx, [this, req] { return camera_.WriteFirmwareChunk(req->offset(), req->data()); });
@@ -221,11 +222,10 @@ class CameraLinkServer::Service final : public device::CameraLinkService::Callba
     p->set_staged_bytes(s.staged_bytes);
     p->set_staged_size_bytes(s.staged_size);
     p->set_last_install_version(s.last_install_version);
-    p->set_last_install_result(s.last_install_result == "confirmed"
-                                   ? device::INSTALL_RESULT_CONFIRMED
-                               : s.last_install_result == "rolled_back"
-                                   ? device::INSTALL_RESULT_ROLLED_BACK
-                                   : device::INSTALL_RESULT_UNSPECIFIED);
+    p->set_last_install_result(
+        s.last_install_result == "confirmed"     ? device::INSTALL_RESULT_CONFIRMED
+        : s.last_install_result == "rolled_back" ? device::INSTALL_RESULT_ROLLED_BACK
+                                                 : device::INSTALL_RESULT_UNSPECIFIED);
     p->set_last_install_error(s.last_install_error);
     p->set_install_sequence(s.install_sequence);
   }

@@ -64,7 +64,8 @@ class ControlServer::Service final : public simpb::CamsimControlService::Service
                                      absl::Nanoseconds(req->clock_skew().nanos())));
       case simpb::InjectFaultRequest::kFlashWriteErrors:
         if (req->flash_write_errors() < 1 || req->flash_write_errors() > 1000) {
-          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "flash_write_errors: give 1-1000");
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "flash_write_errors: give 1-1000");
         }
         unit_.camera().FailFlashWrites(static_cast<int>(req->flash_write_errors()));
         return grpc::Status::OK;

@@ -30,9 +30,9 @@ absl::Status AsUploadError(const absl::Status& s) {
 }
 
 absl::Status ValidateIdPrefix(absl::string_view field, absl::string_view id) {
-  if (id.size() < 8 || id.size() > 64 ||
-      !std::all_of(id.begin(), id.end(),
-                   [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+  if (id.size() < 8 || id.size() > 64 || !std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      })) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": give the id or at least its first 8 lower-case hex digits"));
   }
@@ -70,8 +70,7 @@ absl::StatusOr<std::unique_ptr<FirmwareManager::UploadSession>> FirmwareManager:
         " bytes; give the raw 64-byte Ed25519 signature (the signature file's base64, decoded)"));
   }
   ASSIGN_OR_RETURN(firmware::Trust trust, LoadTrust());
-  absl::StatusOr<firmware::Manifest> manifest =
-      trust.Verify(header.manifest(), header.signature());
+  absl::StatusOr<firmware::Manifest> manifest = trust.Verify(header.manifest(), header.signature());
   if (!manifest.ok()) return AsUploadError(manifest.status());
 
   auto session = std::make_unique<UploadSession>();
@@ -251,15 +250,15 @@ void FirmwareManager::Finish(std::unique_ptr<UploadSession> session,
           return absl::OkStatus();
         }
         RETURN_IF_ERROR(storage::InsertRelease(tx, record, deltas, actor));
-        RETURN_IF_ERROR(storage::Audit(
-            tx, actor, "firmware.upload", "firmware_release", rel.release_id(),
-            {{"models", absl::StrJoin(rel.models(), ",")},
-             {"version", rel.version()},
-             {"image_sha256", rel.image_sha256()},
-             {"image_size", absl::StrCat(rel.image_size_bytes())},
-             {"signing_key", rel.signing_key_id()},
-             {"allow_downgrade", rel.allow_downgrade() ? "true" : "false"},
-             {"deltas", absl::StrCat(deltas.size())}}));
+        RETURN_IF_ERROR(
+            storage::Audit(tx, actor, "firmware.upload", "firmware_release", rel.release_id(),
+                           {{"models", absl::StrJoin(rel.models(), ",")},
+                            {"version", rel.version()},
+                            {"image_sha256", rel.image_sha256()},
+                            {"image_size", absl::StrCat(rel.image_size_bytes())},
+                            {"signing_key", rel.signing_key_id()},
+                            {"allow_downgrade", rel.allow_downgrade() ? "true" : "false"},
+                            {"deltas", absl::StrCat(deltas.size())}}));
         ASSIGN_OR_RETURN(std::optional<v1::FirmwareRelease> stored,
                          storage::FindRelease(tx.db(), rel.release_id()));
         if (!stored.has_value()) return absl::InternalError("the release vanished after insert");
@@ -299,13 +298,13 @@ void FirmwareManager::WithdrawRelease(const rpc::Identity& who,
         ASSIGN_OR_RETURN(std::optional<v1::FirmwareRelease> release,
                          storage::FindRelease(tx.db(), req.release_id(), /*allow_prefix=*/true));
         if (!release.has_value()) {
-          return absl::NotFoundError(absl::StrCat("no release ", req.release_id(),
-                                                  "; see camfleet firmware list"));
+          return absl::NotFoundError(
+              absl::StrCat("no release ", req.release_id(), "; see camfleet firmware list"));
         }
         if (release->has_withdraw_time()) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("release ", release->version(), " (", release->release_id().substr(0, 12),
-                           ") was withdrawn already by ", release->withdrawn_by()));
+          return absl::FailedPreconditionError(absl::StrCat(
+              "release ", release->version(), " (", release->release_id().substr(0, 12),
+              ") was withdrawn already by ", release->withdrawn_by()));
         }
         RETURN_IF_ERROR(storage::WithdrawRelease(tx, release->release_id(), actor, req.reason()));
         RETURN_IF_ERROR(storage::Audit(tx, actor, "firmware.withdraw", "firmware_release",
@@ -346,8 +345,8 @@ void FirmwareManager::AddSigningKey(const rpc::Identity& who, const v1::AddSigni
           storage::WriteTx& tx, v1::AddSigningKeyResponse& resp) -> absl::Status {
         RETURN_IF_ERROR(
             storage::InsertSigningKey(tx, key_id, req.name(), req.public_key_pem(), actor));
-        RETURN_IF_ERROR(storage::Audit(tx, actor, "firmware.add_signing_key", "signing_key",
-                                       key_id, {{"name", req.name()}}));
+        RETURN_IF_ERROR(storage::Audit(tx, actor, "firmware.add_signing_key", "signing_key", key_id,
+                                       {{"name", req.name()}}));
         ASSIGN_OR_RETURN(*resp.mutable_signing_key(), storage::FindSigningKey(tx.db(), key_id));
         return absl::OkStatus();
       },
@@ -383,8 +382,10 @@ void FirmwareManager::RetireSigningKey(const rpc::Identity& who,
         ASSIGN_OR_RETURN(v1::SigningKey key, storage::FindSigningKey(tx.db(), req.key_id()));
         RETURN_IF_ERROR(storage::RetireSigningKey(tx, key.key_id(), actor, req.reason()));
         RETURN_IF_ERROR(storage::Audit(tx, actor, "firmware.retire_signing_key", "signing_key",
-                                       key.key_id(), {{"name", key.name()}, {"reason", req.reason()}}));
-        ASSIGN_OR_RETURN(*resp.mutable_signing_key(), storage::FindSigningKey(tx.db(), key.key_id()));
+                                       key.key_id(),
+                                       {{"name", key.name()}, {"reason", req.reason()}}));
+        ASSIGN_OR_RETURN(*resp.mutable_signing_key(),
+                         storage::FindSigningKey(tx.db(), key.key_id()));
         return absl::OkStatus();
       },
       std::move(done));

@@ -80,9 +80,9 @@ int ImageStore::TempFileCount() const {
 }
 
 absl::StatusOr<std::unique_ptr<ImageStore::Upload>> ImageStore::BeginUpload() {
-  const std::string path = provisioning::JoinPath(
-      provisioning::JoinPath(root_, "tmp"),
-      absl::StrCat("upload-", ::getpid(), "-", temp_counter.fetch_add(1)));
+  const std::string path =
+      provisioning::JoinPath(provisioning::JoinPath(root_, "tmp"),
+                             absl::StrCat("upload-", ::getpid(), "-", temp_counter.fetch_add(1)));
   const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("creating", path);
   return std::unique_ptr<Upload>(new Upload(*this, path, fd));
@@ -132,8 +132,7 @@ absl::StatusOr<std::string> ImageStore::Put(absl::string_view bytes) {
   return digest;
 }
 
-absl::StatusOr<std::string> ImageStore::Read(const std::string& digest,
-                                             uint64_t max_bytes) const {
+absl::StatusOr<std::string> ImageStore::Read(const std::string& digest, uint64_t max_bytes) const {
   const std::string path = PathOf(digest);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {

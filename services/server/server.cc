@@ -154,7 +154,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       firmware_dir = paths.Firmware();
     } else {
       const size_t slash = db_path.rfind('/');
-      firmware_dir = slash == std::string::npos ? "firmware" : db_path.substr(0, slash + 1) + "firmware";
+      firmware_dir =
+          slash == std::string::npos ? "firmware" : db_path.substr(0, slash + 1) + "firmware";
     }
   }
   ASSIGN_OR_RETURN(std::unique_ptr<firmware_service::ImageStore> images,

@@ -111,7 +111,10 @@ absl::Status InsertSigningKey(WriteTx& tx, const std::string& key_id, const std:
   ASSIGN_OR_RETURN(common::Statement s,
                    tx.db().Prepare("INSERT INTO firmware_keys (key_id, name, public_key_pem, "
                                    "added_us, added_by) VALUES (?, ?, ?, ?, ?)"));
-  s.Bind(1, key_id).Bind(2, name).Bind(3, public_key_pem).Bind(4, common::ToMicros(tx.now()))
+  s.Bind(1, key_id)
+      .Bind(2, name)
+      .Bind(3, public_key_pem)
+      .Bind(4, common::ToMicros(tx.now()))
       .Bind(5, added_by);
   absl::Status st = s.Run();
   if (absl::IsAlreadyExists(st)) {
@@ -139,8 +142,8 @@ absl::StatusOr<v1::SigningKey> FindSigningKey(common::Database& db, const std::s
   s.Bind(1, PrefixPattern(prefix));
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) {
-    return absl::NotFoundError(absl::StrCat("no signing key with id ", prefix,
-                                            "; see camfleet firmware key list"));
+    return absl::NotFoundError(
+        absl::StrCat("no signing key with id ", prefix, "; see camfleet firmware key list"));
   }
   v1::SigningKey key = KeyFromRow(s);
   ASSIGN_OR_RETURN(bool second, s.Step());
@@ -201,13 +204,16 @@ absl::Status InsertRelease(WriteTx& tx, const ReleaseRecord& record,
                      tx.db().Prepare("INSERT INTO firmware_release_models (release_id, model, "
                                      "version_major, version_minor, version_patch) "
                                      "VALUES (?, ?, ?, ?, ?)"));
-    m.Bind(1, id).Bind(2, model).Bind(3, record.version.major).Bind(4, record.version.minor)
+    m.Bind(1, id)
+        .Bind(2, model)
+        .Bind(3, record.version.major)
+        .Bind(4, record.version.minor)
         .Bind(5, record.version.patch);
     if (absl::Status st = m.Run(); !st.ok()) {
       if (absl::IsAlreadyExists(st)) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "model ", model, " already has a release ", r.version(),
-            " with other contents; give the new build a new version"));
+        return absl::AlreadyExistsError(
+            absl::StrCat("model ", model, " already has a release ", r.version(),
+                         " with other contents; give the new build a new version"));
       }
       return st;
     }
@@ -226,17 +232,17 @@ absl::Status InsertRelease(WriteTx& tx, const ReleaseRecord& record,
 absl::StatusOr<std::optional<v1::FirmwareRelease>> FindRelease(common::Database& db,
                                                                const std::string& release_id,
                                                                bool allow_prefix) {
-  ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare(absl::StrCat(kSelectRelease, allow_prefix
-                                                               ? "WHERE r.release_id LIKE ? LIMIT 2"
-                                                               : "WHERE r.release_id = ?")));
+  ASSIGN_OR_RETURN(
+      common::Statement s,
+      db.Prepare(absl::StrCat(kSelectRelease, allow_prefix ? "WHERE r.release_id LIKE ? LIMIT 2"
+                                                           : "WHERE r.release_id = ?")));
   s.Bind(1, allow_prefix ? PrefixPattern(release_id) : release_id);
   ASSIGN_OR_RETURN(std::optional<v1::FirmwareRelease> r, First(db, s));
   if (r.has_value() && allow_prefix) {
     ASSIGN_OR_RETURN(bool second, s.Step());
     if (second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("release_id: '", release_id, "' matches several releases; give more digits"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "release_id: '", release_id, "' matches several releases; give more digits"));
     }
   }
   return r;
@@ -259,13 +265,12 @@ absl::StatusOr<std::optional<std::string>> FindReleaseIdFor(common::Database& db
 absl::StatusOr<std::optional<v1::FirmwareRelease>> NewestReleaseOf(common::Database& db,
                                                                    const std::string& model,
                                                                    bool include_withdrawn) {
-  ASSIGN_OR_RETURN(
-      common::Statement s,
-      db.Prepare(absl::StrCat(kSelectRelease,
-                              "JOIN firmware_release_models m ON m.release_id = r.id "
-                              "WHERE m.model = ? AND (? OR r.withdrawn_us IS NULL) "
-                              "ORDER BY m.version_major DESC, m.version_minor DESC, "
-                              "m.version_patch DESC LIMIT 1")));
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectRelease,
+                                           "JOIN firmware_release_models m ON m.release_id = r.id "
+                                           "WHERE m.model = ? AND (? OR r.withdrawn_us IS NULL) "
+                                           "ORDER BY m.version_major DESC, m.version_minor DESC, "
+                                           "m.version_patch DESC LIMIT 1")));
   s.Bind(1, model).Bind(2, int64_t{include_withdrawn ? 1 : 0});
   return First(db, s);
 }

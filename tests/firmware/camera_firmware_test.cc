@@ -64,7 +64,8 @@ class CameraFirmwareTest : public ::testing::Test {
         camera_->BeginFirmwareStage(r.release.manifest_bytes, r.release.signature);
     if (!offset.ok()) return offset.status();
     for (uint64_t at = *offset; at < image.size(); at += kChunk) {
-      if (absl::Status s = camera_->WriteFirmwareChunk(at, absl::string_view(image).substr(at, kChunk));
+      if (absl::Status s =
+              camera_->WriteFirmwareChunk(at, absl::string_view(image).substr(at, kChunk));
           !s.ok()) {
         return s;
       }
@@ -143,7 +144,8 @@ TEST_F(CameraFirmwareTest, RefusesAnUnsignedDowngradeButTakesASignedOne) {
   EXPECT_THAT(
       camera_->BeginFirmwareStage(down.release.manifest_bytes, down.release.signature).status(),
       StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("allowed downgrade")));
-  absl::StatusOr<FirmwareStatus> allowed = Install(Sign("c", testing::RandomImage(4096, 3), "1.1.1", true));
+  absl::StatusOr<FirmwareStatus> allowed =
+      Install(Sign("c", testing::RandomImage(4096, 3), "1.1.1", true));
   ASSERT_THAT(allowed.status(), IsOk());
   EXPECT_EQ(allowed->running_version, "1.1.1");
 }
@@ -265,10 +267,11 @@ TEST_F(CameraFirmwareTest, TheDockInstallsOverTheCameraLink) {
 
   absl::StatusOr<testing::TestSigningKey> stranger = testing::MakeSigningKey(keys_.File("s"));
   ASSERT_THAT(stranger.status(), IsOk());
-  testing::ReleaseFiles foreign = Sign("f", testing::RandomImage(4096, 9), "1.1.0", false, &*stranger);
-  EXPECT_THAT(link->BeginFirmwareStage(foreign.release.manifest_bytes, foreign.release.signature)
-                  .status(),
-              StatusIs(absl::StatusCode::kPermissionDenied));
+  testing::ReleaseFiles foreign =
+      Sign("f", testing::RandomImage(4096, 9), "1.1.0", false, &*stranger);
+  EXPECT_THAT(
+      link->BeginFirmwareStage(foreign.release.manifest_bytes, foreign.release.signature).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied));
 
   testing::ReleaseFiles r = Sign("a", testing::RandomImage(200 * 1024, 1), "1.1.0");
   absl::StatusOr<uint64_t> offset =

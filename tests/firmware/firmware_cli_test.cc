@@ -4,9 +4,9 @@
 #include <sstream>
 
 #include "cli/app.h"
-#include "provisioning/digest.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "provisioning/digest.h"
 #include "services/server/server.h"
 #include "tests/firmware/signed_release.h"
 #include "tests/testing/status_matchers.h"
@@ -109,7 +109,8 @@ TEST_F(FirmwareCliTest, UploadShowsProgressThenListAndWithdraw) {
   EXPECT_THAT(Ok({"firmware", "withdraw", id, "--reason", "drains batteries"}),
               HasSubstr("withdrawn by fw-admin"));
   EXPECT_THAT(Ok({"firmware", "list"}), HasSubstr("no releases"));
-  EXPECT_THAT(Ok({"firmware", "list", "--withdrawn", "--json"}), HasSubstr("\"withdrawn_by\": \"fw-admin\""));
+  EXPECT_THAT(Ok({"firmware", "list", "--withdrawn", "--json"}),
+              HasSubstr("\"withdrawn_by\": \"fw-admin\""));
 }
 
 TEST_F(FirmwareCliTest, ATamperedImageIsRefusedWithTheServersReason) {

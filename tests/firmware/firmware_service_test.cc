@@ -263,8 +263,7 @@ TEST_F(FirmwareServiceTest, AddSigningKeyRefusesAPrivateKeyOrAnotherKeyType) {
       provisioning::ReadSmallFile(key_.files.private_key_path, 4096);
   ASSERT_THAT(private_pem.status(), IsOk());
   EXPECT_THAT(AddKey("oops", private_pem->data), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(AddKey("release-2027", key_.public_pem),
-              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(AddKey("release-2027", key_.public_pem), StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
 TEST_F(FirmwareServiceTest, AnInterruptedUploadLeavesNothingBehind) {
@@ -283,11 +282,13 @@ TEST_F(FirmwareServiceTest, AnInterruptedUploadLeavesNothingBehind) {
   }
   // The server has started a temporary file for it by now.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (images().TempFileCount() == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  while (images().TempFileCount() == 0 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(5));
   EXPECT_EQ(images().TempFileCount(), 1);
   ctx->TryCancel();
   EXPECT_THAT(writer->Finish(), StatusIs(absl::StatusCode::kCancelled));
-  while (images().TempFileCount() != 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  while (images().TempFileCount() != 0 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(5));
   ExpectNothingKept();
 }
 
@@ -320,9 +321,9 @@ TEST_F(FirmwareServiceTest, ALaterReleaseKeepsADeltaAndTheSmallerDownloadIsOffer
   ASSERT_THAT(delta.status(), IsOk());
   absl::StatusOr<firmware::Trust> trust = manager.LoadTrust();
   ASSERT_THAT(trust.status(), IsOk());
-  absl::StatusOr<firmware::RebuiltImage> rebuilt = firmware::RebuildImage(
-      *trust, rel.manifest(), rel.signature(), v1_0.image, *delta,
-      [&] { return images().Read(without->object_sha256, 2 << 20); });
+  absl::StatusOr<firmware::RebuiltImage> rebuilt =
+      firmware::RebuildImage(*trust, rel.manifest(), rel.signature(), v1_0.image, *delta,
+                             [&] { return images().Read(without->object_sha256, 2 << 20); });
   ASSERT_THAT(rebuilt.status(), IsOk());
   EXPECT_TRUE(rebuilt->from_delta);
   EXPECT_EQ(rebuilt->image, v1_1.image);
@@ -414,8 +415,8 @@ TEST_F(FirmwareTlsTest, TheServersHomeHoldsNoPrivateFirmwareKey) {
   absl::StatusOr<ReleaseFiles> r =
       SignImage(keys_.path(), "a", RandomImage(64 * 1024, 1), *key, {kModel}, "1.0.0");
   ASSERT_THAT(r.status(), IsOk());
-  ASSERT_THAT(Upload(*admin_, r->release.manifest_bytes, r->release.signature, r->image,
-                     64 * 1024, TlsContext())
+  ASSERT_THAT(Upload(*admin_, r->release.manifest_bytes, r->release.signature, r->image, 64 * 1024,
+                     TlsContext())
                   .status,
               IsOk());
   server_->Shutdown();

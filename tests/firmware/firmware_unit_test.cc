@@ -45,8 +45,8 @@ class FirmwareTest : public ::testing::Test {
 };
 
 TEST_F(FirmwareTest, ManifestRoundTripsThroughItsCanonicalText) {
-  testing::ReleaseFiles r = Sign("a", testing::RandomImage(4096, 1), "2.10.0", false,
-                                 {"BWC-4X", "BWC-4"});
+  testing::ReleaseFiles r =
+      Sign("a", testing::RandomImage(4096, 1), "2.10.0", false, {"BWC-4X", "BWC-4"});
   absl::StatusOr<Manifest> m = ParseManifest(r.release.manifest_bytes);
   ASSERT_THAT(m.status(), IsOk());
   EXPECT_EQ(m->models, (std::vector<std::string>{"BWC-4", "BWC-4X"}));
@@ -90,8 +90,8 @@ TEST_F(FirmwareTest, TrustAcceptsItsOwnSignature) {
 
 TEST_F(FirmwareTest, TrustRefusesAnAlteredManifest) {
   testing::ReleaseFiles r = Sign("a", testing::RandomImage(4096, 1), "1.1.0");
-  const std::string altered =
-      absl::StrReplaceAll(r.release.manifest_bytes, {{"min-battery-percent 20", "min-battery-percent 5"}});
+  const std::string altered = absl::StrReplaceAll(
+      r.release.manifest_bytes, {{"min-battery-percent 20", "min-battery-percent 5"}});
   EXPECT_THAT(trust_.Verify(altered, r.release.signature).status(),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("bad signature")));
 }
@@ -163,8 +163,8 @@ TEST_F(FirmwareTest, RebuildFromAGoodDeltaUsesTheDelta) {
   absl::StatusOr<std::string> delta = MakeDelta(old_image, r.image);
   ASSERT_THAT(delta.status(), IsOk());
   int full_fetches = 0;
-  absl::StatusOr<RebuiltImage> rebuilt = RebuildImage(
-      trust_, r.release.manifest_bytes, r.release.signature, old_image, *delta, [&] {
+  absl::StatusOr<RebuiltImage> rebuilt =
+      RebuildImage(trust_, r.release.manifest_bytes, r.release.signature, old_image, *delta, [&] {
         ++full_fetches;
         return Compress(r.image);
       });

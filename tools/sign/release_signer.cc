@@ -41,10 +41,10 @@ absl::StatusOr<KeyPairFiles> GenerateKeyPair(const std::string& dir) {
 absl::StatusOr<FileDigest> DigestFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    const absl::Status s =
-        errno == ENOENT ? absl::NotFoundError(absl::StrCat(path, " does not exist"))
-                        : absl::PermissionDeniedError(
-                              absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+    const absl::Status s = errno == ENOENT
+                               ? absl::NotFoundError(absl::StrCat(path, " does not exist"))
+                               : absl::PermissionDeniedError(absl::StrCat(
+                                     "cannot read ", path, ": ", std::strerror(errno)));
     return s;
   }
   provisioning::Sha256Stream sha;
@@ -79,8 +79,8 @@ absl::StatusOr<SignedRelease> SignRelease(const ReleaseSpec& spec) {
   m.min_battery_percent = spec.min_battery_percent;
   m.allow_downgrade = spec.allow_downgrade;
   m.release_notes = spec.release_notes;
-  m.signed_at = absl::FromUnixSeconds(absl::ToUnixSeconds(
-      spec.signed_at == absl::InfinitePast() ? absl::Now() : spec.signed_at));
+  m.signed_at = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(spec.signed_at == absl::InfinitePast() ? absl::Now() : spec.signed_at));
   ASSIGN_OR_RETURN(m.signing_key_id, key.KeyId());
   RETURN_IF_ERROR(firmware::NormalizeManifest(m));
   release.manifest_bytes = firmware::EncodeManifest(m);

@@ -81,8 +81,7 @@ int main(int argc, char** argv) {
   verify->add_option("image", image, "The image file")->required();
   verify->add_option("--manifest", manifest_path, "The manifest")->required();
   verify->add_option("--signature", signature_path, "The signature file")->required();
-  verify->add_option("--public-key", public_keys, "A trusted public key (repeatable)")
-      ->required();
+  verify->add_option("--public-key", public_keys, "A trusted public key (repeatable)")->required();
 
   std::string pub;
   CLI::App* key_id = app.add_subcommand("key-id", "Print a public key's id");
@@ -144,8 +143,8 @@ int main(int argc, char** argv) {
     if (absl::Status s = firmware::CheckImageDigest(*m, digest->size, digest->sha256); !s.ok()) {
       return Fail(s);
     }
-    std::cout << "ok: " << absl::StrJoin(m->models, ",") << " " << firmware::FormatVersion(m->version)
-              << " signed by " << m->signing_key_id << "\n";
+    std::cout << "ok: " << absl::StrJoin(m->models, ",") << " "
+              << firmware::FormatVersion(m->version) << " signed by " << m->signing_key_id << "\n";
     return 0;
   }
   absl::StatusOr<std::string> pem = ReadText(pub, 64 * 1024);
