@@ -15,14 +15,14 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Run {
+struct ToolRun {
   int exit_code = -1;
   std::string output;
 };
 
 class SignToolTest : public ::testing::Test {
  protected:
-  Run Sign(std::vector<std::string> args) {
+  ToolRun Sign(std::vector<std::string> args) {
     args.insert(args.begin(), CAMFLEET_SIGN_PATH);
     const std::string log = dir_.File(absl::StrCat("run-", runs_++, ".log"));
     absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(args, log);
@@ -30,7 +30,7 @@ class SignToolTest : public ::testing::Test {
     if (!child.ok()) return {};
     absl::StatusOr<int> status = (*child)->Wait(absl::Seconds(60));
     EXPECT_THAT(status.status(), IsOk());
-    Run run;
+    ToolRun run;
     if (status.ok() && WIFEXITED(*status)) run.exit_code = WEXITSTATUS(*status);
     absl::StatusOr<provisioning::FileContents> out = provisioning::ReadSmallFile(log, 1 << 20);
     if (out.ok()) run.output = out->data;
@@ -43,12 +43,12 @@ class SignToolTest : public ::testing::Test {
 
 TEST_F(SignToolTest, SignsAndVerifiesAReleaseAndRefusesATamperedOne) {
   const std::string keys = dir_.File("keys");
-  Run keygen = Sign({"keygen", "--out", keys});
+  ToolRun keygen = Sign({"keygen", "--out", keys});
   ASSERT_EQ(keygen.exit_code, 0) << keygen.output;
   EXPECT_THAT(keygen.output, HasSubstr("key id"));
   const std::string image = dir_.File("bwc4.img");
   ASSERT_THAT(provisioning::WriteNewFile(image, RandomImage(50000, 3), 0644), IsOk());
-  Run release = Sign({"release", image, "--key", keys + "/firmware-signing.key", "--model", "BWC-4",
+  ToolRun release = Sign({"release", image, "--key", keys + "/firmware-signing.key", "--model", "BWC-4",
                       "--version", "2.1.0", "--min-battery", "40", "--notes", "fixes"});
   ASSERT_EQ(release.exit_code, 0) << release.output;
   absl::StatusOr<provisioning::FileContents> manifest =
@@ -58,7 +58,7 @@ TEST_F(SignToolTest, SignsAndVerifiesAReleaseAndRefusesATamperedOne) {
   const std::vector<std::string> verify = {
       "verify",      image,          "--manifest",   image + ".manifest",
       "--signature", image + ".sig", "--public-key", keys + "/firmware-signing.pub"};
-  Run ok = Sign(verify);
+  ToolRun ok = Sign(verify);
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
 
   const std::string tampered = dir_.File("tampered.img");
@@ -67,14 +67,14 @@ TEST_F(SignToolTest, SignsAndVerifiesAReleaseAndRefusesATamperedOne) {
   ASSERT_THAT(provisioning::WriteNewFile(tampered, bytes, 0644), IsOk());
   std::vector<std::string> verify_tampered = verify;
   verify_tampered[1] = tampered;
-  Run refused = Sign(verify_tampered);
+  ToolRun refused = Sign(verify_tampered);
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.output, HasSubstr("SHA-256"));
 }
 
 TEST_F(SignToolTest, NeverReplacesAKeyAndAnswersHelp) {
   ASSERT_EQ(Sign({"keygen", "--out", dir_.File("k")}).exit_code, 0);
-  Run again = Sign({"keygen", "--out", dir_.File("k")});
+  ToolRun again = Sign({"keygen", "--out", dir_.File("k")});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_THAT(again.output, HasSubstr("never replaces a key"));
   EXPECT_EQ(Sign({"--help"}).exit_code, 0);
