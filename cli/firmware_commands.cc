@@ -13,7 +13,10 @@
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "firmware/manifest.h"
+#include "firmware/trust.h"
+#include "provisioning/digest.h"
 #include "provisioning/file_io.h"
+#include "provisioning/firmware_signing.h"
 
 namespace camfleet::cli {
 namespace {
@@ -24,6 +27,9 @@ using Stub = v1::FirmwareService::Stub;
 constexpr size_t kUploadChunkBytes = 256 * 1024;
 
 std::string Mib(uint64_t bytes) {
+  if (bytes < 1024 * 1024) {
+    return absl::StrFormat("%.1f KiB", static_cast<double>(bytes) / 1024.0);
+  }
   return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
 }
 
@@ -75,6 +81,27 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max) {
   return std::move(f->data);
 }
 
+absl::Status CheckLocalImage(const std::string& path, const firmware::Manifest& manifest) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(std::strerror(errno));
+  provisioning::Sha256Stream sha;
+  uint64_t size = 0;
+  std::string buffer(1 << 20, '\0');
+  while (true) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return absl::InternalError(std::strerror(errno));
+    }
+    if (n == 0) break;
+    sha.Update(absl::string_view(buffer.data(), static_cast<size_t>(n)));
+    size += static_cast<uint64_t>(n);
+  }
+  ::close(fd);
+  return firmware::CheckImageDigest(manifest, size, provisioning::ToHex(sha.Finish()));
+}
+
 int Upload(Session& s, const std::string& image_path, const std::string& manifest_path,
            const std::string& signature_path) {
   absl::StatusOr<std::string> manifest = ReadFile(manifest_path, firmware::kMaxManifestBytes);
@@ -88,6 +115,13 @@ int Upload(Session& s, const std::string& image_path, const std::string& manifes
   absl::StatusOr<std::string> signature = firmware::ParseSignatureFile(*sig_text);
   if (!signature.ok())
     return s.UsageError(absl::StrCat("--signature: ", signature.status().message()));
+  // The file is checked against its manifest here first: a wrong or damaged file is caught
+  // before a byte crosses the link (the server checks again, whatever the client says).
+  absl::Status matches = CheckLocalImage(image_path, *parsed);
+  if (!matches.ok()) {
+    return s.UsageError(absl::StrCat(image_path, " does not match its signed manifest: ",
+                                     matches.message(), "; nothing was sent"));
+  }
   const int fd = ::open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return s.UsageError(absl::StrCat(image_path, ": ", std::strerror(errno)));
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.client().channel();

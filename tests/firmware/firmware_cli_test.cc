@@ -113,7 +113,7 @@ TEST_F(FirmwareCliTest, UploadShowsProgressThenListAndWithdraw) {
               HasSubstr("\"withdrawn_by\": \"fw-admin\""));
 }
 
-TEST_F(FirmwareCliTest, ATamperedImageIsRefusedWithTheServersReason) {
+TEST_F(FirmwareCliTest, ATamperedImageIsRefusedBeforeAnythingIsSent) {
   Ok({"firmware", "key", "add", "release-2027", key_.files.public_key_path});
   testing::ReleaseFiles r = SignedFiles("bwc4", testing::RandomImage(100 * 1024, 1), "2.1.0");
   std::string tampered = r.image;
@@ -122,9 +122,10 @@ TEST_F(FirmwareCliTest, ATamperedImageIsRefusedWithTheServersReason) {
   ASSERT_THAT(provisioning::WriteNewFile(tampered_path, tampered, 0644), IsOk());
   Result up = Run({"firmware", "upload", tampered_path, "--manifest", r.image_path + ".manifest",
                    "--signature", r.image_path + ".sig"});
-  EXPECT_EQ(up.code, 1) << up;
-  EXPECT_THAT(up.err, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_EQ(up.code, 2) << up;
+  EXPECT_THAT(up.err, HasSubstr("does not match its signed manifest"));
   EXPECT_THAT(up.err, HasSubstr("SHA-256"));
+  EXPECT_THAT(up.err, HasSubstr("nothing was sent"));
   EXPECT_THAT(Ok({"firmware", "list", "--withdrawn"}), HasSubstr("no releases"));
 }
 
