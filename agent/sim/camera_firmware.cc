@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "agent/sim/camera_simulator.h"
 #include "common/status_macros.h"
@@ -191,6 +192,15 @@ absl::StatusOr<FirmwareStatus> CameraSimulator::ActivateFirmware() {
         "the staged image has ", have, " of ", m.image_size, " bytes; finish staging first"));
   }
   const std::string version = firmware::FormatVersion(m.version);
+  // A camera that dies mid-boot falls back safely, but one that cannot finish booting on what
+  // is left in its battery would only waste the install: the bootloader refuses to start it.
+  CatchUp();
+  const double percent = battery_.state().state_of_charge * 100;
+  if (percent < m.min_battery_percent) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("battery at %.0f%%; release %s needs at least %d%% to install", percent,
+                        version, m.min_battery_percent));
+  }
   if (absl::Status s = firmware::CheckImageDigest(m, have, FileSha256(path)); !s.ok()) {
     stage_manifest_.clear();
     stage_signature_.clear();

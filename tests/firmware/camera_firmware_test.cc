@@ -38,6 +38,7 @@ class CameraFirmwareTest : public ::testing::Test {
     o.firmware_version = "1.0.0";
     o.firmware_keys_pem = {key_.public_pem};
     o.retired_firmware_key_ids = retired_;
+    o.clock = &clock_;
     return o;
   }
 
@@ -78,6 +79,7 @@ class CameraFirmwareTest : public ::testing::Test {
     return camera_->ActivateFirmware();
   }
 
+  common::FakeClock clock_{absl::FromUnixSeconds(1796000000)};
   testing::TempDir keys_;
   testing::TempDir camera_dir_;
   testing::TestSigningKey key_;
@@ -178,6 +180,22 @@ TEST_F(CameraFirmwareTest, AnImageThatWillNotBootRollsBackAndSaysSo) {
   absl::StatusOr<HealthReading> h = camera_->ReadHealth();
   ASSERT_THAT(h.status(), IsOk());
   EXPECT_EQ(h->error_counters["firmware_rollbacks"], 1u);
+}
+
+TEST_F(CameraFirmwareTest, WillNotBootAReleaseOnLessBatteryThanItNeeds) {
+  testing::ReleaseFiles r = Sign("a", testing::RandomImage(4096, 1), "1.1.0");  // needs 20 %
+  ASSERT_THAT(camera_->SetInSlot(false), IsOk());
+  clock_.Advance(absl::Hours(11));  // on patrol: the battery runs down
+  ASSERT_THAT(camera_->SetInSlot(true), IsOk());
+  ASSERT_LT(camera_->Status().battery.state_of_charge, 0.2);
+  ASSERT_THAT(Stage(r, r.image), IsOk());
+  EXPECT_THAT(camera_->ActivateFirmware().status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("needs at least 20%")));
+  EXPECT_EQ(camera_->GetFirmwareStatus().running_version, "1.0.0");
+  clock_.Advance(absl::Hours(6));  // charged in the dock
+  absl::StatusOr<FirmwareStatus> s = camera_->ActivateFirmware();
+  ASSERT_THAT(s.status(), IsOk());
+  EXPECT_EQ(s->running_version, "1.1.0");
 }
 
 TEST_F(CameraFirmwareTest, AFlashWriteErrorIsRetriedFromTheSameOffset) {
