@@ -1,8 +1,8 @@
 #pragma once
 // The one narrow interface between the dock agent and the camera in a slot (DESIGN.md, "Dock
 // agent"). On real hardware it is USB; here camfleet-camsim serves it over a unix socket per
-// slot (GrpcCameraLink). Identity, certificates, health and the clock exist so far; stage
-// firmware, activate, confirm and roll back are to come here, not beside it.
+// slot (GrpcCameraLink): identity, certificates, health, the clock, and firmware (stage into the
+// inactive slot, activate; the camera confirms or rolls back by itself and reports it).
 //
 // The camera holds its own private key: the agent asks it for a CSR and hands it the certificate,
 // and never sees the key.
@@ -57,6 +57,22 @@ struct HealthSnapshot {
   absl::Duration uptime;
 };
 
+// Where a camera stands with firmware (camera_link.proto, FirmwareStatus).
+enum class InstallResult { kNone, kConfirmed, kRolledBack };
+struct CameraFirmwareStatus {
+  std::string running_version;
+  char active_slot = 'A';
+  std::string slot_a_version;
+  std::string slot_b_version;
+  std::string staged_version;
+  uint64_t staged_bytes = 0;
+  uint64_t staged_size = 0;
+  std::string last_install_version;
+  InstallResult last_install_result = InstallResult::kNone;
+  std::string last_install_error;
+  uint64_t install_sequence = 0;
+};
+
 // One camera in one slot. Calls are blocking and bounded by a deadline the implementation
 // chooses. Errors from every method: UNAVAILABLE when no camera answers (empty slot, camera
 // rebooting, cable pulled), DEADLINE_EXCEEDED when it answers too slowly, INTERNAL for a camera
@@ -90,9 +106,31 @@ class CameraLink {
   // Sets the camera's clock to `now`. INVALID_ARGUMENT for a time the camera cannot hold.
   virtual absl::Status SetClock(absl::Time now) = 0;
 
-  // To come (DESIGN.md, "Dock agent"), each a method here: StageFirmware (chunked, resumable,
-  // into the inactive slot), ActivateFirmware (boot the staged slot), ConfirmFirmware (the
-  // camera checked itself; keep the slot), RollBackFirmware (return to the other slot).
+  // Firmware (camera_link.proto has the details and errors). Not every link has it: the
+  // defaults answer UNIMPLEMENTED.
+  //
+  // The camera checks the release (its own trusted keys, model, anti-rollback) and answers the
+  // offset to send the image from (non-zero when resuming the same release).
+  virtual absl::StatusOr<uint64_t> BeginFirmwareStage(const std::string& manifest,
+                                                      const std::string& signature) {
+    (void)manifest;
+    (void)signature;
+    return absl::UnimplementedError("this camera link has no firmware support");
+  }
+  // Writes the next bytes (at most 1 MiB) of the staged image at `offset`.
+  virtual absl::Status WriteFirmwareChunk(uint64_t offset, const std::string& data) {
+    (void)offset;
+    (void)data;
+    return absl::UnimplementedError("this camera link has no firmware support");
+  }
+  // Boots the staged image; the camera self-checks and confirms, or falls back. The outcome is
+  // in the returned status (last_install_result).
+  virtual absl::StatusOr<CameraFirmwareStatus> ActivateFirmware() {
+    return absl::UnimplementedError("this camera link has no firmware support");
+  }
+  virtual absl::StatusOr<CameraFirmwareStatus> GetFirmwareStatus() {
+    return absl::UnimplementedError("this camera link has no firmware support");
+  }
 };
 
 }  // namespace camfleet::agent

@@ -104,7 +104,72 @@ class GrpcCameraLink final : public CameraLink {
     return FromGrpc(stub_->SetClock(&ctx, req, &resp));
   }
 
+  absl::StatusOr<uint64_t> BeginFirmwareStage(const std::string& manifest,
+                                              const std::string& signature) override {
+    device::BeginFirmwareStageRequest req;
+    req.set_manifest(manifest);
+    req.set_signature(signature);
+    device::BeginFirmwareStageResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    if (absl::Status s = FromGrpc(stub_->BeginFirmwareStage(&ctx, req, &resp)); !s.ok()) return s;
+    return resp.next_offset();
+  }
+
+  absl::Status WriteFirmwareChunk(uint64_t offset, const std::string& data) override {
+    device::WriteFirmwareChunkRequest req;
+    req.set_offset(offset);
+    req.set_data(data);
+    device::WriteFirmwareChunkResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    return FromGrpc(stub_->WriteFirmwareChunk(&ctx, req, &resp));
+  }
+
+  absl::StatusOr<CameraFirmwareStatus> ActivateFirmware() override {
+    device::ActivateFirmwareResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    if (absl::Status s =
+            FromGrpc(stub_->ActivateFirmware(&ctx, device::ActivateFirmwareRequest(), &resp));
+        !s.ok()) {
+      return s;
+    }
+    return StatusFromProto(resp.status());
+  }
+
+  absl::StatusOr<CameraFirmwareStatus> GetFirmwareStatus() override {
+    device::GetFirmwareStatusResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    if (absl::Status s =
+            FromGrpc(stub_->GetFirmwareStatus(&ctx, device::GetFirmwareStatusRequest(), &resp));
+        !s.ok()) {
+      return s;
+    }
+    return StatusFromProto(resp.status());
+  }
+
  private:
+  static CameraFirmwareStatus StatusFromProto(const device::FirmwareStatus& p) {
+    CameraFirmwareStatus s;
+    s.running_version = p.running_version();
+    s.active_slot = p.active_slot() == "B" ? 'B' : 'A';
+    s.slot_a_version = p.slot_a_version();
+    s.slot_b_version = p.slot_b_version();
+    s.staged_version = p.staged_version();
+    s.staged_bytes = p.staged_bytes();
+    s.staged_size = p.staged_size_bytes();
+    s.last_install_version = p.last_install_version();
+    s.last_install_result =
+        p.last_install_result() == device::INSTALL_RESULT_CONFIRMED     ? InstallResult::kConfirmed
+        : p.last_install_result() == device::INSTALL_RESULT_ROLLED_BACK ? InstallResult::kRolledBack
+                                                                        : InstallResult::kNone;
+    s.last_install_error = p.last_install_error();
+    s.install_sequence = p.install_sequence();
+    return s;
+  }
+
   absl::StatusOr<std::string> CallCreateCsr(bool fresh) {
     device::CreateCsrRequest req;
     req.set_fresh(fresh);

@@ -96,6 +96,7 @@ int RunCamfleet(const std::vector<std::string>& args, const Environment& env) {
   AddEnrollmentCommands(app, &selected);
   AddCertificateCommands(app, &selected);
   AddMonitoringCommands(app, &selected);
+  AddFirmwareCommands(app, &selected);
   app.footer(kFooter);
 
   std::vector<const char*> argv;

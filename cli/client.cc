@@ -128,11 +128,11 @@ Client::Client(ConnectionOptions options, absl::StatusOr<std::shared_ptr<grpc::C
   audit_ = v1::AuditService::NewStub(channel_);
   provisioning_ = v1::ProvisioningService::NewStub(channel_);
   monitoring_ = v1::MonitoringService::NewStub(channel_);
+  firmware_ = v1::FirmwareService::NewStub(channel_);
 }
 
-void Client::Prepare(grpc::ClientContext& context) const {
-  context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoMilliseconds(options_.timeout));
+void Client::PrepareContext(grpc::ClientContext& context, absl::Duration timeout) const {
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
   // With TLS the server reads who we are from the certificate; a header would only mislead
   // someone reading the traffic into thinking it counts.
   if (options_.transport == Transport::kInsecure && !options_.operator_name.empty()) {

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "camfleet/v1/audit.grpc.pb.h"
+#include "camfleet/v1/firmware.grpc.pb.h"
 #include "camfleet/v1/fleet.grpc.pb.h"
 #include "camfleet/v1/monitoring.grpc.pb.h"
 #include "camfleet/v1/provisioning.grpc.pb.h"
@@ -83,6 +84,13 @@ class Client {
                                  const Request& request) const {
     return Call(audit_.get(), method, request);
   }
+  // Calls one FirmwareService method (unary ones).
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Firmware(grpc::Status (v1::FirmwareService::Stub::*method)(
+                                        grpc::ClientContext*, const Request&, Response*),
+                                    const Request& request) const {
+    return Call(firmware_.get(), method, request);
+  }
   // Calls one ProvisioningService method.
   template <typename Request, typename Response>
   absl::StatusOr<Response> Provisioning(grpc::Status (v1::ProvisioningService::Stub::*method)(
@@ -98,9 +106,17 @@ class Client {
     return Call(monitoring_.get(), method, request);
   }
 
+  // For calls the helpers above do not cover (client streams): the channel (or the error that
+  // made it), and a context prepared as every call's, with `timeout` instead of the usual one.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel() const {
+    if (!channel_status_.ok()) return channel_status_;
+    return channel_;
+  }
+  void PrepareContext(grpc::ClientContext& context, absl::Duration timeout) const;
+
  private:
   // Sets the deadline and, without TLS, the operator metadata on a fresh context.
-  void Prepare(grpc::ClientContext& context) const;
+  void Prepare(grpc::ClientContext& context) const { PrepareContext(context, options_.timeout); }
 
   template <typename Stub, typename Request, typename Response>
   absl::StatusOr<Response> Call(Stub* stub,
@@ -123,6 +139,7 @@ class Client {
   std::unique_ptr<v1::AuditService::Stub> audit_;
   std::unique_ptr<v1::ProvisioningService::Stub> provisioning_;
   std::unique_ptr<v1::MonitoringService::Stub> monitoring_;
+  std::unique_ptr<v1::FirmwareService::Stub> firmware_;
 };
 
 }  // namespace camfleet::cli

@@ -32,6 +32,8 @@ void AddEnrollmentCommands(CLI::App& app, Action* selected);
 void AddCertificateCommands(CLI::App& app, Action* selected);
 // `alert list|ack`, `conflict list|resolve` and `health SERIAL`.
 void AddMonitoringCommands(CLI::App& app, Action* selected);
+// `firmware upload|list|withdraw` and `firmware key add|list|retire`.
+void AddFirmwareCommands(CLI::App& app, Action* selected);
 
 // Makes `command` store `run` in `*selected` once the command line has been parsed.
 void SetAction(CLI::App* command, Action* selected, std::function<int(Session&)> run);

@@ -168,7 +168,68 @@ class CameraLinkServer::Service final : public device::CameraLinkService::Callba
     });
   }
 
+  grpc::ServerUnaryReactor* BeginFirmwareStage(grpc::CallbackServerContext* ctx,
+                                               const device::BeginFirmwareStageRequest* req,
+                                               device::BeginFirmwareStageResponse* resp) override {
+    return Run(ctx, [this, req, resp] {
+      absl::StatusOr<uint64_t> offset =
+          camera_.BeginFirmwareStage(req->manifest(), req->signature());
+      if (!offset.ok()) return offset.status();
+      resp->set_next_offset(*offset);
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* WriteFirmwareChunk(
+      grpc::CallbackServerContext* ctx, const device::WriteFirmwareChunkRequest* req,
+      device::WriteFirmwareChunkResponse* /*resp*/) override {
+    if (req->data().empty() || req->data().size() > (1u << 20)) {
+      grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "data: send 1 byte to 1 MiB per chunk"));
+      return reactor;
+    }
+    return Run(ctx, [this, req] { return camera_.WriteFirmwareChunk(req->offset(), req->data()); });
+  }
+
+  grpc::ServerUnaryReactor* ActivateFirmware(grpc::CallbackServerContext* ctx,
+                                             const device::ActivateFirmwareRequest* /*req*/,
+                                             device::ActivateFirmwareResponse* resp) override {
+    return Run(ctx, [this, resp] {
+      absl::StatusOr<FirmwareStatus> status = camera_.ActivateFirmware();
+      if (!status.ok()) return status.status();
+      StatusToProto(*status, resp->mutable_status());
+      return absl::OkStatus();
+    });
+  }
+
+  grpc::ServerUnaryReactor* GetFirmwareStatus(grpc::CallbackServerContext* ctx,
+                                              const device::GetFirmwareStatusRequest* /*req*/,
+                                              device::GetFirmwareStatusResponse* resp) override {
+    return Run(ctx, [this, resp] {
+      StatusToProto(camera_.GetFirmwareStatus(), resp->mutable_status());
+      return absl::OkStatus();
+    });
+  }
+
  private:
+  static void StatusToProto(const FirmwareStatus& s, device::FirmwareStatus* p) {
+    p->set_running_version(s.running_version);
+    p->set_active_slot(std::string(1, s.active_slot));
+    p->set_slot_a_version(s.slot_a_version);
+    p->set_slot_b_version(s.slot_b_version);
+    p->set_staged_version(s.staged_version);
+    p->set_staged_bytes(s.staged_bytes);
+    p->set_staged_size_bytes(s.staged_size);
+    p->set_last_install_version(s.last_install_version);
+    p->set_last_install_result(
+        s.last_install_result == "confirmed"     ? device::INSTALL_RESULT_CONFIRMED
+        : s.last_install_result == "rolled_back" ? device::INSTALL_RESULT_ROLLED_BACK
+                                                 : device::INSTALL_RESULT_UNSPECIFIED);
+    p->set_last_install_error(s.last_install_error);
+    p->set_install_sequence(s.install_sequence);
+  }
+
   // Runs `work` on the camera's worker and finishes the call with its status. A camera out of
   // its slot does not answer; with the link-drop fault the work is done and the answer lost.
   template <typename Fn>

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -161,6 +162,16 @@ absl::Status CameraSimulator::Load() {
     slot_a_version_ = state.count("slot_a") != 0 ? state["slot_a"] : state["firmware_version"];
     slot_b_version_ = state["slot_b"];
     active_slot_ = state["active_slot"] == "B" ? 'B' : 'A';
+    slot_a_sha_ = state["slot_a_sha"];
+    slot_b_sha_ = state["slot_b_sha"];
+    // A damaged value parses to a manifest that no longer verifies, and staging starts over.
+    stage_manifest_ = absl::HexStringToBytes(state["stage_manifest"]);
+    stage_signature_ = absl::HexStringToBytes(state["stage_signature"]);
+    trial_slot_ = state["trial_slot"] == "A" ? 'A' : state["trial_slot"] == "B" ? 'B' : 0;
+    install_version_ = state["install_version"];
+    install_result_ = state["install_result"];
+    install_error_ = state["install_error"];
+    RETURN_IF_ERROR(ParseField<uint64_t>(state, "install_sequence", 0, &install_sequence_));
     int64_t offset_us = 0;
     int64_t battery_time_us = 0;
     BatteryState b;
@@ -202,6 +213,7 @@ absl::Status CameraSimulator::Load() {
   if (options_.clock_skew.has_value()) clock_offset_ = *options_.clock_skew;
   // The time the simulator was not running passed for the camera too.
   CatchUp();
+  RecoverFirmware();
   RETURN_IF_ERROR(SaveState());
 
   if (provisioning::PathExists(JoinPath(dir, provisioning::kBundleCurrentLink))) {
@@ -286,6 +298,15 @@ absl::Status CameraSimulator::SaveState() {
       {"slot_a", slot_a_version_},
       {"slot_b", slot_b_version_},
       {"active_slot", std::string(1, active_slot_)},
+      {"slot_a_sha", slot_a_sha_},
+      {"slot_b_sha", slot_b_sha_},
+      {"stage_manifest", absl::BytesToHexString(stage_manifest_)},
+      {"stage_signature", absl::BytesToHexString(stage_signature_)},
+      {"trial_slot", trial_slot_ == 0 ? "" : std::string(1, trial_slot_)},
+      {"install_version", install_version_},
+      {"install_result", install_result_},
+      {"install_error", install_error_},
+      {"install_sequence", absl::StrCat(install_sequence_)},
       {"clock_offset_us", absl::StrCat(absl::ToInt64Microseconds(clock_offset_))},
       {"health_sequence", absl::StrCat(health_sequence_)},
       {"in_slot", in_slot_ ? "true" : "false"},
@@ -383,7 +404,8 @@ absl::Status CameraSimulator::SetInSlot(bool in_slot) {
 
 bool CameraSimulator::InSlot() const {
   absl::MutexLock lock(&mu_);
-  return in_slot_;
+  // A camera that lost power answers nothing, as if it were not there.
+  return in_slot_ && !powered_down_;
 }
 
 absl::Status CameraSimulator::SetBatteryHealth(double fraction) {

@@ -20,6 +20,16 @@
 //                         together even if the camera loses power mid-install
 //   DIR/pending-key.pem   a key made by CreateCsr and not yet certified (0600)
 //   DIR/pending-csr.pem   its CSR, handed out again until the key is certified
+//   DIR/slot-A.img, slot-B.img   the firmware slots' images (camera_firmware.cc). A slot holds
+//                         no file while it runs the factory image.
+//
+// Firmware (camera_firmware.cc): a release is staged into the inactive slot only after the
+// camera checked its signature with its own trusted keys (options), that it is for this model,
+// and that it is newer than what runs unless signed as an allowed downgrade. Activation checks
+// the staged image's SHA-256, records the slot as on trial, boots it, self-checks and confirms
+// (the slot becomes active); a failed self-check, or power lost before confirming (seen at the
+// next start), falls back to the old slot and reports a rollback. The active slot is never
+// written, so a power cut or a pulled camera at any point leaves a bootable image.
 //
 // Faults: a worn battery (a given state of health), a clock skewed by an offset (SetClock
 // corrects it), a link that loses the answers of the next calls. In or out of a slot is
@@ -32,8 +42,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/sim/battery_model.h"
@@ -63,6 +75,31 @@ struct CameraSimulatorOptions {
   // Whether a new camera starts in a slot; a stored state keeps its own.
   bool in_slot = true;
   uint64_t storage_total_bytes = uint64_t{64} << 30;
+  // Public keys (Ed25519 PEM) the camera trusts to sign firmware: burned in, like the serial.
+  std::vector<std::string> firmware_keys_pem;
+  // Key ids among those that are retired: releases they sign are refused.
+  std::vector<std::string> retired_firmware_key_ids;
+};
+
+// Where the camera stands with firmware: what each slot holds, what is staged, and the result
+// of the last activation.
+struct FirmwareStatus {
+  std::string running_version;
+  char active_slot = 'A';
+  std::string slot_a_version;
+  std::string slot_b_version;
+  // The release being staged into the inactive slot ("" if none) and how far it got.
+  std::string staged_version;
+  uint64_t staged_bytes = 0;
+  uint64_t staged_size = 0;
+  // The last activation: the version tried, "confirmed" or "rolled_back", and why it rolled back.
+  std::string last_install_version;
+  std::string last_install_result;
+  std::string last_install_error;
+  // Counts activations with an outcome, so a dock can tell a new result from an old one.
+  uint64_t install_sequence = 0;
+  // The active slot's image matches what was confirmed (always true for the factory image).
+  bool active_image_ok = true;
 };
 
 struct CameraIdentity {
@@ -154,6 +191,30 @@ class CameraSimulator {
 
   CameraStatus Status();
 
+  // Firmware (see the header comment). Errors common to these: UNAVAILABLE after a simulated
+  // power cut (reopen the camera), INTERNAL for flash errors.
+  //
+  // Checks the release and starts staging it into the inactive slot, or, for the release being
+  // staged already, returns how many bytes are on flash so the dock resumes from there.
+  // INVALID_ARGUMENT (malformed manifest, bad signature), PERMISSION_DENIED (untrusted or retired
+  // key), FAILED_PRECONDITION (another model, not newer and no allowed downgrade).
+  absl::StatusOr<uint64_t> BeginFirmwareStage(const std::string& manifest,
+                                              const std::string& signature);
+  // Writes `data` at `offset` of the staged image. FAILED_PRECONDITION if nothing is staged or
+  // `offset` is not where the staged bytes end (the message gives it); INVALID_ARGUMENT past the
+  // signed size; INTERNAL on a (simulated) flash write error.
+  absl::Status WriteFirmwareChunk(uint64_t offset, absl::string_view data);
+  // Verifies the staged image, boots it, self-checks and confirms, or falls back. Returns the
+  // status after (last_install_result says which). FAILED_PRECONDITION if the staged image is
+  // incomplete; INVALID_ARGUMENT if it does not match its signed SHA-256 (staging is cleared).
+  absl::StatusOr<FirmwareStatus> ActivateFirmware();
+  FirmwareStatus GetFirmwareStatus();
+  // Faults: the next `writes` chunk writes fail; the next activated image does not boot; power
+  // is lost during the next boot, after the trial slot is recorded and before confirming.
+  void FailFlashWrites(int writes);
+  void FailNextBoot();
+  void CutPowerDuringNextBoot();
+
   // The camera's clock (skew included).
   absl::Time DeviceNow() const;
 
@@ -167,6 +228,14 @@ class CameraSimulator {
   void CatchUp() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SaveState() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string RunningFirmware() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string SlotPath(char slot) const;
+  char InactiveSlot() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return active_slot_ == 'A' ? 'B' : 'A';
+  }
+  absl::Status CheckPowered() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  FirmwareStatus FirmwareStatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // At start: a trial slot that never confirmed falls back to the active one.
+  void RecoverFirmware() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const CameraSimulatorOptions options_;
   common::RealClock real_clock_;
@@ -191,6 +260,21 @@ class CameraSimulator {
   // Ran flat while out of a slot; off until put back.
   bool powered_off_ ABSL_GUARDED_BY(mu_) = false;
   int link_drops_pending_ ABSL_GUARDED_BY(mu_) = 0;
+  // Firmware (kept in the state file).
+  std::string slot_a_sha_ ABSL_GUARDED_BY(mu_);
+  std::string slot_b_sha_ ABSL_GUARDED_BY(mu_);
+  std::string stage_manifest_ ABSL_GUARDED_BY(mu_);
+  std::string stage_signature_ ABSL_GUARDED_BY(mu_);
+  char trial_slot_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string install_version_ ABSL_GUARDED_BY(mu_);
+  std::string install_result_ ABSL_GUARDED_BY(mu_);
+  std::string install_error_ ABSL_GUARDED_BY(mu_);
+  uint64_t install_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  // Firmware faults (not kept).
+  int flash_write_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  bool fail_next_boot_ ABSL_GUARDED_BY(mu_) = false;
+  bool cut_power_next_boot_ ABSL_GUARDED_BY(mu_) = false;
+  bool powered_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace camfleet::camsim

@@ -6,7 +6,7 @@
 //   camfleet-camsim --state DIR (--socket PATH | --out) [--control PATH] [--skew-clock DURATION]
 //       [--worn-battery PERCENT] [--ambient-celsius C] ...
 //   camfleet-camsim ctl (--state DIR | --control PATH) out | in SOCKET | status
-//       | wear PERCENT | drop-link N | skew DURATION
+//       | wear PERCENT | drop-link N | skew DURATION | flash-errors N | no-boot
 //
 // The first runs the camera until SIGINT or SIGTERM; exit status 0 after a clean stop, 1 if the
 // camera could not start (the message says why), 2 for a bad command line. The second sends one
@@ -23,6 +23,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -81,6 +82,14 @@ int Serve(int argc, char** argv) {
                  "design capacity")
       ->check(CLI::Range(5.0, 100.0))
       ->type_name("PERCENT");
+  std::vector<std::string> firmware_key_files;
+  app.add_option("--firmware-key", firmware_key_files,
+                 "A public key (Ed25519 PEM, camfleet-sign keygen) the camera trusts to sign "
+                 "firmware; repeatable")
+      ->type_name("FILE");
+  app.add_option("--retired-firmware-key", options.retired_firmware_key_ids,
+                 "The id of a trusted key that is retired (its releases are refused); repeatable")
+      ->type_name("KEY_ID");
   app.add_option("--ambient-celsius", options.battery.ambient_celsius,
                  "Temperature where the camera lives (heat wears the battery faster)")
       ->capture_default_str();
@@ -102,6 +111,15 @@ int Serve(int argc, char** argv) {
     options.clock_skew = d;
   }
   if (worn_percent > 0) options.battery_health = worn_percent / 100;
+  for (const std::string& file : firmware_key_files) {
+    absl::StatusOr<camfleet::provisioning::FileContents> pem =
+        camfleet::provisioning::ReadSmallFile(file, 64 * 1024);
+    if (!pem.ok()) {
+      std::cerr << "error: --firmware-key: " << pem.status().message() << "\n";
+      return 2;
+    }
+    options.firmware_keys_pem.push_back(std::move(pem->data));
+  }
   if (control_path.empty()) {
     control_path = camfleet::provisioning::JoinPath(options.state_dir, kDefaultControlSocket);
   }
@@ -165,6 +183,11 @@ int Control(int argc, char** argv) {
   app.add_subcommand("skew", "Fault: the camera's clock jumps to DURATION from true time")
       ->add_option("duration", skew, "e.g. -48h")
       ->required();
+  uint32_t flash_errors = 0;
+  app.add_subcommand("flash-errors", "Fault: the next N firmware chunk writes fail")
+      ->add_option("n", flash_errors, "Writes, 1-1000")
+      ->required();
+  app.add_subcommand("no-boot", "Fault: the next firmware image activated does not boot");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -208,6 +231,10 @@ int Control(int argc, char** argv) {
       req.set_battery_health_percent(percent);
     } else if (command == "drop-link") {
       req.set_drop_link_answers(calls);
+    } else if (command == "flash-errors") {
+      req.set_flash_write_errors(flash_errors);
+    } else if (command == "no-boot") {
+      req.set_fail_next_boot(true);
     } else {
       absl::Duration d;
       if (!absl::ParseDuration(skew, &d)) {

@@ -62,6 +62,19 @@ class ControlServer::Service final : public simpb::CamsimControlService::Service
         return agent::ToGrpc(
             unit_.camera().SkewClock(absl::Seconds(req->clock_skew().seconds()) +
                                      absl::Nanoseconds(req->clock_skew().nanos())));
+      case simpb::InjectFaultRequest::kFlashWriteErrors:
+        if (req->flash_write_errors() < 1 || req->flash_write_errors() > 1000) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "flash_write_errors: give 1-1000");
+        }
+        unit_.camera().FailFlashWrites(static_cast<int>(req->flash_write_errors()));
+        return grpc::Status::OK;
+      case simpb::InjectFaultRequest::kFailNextBoot:
+        if (!req->fail_next_boot()) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "fail_next_boot: give true");
+        }
+        unit_.camera().FailNextBoot();
+        return grpc::Status::OK;
       case simpb::InjectFaultRequest::FAULT_NOT_SET:
         break;
     }

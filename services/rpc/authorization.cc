@@ -28,6 +28,9 @@ std::vector<MethodRule> BuildRules() {
   auto monitoring = [](absl::string_view m) {
     return absl::StrCat("camfleet.v1.MonitoringService/", m);
   };
+  auto firmware = [](absl::string_view m) {
+    return absl::StrCat("camfleet.v1.FirmwareService/", m);
+  };
   return {
       // Sites are the shape of the organisation: admins only. Holders and stock: the
       // quartermaster's daily work. Commissioning without enrollment vouches for a unit: admin.
@@ -83,6 +86,13 @@ std::vector<MethodRule> BuildRules() {
       // A site's check-out rules: read by people, set by the quartermaster's side.
       {monitoring("GetSiteRules"), readers},
       {monitoring("SetSiteRules"), stock},
+      // Firmware: admins put releases and keys on the server; everyone who reads may list.
+      {firmware("UploadRelease"), admin},
+      {firmware("ListReleases"), readers},
+      {firmware("WithdrawRelease"), admin},
+      {firmware("AddSigningKey"), admin},
+      {firmware("ListSigningKeys"), readers},
+      {firmware("RetireSigningKey"), admin},
   };
 }
 

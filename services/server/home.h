@@ -4,6 +4,8 @@
 //   HOME/ca/ca.key, ca.crt          the fleet CA (key mode 0600; never leaves this machine)
 //   HOME/server/{key,cert,ca}.pem   camfleetd's own TLS credentials
 //   HOME/fleet.db                   the store
+//   HOME/firmware/                  firmware images and deltas, content-addressed (public
+//                                   signing keys are in the store; private ones never here)
 //   HOME/admin-NAME/{key,cert,ca}.pem  the first admin's credentials: move them to the admin's
 //                                   machine and delete them here
 //
@@ -22,6 +24,7 @@ struct HomePaths {
   std::string CaDir() const { return home + "/ca"; }
   std::string ServerCredentials() const { return home + "/server"; }
   std::string Database() const { return home + "/fleet.db"; }
+  std::string Firmware() const { return home + "/firmware"; }
   std::string AdminCredentials(const std::string& admin) const {
     return home + "/admin-" + admin;
   }

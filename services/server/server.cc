@@ -149,6 +149,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       std::make_unique<monitoring::HealthRetention>(*server->store_, options.retention);
   server->retention_->Start();
 
+  std::string firmware_dir = options.firmware_dir;
+  if (firmware_dir.empty()) {
+    if (!options.home.empty()) {
+      firmware_dir = paths.Firmware();
+    } else {
+      const size_t slash = db_path.rfind('/');
+      firmware_dir =
+          slash == std::string::npos ? "firmware" : db_path.substr(0, slash + 1) + "firmware";
+    }
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<firmware_service::ImageStore> images,
+                   firmware_service::ImageStore::Open(firmware_dir));
+  server->firmware_ =
+      std::make_unique<firmware_service::FirmwareManager>(*server->store_, std::move(images));
+  server->firmware_handler_ =
+      std::make_unique<firmware_service::FirmwareHandler>(*server->firmware_, *server->auth_);
+
   grpc::EnableDefaultHealthCheckService(true);
   // gRPC's health service is not built from protobuf, so reflection cannot describe it unless
   // the schema is in the descriptor pool; touching it here links it in.
@@ -169,6 +186,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(server->fleet_handler_.get());
   builder.RegisterService(server->audit_handler_.get());
   builder.RegisterService(server->monitoring_handler_.get());
+  builder.RegisterService(server->firmware_handler_.get());
   if (server->provisioning_handler_ != nullptr) {
     builder.RegisterService(server->provisioning_handler_.get());
     builder.RegisterService(server->dock_handler_.get());

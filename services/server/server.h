@@ -15,6 +15,8 @@
 #include "services/audit/audit_manager.h"
 #include "services/dock/dock_handler.h"
 #include "services/dock/dock_sync_manager.h"
+#include "services/firmware/firmware_handler.h"
+#include "services/firmware/firmware_manager.h"
 #include "services/fleet/fleet_handler.h"
 #include "services/fleet/fleet_manager.h"
 #include "services/identity/identity_handler.h"
@@ -34,6 +36,9 @@ struct ServerOptions {
   std::string home;
   // The store; defaults to HOME/fleet.db.
   std::string db_path;
+  // The firmware content store (images, deltas); defaults to HOME/firmware, or without a home
+  // to "firmware" beside db_path.
+  std::string firmware_dir;
   // Where to listen: "0.0.0.0:7443", "127.0.0.1:0", "[::1]:0" or "unix:/path/to.sock".
   // Port 0 picks a free port; see Server::port().
   std::vector<std::string> listen = {"127.0.0.1:7443"};
@@ -68,6 +73,7 @@ class Server {
   // An address a client on this machine can dial, e.g. "127.0.0.1:41234".
   std::string target() const { return target_; }
   storage::Store& store() { return *store_; }
+  firmware_service::FirmwareManager& firmware() { return *firmware_; }
 
  private:
   Server() = default;
@@ -89,6 +95,8 @@ class Server {
   std::unique_ptr<monitoring::MonitoringManager> monitoring_;
   std::unique_ptr<monitoring::MonitoringHandler> monitoring_handler_;
   std::unique_ptr<monitoring::HealthRetention> retention_;
+  std::unique_ptr<firmware_service::FirmwareManager> firmware_;
+  std::unique_ptr<firmware_service::FirmwareHandler> firmware_handler_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
   std::string target_;

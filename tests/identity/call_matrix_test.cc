@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "camfleet/v1/audit.pb.h"
+#include "camfleet/v1/firmware.pb.h"
 #include "camfleet/v1/fleet.pb.h"
 #include "camfleet/v1/monitoring.pb.h"
 #include "camfleet/v1/provisioning.pb.h"
@@ -40,6 +41,7 @@ constexpr const char* kServices[] = {
     "camfleet.v1.ProvisioningService",
     "camfleet.v1.DockService",
     "camfleet.v1.MonitoringService",
+    "camfleet.v1.FirmwareService",
 };
 
 // The .proto files of the API: every service they define must be in kServices.
@@ -48,6 +50,7 @@ constexpr const char* kApiFiles[] = {
     "camfleet/v1/audit.proto",
     "camfleet/v1/provisioning.proto",
     "camfleet/v1/monitoring.proto",
+    "camfleet/v1/firmware.proto",
 };
 
 const google::protobuf::DescriptorPool& Pool() {
@@ -56,6 +59,7 @@ const google::protobuf::DescriptorPool& Pool() {
   (void)v1::ListAuditEventsRequest::descriptor();
   (void)v1::GetCrlRequest::descriptor();
   (void)v1::ListAlertsRequest::descriptor();
+  (void)v1::ListReleasesRequest::descriptor();
   return *google::protobuf::DescriptorPool::generated_pool();
 }
 
