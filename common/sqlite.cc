@@ -17,6 +17,12 @@ absl::Status SqliteStatus(int rc, absl::string_view context, absl::string_view d
       break;
   }
   switch (rc & 0xff) {
+    case SQLITE_FULL:
+      // Not worth an immediate retry (UNAVAILABLE would invite one): space must be freed first.
+      // SQLite also says FULL when the database reaches PRAGMA max_page_count.
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the disk holding the database is full (or the database reached its size limit): ",
+          context, " failed: ", detail, "; free disk space, then retry"));
     case SQLITE_CONSTRAINT:
       return absl::FailedPreconditionError(msg);
     case SQLITE_BUSY:
@@ -27,7 +33,6 @@ absl::Status SqliteStatus(int rc, absl::string_view context, absl::string_view d
       return absl::DataLossError(msg);
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
-    case SQLITE_FULL:
     case SQLITE_IOERR:
       return absl::UnavailableError(msg);
     default:
