@@ -1211,6 +1211,99 @@ TEST_F(StoreTest, DeletedFirstEventIsReportedAtSequenceOne) {
   EXPECT_EQ(r.first_broken_sequence(), 1);
 }
 
+// VerifyAuditChain walks a big chain in pieces, each in its own read transaction; the result
+// is the same as one walk, and a break at a piece boundary is still found where it is.
+v1::VerifyAuditChainResponse VerifyInPieces(const std::string& path, int piece, int* reads) {
+  absl::StatusOr<std::unique_ptr<common::Database>> db = common::Database::Open(path);
+  EXPECT_THAT(db, IsOk());
+  if (!db.ok()) return {};
+  absl::StatusOr<int64_t> head = AuditHeadSequence(**db);
+  EXPECT_THAT(head, IsOk());
+  v1::VerifyAuditChainResponse result;
+  result.set_intact(true);
+  AuditVerifyCursor cursor;
+  *reads = 0;
+  while (!cursor.done && *reads < 1000) {
+    EXPECT_THAT(VerifyAuditPiece(**db, head.value_or(0), piece, cursor, result), IsOk());
+    ++*reads;
+  }
+  return result;
+}
+
+TEST_F(StoreTest, ChainVerifiedInPiecesMatchesOneWalk) {
+  AppendEvents(50);
+  store_.reset();
+  const v1::VerifyAuditChainResponse whole = Verify();
+  int reads = 0;
+  const v1::VerifyAuditChainResponse pieces = VerifyInPieces(path_, 7, &reads);
+  EXPECT_TRUE(pieces.intact());
+  EXPECT_EQ(pieces.events_checked(), 50);
+  EXPECT_EQ(pieces.head_sequence(), whole.head_sequence());
+  EXPECT_EQ(pieces.head_hash(), whole.head_hash());
+  EXPECT_EQ(reads, 8);  // 7 pieces of 7 and one of 1
+}
+
+TEST_F(StoreTest, EventDeletedAtAPieceBoundaryIsFoundInPieces) {
+  AppendEvents(30);
+  TamperWith(
+      "DROP TRIGGER IF EXISTS audit_events_no_delete; DELETE FROM audit_events WHERE "
+      "seq = 15");
+  int reads = 0;
+  const v1::VerifyAuditChainResponse pieces = VerifyInPieces(path_, 7, &reads);
+  EXPECT_FALSE(pieces.intact());
+  EXPECT_EQ(pieces.first_broken_sequence(), 15);
+  EXPECT_THAT(pieces.problem(), HasSubstr("missing"));
+}
+
+// The audit list seeks on an index for every equality filter a caller can give (object, actor,
+// action, with or without a time range); the unfiltered list walks by sequence from its page
+// cursor on. A plan that walks the table for a filtered list
+// reads every event of a chain that grows forever.
+TEST_F(StoreTest, AuditListUsesAnIndexForEveryFilter) {
+  struct Shape {
+    std::string name;
+    AuditFilter filter;
+  };
+  std::vector<Shape> shapes;
+  auto add = [&](std::string name, auto set) {
+    AuditFilter f;
+    set(f);
+    shapes.push_back({std::move(name), f});
+  };
+  add("object", [](AuditFilter& f) { f.object_id = "CAM-1"; });
+  add("actor", [](AuditFilter& f) { f.actor = "alice"; });
+  add("action", [](AuditFilter& f) { f.action = "camera.issue"; });
+  // A time range alone still walks by sequence from the page cursor (the list is in sequence
+  // order and time_us is not monotonic in seq if the clock steps back): issue 10 item 7, open.
+  add("object+actor", [](AuditFilter& f) {
+    f.object_id = "CAM-1";
+    f.actor = "alice";
+  });
+  add("actor+action+range", [](AuditFilter& f) {
+    f.actor = "alice";
+    f.action = "camera.issue";
+    f.start_us = 1;
+    f.end_us = 2;
+  });
+  for (const Shape& shape : shapes) {
+    std::string plan;
+    ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+      absl::StatusOr<common::Statement> s =
+          db.Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", ListAuditSql(shape.filter)));
+      if (!s.ok()) return s.status();
+      while (true) {
+        absl::StatusOr<bool> row = s->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return absl::OkStatus();
+        absl::StrAppend(&plan, s->ColumnText(3), "; ");
+      }
+    }),
+                IsOk());
+    EXPECT_THAT(plan, HasSubstr("USING INDEX audit_by_")) << shape.name << ": " << plan;
+    EXPECT_THAT(plan, ::testing::Not(HasSubstr("SCAN audit_events"))) << shape.name;
+  }
+}
+
 TEST(AuditEncodingTest, FieldBoundariesCannotMove) {
   const AuditRecord a{"ab", "c", "camera", "X", "{}"};
   const AuditRecord b{"a", "bc", "camera", "X", "{}"};
