@@ -267,7 +267,9 @@ absl::Status RevokeInTransaction(WriteTx& tx, const storage::CertificateRow& cer
                                  v1::RevocationReason reason, const std::string& revoked_by,
                                  rpc::RevocationSet& set) {
   RETURN_IF_ERROR(storage::RevokeCertificate(tx, cert.id, reason, revoked_by));
-  set.Add(cert.certificate.serial());
+  // Only once the revocation is committed: a revocation rolled back (its write failed later,
+  // or its group's transaction was lost) must not leave the certificate refused in memory.
+  tx.AfterCommit([&set, serial = cert.certificate.serial()] { set.Add(serial); });
   return storage::Audit(tx, revoked_by, "certificate.revoke", "certificate",
                         cert.certificate.serial(),
                         {{"role", storage::RoleText(cert.certificate.role())},

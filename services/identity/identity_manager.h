@@ -31,8 +31,8 @@ using Done = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 // Loads every revoked serial from the store into `set` (at server start).
 absl::Status LoadRevocations(storage::Store& store, rpc::RevocationSet& set);
 
-// Revokes `cert` inside `tx` and adds it to `set` at once (fail-closed: should the transaction
-// then fail, the serial stays refused until restart, which is the safe side).
+// Revokes `cert` inside `tx` and adds it to `set` once `tx` commits (WriteTx::AfterCommit,
+// before the next transaction starts): a revocation that is rolled back leaves `set` as it was.
 absl::Status RevokeInTransaction(storage::WriteTx& tx, const storage::CertificateRow& cert,
                                  v1::RevocationReason reason, const std::string& revoked_by,
                                  rpc::RevocationSet& set);
