@@ -86,9 +86,12 @@ TEST(StorePressureTest, CallsAreAnsweredWhileReadsWaitForTheDisk) {
   v1::CreateSiteResponse created;
   std::unique_ptr<grpc::ClientContext> create_ctx = TestServer::Context();
   std::atomic<int> finished{0};
+  const int64_t commits_before = (*server)->server().store().stats().commits;
   (*server)->fleet().async()->CreateSite(create_ctx.get(), &create, &created,
                                          [&](grpc::Status) { ++finished; });
-  while ((*server)->server().store().stats().commits < 1) absl::SleepFor(absl::Milliseconds(5));
+  while ((*server)->server().store().stats().commits == commits_before) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
 
   // More waiting reads than gRPC has callback threads (one per CPU).
   constexpr int kReads = 8;
