@@ -142,9 +142,9 @@ absl::StatusOr<std::unique_ptr<OutboxStore>> OutboxStore::Open(const std::string
 
 absl::Status OutboxStore::DiskAware(absl::Status status) {
   // SQLite says "database or disk is full" for a full disk (ENOSPC) and for max_page_count;
-  // common::SqliteStatus files both under UNAVAILABLE, but here it is not a passing condition:
-  // the dock must tell someone.
-  if (absl::IsUnavailable(status) &&
+  // common::SqliteStatus files both under RESOURCE_EXHAUSTED (UNAVAILABLE before); here the
+  // message names the outbox, and the dock must tell someone.
+  if ((absl::IsUnavailable(status) || absl::IsResourceExhausted(status)) &&
       absl::StrContains(status.message(), sqlite3_errstr(SQLITE_FULL))) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "the disk holding the outbox ", path_,

@@ -25,7 +25,7 @@ absl::StatusOr<std::unique_ptr<SiteViewStore>> SiteViewStore::Open(const std::st
 }
 
 absl::Status SiteViewStore::DiskAware(absl::Status status) const {
-  if (absl::IsUnavailable(status) &&
+  if ((absl::IsUnavailable(status) || absl::IsResourceExhausted(status)) &&
       absl::StrContains(status.message(), sqlite3_errstr(SQLITE_FULL))) {
     return absl::ResourceExhaustedError(
         absl::StrCat("the disk holding the site view ", path_,

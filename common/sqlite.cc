@@ -17,6 +17,13 @@ absl::Status SqliteStatus(int rc, absl::string_view context, absl::string_view d
       break;
   }
   switch (rc & 0xff) {
+    case SQLITE_FULL:
+      // Not worth an immediate retry (UNAVAILABLE would invite one): space must be freed first.
+      // SQLite also says FULL when the database reaches PRAGMA max_page_count.
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the disk holding the database is full (or the database reached its size limit): ",
+          context, " failed: ", detail, " (", sqlite3_errstr(rc),
+          "); free disk space, then retry"));
     case SQLITE_CONSTRAINT:
       return absl::FailedPreconditionError(msg);
     case SQLITE_BUSY:
@@ -27,7 +34,6 @@ absl::Status SqliteStatus(int rc, absl::string_view context, absl::string_view d
       return absl::DataLossError(msg);
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
-    case SQLITE_FULL:
     case SQLITE_IOERR:
       return absl::UnavailableError(msg);
     default:
@@ -36,7 +42,8 @@ absl::Status SqliteStatus(int rc, absl::string_view context, absl::string_view d
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)),
+    : db_(other.db_),
+      stmt_(std::exchange(other.stmt_, nullptr)),
       bind_status_(std::move(other.bind_status_)) {}
 
 Statement::~Statement() {
@@ -60,22 +67,22 @@ Statement& Statement::Bind(int index, int64_t value) {
 
 Statement& Statement::Bind(int index, absl::string_view text) {
   if (bind_status_.ok()) {
-    bind_status_ = BindResult(
-        stmt_,
-        sqlite3_bind_text64(stmt_, index, text.data() != nullptr ? text.data() : "", text.size(),
-                            SQLITE_TRANSIENT,
-                            SQLITE_UTF8),
-        index);
+    bind_status_ =
+        BindResult(stmt_,
+                   sqlite3_bind_text64(stmt_, index, text.data() != nullptr ? text.data() : "",
+                                       text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+                   index);
   }
   return *this;
 }
 
 Statement& Statement::BindBlob(int index, absl::string_view bytes) {
   if (bind_status_.ok()) {
-    bind_status_ = BindResult(
-        stmt_, sqlite3_bind_blob64(stmt_, index, bytes.data() != nullptr ? bytes.data() : "", bytes.size(),
-                            SQLITE_TRANSIENT),
-        index);
+    bind_status_ =
+        BindResult(stmt_,
+                   sqlite3_bind_blob64(stmt_, index, bytes.data() != nullptr ? bytes.data() : "",
+                                       bytes.size(), SQLITE_TRANSIENT),
+                   index);
   }
   return *this;
 }
@@ -138,8 +145,8 @@ std::optional<int64_t> Statement::ColumnOptionalInt(int col) const {
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                          const OpenOptions& options) {
   sqlite3* raw = nullptr;
-  int flags = options.read_only ? SQLITE_OPEN_READONLY
-                                : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int flags =
+      options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;  // each connection is used by one thread at a time
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -155,7 +162,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   // temp_store=MEMORY keeps the statement journals of the store's per-write savepoints in memory;
   // they only serve a rollback inside a live transaction, so durability is unaffected, and
   // spilling them to a temp file cost the writer most of its time (bench/README.md).
-  std::string pragmas = "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;";
+  std::string pragmas =
+      "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;";
   if (!options.read_only) pragmas = "PRAGMA journal_mode=WAL; " + pragmas;
   if (absl::Status s = db->Exec(pragmas); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("configuring database ", path, ": ", s.message()));

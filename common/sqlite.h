@@ -2,6 +2,7 @@
 // A small RAII layer over the SQLite C API. Every failure comes back as an absl::Status whose
 // code follows the SQLite result: constraint violations of a UNIQUE/PRIMARY KEY are
 // ALREADY_EXISTS, other constraint failures FAILED_PRECONDITION, BUSY/LOCKED UNAVAILABLE,
+// FULL (disk full, or PRAGMA max_page_count reached) RESOURCE_EXHAUSTED saying so,
 // CORRUPT/NOTADB DATA_LOSS, anything else INTERNAL.
 
 #include <sqlite3.h>

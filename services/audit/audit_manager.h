@@ -10,8 +10,9 @@ namespace camfleet::audit {
 
 class AuditManager {
  public:
-  AuditManager(storage::Store& store, const rpc::PageTokens& tokens)
-      : store_(store), tokens_(tokens) {}
+  // `verify_piece`: events VerifyAuditChain checks per read transaction.
+  AuditManager(storage::Store& store, const rpc::PageTokens& tokens, int verify_piece = 5000)
+      : store_(store), tokens_(tokens), verify_piece_(verify_piece) {}
 
   // Errors: INVALID_ARGUMENT for an inverted time range, a bad page size or page token.
   absl::StatusOr<v1::ListAuditEventsResponse> ListAuditEvents(
@@ -23,6 +24,7 @@ class AuditManager {
  private:
   storage::Store& store_;
   const rpc::PageTokens& tokens_;
+  const int verify_piece_;
 };
 
 }  // namespace camfleet::audit

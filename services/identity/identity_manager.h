@@ -46,8 +46,8 @@ struct RevocationBatch {
 absl::Status RevokeInTransaction(storage::WriteTx& tx, const storage::CertificateRow& cert,
                                  v1::RevocationReason reason, const std::string& revoked_by,
                                  RevocationBatch& batch);
-// The same for callers that cannot apply a batch after their commit: adds to `set` at once
-// (fail-closed: should the transaction then fail, the serial stays refused until restart).
+// The same for callers that cannot apply a batch themselves: adds to `set` once `tx` commits
+// (WriteTx::AfterCommit, before the next transaction starts); a rollback leaves `set` as it was.
 absl::Status RevokeInTransaction(storage::WriteTx& tx, const storage::CertificateRow& cert,
                                  v1::RevocationReason reason, const std::string& revoked_by,
                                  rpc::RevocationSet& set);

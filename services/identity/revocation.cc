@@ -108,7 +108,9 @@ absl::Status RevokeInTransaction(WriteTx& tx, const storage::CertificateRow& cer
                                  rpc::RevocationSet& set) {
   RevocationBatch batch;
   RETURN_IF_ERROR(RevokeInTransaction(tx, cert, reason, revoked_by, batch));
-  batch.ApplyTo(set);
+  // Only once the revocation is committed: a revocation rolled back (its write failed later,
+  // or its group's transaction was lost) must not leave the certificate refused in memory.
+  tx.AfterCommit([&set, batch = std::move(batch)] { batch.ApplyTo(set); });
   return absl::OkStatus();
 }
 
@@ -157,7 +159,7 @@ absl::StatusOr<std::vector<std::string>> RevokeCameraCertificates(WriteTx& tx,
   RevocationBatch batch;
   ASSIGN_OR_RETURN(std::vector<std::string> serials,
                    RevokeCameraCertificates(tx, camera_serial, reason, revoked_by, batch));
-  batch.ApplyTo(set);
+  tx.AfterCommit([&set, batch = std::move(batch)] { batch.ApplyTo(set); });
   return serials;
 }
 

@@ -60,8 +60,9 @@ int main(int argc, char** argv) {
 
   camfleet::server::InitOptions init_options;
   CLI::App* init = app.add_subcommand(
-      "init", "Create the fleet CA, the server's TLS credentials, the store and the first "
-              "admin's credentials in HOME (refuses to overwrite an existing CA)");
+      "init",
+      "Create the fleet CA, the server's TLS credentials, the store and the first "
+      "admin's credentials in HOME (refuses to overwrite an existing CA)");
   init->add_option("home", init_options.home, "Home directory to create")->required();
   init->add_option("--admin", init_options.admin_name, "Name of the first admin")
       ->capture_default_str();
@@ -78,19 +79,24 @@ int main(int argc, char** argv) {
   CLI::App* serve = app.add_subcommand("serve", "Serve the control plane API over mutual TLS");
   serve->add_option("--home", options.home, "Home directory made by `camfleetd init`")
       ->envname("CAMFLEET_HOME");
-  serve->add_option("--db", options.db_path, "SQLite database file (default HOME/fleet.db)")
+  serve
+      ->add_option("--db", options.db_path,
+                   "SQLite database file (default HOME/fleet.db); it must exist (made by "
+                   "`camfleetd init`) unless --insecure-dev")
       ->envname("CAMFLEET_DB");
   serve->add_flag("--insecure-dev", options.insecure_dev,
                   "DEVELOPMENT ONLY: plaintext on loopback or a unix socket, callers not "
                   "authenticated (needs --db)");
-  serve->add_option("--listen", options.listen,
-                    "Address to listen on (repeatable): 127.0.0.1:PORT, [::1]:PORT or "
-                    "unix:PATH; port 0 picks a free one")
+  serve
+      ->add_option("--listen", options.listen,
+                   "Address to listen on (repeatable): 127.0.0.1:PORT, [::1]:PORT or "
+                   "unix:PATH; port 0 picks a free one")
       ->envname("CAMFLEET_LISTEN")
       ->capture_default_str();
-  serve->add_option("--dev-operator", options.dev_operator,
-                    "With --insecure-dev: the operator recorded for callers that do not name "
-                    "themselves")
+  serve
+      ->add_option("--dev-operator", options.dev_operator,
+                   "With --insecure-dev: the operator recorded for callers that do not name "
+                   "themselves")
       ->capture_default_str();
   serve->add_option("--port-file", port_file,
                     "Write the bound TCP port to this file once serving (for scripts and tests)");
@@ -113,6 +119,11 @@ int main(int argc, char** argv) {
         init_options.home.c_str());
     return 0;
   }
-  if (serve->parsed()) return Serve(options, port_file);
+  if (serve->parsed()) {
+    // A production server runs on the database `init` made: a mistyped --db or --home must
+    // not start an empty fleet beside the real one. A plaintext dev server makes its own.
+    options.store.must_exist = !options.insecure_dev;
+    return Serve(options, port_file);
+  }
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "services/storage/audit_log.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
@@ -102,26 +104,31 @@ v1::AuditEvent EventFromRow(const common::Statement& s) {
 
 }  // namespace
 
+std::string ListAuditSql(const AuditFilter& filter) {
+  // Only the filters given go into the SQL, so that SQLite can seek on the index of the one it
+  // picks (audit_by_object/actor/action are (col, seq), which also gives the order); the old
+  // "(? = '' OR col = ?)" form could only walk the whole table by seq. One prepared statement
+  // per shape, at most 32 of them.
+  std::string sql = absl::StrCat(kSelectEvent, "WHERE seq > ?1");
+  if (!filter.object_id.empty()) absl::StrAppend(&sql, " AND object_id = ?2");
+  if (!filter.actor.empty()) absl::StrAppend(&sql, " AND actor = ?3");
+  if (!filter.action.empty()) absl::StrAppend(&sql, " AND action = ?4");
+  if (filter.start_us.has_value()) absl::StrAppend(&sql, " AND time_us >= ?5");
+  if (filter.end_us.has_value()) absl::StrAppend(&sql, " AND time_us < ?6");
+  absl::StrAppend(&sql, " ORDER BY seq LIMIT ?7");
+  return sql;
+}
+
 absl::StatusOr<std::vector<v1::AuditEvent>> ListAudit(common::Database& db,
                                                       const AuditFilter& filter) {
-  // Fixed SQL with "? IS NULL OR" guards keeps one prepared statement per shape.
-  ASSIGN_OR_RETURN(
-      common::Statement s,
-      db.Prepare(absl::StrCat(kSelectEvent,
-                              "WHERE seq > ?1 "
-                              "AND (?2 = '' OR object_id = ?2) "
-                              "AND (?3 = '' OR actor = ?3) "
-                              "AND (?4 = '' OR action = ?4) "
-                              "AND (?5 IS NULL OR time_us >= ?5) "
-                              "AND (?6 IS NULL OR time_us < ?6) "
-                              "ORDER BY seq LIMIT ?7")));
-  s.Bind(1, filter.after_seq)
-      .Bind(2, filter.object_id)
-      .Bind(3, filter.actor)
-      .Bind(4, filter.action)
-      .BindOptional(5, filter.start_us)
-      .BindOptional(6, filter.end_us)
-      .Bind(7, int64_t{filter.limit});
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(ListAuditSql(filter)));
+  s.Bind(1, filter.after_seq);
+  if (!filter.object_id.empty()) s.Bind(2, filter.object_id);
+  if (!filter.actor.empty()) s.Bind(3, filter.actor);
+  if (!filter.action.empty()) s.Bind(4, filter.action);
+  if (filter.start_us.has_value()) s.Bind(5, *filter.start_us);
+  if (filter.end_us.has_value()) s.Bind(6, *filter.end_us);
+  s.Bind(7, int64_t{filter.limit});
   std::vector<v1::AuditEvent> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, s.Step());
@@ -131,21 +138,27 @@ absl::StatusOr<std::vector<v1::AuditEvent>> ListAudit(common::Database& db,
   return out;
 }
 
-absl::StatusOr<v1::VerifyAuditChainResponse> VerifyAudit(common::Database& db) {
-  v1::VerifyAuditChainResponse result;
-  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat(kSelectEvent, "ORDER BY seq")));
-  std::string expected_prev(kHashSize, '\0');
-  int64_t expected_seq = 1;
+absl::Status VerifyAuditPiece(common::Database& db, int64_t last_seq, int max_events,
+                              AuditVerifyCursor& cursor, v1::VerifyAuditChainResponse& result) {
+  if (cursor.done) return absl::OkStatus();
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectEvent,
+                                           "WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3")));
+  s.Bind(1, cursor.next_seq).Bind(2, last_seq).Bind(3, int64_t{max_events});
+  if (cursor.prev_hash.empty()) cursor.prev_hash.assign(kHashSize, '\0');
   auto broken = [&](int64_t seq, std::string problem) {
     result.set_intact(false);
     result.set_first_broken_sequence(seq);
     result.set_problem(std::move(problem));
+    cursor.done = true;
   };
-  result.set_intact(true);
+  int rows = 0;
   while (true) {
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
+    ++rows;
     const int64_t seq = s.ColumnInt(0);
+    const int64_t expected_seq = cursor.next_seq;
     AuditRecord record{s.ColumnText(2), s.ColumnText(3), s.ColumnText(4), s.ColumnText(5),
                        s.ColumnText(6)};
     const std::string prev_hash = s.ColumnBlob(7);
@@ -154,27 +167,44 @@ absl::StatusOr<v1::VerifyAuditChainResponse> VerifyAudit(common::Database& db) {
     if (seq != expected_seq) {
       broken(expected_seq, absl::StrCat("event ", expected_seq, " is missing (next is ", seq,
                                         "): events were deleted"));
-      break;
+      return absl::OkStatus();
     }
-    if (prev_hash != expected_prev) {
+    if (prev_hash != cursor.prev_hash) {
       broken(seq, absl::StrCat("event ", seq,
                                " does not link to the event before it: its previous hash ",
                                provisioning::ToHex(prev_hash), " should be ",
-                               provisioning::ToHex(expected_prev)));
-      break;
+                               provisioning::ToHex(cursor.prev_hash)));
+      return absl::OkStatus();
     }
     const std::string recomputed =
         ChainHash(prev_hash, CanonicalEncoding(seq, s.ColumnInt(1), record));
     if (recomputed != hash) {
-      broken(seq, absl::StrCat("event ", seq,
-                               " was altered: its contents no longer match its hash"));
-      break;
+      broken(seq,
+             absl::StrCat("event ", seq, " was altered: its contents no longer match its hash"));
+      return absl::OkStatus();
     }
-    expected_prev = hash;
-    expected_seq = seq + 1;
+    cursor.prev_hash = hash;
+    cursor.next_seq = seq + 1;
     result.set_head_sequence(seq);
     result.set_head_hash(provisioning::ToHex(hash));
   }
+  if (rows < max_events || cursor.next_seq > last_seq) cursor.done = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> AuditHeadSequence(common::Database& db) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare("SELECT COALESCE(MAX(seq), 0) FROM audit_events"));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.ColumnInt(0) : 0;
+}
+
+absl::StatusOr<v1::VerifyAuditChainResponse> VerifyAudit(common::Database& db) {
+  v1::VerifyAuditChainResponse result;
+  result.set_intact(true);
+  AuditVerifyCursor cursor;
+  RETURN_IF_ERROR(VerifyAuditPiece(db, std::numeric_limits<int64_t>::max(),
+                                   std::numeric_limits<int>::max(), cursor, result));
   return result;
 }
 
@@ -183,11 +213,21 @@ std::string JsonObject(const std::vector<std::pair<std::string, std::string>>& f
     std::string out;
     for (char c : in) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));

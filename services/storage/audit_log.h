@@ -46,12 +46,31 @@ struct AuditFilter {
   int limit = 100;
 };
 
+// The SQL ListAudit runs for `filter` (for EXPLAIN QUERY PLAN in tests).
+std::string ListAuditSql(const AuditFilter& filter);
 // Events matching `filter` with seq > after_seq, in sequence order, at most `limit`.
 absl::StatusOr<std::vector<v1::AuditEvent>> ListAudit(common::Database& db,
                                                       const AuditFilter& filter);
 
-// Recomputes the whole chain.
+// Recomputes the whole chain, in one read.
 absl::StatusOr<v1::VerifyAuditChainResponse> VerifyAudit(common::Database& db);
+
+// Where a verification done in pieces stands. The chain is append-only, so it can be checked a
+// piece at a time, each piece in its own read transaction: no snapshot is held for the whole
+// walk (a long-lived snapshot keeps checkpoints from recycling the WAL, which then grows for as
+// long as the walk takes) and no reader connection is held for it either.
+struct AuditVerifyCursor {
+  int64_t next_seq = 1;
+  std::string prev_hash;  // of the event before next_seq; empty before the first
+  bool done = false;      // the chain up to `last_seq` is checked, or a break was found
+};
+// Checks up to `max_events` events from cursor.next_seq on, none after `last_seq` (the head
+// when the walk began), adding what it finds to `result` (start with intact=true). Sets
+// cursor.done at the end or at the first break.
+absl::Status VerifyAuditPiece(common::Database& db, int64_t last_seq, int max_events,
+                              AuditVerifyCursor& cursor, v1::VerifyAuditChainResponse& result);
+// The sequence of the newest event (0 for an empty chain).
+absl::StatusOr<int64_t> AuditHeadSequence(common::Database& db);
 
 // Builds a JSON object from key/value pairs of strings, with proper escaping, keys in the
 // order given (deterministic).

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/migration.h"
 #include "common/status_macros.h"
@@ -18,15 +20,58 @@
 
 namespace camfleet::storage {
 
+namespace {
+
+absl::Status RefuseCorrupt(const std::string& path, const absl::Status& s) {
+  if (s.code() != absl::StatusCode::kDataLoss) return s;
+  return absl::DataLossError(
+      absl::StrCat("database ", path, " is corrupt (", s.message(),
+                   "); the server will not run on it: restore it from a backup"));
+}
+
+// PRAGMA quick_check: every page readable, b-trees well formed, records sane; it skips
+// integrity_check's cross-check of every index against its table, so it costs one pass over the
+// file (150 MB: 0.22 s from the page cache, integrity_check 0.34 s) instead of a sort per index.
+absl::Status QuickCheck(common::Database& db) {
+  absl::StatusOr<common::Statement> check = db.Prepare("PRAGMA quick_check(20)");
+  if (!check.ok()) return RefuseCorrupt(db.path(), check.status());
+  std::vector<std::string> problems;
+  while (true) {
+    absl::StatusOr<bool> row = check->Step();
+    if (!row.ok()) return RefuseCorrupt(db.path(), row.status());
+    if (!*row) break;
+    std::string line = check->ColumnText(0);
+    if (line != "ok") problems.push_back(std::move(line));
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      "database ", db.path(), " is corrupt (PRAGMA quick_check found: ",
+      absl::StrJoin(problems, "; "), "); the server will not run on it: restore it from a backup"));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    const common::Clock& clock,
                                                    const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store(path, clock, options));
-  ASSIGN_OR_RETURN(store->writer_db_, common::Database::Open(path));
+  if (options.must_exist) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      return absl::NotFoundError(
+          absl::StrCat("database ", path, " does not exist (", std::strerror(errno),
+                       "); check the path, or create a new fleet with `camfleetd init`"));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<common::Database>> writer = common::Database::Open(path);
+  if (!writer.ok()) return RefuseCorrupt(path, writer.status());
+  store->writer_db_ = *std::move(writer);
+  if (options.check_at_open) RETURN_IF_ERROR(QuickCheck(*store->writer_db_));
   RETURN_IF_ERROR(common::ApplyMigrations(*store->writer_db_, Migrations()));
   // From here COMMIT only writes the WAL; the syncer makes it durable before anyone is told.
   RETURN_IF_ERROR(store->writer_db_->Exec("PRAGMA synchronous=NORMAL"));
   RETURN_IF_ERROR(store->OpenWalForSync());
+  RETURN_IF_ERROR(store->SyncDirectory());
   ASSIGN_OR_RETURN(store->checkpoint_db_, common::Database::Open(path));
   // Replaces SQLite's auto-checkpoint, which would run inside the writer's COMMIT.
   sqlite3_wal_hook(store->writer_db_->handle(), &Store::OnWalCommit, store.get());
@@ -47,6 +92,29 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   pthread_setname_np(store->completer_.native_handle(), "store-complete");
   pthread_setname_np(store->checkpointer_.native_handle(), "store-ckpt");
   return store;
+}
+
+absl::Status Store::SyncDirectory() {
+  // A file that was just created (the WAL, made when the first connection opened the database;
+  // the database itself, by init) is durable only once its directory entry is: fdatasync of the
+  // file does not write the directory. SQLite syncs directories only for rollback journals.
+  std::string dir = path_;
+  const size_t slash = dir.find_last_of('/');
+  dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("opening directory ", dir, " to sync it: ", std::strerror(errno)));
+  }
+  absl::Status synced;
+  if (options_.sync_directory) {
+    synced = options_.sync_directory(fd);
+  } else if (::fsync(fd) != 0) {
+    synced = absl::UnavailableError(absl::StrCat(
+        "fsync of directory ", dir, " failed: ", std::strerror(errno), "; check the disk"));
+  }
+  ::close(fd);
+  return synced;
 }
 
 absl::Status Store::OpenWalForSync() {
@@ -88,8 +156,8 @@ void Store::Write(WriteFn fn, WriteDone done, absl::Time deadline) {
           "the store stopped taking writes after an fsync of its WAL failed; check the disk and "
           "restart the server");
     } else if (stopping_) {
-      refused = absl::UnavailableError(
-          "the store is shutting down; retry against the restarted server");
+      refused =
+          absl::UnavailableError("the store is shutting down; retry against the restarted server");
     } else if (static_cast<int64_t>(queue_.size()) >= options_.max_queued_writes) {
       ++stats_.queue_full_refusals;
       refused = absl::UnavailableError(absl::StrCat(
@@ -195,9 +263,8 @@ void Store::WriterLoop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Store* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return s->stopping_ || !s->queue_.empty();
-          },
+          +[](Store* s)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->stopping_ || !s->queue_.empty(); },
           this));
       if (queue_.empty() && stopping_) {
         writer_done_ = true;
@@ -214,13 +281,13 @@ void Store::WriterLoop() {
       // open a little for them. An intent is released just after its write is queued, so the
       // wait ends once the queue holds as many writes as intents are still held.
       if (announced_ > 0 && options_.group_wait > absl::ZeroDuration()) {
-        mu_.AwaitWithTimeout(
-            absl::Condition(
-                +[](Store* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-                  return s->stopping_ || static_cast<int>(s->queue_.size()) >= s->announced_;
-                },
-                this),
-            options_.group_wait);
+        mu_.AwaitWithTimeout(absl::Condition(
+                                 +[](Store* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+                                   return s->stopping_ ||
+                                          static_cast<int>(s->queue_.size()) >= s->announced_;
+                                 },
+                                 this),
+                             options_.group_wait);
         take();
       }
     }
@@ -234,9 +301,11 @@ void Store::WriterLoop() {
     if (failed_before) {
       // After a failed fsync nothing more is committed: a later fsync may "succeed" without the
       // pages the failed one lost, and must not make anything look durable (see SyncerLoop).
-      finished.results.assign(group.size(), absl::UnavailableError(
-          "the store stopped taking writes after an fsync of its WAL failed; check the disk "
-          "and restart the server"));
+      finished.results.assign(
+          group.size(),
+          absl::UnavailableError(
+              "the store stopped taking writes after an fsync of its WAL failed; check the disk "
+              "and restart the server"));
     } else {
       finished.results = CommitGroup(group, commits);
     }
@@ -252,11 +321,52 @@ void Store::WriterLoop() {
   }
 }
 
+namespace {
+
+// A write refused inside a transaction that was then undone (lost, or its COMMIT failed) may
+// have been refused because of an earlier write of the same transaction, which no longer
+// exists: its refusal is not an answer about the database. Tell it what happened instead.
+absl::Status RefusalOnUndoneWrites(const absl::Status& refusal, const absl::Status& cause) {
+  return absl::Status(
+      cause.code() == absl::StatusCode::kResourceExhausted ? cause.code()
+                                                           : absl::StatusCode::kUnavailable,
+      absl::StrCat("the write was refused (", refusal.message(),
+                   ") while writes committed with it were pending, and those were then rolled "
+                   "back (",
+                   cause.message(), "); the refusal may not hold: nothing was written, retry it"));
+}
+
+absl::Status RolledBackWithGroup(const absl::Status& cause) {
+  return absl::Status(cause.code() == absl::StatusCode::kResourceExhausted
+                          ? cause.code()
+                          : absl::StatusCode::kUnavailable,
+                      absl::StrCat("the write was rolled back with its commit group (",
+                                   cause.message(), "); nothing was written, retry it"));
+}
+
+}  // namespace
+
 std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& commits) {
   common::Database& db = *writer_db_;
   std::vector<absl::Status> results(group.size());
   size_t next = 0;  // first job not yet run
   bool seq_taken = false;
+  // After the transaction [first, end) is undone by `cause`: no write of it stands, and a
+  // refusal that came after a write which did is rewritten (RefusalOnUndoneWrites). `loser`
+  // (the write whose failure ended the transaction) keeps its own error.
+  auto undo = [&](size_t first, size_t end, size_t loser, const absl::Status& cause) {
+    bool earlier_ok = false;
+    for (size_t i = first; i < end; ++i) {
+      group[i].after_commit.clear();
+      if (i == loser) continue;
+      if (results[i].ok()) {
+        results[i] = RolledBackWithGroup(cause);
+        earlier_ok = true;
+      } else if (earlier_ok && results[i].code() != absl::StatusCode::kDeadlineExceeded) {
+        results[i] = RefusalOnUndoneWrites(results[i], cause);
+      }
+    }
+  };
   while (next < group.size()) {
     absl::Status begin = db.Exec("BEGIN IMMEDIATE");
     if (!begin.ok()) {
@@ -284,11 +394,14 @@ std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& c
         s = group[next].fn(tx);
         if (s.ok()) {
           s = db.Exec("RELEASE job");
+          if (s.ok()) group[next].after_commit = tx.TakeAfterCommit();
         } else if (sqlite3_get_autocommit(db.handle()) == 0) {
           // Undo only this job's changes; the rest of the group goes on.
-          absl::Status undo = db.Exec("ROLLBACK TO job");
-          if (undo.ok()) undo = db.Exec("RELEASE job");
-          if (!undo.ok()) common::LogError("rolling back a failed write: ", undo.message());
+          absl::Status undo_job = db.Exec("ROLLBACK TO job");
+          if (undo_job.ok()) undo_job = db.Exec("RELEASE job");
+          if (!undo_job.ok()) {
+            common::LogError("rolling back a failed write: ", undo_job.message());
+          }
         }
       }
       results[next] = std::move(s);
@@ -298,13 +411,10 @@ std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& c
       if (sqlite3_get_autocommit(db.handle()) != 0) transaction_lost = true;
     }
     if (transaction_lost) {
-      for (size_t i = first; i + 1 < next; ++i) {
-        if (results[i].ok()) {
-          results[i] = absl::UnavailableError(
-              "the write was rolled back with its commit group after another write failed; "
-              "retry it");
-        }
-      }
+      const size_t loser = next - 1;
+      common::LogError("a write transaction of ", next - first,
+                       " writes was rolled back by a failing write: ", results[loser].message());
+      undo(first, next, loser, results[loser]);
       continue;
     }
     bool any_ok = false;
@@ -325,14 +435,15 @@ std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& c
     if (!commit.ok()) {
       db.Exec("ROLLBACK").IgnoreError();
       common::LogError("group commit of ", next - first, " writes failed: ", commit.message());
-      for (size_t i = first; i < next; ++i) {
-        if (results[i].ok()) {
-          results[i] = absl::UnavailableError(absl::StrCat("commit failed: ", commit.message()));
-        }
-      }
+      undo(first, next, next, common::Annotate(commit, "COMMIT failed"));
       continue;
     }
     ++commits;
+    // Committed: the writes' in-memory consequences may happen now, before the next group.
+    for (size_t i = first; i < next; ++i) {
+      for (auto& fn : group[i].after_commit) std::move(fn)();
+      group[i].after_commit.clear();
+    }
   }
   return results;
 }
@@ -381,9 +492,9 @@ void Store::SyncerLoop() {
       synced = SyncWal();
     }
     if (!synced.ok()) {
-      synced = absl::DataLossError(absl::StrCat(
-          "the write was committed but could not be made durable (", synced.message(),
-          "); it may be lost in a crash: check the disk"));
+      synced = absl::DataLossError(
+          absl::StrCat("the write was committed but could not be made durable (", synced.message(),
+                       "); it may be lost in a crash: check the disk"));
       common::LogError("store: ", synced.message(), "; refusing further writes");
     }
     absl::AnyInvocable<void(const absl::Status&)> tell;

@@ -37,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/call_deadline.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
 
@@ -48,10 +49,20 @@ class WriteTx {
   WriteTx(common::Database& db, absl::Time now) : db_(db), now_(now) {}
   common::Database& db() { return db_; }
   absl::Time now() const { return now_; }
+  // Runs `fn` on the writer thread right after the COMMIT of the transaction holding this write
+  // succeeds, before any later group runs; never if this write is rolled back (its own failure,
+  // or the loss of the whole transaction, or a failed COMMIT). For in-memory state that mirrors
+  // the database (the revocation set): changing it inside the write would leave it changed when
+  // the write is undone. `fn` must be quick and must not wait for the store.
+  void AfterCommit(absl::AnyInvocable<void() &&> fn) { after_commit_.push_back(std::move(fn)); }
+  std::vector<absl::AnyInvocable<void() &&>> TakeAfterCommit() {
+    return std::exchange(after_commit_, {});
+  }
 
  private:
   common::Database& db_;
   absl::Time now_;
+  std::vector<absl::AnyInvocable<void() &&>> after_commit_;
 };
 
 using WriteFn = absl::AnyInvocable<absl::Status(WriteTx&)>;
@@ -72,6 +83,15 @@ struct StoreOptions {
   // Most writes waiting for the writer; past it Write answers UNAVAILABLE at once (callers back
   // off and retry) instead of queuing without limit while the disk is slow.
   int max_queued_writes = 10'000;
+  // Makes the directory holding the database durable (open as `fd`) once the WAL exists, so
+  // the WAL's directory entry survives a power cut; empty means fsync. Tests count or fail it.
+  std::function<absl::Status(int fd)> sync_directory{};
+  // Open refuses a missing database file (NOT_FOUND) instead of creating it: `serve` runs on a
+  // database `init` made, and a mistyped path must not start an empty fleet.
+  bool must_exist = false;
+  // Checks the file at open with `PRAGMA quick_check` and refuses a corrupt one (DATA_LOSS,
+  // saying so). Its cost grows with the file (O(N), no index cross-check).
+  bool check_at_open = true;
 };
 
 struct StoreStats {
@@ -170,6 +190,8 @@ class Store {
     WriteFn fn;
     WriteDone done;
     absl::Time deadline = absl::InfiniteFuture();
+    // The write's WriteTx::AfterCommit functions, kept from its RELEASE until the COMMIT.
+    std::vector<absl::AnyInvocable<void() &&>> after_commit{};
   };
   // A group the writer has finished: its jobs with their results, waiting to be synced (if any
   // of them committed) and then completed.
@@ -183,6 +205,7 @@ class Store {
   Store(std::string path, const common::Clock& clock, const StoreOptions& options)
       : path_(std::move(path)), clock_(clock), options_(options) {}
   absl::Status OpenWalForSync();
+  absl::Status SyncDirectory();
   absl::Status ReadSnapshot(absl::FunctionRef<absl::Status(common::Database&)> fn);
   void WriterLoop();
   // Runs and commits `group`; the results are in the same order as the jobs.
@@ -230,7 +253,9 @@ class Store {
 };
 
 // Runs `fn(tx, response)` as a write and hands the filled response to `done` once committed, or
-// the error. The usual shape of a service's write method.
+// the error. The usual shape of a service's write method. The write carries the deadline of the
+// RPC being handled on this thread (common::CurrentCallDeadline, set by rpc::HandleWrite), so a
+// write whose caller gave up before the writer reached it is not done (Store::Write).
 template <typename Resp, typename Fn>
 void WriteWithResponse(Store& store, Fn fn, absl::AnyInvocable<void(absl::StatusOr<Resp>)> done) {
   auto resp = std::make_shared<Resp>();
@@ -242,7 +267,8 @@ void WriteWithResponse(Store& store, Fn fn, absl::AnyInvocable<void(absl::Status
         } else {
           done(std::move(s));
         }
-      });
+      },
+      common::CurrentCallDeadline());
 }
 
 }  // namespace camfleet::storage

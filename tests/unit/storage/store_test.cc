@@ -4,10 +4,12 @@
 #include "services/storage/store.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -21,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/call_deadline.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
 #include "gmock/gmock.h"
@@ -285,6 +288,307 @@ TEST_F(StoreTest, WriteThatEndsTheWholeTransactionLeavesNoWriteAcknowledgedWrong
           << (items.count(key) == 1 ? "in the file" : "not in the file");
     }
   }
+}
+
+// A refusal decided inside a transaction that is then undone may rest on a write that no longer
+// exists ("already exists" because of a row the same group inserted): it must not reach the
+// caller as a fact about the database.
+TEST_F(StoreTest, RefusalRestingOnAWriteOfALostTransactionIsReportedAsARetry) {
+  ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec(
+        "CREATE TABLE poison (x);"
+        "CREATE TRIGGER poison_rolls_back BEFORE INSERT ON poison "
+        "BEGIN SELECT RAISE(ROLLBACK, 'the disk went away'); END;");
+  }),
+              IsOk());
+  absl::Notification entered;
+  absl::Notification release;
+  Results results;
+  store_->Write(
+      [&](WriteTx&) {
+        entered.Notify();
+        release.WaitForNotificationWithTimeout(kWait);
+        return absl::OkStatus();
+      },
+      results.Slot("blocker"));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(kWait));
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "x"); }, results.Slot("first"));
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "x"); }, results.Slot("second"));
+  store_->Write([](WriteTx& tx) { return tx.db().Exec("INSERT INTO poison VALUES (1)"); },
+                results.Slot("poison"));
+  release.Notify();
+  ASSERT_TRUE(results.WaitFor(4));
+  EXPECT_EQ(Items().count("x"), 0u);
+  EXPECT_THAT(results.Of("first"), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("retry")));
+  // Not ALREADY_EXISTS: the "x" it collided with was rolled back.
+  EXPECT_THAT(results.Of("second"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("rolled back")));
+  EXPECT_THAT(results.Of("poison"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("the disk went away")));
+}
+
+TEST_F(StoreTest, RefusalRestingOnAWriteOfAFailedCommitIsReportedAsARetry) {
+  // A deferred foreign key is checked at COMMIT: the write that breaks it succeeds, the COMMIT
+  // of its group fails and takes every write of the group with it.
+  ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY "
+        "DEFERRED)");
+  }),
+              IsOk());
+  absl::Notification entered;
+  absl::Notification release;
+  Results results;
+  store_->Write(
+      [&](WriteTx&) {
+        entered.Notify();
+        release.WaitForNotificationWithTimeout(kWait);
+        return absl::OkStatus();
+      },
+      results.Slot("blocker"));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(kWait));
+  store_->Write([](WriteTx& tx) { return tx.db().Exec("INSERT INTO child VALUES (42)"); },
+                results.Slot("orphan"));
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "x"); }, results.Slot("first"));
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "x"); }, results.Slot("second"));
+  release.Notify();
+  ASSERT_TRUE(results.WaitFor(4));
+  EXPECT_EQ(Items().count("x"), 0u);
+  EXPECT_THAT(results.Of("orphan"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("COMMIT failed")));
+  EXPECT_THAT(results.Of("first"), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("retry")));
+  EXPECT_THAT(results.Of("second"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("rolled back")));
+}
+
+TEST_F(StoreTest, AfterCommitRunsOnlyForWritesThatCommitted) {
+  ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec(
+        "CREATE TABLE poison (x);"
+        "CREATE TRIGGER poison_rolls_back BEFORE INSERT ON poison "
+        "BEGIN SELECT RAISE(ROLLBACK, 'the disk went away'); END;");
+  }),
+              IsOk());
+  absl::Mutex mu;
+  std::set<std::string> applied;
+  auto remember = [&](WriteTx& tx, const std::string& name) {
+    tx.AfterCommit([&, name] {
+      absl::MutexLock lock(&mu);
+      applied.insert(name);
+    });
+  };
+  absl::Notification entered;
+  absl::Notification release;
+  Results results;
+  store_->Write(
+      [&](WriteTx&) {
+        entered.Notify();
+        release.WaitForNotificationWithTimeout(kWait);
+        return absl::OkStatus();
+      },
+      results.Slot("blocker"));
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(kWait));
+  // Lost with the transaction the poison ends; then a new transaction for what follows.
+  store_->Write(
+      [&](WriteTx& tx) {
+        remember(tx, "lost");
+        return InsertItem(tx, "lost");
+      },
+      results.Slot("lost"));
+  store_->Write([](WriteTx& tx) { return tx.db().Exec("INSERT INTO poison VALUES (1)"); },
+                results.Slot("poison"));
+  store_->Write(
+      [&](WriteTx& tx) {
+        remember(tx, "refused");
+        return absl::FailedPreconditionError("refused after registering");
+      },
+      results.Slot("refused"));
+  // Runs its callback while the completer is on it: the AfterCommit ran before.
+  bool applied_before_done = false;
+  store_->Write(
+      [&](WriteTx& tx) {
+        remember(tx, "kept");
+        return InsertItem(tx, "kept");
+      },
+      [&](absl::Status s) {
+        {
+          absl::MutexLock lock(&mu);
+          applied_before_done = applied.count("kept") == 1;
+        }
+        results.Slot("kept")(std::move(s));
+      });
+  release.Notify();
+  ASSERT_TRUE(results.WaitFor(5));
+  EXPECT_THAT(results.Of("kept"), IsOk());
+  EXPECT_FALSE(results.Of("lost").ok());
+  EXPECT_TRUE(applied_before_done);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(applied, std::set<std::string>{"kept"});
+}
+
+// The RPC's deadline reaches the writer without every service passing it: WriteWithResponse
+// takes the one the gRPC edge set for the thread.
+TEST_F(StoreTest, WriteWithResponseCarriesTheCallDeadlineOfItsThread) {
+  struct Resp {
+    int n = 0;
+  };
+  absl::Notification late_done;
+  absl::Status late_status;
+  {
+    common::ScopedCallDeadline deadline(absl::Now() - absl::Milliseconds(1));
+    WriteWithResponse<Resp>(
+        *store_, [](WriteTx& tx, Resp&) { return InsertItem(tx, "late"); },
+        [&](absl::StatusOr<Resp> r) {
+          late_status = r.status();
+          late_done.Notify();
+        });
+  }
+  ASSERT_TRUE(late_done.WaitForNotificationWithTimeout(kWait));
+  EXPECT_THAT(late_status, StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(common::CurrentCallDeadline(), absl::InfiniteFuture());
+  absl::Notification done;
+  absl::StatusOr<Resp> result;
+  WriteWithResponse<Resp>(
+      *store_,
+      [](WriteTx& tx, Resp& resp) {
+        resp.n = 7;
+        return InsertItem(tx, "in time");
+      },
+      [&](absl::StatusOr<Resp> r) {
+        result = std::move(r);
+        done.Notify();
+      });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(kWait));
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->n, 7);
+  EXPECT_EQ(Items(), std::set<std::string>{"in time"});
+}
+
+// ------------------------------------------------------------------------- a sick disk
+
+// A real full disk needs a small file system mounted for the test, which needs root; SQLite
+// reports the same SQLITE_FULL when the file reaches PRAGMA max_page_count, which is what this
+// uses (the store cannot tell the two apart, and says so in the message).
+TEST_F(StoreTest, FullDiskIsResourceExhaustedAndSaysTheDiskIsFull) {
+  ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+    absl::StatusOr<common::Statement> count = tx.db().Prepare("PRAGMA page_count");
+    if (!count.ok()) return count.status();
+    absl::StatusOr<bool> row = count->Step();
+    if (!row.ok()) return row.status();
+    return tx.db().Exec(absl::StrCat("PRAGMA max_page_count=", count->ColumnInt(0) + 4));
+  }),
+              IsOk());
+  const std::string big(64 * 1024, 'x');
+  absl::Status full = store_->WriteAndWait([&big](WriteTx& tx) { return InsertItem(tx, big); });
+  EXPECT_THAT(full, StatusIs(absl::StatusCode::kResourceExhausted,
+                             HasSubstr("disk holding the database is full")));
+  EXPECT_THAT(full, StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("free disk space")));
+  // A small write still fits and is not affected.
+  EXPECT_THAT(store_->WriteAndWait([](WriteTx& tx) { return InsertItem(tx, "small"); }), IsOk());
+  EXPECT_EQ(Items(), std::set<std::string>{"small"});
+}
+
+TEST(StoreOpenTest, MissingFileIsRefusedAndNotCreatedWhenItMustExist) {
+  TempDir dir;
+  common::FakeClock clock{absl::FromUnixSeconds(1700000000)};
+  StoreOptions options;
+  options.must_exist = true;
+  const std::string path = dir.File("typo.db");
+  EXPECT_THAT(Store::Open(path, clock, options),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("camfleetd init")));
+  EXPECT_FALSE(std::filesystem::exists(path));
+  options.must_exist = false;
+  EXPECT_THAT(Store::Open(path, clock, options), IsOk());
+  options.must_exist = true;
+  EXPECT_THAT(Store::Open(path, clock, options), IsOk());
+}
+
+TEST(StoreOpenTest, FileThatIsNotADatabaseIsRefusedAsCorrupt) {
+  TempDir dir;
+  common::FakeClock clock{absl::FromUnixSeconds(1700000000)};
+  const std::string path = dir.File("junk.db");
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::string junk(8192, 'j');
+    std::fwrite(junk.data(), 1, junk.size(), f);
+    std::fclose(f);
+  }
+  EXPECT_THAT(Store::Open(path, clock),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("restore it from a backup")));
+}
+
+TEST(StoreOpenTest, DamagedPageIsFoundAtOpenAndTheFileRefused) {
+  TempDir dir;
+  common::FakeClock clock{absl::FromUnixSeconds(1700000000)};
+  const std::string path = dir.File("damaged.db");
+  int64_t page_size = 0;
+  int64_t pages = 0;
+  {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, clock);
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->WriteAndWait([](WriteTx& tx) -> absl::Status {
+      absl::Status s =
+          tx.db().Exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
+      for (int i = 0; s.ok() && i < 2000; ++i) {
+        s = InsertItem(tx, absl::StrCat("item-", i, "-", std::string(100, 'p')));
+      }
+      return s;
+    }),
+                IsOk());
+    ASSERT_THAT((*store)->Read([&](common::Database& db) -> absl::Status {
+      absl::StatusOr<common::Statement> s = db.Prepare("PRAGMA page_size");
+      if (!s.ok()) return s.status();
+      if (absl::StatusOr<bool> row = s->Step(); !row.ok()) return row.status();
+      page_size = s->ColumnInt(0);
+      absl::StatusOr<common::Statement> c = db.Prepare("PRAGMA page_count");
+      if (!c.ok()) return c.status();
+      if (absl::StatusOr<bool> row = c->Step(); !row.ok()) return row.status();
+      pages = c->ColumnInt(0);
+      return absl::OkStatus();
+    }),
+                IsOk());
+  }  // closing the last connection checkpoints the WAL into the file
+  ASSERT_GT(pages, 10);
+  {
+    // Scribble over a page in the middle of the items table, as a failing disk might.
+    std::FILE* f = std::fopen(path.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fseek(f, static_cast<long>(page_size * (pages - 5) + 16), SEEK_SET), 0);
+    const std::string junk(static_cast<size_t>(page_size) - 32, '\xa5');
+    std::fwrite(junk.data(), 1, junk.size(), f);
+    std::fclose(f);
+  }
+  EXPECT_THAT(Store::Open(path, clock),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("is corrupt")));
+}
+
+TEST(StoreOpenTest, DirectoryIsSyncedOnceTheWalExists) {
+  TempDir dir;
+  common::FakeClock clock{absl::FromUnixSeconds(1700000000)};
+  const std::string path = dir.File("s.db");
+  int calls = 0;
+  bool wal_existed = false;
+  bool was_the_directory = false;
+  StoreOptions options;
+  options.sync_directory = [&](int fd) {
+    ++calls;
+    wal_existed = std::filesystem::exists(path + "-wal");
+    struct stat by_fd;
+    struct stat by_path;
+    was_the_directory = ::fstat(fd, &by_fd) == 0 && ::stat(dir.path().c_str(), &by_path) == 0 &&
+                        by_fd.st_ino == by_path.st_ino && by_fd.st_dev == by_path.st_dev;
+    return absl::OkStatus();
+  };
+  ASSERT_THAT(Store::Open(path, clock, options), IsOk());
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(wal_existed);
+  EXPECT_TRUE(was_the_directory);
+  // A directory that cannot be synced is a disk that cannot be trusted.
+  options.sync_directory = [](int) { return absl::UnavailableError("EIO from the test"); };
+  EXPECT_THAT(Store::Open(path, clock, options),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("EIO from the test")));
 }
 
 // ---------------------------------------------------------------------------- backpressure
@@ -680,7 +984,8 @@ TEST(StoreCheckpointTest, TheCheckpointerCopiesTheWalBackIntoTheDatabase) {
   (*store)->Shutdown();
   store->reset();
   // Everything is in the file, and the file is sound.
-  absl::StatusOr<std::unique_ptr<common::Database>> db = common::Database::Open(dir.File("store.db"));
+  absl::StatusOr<std::unique_ptr<common::Database>> db =
+      common::Database::Open(dir.File("store.db"));
   ASSERT_THAT(db, IsOk());
   absl::StatusOr<common::Statement> q = (*db)->Prepare("SELECT COUNT(*) FROM items");
   ASSERT_THAT(q, IsOk());
@@ -710,8 +1015,7 @@ TEST(StoreCheckpointTest, CheckpointsCopyAThresholdAtATimeAndTheWalStaysBounded)
                 IsOk());
     // The WAL never grows much past 8x the threshold: the writer restarts it there, or at a
     // later commit if the checkpointer was busy copying at that moment (seen: 338 frames).
-    ASSERT_LE(std::filesystem::file_size(wal), (9 * 40) * (4096 + 24) + 32)
-        << "after write " << i;
+    ASSERT_LE(std::filesystem::file_size(wal), (9 * 40) * (4096 + 24) + 32) << "after write " << i;
   }
   const StoreStats stats = (*store)->stats();
   EXPECT_GE(stats.wal_frames, kWrites);
@@ -753,8 +1057,7 @@ TEST(StoreWriteIntentTest, AnIntentThatNeverWritesHoldsAGroupOnlyGroupWait) {
   absl::StatusOr<std::unique_ptr<Store>> store = OpenItemsStore(dir, clock, options);
   ASSERT_THAT(store, IsOk());
   Store::WriteIntent intent = (*store)->AnnounceWrite();  // held to the end: never written
-  EXPECT_THAT((*store)->WriteAndWait([](WriteTx& tx) { return InsertItem(tx, "alone"); }),
-              IsOk());
+  EXPECT_THAT((*store)->WriteAndWait([](WriteTx& tx) { return InsertItem(tx, "alone"); }), IsOk());
 }
 
 TEST(StoreWriteIntentTest, ReleasingAnIntentUnwrittenEndsTheWait) {
@@ -768,7 +1071,7 @@ TEST(StoreWriteIntentTest, ReleasingAnIntentUnwrittenEndsTheWait) {
   std::optional<Store::WriteIntent> intent = (*store)->AnnounceWrite();
   (*store)->Write([](WriteTx& tx) { return InsertItem(tx, "waiting"); }, results.Slot("waiting"));
   absl::SleepFor(absl::Milliseconds(50));
-  intent.reset();  // the signing failed: no write will come
+  intent.reset();                   // the signing failed: no write will come
   ASSERT_TRUE(results.WaitFor(1));  // well before the hour
   EXPECT_THAT(results.Get().front().second, IsOk());
 }
@@ -906,6 +1209,99 @@ TEST_F(StoreTest, DeletedFirstEventIsReportedAtSequenceOne) {
   v1::VerifyAuditChainResponse r = Verify();
   EXPECT_FALSE(r.intact());
   EXPECT_EQ(r.first_broken_sequence(), 1);
+}
+
+// VerifyAuditChain walks a big chain in pieces, each in its own read transaction; the result
+// is the same as one walk, and a break at a piece boundary is still found where it is.
+v1::VerifyAuditChainResponse VerifyInPieces(const std::string& path, int piece, int* reads) {
+  absl::StatusOr<std::unique_ptr<common::Database>> db = common::Database::Open(path);
+  EXPECT_THAT(db, IsOk());
+  if (!db.ok()) return {};
+  absl::StatusOr<int64_t> head = AuditHeadSequence(**db);
+  EXPECT_THAT(head, IsOk());
+  v1::VerifyAuditChainResponse result;
+  result.set_intact(true);
+  AuditVerifyCursor cursor;
+  *reads = 0;
+  while (!cursor.done && *reads < 1000) {
+    EXPECT_THAT(VerifyAuditPiece(**db, head.value_or(0), piece, cursor, result), IsOk());
+    ++*reads;
+  }
+  return result;
+}
+
+TEST_F(StoreTest, ChainVerifiedInPiecesMatchesOneWalk) {
+  AppendEvents(50);
+  store_.reset();
+  const v1::VerifyAuditChainResponse whole = Verify();
+  int reads = 0;
+  const v1::VerifyAuditChainResponse pieces = VerifyInPieces(path_, 7, &reads);
+  EXPECT_TRUE(pieces.intact());
+  EXPECT_EQ(pieces.events_checked(), 50);
+  EXPECT_EQ(pieces.head_sequence(), whole.head_sequence());
+  EXPECT_EQ(pieces.head_hash(), whole.head_hash());
+  EXPECT_EQ(reads, 8);  // 7 pieces of 7 and one of 1
+}
+
+TEST_F(StoreTest, EventDeletedAtAPieceBoundaryIsFoundInPieces) {
+  AppendEvents(30);
+  TamperWith(
+      "DROP TRIGGER IF EXISTS audit_events_no_delete; DELETE FROM audit_events WHERE "
+      "seq = 15");
+  int reads = 0;
+  const v1::VerifyAuditChainResponse pieces = VerifyInPieces(path_, 7, &reads);
+  EXPECT_FALSE(pieces.intact());
+  EXPECT_EQ(pieces.first_broken_sequence(), 15);
+  EXPECT_THAT(pieces.problem(), HasSubstr("missing"));
+}
+
+// The audit list seeks on an index for every equality filter a caller can give (object, actor,
+// action, with or without a time range); the unfiltered list walks by sequence from its page
+// cursor on. A plan that walks the table for a filtered list
+// reads every event of a chain that grows forever.
+TEST_F(StoreTest, AuditListUsesAnIndexForEveryFilter) {
+  struct Shape {
+    std::string name;
+    AuditFilter filter;
+  };
+  std::vector<Shape> shapes;
+  auto add = [&](std::string name, auto set) {
+    AuditFilter f;
+    set(f);
+    shapes.push_back({std::move(name), f});
+  };
+  add("object", [](AuditFilter& f) { f.object_id = "CAM-1"; });
+  add("actor", [](AuditFilter& f) { f.actor = "alice"; });
+  add("action", [](AuditFilter& f) { f.action = "camera.issue"; });
+  // A time range alone still walks by sequence from the page cursor (the list is in sequence
+  // order and time_us is not monotonic in seq if the clock steps back): issue 10 item 7, open.
+  add("object+actor", [](AuditFilter& f) {
+    f.object_id = "CAM-1";
+    f.actor = "alice";
+  });
+  add("actor+action+range", [](AuditFilter& f) {
+    f.actor = "alice";
+    f.action = "camera.issue";
+    f.start_us = 1;
+    f.end_us = 2;
+  });
+  for (const Shape& shape : shapes) {
+    std::string plan;
+    ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+      absl::StatusOr<common::Statement> s =
+          db.Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", ListAuditSql(shape.filter)));
+      if (!s.ok()) return s.status();
+      while (true) {
+        absl::StatusOr<bool> row = s->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return absl::OkStatus();
+        absl::StrAppend(&plan, s->ColumnText(3), "; ");
+      }
+    }),
+                IsOk());
+    EXPECT_THAT(plan, HasSubstr("USING INDEX audit_by_")) << shape.name << ": " << plan;
+    EXPECT_THAT(plan, ::testing::Not(HasSubstr("SCAN audit_events"))) << shape.name;
+  }
 }
 
 TEST(AuditEncodingTest, FieldBoundariesCannotMove) {
