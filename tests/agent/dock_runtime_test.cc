@@ -14,9 +14,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/dock_cli.h"
@@ -31,6 +33,8 @@
 #include "provisioning/certificate.h"
 #include "provisioning/credential_bundle.h"
 #include "provisioning/file_io.h"
+#include "services/server/server.h"
+#include "services/storage/store.h"
 #include "tests/identity/tls_client.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -313,6 +317,64 @@ TEST_F(DockRuntimeTest, OfflineReadingsAndCheckoutsArriveExactlyOnceAfterTheServ
   ASSERT_THAT(held, IsOk());
   EXPECT_EQ(held->state(), v1::CAMERA_STATE_ISSUED);
   EXPECT_EQ(held->holder_badge(), "B200");
+}
+
+// The server takes a batch and never acknowledges it (its store's writer is held, as by a disk
+// that stopped answering): after the stall timeout on the dock's clock the dock tears the
+// stream down and reopens it, and once the server moves again everything arrives exactly once.
+TEST_F(DockRuntimeTest, StreamWithoutAnAckForTheStallTimeoutIsReopenedAndNothingIsLostOrDoubled) {
+  StartAgent();
+  WaitUntilSynced();
+
+  absl::Notification held;
+  absl::Notification release;
+  absl::Cleanup always_release = [&] {
+    if (!release.HasBeenNotified()) release.Notify();
+  };
+  server_->server().store().Write(
+      [&](storage::WriteTx&) {
+        held.Notify();
+        release.WaitForNotificationWithTimeout(kWait);
+        return absl::OkStatus();
+      },
+      [](absl::Status) {});
+  ASSERT_TRUE(held.WaitForNotificationWithTimeout(kWait));
+
+  // A check-out goes up in a batch the server cannot apply: no ack comes back.
+  absl::StatusOr<dockctl::v1::CheckoutResponse> out = Checkout("B100");
+  ASSERT_THAT(out, IsOk());
+  absl::SleepFor(absl::Milliseconds(500));  // real time for the batch to be sent
+  ASSERT_TRUE(runtime_->sync().state().connected);
+  EXPECT_GT(Backlog(), 0);
+
+  // Just under the stall timeout nothing happens; past it the stream is torn down.
+  clock_.Advance(absl::Seconds(50));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_TRUE(runtime_->sync().state().connected);
+  clock_.Advance(absl::Seconds(20));
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(runtime_->sync().state().last_error.message(), "no acknowledgement");
+  })) << runtime_->sync().state().last_error;
+
+  // The server moves again; the dock reconnects (after its backoff, on its clock) and resends.
+  release.Notify();
+  ASSERT_TRUE(WaitFor([&] {
+    clock_.Advance(absl::Seconds(1));
+    return runtime_->sync().state().connected && Backlog() == 0;
+  })) << "backlog " << Backlog() << "\n" << EventsText();
+  EXPECT_GE(runtime_->sync().state().streams_opened, 2);
+
+  EXPECT_EQ(ServerRows("SELECT applied FROM sync_positions WHERE lane = 1"),
+            static_cast<int64_t>(LastSequence(v1::SYNC_LANE_CUSTODY)));
+  EXPECT_EQ(ServerRows("SELECT COUNT(*) FROM health_readings"),
+            static_cast<int64_t>(LastSequence(v1::SYNC_LANE_TELEMETRY)));
+  v1::GetCustodyTrailRequest req;
+  req.set_serial(out->serial());
+  absl::StatusOr<v1::GetCustodyTrailResponse> trail =
+      admin_->Fleet(&v1::FleetService::Stub::GetCustodyTrail, req);
+  ASSERT_THAT(trail, IsOk());
+  ASSERT_EQ(trail->assignments_size(), 1);  // the check-out once, not once per stream
+  EXPECT_EQ(trail->assignments(0).holder_badge(), "B100");
 }
 
 TEST_F(DockRuntimeTest, CheckoutOfACameraLostCentrallyIsAConflictAndRefusedAfterTheNextView) {
