@@ -6,6 +6,7 @@
 
 #include "agent/dock_runtime.h"
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -374,6 +375,68 @@ TEST_F(DockRuntimeTest, StreamWithoutAnAckForTheStallTimeoutIsReopenedAndNothing
       admin_->Fleet(&v1::FleetService::Stub::GetCustodyTrail, req);
   ASSERT_THAT(trail, IsOk());
   ASSERT_EQ(trail->assignments_size(), 1);  // the check-out once, not once per stream
+  EXPECT_EQ(trail->assignments(0).holder_badge(), "B100");
+}
+
+// The control plane is put back to an older copy of its database (a restore, or a disk
+// replaced from last night's copy): its positions are behind what the dock had acknowledged.
+// The dock resends from the server's position out of what it keeps after acks, and the server
+// ends with every item once, the check-out made after the copy included.
+TEST_F(DockRuntimeTest, ServerPutBackToAnOlderCopyGetsWhatItLostResentOnce) {
+  StartAgent();
+  WaitUntilSynced();
+  const std::string db = server_->paths().Database();
+  const std::string copy = dir_.File("fleet-copy.db");
+  // The copy: the stopped server's files (database and write-ahead log).
+  server_->Shutdown();
+  for (const char* suffix : {"", "-wal"}) {
+    if (std::filesystem::exists(db + suffix)) {
+      std::filesystem::copy_file(db + suffix, copy + suffix);
+    }
+  }
+  ASSERT_THAT(server_->Restart(), IsOk());
+  admin_ = std::make_unique<TlsClient>(server_->AdminChannel());
+  RestartAgent();
+  WaitUntilSynced();
+
+  absl::StatusOr<dockctl::v1::CheckoutResponse> out = Checkout("B100");
+  ASSERT_THAT(out, IsOk());
+  clock_.Advance(absl::Minutes(5));  // a round of readings
+  ASSERT_TRUE(WaitFor([&] {
+    return runtime_->sync().state().connected && Backlog() == 0 &&
+           ServerRows("SELECT applied FROM sync_positions WHERE lane = 1") ==
+               static_cast<int64_t>(LastSequence(v1::SYNC_LANE_CUSTODY));
+  })) << "backlog " << Backlog();
+
+  server_->Shutdown();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+  for (const char* suffix : {"", "-wal"}) {
+    if (std::filesystem::exists(copy + suffix)) {
+      std::filesystem::copy_file(copy + suffix, db + suffix);
+    }
+  }
+  ASSERT_LT(ServerRows("SELECT applied FROM sync_positions WHERE lane = 1"),
+            static_cast<int64_t>(LastSequence(v1::SYNC_LANE_CUSTODY)));
+  ASSERT_THAT(server_->Restart(), IsOk());
+  admin_ = std::make_unique<TlsClient>(server_->AdminChannel());
+  RestartAgent();
+  ASSERT_TRUE(WaitFor([&] {
+    clock_.Advance(absl::Seconds(1));
+    return runtime_->sync().state().connected && Backlog() == 0 &&
+           ServerRows("SELECT applied FROM sync_positions WHERE lane = 1") ==
+               static_cast<int64_t>(LastSequence(v1::SYNC_LANE_CUSTODY));
+  })) << "backlog " << Backlog() << "\n" << EventsText();
+
+  EXPECT_EQ(ServerRows("SELECT applied FROM sync_positions WHERE lane = 2"),
+            static_cast<int64_t>(LastSequence(v1::SYNC_LANE_TELEMETRY)));
+  EXPECT_EQ(ServerRows("SELECT COUNT(*) FROM health_readings"),
+            static_cast<int64_t>(LastSequence(v1::SYNC_LANE_TELEMETRY)));
+  v1::GetCustodyTrailRequest req;
+  req.set_serial(out->serial());
+  absl::StatusOr<v1::GetCustodyTrailResponse> trail =
+      admin_->Fleet(&v1::FleetService::Stub::GetCustodyTrail, req);
+  ASSERT_THAT(trail, IsOk());
+  ASSERT_EQ(trail->assignments_size(), 1);
   EXPECT_EQ(trail->assignments(0).holder_badge(), "B100");
 }
 
