@@ -362,7 +362,9 @@ TEST_F(DockRuntimeTest, StreamWithoutAnAckForTheStallTimeoutIsReopenedAndNothing
   ASSERT_TRUE(WaitFor([&] {
     clock_.Advance(absl::Seconds(1));
     return runtime_->sync().state().connected && Backlog() == 0;
-  })) << "backlog " << Backlog() << "\n" << EventsText();
+  })) << "backlog "
+      << Backlog() << "\n"
+      << EventsText();
   EXPECT_GE(runtime_->sync().state().streams_opened, 2);
 
   EXPECT_EQ(ServerRows("SELECT applied FROM sync_positions WHERE lane = 1"),
@@ -406,7 +408,8 @@ TEST_F(DockRuntimeTest, ServerPutBackToAnOlderCopyGetsWhatItLostResentOnce) {
     return runtime_->sync().state().connected && Backlog() == 0 &&
            ServerRows("SELECT applied FROM sync_positions WHERE lane = 1") ==
                static_cast<int64_t>(LastSequence(v1::SYNC_LANE_CUSTODY));
-  })) << "backlog " << Backlog();
+  })) << "backlog "
+      << Backlog();
 
   server_->Shutdown();
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
@@ -425,7 +428,9 @@ TEST_F(DockRuntimeTest, ServerPutBackToAnOlderCopyGetsWhatItLostResentOnce) {
     return runtime_->sync().state().connected && Backlog() == 0 &&
            ServerRows("SELECT applied FROM sync_positions WHERE lane = 1") ==
                static_cast<int64_t>(LastSequence(v1::SYNC_LANE_CUSTODY));
-  })) << "backlog " << Backlog() << "\n" << EventsText();
+  })) << "backlog "
+      << Backlog() << "\n"
+      << EventsText();
 
   EXPECT_EQ(ServerRows("SELECT applied FROM sync_positions WHERE lane = 2"),
             static_cast<int64_t>(LastSequence(v1::SYNC_LANE_TELEMETRY)));
