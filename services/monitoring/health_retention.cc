@@ -1,5 +1,7 @@
 #include "services/monitoring/health_retention.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -32,6 +34,15 @@ absl::StatusOr<int64_t> HealthRetention::RunOnce(absl::Time now) {
 void HealthRetention::Start() {
   if (options_.interval <= absl::ZeroDuration() || thread_.joinable()) return;
   thread_ = std::thread([this] {
+    // The first run waits a while after start: a control plane just (re)started is busy with
+    // docks reconnecting and draining, and thinning can wait for a quieter moment.
+    const absl::Duration first_delay = std::min(options_.interval, absl::Minutes(10));
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Time until = absl::Now() + first_delay;
+      while (!stop_ && absl::Now() < until) cv_.WaitWithDeadline(&mu_, until);
+      if (stop_) return;
+    }
     while (true) {
       absl::StatusOr<int64_t> thinned = RunOnce(store_.clock().Now());
       if (!thinned.ok()) {

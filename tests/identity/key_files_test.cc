@@ -6,6 +6,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "provisioning/credential_bundle.h"
@@ -82,7 +85,9 @@ TEST_F(InitHomeKeyTest, KeysAreLoadableWithTheirModes) {
 class BundleKeyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<TlsTestServer>> server = TlsTestServer::Start();
+    TlsTestServerOptions options;
+    options.clock = &clock_;
+    absl::StatusOr<std::unique_ptr<TlsTestServer>> server = TlsTestServer::Start(options);
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     absl::StatusOr<ClientCredentials> qm = server_->IssueOperator("qm-alice", Role::kQuartermaster);
@@ -90,6 +95,7 @@ class BundleKeyTest : public ::testing::Test {
     qm_ = *std::move(qm);
   }
 
+  common::FakeClock clock_{absl::Now()};  // moved into renewal windows
   TempDir dir_;
   std::unique_ptr<TlsTestServer> server_;
   ClientCredentials qm_;
@@ -125,6 +131,7 @@ TEST_F(BundleKeyTest, ReplacedBundleKeyIsOwnerOnly) {
   req.set_csr_pem(next->csr_pem);
   v1::RenewOperatorCertificateResponse resp;
   auto stub = v1::ProvisioningService::NewStub(server_->Channel(qm_.bundle));
+  clock_.Advance(absl::Hours(24 * 21));  // into the 30-day certificate's renewal window
   ASSERT_TRUE(stub->RenewOperatorCertificate(TlsContext().get(), req, &resp).ok());
   absl::StatusOr<provisioning::PrivateKey> next_key =
       provisioning::PrivateKey::FromPem(next->key_pem);

@@ -8,6 +8,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "provisioning/key.h"
@@ -33,7 +36,9 @@ using ::testing::Pair;
 class OpensslTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<TlsTestServer>> server = TlsTestServer::Start();
+    TlsTestServerOptions options;
+    options.clock = &clock_;
+    absl::StatusOr<std::unique_ptr<TlsTestServer>> server = TlsTestServer::Start(options);
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     admin_ = std::make_unique<TlsClient>(server_->AdminChannel());
@@ -43,10 +48,12 @@ class OpensslTest : public ::testing::Test {
   std::string CaFile() const { return server_->paths().CaDir() + "/ca.crt"; }
 
   // `openssl verify -CAfile ca.crt` on `cert_pem`, written to a file named `name`.
+  // Checked at the server's time (openssl -attime), which a test may have moved ahead.
   CommandResult Verify(const std::string& cert_pem, const std::string& name) {
     const std::string path = files_.File(name);
     EXPECT_THAT(WriteTextFile(path, cert_pem), IsOk());
-    return RunOpenSsl({"verify", "-CAfile", CaFile(), path});
+    return RunOpenSsl({"verify", "-attime", absl::StrCat(absl::ToUnixSeconds(clock_.Now())),
+                       "-CAfile", CaFile(), path});
   }
 
   // A dock enrolled at POST-1 and its client.
@@ -58,6 +65,7 @@ class OpensslTest : public ::testing::Test {
     return std::make_unique<TlsClient>(server_->Channel(dock->credentials.bundle));
   }
 
+  common::FakeClock clock_{absl::Now()};
   TempDir files_;
   std::unique_ptr<TlsTestServer> server_;
   std::unique_ptr<TlsClient> admin_;
@@ -117,6 +125,7 @@ TEST_F(OpensslTest, VerifiesRenewedDockCertificate) {
   ASSERT_NE(dock, nullptr);
   absl::StatusOr<KeyAndCsr> next = MakeKeyAndCsr("post-1-dock-1");
   ASSERT_THAT(next, IsOk());
+  clock_.Advance(absl::Hours(24 * 61));  // into the dock certificate's renewal window
   absl::StatusOr<v1::RenewDockCertificateResponse> renewed = dock->RenewDock(next->csr_pem);
   ASSERT_THAT(renewed, IsOk());
   CommandResult r = Verify(renewed->certificate().certificate_pem(), "renewed.pem");

@@ -72,6 +72,7 @@ class CliTlsTest : public ::testing::Test {
     options.home = init.home;
     options.listen = {"127.0.0.1:0"};
     options.insecure_dev = false;
+    options.clock = &clock_;
     absl::StatusOr<std::unique_ptr<server::Server>> server = server::Server::Start(options);
     ASSERT_THAT(server, IsOk());
     server_ = std::move(*server);
@@ -113,7 +114,9 @@ class CliTlsTest : public ::testing::Test {
 
   TempDir dir_;
   int homes_ = 0;
-  common::RealClock clock_;
+  // The server's and the command line's time: the real time until a test moves it (renewal
+  // windows are weeks away).
+  common::FakeClock clock_{absl::Now()};
   std::unique_ptr<server::Server> server_;
   std::string admin_;
 };
@@ -180,6 +183,12 @@ TEST_F(CliTlsTest, OperatorListShowsRoleStateAndValidCertificates) {
 TEST_F(CliTlsTest, OperatorRenewReplacesTheBundleWithAWorkingOne) {
   const std::string bob = AddOperator("bob", "quartermaster");
   const std::string before = SerialOf(bob);
+  // Too early: the server refuses, and says when the window opens; the bundle is untouched.
+  Result early = As(bob, {"operator", "renew"});
+  EXPECT_NE(early.code, 0) << early;
+  EXPECT_THAT(early.err, HasSubstr("not due for renewal")) << early;
+  EXPECT_EQ(SerialOf(bob), before);
+  clock_.Advance(absl::Hours(24 * 21));  // into the 30-day certificate's renewal window
   Result r = As(bob, {"operator", "renew"});
   ASSERT_EQ(r.code, 0) << r;
   const std::string after = SerialOf(bob);
