@@ -11,6 +11,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "agent/certificate_keeper.h"
 #include "agent/clock_offset.h"
 #include "agent/dock_enrollment.h"
@@ -207,14 +209,17 @@ int Status(const DeskArgs& args, const DockEnvironment& env) {
   std::ostringstream o;
   o << "dock " << r->dock_id() << " at site " << (r->site_code().empty() ? "?" : r->site_code())
     << "\n";
-  o << std::left << std::setw(6) << "SLOT" << std::setw(16) << "CAMERA" << std::setw(12) << "STATE"
+  o << std::left << std::setw(6) << "SLOT" << std::setw(16) << "CAMERA" << std::setw(13) << "STATE"
     << std::setw(9) << "BATTERY"
     << "NOTE\n";
   for (const dockctl::v1::SlotStatus& s : r->slots()) {
     std::string note = s.refused_reason().empty() ? "" : "REFUSED: " + s.refused_reason();
     if (s.released()) note = "released";
+    // The state as people say it (AVAILABLE, LOST); --json keeps the enum's full name.
+    absl::string_view state = s.occupied() ? absl::string_view(s.state()) : "";
+    absl::ConsumePrefix(&state, "CAMERA_STATE_");
     o << std::left << std::setw(6) << s.slot() << std::setw(16) << (s.occupied() ? s.serial() : "-")
-      << std::setw(12) << (s.occupied() ? s.state() : "") << std::setw(9)
+      << std::setw(13) << std::string(state) << std::setw(9)
       << (s.has_health() ? absl::StrCat(s.battery_percent(), "%")
                          : std::string(s.occupied() ? "?" : ""))
       << note << "\n";

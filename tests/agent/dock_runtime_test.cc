@@ -535,6 +535,10 @@ TEST_F(DockRuntimeTest, StatusShowsSlotsBacklogAndSync) {
   ASSERT_EQ(Cli({"status", "--dir", dock_dir_}), 0);
   EXPECT_THAT(cli_out_, HasSubstr(kCam2));
   EXPECT_THAT(cli_out_, HasSubstr("sync: connected"));
+  // One line per slot with its columns apart: "1  CAM-0001  AVAILABLE  100%".
+  EXPECT_THAT(cli_out_, ::testing::ContainsRegex(std::string(kCam1) + " +AVAILABLE +[0-9]+%"))
+      << cli_out_;
+  EXPECT_THAT(cli_out_, ::testing::Not(HasSubstr("CAMERA_STATE_"))) << cli_out_;
   ASSERT_EQ(Cli({"status", "--dir", dock_dir_, "--json"}), 0);
   EXPECT_THAT(cli_out_, HasSubstr("\"dock_id\": \"post-1-dock-1\""));
 }
