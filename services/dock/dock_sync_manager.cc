@@ -294,6 +294,24 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
     applied = item.sequence();
   }
   if (pos.custody != before.custody || pos.telemetry != before.telemetry) {
+    // The outbox rows this batch delivered (a thinned range is one row), for the dock's
+    // backlog as the server shows it between hellos.
+    uint64_t delivered_items = 0;
+    uint64_t delivered_bytes = 0;
+    for (const v1::OutboxItem& item : batch.items()) {
+      const bool custody = item.lane() == v1::SYNC_LANE_CUSTODY;
+      const uint64_t lane_before = custody ? before.custody : before.telemetry;
+      const uint64_t lane_after = custody ? pos.custody : pos.telemetry;
+      const uint64_t last = item.has_thinned()
+                                ? std::max(item.sequence(), item.thinned().thinned_through())
+                                : item.sequence();
+      if (last > lane_before && item.sequence() <= lane_after) {
+        ++delivered_items;
+        delivered_bytes += item.ByteSizeLong();
+      }
+    }
+    RETURN_IF_ERROR(
+        storage::ReduceDockBacklog(tx_, session_.dock_row, delivered_items, delivered_bytes));
     RETURN_IF_ERROR(storage::PutSyncPositions(tx_, session_.dock_row, session_.epoch, pos));
     storage::AuditDetails details = {{"epoch", session_.epoch},
                                      {"custody_applied", absl::StrCat(pos.custody)},

@@ -83,6 +83,21 @@ absl::Status PutDockReport(WriteTx& tx, int64_t dock_id, const DockReport& r) {
   return touch.Run();
 }
 
+absl::Status ReduceDockBacklog(WriteTx& tx, int64_t dock_id, uint64_t items, uint64_t bytes) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   tx.db().Prepare("UPDATE dock_status SET "
+                                   "backlog_items = MAX(0, backlog_items - ?1), "
+                                   "backlog_bytes = CASE WHEN backlog_items <= ?1 THEN 0 "
+                                   "ELSE MAX(0, backlog_bytes - ?2) END "
+                                   "WHERE dock_id = ?3"));
+  s.Bind(1, ToInt(items)).Bind(2, ToInt(bytes)).Bind(3, dock_id);
+  RETURN_IF_ERROR(s.Run());
+  ASSIGN_OR_RETURN(common::Statement touch,
+                   tx.db().Prepare("UPDATE docks SET last_contact_us = ? WHERE id = ?"));
+  touch.Bind(1, common::ToMicros(tx.now())).Bind(2, dock_id);
+  return touch.Run();
+}
+
 absl::Status ReplaceDockSlots(WriteTx& tx, int64_t dock_id,
                               const std::vector<v1::SlotOccupant>& slots) {
   // Slots not named are empty now; occupants that did not change keep their since_us.

@@ -40,6 +40,10 @@ struct DockReport {
 };
 // Records the hello's report and the dock's last contact (the transaction's time).
 absl::Status PutDockReport(WriteTx& tx, int64_t dock_id, const DockReport& report);
+// Items the dock has delivered since its last report (hello): its reported backlog shrinks by
+// them (never below zero) and its last contact moves to now, so `dock list` does not show the
+// backlog of a stream's start after the backlog has drained.
+absl::Status ReduceDockBacklog(WriteTx& tx, int64_t dock_id, uint64_t items, uint64_t bytes);
 // Replaces the dock's slot occupants with `slots` (the hello's view of the slots).
 absl::Status ReplaceDockSlots(WriteTx& tx, int64_t dock_id,
                               const std::vector<v1::SlotOccupant>& slots);

@@ -271,7 +271,28 @@ TEST_F(DockSyncTest, AppliesItemsOnceAndAcksTheHighestSequencePerLane) {
   ASSERT_THAT(docks->docks(), SizeIs(1));
   EXPECT_TRUE(docks->docks(0).has_last_contact_time());
   EXPECT_EQ(docks->docks(0).agent_version(), "0.2.0");
-  EXPECT_EQ(docks->docks(0).backlog_items(), 7u);
+  EXPECT_EQ(docks->docks(0).backlog_items(), 7u);  // as the new hello reports it
+
+  // Between hellos the backlog shown shrinks by what the dock delivers (here 3 of 7 left
+  // after delivering 4), and never below zero however much more comes.
+  ASSERT_THAT(again->Send({Health(3, "CAM-0001", 2, 12, t0 + absl::Minutes(2), 61),
+                           Health(4, "CAM-0001", 2, 13, t0 + absl::Minutes(3), 62),
+                           Health(5, "CAM-0001", 2, 14, t0 + absl::Minutes(4), 63),
+                           Health(6, "CAM-0001", 2, 15, t0 + absl::Minutes(5), 64)}),
+              IsOk());
+  docks = admin_->Prov(&v1::ProvisioningService::Stub::ListDocks, docks_req);
+  ASSERT_THAT(docks, IsOk());
+  EXPECT_EQ(docks->docks(0).backlog_items(), 3u);
+  EXPECT_LT(docks->docks(0).backlog_bytes(), 4096u);
+  ASSERT_THAT(again->Send({Health(7, "CAM-0001", 2, 16, t0 + absl::Minutes(6), 65),
+                           Health(8, "CAM-0001", 2, 17, t0 + absl::Minutes(7), 66),
+                           Health(9, "CAM-0001", 2, 18, t0 + absl::Minutes(8), 67),
+                           Health(10, "CAM-0001", 2, 19, t0 + absl::Minutes(9), 68)}),
+              IsOk());
+  docks = admin_->Prov(&v1::ProvisioningService::Stub::ListDocks, docks_req);
+  ASSERT_THAT(docks, IsOk());
+  EXPECT_EQ(docks->docks(0).backlog_items(), 0u);
+  EXPECT_EQ(docks->docks(0).backlog_bytes(), 0u);
 }
 
 // Each item delivered three times, batches in shuffled order, reconnecting after every gap:
