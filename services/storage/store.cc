@@ -517,11 +517,17 @@ void Store::SyncerLoop() {
             if (r.ok()) r = synced;
           }
         }
-        to_complete_.push_back(std::move(g));
+        if (!tell) to_complete_.push_back(std::move(g));
       }
     }
-    // Outside the lock: the listener may call back into the store (health()).
-    if (tell) tell(failure);
+    if (tell) {
+      // The listener runs before the writes of the failed sync are answered, so a caller that
+      // hears DATA_LOSS finds the server already NOT_SERVING. Outside the lock: the listener
+      // may call back into the store (health()).
+      tell(failure);
+      absl::MutexLock lock(&mu_);
+      for (FinishedGroup& g : batch) to_complete_.push_back(std::move(g));
+    }
   }
 }
 
