@@ -28,43 +28,33 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/identity/tls_client.h"
+#include "tests/testing/db_query.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tls_test_server.h"
+#include "tests/testing/wait.h"
 
 namespace camfleet::agent {
 namespace {
 
 using ::camfleet::testing::ChildProcess;
 using ::camfleet::testing::IsOk;
+using ::camfleet::testing::QueryInt;
 using ::camfleet::testing::TempDir;
 using ::camfleet::testing::TlsClient;
 using ::camfleet::testing::TlsTestServer;
+using ::camfleet::testing::WaitFor;
 
 constexpr char kSite[] = "POST-1";
 // How many times the agent is killed. Each round lets it sync a little first.
 constexpr int kKills = 20;
 
-bool WaitFor(const std::function<bool()>& condition, absl::Duration deadline = absl::Seconds(60)) {
-  const absl::Time until = absl::Now() + deadline;
-  while (absl::Now() < until) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return condition();
-}
-
+// A value from the server's database over a read-only connection; a failed read fails the test.
 int64_t ServerValue(const std::string& db_path, const std::string& sql) {
-  common::OpenOptions ro;
-  ro.read_only = true;
-  absl::StatusOr<std::unique_ptr<common::Database>> db = common::Database::Open(db_path, ro);
-  if (!db.ok()) return -1;
-  absl::StatusOr<common::Statement> st = (*db)->Prepare(sql);
-  if (!st.ok()) return -2;
-  absl::StatusOr<bool> row = st->Step();
-  if (!row.ok() || !*row) return -3;
-  return st->ColumnInt(0);
+  absl::StatusOr<int64_t> value = QueryInt(db_path, sql);
+  EXPECT_THAT(value, IsOk()) << sql;
+  return value.ok() ? *value : -1;
 }
 
 TEST(DockKillTest, AgentKilledMidSyncLosesNothingAndAppliesNothingTwice) {

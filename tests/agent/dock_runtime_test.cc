@@ -37,9 +37,11 @@
 #include "services/server/server.h"
 #include "services/storage/store.h"
 #include "tests/identity/tls_client.h"
+#include "tests/testing/db_query.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tls_test_server.h"
+#include "tests/testing/wait.h"
 
 namespace camfleet::agent {
 namespace {
@@ -49,6 +51,7 @@ using ::camfleet::testing::StatusIs;
 using ::camfleet::testing::TempDir;
 using ::camfleet::testing::TlsClient;
 using ::camfleet::testing::TlsTestServer;
+using ::camfleet::testing::WaitFor;
 using ::testing::HasSubstr;
 
 constexpr char kDockId[] = "post-1-dock-1";
@@ -56,29 +59,6 @@ constexpr char kSite[] = "POST-1";
 constexpr char kCam1[] = "CAM-0001";
 constexpr char kCam2[] = "CAM-0002";
 constexpr absl::Duration kWait = absl::Seconds(60);
-
-// Polls `condition` until it holds or `deadline` passes.
-bool WaitFor(const std::function<bool()>& condition, absl::Duration deadline = kWait) {
-  const absl::Time until = absl::Now() + deadline;
-  while (absl::Now() < until) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return condition();
-}
-
-// Rows of the server's database, read the way an auditor would: a read-only connection.
-int64_t CountServerRows(const std::string& db_path, const std::string& sql) {
-  common::OpenOptions ro;
-  ro.read_only = true;
-  absl::StatusOr<std::unique_ptr<common::Database>> db = common::Database::Open(db_path, ro);
-  if (!db.ok()) return -1;
-  absl::StatusOr<common::Statement> st = (*db)->Prepare(sql);
-  if (!st.ok()) return -2;
-  absl::StatusOr<bool> row = st->Step();
-  if (!row.ok() || !*row) return -3;
-  return st->ColumnInt(0);
-}
 
 class DockRuntimeTest : public ::testing::Test {
  protected:
@@ -209,8 +189,12 @@ class DockRuntimeTest : public ::testing::Test {
     return s.ok() ? s->last_sequence : 0;
   }
 
+  // A value from the server's database, read as an auditor would (read-only connection); a
+  // failed read fails the test.
   int64_t ServerRows(const std::string& sql) {
-    return CountServerRows(server_->paths().Database(), sql);
+    absl::StatusOr<int64_t> value = testing::QueryInt(server_->paths().Database(), sql);
+    EXPECT_THAT(value, IsOk()) << sql;
+    return value.ok() ? *value : -1;
   }
 
   // What the agent said, for failure messages.

@@ -12,8 +12,8 @@ namespace camfleet::testing {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                     "/camfleet-test-XXXXXX";
+  std::string tmpl =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/camfleet-test-XXXXXX";
   char* made = mkdtemp(tmpl.data());
   if (made == nullptr) {
     ADD_FAILURE() << "mkdtemp failed for " << tmpl;
