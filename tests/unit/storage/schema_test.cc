@@ -1,17 +1,12 @@
 // The embedded migrations against the readable schema.sql, and what the store does on open.
 
 #include <cstdint>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "common/clock.h"
 #include "common/migration.h"
 #include "common/sqlite.h"
@@ -19,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "services/storage/migrations.h"
 #include "services/storage/store.h"
+#include "tests/testing/schema_check.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -29,7 +25,10 @@
 namespace camfleet::storage {
 namespace {
 
+using ::camfleet::testing::ExpectMigrationsGiveSchema;
 using ::camfleet::testing::IsOk;
+using ::camfleet::testing::NormaliseSql;
+using ::camfleet::testing::SchemaOf;
 using ::camfleet::testing::StatusIs;
 using ::camfleet::testing::TempDir;
 using ::testing::AllOf;
@@ -41,52 +40,6 @@ std::unique_ptr<common::Database> OpenOrDie(const std::string& path) {
   absl::StatusOr<std::unique_ptr<common::Database>> db = common::Database::Open(path);
   EXPECT_THAT(db, IsOk());
   return db.ok() ? *std::move(db) : nullptr;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Drops "--" comments and collapses whitespace, so that formatting and comments inside a
-// CREATE statement do not count as differences but every token does.
-std::string Normalise(absl::string_view sql) {
-  std::vector<std::string> lines;
-  for (absl::string_view line : absl::StrSplit(sql, '\n')) {
-    const size_t comment = line.find("--");
-    lines.emplace_back(line.substr(0, comment));
-  }
-  std::string joined = absl::StrJoin(lines, " ");
-  std::string out;
-  bool space = false;
-  for (char c : joined) {
-    if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
-      space = true;
-      continue;
-    }
-    if (space && !out.empty()) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-  }
-  return out;
-}
-
-std::vector<std::string> SchemaOf(common::Database& db) {
-  std::vector<std::string> rows;
-  absl::StatusOr<common::Statement> s = db.Prepare(
-      "SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master ORDER BY type, name");
-  EXPECT_THAT(s, IsOk());
-  if (!s.ok()) return rows;
-  while (true) {
-    absl::StatusOr<bool> row = s->Step();
-    EXPECT_THAT(row, IsOk());
-    if (!row.ok() || !*row) break;
-    rows.push_back(absl::StrCat(s->ColumnText(0), " ", s->ColumnText(1), " ON ", s->ColumnText(2),
-                                ": ", Normalise(s->ColumnText(3))));
-  }
-  return rows;
 }
 
 int64_t PragmaInt(common::Database& db, const std::string& pragma) {
@@ -114,29 +67,13 @@ TEST(SchemaTest, MigrationsAreNumberedFromOneWithoutGaps) {
 }
 
 TEST(SchemaTest, AllMigrationsTogetherEqualSchemaSql) {
-  TempDir dir;
-  std::unique_ptr<common::Database> migrated = OpenOrDie(dir.File("migrated.db"));
-  std::unique_ptr<common::Database> readable = OpenOrDie(dir.File("readable.db"));
-  ASSERT_NE(migrated, nullptr);
-  ASSERT_NE(readable, nullptr);
-  ASSERT_THAT(common::ApplyMigrations(*migrated, Migrations()), IsOk());
-  const std::string schema_sql =
-      ReadFile(absl::StrCat(CAMFLEET_SOURCE_DIR, "/services/storage/schema.sql"));
-  ASSERT_THAT(schema_sql, Not(IsEmpty())) << "could not read schema.sql";
-  ASSERT_THAT(readable->Exec(schema_sql), IsOk());
-
-  const std::vector<std::string> from_migrations = SchemaOf(*migrated);
-  const std::vector<std::string> from_schema_sql = SchemaOf(*readable);
-  EXPECT_THAT(from_migrations, Not(IsEmpty()));
-  EXPECT_EQ(from_migrations, from_schema_sql)
-      << "migrations:\n  " << absl::StrJoin(from_migrations, "\n  ") << "\nschema.sql:\n  "
-      << absl::StrJoin(from_schema_sql, "\n  ");
+  ExpectMigrationsGiveSchema(Migrations(), CAMFLEET_SOURCE_DIR "/services/storage/schema.sql");
 }
 
 TEST(SchemaTest, NormaliseIgnoresLayoutAndCommentsButNotTokens) {
-  EXPECT_EQ(Normalise("CREATE TABLE a (\n  x INTEGER, -- why\n  y TEXT\n)"),
-            Normalise("CREATE TABLE a ( x INTEGER, y TEXT )"));
-  EXPECT_NE(Normalise("CREATE TABLE a (x INTEGER)"), Normalise("CREATE TABLE a (x TEXT)"));
+  EXPECT_EQ(NormaliseSql("CREATE TABLE a (\n  x INTEGER, -- why\n  y TEXT\n)"),
+            NormaliseSql("CREATE TABLE a ( x INTEGER, y TEXT )"));
+  EXPECT_NE(NormaliseSql("CREATE TABLE a (x INTEGER)"), NormaliseSql("CREATE TABLE a (x TEXT)"));
 }
 
 TEST(SchemaTest, MigratedDatabaseRecordsTheNewestVersion) {
