@@ -401,24 +401,38 @@ TEST_F(OutboxStoreTest, ResendFromReportsPrunedItemsAsLostAndCoversThem) {
   ExpectCountsMatchRows(*store);
 }
 
-class ThinningTest : public OutboxStoreTest {};
+class ThinningTest : public OutboxStoreTest {
+ protected:
+  // A store that holds 30 items, bytes no object, and thins down to half when full.
+  std::unique_ptr<OutboxStore> OpenThirtyItemStore() {
+    OutboxLimits limits;
+    limits.max_items = 30;
+    limits.max_bytes = int64_t{1} << 30;
+    limits.hard_max_bytes = int64_t{1} << 30;
+    limits.make_room_to = 0.5;  // down to 15 items, the new one included
+    return Open(limits);
+  }
+
+  // CAM-0001's readings at kStart + first..last minutes, the one at minute 10 flagged (kept,
+  // e.g. battery low). Returns how many appends found the outbox full.
+  int AppendReadings(OutboxStore& store, int first, int last) {
+    int full = 0;
+    for (int i = first; i <= last; ++i) {
+      AppendOptions options;
+      options.keep = i == 10;
+      absl::StatusOr<AppendResult> r =
+          store.Append(Reading("CAM-0001", kStart + absl::Minutes(i)), options);
+      EXPECT_THAT(r, IsOk()) << "minute " << i;
+      if (r.ok() && r->outbox_full) ++full;
+    }
+    return full;
+  }
+};
 
 TEST_F(ThinningTest, ThinsOldestReadingsIntoStubsAroundKeptOnes) {
-  OutboxLimits limits;
-  limits.max_items = 30;
-  limits.max_bytes = int64_t{1} << 30;
-  limits.hard_max_bytes = int64_t{1} << 30;
-  limits.make_room_to = 0.5;  // down to 15 items, the new one included
-  auto store = Open(limits);
+  auto store = OpenThirtyItemStore();
   ASSERT_NE(store, nullptr);
-  for (int i = 1; i <= 30; ++i) {
-    AppendOptions options;
-    options.keep = i == 10;  // e.g. battery low
-    absl::StatusOr<AppendResult> r =
-        store->Append(Reading("CAM-0001", kStart + absl::Minutes(i)), options);
-    ASSERT_THAT(r, IsOk());
-    EXPECT_FALSE(r->outbox_full);
-  }
+  EXPECT_EQ(AppendReadings(*store, 1, 30), 0);
   absl::StatusOr<AppendResult> r = store->Append(Reading("CAM-0001", kStart + absl::Minutes(31)));
   ASSERT_THAT(r, IsOk());
   EXPECT_TRUE(r->outbox_full);
@@ -449,18 +463,9 @@ TEST_F(ThinningTest, ThinsOldestReadingsIntoStubsAroundKeptOnes) {
 }
 
 TEST_F(ThinningTest, ASecondPassCoalescesWithTheStubsOfTheFirst) {
-  OutboxLimits limits;
-  limits.max_items = 30;
-  limits.max_bytes = int64_t{1} << 30;
-  limits.hard_max_bytes = int64_t{1} << 30;
-  limits.make_room_to = 0.5;
-  auto store = Open(limits);
+  auto store = OpenThirtyItemStore();
   ASSERT_NE(store, nullptr);
-  for (int i = 1; i <= 46; ++i) {
-    AppendOptions options;
-    options.keep = i == 10;
-    ASSERT_THAT(store->Append(Reading("CAM-0001", kStart + absl::Minutes(i)), options), IsOk());
-  }
+  AppendReadings(*store, 1, 46);
   // The first pass (at 31) left t1, t2-9, t10, t11-20, t21..t31; 32..46 came after.
   absl::StatusOr<AppendResult> r = store->Append(Reading("CAM-0001", kStart + absl::Minutes(47)));
   ASSERT_THAT(r, IsOk());
@@ -477,18 +482,9 @@ TEST_F(ThinningTest, ASecondPassCoalescesWithTheStubsOfTheFirst) {
 }
 
 TEST_F(ThinningTest, ResendFromInsideAStubSendsTheRestOfIt) {
-  OutboxLimits limits;
-  limits.max_items = 30;
-  limits.max_bytes = int64_t{1} << 30;
-  limits.hard_max_bytes = int64_t{1} << 30;
-  limits.make_room_to = 0.5;
-  auto store = Open(limits);
+  auto store = OpenThirtyItemStore();
   ASSERT_NE(store, nullptr);
-  for (int i = 1; i <= 31; ++i) {
-    AppendOptions options;
-    options.keep = i == 10;
-    ASSERT_THAT(store->Append(Reading("CAM-0001", kStart + absl::Minutes(i)), options), IsOk());
-  }
+  AppendReadings(*store, 1, 31);
   ASSERT_THAT(store->Acknowledge(v1::SYNC_LANE_TELEMETRY, 31), IsOk());
   // A restored server that had telemetry through 14 (sent before the readings were thinned).
   absl::StatusOr<ResendResult> resend = store->ResendFrom(v1::SYNC_LANE_TELEMETRY, 14);
