@@ -94,6 +94,12 @@ class CameraLink {
   // pending key the server refuses for good.
   virtual absl::StatusOr<std::string> CreateFreshCsr() = 0;
 
+  // For a renewal: the camera's signature with its CURRENT key over `csr_pem`, which must be
+  // the CSR of its pending key (camera_link.proto, ProveCurrentKey; provisioning/possession.h).
+  // The server renews a camera only with it, so a dock cannot renew a camera it does not hold.
+  // FAILED_PRECONDITION without a current or pending key; INVALID_ARGUMENT for another CSR.
+  virtual absl::StatusOr<std::string> ProveCurrentKey(const std::string& csr_pem) = 0;
+
   // Gives the camera a certificate for its pending (or current) key and the fleet CA; the camera
   // checks both and stores them. INVALID_ARGUMENT or FAILED_PRECONDITION, with the camera's
   // reason, if it refuses.

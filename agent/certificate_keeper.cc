@@ -3,6 +3,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/crl_store.h"
@@ -64,6 +65,35 @@ absl::StatusOr<provisioning::CertificateInfo> CheckIssued(
 
 std::string ValidityText(const provisioning::CertificateInfo& info) {
   return absl::StrCat("certificate ", info.serial_hex, " valid until ", FormatUtc(info.not_after));
+}
+
+// Fail closed: a renewal extends a camera's life by a year, so it needs revocation data this
+// dock can trust (crl_store.h, kCrlStaleGrace). FAILED_PRECONDITION saying why, or OK.
+absl::Status CrlRefusal(const std::optional<HeldCrl>& crl, absl::Time now) {
+  if (!crl.has_value()) {
+    return absl::FailedPreconditionError(
+        "this dock has never held a CRL, so it cannot tell a revoked camera; renewals wait until "
+        "it has fetched one");
+  }
+  if (CrlIsStale(*crl, now)) return absl::FailedPreconditionError(DescribeStaleCrl(*crl, now));
+  return absl::OkStatus();
+}
+
+// What a certificate from the server is checked against, and the CA certificates that go with
+// it into a bundle.
+struct Trust {
+  provisioning::CertificateVerifier verifier;
+  std::string pem;
+};
+
+// The CA certificates the server sent, if they have the root the dock was enrolled with (the
+// fleet may have rotated its issuing CA under the root: provisioning/README.md); the dock's own
+// when the server sent none or the same. PERMISSION_DENIED for another root.
+template <typename SessionT>
+absl::StatusOr<Trust> TrustOffered(const SessionT& s, const std::string& offered) {
+  if (offered.empty() || offered == s.bundle.ca_pem) return Trust{*s.verifier, s.bundle.ca_pem};
+  ASSIGN_OR_RETURN(provisioning::CertificateVerifier verifier, s.verifier->SameRoot(offered));
+  return Trust{std::move(verifier), offered};
 }
 
 // A camera clock off by less than this is not worth a word.
@@ -158,6 +188,13 @@ PassReport CertificateKeeper::RunPass(const std::vector<CameraSlot>& slots) {
   if (!usable) return report;  // no credentials to talk to anyone with
   // Before any camera: a revoked camera must be recognised before it is renewed or enrolled.
   report.actions.push_back(KeepCrl(session));
+  if (session.crl.has_value() && CrlIsStale(*session.crl, session.now)) {
+    const std::string text = DescribeStaleCrl(*session.crl, session.now);
+    report.actions.push_back(Failed(Action::Kind::kCrlStale, 0, session.dock.identity,
+                                    absl::FailedPreconditionError(text),
+                                    "no camera is renewed until a newer CRL arrives"));
+    if (options_.crl_stale) options_.crl_stale(session.crl->number, text);
+  }
   // Each slot on its own worker, with its own copy of the session.
   std::vector<std::pair<int, SlotJob*>> started;  // slot, job; nullptr: still busy from before
   for (const CameraSlot& slot : slots) {
@@ -298,16 +335,22 @@ Action CertificateKeeper::KeepDockCertificate(Session& s) {
     }
     return Failed(Action::Kind::kDockFailed, 0, dock_id, called, what);
   }
+  // The root stays the one the dock was enrolled with (a renewal answer is no place to change
+  // whom the dock trusts), but the fleet's issuing CAs may have been rotated under it: the
+  // dock takes them when they come with the same root.
+  absl::StatusOr<Trust> trust = TrustOffered(s, resp.ca_certificate_pem());
+  if (!trust.ok()) {
+    return Failed(Action::Kind::kDockFailed, 0, dock_id, trust.status(),
+                  "renewal: the server's CA certificates");
+  }
   absl::StatusOr<provisioning::CertificateInfo> issued =
-      CheckIssued(*s.verifier, resp.certificate().certificate_pem(), *csr_pem,
+      CheckIssued(trust->verifier, resp.certificate().certificate_pem(), *csr_pem,
                   provisioning::Role::kDock, dock_id, s.now);
   if (!issued.ok()) {
     return Failed(Action::Kind::kDockFailed, 0, dock_id, issued.status(), "renewal");
   }
-  // The CA stays the one the dock was enrolled with: a renewal answer is no place to change
-  // whom the dock trusts.
   if (absl::Status stored = provisioning::ReplaceCredentialBundle(
-          dir, *key, resp.certificate().certificate_pem(), s.bundle.ca_pem);
+          dir, *key, resp.certificate().certificate_pem(), trust->pem);
       !stored.ok()) {
     return Failed(Action::Kind::kDockFailed, 0, dock_id, stored,
                   absl::StrCat("certificate ", issued->serial_hex,
@@ -367,7 +410,9 @@ Action CertificateKeeper::KeepCrl(Session& s) {
   }
   // The CA in the answer is ignored: the CRL must be signed by the CA the dock was enrolled with.
   absl::StatusOr<HeldCrl> accepted =
-      store.Accept(static_cast<uint64_t>(resp.crl_number()), resp.crl_pem());
+      store.Accept(static_cast<uint64_t>(resp.crl_number()), resp.crl_pem(),
+                   {resp.revoked_factory_key_fingerprints().begin(),
+                    resp.revoked_factory_key_fingerprints().end()});
   if (!accepted.ok()) {
     return Failed(Action::Kind::kCrlFailed, 0, dock_id, accepted.status(),
                   absl::StrCat("CRL refused; ", in_force));
@@ -437,8 +482,12 @@ Action CertificateKeeper::KeepIdentifiedCamera(Session& s, const CameraSlot& slo
     enroll = true;
     why = absl::StrCat("its certificate ", revoked->serial_hex, " was superseded");
   } else {
+    // The CRL's verifier knows the fleet's current issuing CAs (they come with the CRL), so a
+    // camera renewed elsewhere after the issuing CA was replaced is recognised here too.
+    const provisioning::CertificateVerifier& trust =
+        s.crl.has_value() ? s.crl->verifier : *s.verifier;
     absl::StatusOr<provisioning::CertificateInfo> held =
-        s.verifier->VerifyForRenewal(identity.certificate_pem, s.now);
+        trust.VerifyForRenewal(identity.certificate_pem, s.now);
     if (!held.ok()) {
       // Not from this fleet, expired past its grace, or unreadable: the camera starts afresh and
       // the server decides whether it may.
@@ -456,6 +505,10 @@ Action CertificateKeeper::KeepIdentifiedCamera(Session& s, const CameraSlot& slo
                                  FormatUtc(decision.due_at)));
       }
       why = absl::StrCat("certificate ", held->serial_hex, " ", RenewalStateName(state));
+      if (absl::Status refusal = CrlRefusal(s.crl, s.now); !refusal.ok()) {
+        return Failed(Action::Kind::kCameraFailed, n, serial, refusal,
+                      absl::StrCat("renewal (", why, ") refused by the dock"));
+      }
     }
   }
   const Action::Kind failed = Action::Kind::kCameraFailed;
@@ -473,7 +526,12 @@ Action CertificateKeeper::KeepIdentifiedCamera(Session& s, const CameraSlot& slo
     return Failed(failed, n, serial, csr_pem.status(), step + ": the camera made no CSR");
   }
   std::string cert_pem;
+  std::string offered_ca_pem;
   absl::Status called;
+  // A camera on its supplier's factory certificate (which the dock cannot check: it trusts only
+  // the fleet CA) looks unenrolled here, but the server counts it enrolled: it renews into the
+  // fleet, proving the factory key (provisioning/README.md, proof of possession).
+  std::string step_now = step;
   if (enroll) {
     v1::EnrollCameraRequest req;
     req.set_serial(serial);
@@ -487,10 +545,33 @@ Action CertificateKeeper::KeepIdentifiedCamera(Session& s, const CameraSlot& slo
     });
     if (called.ok()) MeasureClock(s, sent, options_.clock->Now(), resp.server_time());
     cert_pem = resp.certificate().certificate_pem();
-  } else {
+    offered_ca_pem = resp.ca_certificate_pem();
+    if (absl::IsFailedPrecondition(called) && !identity.certificate_pem.empty() &&
+        absl::StrContains(called.message(), "already enrolled") &&
+        !provisioning::ParseCertificate(identity.certificate_pem).ok()) {
+      enroll = false;
+      step_now = "renewal";
+      why = "it holds its factory certificate";
+      // The same fail-closed rule as for a fleet certificate: a lost camera's factory key is
+      // known only from the revocation data that comes with the CRL.
+      if (absl::Status refusal = CrlRefusal(s.crl, s.now); !refusal.ok()) {
+        return Failed(Action::Kind::kCameraFailed, n, serial, refusal,
+                      absl::StrCat("renewal (", why, ") refused by the dock"));
+      }
+    }
+  }
+  if (!enroll) {
+    // The camera proves it holds its current key; the dock only relays (the server renews
+    // nothing without it).
+    absl::StatusOr<std::string> proof = slot.link->ProveCurrentKey(*csr_pem);
+    if (!proof.ok()) {
+      return Failed(failed, n, serial, proof.status(),
+                    step_now + ": the camera did not prove it holds its current key");
+    }
     v1::RenewCameraCertificateRequest req;
     req.set_serial(serial);
     req.set_csr_pem(*csr_pem);
+    req.set_current_key_signature(*std::move(proof));
     v1::RenewCameraCertificateResponse resp;
     absl::Time sent;
     called = RetryUnavailable(options_.retry, [&] {
@@ -501,20 +582,26 @@ Action CertificateKeeper::KeepIdentifiedCamera(Session& s, const CameraSlot& slo
     });
     if (called.ok()) MeasureClock(s, sent, options_.clock->Now(), resp.server_time());
     cert_pem = resp.certificate().certificate_pem();
+    offered_ca_pem = resp.ca_certificate_pem();
   }
   if (!called.ok()) {
     if (absl::IsUnavailable(called)) s.server_refusal = called;
     return Failed(failed, n, serial, called,
-                  absl::StrCat(step, " (", why, ") refused by the server"));
+                  absl::StrCat(step_now, " (", why, ") refused by the server"));
+  }
+  absl::StatusOr<Trust> trust = TrustOffered(s, offered_ca_pem);
+  if (!trust.ok()) {
+    return Failed(failed, n, serial, trust.status(), step_now + ": the server's CA certificates");
   }
   absl::StatusOr<provisioning::CertificateInfo> issued =
-      CheckIssued(*s.verifier, cert_pem, *csr_pem, provisioning::Role::kCamera, serial, s.now);
-  if (!issued.ok()) return Failed(failed, n, serial, issued.status(), step);
-  // The camera gets the CA the dock trusts, which the server's certificate chained to above.
-  if (absl::Status installed = slot.link->InstallCertificate(cert_pem, s.bundle.ca_pem);
+      CheckIssued(trust->verifier, cert_pem, *csr_pem, provisioning::Role::kCamera, serial, s.now);
+  if (!issued.ok()) return Failed(failed, n, serial, issued.status(), step_now);
+  // The camera gets the CA certificates the dock trusts (the root it was enrolled with, and the
+  // fleet's current issuing CAs), which the certificate chained to above.
+  if (absl::Status installed = slot.link->InstallCertificate(cert_pem, trust->pem);
       !installed.ok()) {
     return Failed(failed, n, serial, installed,
-                  absl::StrCat(step, ": certificate ", issued->serial_hex,
+                  absl::StrCat(step_now, ": certificate ", issued->serial_hex,
                                " was issued but the camera did not install it"));
   }
   return Done(

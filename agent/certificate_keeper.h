@@ -14,7 +14,9 @@
 // Between 1 and 2, the fleet CRL: fetched (ProvisioningService.GetCrl), checked against the
 // fleet CA and kept on disk (crl_store.h); with the server unreachable, the last one kept is
 // used. A camera whose certificate is on it is refused: not renewed, not enrolled, reported
-// (kCameraRefused) for a person to take it out of service.
+// (kCameraRefused) for a person to take it out of service. The dock fails closed on revocation
+// data it cannot trust: without any CRL, or with one stale past kCrlStaleGrace (reported as
+// kCrlStale and to KeeperOptions::crl_stale), it renews no camera.
 // Calls to the server are retried with backoff and jitter while UNAVAILABLE.
 //
 // Time: every answer that carries the server's time updates the dock's clock offset
@@ -38,6 +40,7 @@
 //
 // Not thread-safe: one pass at a time.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -74,6 +77,9 @@ struct Action {
     kCrlUpdated,    // a newer CRL was fetched, verified and stored
     kCrlUnchanged,  // the server's CRL is the one held
     kCrlFailed,     // no CRL fetched (or one refused); the one held, if any, stays in force
+    // The CRL in force is past its nextUpdate by more than kCrlStaleGrace (crl_store.h): no
+    // camera is renewed until a newer one arrives. A failure, and an alert (KeeperOptions).
+    kCrlStale,
   };
   Kind kind = Kind::kDockUpToDate;
   // 0 for the dock itself.
@@ -115,6 +121,9 @@ struct KeeperOptions {
   ClockOffset* clock_offset = nullptr;
   // How long a pass waits for one slot's work (real time), see above.
   absl::Duration slot_deadline = absl::Minutes(2);
+  // Called (on the pass's thread) with the CRL number and a description when a pass finds the
+  // CRL in force stale; the runtime raises DOCK_ALERT_KIND_CRL_STALE up the sync stream.
+  std::function<void(uint64_t crl_number, const std::string& message)> crl_stale = nullptr;
 };
 
 class CertificateKeeper {

@@ -16,8 +16,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "agent/server_connection.h"
+#include "agent/time_text.h"
 #include "provisioning/certificate.h"
 #include "provisioning/file_io.h"
 #include "provisioning/revocation.h"
@@ -26,7 +29,9 @@ namespace camfleet::agent {
 
 namespace {
 
-constexpr size_t kMaxCrlBytes = 8 * 1024 * 1024;
+// As large as the server may send (server_connection.h): a CRL that reached the dock must load
+// again after a restart.
+constexpr size_t kMaxCrlBytes = kMaxMessageFromServer;
 constexpr char kPrefix[] = "crl-";
 constexpr char kSuffix[] = ".pem";
 // The newest two: the one in force and the one before, in case the newest is found damaged.
@@ -61,6 +66,10 @@ std::string CrlStore::PathFor(uint64_t number) const {
   return provisioning::JoinPath(dir_, absl::StrFormat("%s%020u%s", kPrefix, number, kSuffix));
 }
 
+std::string CrlStore::FactoryPathFor(uint64_t number) const {
+  return provisioning::JoinPath(dir_, absl::StrFormat("factory-%020u.txt", number));
+}
+
 absl::StatusOr<std::optional<HeldCrl>> CrlStore::LoadNewest() const {
   absl::StatusOr<std::vector<uint64_t>> numbers = ListNumbers(dir_);
   if (!numbers.ok()) return numbers.status();
@@ -74,12 +83,21 @@ absl::StatusOr<std::optional<HeldCrl>> CrlStore::LoadNewest() const {
     if (!with.ok()) continue;
     // The number that orders CRLs is the one the CA signed, not a file name anyone could pick.
     if (with->CrlNumber() != number) continue;
-    return HeldCrl{number, std::move(file->data), *std::move(with)};
+    HeldCrl held{number, std::move(file->data), *std::move(with), {}};
+    if (absl::StatusOr<provisioning::FileContents> keys =
+            provisioning::ReadSmallFile(FactoryPathFor(number), kMaxCrlBytes);
+        keys.ok()) {
+      for (absl::string_view line : absl::StrSplit(keys->data, '\n', absl::SkipEmpty())) {
+        held.revoked_factory_keys.emplace_back(line);
+      }
+    }
+    return held;
   }
   return std::nullopt;
 }
 
-absl::StatusOr<HeldCrl> CrlStore::Accept(uint64_t number, absl::string_view pem) {
+absl::StatusOr<HeldCrl> CrlStore::Accept(uint64_t number, absl::string_view pem,
+                                         const std::vector<std::string>& factory_keys) {
   absl::StatusOr<provisioning::CertificateVerifier> with = ca_.WithCrl(pem);
   if (!with.ok()) {
     return absl::InvalidArgumentError(
@@ -105,6 +123,19 @@ absl::StatusOr<HeldCrl> CrlStore::Accept(uint64_t number, absl::string_view pem)
   if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::InternalError(absl::StrCat("creating ", dir_, ": ", std::strerror(errno)));
   }
+  // The factory list first: once the CRL file is there, its list is too.
+  std::string keys;
+  for (const std::string& key : factory_keys) {
+    if (key.empty() || key.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("CRL ", number, " refused: a revoked factory key is not lower-case hex"));
+    }
+    absl::StrAppend(&keys, key, "\n");
+  }
+  const std::string factory_path = FactoryPathFor(number);
+  std::error_code removed_ec;
+  std::filesystem::remove(factory_path, removed_ec);  // a leftover of a crash: rewrite it
+  if (absl::Status w = provisioning::WriteNewFile(factory_path, keys, 0644); !w.ok()) return w;
   const std::string path = PathFor(number);
   absl::Status written = provisioning::WriteNewFile(path, pem, 0644);
   // ALREADY_EXISTS: a file of that number that did not verify (LoadNewest passed over it).
@@ -127,14 +158,38 @@ absl::StatusOr<HeldCrl> CrlStore::Accept(uint64_t number, absl::string_view pem)
       if (kept++ < kKeep) continue;
       std::error_code ec;
       std::filesystem::remove(PathFor(n), ec);
+      std::filesystem::remove(FactoryPathFor(n), ec);
     }
   }
-  return HeldCrl{number, std::string(pem), *std::move(with)};
+  return HeldCrl{number, std::string(pem), *std::move(with), factory_keys};
+}
+
+bool CrlIsStale(const HeldCrl& crl, absl::Time now) {
+  std::optional<absl::Time> next = crl.verifier.CrlNextUpdate();
+  return next.has_value() && now - *next > kCrlStaleGrace;
+}
+
+std::string DescribeStaleCrl(const HeldCrl& crl, absl::Time now) {
+  std::optional<absl::Time> next = crl.verifier.CrlNextUpdate();
+  if (!next.has_value()) return absl::StrCat("CRL ", crl.number, " has no nextUpdate");
+  return absl::StrCat("CRL ", crl.number, " is stale: its nextUpdate was ", FormatUtc(*next), ", ",
+                      absl::FormatDuration(absl::Trunc(now - *next, absl::Hours(1))),
+                      " ago (grace ", absl::FormatDuration(kCrlStaleGrace),
+                      "); revoked cameras may go unrecognised until a newer CRL arrives");
 }
 
 std::optional<Revocation> FindRevocation(const HeldCrl& crl,
                                          const provisioning::CertificateVerifier& ca,
                                          absl::string_view cert_pem) {
+  if (!crl.revoked_factory_keys.empty()) {
+    absl::StatusOr<std::string> key = provisioning::CertificateKeyFingerprint(cert_pem);
+    if (key.ok() && std::find(crl.revoked_factory_keys.begin(), crl.revoked_factory_keys.end(),
+                              *key) != crl.revoked_factory_keys.end()) {
+      // A supplier's certificate: its serial is the supplier's; name the key instead.
+      return Revocation{absl::StrCat("factory certificate (key ", key->substr(0, 16), ")"),
+                        "keyCompromise", ""};
+    }
+  }
   absl::StatusOr<provisioning::CertificateInfo> info = provisioning::ParseCertificate(cert_pem);
   if (!info.ok()) return std::nullopt;
   // Only a certificate the fleet CA issued (checked at a moment it was valid, so that expiry

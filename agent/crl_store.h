@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -30,7 +31,25 @@ struct HeldCrl {
   std::string pem;
   // The fleet CA's verifier with this CRL applied.
   provisioning::CertificateVerifier verifier;
+  // Revoked supplier (factory) certificates, by the SHA-256 of their public key, as the server
+  // sent them with this CRL (GetCrlResponse.revoked_factory_key_fingerprints).
+  std::vector<std::string> revoked_factory_keys;
 };
+
+// How long past its nextUpdate a held CRL is still good enough to renew cameras with
+// (issue 11, item 7). The server's CRLs run 7 days; a post cut off for 30 days (a closed
+// mountain pass) must come back untouched, so the grace covers the whole 30 days and a week
+// more: 37 days past nextUpdate, 44 days after the CRL was made. Past it the dock fails
+// closed: it renews no camera and raises DOCK_ALERT_KIND_CRL_STALE, at the dock and up the
+// sync stream, until a newer CRL arrives. A dock that never had a CRL renews no camera either.
+inline constexpr absl::Duration kCrlStaleGrace = absl::Hours(24 * 37);
+
+// Whether `crl` is past its nextUpdate by more than kCrlStaleGrace at `now` (server time); a
+// CRL without nextUpdate is never stale by this test.
+bool CrlIsStale(const HeldCrl& crl, absl::Time now);
+
+// "CRL 42 is stale: its nextUpdate was 2026-01-01T00:00:00Z, 40d ago (grace 37d)".
+std::string DescribeStaleCrl(const HeldCrl& crl, absl::Time now);
 
 // Why a camera's certificate is refused.
 struct Revocation {
@@ -48,23 +67,28 @@ class CrlStore {
   // Errors only if the directory exists but cannot be read.
   absl::StatusOr<std::optional<HeldCrl>> LoadNewest() const;
 
-  // Keeps `pem` as CRL `number` if the fleet CA signed it and it is not older than the one held.
+  // Keeps `pem` as CRL `number` if the fleet CA signed it and it is not older than the one held,
+  // with `factory_keys` beside it (DIR/crl/factory-<number>.txt, written before the CRL file,
+  // so a CRL on disk always has its list).
   // Returns the CRL now in force (the new one, or the one held when `number` equals it).
   // INVALID_ARGUMENT if `pem` is not a CRL signed by the fleet CA; FAILED_PRECONDITION if
   // `number` is lower than that of the CRL held (which stays); errors from writing.
-  absl::StatusOr<HeldCrl> Accept(uint64_t number, absl::string_view pem);
+  absl::StatusOr<HeldCrl> Accept(uint64_t number, absl::string_view pem,
+                                 const std::vector<std::string>& factory_keys = {});
 
   const std::string& dir() const { return dir_; }
 
  private:
   std::string PathFor(uint64_t number) const;
+  std::string FactoryPathFor(uint64_t number) const;
 
   std::string dir_;
   provisioning::CertificateVerifier ca_;
 };
 
-// Whether `cert_pem` (a certificate issued by the fleet CA) is on `crl`: nullopt if it is not,
-// or if it is not a fleet certificate at all (then the CRL says nothing about it).
+// Whether `cert_pem` is revoked: a fleet certificate on `crl`, or any certificate whose key is
+// among crl.revoked_factory_keys (a supplier's factory certificate of a lost or retired
+// camera). nullopt otherwise.
 std::optional<Revocation> FindRevocation(const HeldCrl& crl,
                                          const provisioning::CertificateVerifier& ca,
                                          absl::string_view cert_pem);

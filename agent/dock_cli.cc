@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
@@ -18,12 +19,15 @@
 #include "agent/dock_enrollment.h"
 #include "agent/dock_paths.h"
 #include "agent/dock_runtime.h"
+#include "agent/firmware_cache.h"
 #include "agent/grpc_camera_link.h"
 #include "agent/local_control.h"
 #include "agent/outbox_item.h"
 #include "agent/retry.h"
 #include "agent/server_connection.h"
 #include "agent/time_text.h"
+#include "firmware/bundle.h"
+#include "common/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "provisioning/file_io.h"
 
@@ -51,7 +55,14 @@ struct RunArgs {
   std::string interval = "60s";
   std::string health_interval = "5m";
   std::string identify_interval = "2s";
+  std::string firmware_interval = "60s";
   bool once = false;
+};
+
+struct FirmwareArgs {
+  std::string dir;
+  std::string file;
+  bool json = false;
 };
 
 struct DeskArgs {
@@ -128,12 +139,15 @@ int RunAgent(const RunArgs& args, const std::map<int, std::string>& sockets,
              absl::Duration interval, const DockEnvironment& env) {
   absl::Duration health_interval;
   absl::Duration identify_interval;
+  absl::Duration firmware_interval;
   if (!absl::ParseDuration(args.health_interval, &health_interval) ||
       health_interval <= absl::ZeroDuration() ||
       !absl::ParseDuration(args.identify_interval, &identify_interval) ||
-      identify_interval <= absl::ZeroDuration()) {
-    *env.err << "error: --health-interval and --identify-interval are positive durations like "
-                "5m or 2s\n";
+      identify_interval <= absl::ZeroDuration() ||
+      !absl::ParseDuration(args.firmware_interval, &firmware_interval) ||
+      firmware_interval <= absl::ZeroDuration()) {
+    *env.err << "error: --health-interval, --identify-interval and --firmware-interval are "
+                "positive durations like 5m or 2s\n";
     return kExitUsage;
   }
   auto out_mu = std::make_shared<std::mutex>();
@@ -146,6 +160,7 @@ int RunAgent(const RunArgs& args, const std::map<int, std::string>& sockets,
   options.keeper_retry = MakeRetry(env);
   options.health_interval = health_interval;
   options.identify_interval = identify_interval;
+  options.firmware_interval = firmware_interval;
   options.events = [out_mu, out = env.out](const DockEvent& event) {
     std::lock_guard<std::mutex> lock(*out_mu);
     *out << FormatEvent(event) << "\n";
@@ -238,6 +253,175 @@ int Status(const DeskArgs& args, const DockEnvironment& env) {
                                     " (server minus dock)"
                               : std::string("not measured"))
     << "\n";
+  *env.out << o.str();
+  return kExitOk;
+}
+
+// The step names as people say them (SUCCEEDED, ROLLED_BACK).
+std::string StepName(v1::FirmwareInstallState state) {
+  absl::string_view name = v1::FirmwareInstallState_Name(state);
+  absl::ConsumePrefix(&name, "FIRMWARE_INSTALL_STATE_");
+  return std::string(name);
+}
+
+int ImportRelease(const FirmwareArgs& args, const DockEnvironment& env) {
+  absl::StatusOr<std::unique_ptr<FirmwareCache>> cache =
+      FirmwareCache::Open(DockPaths{args.dir}.Firmware());
+  if (!cache.ok()) return ReportCallError(cache.status(), env);
+  absl::StatusOr<provisioning::FileContents> file =
+      provisioning::ReadSmallFile(args.file, firmware::kMaxImageBytes + 64 * 1024);
+  if (!file.ok()) return ReportCallError(file.status(), env);
+  absl::StatusOr<firmware::Bundle> bundle = firmware::ParseBundle(file->data);
+  if (!bundle.ok()) return ReportCallError(bundle.status(), env);
+  // Exactly the checks a download gets before it is cached.
+  absl::StatusOr<CachedRelease> stored =
+      (*cache)->Store(bundle->manifest, bundle->signature, bundle->image);
+  if (!stored.ok()) {
+    *env.err << "release " << args.file << " FAILED verification: "
+             << absl::StatusCodeToString(stored.status().code()) << ": "
+             << stored.status().message() << "\n";
+    return kExitFailed;
+  }
+  *env.out << "release " << firmware::FormatVersion(stored->manifest.version) << " ("
+           << stored->release_id.substr(0, 12) << ") for "
+           << absl::StrJoin(stored->manifest.models, ", ") << " verified and cached; the dock "
+           << "installs it when its plan asks for it\n";
+  return kExitOk;
+}
+
+int TrustKey(const FirmwareArgs& args, const DockEnvironment& env) {
+  absl::StatusOr<std::unique_ptr<FirmwareCache>> cache =
+      FirmwareCache::Open(DockPaths{args.dir}.Firmware());
+  if (!cache.ok()) return ReportCallError(cache.status(), env);
+  absl::StatusOr<provisioning::FileContents> pem = provisioning::ReadSmallFile(args.file, 64 * 1024);
+  if (!pem.ok()) return ReportCallError(pem.status(), env);
+  absl::StatusOr<std::string> id = (*cache)->TrustKey(pem->data);
+  if (!id.ok()) return ReportCallError(id.status(), env);
+  *env.out << "firmware signing key " << *id << " trusted\n";
+  return kExitOk;
+}
+
+int FirmwareStatus(const FirmwareArgs& args, const DockEnvironment& env) {
+  const DockPaths paths{args.dir};
+  absl::StatusOr<std::unique_ptr<FirmwareCache>> cache = FirmwareCache::Open(paths.Firmware());
+  if (!cache.ok()) return ReportCallError(cache.status(), env);
+  common::RealClock real;
+  absl::StatusOr<std::unique_ptr<OutboxStore>> outbox =
+      OutboxStore::Open(OutboxPath(paths), OutboxLimits{}, env.clock ? env.clock : &real);
+  if (!outbox.ok()) return ReportCallError(outbox.status(), env);
+  absl::StatusOr<std::optional<v1::FirmwarePlan>> plan = (*outbox)->FirmwarePlan();
+  if (!plan.ok()) return ReportCallError(plan.status(), env);
+
+  std::vector<std::pair<std::string, std::string>> releases;  // id, text
+  for (const std::string& id : (*cache)->ReleaseIds()) {
+    absl::StatusOr<CachedRelease> r = (*cache)->Get(id);
+    releases.emplace_back(id, r.ok() ? absl::StrCat(firmware::FormatVersion(r->manifest.version),
+                                                    " for ", absl::StrJoin(r->manifest.models, ","),
+                                                    ", ", r->manifest.image_size, " bytes")
+                                     : absl::StrCat("REFUSED: ", r.status().message()));
+  }
+  struct JobRow {
+    v1::FirmwareJob job;
+    std::string state;
+  };
+  std::vector<JobRow> jobs;
+  if (plan->has_value()) {
+    for (const v1::FirmwareJob& job : (*plan)->jobs()) {
+      std::string state = "PENDING";
+      for (v1::FirmwareInstallState st :
+           {v1::FIRMWARE_INSTALL_STATE_SUCCEEDED, v1::FIRMWARE_INSTALL_STATE_ROLLED_BACK,
+            v1::FIRMWARE_INSTALL_STATE_FAILED, v1::FIRMWARE_INSTALL_STATE_INSTALLING,
+            v1::FIRMWARE_INSTALL_STATE_DOWNLOADING}) {
+        absl::StatusOr<bool> seen =
+            (*outbox)->FirmwareStepReported(job.rollout_id(), job.serial(), job.attempt(), st);
+        if (seen.ok() && *seen) {
+          state = StepName(st);
+          break;
+        }
+      }
+      jobs.push_back({job, state});
+    }
+  }
+  std::ostringstream o;
+  if (args.json) {
+    o << "{\n  \"releases\": [";
+    for (size_t i = 0; i < releases.size(); ++i) {
+      o << (i ? "," : "") << "\n    {\"release_id\": \"" << releases[i].first << "\"}";
+    }
+    o << (releases.empty() ? "" : "\n  ") << "],\n  \"jobs\": [";
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const JobRow& j = jobs[i];
+      o << (i ? "," : "") << "\n    {\"rollout_id\": \"" << j.job.rollout_id()
+        << "\", \"serial\": \"" << j.job.serial() << "\", \"release_id\": \""
+        << j.job.release_id() << "\", \"attempt\": " << j.job.attempt() << ", \"state\": \""
+        << j.state << "\"}";
+    }
+    o << (jobs.empty() ? "" : "\n  ") << "]\n}\n";
+    *env.out << o.str();
+    return kExitOk;
+  }
+  o << "cached releases (" << paths.Firmware() << "):\n";
+  if (releases.empty()) o << "  none\n";
+  for (const auto& [id, text] : releases) o << "  " << id.substr(0, 12) << "  " << text << "\n";
+  o << "firmware jobs"
+    << (plan->has_value() ? absl::StrCat(" (plan of ",
+                                         FormatUtc(FromTimestamp((*plan)->plan_time())), ")")
+                          : std::string(" (no plan received yet)"))
+    << ":\n";
+  if (!jobs.empty()) {
+    o << "  " << std::left << std::setw(16) << "CAMERA" << std::setw(14) << "RELEASE"
+      << std::setw(20) << "ROLLOUT" << std::setw(9) << "ATTEMPT"
+      << "STATE\n";
+  }
+  for (const JobRow& j : jobs) {
+    o << "  " << std::left << std::setw(16) << j.job.serial() << std::setw(14)
+      << j.job.release_id().substr(0, 12) << std::setw(20) << j.job.rollout_id() << std::setw(9)
+      << j.job.attempt() << j.state << "\n";
+  }
+  *env.out << o.str();
+  return kExitOk;
+}
+
+std::string UnitHolder(const dockctl::v1::StockUnit& u) {
+  if (u.holder_badge().empty()) return "-";
+  return u.holder_name().empty() ? u.holder_badge()
+                                 : absl::StrCat(u.holder_badge(), " (", u.holder_name(), ")");
+}
+
+int CheckStock(const DeskArgs& args, const DockEnvironment& env) {
+  absl::StatusOr<dockctl::v1::CheckStockResponse> r =
+      CallCheckStock(ControlSocketPath(DockPaths{args.dir}));
+  if (!r.ok()) return ReportCallError(r.status(), env);
+  if (args.json) {
+    *env.out << ToJson(*r);
+    return kExitOk;
+  }
+  std::ostringstream o;
+  o << "stock check of " << r->site_code() << " at this dock, " << FormatUtc(env.clock->Now())
+    << "\n";
+  o << "from the site view of " << FormatUtc(FromTimestamp(r->view_time()))
+    << (r->connected() ? "" : " (link to camfleetd DOWN: the view may be old)")
+    << ", this dock's slots and the check-outs made here since\n";
+  o << "expected " << r->expected_size() << ", in slots here " << r->in_slots_size()
+    << ", issued " << r->issued_size() << ", missing " << r->missing_size() << "\n";
+  auto list = [&](const char* title,
+                  const google::protobuf::RepeatedPtrField<dockctl::v1::StockUnit>& units) {
+    if (units.empty()) return;
+    o << "\n" << title << ":\n";
+    o << std::left << std::setw(16) << "SERIAL" << std::setw(12) << "STATE" << std::setw(6)
+      << "SLOT"
+      << "HOLDER\n";
+    for (const dockctl::v1::StockUnit& u : units) {
+      o << std::left << std::setw(16) << u.serial() << std::setw(12) << u.state() << std::setw(6)
+        << (u.slot() == 0 ? std::string("-") : absl::StrCat(u.slot())) << UnitHolder(u)
+        << (u.local_change() ? "  (here, not yet synced)" : "") << "\n";
+    }
+  };
+  list("Issued out", r->issued());
+  list("Missing (not in this dock, not issued; may sit in another dock of the site)",
+       r->missing());
+  list("In slots but not expected here", r->unexpected());
+  if (r->missing().empty()) o << "\nnothing missing\n";
   *env.out << o.str();
   return kExitOk;
 }
@@ -352,6 +536,10 @@ int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
   run->add_option("--identify-interval", run_args->identify_interval,
                   "How often each slot is polled for insertion and removal (default 2s)")
       ->type_name("DURATION");
+  run->add_option("--firmware-interval", run_args->firmware_interval,
+                  "How often the firmware plan is worked through: downloads and installs "
+                  "(default 60s; a new plan starts a pass at once)")
+      ->type_name("DURATION");
 
   auto checkout_args = std::make_shared<DeskArgs>();
   CLI::App* checkout = app.add_subcommand(
@@ -375,6 +563,44 @@ int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
       ->type_name("DIR");
   status->add_flag("--json", status_args->json, "Print JSON instead of a table");
 
+  auto import_args = std::make_shared<FirmwareArgs>();
+  CLI::App* import_release = app.add_subcommand(
+      "import-release",
+      "Verify a signed release bundle (camfleet firmware export) and put it in the dock's cache");
+  import_release->add_option("--dir", import_args->dir, "The dock's directory")
+      ->required()
+      ->type_name("DIR");
+  import_release->add_option("FILE", import_args->file, "The bundle")->required();
+  import_release->footer(
+      "For a post cut off from camfleetd: the release is checked exactly as a download is\n"
+      "(signature with the dock's trusted keys, image size and SHA-256) before it is cached.");
+
+  auto firmware_args = std::make_shared<FirmwareArgs>();
+  CLI::App* firmware_cmd =
+      app.add_subcommand("firmware", "Show the dock's firmware cache and jobs, or trust a key");
+  firmware_cmd->add_option("--dir", firmware_args->dir, "The dock's directory")
+      ->required()
+      ->type_name("DIR");
+  firmware_cmd->add_flag("--json", firmware_args->json, "Print JSON instead of tables");
+  auto trust_args = std::make_shared<FirmwareArgs>();
+  CLI::App* trust_key = firmware_cmd->add_subcommand(
+      "trust-key", "Trust a firmware signing public key (camfleet-sign keygen's .pub)");
+  trust_key->add_option("FILE", trust_args->file, "The public key, PEM")->required();
+  auto stock_args = std::make_shared<DeskArgs>();
+  CLI::App* stock = app.add_subcommand(
+      "stock-check", "Check the site's stock from what this dock knows (works with the link down)");
+  stock->add_option("--dir", stock_args->dir, "The dock's directory")
+      ->required()
+      ->type_name("DIR");
+  stock->add_flag("--json", stock_args->json, "Print JSON instead of tables");
+  stock->footer(
+      "Asks the running agent. Expected: the site's cameras in state REGISTERED, AVAILABLE,\n"
+      "ISSUED or FAULTY as the last site view from camfleetd has them. In slots: docked here now.\n"
+      "Issued: out with an officer, by the view or by a check-out made here since (still in the\n"
+      "outbox). Missing: the rest. This dock does not see other docks' slots, so a camera in\n"
+      "another dock of the site shows as missing here; `camfleet stock-check SITE` on the\n"
+      "control plane sees every dock, and records the check.");
+
   std::vector<const char*> argv;
   argv.reserve(args.size());
   for (const std::string& arg : args) argv.push_back(arg.c_str());
@@ -388,6 +614,13 @@ int RunDock(const std::vector<std::string>& args, const DockEnvironment& env) {
   if (enroll->parsed()) return Enroll(*enroll_args, env);
   if (checkout->parsed()) return Checkout(*checkout_args, env);
   if (status->parsed()) return Status(*status_args, env);
+  if (import_release->parsed()) return ImportRelease(*import_args, env);
+  if (trust_key->parsed()) {
+    trust_args->dir = firmware_args->dir;
+    return TrustKey(*trust_args, env);
+  }
+  if (firmware_cmd->parsed()) return FirmwareStatus(*firmware_args, env);
+  if (stock->parsed()) return CheckStock(*stock_args, env);
   return Run(*run_args, env);
 }
 

@@ -5,6 +5,8 @@
 //   camfleet-dock run --dir DIR --server HOST:PORT --slot 1=/run/slot1.sock ... [--once]
 //   camfleet-dock checkout --dir DIR --badge N [--json]    (asks the running agent)
 //   camfleet-dock status --dir DIR [--json]                 (asks the running agent)
+//   camfleet-dock import-release --dir DIR FILE              (a signed release bundle)
+//   camfleet-dock firmware --dir DIR [--json] [trust-key FILE] (cache, jobs; trust a key)
 //
 // Exit status: 0 when everything asked for was done; 1 when an action failed (the line saying
 // which starts with the slot or dock and "FAILED"); 2 for a bad command line or unusable

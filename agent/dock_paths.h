@@ -8,6 +8,8 @@
 //   DIR/enrollment/    while `camfleet-dock enroll` has not finished: the key and CSR it sent,
 //                      so a run after a lost answer finishes the same enrollment
 //                      (agent/dock_enrollment.h)
+//   DIR/firmware/      trusted firmware keys, verified releases and downloads in progress
+//                      (agent/firmware_cache.h)
 
 #include <string>
 
@@ -22,6 +24,7 @@ struct DockPaths {
   std::string Crl() const { return provisioning::JoinPath(dir, "crl"); }
   std::string ClockOffset() const { return provisioning::JoinPath(dir, "clock-offset"); }
   std::string PendingEnrollment() const { return provisioning::JoinPath(dir, "enrollment"); }
+  std::string Firmware() const { return provisioning::JoinPath(dir, "firmware"); }
 };
 
 }  // namespace camfleet::agent

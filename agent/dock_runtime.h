@@ -29,6 +29,8 @@
 #include "agent/dock_events.h"
 #include "agent/dock_paths.h"
 #include "agent/dock_state.h"
+#include "agent/firmware_cache.h"
+#include "agent/firmware_installer.h"
 #include "agent/local_control.h"
 #include "agent/outbox_store.h"
 #include "agent/retry.h"
@@ -67,6 +69,8 @@ struct DockRuntimeOptions {
   absl::Duration keeper_interval = absl::Seconds(60);
   // The keeper's retries while camfleetd is unreachable (its waits end early on Stop).
   RetryPolicy keeper_retry;
+  // Between firmware passes (real time; a new plan starts one at once); zero: no firmware work.
+  absl::Duration firmware_interval = absl::Seconds(60);
   // Tuning of the sync stream (endpoint, stores, clock and callbacks are filled in here).
   SyncClientOptions sync;
 };
@@ -86,12 +90,17 @@ class DockRuntime {
 
   // What `camfleet-dock status` shows. Errors: the outbox's.
   absl::StatusOr<dockctl::v1::GetStatusResponse> Status();
+  // What `camfleet-dock stock-check` shows: the site view's cameras against this dock's slots
+  // and the check-outs and returns made here since the view (dock_local.proto CheckStock).
+  // Errors: FAILED_PRECONDITION before the first site view.
+  absl::StatusOr<dockctl::v1::CheckStockResponse> CheckStock();
 
   OutboxStore& outbox() { return *outbox_; }
   SiteViewStore& site_view() { return *site_view_; }
   SyncClient& sync() { return *sync_; }
   CheckoutDesk& desk() { return *desk_; }
   SlotBoard& board() { return *board_; }
+  FirmwareCache& firmware_cache() { return *firmware_cache_; }
   const std::string& dock_id() const { return dock_id_; }
 
  private:
@@ -100,6 +109,8 @@ class DockRuntime {
   void KeeperLoop();
   // Waits `d` on the dock clock or until Stop; false if stopped.
   bool WaitOnClock(absl::Duration d);
+  // Firmware passes (FirmwareInstaller::RunOnce) every firmware_interval or on a new plan.
+  void FirmwareLoop();
 
   DockRuntimeOptions options_;
   std::string dock_id_;
@@ -116,11 +127,14 @@ class DockRuntime {
   std::unique_ptr<LocalControlServer> control_;
   std::thread sync_thread_;
   std::thread keeper_thread_;
+  std::unique_ptr<FirmwareCache> firmware_cache_;
+  std::thread firmware_thread_;
 
   absl::Mutex mu_;
   absl::CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  bool firmware_due_ ABSL_GUARDED_BY(mu_) = true;  // a pass at start: the plan held
 };
 
 }  // namespace camfleet::agent

@@ -67,11 +67,28 @@ bool SlotBoard::Release(int slot, const std::string& serial) {
   absl::MutexLock lock(&mu_);
   auto it = slots_.find(slot);
   if (it == slots_.end() || !it->second.occupied || it->second.serial != serial ||
-      it->second.released) {
+      it->second.released || it->second.updating) {
     return false;
   }
   it->second.released = true;
   return true;
+}
+
+bool SlotBoard::BeginUpdate(int slot, const std::string& serial) {
+  absl::MutexLock lock(&mu_);
+  auto it = slots_.find(slot);
+  if (it == slots_.end() || !it->second.occupied || it->second.serial != serial ||
+      it->second.released || it->second.updating) {
+    return false;
+  }
+  it->second.updating = true;
+  return true;
+}
+
+void SlotBoard::EndUpdate(int slot) {
+  absl::MutexLock lock(&mu_);
+  auto it = slots_.find(slot);
+  if (it != slots_.end()) it->second.updating = false;
 }
 
 void CustodyLedger::RecordCheckout(const std::string& badge, const std::string& serial,

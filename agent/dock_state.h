@@ -40,7 +40,7 @@ struct SlotInfo {
   std::string refused_reason;
   // Released to an officer by the desk and not yet taken out of the slot.
   bool released = false;
-  // Firmware being staged or installed: not to be released. (Nothing sets it yet.)
+  // Firmware being staged or installed (FirmwareInstaller): not to be released.
   bool updating = false;
 };
 
@@ -58,8 +58,14 @@ class SlotBoard {
   void SetEmpty(int slot);
   void SetHealth(int slot, const HealthSnapshot& health, absl::Time at);
   void SetRefused(int slot, const std::string& reason);
-  // The desk released the camera in `slot` if it is still `serial`; false otherwise.
+  // The desk released the camera in `slot` if it is still `serial` and not being updated;
+  // false otherwise.
   bool Release(int slot, const std::string& serial);
+  // The installer takes the camera in `slot` for an update if it is still `serial` and was not
+  // released to an officer; false otherwise. Release and BeginUpdate exclude each other, so a
+  // camera being installed is never handed out and one being checked out is never installed.
+  bool BeginUpdate(int slot, const std::string& serial);
+  void EndUpdate(int slot);
 
  private:
   mutable absl::Mutex mu_;

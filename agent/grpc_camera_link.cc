@@ -48,6 +48,16 @@ class GrpcCameraLink final : public CameraLink {
   absl::StatusOr<std::string> CreateCsr() override { return CallCreateCsr(/*fresh=*/false); }
   absl::StatusOr<std::string> CreateFreshCsr() override { return CallCreateCsr(/*fresh=*/true); }
 
+  absl::StatusOr<std::string> ProveCurrentKey(const std::string& csr_pem) override {
+    device::ProveCurrentKeyRequest req;
+    req.set_csr_pem(csr_pem);
+    device::ProveCurrentKeyResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    if (absl::Status s = FromGrpc(stub_->ProveCurrentKey(&ctx, req, &resp)); !s.ok()) return s;
+    return resp.signature();
+  }
+
   absl::Status InstallCertificate(const std::string& certificate_pem,
                                   const std::string& ca_certificate_pem) override {
     device::InstallCertificateRequest req;

@@ -44,6 +44,18 @@ class LocalControlServer::Service final : public dockctl::v1::DockLocalService::
     return reactor;
   }
 
+  grpc::ServerUnaryReactor* CheckStock(grpc::CallbackServerContext* ctx,
+                                       const dockctl::v1::CheckStockRequest* /*request*/,
+                                       dockctl::v1::CheckStockResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    absl::StatusOr<dockctl::v1::CheckStockResponse> check =
+        absl::UnimplementedError("this agent does no stock checks");
+    if (handlers_.check_stock) check = handlers_.check_stock();
+    if (check.ok()) *response = *std::move(check);
+    reactor->Finish(ToGrpc(check.status()));
+    return reactor;
+  }
+
  private:
   LocalControlHandlers handlers_;
 };
@@ -120,6 +132,17 @@ absl::StatusOr<dockctl::v1::GetStatusResponse> CallStatus(const std::string& soc
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   dockctl::v1::GetStatusResponse response;
   grpc::Status s = stub->GetStatus(&ctx, dockctl::v1::GetStatusRequest(), &response);
+  if (!s.ok()) return Explain(s, socket_path);
+  return response;
+}
+
+absl::StatusOr<dockctl::v1::CheckStockResponse> CallCheckStock(const std::string& socket_path,
+                                                               absl::Duration deadline) {
+  auto stub = Connect(socket_path);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  dockctl::v1::CheckStockResponse response;
+  grpc::Status s = stub->CheckStock(&ctx, dockctl::v1::CheckStockRequest(), &response);
   if (!s.ok()) return Explain(s, socket_path);
   return response;
 }

@@ -24,6 +24,7 @@ namespace camfleet::agent {
 struct LocalControlHandlers {
   std::function<absl::StatusOr<CheckoutResult>(const std::string& badge)> checkout;
   std::function<absl::StatusOr<dockctl::v1::GetStatusResponse>()> status;
+  std::function<absl::StatusOr<dockctl::v1::CheckStockResponse>()> check_stock;
 };
 
 class LocalControlServer {
@@ -53,6 +54,8 @@ absl::StatusOr<dockctl::v1::CheckoutResponse> CallCheckout(
     const std::string& socket_path, const std::string& badge,
     absl::Duration deadline = absl::Seconds(10));
 absl::StatusOr<dockctl::v1::GetStatusResponse> CallStatus(
+    const std::string& socket_path, absl::Duration deadline = absl::Seconds(10));
+absl::StatusOr<dockctl::v1::CheckStockResponse> CallCheckStock(
     const std::string& socket_path, absl::Duration deadline = absl::Seconds(10));
 
 }  // namespace camfleet::agent

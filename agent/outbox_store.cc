@@ -48,6 +48,8 @@ absl::string_view KindName(const v1::OutboxItem& item) {
       return "alert";
     case v1::OutboxItem::kThinned:
       return "thinned range";
+    case v1::OutboxItem::kFirmware:
+      return "firmware progress";
     case v1::OutboxItem::KIND_NOT_SET:
       break;
   }
@@ -810,6 +812,96 @@ absl::StatusOr<OutboxCounters> OutboxStore::Counters() {
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (row) c.readings_thinned_total = s.ColumnInt(0);
   return c;
+}
+
+absl::StatusOr<bool> OutboxStore::SetFirmwarePlan(const v1::FirmwarePlan& plan) {
+  const int64_t plan_us = TimeUtil::TimestampToMicroseconds(plan.plan_time());
+  std::string bytes;
+  if (!plan.SerializeToString(&bytes)) return absl::InternalError("firmware plan: cannot encode");
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&]() -> absl::StatusOr<bool> {
+    ASSIGN_OR_RETURN(common::Statement q,
+                     db_->Prepare("SELECT plan_us FROM firmware_plan WHERE id = 1"));
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row && q.ColumnInt(0) > plan_us) return false;
+    ASSIGN_OR_RETURN(common::Statement w,
+                     db_->Prepare("INSERT INTO firmware_plan (id, plan_us, plan) VALUES (1, ?1, ?2) "
+                                  "ON CONFLICT (id) DO UPDATE SET plan_us = ?1, plan = ?2"));
+    w.Bind(1, plan_us).BindBlob(2, bytes);
+    RETURN_IF_ERROR(w.Run());
+    return true;
+  });
+}
+
+absl::StatusOr<std::optional<v1::FirmwarePlan>> OutboxStore::FirmwarePlan() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(common::Statement q, db_->Prepare("SELECT plan FROM firmware_plan WHERE id = 1"));
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<v1::FirmwarePlan>();
+  v1::FirmwarePlan plan;
+  if (!plan.ParseFromString(q.ColumnBlob(0))) {
+    return absl::InternalError(absl::StrCat("outbox ", path_, ": the stored firmware plan does not parse"));
+  }
+  return plan;
+}
+
+absl::StatusOr<std::optional<AppendResult>> OutboxStore::AppendFirmwareProgress(
+    v1::OutboxItem item) {
+  if (!item.has_firmware()) {
+    return absl::InvalidArgumentError("firmware progress item has no FirmwareProgress");
+  }
+  const v1::FirmwareProgress& p = item.firmware();
+  if (p.state() == v1::FIRMWARE_INSTALL_STATE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("firmware progress has no state");
+  }
+  item.set_lane(v1::SYNC_LANE_CUSTODY);
+  if (!item.has_record_time()) {
+    *item.mutable_record_time() =
+        TimeUtil::MicrosecondsToTimestamp(common::ToMicros(clock_->Now()));
+  }
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&]() -> absl::StatusOr<std::optional<AppendResult>> {
+    ASSIGN_OR_RETURN(common::Statement q,
+                     db_->Prepare("SELECT 1 FROM firmware_report WHERE rollout_id = ?1 AND "
+                                  "serial = ?2 AND attempt = ?3 AND state = ?4"));
+    q.Bind(1, p.rollout_id()).Bind(2, p.serial()).Bind(3, int64_t{p.attempt()});
+    q.Bind(4, int64_t{p.state()});
+    ASSIGN_OR_RETURN(bool seen, q.Step());
+    if (seen) return std::optional<AppendResult>();
+    ASSIGN_OR_RETURN(AppendResult result, AppendLocked(item, v1::SYNC_LANE_CUSTODY, {}));
+    ASSIGN_OR_RETURN(common::Statement w,
+                     db_->Prepare("INSERT INTO firmware_report (rollout_id, serial, attempt, "
+                                  "state, sequence) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    w.Bind(1, p.rollout_id()).Bind(2, p.serial()).Bind(3, int64_t{p.attempt()});
+    w.Bind(4, int64_t{p.state()}).Bind(5, static_cast<int64_t>(result.sequence));
+    RETURN_IF_ERROR(w.Run());
+    return std::optional<AppendResult>(result);
+  });
+}
+
+absl::StatusOr<std::optional<v1::FirmwareInstallState>> OutboxStore::FirmwareOutcome(
+    const std::string& rollout_id, const std::string& serial, uint32_t attempt) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(common::Statement q,
+                   db_->Prepare("SELECT state FROM firmware_report WHERE rollout_id = ?1 AND "
+                                "serial = ?2 AND attempt = ?3 AND state IN (3, 4, 5)"));
+  q.Bind(1, rollout_id).Bind(2, serial).Bind(3, int64_t{attempt});
+  ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<v1::FirmwareInstallState>();
+  return std::optional<v1::FirmwareInstallState>(
+      static_cast<v1::FirmwareInstallState>(q.ColumnInt(0)));
+}
+
+absl::StatusOr<bool> OutboxStore::FirmwareStepReported(const std::string& rollout_id,
+                                                       const std::string& serial,
+                                                       uint32_t attempt,
+                                                       v1::FirmwareInstallState state) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(common::Statement q,
+                   db_->Prepare("SELECT 1 FROM firmware_report WHERE rollout_id = ?1 AND "
+                                "serial = ?2 AND attempt = ?3 AND state = ?4"));
+  q.Bind(1, rollout_id).Bind(2, serial).Bind(3, int64_t{attempt}).Bind(4, int64_t{state});
+  return q.Step();
 }
 
 }  // namespace camfleet::agent

@@ -206,6 +206,24 @@ class OutboxStore {
   absl::StatusOr<LaneState> Lane(v1::SyncLane lane);
   absl::StatusOr<OutboxCounters> Counters();
 
+  // Firmware (agent/firmware_installer.h; tables in migrations/outbox/0002_firmware.sql).
+  // Keeps `plan` unless the one held is newer (plan_time); returns whether it was kept.
+  absl::StatusOr<bool> SetFirmwarePlan(const v1::FirmwarePlan& plan);
+  // The plan held; nullopt before the first.
+  absl::StatusOr<std::optional<v1::FirmwarePlan>> FirmwarePlan();
+  // Appends `item` (which must carry a FirmwareProgress) unless that step (rollout, serial,
+  // attempt, state) was appended before, in one transaction with the record that it was: a
+  // step is reported once, also across restarts. nullopt when it was reported already.
+  // Errors: Append's.
+  absl::StatusOr<std::optional<AppendResult>> AppendFirmwareProgress(v1::OutboxItem item);
+  // Whether that step of the job was appended.
+  absl::StatusOr<bool> FirmwareStepReported(const std::string& rollout_id,
+                                            const std::string& serial, uint32_t attempt,
+                                            v1::FirmwareInstallState state);
+  // The terminal state (SUCCEEDED, FAILED, ROLLED_BACK) reported for the job, if any.
+  absl::StatusOr<std::optional<v1::FirmwareInstallState>> FirmwareOutcome(
+      const std::string& rollout_id, const std::string& serial, uint32_t attempt);
+
  private:
   struct LaneRow;
   struct RoomMade;

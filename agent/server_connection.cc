@@ -10,6 +10,8 @@ std::shared_ptr<grpc::Channel> TlsChannel(const ServerEndpoint& endpoint,
   // A dedicated connection: after a renewal the next channel must present the new certificate,
   // not share a subchannel that still carries the old handshake.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // The CRL of a big fleet outgrows gRPC's 4 MiB default: take whatever the server may send.
+  args.SetMaxReceiveMessageSize(kMaxMessageFromServer);
   return grpc::CreateCustomChannel(endpoint.address, grpc::SslCredentials(tls), args);
 }
 

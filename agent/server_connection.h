@@ -13,6 +13,10 @@
 
 namespace camfleet::agent {
 
+// The largest message camfleetd sends (its SetMaxSendMessageSize, services/server/server.cc):
+// the dock's channels accept that much, so a CRL as large as the server can send arrives.
+inline constexpr int kMaxMessageFromServer = 16 << 20;
+
 struct ServerEndpoint {
   // host:port of camfleetd.
   std::string address;

@@ -264,7 +264,9 @@ absl::Status SyncClient::HandleResponse(Stream& stream, const v1::SyncResponse& 
         return absl::OkStatus();
       }
       absl::StatusOr<HeldCrl> held =
-          options_.crl->Accept(static_cast<uint64_t>(update.crl_number()), update.crl_pem());
+          options_.crl->Accept(static_cast<uint64_t>(update.crl_number()), update.crl_pem(),
+                               {update.revoked_factory_key_fingerprints().begin(),
+                                update.revoked_factory_key_fingerprints().end()});
       // A CRL refused is reported and the stream goes on: the one held stays in force.
       if (!held.ok()) {
         Emit(DockEvent::Kind::kFailed,
@@ -281,6 +283,12 @@ absl::Status SyncClient::HandleResponse(Stream& stream, const v1::SyncResponse& 
                                             FromTimestamp(response.server_time().server_time()));
       }
       return absl::OkStatus();
+    case v1::SyncResponse::kFirmwarePlan: {
+      // Kept in the outbox's file with the jobs' progress (agent/firmware_installer.h).
+      ASSIGN_OR_RETURN(bool kept, options_.outbox->SetFirmwarePlan(response.firmware_plan()));
+      if (kept && options_.on_firmware_plan) options_.on_firmware_plan();
+      return absl::OkStatus();
+    }
     case v1::SyncResponse::KIND_NOT_SET:
       break;
   }

@@ -70,6 +70,8 @@ struct SyncClientOptions {
   // A site view was stored; the server had acknowledged custody through the argument before it
   // sent it (the custody ledger prunes what the view covers). May be empty.
   std::function<void(uint64_t custody_acked)> on_site_view;
+  // A newer firmware plan was stored (OutboxStore::SetFirmwarePlan). May be empty.
+  std::function<void()> on_firmware_plan;
   EventSink events;
   // Batches sent and not yet acknowledged, at most.
   int window = 2;

@@ -68,6 +68,9 @@ struct BenchOptions {
   std::string db_dir;
   bool keep_db = false;
   std::string json_out;
+  // Serve /metrics (loopback, a free port) as `camfleetd serve --metrics-listen` does: every
+  // call then goes through the metrics interceptor and the store feeds its histograms.
+  bool metrics = false;
 };
 
 // ---------------------------------------------------------------------- the run
@@ -100,6 +103,7 @@ class Bench {
     // both sides alike; this benchmark is about the store and the handlers.
     so.insecure_dev = true;
     so.dev_operator = "bench";
+    if (options_.metrics) so.metrics_listen = "127.0.0.1:0";
     ASSIGN_OR_RETURN(server_, server::Server::Start(so));
     ASSIGN_OR_RETURN(writer_tid_, WriterThreadId(server_->store()));
     std::cout << "\nserver: " << server_->target() << ", database " << so.db_path << "\n(process "
@@ -192,6 +196,11 @@ class Bench {
               << (options_.channels == 0 ? std::string("one TCP connection each")
                                          : absl::StrCat(options_.channels, " shared connections"))
               << ", callback API, one call in flight per client)\n";
+    std::cout << "metrics: "
+              << (options_.metrics ? "on (--metrics: the interceptor counts every call, the "
+                                     "store feeds its histograms)"
+                                   : "off (camfleetd's default; --metrics turns them on)")
+              << "\n";
     if (options_.experiment.temp_store_memory) {
       std::cout << "EXPERIMENT: temp_store=MEMORY on the writer's connection, not the store's "
                    "setting; the write figures are not the store's\n";
@@ -523,6 +532,9 @@ int main(int argc, char** argv) {
                  "of this many MiB (SQLite's default is 2 MiB)")
       ->check(CLI::Range(0, 4096));
   app.add_flag("--keep-db", o.keep_db, "Keep the scratch directory afterwards");
+  app.add_flag("--metrics", o.metrics,
+               "Serve /metrics as `camfleetd serve --metrics-listen` does, to measure what "
+               "metrics cost a call (compare a run with and without)");
   app.add_option("--json-out", o.json_out, "Also write every figure as JSON to this file");
   app.add_option("--seed", o.fleet.seed, "Seed for the fixture's random choices")
       ->capture_default_str();

@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
 #include "cli/connection_config.h"
+#include "cli/report_commands.h"
 
 namespace camfleet::cli {
 namespace {
@@ -97,6 +98,9 @@ int RunCamfleet(const std::vector<std::string>& args, const Environment& env) {
   AddCertificateCommands(app, &selected);
   AddMonitoringCommands(app, &selected);
   AddFirmwareCommands(app, &selected);
+  AddRolloutCommands(app, &selected);
+  AddWebCommands(app, &selected);
+  AddReportCommands(app, &selected);
   app.footer(kFooter);
 
   std::vector<const char*> argv;

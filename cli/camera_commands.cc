@@ -4,15 +4,20 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/enum_names.h"
 #include "cli/monitoring_view.h"
@@ -95,6 +100,69 @@ void AddRegister(CLI::App* camera, Action* selected) {
   });
 }
 
+// Rows the server imports in one write; a bigger manifest runs as an import job that the CLI
+// polls for its progress bar.
+constexpr int64_t kSingleWriteManifestRows = 2000;
+
+// "staging  [#########           ]  45%  112,500/250,000 rows", redrawn in place on stderr.
+void DrawImportProgress(Session& s, const v1::GetManifestImportResponse& p) {
+  const char* phase = "checking";
+  int64_t done = p.checked();
+  int64_t total = p.rows();
+  switch (p.phase()) {
+    case v1::MANIFEST_IMPORT_PHASE_STAGING:
+      phase = "staging";
+      done = p.staged();
+      total = p.to_stage();
+      break;
+    case v1::MANIFEST_IMPORT_PHASE_COMMITTING:
+    case v1::MANIFEST_IMPORT_PHASE_DONE:
+      phase = "committing";
+      done = total = std::max<int64_t>(p.to_stage(), 1);
+      break;
+    default:
+      break;
+  }
+  constexpr int kWidth = 30;
+  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0;
+  const int filled = static_cast<int>(fraction * kWidth);
+  s.err() << "\r" << phase << std::string(11 - std::string(phase).size(), ' ') << "["
+          << std::string(static_cast<size_t>(filled), '#')
+          << std::string(static_cast<size_t>(kWidth - filled), ' ') << "] "
+          << static_cast<int>(fraction * 100) << "%  " << done << "/" << total << " rows"
+          << std::flush;
+}
+
+// ImportManifest, or for a big manifest StartManifestImport and GetManifestImport every 200 ms
+// with a progress bar on stderr until it is done.
+absl::StatusOr<v1::ImportManifestResponse> RunImport(Session& s,
+                                                     const v1::ImportManifestRequest& request) {
+  if (CountCsvRows(request.csv()) <= kSingleWriteManifestRows) {
+    return s.client().Fleet(&Stub::ImportManifest, request);
+  }
+  v1::StartManifestImportRequest start;
+  *start.mutable_manifest() = request;
+  absl::StatusOr<v1::StartManifestImportResponse> started =
+      s.client().Fleet(&Stub::StartManifestImport, start);
+  if (!started.ok()) return started.status();
+  v1::GetManifestImportRequest poll;
+  poll.set_import_id(started->import_id());
+  while (true) {
+    absl::StatusOr<v1::GetManifestImportResponse> progress =
+        s.client().Fleet(&Stub::GetManifestImport, poll);
+    if (!progress.ok()) {
+      s.err() << "\n";
+      return progress.status();
+    }
+    DrawImportProgress(s, *progress);
+    if (progress->phase() == v1::MANIFEST_IMPORT_PHASE_DONE) {
+      s.err() << "\n";
+      return progress->result();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 void AddImport(CLI::App* camera, Action* selected) {
   struct Args {
     std::string file;
@@ -103,11 +171,13 @@ void AddImport(CLI::App* camera, Action* selected) {
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd =
-      camera->add_subcommand("import", "Import a delivery manifest (CSV) in one transaction");
+      camera->add_subcommand("import", "Import a delivery manifest (CSV), all rows or none");
   cmd->footer(
       "The file starts with the header line serial,model,hardware_revision,site and has one "
       "camera per line.\nEvery bad row is listed by line number. Unless --partial is given, "
-      "nothing is imported when any row is bad, and the exit code is 4.");
+      "nothing is imported when any row is bad, and the exit code is 4.\nA manifest of more than "
+      "2,000 rows is imported in chunks that let other work go on, with a progress bar on "
+      "stderr; it becomes visible all at once when done.");
   cmd->add_option("FILE", args->file, "The manifest, e.g. delivery-2026-11.csv")->required();
   cmd->add_flag("--partial", args->partial, "Import the good rows even when some are bad");
   cmd->add_flag("--dry-run", args->dry_run, "Check every row and report, but import nothing");
@@ -130,8 +200,7 @@ void AddImport(CLI::App* camera, Action* selected) {
     (s.json() ? s.err() : s.out())
         << "read " << CountCsvRows(request.csv()) << " rows from " << args->file << "\n";
 
-    absl::StatusOr<v1::ImportManifestResponse> response =
-        s.client().Fleet(&Stub::ImportManifest, request);
+    absl::StatusOr<v1::ImportManifestResponse> response = RunImport(s, request);
     if (!response.ok()) return s.RpcError(response.status());
     const v1::ImportManifestResponse& r = *response;
     const bool rejected = r.bad_rows() > 0 && r.imported() == 0;

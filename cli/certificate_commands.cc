@@ -35,6 +35,8 @@ void AddCertList(CLI::App* cert, Action* selected) {
   struct Args {
     std::string role;
     std::string identity;
+    std::string subject;
+    std::string relayed_by;
     PageFlags page;
   };
   auto args = std::make_shared<Args>();
@@ -46,6 +48,13 @@ void AddCertList(CLI::App* cert, Action* selected) {
   cmd->add_option("--identity", args->identity,
                   "Only this identity: operator name, dock id or camera serial")
       ->type_name("ID");
+  cmd->add_option("--subject", args->subject,
+                  "Only certificates whose subject CN is this (a camera serial, dock id or "
+                  "operator name; factory certificates too)")
+      ->type_name("CN");
+  cmd->add_option("--relayed-by", args->relayed_by,
+                  "Only camera certificates this dock relayed (e.g. to review a compromised dock)")
+      ->type_name("DOCK");
   cmd->add_option("--limit", args->page.limit, "At most this many per page (1-1000; default 100)")
       ->type_name("N")
       ->check(CLI::Range(1, 1000));
@@ -58,6 +67,8 @@ void AddCertList(CLI::App* cert, Action* selected) {
       request.set_role(*role);
     }
     request.set_identity(args->identity);
+    request.set_subject(args->subject);
+    request.set_relayed_by(args->relayed_by);
     request.set_include_revoked(args->page.all);
     auto response = FetchPages<v1::ListCertificatesRequest, v1::ListCertificatesResponse>(
         request, args->page, [&](const v1::ListCertificatesRequest& r) {
@@ -187,21 +198,24 @@ void AddSupplierCaAdd(CLI::App* supplier, Action* selected) {
 void AddSupplierCaList(CLI::App* supplier, Action* selected) {
   CLI::App* cmd = supplier->add_subcommand("list", "List trusted supplier CAs by name");
   SetAction(cmd, selected, [](Session& s) {
-    return Finish(s, s.client().Provisioning(&Stub::ListSupplierCas, v1::ListSupplierCasRequest()),
-                  [&](const v1::ListSupplierCasResponse& r) {
-                    if (r.supplier_cas().empty()) {
-                      s.out() << "no supplier CAs\n";
-                      return;
-                    }
-                    Table table({"NAME", "SUBJECT", "EXPIRES", "ADDED", "BY"});
-                    for (const v1::SupplierCa& ca : r.supplier_cas()) {
-                      table.AddRow({ca.name(), ca.subject(),
-                                    FormatTimestamp(ca.not_after(), ca.has_not_after()),
-                                    FormatTimestamp(ca.create_time(), ca.has_create_time()),
-                                    ca.created_by()});
-                    }
-                    s.out() << table.Render();
-                  });
+    // The server pages every list; a person wants the whole (short) list.
+    auto response = FetchPages<v1::ListSupplierCasRequest, v1::ListSupplierCasResponse>(
+        v1::ListSupplierCasRequest(), PageFlags{.limit = 0, .all = true},
+        [&](const v1::ListSupplierCasRequest& r) {
+          return s.client().Provisioning(&Stub::ListSupplierCas, r);
+        });
+    return Finish(s, response, [&](const v1::ListSupplierCasResponse& r) {
+      if (r.supplier_cas().empty()) {
+        s.out() << "no supplier CAs\n";
+        return;
+      }
+      Table table({"NAME", "SUBJECT", "EXPIRES", "ADDED", "BY"});
+      for (const v1::SupplierCa& ca : r.supplier_cas()) {
+        table.AddRow({ca.name(), ca.subject(), FormatTimestamp(ca.not_after(), ca.has_not_after()),
+                      FormatTimestamp(ca.create_time(), ca.has_create_time()), ca.created_by()});
+      }
+      s.out() << table.Render();
+    });
   });
 }
 

@@ -128,7 +128,9 @@ Client::Client(ConnectionOptions options, absl::StatusOr<std::shared_ptr<grpc::C
   audit_ = v1::AuditService::NewStub(channel_);
   provisioning_ = v1::ProvisioningService::NewStub(channel_);
   monitoring_ = v1::MonitoringService::NewStub(channel_);
+  web_ = v1::WebService::NewStub(channel_);
   firmware_ = v1::FirmwareService::NewStub(channel_);
+  rollout_ = v1::RolloutService::NewStub(channel_);
 }
 
 void Client::PrepareContext(grpc::ClientContext& context, absl::Duration timeout) const {

@@ -13,9 +13,11 @@
 #include "absl/time/time.h"
 #include "camfleet/v1/audit.grpc.pb.h"
 #include "camfleet/v1/firmware.grpc.pb.h"
+#include "camfleet/v1/rollout.grpc.pb.h"
 #include "camfleet/v1/fleet.grpc.pb.h"
 #include "camfleet/v1/monitoring.grpc.pb.h"
 #include "camfleet/v1/provisioning.grpc.pb.h"
+#include "camfleet/v1/web.grpc.pb.h"
 
 namespace camfleet::cli {
 
@@ -91,12 +93,27 @@ class Client {
                                     const Request& request) const {
     return Call(firmware_.get(), method, request);
   }
+  // Calls one RolloutService method.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Rollout(grpc::Status (v1::RolloutService::Stub::*method)(
+                                       grpc::ClientContext*, const Request&, Response*),
+                                   const Request& request) const {
+    return Call(rollout_.get(), method, request);
+  }
   // Calls one ProvisioningService method.
   template <typename Request, typename Response>
   absl::StatusOr<Response> Provisioning(grpc::Status (v1::ProvisioningService::Stub::*method)(
                                             grpc::ClientContext*, const Request&, Response*),
                                         const Request& request) const {
     return Call(provisioning_.get(), method, request);
+  }
+  // Calls one WebService method.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Web(grpc::Status (v1::WebService::Stub::*method)(grpc::ClientContext*,
+                                                                            const Request&,
+                                                                            Response*),
+                               const Request& request) const {
+    return Call(web_.get(), method, request);
   }
   // Calls one MonitoringService method.
   template <typename Request, typename Response>
@@ -140,6 +157,8 @@ class Client {
   std::unique_ptr<v1::ProvisioningService::Stub> provisioning_;
   std::unique_ptr<v1::MonitoringService::Stub> monitoring_;
   std::unique_ptr<v1::FirmwareService::Stub> firmware_;
+  std::unique_ptr<v1::RolloutService::Stub> rollout_;
+  std::unique_ptr<v1::WebService::Stub> web_;
 };
 
 }  // namespace camfleet::cli

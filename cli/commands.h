@@ -34,6 +34,11 @@ void AddCertificateCommands(CLI::App& app, Action* selected);
 void AddMonitoringCommands(CLI::App& app, Action* selected);
 // `firmware upload|list|withdraw` and `firmware key add|list|retire`.
 void AddFirmwareCommands(CLI::App& app, Action* selected);
+// `rollout create|list|show|pause|resume|next-wave|abort|retry`.
+void AddRolloutCommands(CLI::App& app, Action* selected);
+
+// `web`: a one-time sign-in link to camfleetd's web page (web_commands.cc).
+void AddWebCommands(CLI::App& app, Action* selected);
 
 // Makes `command` store `run` in `*selected` once the command line has been parsed.
 void SetAction(CLI::App* command, Action* selected, std::function<int(Session&)> run);

@@ -74,22 +74,26 @@ void AddTokenList(CLI::App* token, Action* selected) {
                                         "their secret)");
   cmd->add_option("--site", *request->mutable_site_code(), "Only tokens for this site");
   SetAction(cmd, selected, [request](Session& s) {
-    return Finish(s, s.client().Provisioning(&Stub::ListEnrollmentTokens, *request),
-                  [&](const v1::ListEnrollmentTokensResponse& r) {
-                    if (r.enrollment_tokens().empty()) {
-                      s.out() << "no enrollment tokens\n";
-                      return;
-                    }
-                    Table table({"ID", "SITE", "STATE", "EXPIRES", "CREATED", "BY", "NOTE"});
-                    table.AlignRight(0);
-                    for (const v1::EnrollmentToken& t : r.enrollment_tokens()) {
-                      table.AddRow({absl::StrCat(t.id()), t.site_code(), TokenState(t, s.Now()),
-                                    FormatTimestamp(t.expire_time(), t.has_expire_time()),
-                                    FormatTimestamp(t.create_time(), t.has_create_time()),
-                                    t.created_by(), t.note()});
-                    }
-                    s.out() << table.Render();
-                  });
+    auto response = FetchPages<v1::ListEnrollmentTokensRequest, v1::ListEnrollmentTokensResponse>(
+        *request, PageFlags{.limit = 0, .all = true},
+        [&](const v1::ListEnrollmentTokensRequest& r) {
+          return s.client().Provisioning(&Stub::ListEnrollmentTokens, r);
+        });
+    return Finish(s, response, [&](const v1::ListEnrollmentTokensResponse& r) {
+      if (r.enrollment_tokens().empty()) {
+        s.out() << "no enrollment tokens\n";
+        return;
+      }
+      Table table({"ID", "SITE", "STATE", "EXPIRES", "CREATED", "BY", "NOTE"});
+      table.AlignRight(0);
+      for (const v1::EnrollmentToken& t : r.enrollment_tokens()) {
+        table.AddRow({absl::StrCat(t.id()), t.site_code(), TokenState(t, s.Now()),
+                      FormatTimestamp(t.expire_time(), t.has_expire_time()),
+                      FormatTimestamp(t.create_time(), t.has_create_time()), t.created_by(),
+                      t.note()});
+      }
+      s.out() << table.Render();
+    });
   });
 }
 
@@ -111,44 +115,47 @@ void AddDockList(CLI::App* dock, Action* selected) {
     v1::ListDocksRequest request;
     request.set_site_code(args->site);
     request.set_include_revoked(args->all);
-    return Finish(
-        s, s.client().Provisioning(&Stub::ListDocks, request), [&](const v1::ListDocksResponse& r) {
-          if (r.docks().empty()) {
-            s.out() << "no docks\n";
-            return;
-          }
-          Table table({"DOCK", "SITE", "STATE", "LAST CONTACT", "AGENT", "BACKLOG", "CAMERAS",
-                       "CERT EXPIRES"});
-          table.AlignRight(5);
-          std::vector<std::string> slot_lines;
-          for (const v1::Dock& d : r.docks()) {
-            const std::string occupied = d.slot_count() > 0
-                                             ? absl::StrCat(d.slots_size(), "/", d.slot_count())
-                                             : absl::StrCat(d.slots_size());
-            table.AddRow(
-                {d.dock_id(), d.site_code(),
-                 d.has_revoke_time()
-                     ? absl::StrCat("revoked ", FormatUtc(FromTimestamp(d.revoke_time())))
-                     : "active",
-                 d.has_last_contact_time()
-                     ? absl::StrCat(FormatUtc(FromTimestamp(d.last_contact_time())), " (",
-                                    RelativeTo(FromTimestamp(d.last_contact_time()), s.Now()), ")")
-                     : "never",
-                 d.agent_version(), d.has_report_time() ? absl::StrCat(d.backlog_items()) : "",
-                 d.has_report_time() ? occupied : "",
-                 FormatTimestamp(d.certificate_not_after(), d.has_certificate_not_after())});
-            if (!d.slots().empty()) {
-              std::string line = absl::StrCat(d.dock_id(), ":");
-              for (const v1::SlotOccupant& o : d.slots()) {
-                absl::StrAppend(&line, "  ", o.slot(), "=", SanitizeCell(o.serial()));
-              }
-              slot_lines.push_back(line);
-            }
-          }
-          s.out() << table.Render();
-          // The slots, a line per dock: eight serials do not fit in a table cell.
-          for (const std::string& line : slot_lines) s.out() << line << "\n";
+    auto response = FetchPages<v1::ListDocksRequest, v1::ListDocksResponse>(
+        request, PageFlags{.limit = 0, .all = true}, [&](const v1::ListDocksRequest& r) {
+          return s.client().Provisioning(&Stub::ListDocks, r);
         });
+    return Finish(s, response, [&](const v1::ListDocksResponse& r) {
+      if (r.docks().empty()) {
+        s.out() << "no docks\n";
+        return;
+      }
+      Table table(
+          {"DOCK", "SITE", "STATE", "LAST CONTACT", "AGENT", "BACKLOG", "CAMERAS", "CERT EXPIRES"});
+      table.AlignRight(5);
+      std::vector<std::string> slot_lines;
+      for (const v1::Dock& d : r.docks()) {
+        const std::string occupied = d.slot_count() > 0
+                                         ? absl::StrCat(d.slots_size(), "/", d.slot_count())
+                                         : absl::StrCat(d.slots_size());
+        table.AddRow(
+            {d.dock_id(), d.site_code(),
+             d.has_revoke_time()
+                 ? absl::StrCat("revoked ", FormatUtc(FromTimestamp(d.revoke_time())))
+                 : "active",
+             d.has_last_contact_time()
+                 ? absl::StrCat(FormatUtc(FromTimestamp(d.last_contact_time())), " (",
+                                RelativeTo(FromTimestamp(d.last_contact_time()), s.Now()), ")")
+                 : "never",
+             d.agent_version(), d.has_report_time() ? absl::StrCat(d.backlog_items()) : "",
+             d.has_report_time() ? occupied : "",
+             FormatTimestamp(d.certificate_not_after(), d.has_certificate_not_after())});
+        if (!d.slots().empty()) {
+          std::string line = absl::StrCat(d.dock_id(), ":");
+          for (const v1::SlotOccupant& o : d.slots()) {
+            absl::StrAppend(&line, "  ", o.slot(), "=", SanitizeCell(o.serial()));
+          }
+          slot_lines.push_back(line);
+        }
+      }
+      s.out() << table.Render();
+      // The slots, a line per dock: eight serials do not fit in a table cell.
+      for (const std::string& line : slot_lines) s.out() << line << "\n";
+    });
   });
 }
 

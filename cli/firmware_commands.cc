@@ -1,4 +1,4 @@
-// camfleet firmware upload|list|withdraw, camfleet firmware key add|list|retire
+// camfleet firmware upload|list|withdraw|export, camfleet firmware key add|list|retire
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -191,6 +191,97 @@ void AddUpload(CLI::App* firmware, Action* selected) {
             [args](Session& s) { return Upload(s, args->image, args->manifest, args->signature); });
 }
 
+// Writes the bundle to OUTPUT.partial and renames it to OUTPUT once complete, so an
+// interrupted export never leaves a file that looks like a bundle.
+int Export(Session& s, const std::string& release_id, const std::string& output) {
+  if (provisioning::PathExists(output)) {
+    return s.UsageError(absl::StrCat("-o: ", output, " exists; choose another file"));
+  }
+  const std::string partial = output + ".partial";
+  const int fd = ::open(partial.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) return s.UsageError(absl::StrCat("-o: ", partial, ": ", std::strerror(errno)));
+  auto fail = [&](int code) {
+    ::close(fd);
+    ::unlink(partial.c_str());
+    return code;
+  };
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = s.client().channel();
+  if (!channel.ok()) return fail(s.RpcError(channel.status()));
+  std::unique_ptr<Stub> stub = v1::FirmwareService::NewStub(*channel);
+  grpc::ClientContext ctx;
+  // A release is up to 2 GiB: allow 2 s per MiB of the largest on top of the usual timeout.
+  s.client().PrepareContext(ctx, s.connection().timeout + absl::Hours(1));
+  v1::ExportReleaseRequest req;
+  req.set_release_id(release_id);
+  std::unique_ptr<grpc::ClientReader<v1::ExportReleaseResponse>> reader =
+      stub->ExportRelease(&ctx, req);
+  v1::ExportReleaseResponse msg;
+  uint64_t total = 0;
+  uint64_t written = 0;
+  const bool progress = !s.json();
+  while (reader->Read(&msg)) {
+    if (msg.bundle_size() > 0) total = msg.bundle_size();
+    const std::string& chunk = msg.chunk();
+    if (written + chunk.size() > total) {
+      ctx.TryCancel();
+      (void)reader->Finish();
+      return fail(s.RpcError(absl::DataLossError(
+          "the server sent more than the bundle size it announced; nothing was kept")));
+    }
+    size_t done = 0;
+    while (done < chunk.size()) {
+      const ssize_t n = ::write(fd, chunk.data() + done, chunk.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        ctx.TryCancel();
+        (void)reader->Finish();
+        return fail(s.UsageError(absl::StrCat(partial, ": ", std::strerror(errno))));
+      }
+      done += static_cast<size_t>(n);
+    }
+    written += chunk.size();
+    if (progress && total > 0) DrawProgress(s.err(), written, total);
+  }
+  const grpc::Status status = reader->Finish();
+  if (progress && written > 0) s.err() << "\n";
+  if (!status.ok()) return fail(s.RpcError(FromGrpcStatus(status)));
+  if (written != total || total == 0) {
+    return fail(s.RpcError(absl::DataLossError(absl::StrCat(
+        "the export ended at byte ", written, " of ", total, "; nothing was kept, try again"))));
+  }
+  if (::fsync(fd) != 0) return fail(s.UsageError(absl::StrCat(partial, ": fsync failed")));
+  ::close(fd);
+  if (::rename(partial.c_str(), output.c_str()) != 0) {
+    ::unlink(partial.c_str());
+    return s.UsageError(absl::StrCat(output, ": ", std::strerror(errno)));
+  }
+  if (s.json()) {
+    s.out() << "{\"file\": \"" << output << "\", \"bytes\": " << written << "}\n";
+    return kExitOk;
+  }
+  s.out() << "wrote release bundle " << output << " (" << Mib(written)
+          << "); carry it to the dock and run: camfleet-dock import-release --dir DIR " << output
+          << "\n";
+  return kExitOk;
+}
+
+void AddExport(CLI::App* firmware, Action* selected) {
+  struct Args {
+    std::string release_id, output;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = firmware->add_subcommand(
+      "export", "Write a signed release bundle (manifest, signature, image) to a file");
+  cmd->footer(
+      "For a post the network does not reach: the dock verifies the bundle with its own trusted\n"
+      "keys exactly as a download (camfleet-dock import-release). The bundle adds no trust.");
+  cmd->add_option("release", args->release_id, "Release id, or its first 8+ hex digits")
+      ->required();
+  cmd->add_option("-o,--output", args->output, "The bundle file to write (must not exist)")
+      ->required();
+  SetAction(cmd, selected, [args](Session& s) { return Export(s, args->release_id, args->output); });
+}
+
 void AddList(CLI::App* firmware, Action* selected) {
   auto request = std::make_shared<v1::ListReleasesRequest>();
   CLI::App* cmd = firmware->add_subcommand("list", "List releases, newest version first");
@@ -198,8 +289,28 @@ void AddList(CLI::App* firmware, Action* selected) {
   cmd->add_flag_function(
       "--withdrawn", [request](int64_t) { request->set_include_withdrawn(true); },
       "Include withdrawn releases");
-  SetAction(cmd, selected, [request](Session& s) {
-    return Finish(s, s.client().Firmware(&Stub::ListReleases, *request),
+  auto page_size = std::make_shared<int32_t>(0);
+  cmd->add_option("--page-size", *page_size,
+                  "Releases fetched per request (1-1000; default 100); all pages are listed");
+  SetAction(cmd, selected, [request, page_size](Session& s) {
+    // Every page, merged: a model's history is short enough to show whole.
+    absl::StatusOr<v1::ListReleasesResponse> all = v1::ListReleasesResponse();
+    v1::ListReleasesRequest next = *request;
+    next.set_page_size(*page_size);
+    while (true) {
+      absl::StatusOr<v1::ListReleasesResponse> page =
+          s.client().Firmware(&Stub::ListReleases, next);
+      if (!page.ok()) {
+        all = page.status();
+        break;
+      }
+      for (v1::FirmwareRelease& rel : *page->mutable_releases()) {
+        *all->add_releases() = std::move(rel);
+      }
+      if (page->next_page_token().empty()) break;
+      next.set_page_token(page->next_page_token());
+    }
+    return Finish(s, all,
                   [&](const v1::ListReleasesResponse& r) {
                     if (r.releases().empty()) {
                       s.out() << "no releases\n";
@@ -309,6 +420,7 @@ void AddFirmwareCommands(CLI::App& app, Action* selected) {
   AddUpload(firmware, selected);
   AddList(firmware, selected);
   AddWithdraw(firmware, selected);
+  AddExport(firmware, selected);
   AddKeyCommands(firmware, selected);
 }
 

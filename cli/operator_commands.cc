@@ -265,29 +265,32 @@ void AddList(CLI::App* op, Action* selected) {
   SetAction(cmd, selected, [all](Session& s) {
     v1::ListOperatorsRequest request;
     request.set_include_revoked(*all);
-    return Finish(s, s.client().Provisioning(&Stub::ListOperators, request),
-                  [&](const v1::ListOperatorsResponse& r) {
-                    if (r.operators().empty()) {
-                      s.out() << "no operators\n";
-                      return;
-                    }
-                    const absl::Time now = s.Now();
-                    Table table({"NAME", "ROLE", "STATE", "VALID CERTS", "EXPIRES", "CREATED"});
-                    table.AlignRight(3);
-                    for (const v1::Operator& o : r.operators()) {
-                      int valid = 0;
-                      absl::Time expires = absl::InfinitePast();
-                      for (const v1::Certificate& c : o.certificates()) {
-                        if (CertificateState(c, now) != "valid") continue;
-                        ++valid;
-                        expires = std::max(expires, FromTimestamp(c.not_after()));
-                      }
-                      table.AddRow({o.name(), RoleName(o.role()), OperatorState(o, now),
-                                    absl::StrCat(valid), valid > 0 ? FormatUtc(expires) : "",
-                                    FormatTimestamp(o.create_time(), o.has_create_time())});
-                    }
-                    s.out() << table.Render();
-                  });
+    auto response = FetchPages<v1::ListOperatorsRequest, v1::ListOperatorsResponse>(
+        request, PageFlags{.limit = 0, .all = true}, [&](const v1::ListOperatorsRequest& r) {
+          return s.client().Provisioning(&Stub::ListOperators, r);
+        });
+    return Finish(s, response, [&](const v1::ListOperatorsResponse& r) {
+      if (r.operators().empty()) {
+        s.out() << "no operators\n";
+        return;
+      }
+      const absl::Time now = s.Now();
+      Table table({"NAME", "ROLE", "STATE", "VALID CERTS", "EXPIRES", "CREATED"});
+      table.AlignRight(3);
+      for (const v1::Operator& o : r.operators()) {
+        int valid = 0;
+        absl::Time expires = absl::InfinitePast();
+        for (const v1::Certificate& c : o.certificates()) {
+          if (CertificateState(c, now) != "valid") continue;
+          ++valid;
+          expires = std::max(expires, FromTimestamp(c.not_after()));
+        }
+        table.AddRow({o.name(), RoleName(o.role()), OperatorState(o, now), absl::StrCat(valid),
+                      valid > 0 ? FormatUtc(expires) : "",
+                      FormatTimestamp(o.create_time(), o.has_create_time())});
+      }
+      s.out() << table.Render();
+    });
   });
 }
 

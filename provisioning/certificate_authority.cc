@@ -1,5 +1,6 @@
 #include "provisioning/certificate_authority.h"
 
+#include <dirent.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -7,10 +8,13 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstdio>
 #include <set>
 #include <utility>
 
@@ -28,8 +32,17 @@
 namespace camfleet::provisioning {
 
 struct CertificateAuthority::State {
-  PrivateKey key;
+  State(PrivateKey k, X509Ptr c) : key(std::move(k)), cert(std::move(c)) {}
+  PrivateKey key;  // The issuing CA's.
   X509Ptr cert;
+  X509Ptr root;              // Null for a single-level CA (then `cert` is the root).
+  std::string root_crl_pem;  // The root's CRL of revoked issuing CAs; may be empty.
+  struct Retired {
+    PrivateKey key;
+    X509Ptr cert;
+  };
+  std::vector<Retired> retired;
+  std::string trust_pem;  // CertificatePem().
 };
 
 namespace {
@@ -209,6 +222,93 @@ absl::Status Sign(X509* cert, const PrivateKey& key) {
   return absl::OkStatus();
 }
 
+// A CA certificate for `subject_key`: self-signed by `signer` when `issuer` is null (a root),
+// else signed by `issuer`'s key `signer`. `name_by_serial` appends the first 12 hex digits of
+// the serial to `common_name`, so every issuing CA generation has a name of its own (a CRL is
+// found by its issuer's name).
+absl::StatusOr<X509Ptr> MakeCaCertificate(EVP_PKEY* subject_key, absl::string_view common_name,
+                                          bool name_by_serial, const char* basic_constraints,
+                                          absl::Time not_before, absl::Time not_after, X509* issuer,
+                                          const PrivateKey& signer) {
+  absl::StatusOr<X509NamePtr> name =
+      NewName({{NID_organizationName, kCaOrganization}, {NID_commonName, common_name}});
+  if (!name.ok()) return name.status();
+  absl::StatusOr<X509Ptr> cert =
+      NewCertificate(issuer != nullptr ? X509_get_subject_name(issuer) : name->get(), name->get(),
+                     not_before, not_after, subject_key);
+  if (!cert.ok()) return cert.status();
+  if (name_by_serial) {
+    const std::string serial = SerialToHex(X509_get0_serialNumber(cert->get()));
+    absl::StatusOr<X509NamePtr> named =
+        NewName({{NID_organizationName, kCaOrganization},
+                 {NID_commonName, absl::StrCat(common_name, serial.substr(0, 12))}});
+    if (!named.ok()) return named.status();
+    if (X509_set_subject_name(cert->get(), named->get()) != 1) {
+      return OpenSslError(absl::StatusCode::kInternal, "naming a CA certificate");
+    }
+  }
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, issuer != nullptr ? issuer : cert->get(), cert->get(), nullptr, nullptr, 0);
+  // SKI before AKI: for a self-signed certificate the AKI is copied from its own SKI.
+  for (const auto& [nid, value] : std::initializer_list<std::pair<int, const char*>>{
+           {NID_basic_constraints, basic_constraints},
+           {NID_key_usage, "critical,keyCertSign,cRLSign"},
+           {NID_subject_key_identifier, "hash"},
+           {NID_authority_key_identifier, "keyid:always"}}) {
+    if (absl::Status s = AddExtension(cert->get(), &ctx, nid, value); !s.ok()) return s;
+  }
+  if (absl::Status s = Sign(cert->get(), signer); !s.ok()) return s;
+  return cert;
+}
+
+absl::StatusOr<X509Ptr> ReadCertificateFile(const std::string& path) {
+  absl::StatusOr<FileContents> file = ReadSmallFile(path, kMaxCertificateFileBytes);
+  if (!file.ok()) return file.status();
+  return ReadPemCertificate(file->data, path);
+}
+
+absl::StatusOr<absl::Time> NotAfterOf(X509* cert, const std::string& path) {
+  absl::StatusOr<absl::Time> t = TimeFromAsn1(X509_get0_notAfter(cert));
+  if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat(path, " has a malformed validity"));
+  return t;
+}
+
+// The names in `dir` ending in `suffix`, without it, sorted; none if `dir` does not exist.
+std::vector<std::string> ListStems(const std::string& dir, absl::string_view suffix) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (const dirent* e = ::readdir(d)) {
+    const absl::string_view name(e->d_name);
+    if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) {
+      out.emplace_back(name.substr(0, name.size() - suffix.size()));
+    }
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::Status MakeDirectory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot create directory ", path));
+  }
+  return absl::OkStatus();
+}
+
+// Replaces `path` with `contents` atomically (a new file, then rename over the old one).
+absl::Status ReplaceFile(const std::string& dir, const std::string& path,
+                         absl::string_view contents, unsigned mode) {
+  const std::string temporary = path + ".new";
+  ::unlink(temporary.c_str());
+  if (absl::Status s = WriteNewFile(temporary, contents, mode); !s.ok()) return s;
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    ::unlink(temporary.c_str());
+    return absl::InternalError(absl::StrCat("cannot rename ", temporary, " to ", path));
+  }
+  return SyncDirectory(dir);
+}
+
 }  // namespace
 
 CertificateAuthority::CertificateAuthority(std::unique_ptr<State> state,
@@ -271,8 +371,59 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Create(const std::str
     ::unlink(key_path.c_str());
     return s;
   }
-  return CertificateAuthority(std::make_unique<State>(State{*std::move(key), *std::move(cert)}),
-                              *std::move(verifier), not_before, not_after);
+  auto state = std::make_unique<State>(*std::move(key), *std::move(cert));
+  state->trust_pem = *pem;
+  return CertificateAuthority(std::move(state), *std::move(verifier), not_before, not_after);
+}
+
+absl::StatusOr<CertificateAuthority> CertificateAuthority::CreateWithRoot(const std::string& dir,
+                                                                          absl::Time now) {
+  if (!IsDirectory(dir)) {
+    return absl::NotFoundError(absl::StrCat("CA directory ", dir, " does not exist"));
+  }
+  const std::vector<std::string> paths = {JoinPath(dir, kRootKeyFile), JoinPath(dir, kRootCertFile),
+                                          JoinPath(dir, kCaKeyFile), JoinPath(dir, kCaCertFile)};
+  for (const std::string& path : paths) {
+    if (PathExists(path)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          path, " exists: a fleet CA is already set up in ", dir, "; refusing to replace it"));
+    }
+  }
+  const absl::Time not_before = now - kClockSkewAllowance;
+  absl::StatusOr<PrivateKey> root_key = PrivateKey::GenerateEcP256();
+  if (!root_key.ok()) return root_key.status();
+  absl::StatusOr<X509Ptr> root = MakeCaCertificate(root_key->NativeHandle(), kRootCommonName, false,
+                                                   "critical,CA:TRUE,pathlen:1", not_before,
+                                                   now + kRootValidity, nullptr, *root_key);
+  if (!root.ok()) return root.status();
+  absl::StatusOr<PrivateKey> key = PrivateKey::GenerateEcP256();
+  if (!key.ok()) return key.status();
+  absl::StatusOr<X509Ptr> issuing = MakeCaCertificate(
+      key->NativeHandle(), kIssuingCommonNamePrefix, true, "critical,CA:TRUE,pathlen:0", not_before,
+      now + kCaValidity, root->get(), *root_key);
+  if (!issuing.ok()) return issuing.status();
+  absl::StatusOr<std::string> root_pem = CertificateToPem(root->get());
+  if (!root_pem.ok()) return root_pem.status();
+  absl::StatusOr<std::string> issuing_pem = CertificateToPem(issuing->get());
+  if (!issuing_pem.ok()) return issuing_pem.status();
+
+  std::vector<std::string> written;
+  auto undo = [&](absl::Status s) {
+    for (const std::string& path : written) ::unlink(path.c_str());
+    return s;
+  };
+  if (absl::Status s = root_key->WriteFile(paths[0]); !s.ok()) return s;
+  written.push_back(paths[0]);
+  if (absl::Status s = WriteNewFile(paths[1], *root_pem, kCertificateFileMode); !s.ok()) {
+    return undo(s);
+  }
+  written.push_back(paths[1]);
+  if (absl::Status s = key->WriteFile(paths[2]); !s.ok()) return undo(s);
+  written.push_back(paths[2]);
+  if (absl::Status s = WriteNewFile(paths[3], *issuing_pem, kCertificateFileMode); !s.ok()) {
+    return undo(s);
+  }
+  return Load(dir);
 }
 
 absl::StatusOr<CertificateAuthority> CertificateAuthority::Load(const std::string& dir) {
@@ -298,10 +449,81 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Load(const std::strin
   if (!not_before.ok() || !not_after.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(cert_path, " has a malformed validity"));
   }
-  absl::StatusOr<CertificateVerifier> verifier = CertificateVerifier::FromCaPem(file->data);
+  auto state = std::make_unique<State>(*std::move(key), *std::move(cert));
+  X509* issuing = state->cert.get();
+
+  const std::string root_path = JoinPath(dir, kRootCertFile);
+  if (!PathExists(root_path)) {
+    // A single-level CA (a home made before the offline root): root and issuer in one.
+    state->trust_pem = file->data;
+    absl::StatusOr<CertificateVerifier> verifier = CertificateVerifier::FromCaPem(file->data);
+    if (!verifier.ok()) return verifier.status();
+    return CertificateAuthority(std::move(state), *std::move(verifier), *not_before, *not_after);
+  }
+  absl::StatusOr<X509Ptr> root = ReadCertificateFile(root_path);
+  if (!root.ok()) return root.status();
+  if (X509_check_issued(root->get(), issuing) != X509_V_OK ||
+      X509_verify(issuing, X509_get0_pubkey(root->get())) != 1) {
+    ClearOpenSslErrors();
+    return absl::InvalidArgumentError(
+        absl::StrCat(cert_path, " is not signed by the root in ", root_path));
+  }
+  state->root = *std::move(root);
+  absl::StatusOr<std::string> root_pem = CertificateToPem(state->root.get());
+  if (!root_pem.ok()) return root_pem.status();
+  absl::StatusOr<std::string> issuing_pem = CertificateToPem(issuing);
+  if (!issuing_pem.ok()) return issuing_pem.status();
+  state->trust_pem = *root_pem + *issuing_pem;
+
+  const std::string retired_dir = JoinPath(dir, kRetiredDir);
+  for (const std::string& serial : ListStems(retired_dir, ".crt")) {
+    const std::string base = JoinPath(retired_dir, serial);
+    absl::StatusOr<X509Ptr> old = ReadCertificateFile(base + ".crt");
+    if (!old.ok()) return old.status();
+    absl::StatusOr<PrivateKey> old_key = PrivateKey::ReadFile(base + ".key");
+    if (!old_key.ok()) return old_key.status();
+    absl::StatusOr<std::string> pem = CertificateToPem(old->get());
+    if (!pem.ok()) return pem.status();
+    absl::StrAppend(&state->trust_pem, *pem);
+    state->retired.push_back({*std::move(old_key), *std::move(old)});
+  }
+  // The server's own verifier also knows the revoked issuing CAs and the root's CRL, so that a
+  // certificate from one is refused saying so (docks and cameras are not given them).
+  std::string verifier_pem = state->trust_pem;
+  for (const std::string& serial : ListStems(JoinPath(dir, kRevokedDir), ".crt")) {
+    const std::string path = JoinPath(JoinPath(dir, kRevokedDir), serial + ".crt");
+    absl::StatusOr<FileContents> revoked = ReadSmallFile(path, kMaxCertificateFileBytes);
+    if (!revoked.ok()) return revoked.status();
+    absl::StrAppend(&verifier_pem, revoked->data);
+  }
+  absl::StatusOr<CertificateVerifier> verifier = CertificateVerifier::FromCaPem(verifier_pem);
   if (!verifier.ok()) return verifier.status();
-  return CertificateAuthority(std::make_unique<State>(State{*std::move(key), *std::move(cert)}),
-                              *std::move(verifier), *not_before, *not_after);
+  const std::string root_crl_path = JoinPath(dir, kRootCrlFile);
+  if (PathExists(root_crl_path)) {
+    absl::StatusOr<FileContents> crl = ReadSmallFile(root_crl_path, kMaxCertificateFileBytes);
+    if (!crl.ok()) return crl.status();
+    state->root_crl_pem = crl->data;
+    absl::StatusOr<CertificateVerifier> with = verifier->WithCrl(crl->data);
+    if (!with.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(root_crl_path, ": ", with.status().message()));
+    }
+    verifier = *std::move(with);
+  }
+  return CertificateAuthority(std::move(state), *std::move(verifier), *not_before, *not_after);
+}
+
+const std::string& CertificateAuthority::CertificatePem() const { return state_->trust_pem; }
+
+bool CertificateAuthority::HasRoot() const { return state_->root != nullptr; }
+
+std::string CertificateAuthority::ChainPem() const {
+  if (state_->root == nullptr) return "";
+  absl::StatusOr<std::string> pem = CertificateToPem(state_->cert.get());
+  return pem.ok() ? *pem : "";
+}
+
+absl::StatusOr<CertificateInfo> CertificateAuthority::IssuingCaInfo() const {
+  return BasicCertificateInfo(state_->cert.get());
 }
 
 absl::StatusOr<IssuedCertificate> CertificateAuthority::Issue(const CertificateRequest& csr,
@@ -381,15 +603,17 @@ absl::StatusOr<CertificateInfo> CertificateAuthority::VerifyChain(absl::string_v
   return verifier_.VerifyChain(cert_pem, at);
 }
 
-absl::StatusOr<std::string> CertificateAuthority::MakeCrl(
-    const std::vector<RevokedCertificate>& revoked, absl::Time this_update, absl::Time next_update,
-    uint64_t crl_number) const {
+namespace {
+
+absl::StatusOr<std::string> SignCrl(X509* ca, const PrivateKey& key,
+                                    const std::vector<RevokedCertificate>& revoked,
+                                    absl::Time this_update, absl::Time next_update,
+                                    uint64_t crl_number) {
   if (next_update <= this_update) {
     return absl::InvalidArgumentError(absl::StrCat("CRL nextUpdate ", FormatTimeUtc(next_update),
                                                    " is not after thisUpdate ",
                                                    FormatTimeUtc(this_update)));
   }
-  X509* ca = state_->cert.get();
   X509CrlPtr crl(X509_CRL_new());
   const Asn1TimePtr last(NewAsn1Time(this_update));
   const Asn1TimePtr next(NewAsn1Time(next_update));
@@ -446,7 +670,7 @@ absl::StatusOr<std::string> CertificateAuthority::MakeCrl(
     return OpenSslError(absl::StatusCode::kInternal, "adding the CRL authority key id");
   }
   if (X509_CRL_sort(crl.get()) != 1 ||
-      X509_CRL_sign(crl.get(), state_->key.NativeHandle(), EVP_sha256()) <= 0) {
+      X509_CRL_sign(crl.get(), key.NativeHandle(), EVP_sha256()) <= 0) {
     return OpenSslError(absl::StatusCode::kInternal, "signing a CRL");
   }
   BioPtr bio(BIO_new(BIO_s_mem()));
@@ -454,6 +678,237 @@ absl::StatusOr<std::string> CertificateAuthority::MakeCrl(
     return OpenSslError(absl::StatusCode::kInternal, "encoding a CRL");
   }
   return MemoryBioContents(bio.get());
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CertificateAuthority::MakeCrl(
+    const std::vector<RevokedCertificate>& revoked, absl::Time this_update, absl::Time next_update,
+    uint64_t crl_number) const {
+  absl::StatusOr<std::string> pem =
+      SignCrl(state_->cert.get(), state_->key, revoked, this_update, next_update, crl_number);
+  if (!pem.ok() || state_->root == nullptr) return pem;
+  // Two-level: a CRL from each retired issuing CA too (a leaf is checked against its own
+  // issuer's CRL), the root's CRL, and the issuing CAs a dock may not hold yet.
+  for (const State::Retired& old : state_->retired) {
+    absl::StatusOr<std::string> more =
+        SignCrl(old.cert.get(), old.key, revoked, this_update, next_update, crl_number);
+    if (!more.ok()) return more.status();
+    absl::StrAppend(&*pem, *more);
+  }
+  absl::StrAppend(&*pem, state_->root_crl_pem);
+  absl::StatusOr<std::string> issuing = CertificateToPem(state_->cert.get());
+  if (!issuing.ok()) return issuing.status();
+  absl::StrAppend(&*pem, *issuing);
+  for (const State::Retired& old : state_->retired) {
+    absl::StatusOr<std::string> cert = CertificateToPem(old.cert.get());
+    if (!cert.ok()) return cert.status();
+    absl::StrAppend(&*pem, *cert);
+  }
+  return pem;
+}
+
+// ---- Ceremonies of the offline root ----
+
+absl::StatusOr<PrivateKey> ReadRootKey(const std::string& path, absl::string_view passphrase) {
+  return PrivateKey::ReadFileWithPassphrase(path, passphrase);
+}
+
+absl::Status ExportRootKey(const std::string& dir, const std::string& dest,
+                           absl::string_view passphrase) {
+  const std::string key_path = JoinPath(dir, kRootKeyFile);
+  if (!PathExists(key_path)) {
+    return absl::NotFoundError(
+        absl::StrCat(key_path,
+                     " does not exist: the root key was exported already, or this CA has no "
+                     "separate root (a home made before the offline root)"));
+  }
+  absl::StatusOr<PrivateKey> key = PrivateKey::ReadFile(key_path);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<X509Ptr> root = ReadCertificateFile(JoinPath(dir, kRootCertFile));
+  if (!root.ok()) return root.status();
+  if (X509_check_private_key(root->get(), key->NativeHandle()) != 1) {
+    ClearOpenSslErrors();
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_path, " is not the key of ", JoinPath(dir, kRootCertFile)));
+  }
+  if (absl::Status s = key->WriteEncryptedFile(dest, passphrase); !s.ok()) return s;
+  // Only once the copy is known to open with the passphrase is the server's copy deleted.
+  absl::StatusOr<PrivateKey> back = PrivateKey::ReadFileWithPassphrase(dest, passphrase);
+  if (!back.ok() || X509_check_private_key(root->get(), back->NativeHandle()) != 1) {
+    ClearOpenSslErrors();
+    return absl::InternalError(
+        absl::StrCat(dest, " does not read back as the root key; ", key_path, " is left in place"));
+  }
+  if (::unlink(key_path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot delete ", key_path));
+  }
+  return SyncDirectory(dir);
+}
+
+namespace {
+
+struct RootContext {
+  X509Ptr root;
+  std::vector<RevokedCertificate> revoked;  // On the root CRL now.
+  uint64_t last_number = 0;
+};
+
+absl::StatusOr<RootContext> LoadRootContext(const std::string& dir, const PrivateKey& root_key) {
+  const std::string root_path = JoinPath(dir, kRootCertFile);
+  if (!PathExists(root_path)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, " holds a single-level fleet CA (made before the offline root, no ",
+                     kRootCertFile, "): its one CA is root and issuer, and cannot be rotated"));
+  }
+  RootContext out;
+  absl::StatusOr<X509Ptr> root = ReadCertificateFile(root_path);
+  if (!root.ok()) return root.status();
+  out.root = *std::move(root);
+  if (X509_check_private_key(out.root.get(), root_key.NativeHandle()) != 1) {
+    ClearOpenSslErrors();
+    return absl::InvalidArgumentError(
+        absl::StrCat("the root key given is not the key of ", root_path));
+  }
+  const std::string crl_path = JoinPath(dir, kRootCrlFile);
+  if (PathExists(crl_path)) {
+    absl::StatusOr<FileContents> file = ReadSmallFile(crl_path, kMaxCertificateFileBytes);
+    if (!file.ok()) return file.status();
+    absl::StatusOr<PemObjects> objects = ReadPemObjects(file->data, crl_path);
+    if (!objects.ok()) return objects.status();
+    if (objects->crls.size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(crl_path, " does not hold one CRL"));
+    }
+    X509_CRL* crl = objects->crls.front().get();
+    Asn1IntegerPtr number(
+        static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
+    if (number != nullptr) ASN1_INTEGER_get_uint64(&out.last_number, number.get());
+    STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(crl);
+    for (int i = 0; i < sk_X509_REVOKED_num(entries); ++i) {
+      X509_REVOKED* entry = sk_X509_REVOKED_value(entries, i);
+      RevokedCertificate r;
+      r.serial_hex = SerialToHex(X509_REVOKED_get0_serialNumber(entry));
+      absl::StatusOr<absl::Time> when = TimeFromAsn1(X509_REVOKED_get0_revocationDate(entry));
+      r.revoked_at = when.ok() ? *when : absl::UnixEpoch();
+      Asn1EnumeratedPtr code(static_cast<ASN1_ENUMERATED*>(
+          X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
+      if (code != nullptr) {
+        absl::StatusOr<RevocationReason> reason =
+            RevocationReasonFromCode(static_cast<int>(ASN1_ENUMERATED_get(code.get())));
+        if (reason.ok()) r.reason = *reason;
+      }
+      out.revoked.push_back(std::move(r));
+    }
+    ClearOpenSslErrors();
+  }
+  return out;
+}
+
+// Signs and writes the root CRL listing `context.revoked`, valid until the root expires: it is
+// remade only at a ceremony, when the root key is at hand.
+absl::Status WriteRootCrl(const std::string& dir, const RootContext& context,
+                          const PrivateKey& root_key, absl::Time now) {
+  absl::StatusOr<absl::Time> root_expiry = NotAfterOf(context.root.get(), kRootCertFile);
+  if (!root_expiry.ok()) return root_expiry.status();
+  const uint64_t number =
+      std::max<uint64_t>(context.last_number + 1,
+                         static_cast<uint64_t>(std::max<int64_t>(absl::ToUnixMicros(now), 0)));
+  absl::StatusOr<std::string> crl = SignCrl(context.root.get(), root_key, context.revoked, now,
+                                            std::max(*root_expiry, now + absl::Hours(24)), number);
+  if (!crl.ok()) return crl.status();
+  return ReplaceFile(dir, JoinPath(dir, kRootCrlFile), *crl, kCertificateFileMode);
+}
+
+}  // namespace
+
+absl::StatusOr<IssuingCaRotation> RotateIssuingCa(const std::string& dir,
+                                                  const PrivateKey& root_key, absl::Time now,
+                                                  std::optional<RevocationReason> revoke_old) {
+  absl::StatusOr<RootContext> context = LoadRootContext(dir, root_key);
+  if (!context.ok()) return context.status();
+  absl::StatusOr<CertificateAuthority> current = CertificateAuthority::Load(dir);
+  if (!current.ok()) return current.status();
+  absl::StatusOr<CertificateInfo> old_info = current->IssuingCaInfo();
+  if (!old_info.ok()) return old_info.status();
+  const std::string key_path = JoinPath(dir, kCaKeyFile);
+  const std::string cert_path = JoinPath(dir, kCaCertFile);
+  absl::StatusOr<FileContents> old_cert = ReadSmallFile(cert_path, kMaxCertificateFileBytes);
+  if (!old_cert.ok()) return old_cert.status();
+
+  absl::StatusOr<absl::Time> root_expiry = NotAfterOf(context->root.get(), kRootCertFile);
+  if (!root_expiry.ok()) return root_expiry.status();
+  absl::StatusOr<PrivateKey> key = PrivateKey::GenerateEcP256();
+  if (!key.ok()) return key.status();
+  absl::StatusOr<X509Ptr> issuing =
+      MakeCaCertificate(key->NativeHandle(), kIssuingCommonNamePrefix, true,
+                        "critical,CA:TRUE,pathlen:0", now - kClockSkewAllowance,
+                        std::min(now + kCaValidity, *root_expiry), context->root.get(), root_key);
+  if (!issuing.ok()) return issuing.status();
+  absl::StatusOr<std::string> issuing_pem = CertificateToPem(issuing->get());
+  if (!issuing_pem.ok()) return issuing_pem.status();
+
+  // The old issuing CA goes aside first (retired with its key, or revoked without), then the
+  // new one replaces it: a crash in between leaves the old one current and a copy aside.
+  const std::string aside_dir = JoinPath(dir, revoke_old.has_value() ? kRevokedDir : kRetiredDir);
+  if (absl::Status s = MakeDirectory(aside_dir); !s.ok()) return s;
+  const std::string aside = JoinPath(aside_dir, old_info->serial_hex);
+  if (!PathExists(aside + ".crt")) {
+    if (!revoke_old.has_value()) {
+      absl::StatusOr<PrivateKey> old_key = PrivateKey::ReadFile(key_path);
+      if (!old_key.ok()) return old_key.status();
+      if (absl::Status s = old_key->WriteFile(aside + ".key");
+          !s.ok() && !absl::IsAlreadyExists(s)) {
+        return s;
+      }
+    }
+    if (absl::Status s = WriteNewFile(aside + ".crt", old_cert->data, kCertificateFileMode);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (revoke_old.has_value()) {
+    context->revoked.push_back({old_info->serial_hex, now, *revoke_old});
+    if (absl::Status s = WriteRootCrl(dir, *context, root_key, now); !s.ok()) return s;
+  }
+  absl::StatusOr<std::string> key_pem = key->ToPem();
+  if (!key_pem.ok()) return key_pem.status();
+  absl::Status replaced = ReplaceFile(dir, key_path, *key_pem, kPrivateKeyFileMode);
+  OPENSSL_cleanse(key_pem->data(), key_pem->size());
+  if (!replaced.ok()) return replaced;
+  if (absl::Status s = ReplaceFile(dir, cert_path, *issuing_pem, kCertificateFileMode); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<CertificateInfo> new_info = BasicCertificateInfo(issuing->get());
+  if (!new_info.ok()) return new_info.status();
+  return IssuingCaRotation{*std::move(new_info), *std::move(old_info), revoke_old.has_value()};
+}
+
+absl::Status RevokeIssuingCa(const std::string& dir, const PrivateKey& root_key,
+                             absl::string_view serial_hex, RevocationReason reason,
+                             absl::Time now) {
+  absl::StatusOr<RootContext> context = LoadRootContext(dir, root_key);
+  if (!context.ok()) return context.status();
+  const std::string serial = absl::AsciiStrToLower(serial_hex);
+  const std::string retired = JoinPath(JoinPath(dir, kRetiredDir), serial);
+  if (serial.empty() || serial.find('/') != std::string::npos || !PathExists(retired + ".crt")) {
+    return absl::NotFoundError(absl::StrCat(
+        "no retired issuing CA has serial '", absl::CHexEscape(serial_hex), "' in ",
+        JoinPath(dir, kRetiredDir), " (the current issuing CA cannot be revoked: rotate first)"));
+  }
+  absl::StatusOr<FileContents> cert = ReadSmallFile(retired + ".crt", kMaxCertificateFileBytes);
+  if (!cert.ok()) return cert.status();
+  context->revoked.push_back({serial, now, reason});
+  if (absl::Status s = WriteRootCrl(dir, *context, root_key, now); !s.ok()) return s;
+  const std::string revoked_dir = JoinPath(dir, kRevokedDir);
+  if (absl::Status s = MakeDirectory(revoked_dir); !s.ok()) return s;
+  if (absl::Status s =
+          WriteNewFile(JoinPath(revoked_dir, serial + ".crt"), cert->data, kCertificateFileMode);
+      !s.ok() && !absl::IsAlreadyExists(s)) {
+    return s;
+  }
+  ::unlink((retired + ".key").c_str());
+  ::unlink((retired + ".crt").c_str());
+  return SyncDirectory(JoinPath(dir, kRetiredDir));
 }
 
 }  // namespace camfleet::provisioning

@@ -1,10 +1,19 @@
 #pragma once
-// The fleet CA: one EC P-256 key and a self-signed certificate in a directory that only
-// camfleetd reads. It issues every fleet certificate from a CSR (the subject's key never comes
-// here), publishes revocations as CRLs, and verifies what it issued.
+// The fleet CA in a directory that only camfleetd reads. It issues every fleet certificate from
+// a CSR (the subject's key never comes here), publishes revocations as CRLs, and verifies what
+// it issued.
+//
+// Two shapes (README.md, "The offline root"):
+// - two-level (`camfleetd init` since issue 11): an offline root (root.crt; its key root.key
+//   only until it is exported, encrypted, off the server) and an issuing CA signed by it
+//   (ca.crt, ca.key) that issues everything day to day. Docks and cameras trust the root. A
+//   rotated issuing CA is kept in retired/ (still trusted for what it issued, and still
+//   signing a CRL for it) until the root revokes it (revoked/, root.crl).
+// - single-level (homes made before): one self-signed CA (ca.crt, ca.key), root and issuer.
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +33,16 @@ namespace camfleet::provisioning {
 // File names inside the CA directory.
 inline constexpr char kCaKeyFile[] = "ca.key";  // Mode 0600.
 inline constexpr char kCaCertFile[] = "ca.crt";
+inline constexpr char kRootKeyFile[] = "root.key";  // Mode 0600; exported and removed.
+inline constexpr char kRootCertFile[] = "root.crt";
+inline constexpr char kRootCrlFile[] = "root.crl";  // The root's CRL of revoked issuing CAs.
+inline constexpr char kRetiredDir[] = "retired";    // <serial>.crt/.key: rotated issuing CAs.
+inline constexpr char kRevokedDir[] = "revoked";    // <serial>.crt: issuing CAs the root revoked.
+
+inline constexpr char kRootCommonName[] = "camfleet fleet root CA";
+inline constexpr char kIssuingCommonNamePrefix[] = "camfleet issuing CA ";
+// The root outlives its issuing CAs, which live ten years (cut short to the root's expiry).
+inline constexpr absl::Duration kRootValidity = absl::Hours(24 * 7305);
 
 inline constexpr char kCaCommonName[] = "camfleet fleet CA";
 inline constexpr char kCaOrganization[] = "camfleet";
@@ -53,6 +72,15 @@ class CertificateAuthority {
   // anything this call wrote.
   static absl::StatusOr<CertificateAuthority> Create(const std::string& dir, absl::Time now);
 
+  // Makes a new two-level fleet CA in `dir` (which must exist): a root (root.key mode 0600,
+  // root.crt: "O=camfleet, CN=camfleet fleet root CA", CA:TRUE pathlen:1, keyCertSign+cRLSign,
+  // twenty years) and an issuing CA signed by it (ca.key, ca.crt: "CN=camfleet issuing CA
+  // <first 12 hex digits of its serial>", so each generation has its own name, CA:TRUE
+  // pathlen:0, ten years). The returned CA issues with the issuing CA.
+  // Errors as Create (ALREADY_EXISTS if any of the four files exists).
+  static absl::StatusOr<CertificateAuthority> CreateWithRoot(const std::string& dir,
+                                                             absl::Time now);
+
   // Loads the CA from `dir`.
   // NOT_FOUND naming the path if a file is missing; FAILED_PRECONDITION if ca.key is readable by
   // group or others; INVALID_ARGUMENT naming the path if a file does not parse, ca.crt is not a
@@ -80,17 +108,30 @@ class CertificateAuthority {
   // UNAUTHENTICATED for one not to be trusted (not issued here, expired, not yet valid).
   absl::StatusOr<CertificateInfo> VerifyChain(absl::string_view cert_pem, absl::Time at) const;
 
-  // A CRL (v2) signed by the CA listing `revoked`, with a CRL number extension, AKI, and a
-  // reasonCode on every entry whose reason is not kUnspecified. `crl_number` must grow with
-  // every CRL published (RFC 5280 5.2.3); the caller keeps the counter.
+  // A CRL (v2) signed by the CA listing `revoked`. Two-level: the issuing CA's CRL first, then
+  // the same list signed by each retired issuing CA still trusted (their leaves are checked
+  // against their issuer's CRL), then the root's CRL of revoked issuing CAs if there is one,
+  // then the issuing CA certificates (current and retired), so a dock that holds only the root
+  // and an older issuing CA can check it (CertificateVerifier::WithCrl). Each CRL has a CRL
+  // number extension, AKI, and a reasonCode on every entry whose reason is not kUnspecified.
+  // `crl_number` must grow with every CRL published (RFC 5280 5.2.3); the caller keeps the counter.
   // INVALID_ARGUMENT if next_update is not after this_update, a serial is not 1-40 hex digits,
   // or a serial is listed twice; INTERNAL if OpenSSL fails.
   absl::StatusOr<std::string> MakeCrl(const std::vector<RevokedCertificate>& revoked,
                                       absl::Time this_update, absl::Time next_update,
                                       uint64_t crl_number) const;
 
-  // The CA certificate, PEM: what docks, cameras and clients trust.
-  const std::string& CertificatePem() const { return verifier_.CaPem(); }
+  // The fleet's CA certificates, PEM: what docks, cameras and clients trust (ca.pem). The
+  // root first (a camera pins it), then the issuing CA and any retired one still trusted; for
+  // a single-level CA its one certificate.
+  const std::string& CertificatePem() const;
+  // The issuing CA's certificate, PEM, to follow a leaf in a TLS chain (camfleetd's serving
+  // certificate); empty for a single-level CA, whose leaves chain directly to it.
+  std::string ChainPem() const;
+  // Whether there is a separate root (two-level).
+  bool HasRoot() const;
+  // The issuing CA's certificate (the subject and serial of the CA that issues).
+  absl::StatusOr<CertificateInfo> IssuingCaInfo() const;
   absl::Time NotAfter() const { return not_after_; }
   // A verifier trusting this CA, to hand to code that needs no CA key.
   const CertificateVerifier& Verifier() const { return verifier_; }
@@ -105,5 +146,46 @@ class CertificateAuthority {
   absl::Time not_before_;
   absl::Time not_after_;
 };
+
+// --- The offline root's ceremonies (camfleetd ca ...). camfleetd should be stopped: it reads
+// the CA directory once at start. ---
+
+// Writes the root key (DIR/root.key) to `dest` encrypted with `passphrase` (PKCS#8,
+// AES-256-CBC, scrypt: PrivateKey::ToEncryptedPem), reads it back to check that the
+// passphrase opens it and that it is the root's, then deletes DIR/root.key. From then on the
+// server has no root key; keep `dest` (and the passphrase) off the server.
+// NOT_FOUND if DIR/root.key is absent (already exported, or a single-level CA); ALREADY_EXISTS
+// if `dest` exists; INVALID_ARGUMENT for a passphrase under 12 characters.
+absl::Status ExportRootKey(const std::string& dir, const std::string& dest,
+                           absl::string_view passphrase);
+
+// Reads a root key: an encrypted one (ExportRootKey) with `passphrase`, or an unencrypted one.
+// Errors as PrivateKey::ReadFileWithPassphrase.
+absl::StatusOr<PrivateKey> ReadRootKey(const std::string& path, absl::string_view passphrase);
+
+struct IssuingCaRotation {
+  CertificateInfo new_ca;
+  CertificateInfo old_ca;
+  bool old_revoked = false;
+};
+
+// Replaces the issuing CA in `dir` with a new one signed by `root_key` (which must be the key of
+// DIR/root.crt). The old issuing CA is retired (retired/<serial>.crt and .key: its
+// certificates stay trusted until they are renewed from the new one or expire, and CRLs keep
+// listing their revocations) or, with `revoke_old` (keyCompromise for a leaked key), revoked
+// at once on a new root CRL (revoked/<serial>.crt, its key deleted: everything it issued is
+// refused wherever the root CRL reaches).
+// FAILED_PRECONDITION for a single-level CA (no root.crt); INVALID_ARGUMENT if `root_key` is not
+// the root's; errors from writing.
+absl::StatusOr<IssuingCaRotation> RotateIssuingCa(const std::string& dir,
+                                                  const PrivateKey& root_key, absl::Time now,
+                                                  std::optional<RevocationReason> revoke_old);
+
+// Revokes the retired issuing CA `serial_hex` on the root's CRL (remade, signed by `root_key`)
+// and deletes its key: once every device has renewed onto the new issuing CA.
+// NOT_FOUND if no retired issuing CA has that serial (the current one cannot be revoked:
+// rotate first); errors as RotateIssuingCa.
+absl::Status RevokeIssuingCa(const std::string& dir, const PrivateKey& root_key,
+                             absl::string_view serial_hex, RevocationReason reason, absl::Time now);
 
 }  // namespace camfleet::provisioning

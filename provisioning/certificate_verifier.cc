@@ -4,22 +4,28 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "provisioning/certificate_profile.h"
 #include "provisioning/chain_verification.h"
 #include "provisioning/openssl_ptr.h"
+#include "provisioning/public_key.h"
 #include "provisioning/x509_certificate.h"
+#include "provisioning/x509_name.h"
 #include "provisioning/x509_time.h"
 
 namespace camfleet::provisioning {
 
 struct CertificateVerifier::State {
   std::string ca_pem;
-  X509Ptr ca;
-  X509CrlPtr crl;  // May be null.
+  std::vector<X509Ptr> anchors;
+  std::vector<X509Ptr> intermediates;  // Issuing CAs: untrusted until they chain to an anchor.
+  std::vector<X509CrlPtr> crls;        // The first is the primary one (CrlNumber).
   X509StorePtr store;
 };
 
@@ -27,63 +33,169 @@ namespace {
 
 constexpr absl::string_view kAnchorName = "this fleet CA";
 
-absl::StatusOr<X509CrlPtr> ReadPemCrl(absl::string_view pem) {
-  BioPtr bio = MemoryBio(pem);
-  if (bio == nullptr) return absl::InvalidArgumentError("CRL is too large");
-  X509CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
-  if (crl == nullptr) {
-    return OpenSslError(absl::StatusCode::kInvalidArgument, "not a PEM CRL");
+struct X509StackFree {
+  void operator()(STACK_OF(X509) * stack) const { sk_X509_free(stack); }
+};
+// Borrows its certificates.
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackFree>;
+
+absl::StatusOr<X509StackPtr> Untrusted(const std::vector<X509Ptr>& held,
+                                       const std::vector<X509Ptr>& extra) {
+  X509StackPtr stack(sk_X509_new_null());
+  if (stack == nullptr) return OpenSslError(absl::StatusCode::kInternal, "building a chain");
+  for (const auto* list : {&held, &extra}) {
+    for (const X509Ptr& cert : *list) {
+      if (sk_X509_push(stack.get(), cert.get()) <= 0) {
+        return OpenSslError(absl::StatusCode::kInternal, "building a chain");
+      }
+    }
   }
-  return crl;
+  return stack;
+}
+
+absl::StatusOr<X509StorePtr> StoreFor(const std::vector<X509Ptr>& anchors,
+                                      const std::vector<X509CrlPtr>& crls) {
+  std::vector<X509*> anchor_list;
+  for (const X509Ptr& a : anchors) anchor_list.push_back(a.get());
+  std::vector<X509_CRL*> crl_list;
+  for (const X509CrlPtr& c : crls) crl_list.push_back(c.get());
+  return NewTrustStore(anchor_list, crl_list);
+}
+
+std::vector<X509_CRL*> CrlList(const std::vector<X509CrlPtr>& crls) {
+  std::vector<X509_CRL*> out;
+  for (const X509CrlPtr& c : crls) out.push_back(c.get());
+  return out;
+}
+
+absl::StatusOr<X509Ptr> Dup(X509* cert) {
+  X509Ptr copy(X509_dup(cert));
+  if (copy == nullptr) return OpenSslError(absl::StatusCode::kInternal, "copying a certificate");
+  return copy;
+}
+
+// Whether `ca` (an issuing CA) chains to one of `anchors`, whatever the time: a CRL it signed
+// is then the fleet's.
+bool ChainsToAnchor(X509_STORE* anchors_only, X509* ca, STACK_OF(X509) * untrusted) {
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (ctx == nullptr || X509_STORE_CTX_init(ctx.get(), anchors_only, ca, untrusted) != 1) {
+    ClearOpenSslErrors();
+    return false;
+  }
+  X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_NO_CHECK_TIME);
+  const bool ok = X509_verify_cert(ctx.get()) == 1;
+  ClearOpenSslErrors();
+  return ok;
 }
 
 }  // namespace
 
 absl::StatusOr<CertificateVerifier> CertificateVerifier::FromCaPem(absl::string_view ca_pem) {
-  absl::StatusOr<X509Ptr> ca = ReadPemCertificate(ca_pem, "CA certificate");
-  if (!ca.ok()) return ca.status();
-  if (X509_check_ca(ca->get()) == 0) {
-    return absl::InvalidArgumentError("CA certificate is not marked as a CA (basicConstraints)");
+  absl::StatusOr<PemObjects> objects = ReadPemObjects(ca_pem, "CA certificate");
+  if (!objects.ok()) return objects.status();
+  if (objects->certificates.empty()) {
+    return absl::InvalidArgumentError("CA certificate is not a PEM certificate");
   }
-  absl::StatusOr<X509StorePtr> store = NewTrustStore(ca->get(), nullptr);
-  if (!store.ok()) return store.status();
   auto state = std::make_shared<State>();
+  for (X509Ptr& cert : objects->certificates) {
+    if (X509_check_ca(cert.get()) == 0) {
+      return absl::InvalidArgumentError("CA certificate is not marked as a CA (basicConstraints)");
+    }
+    (IsSelfSigned(cert.get()) ? state->anchors : state->intermediates).push_back(std::move(cert));
+  }
+  if (state->anchors.empty()) {
+    return absl::InvalidArgumentError(
+        "CA certificates hold no self-signed root CA to trust (an issuing CA alone is not "
+        "trusted)");
+  }
+  absl::StatusOr<X509StorePtr> store = StoreFor(state->anchors, {});
+  if (!store.ok()) return store.status();
   state->ca_pem = std::string(ca_pem);
-  state->ca = *std::move(ca);
   state->store = *std::move(store);
   return CertificateVerifier(std::move(state));
 }
 
 absl::StatusOr<CertificateVerifier> CertificateVerifier::WithCrl(absl::string_view crl_pem) const {
-  absl::StatusOr<X509CrlPtr> crl = ReadPemCrl(crl_pem);
-  if (!crl.ok()) return crl.status();
-  if (X509_NAME_cmp(X509_CRL_get_issuer(crl->get()), X509_get_subject_name(state_->ca.get())) !=
-          0 ||
-      X509_CRL_verify(crl->get(), X509_get0_pubkey(state_->ca.get())) != 1) {
-    ClearOpenSslErrors();
-    return absl::InvalidArgumentError("CRL is not signed by this fleet CA");
-  }
-  X509Ptr ca(X509_dup(state_->ca.get()));
-  if (ca == nullptr) return OpenSslError(absl::StatusCode::kInternal, "copying the CA");
-  absl::StatusOr<X509StorePtr> store = NewTrustStore(ca.get(), crl->get());
-  if (!store.ok()) return store.status();
+  absl::StatusOr<PemObjects> objects = ReadPemObjects(crl_pem, "CRL");
+  if (!objects.ok()) return objects.status();
+  if (objects->crls.empty()) return absl::InvalidArgumentError("CRL is not a PEM CRL");
   auto state = std::make_shared<State>();
   state->ca_pem = state_->ca_pem;
-  state->ca = std::move(ca);
-  state->crl = *std::move(crl);
+  for (const X509Ptr& a : state_->anchors) {
+    absl::StatusOr<X509Ptr> copy = Dup(a.get());
+    if (!copy.ok()) return copy.status();
+    state->anchors.push_back(*std::move(copy));
+  }
+  for (const X509Ptr& i : state_->intermediates) {
+    absl::StatusOr<X509Ptr> copy = Dup(i.get());
+    if (!copy.ok()) return copy.status();
+    state->intermediates.push_back(*std::move(copy));
+  }
+  // Issuing CAs sent beside the CRLs: kept only if they chain to an anchor (never trusted
+  // themselves; a self-signed certificate here is not an anchor).
+  absl::StatusOr<X509StorePtr> anchors_only = StoreFor(state->anchors, {});
+  if (!anchors_only.ok()) return anchors_only.status();
+  std::vector<X509Ptr> offered;
+  for (X509Ptr& cert : objects->certificates) {
+    if (X509_check_ca(cert.get()) != 0 && !IsSelfSigned(cert.get())) {
+      offered.push_back(std::move(cert));
+    }
+  }
+  {
+    absl::StatusOr<X509StackPtr> untrusted = Untrusted(state->intermediates, offered);
+    if (!untrusted.ok()) return untrusted.status();
+    for (X509Ptr& cert : offered) {
+      if (ChainsToAnchor(anchors_only->get(), cert.get(), untrusted->get())) {
+        state->intermediates.push_back(std::move(cert));
+      }
+    }
+  }
+  absl::StatusOr<X509StackPtr> untrusted = Untrusted(state->intermediates, {});
+  if (!untrusted.ok()) return untrusted.status();
+  for (X509CrlPtr& crl : objects->crls) {
+    bool signed_here = false;
+    for (const auto* list : {&state->anchors, &state->intermediates}) {
+      for (const X509Ptr& ca : *list) {
+        if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(ca.get())) != 0 ||
+            X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())) != 1) {
+          continue;
+        }
+        signed_here = list == &state->anchors ||
+                      ChainsToAnchor(anchors_only->get(), ca.get(), untrusted->get());
+        if (signed_here) break;
+      }
+      if (signed_here) break;
+    }
+    ClearOpenSslErrors();
+    if (!signed_here) return absl::InvalidArgumentError("CRL is not signed by this fleet CA");
+    state->crls.push_back(std::move(crl));
+  }
+  absl::StatusOr<X509StorePtr> store = StoreFor(state->anchors, state->crls);
+  if (!store.ok()) return store.status();
   state->store = *std::move(store);
   return CertificateVerifier(std::move(state));
 }
 
 absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyChain(absl::string_view cert_pem,
                                                                  absl::Time at) const {
-  absl::StatusOr<X509Ptr> cert = ReadPemCertificate(cert_pem, "certificate");
-  if (!cert.ok()) return cert.status();
-  const ChainCheck check{state_->store.get(), state_->crl.get(), kAnchorName, false};
-  if (absl::Status trusted = VerifyAgainstAnchor(check, cert->get(), at); !trusted.ok()) {
+  absl::StatusOr<PemObjects> objects = ReadPemObjects(cert_pem, "certificate");
+  if (!objects.ok() || objects->certificates.empty()) {
+    absl::Status why = ReadPemCertificate(cert_pem, "certificate").status();
+    return why.ok() ? absl::InvalidArgumentError("certificate is not a PEM certificate") : why;
+  }
+  X509* cert = objects->certificates.front().get();
+  std::vector<X509Ptr> extra;
+  for (size_t i = 1; i < objects->certificates.size(); ++i) {
+    extra.push_back(std::move(objects->certificates[i]));
+  }
+  absl::StatusOr<X509StackPtr> untrusted = Untrusted(state_->intermediates, extra);
+  if (!untrusted.ok()) return untrusted.status();
+  const std::vector<X509_CRL*> crls = CrlList(state_->crls);
+  const ChainCheck check{state_->store.get(), &crls, kAnchorName, false, untrusted->get()};
+  if (absl::Status trusted = VerifyAgainstAnchor(check, cert, at); !trusted.ok()) {
     return trusted;
   }
-  return FleetCertificateInfo(cert->get());
+  return FleetCertificateInfo(cert);
 }
 
 absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyForRenewal(absl::string_view cert_pem,
@@ -107,11 +219,32 @@ absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyForRenewal(absl::stri
     // last second the certificate was valid.
     check_at = info->not_after - absl::Seconds(1);
   }
-  const ChainCheck check{state_->store.get(), state_->crl.get(), kAnchorName, false};
-  if (absl::Status trusted = VerifyAgainstAnchor(check, cert->get(), check_at); !trusted.ok()) {
-    return trusted;
-  }
+  absl::StatusOr<CertificateInfo> trusted = VerifyChain(cert_pem, check_at);
+  if (!trusted.ok()) return trusted.status();
   return info;
+}
+
+absl::StatusOr<CertificateVerifier> CertificateVerifier::SameRoot(
+    absl::string_view offered_ca_pem) const {
+  absl::StatusOr<CertificateVerifier> offered = FromCaPem(offered_ca_pem);
+  if (!offered.ok()) return offered.status();
+  if (offered->AnchorKeyFingerprints() != AnchorKeyFingerprints()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the CA certificates offered have another root than '",
+        absl::CHexEscape(FirstCommonName(X509_get_subject_name(state_->anchors.front().get()))),
+        "', the one trusted here; the fleet root never changes"));
+  }
+  return offered;
+}
+
+std::vector<std::string> CertificateVerifier::AnchorKeyFingerprints() const {
+  std::vector<std::string> out;
+  for (const X509Ptr& anchor : state_->anchors) {
+    absl::StatusOr<std::string> fingerprint = PublicKeyFingerprint(X509_get0_pubkey(anchor.get()));
+    if (fingerprint.ok()) out.push_back(*std::move(fingerprint));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 const std::string& CertificateVerifier::CaPem() const { return state_->ca_pem; }
@@ -121,9 +254,9 @@ const std::string& CertificateVerifier::CaPem() const { return state_->ca_pem; }
 namespace camfleet::provisioning {
 
 std::optional<uint64_t> CertificateVerifier::CrlNumber() const {
-  if (state_->crl == nullptr) return std::nullopt;
+  if (state_->crls.empty()) return std::nullopt;
   Asn1IntegerPtr number(static_cast<ASN1_INTEGER*>(
-      X509_CRL_get_ext_d2i(state_->crl.get(), NID_crl_number, nullptr, nullptr)));
+      X509_CRL_get_ext_d2i(state_->crls.front().get(), NID_crl_number, nullptr, nullptr)));
   uint64_t value = 0;
   if (number == nullptr || ASN1_INTEGER_get_uint64(&value, number.get()) != 1) {
     ClearOpenSslErrors();
@@ -132,14 +265,30 @@ std::optional<uint64_t> CertificateVerifier::CrlNumber() const {
   return value;
 }
 
+std::optional<absl::Time> CertificateVerifier::CrlNextUpdate() const {
+  if (state_->crls.empty()) return std::nullopt;
+  const ASN1_TIME* next = X509_CRL_get0_nextUpdate(state_->crls.front().get());
+  if (next == nullptr) return std::nullopt;
+  absl::StatusOr<absl::Time> t = TimeFromAsn1(next);
+  if (!t.ok()) return std::nullopt;
+  return *t;
+}
+
 absl::StatusOr<std::optional<RevokedCertificate>> CertificateVerifier::FindRevocation(
     absl::string_view cert_pem) const {
   absl::StatusOr<X509Ptr> cert = ReadPemCertificate(cert_pem, "certificate");
   if (!cert.ok()) return cert.status();
-  if (state_->crl == nullptr) return std::nullopt;
+  X509_CRL* crl = nullptr;
+  for (const X509CrlPtr& candidate : state_->crls) {
+    if (X509_NAME_cmp(X509_CRL_get_issuer(candidate.get()), X509_get_issuer_name(cert->get())) ==
+        0) {
+      crl = candidate.get();
+      break;
+    }
+  }
+  if (crl == nullptr) return std::nullopt;
   X509_REVOKED* entry = nullptr;
-  if (X509_CRL_get0_by_serial(state_->crl.get(), &entry, X509_get0_serialNumber(cert->get())) !=
-          1 ||
+  if (X509_CRL_get0_by_serial(crl, &entry, X509_get0_serialNumber(cert->get())) != 1 ||
       entry == nullptr) {
     ClearOpenSslErrors();
     return std::nullopt;

@@ -1,12 +1,18 @@
 #pragma once
-// Deciding whether to trust a certificate a peer presents, knowing only the fleet CA certificate
-// (and, on a dock, the latest CRL): no CA key needed. The server uses it through
-// CertificateAuthority; docks and the CLI use it directly with ca.crt.
+// Deciding whether to trust a certificate a peer presents, knowing only the fleet's CA
+// certificates (and, on a dock, the latest CRLs): no CA key needed. The server uses it through
+// CertificateAuthority; docks and the CLI use it directly with their ca.pem.
+//
+// A fleet's CA certificates ("trust bundle") are its root and its issuing CAs: the self-signed
+// certificates in it are the trust anchors, the others are issuing (intermediate) CAs a chain
+// may pass through but that are trusted only by chaining to an anchor. A home made before the
+// root went offline has one self-signed CA, which is both anchor and issuer.
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -19,18 +25,25 @@ namespace camfleet::provisioning {
 // Immutable and cheap to copy; safe to use from several threads at once.
 class CertificateVerifier {
  public:
-  // Trusts the CA certificate in `ca_pem`.
-  // INVALID_ARGUMENT if it is not a PEM certificate or not a CA certificate.
+  // Trusts the self-signed CA certificates in `ca_pem` and may chain through the others.
+  // INVALID_ARGUMENT if it is not PEM certificates, one is not a CA certificate, or none is
+  // self-signed.
   static absl::StatusOr<CertificateVerifier> FromCaPem(absl::string_view ca_pem);
 
-  // The same trust, also refusing every certificate `crl_pem` lists. The CRL must be issued and
-  // signed by this CA. A CRL past its nextUpdate is still used: a dock cut off for weeks keeps
+  // The same trust, also refusing every certificate the CRLs in `crl_pem` list. `crl_pem` holds
+  // one or more CRLs, each signed by a CA of this fleet (an anchor, or an issuing CA that chains
+  // to one), and may hold issuing CA certificates besides (what camfleetd's GetCrl sends: the
+  // CRL of each issuing CA, the root's CRL of revoked issuing CAs, the issuing CAs). The first
+  // CRL is the one CrlNumber and CrlNextUpdate describe. A leaf is checked against the CRL of
+  // its issuer when one is held; an issuing CA on the root's CRL makes every certificate it
+  // issued untrusted. A CRL past its nextUpdate is still used: a dock cut off for weeks keeps
   // the newest revocations it has rather than refusing every camera.
-  // INVALID_ARGUMENT if `crl_pem` is not a PEM CRL or not signed by this CA.
+  // INVALID_ARGUMENT if `crl_pem` holds no CRL or a CRL not signed by this fleet's CAs.
   absl::StatusOr<CertificateVerifier> WithCrl(absl::string_view crl_pem) const;
 
-  // Trusts `cert_pem` if this CA issued it, it is valid at `at`, and the CRL (if any) does not
-  // list it; returns what it says.
+  // Trusts `cert_pem` if it chains to an anchor (through the issuing CAs held, or ones that
+  // follow the leaf in `cert_pem`), it is valid at `at`, and no CRL held lists it or an
+  // issuing CA of its chain; returns what it says.
   // INVALID_ARGUMENT if `cert_pem` is not a PEM fleet certificate (see ParseCertificate).
   // UNAUTHENTICATED, saying precisely why, if it is not to be trusted: "... is not issued by
   // this fleet CA ...", "... expired at <time> ...", "... is not valid until <time> ...",
@@ -48,14 +61,26 @@ class CertificateVerifier {
   // back); nullopt without a CRL or if the CRL carries none.
   std::optional<uint64_t> CrlNumber() const;
 
+  // The nextUpdate of the CRL given to WithCrl; nullopt without a CRL or if it has none.
+  std::optional<absl::Time> CrlNextUpdate() const;
+
   // The CRL's entry for `cert_pem`'s serial, whatever the certificate's validity; nullopt if the
   // CRL does not list it or there is no CRL. INVALID_ARGUMENT if `cert_pem` is not a PEM
   // certificate.
   absl::StatusOr<std::optional<RevokedCertificate>> FindRevocation(
       absl::string_view cert_pem) const;
 
-  // The trusted CA certificate, PEM.
+  // The trust bundle given to FromCaPem, PEM.
   const std::string& CaPem() const;
+
+  // The SHA-256 fingerprints (hex) of the anchors' public keys, sorted: what a camera pins.
+  std::vector<std::string> AnchorKeyFingerprints() const;
+
+  // A verifier for the CA certificates `offered_ca_pem` (FromCaPem) if they have exactly this
+  // verifier's anchors: the fleet may have rotated its issuing CA, never its root. For a dock
+  // or camera taking the fleet's current CA certificates from the server.
+  // PERMISSION_DENIED if the anchors differ; INVALID_ARGUMENT as FromCaPem.
+  absl::StatusOr<CertificateVerifier> SameRoot(absl::string_view offered_ca_pem) const;
 
  private:
   struct State;

@@ -2,6 +2,7 @@
 
 #include <openssl/x509v3.h>
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -38,14 +39,24 @@ std::string Subject(X509* cert) {
                       absl::CHexEscape(FirstCommonName(X509_get_subject_name(cert))), "'");
 }
 
-std::string RevokedMessage(X509_CRL* crl, X509* cert) {
-  std::string message = absl::StrCat(Subject(cert), " (serial ",
-                                     SerialToHex(X509_get0_serialNumber(cert)), ") is revoked");
+// The CRL among `crls` that `cert`'s issuer published, or null.
+X509_CRL* CrlOfIssuer(const std::vector<X509_CRL*>* crls, X509* cert) {
+  if (crls == nullptr) return nullptr;
+  for (X509_CRL* crl : *crls) {
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(cert)) == 0) return crl;
+  }
+  return nullptr;
+}
+
+// " since <time> (<reason>)" from `crl`'s entry for `cert`; nullopt if it does not list it.
+std::optional<std::string> RevocationDetails(X509_CRL* crl, X509* cert) {
   X509_REVOKED* entry = nullptr;
   if (crl == nullptr || X509_CRL_get0_by_serial(crl, &entry, X509_get0_serialNumber(cert)) != 1 ||
       entry == nullptr) {
-    return message;
+    ClearOpenSslErrors();
+    return std::nullopt;
   }
+  std::string message;
   absl::StrAppend(&message, " since ", TimeText(X509_REVOKED_get0_revocationDate(entry)));
   Asn1EnumeratedPtr code(static_cast<ASN1_ENUMERATED*>(
       X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
@@ -58,30 +69,74 @@ std::string RevokedMessage(X509_CRL* crl, X509* cert) {
   return message;
 }
 
+std::string RevokedMessage(X509_CRL* crl, X509* cert) {
+  std::string message = absl::StrCat(Subject(cert), " (serial ",
+                                     SerialToHex(X509_get0_serialNumber(cert)), ") is revoked");
+  if (std::optional<std::string> details = RevocationDetails(crl, cert); details.has_value()) {
+    absl::StrAppend(&message, *details);
+  }
+  return message;
+}
+
 }  // namespace
 
 absl::StatusOr<X509StorePtr> NewTrustStore(X509* anchor, X509_CRL* crl) {
+  std::vector<X509_CRL*> crls;
+  if (crl != nullptr) crls.push_back(crl);
+  return NewTrustStore(std::vector<X509*>{anchor}, crls);
+}
+
+absl::StatusOr<X509StorePtr> NewTrustStore(const std::vector<X509*>& anchors,
+                                           const std::vector<X509_CRL*>& crls) {
   X509StorePtr store(X509_STORE_new());
-  if (store == nullptr || X509_STORE_add_cert(store.get(), anchor) != 1 ||
-      (crl != nullptr && X509_STORE_add_crl(store.get(), crl) != 1)) {
+  if (store == nullptr) {
     return OpenSslError(absl::StatusCode::kInternal, "setting up certificate verification");
   }
-  if (crl != nullptr) X509_STORE_set_verify_cb(store.get(), AcceptStaleCrl);
+  for (X509* anchor : anchors) {
+    if (X509_STORE_add_cert(store.get(), anchor) != 1) {
+      return OpenSslError(absl::StatusCode::kInternal, "setting up certificate verification");
+    }
+  }
+  for (X509_CRL* crl : crls) {
+    if (X509_STORE_add_crl(store.get(), crl) != 1) {
+      return OpenSslError(absl::StatusCode::kInternal, "setting up certificate verification");
+    }
+  }
+  if (!crls.empty()) X509_STORE_set_verify_cb(store.get(), AcceptStaleCrl);
   return store;
 }
 
 absl::Status VerifyAgainstAnchor(const ChainCheck& check, X509* cert, absl::Time at) {
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (ctx == nullptr || X509_STORE_CTX_init(ctx.get(), check.store, cert, nullptr) != 1) {
+  if (ctx == nullptr || X509_STORE_CTX_init(ctx.get(), check.store, cert, check.untrusted) != 1) {
     return OpenSslError(absl::StatusCode::kInternal, "setting up certificate verification");
   }
   X509_STORE_CTX_set_time(ctx.get(), 0, absl::ToTimeT(at));
+  X509_CRL* leaf_crl = CrlOfIssuer(check.crls, cert);
   unsigned long flags = 0;  // NOLINT(google-runtime-int): OpenSSL's flag type.
-  if (check.crl != nullptr) flags |= X509_V_FLAG_CRL_CHECK;
+  if (leaf_crl != nullptr) flags |= X509_V_FLAG_CRL_CHECK;
   if (check.partial_chain) flags |= X509_V_FLAG_PARTIAL_CHAIN;
   X509_STORE_CTX_set_flags(ctx.get(), flags);
 
-  if (X509_verify_cert(ctx.get()) == 1) return absl::OkStatus();
+  if (X509_verify_cert(ctx.get()) == 1) {
+    // The issuing CAs between the leaf and the root: one the root revoked (on its CRL) makes
+    // everything it issued untrustworthy.
+    STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
+    const int length = chain == nullptr ? 0 : sk_X509_num(chain);
+    for (int i = 1; i + 1 < length; ++i) {
+      X509* issuing = sk_X509_value(chain, i);
+      if (std::optional<std::string> details =
+              RevocationDetails(CrlOfIssuer(check.crls, issuing), issuing);
+          details.has_value()) {
+        return absl::UnauthenticatedError(
+            absl::StrCat(Subject(cert), " is issued by '",
+                         absl::CHexEscape(FirstCommonName(X509_get_subject_name(issuing))),
+                         "', an issuing CA the fleet root revoked", *details,
+                         "; only certificates from a current issuing CA are trusted"));
+      }
+    }
+    return absl::OkStatus();
+  }
   ClearOpenSslErrors();
 
   const int err = X509_STORE_CTX_get_error(ctx.get());
@@ -99,7 +154,7 @@ absl::Status VerifyAgainstAnchor(const ChainCheck& check, X509* cert, absl::Time
       return absl::UnauthenticatedError(absl::StrCat(
           who, " is not valid until ", TimeText(X509_get0_notBefore(failed)), checked));
     case X509_V_ERR_CERT_REVOKED:
-      return absl::UnauthenticatedError(RevokedMessage(check.crl, cert));
+      return absl::UnauthenticatedError(RevokedMessage(leaf_crl, cert));
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:

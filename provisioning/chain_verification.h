@@ -6,6 +6,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -19,14 +21,23 @@ namespace camfleet::provisioning {
 // INTERNAL if OpenSSL fails.
 absl::StatusOr<X509StorePtr> NewTrustStore(X509* anchor, X509_CRL* crl);
 
+// A store that trusts every one of `anchors` and holds every one of `crls` (as above).
+absl::StatusOr<X509StorePtr> NewTrustStore(const std::vector<X509*>& anchors,
+                                           const std::vector<X509_CRL*>& crls);
+
 struct ChainCheck {
   X509_STORE* store = nullptr;
-  // The same CRL that is in `store`, to say when and why a revoked certificate was revoked.
-  X509_CRL* crl = nullptr;
+  // The CRLs that are in `store`, to say when and why a revoked certificate was revoked. The
+  // leaf is checked against the CRL of its issuer when one is held (X509_V_FLAG_CRL_CHECK);
+  // every intermediate CA in the chain against the CRL of its issuer (the root's, which
+  // revokes issuing CAs) when one is held.
+  const std::vector<X509_CRL*>* crls = nullptr;
   // "this fleet CA", "the supplier CA": how messages name the anchor.
   absl::string_view anchor_name;
   // Lets the anchor be an intermediate rather than a self-signed root.
   bool partial_chain = false;
+  // Untrusted certificates the chain may pass through (issuing CAs); not owned. May be null.
+  STACK_OF(X509) * untrusted = nullptr;
 };
 
 // OK if `cert` chains to the anchor and is valid (and not revoked) at `at`.

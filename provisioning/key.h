@@ -26,6 +26,18 @@ class PrivateKey {
   // INVALID_ARGUMENT if `pem` is not such a key (encrypted keys included).
   static absl::StatusOr<PrivateKey> FromPem(absl::string_view pem);
 
+  // Parses a PEM private key, decrypting an "ENCRYPTED PRIVATE KEY" (PKCS#8) with `passphrase`;
+  // an unencrypted key is accepted too (the passphrase is then unused). Never prompts.
+  // INVALID_ARGUMENT if `pem` is no key or the passphrase does not decrypt it ("wrong
+  // passphrase or not a key").
+  static absl::StatusOr<PrivateKey> FromPemWithPassphrase(absl::string_view pem,
+                                                          absl::string_view passphrase);
+
+  // Reads a key file written by WriteFile or WriteEncryptedFile (with `passphrase`); the same
+  // checks and errors as ReadFile.
+  static absl::StatusOr<PrivateKey> ReadFileWithPassphrase(const std::string& path,
+                                                           absl::string_view passphrase);
+
   // Reads a key file written by WriteFile.
   // NOT_FOUND if it does not exist; PERMISSION_DENIED if it cannot be read; FAILED_PRECONDITION
   // if group or others may access it (like ssh, a key anyone else can read is refused);
@@ -45,6 +57,15 @@ class PrivateKey {
   // ALREADY_EXISTS if `path` exists; NOT_FOUND if its directory does not; PERMISSION_DENIED;
   // INTERNAL on other I/O errors.
   absl::Status WriteFile(const std::string& path) const;
+
+  // Encrypted PKCS#8 PEM ("ENCRYPTED PRIVATE KEY"): AES-256-CBC under a key derived from
+  // `passphrase` with scrypt (N=2^14, r=8, p=1, 16-byte random salt), what
+  // `openssl pkcs8 -topk8 -v2 aes-256-cbc -scrypt` writes and what `openssl pkey` reads.
+  // INVALID_ARGUMENT if the passphrase is shorter than 12 characters; INTERNAL on OpenSSL failure.
+  absl::StatusOr<std::string> ToEncryptedPem(absl::string_view passphrase) const;
+
+  // ToEncryptedPem() to a new file at `path`, mode 0600, as WriteFile.
+  absl::Status WriteEncryptedFile(const std::string& path, absl::string_view passphrase) const;
 
   // Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo; equals
   // CertificateInfo::key_fingerprint of a certificate for this key.

@@ -1,5 +1,6 @@
 #include "provisioning/x509_certificate.h"
 
+#include <arpa/inet.h>
 #include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -57,6 +58,37 @@ absl::StatusOr<X509Ptr> ReadPemCertificate(absl::string_view pem, absl::string_v
   return cert;
 }
 
+absl::StatusOr<PemObjects> ReadPemObjects(absl::string_view pem, absl::string_view what) {
+  BioPtr bio = MemoryBio(pem);
+  if (bio == nullptr) return absl::InvalidArgumentError(absl::StrCat(what, " is too large"));
+  STACK_OF(X509_INFO)* infos = PEM_X509_INFO_read_bio(bio.get(), nullptr, nullptr, nullptr);
+  if (infos == nullptr) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument, absl::StrCat(what, " is not PEM"));
+  }
+  PemObjects out;
+  for (int i = 0; i < sk_X509_INFO_num(infos); ++i) {
+    X509_INFO* info = sk_X509_INFO_value(infos, i);
+    if (info->x509 != nullptr) {
+      out.certificates.emplace_back(info->x509);
+      info->x509 = nullptr;
+    }
+    if (info->crl != nullptr) {
+      out.crls.emplace_back(info->crl);
+      info->crl = nullptr;
+    }
+  }
+  sk_X509_INFO_pop_free(infos, X509_INFO_free);
+  ClearOpenSslErrors();
+  return out;
+}
+
+bool IsSelfSigned(X509* cert) {
+  const bool self =
+      X509_check_issued(cert, cert) == X509_V_OK && X509_verify(cert, X509_get0_pubkey(cert)) == 1;
+  ClearOpenSslErrors();
+  return self;
+}
+
 absl::StatusOr<std::string> CertificateToPem(X509* cert) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr || PEM_write_bio_X509(bio.get(), cert) != 1) {
@@ -112,6 +144,15 @@ absl::StatusOr<CertificateInfo> BasicCertificateInfo(X509* cert) {
   absl::StatusOr<std::string> fingerprint = PublicKeyFingerprint(key);
   if (!fingerprint.ok()) return fingerprint.status();
   info.key_fingerprint = *std::move(fingerprint);
+  // X509_get_extension_flags decodes the extensions (and flags a malformed one as invalid).
+  const uint32_t flags = X509_get_extension_flags(cert);
+  if ((flags & EXFLAG_INVALID) != 0) {
+    return absl::InvalidArgumentError("certificate extensions are malformed");
+  }
+  info.client_auth =
+      (flags & EXFLAG_XKUSAGE) != 0 && (X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT) != 0;
+  info.digital_signature =
+      (flags & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE) != 0;
   return info;
 }
 
@@ -143,6 +184,41 @@ absl::StatusOr<CertificateInfo> FleetCertificateInfo(X509* cert) {
   info->role = identity->role;
   info->identity = std::move(identity->identity);
   return info;
+}
+
+absl::StatusOr<ServerNames> ReadServerNames(absl::string_view pem) {
+  absl::StatusOr<X509Ptr> cert = ReadPemCertificate(pem, "certificate");
+  if (!cert.ok()) return cert.status();
+  int critical = 0;
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert->get(), NID_subject_alt_name, &critical, nullptr)));
+  ServerNames out;
+  if (names == nullptr) {
+    if (critical != -1) {
+      return OpenSslError(absl::StatusCode::kInvalidArgument,
+                          "certificate subjectAltName is malformed");
+    }
+    return out;
+  }
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
+    if (name->type == GEN_DNS) {
+      const ASN1_IA5STRING* dns = name->d.dNSName;
+      out.dns_names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                                 static_cast<size_t>(ASN1_STRING_length(dns)));
+    } else if (name->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
+      const int length = ASN1_STRING_length(ip);
+      char text[INET6_ADDRSTRLEN] = {};
+      const int family = length == 4 ? AF_INET : length == 16 ? AF_INET6 : -1;
+      if (family == -1 ||
+          inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof(text)) == nullptr) {
+        return absl::InvalidArgumentError("certificate has a malformed IP address SAN");
+      }
+      out.ip_addresses.emplace_back(text);
+    }
+  }
+  return out;
 }
 
 }  // namespace camfleet::provisioning

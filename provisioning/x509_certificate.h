@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -14,6 +15,17 @@ namespace camfleet::provisioning {
 
 // INVALID_ARGUMENT "<what> is not a PEM certificate: <reason>".
 absl::StatusOr<X509Ptr> ReadPemCertificate(absl::string_view pem, absl::string_view what);
+
+// Every certificate and CRL in a PEM text, in order (other PEM blocks are skipped).
+struct PemObjects {
+  std::vector<X509Ptr> certificates;
+  std::vector<X509CrlPtr> crls;
+};
+// INVALID_ARGUMENT "<what> is not PEM: <reason>" if the text does not decode.
+absl::StatusOr<PemObjects> ReadPemObjects(absl::string_view pem, absl::string_view what);
+
+// True if `cert` names itself as issuer and its own key verifies its signature (a root).
+bool IsSelfSigned(X509* cert);
 
 // INTERNAL if OpenSSL cannot encode it.
 absl::StatusOr<std::string> CertificateToPem(X509* cert);

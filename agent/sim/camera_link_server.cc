@@ -106,6 +106,17 @@ class CameraLinkServer::Service final : public device::CameraLinkService::Callba
     });
   }
 
+  grpc::ServerUnaryReactor* ProveCurrentKey(grpc::CallbackServerContext* ctx,
+                                            const device::ProveCurrentKeyRequest* req,
+                                            device::ProveCurrentKeyResponse* resp) override {
+    return Run(ctx, [this, req, resp] {
+      absl::StatusOr<std::string> signature = camera_.ProveCurrentKey(req->csr_pem());
+      if (!signature.ok()) return signature.status();
+      resp->set_signature(*std::move(signature));
+      return absl::OkStatus();
+    });
+  }
+
   grpc::ServerUnaryReactor* InstallCertificate(grpc::CallbackServerContext* ctx,
                                                const device::InstallCertificateRequest* req,
                                                device::InstallCertificateResponse* resp) override {

@@ -28,6 +28,8 @@
 #include "provisioning/csr.h"
 #include "provisioning/file_io.h"
 #include "provisioning/identity.h"
+#include "provisioning/possession.h"
+#include "provisioning/supplier_certificate.h"
 
 namespace camfleet::camsim {
 namespace {
@@ -223,6 +225,10 @@ absl::Status CameraSimulator::Load() {
                      provisioning::PrivateKey::FromPem(bundle.key_pem));
     key_ = std::move(key);
     cert_pem_ = std::move(bundle.cert_pem);
+    // The CA of the first fleet enrollment, kept in every later bundle: the camera's pinned
+    // root. A factory bundle (the supplier's certificate, no camfleet:// URI) pins nothing: the
+    // fleet root is pinned when the first fleet certificate is installed.
+    if (provisioning::ParseCertificate(cert_pem_).ok()) pinned_ca_pem_ = std::move(bundle.ca_pem);
   }
   const std::string pending_key_path = JoinPath(dir, kPendingKeyFile);
   const std::string pending_csr_path = JoinPath(dir, kPendingCsrFile);
@@ -351,6 +357,23 @@ absl::StatusOr<std::string> CameraSimulator::CreateCsr(bool fresh) {
   pending_key_ = std::move(key);
   pending_csr_pem_ = csr_pem;
   return csr_pem;
+}
+
+absl::StatusOr<std::string> CameraSimulator::ProveCurrentKey(const std::string& csr_pem) {
+  absl::MutexLock lock(&mu_);
+  if (!key_.has_value()) {
+    return absl::FailedPreconditionError(
+        "the camera has no current key to prove (never enrolled): it enrolls instead");
+  }
+  if (!pending_key_.has_value()) {
+    return absl::FailedPreconditionError("the camera has no pending key; call CreateCsr first");
+  }
+  if (csr_pem != pending_csr_pem_) {
+    return absl::InvalidArgumentError(
+        "csr_pem is not the CSR of this camera's pending key; the camera vouches only for its "
+        "own keys");
+  }
+  return provisioning::SignRenewalProof(*key_, csr_pem);
 }
 
 absl::StatusOr<HealthReading> CameraSimulator::ReadHealth() {
@@ -484,6 +507,23 @@ absl::StatusOr<std::string> CameraSimulator::InstallCertificate(const std::strin
     return absl::InvalidArgumentError(
         absl::StrCat("ca_certificate_pem: ", verifier.status().message()));
   }
+  // Trust on first enrollment: the fleet root of the first enrollment is pinned; afterwards the
+  // CA certificates offered must have exactly that root as their trust anchor (their issuing
+  // CAs may change: the fleet replaces a compromised one from the root), and the certificate
+  // must chain to it (a dock cannot move the camera to a root of its own).
+  if (!pinned_ca_pem_.empty()) {
+    absl::StatusOr<provisioning::CertificateVerifier> pinned =
+        provisioning::CertificateVerifier::FromCaPem(pinned_ca_pem_);
+    if (!pinned.ok()) return pinned.status();
+    absl::StatusOr<provisioning::CertificateInfo> pinned_root =
+        provisioning::ParseCaCertificate(pinned_ca_pem_);
+    if (pinned->AnchorKeyFingerprints() != verifier->AnchorKeyFingerprints()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "ca_certificate_pem is not the fleet root this camera pinned at its first enrollment",
+          pinned_root.ok() ? absl::StrCat(" (", pinned_root->subject_cn, ")") : std::string(),
+          "; the camera trusts no other root"));
+    }
+  }
   if (absl::StatusOr<provisioning::CertificateInfo> trusted =
           verifier->VerifyChain(cert_pem, DeviceNowLocked());
       !trusted.ok()) {
@@ -491,6 +531,8 @@ absl::StatusOr<std::string> CameraSimulator::InstallCertificate(const std::strin
         "certificate_pem is not trusted at the camera's time: ", trusted.status().message()));
   }
 
+  // The offered CA certificates have the pinned root as their only anchor (checked above):
+  // keep them, so the camera holds the fleet's current issuing CAs.
   RETURN_IF_ERROR(
       provisioning::ReplaceCredentialBundle(options_.state_dir, *key, cert_pem, ca_pem));
   if (pending) {
@@ -505,6 +547,7 @@ absl::StatusOr<std::string> CameraSimulator::InstallCertificate(const std::strin
     }
   }
   cert_pem_ = cert_pem;
+  pinned_ca_pem_ = ca_pem;  // the first fleet certificate pins its root; later ones keep it
   return info->serial_hex;
 }
 

@@ -149,6 +149,11 @@ class CameraSimulator {
 
   CameraIdentity Identify() const;
 
+  // Signs `csr_pem`, which must be the pending key's CSR, with the current key: the proof of
+  // possession a renewal needs (provisioning/possession.h). FAILED_PRECONDITION without a
+  // current or pending key; INVALID_ARGUMENT for any other CSR (the camera signs nothing else).
+  absl::StatusOr<std::string> ProveCurrentKey(const std::string& csr_pem);
+
   // Returns the CSR (CN = serial) of the pending key, making key and CSR first if none is pending
   // or `fresh` (which discards a pending one). Both are on disk before the CSR is returned, and
   // the same CSR comes back until a certificate for the pending key is installed.
@@ -156,7 +161,8 @@ class CameraSimulator {
   absl::StatusOr<std::string> CreateCsr(bool fresh = false);
 
   // Checks `cert_pem` (parses; a camera certificate for this serial; for the pending or current
-  // key; chains to `ca_pem` at the camera's time) and stores it with its key and the CA, making
+  // key; chains to `ca_pem` at the camera's time; `ca_pem` is the root pinned at the first
+  // enrollment, PERMISSION_DENIED otherwise) and stores it with its key and the CA, making
   // a pending key current. Returns the certificate's serial (hex).
   // Errors: INVALID_ARGUMENT saying which check failed; FAILED_PRECONDITION if the camera has no
   // key at all; I/O errors (the previous certificate stays then).
@@ -244,6 +250,8 @@ class CameraSimulator {
   std::optional<provisioning::PrivateKey> pending_key_ ABSL_GUARDED_BY(mu_);
   std::string pending_csr_pem_ ABSL_GUARDED_BY(mu_);
   std::string cert_pem_ ABSL_GUARDED_BY(mu_);
+  // The fleet root pinned at the first enrollment (the bundle's ca.pem); empty before it.
+  std::string pinned_ca_pem_ ABSL_GUARDED_BY(mu_);
   std::string slot_a_version_ ABSL_GUARDED_BY(mu_);
   std::string slot_b_version_ ABSL_GUARDED_BY(mu_);
   char active_slot_ ABSL_GUARDED_BY(mu_) = 'A';

@@ -24,4 +24,13 @@ grpc::ServerUnaryReactor* AuditHandler::VerifyAuditChain(grpc::CallbackServerCon
                              });
 }
 
+grpc::ServerUnaryReactor* AuditHandler::CreateAuditCheckpoint(
+    grpc::CallbackServerContext* ctx, const v1::CreateAuditCheckpointRequest* req,
+    v1::CreateAuditCheckpointResponse* resp) {
+  return rpc::HandleRead(ctx, auth_, "camfleet.v1.AuditService/CreateAuditCheckpoint", req, resp,
+                         [this](const rpc::Identity&, const v1::CreateAuditCheckpointRequest& r) {
+                           return manager_.CreateAuditCheckpoint(r);
+                         });
+}
+
 }  // namespace camfleet::audit

@@ -18,6 +18,9 @@ class AuditHandler final : public v1::AuditService::CallbackService {
   grpc::ServerUnaryReactor* VerifyAuditChain(grpc::CallbackServerContext* ctx,
                                              const v1::VerifyAuditChainRequest* req,
                                              v1::VerifyAuditChainResponse* resp) override;
+  grpc::ServerUnaryReactor* CreateAuditCheckpoint(
+      grpc::CallbackServerContext* ctx, const v1::CreateAuditCheckpointRequest* req,
+      v1::CreateAuditCheckpointResponse* resp) override;
 
  private:
   AuditManager& manager_;

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "services/firmware/release_download.h"
 #include "services/rpc/grpc_status.h"
 #include "services/rpc/unary.h"
 
@@ -37,6 +38,9 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
     registered_ = true;
     StartRead(&request_);
   }
+
+  // The dock, from its certificate; set before the stream registers, then never changed.
+  const std::string& dock_id() const { return who_.name; }
 
   // Keeps the reactor alive across a store callback (or Shutdown's End) even if gRPC is done
   // with it meanwhile; the last Release after OnDone deletes it.
@@ -150,6 +154,7 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
       *welcome.mutable_welcome() = std::move(opened->welcome);
       Queue(std::move(welcome));
       if (!QueueSiteView()) return;
+      if (!QueuePlan(/*on_connect=*/true)) return;
     }
     Hold();
     sync_.NewerCrl(session_->known_crl_number,
@@ -189,6 +194,8 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
     if (result->custody_changed || absl::Now() - last_view_ >= sync_.options().site_view_interval) {
       if (!QueueSiteView()) return;
     }
+    // Firmware progress travels in the custody lane and may finish a job or open a wave.
+    if (result->custody_changed && !QueuePlan(/*on_connect=*/false)) return;
     ReadWhenDrained();
   }
 
@@ -204,6 +211,44 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
     *message.mutable_site_view() = *std::move(view);
     Queue(std::move(message));
     return true;
+  }
+
+  // Queues the site's firmware plan if it differs from the last one sent. On connect it goes
+  // down even when empty if the site ever had a rollout, so a dock drops jobs of a rollout
+  // that was paused, aborted or withdrawn while it was away; a site that never had one gets
+  // no plan message at all.
+  bool QueuePlan(bool on_connect) ABSL_EXCLUSIVE_LOCKS_REQUIRED(view_mu_) {
+    std::vector<storage::PlannedUnit> unsent;
+    bool ever = false;
+    absl::StatusOr<v1::FirmwarePlan> plan = sync_.BuildFirmwarePlan(*session_, &unsent, &ever);
+    if (!plan.ok()) {
+      End(rpc::ToGrpcStatus(plan.status()));
+      return false;
+    }
+    SendPlan(*std::move(plan), std::move(unsent), on_connect && ever);
+    return true;
+  }
+
+  void SendPlan(v1::FirmwarePlan plan, std::vector<storage::PlannedUnit> unsent, bool always)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(view_mu_) {
+    std::string key = PlanKey(plan);
+    if (!always && key == plan_key_) return;
+    plan_key_ = std::move(key);
+    v1::SyncResponse message;
+    *message.mutable_firmware_plan() = std::move(plan);
+    Queue(std::move(message));
+    sync_.MarkJobsSent(std::move(unsent));
+  }
+
+  static std::string PlanKey(v1::FirmwarePlan plan) {
+    plan.clear_plan_time();
+    std::string key;
+    google::protobuf::io::StringOutputStream out(&key);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    plan.SerializeToCodedStream(&coded);
+    coded.Trim();
+    return key;
   }
 
   void QueueCrl(const v1::CrlUpdate& update) ABSL_EXCLUSIVE_LOCKS_REQUIRED(view_mu_) {
@@ -242,6 +287,17 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
     v1::SyncResponse message;
     *message.mutable_site_view() = *view;
     Queue(std::move(message));
+  }
+  // From the pusher: sends the site's firmware plan if it differs from the last one sent.
+  // `plan_of` may return a plan cached for the site (with its unsent jobs).
+  void PushPlan(const std::function<const absl::StatusOr<std::pair<
+                    v1::FirmwarePlan, std::vector<storage::PlannedUnit>>>&(const DockSession&)>&
+                    plan_of) {
+    absl::MutexLock view_lock(&view_mu_);
+    if (!session_.has_value()) return;
+    const auto& plan = plan_of(*session_);
+    if (!plan.ok()) return;
+    SendPlan(plan->first, plan->second, /*always=*/false);
   }
   // From the pusher: sends `update` if it is newer than what this stream has.
   void PushCrl(const v1::CrlUpdate& update) {
@@ -322,6 +378,7 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
   std::optional<DockSession> session_;
   std::string view_key_ ABSL_GUARDED_BY(view_mu_);  // ViewKey of the last view queued
   int64_t crl_sent_ ABSL_GUARDED_BY(view_mu_) = 0;  // newest CRL number the dock has
+  std::string plan_key_ ABSL_GUARDED_BY(view_mu_);  // PlanKey of the last plan queued
   absl::Time last_view_ = absl::InfinitePast();
 
   absl::Mutex mu_;
@@ -336,8 +393,9 @@ class SyncReactor final : public grpc::ServerBidiReactor<v1::SyncRequest, v1::Sy
 };
 
 DockHandler::DockHandler(identity::IdentityManager& identity, DockSyncManager& sync,
+                         firmware_service::FirmwareManager& firmware,
                          const rpc::Authenticator& auth)
-    : identity_(identity), sync_(sync), auth_(auth) {
+    : identity_(identity), sync_(sync), firmware_(firmware), auth_(auth) {
   if (sync_.options().push_interval > absl::ZeroDuration()) {
     pusher_ = std::thread([this] { PushLoop(); });
   }
@@ -408,9 +466,32 @@ void DockHandler::PushOnce(int64_t& audit_mark, uint64_t& revocations) {
     }
     return it->second;
   };
+  // Rollout changes (a wave opened, a rollout paused, a release withdrawn) are audited, so
+  // they show up here as central changes too; one plan per site per look.
+  using PlanAndUnsent = std::pair<v1::FirmwarePlan, std::vector<storage::PlannedUnit>>;
+  absl::flat_hash_map<int64_t, absl::StatusOr<PlanAndUnsent>> plans;
+  auto plan_of = [&](const DockSession& session) -> const absl::StatusOr<PlanAndUnsent>& {
+    auto it = plans.find(session.site_id);
+    if (it == plans.end()) {
+      std::vector<storage::PlannedUnit> unsent;
+      absl::StatusOr<v1::FirmwarePlan> plan = sync_.BuildFirmwarePlan(session, &unsent);
+      absl::StatusOr<PlanAndUnsent> entry =
+          plan.ok() ? absl::StatusOr<PlanAndUnsent>(PlanAndUnsent(*std::move(plan), unsent))
+                    : absl::StatusOr<PlanAndUnsent>(plan.status());
+      it = plans.emplace(session.site_id, std::move(entry)).first;
+      if (!it->second.ok()) {
+        common::LogWarning("firmware plan of ", session.site_code,
+                           " not pushed: ", it->second.status().ToString());
+      }
+    }
+    return it->second;
+  };
   for (SyncReactor* reactor : open) {
     if (crl.has_value()) reactor->PushCrl(*crl);
-    if (*changed) reactor->PushView(view_of);
+    if (*changed) {
+      reactor->PushView(view_of);
+      reactor->PushPlan(plan_of);
+    }
     reactor->Release();
   }
 }
@@ -425,6 +506,13 @@ bool DockHandler::Register(SyncReactor* reactor) {
 void DockHandler::Unregister(SyncReactor* reactor) {
   absl::MutexLock lock(&mu_);
   open_.erase(reactor);
+}
+
+int DockHandler::ConnectedDocks() {
+  absl::MutexLock lock(&mu_);
+  absl::flat_hash_set<std::string> docks;
+  for (const SyncReactor* reactor : open_) docks.insert(reactor->dock_id());
+  return static_cast<int>(docks.size());
 }
 
 void DockHandler::Shutdown() {
@@ -468,5 +556,10 @@ CAMFLEET_DOCK_WRITE(RenewDockCertificate)
 CAMFLEET_DOCK_WRITE(EnrollCamera)
 CAMFLEET_DOCK_WRITE(RenewCameraCertificate)
 #undef CAMFLEET_DOCK_WRITE
+
+grpc::ServerWriteReactor<v1::DownloadReleaseResponse>* DockHandler::DownloadRelease(
+    grpc::CallbackServerContext* ctx, const v1::DownloadReleaseRequest* req) {
+  return firmware_service::StartReleaseDownload(firmware_, auth_, ctx, req);
+}
 
 }  // namespace camfleet::dock

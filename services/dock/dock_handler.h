@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "camfleet/v1/provisioning.grpc.pb.h"
 #include "services/dock/dock_sync_manager.h"
+#include "services/firmware/firmware_manager.h"
 #include "services/identity/identity_manager.h"
 #include "services/rpc/identity.h"
 
@@ -32,8 +33,9 @@ class SyncReactor;
 
 class DockHandler final : public v1::DockService::CallbackService {
  public:
+  // `firmware` serves DownloadRelease (services/firmware/release_download.h).
   DockHandler(identity::IdentityManager& identity, DockSyncManager& sync,
-              const rpc::Authenticator& auth);
+              firmware_service::FirmwareManager& firmware, const rpc::Authenticator& auth);
   ~DockHandler() override;
 
 #define CAMFLEET_DOCK_RPC(Method)                                                              \
@@ -49,9 +51,16 @@ class DockHandler final : public v1::DockService::CallbackService {
   grpc::ServerBidiReactor<v1::SyncRequest, v1::SyncResponse>* Sync(
       grpc::CallbackServerContext* ctx) override;
 
+  grpc::ServerWriteReactor<v1::DownloadReleaseResponse>* DownloadRelease(
+      grpc::CallbackServerContext* ctx, const v1::DownloadReleaseRequest* req) override;
+
   // Ends every open Sync stream with UNAVAILABLE and refuses new ones; stops the pusher. Call
   // before the gRPC server's Shutdown.
   void Shutdown();
+
+  // Distinct docks with a Sync stream open now (a dock that reconnects before its old stream
+  // has ended counts once). For /metrics.
+  int ConnectedDocks();
 
  private:
   void PushLoop();
@@ -64,6 +73,7 @@ class DockHandler final : public v1::DockService::CallbackService {
 
   identity::IdentityManager& identity_;
   DockSyncManager& sync_;
+  firmware_service::FirmwareManager& firmware_;
   const rpc::Authenticator& auth_;
   absl::Mutex mu_;
   absl::flat_hash_set<SyncReactor*> open_ ABSL_GUARDED_BY(mu_);

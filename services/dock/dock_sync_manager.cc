@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/fleet/custody.h"
+#include "services/rollout/rollout_engine.h"
 #include "services/rpc/validation.h"
 #include "services/storage/alert_repository.h"
 #include "services/storage/audit_log.h"
@@ -261,6 +262,7 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
       continue;
     }
     absl::Status applied_status;
+    bool camera_checked = false;  // a refusal is then not about the camera
     if (item.has_health()) {
       // A reading needs no savepoint of its own (one per reading cost about a fifth of the
       // writer's time per reading, bench/README.md): its only refusals, a camera of another
@@ -269,6 +271,17 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
       absl::StatusOr<storage::CameraRow> cam = OwnCamera(item.health().serial());
       applied_status = cam.status();
       if (cam.ok()) RETURN_IF_ERROR(ApplyHealth(item, *cam, event_us));
+    } else if (item.has_firmware()) {
+      // The camera first, as for every item about a camera (one answer for an unknown and a
+      // foreign serial); what is left to refuse is about the rollout (unknown, or the camera
+      // not in it), which is said as it is.
+      absl::StatusOr<storage::CameraRow> cam = OwnCamera(item.firmware().serial());
+      applied_status = cam.status();
+      if (cam.ok()) {
+        camera_checked = true;
+        ASSIGN_OR_RETURN(applied_status,
+                         storage::TrySavepoint(tx_, [&] { return ApplyItem(item, event_us); }));
+      }
     } else {
       ASSIGN_OR_RETURN(applied_status,
                        storage::TrySavepoint(tx_, [&] { return ApplyItem(item, event_us); }));
@@ -286,10 +299,11 @@ absl::Status BatchApplier::Apply(const v1::OutboxBatch& batch, BatchResult& resu
       if (item.has_checkout()) serial = item.checkout().serial();
       if (item.has_dock_return()) serial = item.dock_return().serial();
       if (item.has_alert()) serial = item.alert().serial();
-      RETURN_IF_ERROR(
-          Reject(item, applied_status,
-                 foreign ? v1::ALERT_KIND_FOREIGN_CAMERA : v1::ALERT_KIND_UNKNOWN_CAMERA, serial,
-                 event_us, result));
+      if (item.has_firmware()) serial = item.firmware().serial();
+      const v1::AlertKind kind = camera_checked ? v1::ALERT_KIND_REJECTED_ITEM
+                                 : foreign      ? v1::ALERT_KIND_FOREIGN_CAMERA
+                                                : v1::ALERT_KIND_UNKNOWN_CAMERA;
+      RETURN_IF_ERROR(Reject(item, applied_status, kind, serial, event_us, result));
     }
     applied = item.sequence();
   }
@@ -347,8 +361,18 @@ absl::Status BatchApplier::Reject(const v1::OutboxItem& item, const absl::Status
   v1::RejectedItem* rejected = result.ack.add_rejected();
   rejected->set_lane(item.lane());
   rejected->set_sequence(item.sequence());
-  rejected->set_reason(reason);
-  rejected->set_code(static_cast<int32_t>(why.code()));
+  if (kind == v1::ALERT_KIND_UNKNOWN_CAMERA || kind == v1::ALERT_KIND_FOREIGN_CAMERA) {
+    // An unknown serial and another site's serial get the same answer, so a dock cannot map
+    // the fleet by probing serials (issue 11, item 10); the alert and the stored rejection
+    // above keep which it was for a person.
+    rejected->set_reason(absl::StrCat("camera '", serial, "' is not a camera of site ",
+                                      session_.site_code, " where dock ", session_.who.name,
+                                      " is"));
+    rejected->set_code(static_cast<int32_t>(absl::StatusCode::kPermissionDenied));
+  } else {
+    rejected->set_reason(reason);
+    rejected->set_code(static_cast<int32_t>(why.code()));
+  }
   return absl::OkStatus();
 }
 
@@ -429,6 +453,12 @@ absl::Status BatchApplier::ApplyItem(const v1::OutboxItem& item, int64_t event_u
       return ApplyCheckout(item.checkout(), event_us);
     case v1::OutboxItem::kDockReturn:
       return ApplyReturn(item.dock_return(), event_us);
+    case v1::OutboxItem::kFirmware:
+      // Exactly once like every custody item: the unit's change, its audit event and the lane
+      // position commit together. Rejections (unknown rollout or camera, another site's
+      // camera) come back as NOT_FOUND / PERMISSION_DENIED before anything is written.
+      ++custody_;
+      return rollout::ApplyProgress(tx_, session_.who.actor(), session_.site_id, item.firmware());
     case v1::OutboxItem::kAlert: {
       const v1::DockAlert& a = item.alert();
       if (!a.serial().empty()) {
@@ -724,6 +754,8 @@ absl::Status ValidateItem(const v1::OutboxItem& item, int slot_count, size_t max
       if (a.slot() != 0) RETURN_IF_ERROR(ValidateSlot("alert.slot", a.slot(), slot_count));
       return rpc::ValidateText("alert.message", a.message(), 1, kMaxAlertMessage);
     }
+    case v1::OutboxItem::kFirmware:
+      return rollout::ValidateProgress(item.firmware());
     case v1::OutboxItem::kThinned:
       return Invalid("thinned.thinned_through",
                      absl::StrCat("is ", item.thinned().thinned_through(),
@@ -865,16 +897,39 @@ absl::StatusOr<v1::SiteView> DockSyncManager::BuildSiteView(const DockSession& s
   return view;
 }
 
+absl::StatusOr<v1::FirmwarePlan> DockSyncManager::BuildFirmwarePlan(
+    const DockSession& session, std::vector<storage::PlannedUnit>* unsent, bool* ever) {
+  v1::FirmwarePlan plan;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(plan, rollout::BuildPlan(db, session.site_id, store_.clock().Now(), unsent));
+    if (ever != nullptr) {
+      ASSIGN_OR_RETURN(*ever, storage::SiteHasRollouts(db, session.site_id));
+    }
+    return absl::OkStatus();
+  }));
+  return plan;
+}
+
+void DockSyncManager::MarkJobsSent(std::vector<storage::PlannedUnit> units) {
+  if (units.empty()) return;
+  store_.Write(
+      [units = std::move(units)](WriteTx& tx) { return storage::MarkUnitsSent(tx, units); },
+      [](absl::Status s) {
+        if (!s.ok()) common::LogWarning("recording firmware jobs as sent: ", s.ToString());
+      });
+}
+
 void DockSyncManager::NewerCrl(int64_t have, Done<std::optional<v1::CrlUpdate>> done) {
-  identity_.GetCrl({},
-                   [have, done = std::move(done)](absl::StatusOr<v1::GetCrlResponse> crl) mutable {
-                     if (!crl.ok()) return done(crl.status());
-                     if (crl->crl_number() <= have) return done(std::optional<v1::CrlUpdate>());
-                     v1::CrlUpdate update;
-                     update.set_crl_number(crl->crl_number());
-                     update.set_crl_pem(crl->crl_pem());
-                     done(std::optional<v1::CrlUpdate>(std::move(update)));
-                   });
+  identity_.GetCrl({}, [have,
+                        done = std::move(done)](absl::StatusOr<v1::GetCrlResponse> crl) mutable {
+    if (!crl.ok()) return done(crl.status());
+    if (crl->crl_number() <= have) return done(std::optional<v1::CrlUpdate>());
+    v1::CrlUpdate update;
+    update.set_crl_number(crl->crl_number());
+    update.set_crl_pem(crl->crl_pem());
+    *update.mutable_revoked_factory_key_fingerprints() = crl->revoked_factory_key_fingerprints();
+    done(std::optional<v1::CrlUpdate>(std::move(update)));
+  });
 }
 
 absl::StatusOr<bool> DockSyncManager::CentralChangeSince(int64_t& mark) {

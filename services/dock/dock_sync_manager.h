@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -22,6 +23,7 @@
 #include "services/rpc/identity.h"
 #include "services/rpc/revocation_set.h"
 #include "services/storage/dock_sync_repository.h"
+#include "services/storage/rollout_repository.h"
 #include "services/storage/store.h"
 
 namespace camfleet::dock {
@@ -101,6 +103,18 @@ class DockSyncManager {
 
   // The site's holders, cameras and rules as the dock needs them. Reads only.
   absl::StatusOr<v1::SiteView> BuildSiteView(const DockSession& session);
+
+  // The firmware plan for the session's site (rollout::BuildPlan); `unsent` gets its jobs that
+  // were never sent to a dock of the site; `ever` (if given) whether any rollout ever targeted
+  // a camera of the site (a dock of a site that never had one is not sent an empty plan on
+  // connect). Reads only.
+  absl::StatusOr<v1::FirmwarePlan> BuildFirmwarePlan(const DockSession& session,
+                                                     std::vector<storage::PlannedUnit>* unsent,
+                                                     bool* ever = nullptr);
+  // Records that `units` went down to a dock now (the silence timeout counts from then). Not
+  // audited: bookkeeping, like a dock's last contact. A failure is logged; the next plan sent
+  // tries again.
+  void MarkJobsSent(std::vector<storage::PlannedUnit> units);
 
   // The fleet CRL if its number is above `have`, through IdentityManager::GetCrl.
   void NewerCrl(int64_t have, Done<std::optional<v1::CrlUpdate>> done);

@@ -1,5 +1,6 @@
 #include "services/firmware/firmware_handler.h"
 
+#include "services/firmware/release_download.h"
 #include "services/rpc/grpc_status.h"
 #include "services/rpc/unary.h"
 
@@ -125,5 +126,10 @@ CAMFLEET_WRITE(RetireSigningKey)
 
 #undef CAMFLEET_READ
 #undef CAMFLEET_WRITE
+
+grpc::ServerWriteReactor<v1::ExportReleaseResponse>* FirmwareHandler::ExportRelease(
+    grpc::CallbackServerContext* ctx, const v1::ExportReleaseRequest* req) {
+  return StartReleaseExport(manager_, auth_, ctx, req);
+}
 
 }  // namespace camfleet::firmware_service

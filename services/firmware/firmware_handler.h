@@ -17,6 +17,8 @@ class FirmwareHandler final : public v1::FirmwareService::CallbackService {
 
   grpc::ServerReadReactor<v1::UploadReleaseRequest>* UploadRelease(
       grpc::CallbackServerContext* ctx, v1::UploadReleaseResponse* resp) override;
+  grpc::ServerWriteReactor<v1::ExportReleaseResponse>* ExportRelease(
+      grpc::CallbackServerContext* ctx, const v1::ExportReleaseRequest* req) override;
 
 #define CAMFLEET_FIRMWARE_RPC(Method)                                                          \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx,                           \

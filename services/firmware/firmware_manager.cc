@@ -5,13 +5,20 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/numbers.h"
+#include "absl/synchronization/notification.h"
+#include "common/log.h"
 #include "common/status_macros.h"
+#include "firmware/bundle.h"
 #include "firmware/delta.h"
 #include "provisioning/digest.h"
 #include "provisioning/firmware_signing.h"
+#include "services/rollout/rollout_engine.h"
 #include "services/rpc/validation.h"
 #include "services/storage/audit_log.h"
 #include "services/storage/firmware_repository.h"
+#include "services/storage/rollout_repository.h"
 
 namespace camfleet::firmware_service {
 namespace {
@@ -41,10 +48,15 @@ absl::Status ValidateIdPrefix(absl::string_view field, absl::string_view id) {
 
 }  // namespace
 
-FirmwareManager::FirmwareManager(storage::Store& store, std::unique_ptr<ImageStore> images)
-    : store_(store), images_(std::move(images)), pool_(1, "firmware") {}
+FirmwareManager::FirmwareManager(storage::Store& store, std::unique_ptr<ImageStore> images,
+                                 const rpc::PageTokens& tokens, FirmwareOptions options)
+    : store_(store),
+      images_(std::move(images)),
+      tokens_(tokens),
+      options_(options),
+      pool_(1, "firmware") {}
 
-FirmwareManager::~FirmwareManager() = default;
+FirmwareManager::~FirmwareManager() { StopGc(); }
 
 absl::StatusOr<firmware::Trust> FirmwareManager::LoadTrust() {
   std::vector<v1::SigningKey> keys;
@@ -270,14 +282,127 @@ void FirmwareManager::Finish(std::unique_ptr<UploadSession> session,
 
 absl::StatusOr<v1::ListReleasesResponse> FirmwareManager::ListReleases(
     const v1::ListReleasesRequest& req) {
+  ASSIGN_OR_RETURN(int limit, rpc::ResolvePageSize(req.page_size()));
+  if (req.model().size() > 64) {
+    return absl::InvalidArgumentError("model: at most 64 characters; leave it empty for all");
+  }
+  // The cursor is the last release's sort key: version, then row id (newest upload first).
+  const std::string query =
+      absl::StrCat("releases|", req.model(), "|", req.include_withdrawn() ? "all" : "available");
+  ASSIGN_OR_RETURN(std::string cursor, tokens_.Decode(query, req.page_token()));
+  std::optional<storage::ReleaseCursor> after;
+  if (!cursor.empty()) {
+    std::vector<absl::string_view> parts = absl::StrSplit(cursor, '.');
+    storage::ReleaseCursor c;
+    if (parts.size() != 4 || !absl::SimpleAtoi(parts[0], &c.version.major) ||
+        !absl::SimpleAtoi(parts[1], &c.version.minor) ||
+        !absl::SimpleAtoi(parts[2], &c.version.patch) || !absl::SimpleAtoi(parts[3], &c.id)) {
+      return absl::InvalidArgumentError(
+          "page_token: not a token of this list; repeat the first request without it");
+    }
+    after = c;
+  }
   v1::ListReleasesResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
-    ASSIGN_OR_RETURN(std::vector<v1::FirmwareRelease> releases,
-                     storage::ListReleases(db, req.model(), req.include_withdrawn()));
-    for (v1::FirmwareRelease& r : releases) *resp.add_releases() = std::move(r);
+    ASSIGN_OR_RETURN(
+        storage::ReleasePage page,
+        storage::ListReleases(db, req.model(), req.include_withdrawn(), after, limit + 1));
+    if (static_cast<int>(page.releases.size()) > limit) {
+      page.releases.pop_back();
+      const storage::ReleaseCursor& last = page.keys[static_cast<size_t>(limit) - 1];
+      resp.set_next_page_token(tokens_.Encode(
+          query, absl::StrCat(last.version.major, ".", last.version.minor, ".",
+                              last.version.patch, ".", last.id)));
+    }
+    for (v1::FirmwareRelease& r : page.releases) *resp.add_releases() = std::move(r);
     return absl::OkStatus();
   }));
   return resp;
+}
+
+absl::StatusOr<GcReport> FirmwareManager::CollectGarbage() {
+  // On the manager's one thread: after every upload queued before, whose release row is then
+  // queued on the store's writer ahead of this collection's transaction.
+  absl::Notification finished;
+  absl::StatusOr<GcReport> result;
+  pool_.Schedule([&] {
+    result = Collect();
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return result;
+}
+
+absl::StatusOr<GcReport> FirmwareManager::Collect() {
+  GcReport report;
+  std::vector<ImageStore::Object> doomed;
+  RETURN_IF_ERROR(store_.WriteAndWait([&](storage::WriteTx& tx) -> absl::Status {
+    report = GcReport();
+    doomed.clear();
+    ASSIGN_OR_RETURN(storage::FirmwareGarbage garbage, storage::DropFirmwareGarbage(tx));
+    ASSIGN_OR_RETURN(std::vector<ImageStore::Object> objects, images_->List());
+    std::set<std::string> removed;
+    for (ImageStore::Object& o : objects) {
+      if (garbage.live_digests.contains(o.digest)) continue;
+      removed.insert(o.digest);
+      report.bytes_freed += o.size;
+      doomed.push_back(std::move(o));
+    }
+    report.objects_removed = static_cast<int>(doomed.size());
+    report.dropped_deltas = garbage.dropped_deltas;
+    for (const std::string& id : garbage.collectable_release_ids) {
+      std::optional<v1::FirmwareRelease> r;
+      ASSIGN_OR_RETURN(r, storage::FindRelease(tx.db(), id));
+      if (r.has_value() && removed.contains(r->image_sha256())) report.release_ids.push_back(id);
+    }
+    if (doomed.empty() && report.dropped_deltas.empty()) return absl::OkStatus();
+    std::vector<std::string> short_releases;
+    for (const std::string& id : report.release_ids) short_releases.push_back(id.substr(0, 12));
+    std::vector<std::string> short_deltas;
+    for (const auto& [from, to] : report.dropped_deltas) {
+      short_deltas.push_back(absl::StrCat(from.substr(0, 12), ">", to.substr(0, 12)));
+    }
+    return storage::Audit(tx, rollout::kSystemActor, "firmware.gc", "firmware_store",
+                          "objects",
+                          {{"releases", absl::StrJoin(short_releases, ",")},
+                           {"deltas", absl::StrJoin(short_deltas, ",")},
+                           {"objects_removed", absl::StrCat(report.objects_removed)},
+                           {"bytes_freed", absl::StrCat(report.bytes_freed)}});
+  }));
+  // Only once no row names them: a crash here leaves files the next run removes.
+  for (const ImageStore::Object& o : doomed) RETURN_IF_ERROR(images_->Remove(o.digest));
+  return report;
+}
+
+void FirmwareManager::StartGc() {
+  if (options_.gc_interval <= absl::ZeroDuration() || gc_thread_.joinable()) return;
+  gc_thread_ = std::thread([this] {
+    absl::Duration wait = std::min(options_.gc_interval, absl::Minutes(10));
+    while (true) {
+      {
+        absl::MutexLock lock(&gc_mu_);
+        gc_mu_.AwaitWithTimeout(absl::Condition(&gc_stop_), wait);
+        if (gc_stop_) return;
+      }
+      wait = options_.gc_interval;
+      absl::StatusOr<GcReport> r = CollectGarbage();
+      if (!r.ok()) {
+        common::LogError("collecting the firmware image store: ", r.status().message());
+      } else if (r->objects_removed > 0) {
+        common::LogInfo("firmware image store: removed ", r->objects_removed, " objects (",
+                        r->bytes_freed, " bytes) of ", r->release_ids.size(),
+                        " withdrawn releases and ", r->dropped_deltas.size(), " deltas");
+      }
+    }
+  });
+}
+
+void FirmwareManager::StopGc() {
+  {
+    absl::MutexLock lock(&gc_mu_);
+    gc_stop_ = true;
+  }
+  if (gc_thread_.joinable()) gc_thread_.join();
 }
 
 void FirmwareManager::WithdrawRelease(const rpc::Identity& who,
@@ -307,6 +432,13 @@ void FirmwareManager::WithdrawRelease(const rpc::Identity& who,
               ") was withdrawn already by ", release->withdrawn_by()));
         }
         RETURN_IF_ERROR(storage::WithdrawRelease(tx, release->release_id(), actor, req.reason()));
+        // Its rollouts stop in the same transaction: their jobs leave every plan, and the
+        // plans list the release as withdrawn.
+        ASSIGN_OR_RETURN(std::optional<int64_t> row,
+                         storage::ReleaseRowId(tx.db(), release->release_id()));
+        if (row.has_value()) {
+          RETURN_IF_ERROR(rollout::StopRolloutsOfRelease(tx, *row, actor, req.reason()));
+        }
         RETURN_IF_ERROR(storage::Audit(tx, actor, "firmware.withdraw", "firmware_release",
                                        release->release_id(),
                                        {{"models", absl::StrJoin(release->models(), ",")},
@@ -415,6 +547,175 @@ absl::StatusOr<FirmwareManager::Offer> FirmwareManager::ChooseDelivery(
     }
   }
   return offer;
+}
+
+namespace {
+
+bool IsFullId(absl::string_view id) {
+  return id.size() == 64 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// A dock names at most this many cached releases: it keeps a handful, and the server looks each
+// up.
+constexpr int kMaxCachedReleaseIds = 32;
+
+}  // namespace
+
+absl::StatusOr<FirmwareManager::DownloadSource> FirmwareManager::PrepareDownload(
+    const v1::DownloadReleaseRequest& req) {
+  if (!IsFullId(req.release_id())) {
+    return absl::InvalidArgumentError(
+        "release_id: give the release's full id (64 lower-case hex digits)");
+  }
+  if (req.cached_release_ids_size() > kMaxCachedReleaseIds) {
+    return absl::InvalidArgumentError(absl::StrCat("cached_release_ids: at most ",
+                                                   kMaxCachedReleaseIds, " releases; send the ",
+                                                   "newest ones the dock holds"));
+  }
+  for (const std::string& id : req.cached_release_ids()) {
+    if (!IsFullId(id)) {
+      return absl::InvalidArgumentError(
+          "cached_release_ids: each must be a full release id (64 lower-case hex digits)");
+    }
+  }
+  const bool resume = req.encoding() != v1::FIRMWARE_PAYLOAD_ENCODING_UNSPECIFIED;
+  if (resume && req.encoding() != v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_FULL &&
+      req.encoding() != v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_DELTA) {
+    return absl::InvalidArgumentError("encoding: ZSTD_FULL, ZSTD_DELTA or unset");
+  }
+  if (resume && req.encoding() == v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_DELTA &&
+      !IsFullId(req.delta_from_release_id())) {
+    return absl::InvalidArgumentError(
+        "delta_from_release_id: a delta resume names its base release (the header's)");
+  }
+  if (!resume && req.offset() != 0) {
+    return absl::InvalidArgumentError(
+        "offset: a resume also names the encoding the download had; without it start at 0");
+  }
+
+  DownloadSource source;
+  v1::DownloadHeader& header = source.header;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<v1::FirmwareRelease> release,
+                     storage::FindRelease(db, req.release_id()));
+    if (!release.has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat("no release ", req.release_id(), "; it was never uploaded here"));
+    }
+    if (release->has_withdraw_time()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "release ", release->version(), " (", req.release_id().substr(0, 12),
+          ") was withdrawn: ", release->withdraw_reason(), "; do not install it"));
+    }
+    ASSIGN_OR_RETURN(std::string compressed, storage::CompressedDigestOf(db, req.release_id()));
+    header.set_encoding(v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_FULL);
+    header.set_payload_sha256(compressed);
+    header.set_payload_size(release->compressed_size_bytes());
+
+    auto delta_from = [&](const std::string& base_id,
+                          uint64_t* size) -> absl::StatusOr<std::optional<std::string>> {
+      for (const v1::FirmwareDelta& d : release->deltas()) {
+        if (d.from_release_id() != base_id) continue;
+        ASSIGN_OR_RETURN(std::optional<std::string> sha,
+                         storage::DeltaDigestFrom(db, req.release_id(), d.from_image_sha256()));
+        if (sha.has_value()) *size = d.size_bytes();
+        return sha;
+      }
+      return std::optional<std::string>();
+    };
+
+    if (resume) {
+      if (req.encoding() == v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_DELTA) {
+        uint64_t size = 0;
+        ASSIGN_OR_RETURN(std::optional<std::string> sha, delta_from(req.delta_from_release_id(), &size));
+        if (!sha.has_value()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "delta_from_release_id: the server has no delta to ", req.release_id().substr(0, 12),
+              " from ", req.delta_from_release_id().substr(0, 12),
+              "; start the download again with encoding unset"));
+        }
+        header.set_encoding(v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_DELTA);
+        header.set_delta_from_release_id(req.delta_from_release_id());
+        header.set_payload_sha256(*sha);
+        header.set_payload_size(size);
+      }
+      return absl::OkStatus();
+    }
+    // A new download: the smallest of the full image and a delta from any cached release.
+    for (const std::string& base : req.cached_release_ids()) {
+      if (base == req.release_id()) continue;
+      uint64_t size = 0;
+      ASSIGN_OR_RETURN(std::optional<std::string> sha, delta_from(base, &size));
+      if (sha.has_value() && size < header.payload_size()) {
+        header.set_encoding(v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_DELTA);
+        header.set_delta_from_release_id(base);
+        header.set_payload_sha256(*sha);
+        header.set_payload_size(size);
+      }
+    }
+    return absl::OkStatus();
+  }));
+  if (req.offset() > header.payload_size()) {
+    return absl::OutOfRangeError(absl::StrCat("offset ", req.offset(), " is past the payload's ",
+                                              header.payload_size(),
+                                              " bytes; start the download again at 0"));
+  }
+  header.set_offset(req.offset());
+  if (!images_->Has(header.payload_sha256())) {
+    return absl::InternalError(absl::StrCat("the firmware store lacks object ",
+                                            header.payload_sha256(), " of release ",
+                                            req.release_id(), "; upload the release again"));
+  }
+  source.object_path = images_->PathOf(header.payload_sha256());
+  return source;
+}
+
+absl::StatusOr<FirmwareManager::ExportSource> FirmwareManager::PrepareExport(
+    const v1::ExportReleaseRequest& req) {
+  RETURN_IF_ERROR(ValidateIdPrefix("release_id", req.release_id()));
+  std::optional<v1::FirmwareRelease> release;
+  RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(release, storage::FindRelease(db, req.release_id(), /*allow_prefix=*/true));
+    return absl::OkStatus();
+  }));
+  if (!release.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("no release ", req.release_id(), "; see camfleet firmware list"));
+  }
+  if (!images_->Has(release->image_sha256())) {
+    if (release->has_withdraw_time()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "release ", release->version(), " (", release->release_id().substr(0, 12),
+          ") was withdrawn and its image has left the store (firmware.gc in the audit log); "
+          "export it from a backup of the signed release instead"));
+    }
+    return absl::InternalError(absl::StrCat("the firmware store lacks the image of release ",
+                                            release->release_id(), "; upload it again"));
+  }
+  ExportSource out;
+  out.prefix = firmware::BundlePrefix(release->manifest(), release->signature(),
+                                      release->image_size_bytes());
+  out.image_path = images_->PathOf(release->image_sha256());
+  out.image_size = release->image_size_bytes();
+  return out;
+}
+
+void FirmwareManager::CountServed(const std::string& dock_id, uint64_t bytes) {
+  absl::MutexLock lock(&served_mu_);
+  served_[dock_id] += bytes;
+}
+
+uint64_t FirmwareManager::BytesServedTo(const std::string& dock_id) const {
+  absl::MutexLock lock(&served_mu_);
+  auto it = served_.find(dock_id);
+  return it == served_.end() ? 0 : it->second;
+}
+
+std::map<std::string, uint64_t> FirmwareManager::BytesServed() const {
+  absl::MutexLock lock(&served_mu_);
+  return served_;
 }
 
 }  // namespace camfleet::firmware_service

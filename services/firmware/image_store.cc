@@ -79,6 +79,31 @@ int ImageStore::TempFileCount() const {
   return count;
 }
 
+absl::StatusOr<std::vector<ImageStore::Object>> ImageStore::List() const {
+  const std::string objects = provisioning::JoinPath(root_, "objects");
+  DIR* d = ::opendir(objects.c_str());
+  if (d == nullptr) return Errno("reading", objects);
+  std::vector<Object> out;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::stat(provisioning::JoinPath(objects, name).c_str(), &st) != 0) continue;
+    out.push_back({name, static_cast<uint64_t>(st.st_size)});
+  }
+  ::closedir(d);
+  return out;
+}
+
+absl::Status ImageStore::Remove(const std::string& digest) const {
+  const std::string path = PathOf(digest);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return Errno("removing", path);
+  }
+  return provisioning::SyncDirectory(provisioning::JoinPath(root_, "objects"));
+}
+
 absl::StatusOr<std::unique_ptr<ImageStore::Upload>> ImageStore::BeginUpload() {
   const std::string path =
       provisioning::JoinPath(provisioning::JoinPath(root_, "tmp"),

@@ -10,13 +10,16 @@
 // which is fsynced, checked against its expected digest, renamed into objects/ and the
 // directory fsynced. So a crash or an interrupted upload leaves at most a file in tmp/, which
 // the next open removes, and objects/ never holds a torn file. Writing content that is there
-// already changes nothing. Objects are kept when a release is withdrawn.
+// already changes nothing. Objects leave only through Remove, which the firmware manager's
+// collection calls for objects no release row, delta row or unfinished rollout still names
+// (FirmwareManager::CollectGarbage).
 //
 // Thread-safe: every method works on its own files.
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -66,6 +69,16 @@ class ImageStore {
   std::string PathOf(const std::string& digest) const;
   // Files in tmp/ now (a test checks an interrupted upload leaves none).
   int TempFileCount() const;
+
+  struct Object {
+    std::string digest;
+    uint64_t size = 0;
+  };
+  // Every object in objects/, in no particular order. INTERNAL if the folder cannot be read.
+  absl::StatusOr<std::vector<Object>> List() const;
+  // Deletes an object and syncs the folder; one that is not there is no error. A stream that
+  // has the file open goes on reading it (POSIX keeps an unlinked file until it is closed).
+  absl::Status Remove(const std::string& digest) const;
   const std::string& root() const { return root_; }
 
  private:

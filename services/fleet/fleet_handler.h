@@ -37,6 +37,12 @@ class FleetHandler final : public v1::FleetService::CallbackService {
   CAMFLEET_FLEET_RPC(ListOverdueAssignments)
   CAMFLEET_FLEET_RPC(GetCustodyTrail)
 #undef CAMFLEET_FLEET_RPC
+  grpc::ServerUnaryReactor* StartManifestImport(grpc::CallbackServerContext* ctx,
+                                                const v1::StartManifestImportRequest* req,
+                                                v1::StartManifestImportResponse* resp) override;
+  grpc::ServerUnaryReactor* GetManifestImport(grpc::CallbackServerContext* ctx,
+                                              const v1::GetManifestImportRequest* req,
+                                              v1::GetManifestImportResponse* resp) override;
 
  private:
   FleetManager& manager_;

@@ -18,6 +18,8 @@
 #include "services/fleet/custody.h"
 #include "services/fleet/lifecycle.h"
 #include "services/fleet/manifest.h"
+#include "services/fleet/manifest_import.h"
+#include "provisioning/digest.h"
 #include "services/identity/identity_manager.h"
 #include "services/rpc/validation.h"
 #include "services/storage/audit_log.h"
@@ -78,9 +80,17 @@ absl::StatusOr<v1::Camera> Transition(WriteTx& tx, const rpc::Identity& who,
       details.emplace_back("holder", open->holder_badge());
       details.emplace_back("condition", storage::ConditionName(*close_as));
       if (closed != nullptr) {
-        ASSIGN_OR_RETURN(v1::Assignment after, storage::GetAssignment(tx.db(), open->id()));
+        // As CloseAssignment left it (no second read of the row).
+        v1::Assignment after = std::move(*open);
+        *after.mutable_return_time() = TimeUtil::MicrosecondsToTimestamp(common::ToMicros(tx.now()));
+        after.set_returned_by(who.actor());
+        after.set_return_condition(*close_as);
+        after.set_return_note(note);
         *closed = std::move(after);
       }
+      // The camera has no holder any more.
+      cam.camera.clear_holder_badge();
+      cam.camera.clear_due_back_time();
     }
   }
   // A lost unit's key may be in anyone's hands; a retired one must never be trusted again.
@@ -104,8 +114,13 @@ absl::StatusOr<v1::Camera> Transition(WriteTx& tx, const rpc::Identity& who,
   all.insert(all.end(), details.begin(), details.end());
   RETURN_IF_ERROR(Audit(tx, who, absl::StrCat("camera.", ActionName(action)), "camera", serial,
                         all));
-  ASSIGN_OR_RETURN(storage::CameraRow after, storage::FindCamera(tx.db(), serial));
-  return after.camera;
+  // The camera as this write left it, built here instead of read back (what FindCamera would
+  // return now: only state, note, update time and, above, the holder changed).
+  cam.camera.set_state(to);
+  cam.camera.set_state_note(note);
+  *cam.camera.mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(common::ToMicros(tx.now()));
+  return std::move(cam.camera);
 }
 
 absl::Status ValidateSerialAndNote(const std::string& serial, const std::string& note_field,
@@ -139,10 +154,29 @@ absl::StatusOr<v1::IssueCameraResponse> IssueInTransaction(WriteTx& tx, const rp
   if (!step.force_reason.empty()) details.emplace_back("force_reason", step.force_reason);
   details.insert(details.end(), step.extra_details.begin(), step.extra_details.end());
   RETURN_IF_ERROR(Audit(tx, who, "camera.issue", "camera", step.serial, details));
+  // The response is built from what this write stored instead of read back (two statements
+  // fewer on the writer): the assignment as OpenAssignment inserted it, the camera as
+  // FindCamera would now return it.
   v1::IssueCameraResponse resp;
-  ASSIGN_OR_RETURN(*resp.mutable_assignment(), storage::GetAssignment(tx.db(), *id));
-  ASSIGN_OR_RETURN(storage::CameraRow after, storage::FindCamera(tx.db(), step.serial));
-  *resp.mutable_camera() = std::move(after.camera);
+  const google::protobuf::Timestamp now = TimeUtil::MicrosecondsToTimestamp(common::ToMicros(tx.now()));
+  const google::protobuf::Timestamp due = TimeUtil::MicrosecondsToTimestamp(step.due_us);
+  v1::Assignment& a = *resp.mutable_assignment();
+  a.set_id(*id);
+  a.set_camera_serial(cam.camera.serial());
+  a.set_holder_badge(holder.holder.badge());
+  a.set_holder_name(holder.holder.name());
+  *a.mutable_issue_time() = now;
+  a.set_issued_by(who.actor());
+  *a.mutable_due_back_time() = due;
+  a.set_issue_note(step.note);
+  a.set_force_reason(step.force_reason);
+  v1::Camera& c = *resp.mutable_camera();
+  c = std::move(cam.camera);
+  c.set_state(to);
+  c.set_state_note(step.note);
+  c.set_holder_badge(holder.holder.badge());
+  *c.mutable_due_back_time() = due;
+  *c.mutable_update_time() = now;
   return resp;
 }
 
@@ -315,79 +349,57 @@ void FleetManager::RegisterCamera(const rpc::Identity& who, const v1::RegisterCa
       std::move(done));
 }
 
+FleetManager::FleetManager(storage::Store& store, const rpc::PageTokens& tokens,
+                           rpc::RevocationSet& revoked, const ManifestImportOptions& imports)
+    : store_(store), tokens_(tokens), revoked_(&revoked),
+      importer_(std::make_unique<ManifestImporter>(store, imports)) {}
+
+FleetManager::FleetManager(storage::Store& store, const rpc::PageTokens& tokens)
+    : store_(store), tokens_(tokens), own_revoked_(std::make_unique<rpc::RevocationSet>()),
+      revoked_(own_revoked_.get()), importer_(std::make_unique<ManifestImporter>(store)) {}
+
+FleetManager::~FleetManager() = default;
+
+namespace {
+
+// Rows of a manifest that one write imports with an audit event per camera; a bigger one runs
+// as an import job in chunks (manifest_import.h).
+constexpr int64_t kSingleWriteManifestRows = 2000;
+
+}  // namespace
+
 void FleetManager::ImportManifest(const rpc::Identity& who, const v1::ImportManifestRequest& req,
                                   Done<v1::ImportManifestResponse> done) {
   absl::StatusOr<ParsedManifest> parsed = ParseManifest(req.csv());
   if (!parsed.ok()) return done(parsed.status());
   auto manifest = std::make_shared<ParsedManifest>(*std::move(parsed));
+  if (manifest->row_count > kSingleWriteManifestRows) {
+    auto shared_done = std::make_shared<Done<v1::ImportManifestResponse>>(std::move(done));
+    absl::StatusOr<std::string> started = importer_->Start(
+        who, manifest, provisioning::ToHex(provisioning::Sha256(req.csv())), req.partial(),
+        req.dry_run(), [shared_done](absl::StatusOr<v1::ImportManifestResponse> result) {
+          (*shared_done)(std::move(result));
+        });
+    if (!started.ok()) (*shared_done)(started.status());
+    return;
+  }
   RunWrite<v1::ImportManifestResponse>(
       [who, manifest, partial = req.partial(), dry_run = req.dry_run()](
           WriteTx& tx, v1::ImportManifestResponse& resp) -> absl::Status {
-        std::vector<v1::ManifestRowError> errors(manifest->errors.begin(),
-                                                 manifest->errors.end());
-        absl::flat_hash_set<int64_t> bad_lines = manifest->bad_lines;
-        auto add_error = [&](int64_t line, const char* column, std::string message) {
-          bad_lines.insert(line);
-          v1::ManifestRowError e;
-          e.set_line(line);
-          e.set_column(column);
-          e.set_message(absl::StrCat("line ", line, ": ", message));
-          errors.push_back(std::move(e));
-        };
-        // Checks against the store: the site exists, the serial is new.
-        absl::flat_hash_map<std::string, int64_t> site_ids;
-        std::vector<std::string> serials;
-        for (const ManifestRow& row : manifest->rows) serials.push_back(row.serial);
-        ASSIGN_OR_RETURN(std::vector<std::string> existing,
-                         storage::ExistingSerials(tx.db(), serials));
-        absl::flat_hash_set<std::string> taken(existing.begin(), existing.end());
-        std::vector<const ManifestRow*> good;
-        for (const ManifestRow& row : manifest->rows) {
-          bool ok = true;
-          if (!site_ids.contains(row.site)) {
-            absl::StatusOr<storage::SiteRow> site = storage::FindSite(tx.db(), row.site);
-            if (site.ok()) {
-              site_ids[row.site] = site->id;
-            } else if (absl::IsNotFound(site.status())) {
-              site_ids[row.site] = 0;
-            } else {
-              return site.status();
-            }
-          }
-          if (site_ids[row.site] == 0) {
-            add_error(row.line, "site",
-                      absl::StrCat("site '", row.site,
-                                   "' does not exist; create it first or fix the code"));
-            ok = false;
-          }
-          if (taken.contains(row.serial)) {
-            add_error(row.line, "serial",
-                      absl::StrCat("serial '", row.serial, "' is already registered"));
-            ok = false;
-          }
-          if (ok) good.push_back(&row);
-        }
-        std::stable_sort(errors.begin(), errors.end(),
-                  [](const v1::ManifestRowError& a, const v1::ManifestRowError& b) {
-                    return a.line() < b.line();
-                  });
-        resp.set_rows(manifest->row_count);
-        resp.set_bad_rows(static_cast<int64_t>(bad_lines.size()));
-        int64_t unlisted = manifest->unlisted_errors;
-        if (errors.size() > kMaxListedManifestErrors) {
-          unlisted += static_cast<int64_t>(errors.size() - kMaxListedManifestErrors);
-          errors.resize(kMaxListedManifestErrors);
-        }
-        resp.set_unlisted_errors(unlisted);
-        for (v1::ManifestRowError& e : errors) *resp.add_errors() = std::move(e);
-        if (dry_run || (!bad_lines.empty() && !partial)) return absl::OkStatus();
-        for (const ManifestRow* row : good) {
+        ManifestCheck check;
+        RETURN_IF_ERROR(CheckManifestRows(tx.db(), *manifest, 0, manifest->rows.size(), check));
+        const bool any_bad = !manifest->bad_lines.empty() || !check.bad_lines.empty();
+        std::vector<size_t> good = std::move(check.good);
+        resp = SummarizeManifestCheck(*manifest, check);
+        if (dry_run || (any_bad && !partial)) return absl::OkStatus();
+        for (size_t i : good) {
+          const ManifestRow* row = &manifest->rows[i];
           v1::Camera c;
           c.set_serial(row->serial);
           c.set_model(row->model);
           c.set_hardware_revision(row->hardware_revision);
           c.set_state(v1::CAMERA_STATE_REGISTERED);
-          RETURN_IF_ERROR(storage::InsertCamera(tx, c, site_ids[row->site]).status());
+          RETURN_IF_ERROR(storage::InsertCamera(tx, c, check.site_ids[row->site]).status());
           RETURN_IF_ERROR(Audit(tx, who, "camera.register", "camera", row->serial,
                                 {{"model", row->model},
                                  {"hardware_revision", row->hardware_revision},
@@ -398,6 +410,29 @@ void FleetManager::ImportManifest(const rpc::Identity& who, const v1::ImportMani
         return absl::OkStatus();
       },
       std::move(done));
+}
+
+void FleetManager::StartManifestImport(const rpc::Identity& who,
+                                       const v1::ImportManifestRequest& req,
+                                       Done<v1::StartManifestImportResponse> done) {
+  absl::StatusOr<ParsedManifest> parsed = ParseManifest(req.csv());
+  if (!parsed.ok()) return done(parsed.status());
+  auto manifest = std::make_shared<ParsedManifest>(*std::move(parsed));
+  const int64_t rows = manifest->row_count;
+  absl::StatusOr<std::string> id =
+      importer_->Start(who, std::move(manifest), provisioning::ToHex(provisioning::Sha256(req.csv())),
+                       req.partial(), req.dry_run());
+  if (!id.ok()) return done(id.status());
+  v1::StartManifestImportResponse resp;
+  resp.set_import_id(*id);
+  resp.set_rows(rows);
+  done(std::move(resp));
+}
+
+absl::StatusOr<v1::GetManifestImportResponse> FleetManager::GetManifestImport(
+    const v1::GetManifestImportRequest& req) {
+  RETURN_IF_ERROR(rpc::ValidateText("import_id", req.import_id(), 1, 64));
+  return importer_->Get(req.import_id());
 }
 
 absl::StatusOr<v1::GetCameraResponse> FleetManager::GetCamera(const v1::GetCameraRequest& req) {

@@ -14,6 +14,7 @@
 #include "services/rpc/identity.h"
 #include "services/rpc/page_token.h"
 #include "services/rpc/revocation_set.h"
+#include "services/fleet/manifest_import.h"
 #include "services/storage/store.h"
 
 namespace camfleet::fleet {
@@ -25,12 +26,13 @@ class FleetManager {
  public:
   // `revoked` receives the serials of certificates revoked by lifecycle changes (a camera
   // reported lost or retired), so that docks and the server refuse them at once.
-  FleetManager(storage::Store& store, const rpc::PageTokens& tokens, rpc::RevocationSet& revoked)
-      : store_(store), tokens_(tokens), revoked_(&revoked) {}
+  // Big manifest imports cut by a restart are taken up here (manifest_import.h).
+  FleetManager(storage::Store& store, const rpc::PageTokens& tokens, rpc::RevocationSet& revoked,
+               const ManifestImportOptions& imports = {});
   // For tools and tests that need no shared revocation set: keeps its own.
-  FleetManager(storage::Store& store, const rpc::PageTokens& tokens)
-      : store_(store), tokens_(tokens), own_revoked_(std::make_unique<rpc::RevocationSet>()),
-        revoked_(own_revoked_.get()) {}
+  FleetManager(storage::Store& store, const rpc::PageTokens& tokens);
+  // Stops running imports (they import nothing) and waits for their threads.
+  ~FleetManager();
 
   void CreateSite(const rpc::Identity& who, const v1::CreateSiteRequest& req,
                   Done<v1::CreateSiteResponse> done);
@@ -44,8 +46,15 @@ class FleetManager {
 
   void RegisterCamera(const rpc::Identity& who, const v1::RegisterCameraRequest& req,
                       Done<v1::RegisterCameraResponse> done);
+  // A manifest of up to one chunk of rows is imported in one write; a bigger one runs as an
+  // import job (manifest_import.h) and `done` is called when it ends.
   void ImportManifest(const rpc::Identity& who, const v1::ImportManifestRequest& req,
                       Done<v1::ImportManifestResponse> done);
+  // Starts an import job and answers with its id (manifest_import.h).
+  void StartManifestImport(const rpc::Identity& who, const v1::ImportManifestRequest& req,
+                           Done<v1::StartManifestImportResponse> done);
+  absl::StatusOr<v1::GetManifestImportResponse> GetManifestImport(
+      const v1::GetManifestImportRequest& req);
   absl::StatusOr<v1::GetCameraResponse> GetCamera(const v1::GetCameraRequest& req);
   absl::StatusOr<v1::ListCamerasResponse> ListCameras(const v1::ListCamerasRequest& req);
 
@@ -80,6 +89,7 @@ class FleetManager {
   const rpc::PageTokens& tokens_;
   std::unique_ptr<rpc::RevocationSet> own_revoked_;
   rpc::RevocationSet* revoked_;
+  std::unique_ptr<ManifestImporter> importer_;
 };
 
 }  // namespace camfleet::fleet

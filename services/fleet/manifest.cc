@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/rpc/canonical_codes.h"
 #include "services/rpc/validation.h"
 
 namespace camfleet::fleet {
@@ -177,10 +178,12 @@ absl::StatusOr<ParsedManifest> ParseManifest(absl::string_view csv) {
     }
     ManifestRow row;
     row.line = rec.line;
-    row.serial = std::string(absl::StripAsciiWhitespace(rec.fields[0]));
+    // Codes in any case, stored in one (a manifest typed with `batken-post-01` names the site
+    // BATKEN-POST-01).
+    row.serial = rpc::CanonicalCode(absl::StripAsciiWhitespace(rec.fields[0]));
     row.model = std::string(absl::StripAsciiWhitespace(rec.fields[1]));
     row.hardware_revision = std::string(absl::StripAsciiWhitespace(rec.fields[2]));
-    row.site = std::string(absl::StripAsciiWhitespace(rec.fields[3]));
+    row.site = rpc::CanonicalCode(absl::StripAsciiWhitespace(rec.fields[3]));
     bool good = true;
     auto check = [&](absl::string_view column, const absl::Status& s) {
       if (!s.ok()) {

@@ -16,6 +16,7 @@
 #include "provisioning/csr.h"
 #include "provisioning/digest.h"
 #include "provisioning/identity.h"
+#include "provisioning/possession.h"
 #include "provisioning/revocation.h"
 #include "provisioning/supplier_certificate.h"
 #include "services/identity/identity_internal.h"
@@ -53,13 +54,16 @@ absl::StatusOr<CameraContext> LoadCameraContext(common::Database& db, const rpc:
   if (ctx.dock.revoked) {
     return absl::UnauthenticatedError(absl::StrCat("dock '", who.name, "' is revoked"));
   }
-  ASSIGN_OR_RETURN(ctx.camera, storage::FindCamera(db, serial));
-  if (ctx.camera.site_id != ctx.dock.site_id) {
+  // An unknown serial and another site's serial get the same answer (code and text), so a
+  // dock cannot map the fleet by probing serials (issue 11, item 10).
+  absl::StatusOr<storage::CameraRow> camera = storage::FindCamera(db, serial);
+  if ((camera.ok() && camera->site_id != ctx.dock.site_id) || absl::IsNotFound(camera.status())) {
     return absl::PermissionDeniedError(
-        absl::StrCat("camera '", serial, "' belongs to site ", ctx.camera.camera.site_code(),
-                     "; dock '", who.name, "' serves site ", ctx.dock.dock.site_code(),
-                     " and acts only for its own site's cameras"));
+        absl::StrCat("camera '", serial, "' is not a camera of site ", ctx.dock.dock.site_code(),
+                     "; dock '", who.name, "' acts only for its own site's cameras"));
   }
+  RETURN_IF_ERROR(camera.status());
+  ctx.camera = *std::move(camera);
   ASSIGN_OR_RETURN(ctx.certificate, storage::FindCameraCertificate(db, ctx.camera.id));
   return ctx;
 }
@@ -80,6 +84,12 @@ absl::Status CheckCameraEligible(const CameraContext& ctx, bool renewal, absl::T
           ctx.certificate->certificate, now,
           renewal ? provisioning::ProfileFor(Role::kCamera).renewal_grace : absl::ZeroDuration());
   if (renewal) {
+    if (state == v1::CAMERA_STATE_ISSUED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "camera '", serial,
+          "' is ISSUED (out with an officer, not in a dock), so no dock can be renewing it; "
+          "it renews when it is returned and docked"));
+    }
     if (!usable) {
       return absl::FailedPreconditionError(absl::StrCat(
           "camera '", serial,
@@ -123,6 +133,31 @@ absl::StatusOr<std::optional<v1::Certificate>> AlreadyIssuedForThisKey(const Cam
   absl::StatusOr<std::string> fingerprint = csr->PublicKeyFingerprint();
   if (!fingerprint.ok() || *fingerprint != current.key_fingerprint()) return std::nullopt;
   return current;
+}
+
+// The renewal's proof of possession (provisioning/possession.h): the camera signed the new CSR
+// with the key of the certificate the server holds as its current one (ours or the factory's).
+absl::Status CheckRenewalProof(const CameraContext& ctx, const std::string& csr_pem,
+                               const std::string& signature) {
+  const std::string& serial = ctx.camera.camera.serial();
+  if (signature.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("current_key_signature is required: camera '", serial,
+                     "' must sign the new CSR with the key of its current certificate (CameraLink "
+                     "ProveCurrentKey); a dock cannot renew a camera without it"));
+  }
+  absl::Status proof = provisioning::VerifyRenewalProof(
+      ctx.certificate->certificate.certificate_pem(), csr_pem, signature);
+  if (absl::IsPermissionDenied(proof)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "current_key_signature does not verify with the key of the current certificate ",
+        ctx.certificate->certificate.serial(), " of camera '", serial, "'",
+        ": the device in the slot did not prove it holds that key; it is not renewed"));
+  }
+  if (!proof.ok()) {
+    return absl::Status(proof.code(), absl::StrCat("current_key_signature: ", proof.message()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -228,10 +263,15 @@ void IdentityManager::AddSupplierCa(const rpc::Identity& who, const v1::AddSuppl
 }
 
 absl::StatusOr<v1::ListSupplierCasResponse> IdentityManager::ListSupplierCas(
-    const v1::ListSupplierCasRequest&) {
+    const v1::ListSupplierCasRequest& req) {
+  const std::string query = "supplier_cas";
+  ASSIGN_OR_RETURN(Paging paging, StartPaging(tokens_, query, req.page_size(), req.page_token()));
   v1::ListSupplierCasResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
-    ASSIGN_OR_RETURN(std::vector<storage::SupplierCaRow> rows, storage::ListSupplierCas(db));
+    ASSIGN_OR_RETURN(std::vector<storage::SupplierCaRow> rows,
+                     storage::ListSupplierCas(db, paging.page));
+    resp.set_next_page_token(FinishPaging(
+        tokens_, query, paging, rows, [](const storage::SupplierCaRow& r) { return r.ca.name(); }));
     for (storage::SupplierCaRow& r : rows) *resp.add_supplier_cas() = std::move(r.ca);
     return absl::OkStatus();
   }));
@@ -284,8 +324,9 @@ void IdentityManager::EnrollCameraNow(const rpc::Identity& who, const v1::Enroll
         ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(tx.db(), who, req.serial()));
         RETURN_IF_ERROR(CheckCameraEligible(ctx, /*renewal=*/false, tx.now()));
         RETURN_IF_ERROR(storage::TouchDock(tx, ctx.dock.id));
-        ASSIGN_OR_RETURN(storage::CertificateRow row,
-                         storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
+        ASSIGN_OR_RETURN(
+            storage::CertificateRow row,
+            storage::InsertCertificate(tx, storage::CertificateRecordOf(cert, who.actor())));
         RETURN_IF_ERROR(storage::SetCameraCertificate(tx, ctx.camera.id, row.id));
         const v1::CameraState from = ctx.camera.camera.state();
         const v1::CameraState to = v1::CAMERA_STATE_AVAILABLE;
@@ -324,16 +365,24 @@ void IdentityManager::RenewCameraCertificateNow(const rpc::Identity& who,
   if (!valid.ok()) return done(valid);
   const absl::Time now = store_.clock().Now();
   std::optional<v1::RenewCameraCertificateResponse> replay;
+  // The certificate whose key the proof was checked with.
+  std::string proven_serial;
   auto check = [&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(db, who, req.serial()));
     RETURN_IF_ERROR(CheckCameraEligible(ctx, /*renewal=*/true, now));
     ASSIGN_OR_RETURN(std::optional<v1::Certificate> issued,
                      AlreadyIssuedForThisKey(ctx, who, req.csr_pem(), now));
     if (issued.has_value()) {
+      // A retry after a lost answer: the camera's current certificate is already the one for
+      // the CSR's key (the CSR proves that key), so the proof, made with the previous key, is
+      // not checked against it.
       replay.emplace();
       *replay->mutable_certificate() = *std::move(issued);
       replay->set_ca_certificate_pem(ca_.CertificatePem());
+      return absl::OkStatus();
     }
+    RETURN_IF_ERROR(CheckRenewalProof(ctx, req.csr_pem(), req.current_key_signature()));
+    proven_serial = ctx.certificate->certificate.serial();
     return absl::OkStatus();
   };
   absl::Status precheck = store_.ReadForPrecheck(check);
@@ -347,13 +396,20 @@ void IdentityManager::RenewCameraCertificateNow(const rpc::Identity& who,
       Sign(req.csr_pem(), Role::kCamera, req.serial());
   if (!cert.ok()) return done(cert.status());
   RunWrite<v1::RenewCameraCertificateResponse>(
-      [this, who, req, cert = *std::move(cert)](
+      [this, who, req, proven_serial, cert = *std::move(cert)](
           WriteTx& tx, v1::RenewCameraCertificateResponse& resp) -> absl::Status {
         ASSIGN_OR_RETURN(CameraContext ctx, LoadCameraContext(tx.db(), who, req.serial()));
         RETURN_IF_ERROR(CheckCameraEligible(ctx, /*renewal=*/true, tx.now()));
+        if (ctx.certificate->certificate.serial() != proven_serial) {
+          return absl::AbortedError(absl::StrCat(
+              "the current certificate of camera '", req.serial(),
+              "' changed while the renewal was signed (now ", ctx.certificate->certificate.serial(),
+              "); ask the camera for a new proof and retry"));
+        }
         RETURN_IF_ERROR(storage::TouchDock(tx, ctx.dock.id));
-        ASSIGN_OR_RETURN(storage::CertificateRow row,
-                         storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
+        ASSIGN_OR_RETURN(
+            storage::CertificateRow row,
+            storage::InsertCertificate(tx, storage::CertificateRecordOf(cert, who.actor())));
         RETURN_IF_ERROR(storage::SetCameraCertificate(tx, ctx.camera.id, row.id));
         RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "camera.renew_certificate", "camera",
                                        req.serial(),

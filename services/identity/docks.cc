@@ -114,10 +114,16 @@ absl::StatusOr<v1::ListEnrollmentTokensResponse> IdentityManager::ListEnrollment
     const v1::ListEnrollmentTokensRequest& req) {
   if (!req.site_code().empty())
     RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  const std::string query = absl::StrCat("tokens|", req.site_code());
+  ASSIGN_OR_RETURN(Paging paging, StartPaging(tokens_, query, req.page_size(), req.page_token()));
   v1::ListEnrollmentTokensResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<int64_t> site, storage::FindSiteIdIfGiven(db, req.site_code()));
-    ASSIGN_OR_RETURN(std::vector<v1::EnrollmentToken> tokens, storage::ListTokens(db, site));
+    ASSIGN_OR_RETURN(std::vector<v1::EnrollmentToken> tokens,
+                     storage::ListTokens(db, site, paging.page));
+    resp.set_next_page_token(
+        FinishPaging(tokens_, query, paging, tokens,
+                     [](const v1::EnrollmentToken& t) { return absl::StrCat(t.id()); }));
     for (v1::EnrollmentToken& t : tokens) *resp.add_enrollment_tokens() = std::move(t);
     return absl::OkStatus();
   }));
@@ -127,11 +133,15 @@ absl::StatusOr<v1::ListEnrollmentTokensResponse> IdentityManager::ListEnrollment
 absl::StatusOr<v1::ListDocksResponse> IdentityManager::ListDocks(const v1::ListDocksRequest& req) {
   if (!req.site_code().empty())
     RETURN_IF_ERROR(rpc::ValidateSiteCode("site_code", req.site_code()));
+  const std::string query = absl::StrCat("docks|", req.site_code(), "|", req.include_revoked());
+  ASSIGN_OR_RETURN(Paging paging, StartPaging(tokens_, query, req.page_size(), req.page_token()));
   v1::ListDocksResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<int64_t> site, storage::FindSiteIdIfGiven(db, req.site_code()));
     ASSIGN_OR_RETURN(std::vector<v1::Dock> docks,
-                     storage::ListDocks(db, site, req.include_revoked()));
+                     storage::ListDocks(db, site, req.include_revoked(), paging.page));
+    resp.set_next_page_token(
+        FinishPaging(tokens_, query, paging, docks, [](const v1::Dock& d) { return d.dock_id(); }));
     for (v1::Dock& d : docks) *resp.add_docks() = std::move(d);
     return absl::OkStatus();
   }));
@@ -184,7 +194,8 @@ void IdentityManager::RevokeDock(const rpc::Identity& who, const v1::RevokeDockR
 
 void IdentityManager::EnrollDock(const rpc::Identity& who, const v1::EnrollDockRequest& req,
                                  Done<v1::EnrollDockResponse> done) {
-  ScheduleSigning(
+  // Its own queue, not the signers': see kMaxQueuedEnrollments.
+  ScheduleEnrollment(
       WithServerTime(store_.clock(), std::move(done)),
       [this, who, req](Done<v1::EnrollDockResponse> d) { EnrollDockNow(who, req, std::move(d)); });
 }
@@ -256,7 +267,7 @@ void IdentityManager::EnrollDockNow(const rpc::Identity&, const v1::EnrollDockRe
                                                                     req.slot_count(), token->id));
         const std::string actor = absl::StrCat("dock:", dock_id);
         ASSIGN_OR_RETURN(storage::CertificateRow row,
-                         storage::InsertCertificate(tx, ToRecord(cert, actor)));
+                         storage::InsertCertificate(tx, storage::CertificateRecordOf(cert, actor)));
         RETURN_IF_ERROR(storage::Audit(tx, actor, "dock.enroll", "dock", dock_id,
                                        {{"site", dock.dock.site_code()},
                                         {"token_id", absl::StrCat(token->id)},
@@ -308,8 +319,9 @@ void IdentityManager::RenewDockCertificateNow(const rpc::Identity& who,
         ASSIGN_OR_RETURN(size_t superseded,
                          RevokeMatching(tx, others, v1::REVOCATION_REASON_SUPERSEDED, who.actor(),
                                         batch, who.certificate_serial));
-        ASSIGN_OR_RETURN(storage::CertificateRow row,
-                         storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
+        ASSIGN_OR_RETURN(
+            storage::CertificateRow row,
+            storage::InsertCertificate(tx, storage::CertificateRecordOf(cert, who.actor())));
         RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "dock.renew_certificate", "dock", who.name,
                                        {{"certificate", cert.info.serial_hex},
                                         {"previous", who.certificate_serial},

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "provisioning/certificate_authority.h"
 #include "services/identity/identity_manager.h"
+#include "services/rpc/page_token.h"
 #include "services/storage/identity_repository.h"
 
 namespace camfleet::identity {
@@ -29,8 +31,6 @@ absl::Status ValidateCsrField(absl::string_view csr_pem);
 // A serial as the store keeps it (lower-case hex without leading zeros; supplier serials as
 // given).
 std::string StoredSerial(absl::string_view serial);
-storage::CertificateRecord ToRecord(const provisioning::IssuedCertificate& cert,
-                                    const std::string& issued_by);
 // SHA-256 of an enrollment token's secret, as stored.
 std::string TokenHash(absl::string_view token);
 // Not revoked and not past not_after + grace.
@@ -43,6 +43,23 @@ absl::StatusOr<size_t> RevokeMatching(storage::WriteTx& tx, storage::Certificate
 // Refuses (FAILED_PRECONDITION) a renewal presented with certificate `serial` before its
 // renewal window opens (provisioning::RenewalDueAt, less the clock-skew allowance).
 absl::Status CheckRenewalWindow(common::Database& db, const std::string& serial, absl::Time now);
+
+// Paging for lists in key order (issue 11, item 10: every list method pages): the page size
+// resolved, and the cursor decoded from `token` for `query` (the method and its filters).
+// `Finish` trims the extra row fetched and sets the next token from the last row's key.
+struct Paging {
+  int limit = 0;
+  storage::KeyPage page;  // limit + 1 rows: one more says there is a next page
+};
+absl::StatusOr<Paging> StartPaging(const rpc::PageTokens& tokens, const std::string& query,
+                                   int32_t page_size, const std::string& token);
+template <typename Row, typename KeyOf>
+std::string FinishPaging(const rpc::PageTokens& tokens, const std::string& query,
+                         const Paging& paging, std::vector<Row>& rows, KeyOf key_of) {
+  if (static_cast<int>(rows.size()) <= paging.limit) return "";
+  rows.resize(static_cast<size_t>(paging.limit));
+  return tokens.Encode(query, key_of(rows.back()));
+}
 
 // Answers through `done` with the server's time set on a successful response, read as late as
 // possible: the dock measures its clock's offset against it.
@@ -90,6 +107,19 @@ void IdentityManager::ScheduleSigning(Done<Resp> done, Now now) {
   }
   signers_.Schedule([now = std::move(now), done = std::move(done),
                      intent = store_.AnnounceWrite()]() mutable { now(std::move(done)); });
+}
+
+template <typename Resp, typename Now>
+void IdentityManager::ScheduleEnrollment(Done<Resp> done, Now now) {
+  if (enrollers_.queued() >= kMaxQueuedEnrollments) {
+    return done(
+        absl::UnavailableError(absl::StrCat("camfleetd is busy: ", kMaxQueuedEnrollments,
+                                            " enrollments are waiting; retry with backoff")));
+  }
+  // No AnnounceWrite: most of a flood is refused before it writes, and the writer must not hold
+  // its groups open for writes that never come.
+  enrollers_.Schedule(
+      [now = std::move(now), done = std::move(done)]() mutable { now(std::move(done)); });
 }
 
 }  // namespace camfleet::identity

@@ -73,24 +73,18 @@ std::string StoredSerial(absl::string_view serial) {
   return first == std::string::npos ? "0" : lower.substr(first);
 }
 
-storage::CertificateRecord ToRecord(const provisioning::IssuedCertificate& cert,
-                                    const std::string& issued_by) {
-  storage::CertificateRecord r;
-  r.serial = cert.info.serial_hex;
-  r.role = std::string(provisioning::RoleName(cert.info.role));
-  r.identity = cert.info.identity;
-  r.subject = absl::StrCat("CN=", cert.info.subject_cn);
-  r.key_fingerprint = cert.info.key_fingerprint;
-  r.not_before_us = common::ToMicros(cert.info.not_before);
-  r.not_after_us = common::ToMicros(cert.info.not_after);
-  r.pem = cert.pem;
-  r.issued_by = issued_by;
-  return r;
-}
-
 std::string TokenHash(absl::string_view token) {
   provisioning::Sha256Digest d = provisioning::Sha256(token);
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+absl::StatusOr<Paging> StartPaging(const rpc::PageTokens& tokens, const std::string& query,
+                                   int32_t page_size, const std::string& token) {
+  Paging paging;
+  ASSIGN_OR_RETURN(paging.limit, rpc::ResolvePageSize(page_size));
+  ASSIGN_OR_RETURN(paging.page.after, tokens.Decode(query, token));
+  paging.page.limit = paging.limit + 1;
+  return paging;
 }
 
 bool CertificateUsable(const v1::Certificate& c, absl::Time now, absl::Duration grace) {

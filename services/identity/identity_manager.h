@@ -81,10 +81,21 @@ class IdentityManager {
   // docks retry with backoff and jitter: a post reconnecting after days, or many docks at once,
   // must not queue unbounded work. 1,024 signings are about a second of CPU.
   static constexpr size_t kMaxQueuedSignings = 1024;
+  // Certificate-less enrollments (EnrollDock: anyone who can reach the port may send one, with
+  // any token) wait in a queue of their own, on a thread of their own, bounded much lower:
+  // a flood of bad tokens fills only this queue and is answered UNAVAILABLE at once, while
+  // renewals by authenticated docks and operators keep their place among the signers. A real
+  // enrollment refused this way is retried by the dock with backoff.
+  static constexpr size_t kMaxQueuedEnrollments = 32;
 
   IdentityManager(storage::Store& store, const provisioning::CertificateAuthority& ca,
                   rpc::RevocationSet& revoked, const rpc::PageTokens& tokens)
-      : store_(store), ca_(ca), revoked_(revoked), tokens_(tokens), signers_(0, "signer") {}
+      : store_(store),
+        ca_(ca),
+        revoked_(revoked),
+        tokens_(tokens),
+        enrollers_(1, "enroller"),
+        signers_(0, "signer") {}
 
   // ---- ProvisioningService ----
   void IssueOperatorCertificate(const rpc::Identity& who,
@@ -150,6 +161,9 @@ class IdentityManager {
   // comes once the signature is made, so the store is told to hold a group open for it.
   template <typename Resp, typename Now>
   void ScheduleSigning(Done<Resp> done, Now now);
+  // As ScheduleSigning, on enrollers_, UNAVAILABLE past kMaxQueuedEnrollments.
+  template <typename Resp, typename Now>
+  void ScheduleEnrollment(Done<Resp> done, Now now);
   // Checks the CSR and signs it for `role`/`identity` with the CA.
   absl::StatusOr<provisioning::IssuedCertificate> Sign(const std::string& csr_pem,
                                                        provisioning::Role role,
@@ -165,9 +179,22 @@ class IdentityManager {
     absl::Time made;
     v1::GetCrlResponse response;
   };
+  // A GetCrl caller waiting for the build under way, with the revocation generation it saw.
+  struct CrlWaiter {
+    uint64_t generation = 0;
+    Done<v1::GetCrlResponse> done;
+  };
+  // Reserves the next CRL number and reads the list on the writer, then signs on signers_.
+  void StartCrlBuild();
+  // Caches a built CRL and answers the waiters it satisfies; starts the next build for the rest.
+  void FinishCrlBuild(uint64_t generation, absl::StatusOr<v1::GetCrlResponse> result);
   absl::Mutex crl_mu_;
   std::shared_ptr<const CachedCrl> crl_ ABSL_GUARDED_BY(crl_mu_);
-  // Last member: destroyed first, so queued signing finishes while everything it uses lives.
+  std::vector<CrlWaiter> crl_waiters_ ABSL_GUARDED_BY(crl_mu_);
+  bool crl_building_ ABSL_GUARDED_BY(crl_mu_) = false;
+  // The last two members: destroyed first, so queued work finishes while everything it uses
+  // lives.
+  common::WorkPool enrollers_;
   common::WorkPool signers_;
 };
 

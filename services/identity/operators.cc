@@ -78,8 +78,9 @@ void IdentityManager::IssueOperatorCertificate(const rpc::Identity& who,
         } else {
           return op.status();
         }
-        ASSIGN_OR_RETURN(storage::CertificateRow row,
-                         storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
+        ASSIGN_OR_RETURN(
+            storage::CertificateRow row,
+            storage::InsertCertificate(tx, storage::CertificateRecordOf(cert, who.actor())));
         RETURN_IF_ERROR(storage::Audit(
             tx, who.actor(), "operator.issue_certificate", "operator", req.name(),
             {{"role", role_text},
@@ -96,7 +97,7 @@ void IdentityManager::IssueOperatorCertificate(const rpc::Identity& who,
 void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
                                                const v1::RenewOperatorCertificateRequest& req,
                                                Done<v1::RenewOperatorCertificateResponse> done) {
-  if (!provisioning::IsOperator(who.role)) {
+  if (!who.role.has_value() || !provisioning::IsOperator(*who.role)) {
     return done(absl::FailedPreconditionError("only operators renew with this call"));
   }
   if (absl::Status s = ValidateCsrField(req.csr_pem()); !s.ok()) return done(s);
@@ -107,7 +108,7 @@ void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
         [&](common::Database& db) { return CheckRenewalWindow(db, who.certificate_serial, now); });
     if (!due.ok()) return done(due);
   }
-  absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), who.role, who.name);
+  absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), *who.role, who.name);
   if (!cert.ok()) return done(cert.status());
   RunRevokingWrite<v1::RenewOperatorCertificateResponse>(
       [this, who, cert = *std::move(cert)](WriteTx& tx, v1::RenewOperatorCertificateResponse& resp,
@@ -128,8 +129,9 @@ void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
         ASSIGN_OR_RETURN(size_t superseded,
                          RevokeMatching(tx, others, v1::REVOCATION_REASON_SUPERSEDED, who.actor(),
                                         batch, who.certificate_serial));
-        ASSIGN_OR_RETURN(storage::CertificateRow row,
-                         storage::InsertCertificate(tx, ToRecord(cert, who.actor())));
+        ASSIGN_OR_RETURN(
+            storage::CertificateRow row,
+            storage::InsertCertificate(tx, storage::CertificateRecordOf(cert, who.actor())));
         RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "operator.renew_certificate", "operator",
                                        who.name,
                                        {{"certificate", cert.info.serial_hex},
@@ -144,10 +146,14 @@ void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
 
 absl::StatusOr<v1::ListOperatorsResponse> IdentityManager::ListOperators(
     const v1::ListOperatorsRequest& req) {
+  const std::string query = absl::StrCat("operators|", req.include_revoked());
+  ASSIGN_OR_RETURN(Paging paging, StartPaging(tokens_, query, req.page_size(), req.page_token()));
   v1::ListOperatorsResponse resp;
   RETURN_IF_ERROR(store_.Read([&](common::Database& db) -> absl::Status {
     ASSIGN_OR_RETURN(std::vector<storage::OperatorRow> ops,
-                     storage::ListOperators(db, req.include_revoked()));
+                     storage::ListOperators(db, req.include_revoked(), paging.page));
+    resp.set_next_page_token(FinishPaging(
+        tokens_, query, paging, ops, [](const storage::OperatorRow& r) { return r.op.name(); }));
     for (storage::OperatorRow& op : ops) {
       storage::CertificateFilter filter;
       filter.role = storage::RoleText(op.op.role());

@@ -193,9 +193,22 @@ absl::StatusOr<v1::ListCertificatesResponse> IdentityManager::ListCertificates(
   RETURN_IF_ERROR(rpc::ValidateText("identity", req.identity(), 0, 64));
   filter.identity = req.identity();
   filter.include_revoked = req.include_revoked();
+  RETURN_IF_ERROR(rpc::ValidateText("subject", req.subject(), 0, 64));
+  filter.subject_cn = req.subject();
+  if (!req.relayed_by().empty()) {
+    RETURN_IF_ERROR(ValidateName("relayed_by", req.relayed_by()));
+    // A dock relays camera certificates; its own (issued_by itself too) are not among them.
+    if (!filter.role.empty() && filter.role != "camera") {
+      return absl::InvalidArgumentError(
+          "relayed_by lists the camera certificates a dock relayed; drop role or set CAMERA");
+    }
+    filter.role = "camera";
+    filter.issued_by = absl::StrCat("dock:", req.relayed_by());
+  }
   ASSIGN_OR_RETURN(int limit, rpc::ResolvePageSize(req.page_size()));
   const std::string query =
-      absl::StrCat("certificates|", filter.role, "|", filter.identity, "|", filter.include_revoked);
+      absl::StrCat("certificates|", filter.role, "|", filter.identity, "|", filter.include_revoked,
+                   "|", filter.subject_cn, "|", filter.issued_by);
   ASSIGN_OR_RETURN(std::string cursor, tokens_.Decode(query, req.page_token()));
   if (!cursor.empty()) {
     int64_t before = 0;
@@ -243,63 +256,129 @@ void IdentityManager::RevokeCertificate(const rpc::Identity& who,
       std::move(done));
 }
 
+// The CRL (issue 11, item 8): concurrent requests share one build; the writer only reserves
+// the number and reads the list (one short transaction), and the signature is made on a
+// signing thread, never on the writer. A CRL is rebuilt only when a revocation was applied
+// since (the generation moved) or it is a day old, so the same content never gets two numbers
+// while camfleetd runs.
+//
+// The number (issue 11, item 7) is max(last number + 1, the time in microseconds since the
+// epoch): a database restored from an older backup forgets the numbers it gave out since, but
+// the clock has moved past them, so a dock never sees a number go back (or repeat with other
+// content). It fits the int64 the protocol carries until the year 294,000.
 void IdentityManager::GetCrl(const v1::GetCrlRequest&, Done<v1::GetCrlResponse> done) {
   const uint64_t generation = revoked_.generation();
   const absl::Time now = store_.clock().Now();
   {
     absl::MutexLock lock(&crl_mu_);
-    if (crl_ != nullptr && crl_->generation == generation && now - crl_->made < kCrlRefresh) {
+    if (crl_ != nullptr && crl_->generation >= generation && now - crl_->made < kCrlRefresh) {
       return done(crl_->response);
     }
+    crl_waiters_.push_back({generation, std::move(done)});
+    if (crl_building_) return;  // the build under way answers it (or starts the next one)
+    crl_building_ = true;
   }
-  // A new CRL takes the next CRL number, which must never repeat: it is counted in the store.
+  StartCrlBuild();
+}
+
+void IdentityManager::StartCrlBuild() {
+  // Read under the lock by FinishCrlBuild too: revocations applied before this point are in the
+  // CRL this build makes (the transaction below starts after their commit).
+  const uint64_t generation = revoked_.generation();
+  struct Reserved {
+    uint64_t number = 0;
+    absl::Time this_update;
+    std::vector<provisioning::RevokedCertificate> revoked;
+    std::vector<std::string> factory_keys;
+  };
+  auto reserved = std::make_shared<Reserved>();
+  // The response type only carries the outcome; what the build needs is in `reserved`.
   RunWrite<v1::GetCrlResponse>(
-      [this](WriteTx& tx, v1::GetCrlResponse& resp) -> absl::Status {
+      [reserved](WriteTx& tx, v1::GetCrlResponse&) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<std::string> stored,
                          storage::GetSetting(tx.db(), kCrlNumberSetting));
-        uint64_t number = 0;
-        if (stored.has_value() && !absl::SimpleAtoi(*stored, &number)) {
+        uint64_t last = 0;
+        if (stored.has_value() && !absl::SimpleAtoi(*stored, &last)) {
           return absl::InternalError("the stored CRL number is corrupt");
         }
-        ++number;
+        const int64_t micros = common::ToMicros(tx.now());
+        const uint64_t number =
+            std::max(last + 1, static_cast<uint64_t>(std::max<int64_t>(micros, 0)));
         RETURN_IF_ERROR(storage::PutSetting(tx.db(), kCrlNumberSetting, absl::StrCat(number)));
         ASSIGN_OR_RETURN(std::vector<storage::RevokedEntry> entries, storage::ListRevoked(tx.db()));
-        std::vector<provisioning::RevokedCertificate> revoked;
         // A certificate past its expiry and every renewal grace is refused by its dates alone;
         // listing it would only grow the CRL forever (RFC 5280 5.1 allows dropping it).
         const int64_t expired_before_us = common::ToMicros(tx.now() - LongestRenewalGrace());
+        reserved->revoked.clear();
+        reserved->factory_keys.clear();
         for (const storage::RevokedEntry& e : entries) {
-          // Supplier certificates are not ours to list; only the fleet CA's serials go in.
-          if (e.serial.find(':') != std::string::npos) continue;
           if (e.not_after_us < expired_before_us) continue;
-          revoked.push_back({e.serial, common::FromMicros(e.revoked_us), ToCrlReason(e.reason)});
+          // Supplier certificates are not ours to put on the CRL; the dock checks them by key
+          // beside it (GetCrlResponse.revoked_factory_key_fingerprints).
+          if (e.serial.find(':') != std::string::npos) {
+            reserved->factory_keys.push_back(e.key_fingerprint);
+            continue;
+          }
+          reserved->revoked.push_back(
+              {e.serial, common::FromMicros(e.revoked_us), ToCrlReason(e.reason)});
         }
-        const absl::Time this_update = tx.now();
-        ASSIGN_OR_RETURN(std::string pem,
-                         ca_.MakeCrl(revoked, this_update, this_update + kCrlLifetime, number));
-        resp.set_crl_pem(std::move(pem));
-        resp.set_crl_number(static_cast<int64_t>(number));
-        *resp.mutable_this_update() =
-            TimeUtil::MicrosecondsToTimestamp(common::ToMicros(this_update));
-        *resp.mutable_next_update() =
-            TimeUtil::MicrosecondsToTimestamp(common::ToMicros(this_update + kCrlLifetime));
-        resp.set_ca_certificate_pem(ca_.CertificatePem());
+        reserved->number = number;
+        reserved->this_update = tx.now();
         return absl::OkStatus();
       },
-      // Cached only once committed, so a CRL number that was never stored is never served.
-      [this, generation,
-       done = std::move(done)](absl::StatusOr<v1::GetCrlResponse> result) mutable {
-        if (result.ok()) {
-          auto cached = std::make_shared<CachedCrl>();
-          cached->generation = generation;
-          cached->made =
-              absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(result->this_update()));
-          cached->response = *result;
-          absl::MutexLock lock(&crl_mu_);
-          crl_ = std::move(cached);
-        }
-        done(std::move(result));
+      // Committed: the number is on disk, so it is never given out again. Signed off the writer.
+      [this, generation, reserved](absl::StatusOr<v1::GetCrlResponse> committed) mutable {
+        if (!committed.ok()) return FinishCrlBuild(generation, committed.status());
+        signers_.Schedule([this, generation, reserved]() mutable {
+          absl::StatusOr<std::string> pem =
+              ca_.MakeCrl(reserved->revoked, reserved->this_update,
+                          reserved->this_update + kCrlLifetime, reserved->number);
+          if (!pem.ok()) return FinishCrlBuild(generation, pem.status());
+          v1::GetCrlResponse resp;
+          resp.set_crl_pem(*std::move(pem));
+          resp.set_crl_number(static_cast<int64_t>(reserved->number));
+          *resp.mutable_this_update() =
+              TimeUtil::MicrosecondsToTimestamp(common::ToMicros(reserved->this_update));
+          *resp.mutable_next_update() = TimeUtil::MicrosecondsToTimestamp(
+              common::ToMicros(reserved->this_update + kCrlLifetime));
+          resp.set_ca_certificate_pem(ca_.CertificatePem());
+          for (std::string& key : reserved->factory_keys) {
+            resp.add_revoked_factory_key_fingerprints(std::move(key));
+          }
+          FinishCrlBuild(generation, std::move(resp));
+        });
       });
+}
+
+void IdentityManager::FinishCrlBuild(uint64_t generation,
+                                     absl::StatusOr<v1::GetCrlResponse> result) {
+  std::vector<CrlWaiter> answered;
+  bool again = false;
+  {
+    absl::MutexLock lock(&crl_mu_);
+    if (result.ok()) {
+      auto cached = std::make_shared<CachedCrl>();
+      cached->generation = generation;
+      cached->made = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(result->this_update()));
+      cached->response = *result;
+      crl_ = std::move(cached);
+    }
+    // A caller that saw a newer revocation than this build's snapshot waits for the next build:
+    // its own revocation must be on the CRL it gets. A failure answers everyone.
+    std::vector<CrlWaiter> later;
+    for (CrlWaiter& w : crl_waiters_) {
+      if (!result.ok() || w.generation <= generation) {
+        answered.push_back(std::move(w));
+      } else {
+        later.push_back(std::move(w));
+      }
+    }
+    crl_waiters_ = std::move(later);
+    again = !crl_waiters_.empty();
+    crl_building_ = again;
+  }
+  for (CrlWaiter& w : answered) w.done(result);
+  if (again) StartCrlBuild();
 }
 
 }  // namespace camfleet::identity

@@ -1,5 +1,6 @@
 #include "services/monitoring/monitoring_handler.h"
 
+#include "services/rpc/canonical_codes.h"
 #include "services/rpc/unary.h"
 
 namespace camfleet::monitoring {
@@ -10,17 +11,18 @@ namespace camfleet::monitoring {
                                                       v1::Method##Response* resp) {         \
     return rpc::HandleRead(ctx, auth_, "camfleet.v1.MonitoringService/" #Method, req, resp, \
                            [this](const rpc::Identity&, const v1::Method##Request& r) {     \
-                             return manager_.Method(r);                                     \
+                             return manager_.Method(rpc::WithCanonicalCodes(r));            \
                            });                                                              \
   }
-#define CAMFLEET_WRITE(Method)                                                                  \
-  grpc::ServerUnaryReactor* MonitoringHandler::Method(grpc::CallbackServerContext* ctx,         \
-                                                      const v1::Method##Request* req,           \
-                                                      v1::Method##Response* resp) {             \
-    return rpc::HandleWrite(                                                                    \
-        ctx, auth_, "camfleet.v1.MonitoringService/" #Method, req, resp,                        \
-        [this](const rpc::Identity& who, const v1::Method##Request& r,                          \
-               Done<v1::Method##Response> done) { manager_.Method(who, r, std::move(done)); }); \
+#define CAMFLEET_WRITE(Method)                                                                   \
+  grpc::ServerUnaryReactor* MonitoringHandler::Method(grpc::CallbackServerContext* ctx,          \
+                                                      const v1::Method##Request* req,            \
+                                                      v1::Method##Response* resp) {              \
+    return rpc::HandleWrite(ctx, auth_, "camfleet.v1.MonitoringService/" #Method, req, resp,     \
+                            [this](const rpc::Identity& who, const v1::Method##Request& r,       \
+                                   Done<v1::Method##Response> done) {                            \
+                              manager_.Method(who, rpc::WithCanonicalCodes(r), std::move(done)); \
+                            });                                                                  \
   }
 
 CAMFLEET_READ(ListAlerts)

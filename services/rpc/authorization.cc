@@ -28,9 +28,14 @@ std::vector<MethodRule> BuildRules() {
   auto monitoring = [](absl::string_view m) {
     return absl::StrCat("camfleet.v1.MonitoringService/", m);
   };
+  auto report = [](absl::string_view m) { return absl::StrCat("camfleet.v1.ReportService/", m); };
   auto firmware = [](absl::string_view m) {
     return absl::StrCat("camfleet.v1.FirmwareService/", m);
   };
+  auto rollout = [](absl::string_view m) {
+    return absl::StrCat("camfleet.v1.RolloutService/", m);
+  };
+  auto web = [](absl::string_view m) { return absl::StrCat("camfleet.v1.WebService/", m); };
   return {
       // Sites are the shape of the organisation: admins only. Holders and stock: the
       // quartermaster's daily work. Commissioning without enrollment vouches for a unit: admin.
@@ -42,6 +47,8 @@ std::vector<MethodRule> BuildRules() {
       {fleet("ListHolders"), readers},
       {fleet("RegisterCamera"), stock},
       {fleet("ImportManifest"), stock},
+      {fleet("StartManifestImport"), stock},
+      {fleet("GetManifestImport"), stock},
       {fleet("GetCamera"), readers},
       {fleet("ListCameras"), readers},
       {fleet("CommissionCamera"), admin},
@@ -56,6 +63,8 @@ std::vector<MethodRule> BuildRules() {
       {fleet("GetCustodyTrail"), readers},
       {audit("ListAuditEvents"), readers},
       {audit("VerifyAuditChain"), oversight},
+      // A checkpoint is a signed statement of the chain's head, for those who check the trail.
+      {audit("CreateAuditCheckpoint"), oversight},
       {prov("IssueOperatorCertificate"), admin},
       {prov("RenewOperatorCertificate"), readers, false, true},
       {prov("ListOperators"), oversight},
@@ -76,6 +85,8 @@ std::vector<MethodRule> BuildRules() {
       {dock("EnrollCamera"), {kDock}},
       {dock("RenewCameraCertificate"), {kDock}},
       {dock("Sync"), {kDock}},
+      // Firmware for the dock's cameras, on its own stream (services/firmware/release_download.h).
+      {dock("DownloadRelease"), {kDock}},
       // What docks report from the field: read by people; alerts and conflicts are handled by
       // the quartermaster's side (an auditor only reads).
       {monitoring("ListAlerts"), readers},
@@ -86,6 +97,13 @@ std::vector<MethodRule> BuildRules() {
       // A site's check-out rules: read by people, set by the quartermaster's side.
       {monitoring("GetSiteRules"), readers},
       {monitoring("SetSiteRules"), stock},
+      // Reports are read by everyone who reads (auditors export them); recording a stock
+      // check and setting how often one is due are the quartermaster's side.
+      {report("RunReport"), readers},
+      {report("CheckStock"), readers},
+      {report("RecordStockCheck"), stock},
+      {report("ListStockChecksDue"), readers},
+      {report("SetStockCheckInterval"), stock},
       // Firmware: admins put releases and keys on the server; everyone who reads may list.
       {firmware("UploadRelease"), admin},
       {firmware("ListReleases"), readers},
@@ -93,6 +111,20 @@ std::vector<MethodRule> BuildRules() {
       {firmware("AddSigningKey"), admin},
       {firmware("ListSigningKeys"), readers},
       {firmware("RetireSigningKey"), admin},
+      // Rollouts: admins run them; everyone who reads may follow them.
+      {rollout("CreateRollout"), admin},
+      {rollout("GetRollout"), readers},
+      {rollout("ListRollouts"), readers},
+      {rollout("PauseRollout"), admin},
+      {rollout("ResumeRollout"), admin},
+      {rollout("NextWave"), admin},
+      {rollout("AbortRollout"), admin},
+      {rollout("RetryFailed"), admin},
+      // A release carried to a post by hand: the people who run the fleet's stock.
+      {firmware("ExportRelease"), stock},
+      // Every operator may sign in to the web page; there the same table decides what a page
+      // may read and write (services/web/web_server.h).
+      {web("CreateSignInLink"), readers},
   };
 }
 

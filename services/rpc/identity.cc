@@ -34,7 +34,7 @@ absl::StatusOr<Identity> DevAuthenticator::Authenticate(const grpc::ServerContex
           absl::StrCat(s.message(), " (set it with the CLI's --operator flag)"));
     }
   }
-  if (absl::Status s = Authorize(**rule, who.role, who.name); !s.ok()) return s;
+  if (absl::Status s = Authorize(**rule, *who.role, who.name); !s.ok()) return s;
   return who;
 }
 
@@ -83,6 +83,16 @@ absl::StatusOr<Identity> TlsAuthenticator::Authenticate(const grpc::ServerContex
   const absl::Time now = clock_.Now();
   absl::StatusOr<provisioning::CertificateInfo> info = Verify(pem, (*rule)->renewal, now);
   if (!info.ok()) return info.status();
+  // Signed by our CA is not enough: it must be a certificate for TLS client authentication
+  // (a server certificate, or one made for another use, is no client's identity).
+  if (!info->client_auth || !info->digital_signature) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("client certificate ", info->serial_hex, " of '", info->identity,
+                     "' is not a TLS client certificate: ",
+                     !info->client_auth ? "its extended key usage does not include clientAuth"
+                                        : "its key usage does not include digitalSignature",
+                     "; use a certificate the fleet CA issued to a client"));
+  }
   if (revoked_.Contains(info->serial_hex)) {
     return absl::UnauthenticatedError(absl::StrCat("client certificate ", info->serial_hex, " of ",
                                                    provisioning::RoleName(info->role), " '",

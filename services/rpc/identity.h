@@ -12,6 +12,7 @@
 #include <grpcpp/server_context.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -26,7 +27,9 @@ namespace camfleet::rpc {
 
 struct Identity {
   std::string name;  // operator name, dock id; recorded as the audit actor (see actor())
-  provisioning::Role role = provisioning::Role::kAdmin;
+  // No role unless one was proven: a caller without a certificate (EnrollDock) has none, so no
+  // code path can mistake it for an admin. Development mode sets kAdmin explicitly.
+  std::optional<provisioning::Role> role;
   std::string certificate_serial;  // empty without TLS or without a certificate
   bool authenticated = false;      // false only for EnrollDock callers and development mode
 

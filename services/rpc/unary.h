@@ -1,12 +1,12 @@
 #pragma once
-// The shape every unary handler has: authenticate, call the plain C++ service, map the result
-// to a grpc::Status in one place, finish. Reads run on a pool of reader threads, never on
-// gRPC's callback threads: a store read can wait for a reader connection and for an fsync
-// (Store::Read), and gRPC 1.51 has one callback thread per CPU, so reads blocked there would
-// stall every other call's I/O. Long reads (a whole-chain audit verification) have a pool of
-// their own so that they cannot take every reader thread. Writes finish from the store's
-// completion thread once they are durable, and carry the call's deadline to the store's writer
-// (common::ScopedCallDeadline, read by storage::WriteWithResponse).
+// The shape every unary handler has: check the request's size (message_limits.h), authenticate,
+// call the plain C++ service, map the result to a grpc::Status in one place, finish. Reads run on a
+// pool of reader threads, never on gRPC's callback threads: a store read can wait for a reader
+// connection and for an fsync (Store::Read), and gRPC 1.51 has one callback thread per CPU, so
+// reads blocked there would stall every other call's I/O. Long reads (a whole-chain audit
+// verification) have a pool of their own so that they cannot take every reader thread. Writes
+// finish from the store's completion thread once they are durable, and carry the call's deadline to
+// the store's writer (common::ScopedCallDeadline, read by storage::WriteWithResponse).
 
 #include <grpcpp/grpcpp.h>
 
@@ -19,6 +19,7 @@
 #include "common/work_pool.h"
 #include "services/rpc/grpc_status.h"
 #include "services/rpc/identity.h"
+#include "services/rpc/message_limits.h"
 
 namespace camfleet::rpc {
 
@@ -48,6 +49,10 @@ grpc::ServerUnaryReactor* HandleReadOn(common::WorkPool& pool, grpc::CallbackSer
                                        const Authenticator& auth, absl::string_view method,
                                        const Req* req, Resp* resp, ReadFn read) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status s = CheckRequestSize(method, req->ByteSizeLong()); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   absl::StatusOr<Identity> who = auth.Authenticate(*ctx, method);
   if (!who.ok()) {
     reactor->Finish(ToGrpcStatus(who.status()));
@@ -84,6 +89,10 @@ grpc::ServerUnaryReactor* HandleWrite(grpc::CallbackServerContext* ctx, const Au
                                       absl::string_view method, const Req* req, Resp* resp,
                                       WriteFn write) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status s = CheckRequestSize(method, req->ByteSizeLong()); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   absl::StatusOr<Identity> who = auth.Authenticate(*ctx, method);
   if (!who.ok()) {
     reactor->Finish(ToGrpcStatus(who.status()));

@@ -2,9 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
+#include "provisioning/audit_checkpoint.h"
 #include "provisioning/certificate_authority.h"
 #include "provisioning/credential_bundle.h"
 #include "provisioning/csr.h"
@@ -12,6 +15,7 @@
 #include "provisioning/identity.h"
 #include "provisioning/key.h"
 #include "services/rpc/validation.h"
+#include "services/server/server_certificate.h"
 #include "services/storage/audit_log.h"
 #include "services/storage/identity_repository.h"
 #include "services/storage/store.h"
@@ -20,6 +24,7 @@ namespace camfleet::server {
 namespace {
 
 constexpr char kInitActor[] = "camfleetd-init";
+constexpr char kRotateActor[] = "camfleetd ca";
 
 absl::Status MakeDir(const std::string& path) {
   if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -36,23 +41,12 @@ absl::StatusOr<provisioning::IssuedCertificate> IssueWithNewKey(
   ASSIGN_OR_RETURN(provisioning::CertificateRequest csr,
                    provisioning::CertificateRequest::Make(key, request.identity));
   ASSIGN_OR_RETURN(provisioning::IssuedCertificate cert, ca.Issue(csr, request, now));
-  RETURN_IF_ERROR(
-      provisioning::WriteCredentialBundle(bundle_dir, key, cert.pem, ca.CertificatePem()));
+  // The server's certificate is followed by its issuing CA, so a client that holds only the
+  // root (or an older issuing CA) can build the chain.
+  const std::string chain =
+      request.role == provisioning::Role::kServer ? cert.pem + ca.ChainPem() : cert.pem;
+  RETURN_IF_ERROR(provisioning::WriteCredentialBundle(bundle_dir, key, chain, ca.CertificatePem()));
   return cert;
-}
-
-storage::CertificateRecord Record(const provisioning::IssuedCertificate& cert) {
-  storage::CertificateRecord r;
-  r.serial = cert.info.serial_hex;
-  r.role = std::string(provisioning::RoleName(cert.info.role));
-  r.identity = cert.info.identity;
-  r.subject = absl::StrCat("CN=", cert.info.subject_cn);
-  r.key_fingerprint = cert.info.key_fingerprint;
-  r.not_before_us = common::ToMicros(cert.info.not_before);
-  r.not_after_us = common::ToMicros(cert.info.not_after);
-  r.pem = cert.pem;
-  r.issued_by = kInitActor;
-  return r;
 }
 
 }  // namespace
@@ -64,6 +58,7 @@ absl::Status InitHome(const InitOptions& options) {
   }
   const HomePaths paths{options.home};
   if (provisioning::PathExists(paths.CaDir() + "/" + provisioning::kCaKeyFile) ||
+      provisioning::PathExists(paths.CaDir() + "/" + provisioning::kRootCertFile) ||
       provisioning::PathExists(paths.Database())) {
     return absl::AlreadyExistsError(absl::StrCat(
         options.home, " already holds a camfleet CA or store; init refuses to overwrite it"));
@@ -71,8 +66,10 @@ absl::Status InitHome(const InitOptions& options) {
   const absl::Time now = options.now == absl::InfinitePast() ? absl::Now() : options.now;
   RETURN_IF_ERROR(MakeDir(options.home));
   RETURN_IF_ERROR(MakeDir(paths.CaDir()));
+  // A root and an issuing CA: the root's key is exported off the server afterwards
+  // (`camfleetd ca export-root`) and needed again only to replace the issuing CA.
   ASSIGN_OR_RETURN(provisioning::CertificateAuthority ca,
-                   provisioning::CertificateAuthority::Create(paths.CaDir(), now));
+                   provisioning::CertificateAuthority::CreateWithRoot(paths.CaDir(), now));
 
   provisioning::IssueRequest server_request;
   server_request.role = provisioning::Role::kServer;
@@ -85,25 +82,81 @@ absl::Status InitHome(const InitOptions& options) {
   provisioning::IssueRequest admin_request;
   admin_request.role = provisioning::Role::kAdmin;
   admin_request.identity = options.admin_name;
-  ASSIGN_OR_RETURN(provisioning::IssuedCertificate admin_cert,
-                   IssueWithNewKey(ca, admin_request, now,
-                                   paths.AdminCredentials(options.admin_name)));
+  ASSIGN_OR_RETURN(
+      provisioning::IssuedCertificate admin_cert,
+      IssueWithNewKey(ca, admin_request, now, paths.AdminCredentials(options.admin_name)));
+
+  RETURN_IF_ERROR(provisioning::CheckpointSigner::LoadOrCreate(paths.AuditDir()).status());
 
   common::RealClock clock;
   ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                    storage::Store::Open(paths.Database(), clock));
   return store->WriteAndWait([&](storage::WriteTx& tx) -> absl::Status {
-    RETURN_IF_ERROR(storage::InsertCertificate(tx, Record(server_cert)).status());
+    RETURN_IF_ERROR(
+        storage::InsertCertificate(tx, storage::CertificateRecordOf(server_cert, kInitActor))
+            .status());
     RETURN_IF_ERROR(storage::Audit(tx, kInitActor, "server.issue_certificate", "server",
                                    server_cert.info.identity,
                                    {{"certificate", server_cert.info.serial_hex}}));
+    RETURN_IF_ERROR(storage::InsertOperator(tx, options.admin_name, "admin", kInitActor).status());
     RETURN_IF_ERROR(
-        storage::InsertOperator(tx, options.admin_name, "admin", kInitActor).status());
-    RETURN_IF_ERROR(storage::InsertCertificate(tx, Record(admin_cert)).status());
+        storage::InsertCertificate(tx, storage::CertificateRecordOf(admin_cert, kInitActor))
+            .status());
     return storage::Audit(tx, kInitActor, "operator.issue_certificate", "operator",
                           options.admin_name,
                           {{"role", "admin"}, {"certificate", admin_cert.info.serial_hex}});
   });
+}
+
+absl::StatusOr<IntermediateRotation> RotateIntermediateInHome(const RotateOptions& options) {
+  const HomePaths paths{options.home};
+  const absl::Time now = options.now == absl::InfinitePast() ? absl::Now() : options.now;
+  ASSIGN_OR_RETURN(provisioning::PrivateKey root_key,
+                   provisioning::ReadRootKey(options.root_key_path, options.passphrase));
+  std::optional<provisioning::RevocationReason> revoke;
+  if (options.revoke_old) revoke = provisioning::RevocationReason::kKeyCompromise;
+  ASSIGN_OR_RETURN(provisioning::IssuingCaRotation rotation,
+                   provisioning::RotateIssuingCa(paths.CaDir(), root_key, now, revoke));
+  {
+    common::RealClock clock;
+    storage::StoreOptions store_options;
+    store_options.must_exist = true;
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
+                     storage::Store::Open(paths.Database(), clock, store_options));
+    const absl::Status recorded = store->WriteAndWait([&](storage::WriteTx& tx) {
+      return storage::Audit(
+          tx, kRotateActor, "ca.rotate_intermediate", "ca", rotation.new_ca.subject_cn,
+          {{"certificate", rotation.new_ca.serial_hex},
+           {"replaces", rotation.old_ca.serial_hex},
+           {"old", rotation.old_revoked ? "revoked (keyCompromise)" : "retired"}});
+    });
+    store->Shutdown();
+    RETURN_IF_ERROR(recorded);
+  }
+  // The serving certificate comes from the new issuing CA at once: clients see the new chain.
+  ASSIGN_OR_RETURN(provisioning::IssuedCertificate server_cert,
+                   RenewServerCertificateInHome(options.home, now));
+  return IntermediateRotation{std::move(rotation), server_cert.info.serial_hex};
+}
+
+absl::Status RevokeIntermediateInHome(const RotateOptions& options, const std::string& serial) {
+  const HomePaths paths{options.home};
+  const absl::Time now = options.now == absl::InfinitePast() ? absl::Now() : options.now;
+  ASSIGN_OR_RETURN(provisioning::PrivateKey root_key,
+                   provisioning::ReadRootKey(options.root_key_path, options.passphrase));
+  RETURN_IF_ERROR(provisioning::RevokeIssuingCa(paths.CaDir(), root_key, serial,
+                                                provisioning::RevocationReason::kSuperseded, now));
+  common::RealClock clock;
+  storage::StoreOptions store_options;
+  store_options.must_exist = true;
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
+                   storage::Store::Open(paths.Database(), clock, store_options));
+  const absl::Status recorded = store->WriteAndWait([&](storage::WriteTx& tx) {
+    return storage::Audit(tx, kRotateActor, "ca.revoke_intermediate", "ca", serial,
+                          {{"reason", "superseded"}});
+  });
+  store->Shutdown();
+  return recorded;
 }
 
 }  // namespace camfleet::server

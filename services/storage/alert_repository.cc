@@ -1,5 +1,7 @@
 #include "services/storage/alert_repository.h"
 
+#include <limits>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -90,6 +92,20 @@ std::string AlertKindName(v1::AlertKind kind, v1::DockAlertKind dock_kind) {
   return std::string(StripEnumPrefix(v1::AlertKind_Name(kind), "ALERT_KIND_"));
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> CountOpenAlertsByKind(
+    common::Database& db) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare("SELECT kind, COUNT(*) FROM alerts WHERE acknowledged_us IS NULL "
+                              "GROUP BY kind ORDER BY kind"));
+  std::vector<std::pair<std::string, int64_t>> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.emplace_back(s.ColumnText(0), s.ColumnInt(1));
+  }
+  return out;
+}
+
 absl::StatusOr<int64_t> InsertAlert(WriteTx& tx, const AlertRecord& r) {
   ASSIGN_OR_RETURN(
       common::Statement s,
@@ -129,20 +145,34 @@ absl::Status AcknowledgeAlert(WriteTx& tx, int64_t id, const std::string& by) {
 }
 
 absl::StatusOr<std::vector<v1::Alert>> ListAlerts(common::Database& db, const AlertFilter& f) {
+  // Only the filters given go into the SQL, each in a form an index serves (one cached statement
+  // per shape): a kind seeks alerts_by_kind (kind, id), the open ones alerts_open, a site
+  // alerts_by_site; the cursor is a seek on the id (no cursor: from the largest). The old
+  // "(?2 = '' OR a.kind = ?2)" form could only read the whole table newest first.
+  // Dock alerts (kinds "DOCK:...") and acknowledged alerts are most of the table, so walking it
+  // newest first finds a page of them at once.
+  std::string kind;
+  if (f.kind != v1::ALERT_KIND_UNSPECIFIED) {
+    kind = std::string(StripEnumPrefix(v1::AlertKind_Name(f.kind), "ALERT_KIND_"));
+  }
   std::string sql =
-      absl::StrCat(f.site_id.has_value() ? kSubtree : "", kSelectAlert, "WHERE ",
-                   f.site_id.has_value() ? "a.site_id IN (SELECT id FROM subtree) " : "?1 IS NULL ",
-                   "AND (?2 = '' OR a.kind = ?2 OR (?2 = 'DOCK' AND a.kind LIKE 'DOCK:%')) "
-                   "AND (?3 = 0 OR (?3 = 1 AND a.acknowledged_us IS NULL) OR "
-                   "(?3 = 2 AND a.acknowledged_us IS NOT NULL)) "
-                   "AND (?4 = 0 OR a.id < ?4) ORDER BY a.id DESC LIMIT ?5");
+      absl::StrCat(f.site_id.has_value() ? kSubtree : "", kSelectAlert, "WHERE a.id < ?4");
+  if (f.site_id.has_value()) absl::StrAppend(&sql, " AND a.site_id IN (SELECT id FROM subtree)");
+  if (kind == "DOCK") {
+    absl::StrAppend(&sql, " AND a.kind >= 'DOCK:' AND a.kind < 'DOCK;'");
+  } else if (!kind.empty()) {
+    absl::StrAppend(&sql, " AND a.kind = ?2");
+  }
+  if (f.acknowledged == v1::ALERT_ACKNOWLEDGED_FILTER_OPEN) {
+    absl::StrAppend(&sql, " AND a.acknowledged_us IS NULL");
+  } else if (f.acknowledged == v1::ALERT_ACKNOWLEDGED_FILTER_ACKNOWLEDGED) {
+    absl::StrAppend(&sql, " AND a.acknowledged_us IS NOT NULL");
+  }
+  absl::StrAppend(&sql, " ORDER BY a.id DESC LIMIT ?5");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
-  s.BindOptional(1, f.site_id)
-      .Bind(2, f.kind == v1::ALERT_KIND_UNSPECIFIED
-                   ? std::string()
-                   : std::string(StripEnumPrefix(v1::AlertKind_Name(f.kind), "ALERT_KIND_")))
-      .Bind(3, int64_t{f.acknowledged})
-      .Bind(4, f.before_id)
+  if (f.site_id.has_value()) s.Bind(1, *f.site_id);
+  if (!kind.empty() && kind != "DOCK") s.Bind(2, kind);
+  s.Bind(4, f.before_id > 0 ? f.before_id : std::numeric_limits<int64_t>::max())
       .Bind(5, int64_t{f.limit});
   return CollectRows<v1::Alert>(s, AlertFromRow);
 }
@@ -190,15 +220,15 @@ absl::Status ResolveConflict(WriteTx& tx, int64_t id, const std::string& by,
 
 absl::StatusOr<std::vector<v1::Conflict>> ListConflicts(common::Database& db,
                                                         const ConflictFilter& f) {
+  // As ListAlerts: the filters given, each served by an index (conflicts_by_site, and the open
+  // ones by conflicts_open), the cursor a seek on the id.
   std::string sql =
-      absl::StrCat(f.site_id.has_value() ? kSubtree : "", kSelectConflict, "WHERE ",
-                   f.site_id.has_value() ? "c.site_id IN (SELECT id FROM subtree) " : "?1 IS NULL ",
-                   "AND (?2 = 0 OR c.resolved_us IS NULL) AND (?3 = 0 OR c.id < ?3) "
-                   "ORDER BY c.id DESC LIMIT ?4");
+      absl::StrCat(f.site_id.has_value() ? kSubtree : "", kSelectConflict, "WHERE c.id < ?3",
+                   f.site_id.has_value() ? " AND c.site_id IN (SELECT id FROM subtree)" : "",
+                   f.open_only ? " AND c.resolved_us IS NULL" : "", " ORDER BY c.id DESC LIMIT ?4");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
-  s.BindOptional(1, f.site_id)
-      .Bind(2, int64_t{f.open_only ? 1 : 0})
-      .Bind(3, f.before_id)
+  if (f.site_id.has_value()) s.Bind(1, *f.site_id);
+  s.Bind(3, f.before_id > 0 ? f.before_id : std::numeric_limits<int64_t>::max())
       .Bind(4, int64_t{f.limit});
   return CollectRows<v1::Conflict>(s, ConflictFromRow);
 }

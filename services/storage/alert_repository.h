@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -63,6 +64,11 @@ struct ConflictFilter {
 };
 absl::StatusOr<std::vector<v1::Conflict>> ListConflicts(common::Database& db,
                                                         const ConflictFilter& filter);
+
+// Alerts not yet acknowledged, by stored kind name (AlertKindName); kinds with none are absent.
+// Uses the partial index of open alerts. For /metrics.
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> CountOpenAlertsByKind(
+    common::Database& db);
 
 // Stored names: "WORN_BATTERY" for ALERT_KIND_WORN_BATTERY; "DOCK:LOST_CAMERA" for a dock alert.
 std::string AlertKindName(v1::AlertKind kind, v1::DockAlertKind dock_kind);

@@ -3,10 +3,12 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
+#include "provisioning/audit_checkpoint.h"
 #include "provisioning/digest.h"
 
 namespace camfleet::storage {
@@ -109,7 +111,14 @@ std::string ListAuditSql(const AuditFilter& filter) {
   // picks (audit_by_object/actor/action are (col, seq), which also gives the order); the old
   // "(? = '' OR col = ?)" form could only walk the whole table by seq. One prepared statement
   // per shape, at most 32 of them.
-  std::string sql = absl::StrCat(kSelectEvent, "WHERE seq > ?1");
+  // A time window starting at `start_us` alone is read through audit_by_time and sorted by seq:
+  // walking the chain by seq from the cursor and testing each event's time would read every
+  // event before the window. With an object, actor or action their (col, seq) index is better
+  // and gives the order; with only an end time the walk by seq meets its events first.
+  const bool by_time = filter.start_us.has_value() && filter.object_id.empty() &&
+                       filter.actor.empty() && filter.action.empty();
+  std::string sql = by_time ? absl::StrCat(kSelectEvent, "INDEXED BY audit_by_time WHERE +seq > ?1")
+                            : absl::StrCat(kSelectEvent, "WHERE seq > ?1");
   if (!filter.object_id.empty()) absl::StrAppend(&sql, " AND object_id = ?2");
   if (!filter.actor.empty()) absl::StrAppend(&sql, " AND actor = ?3");
   if (!filter.action.empty()) absl::StrAppend(&sql, " AND action = ?4");
@@ -197,6 +206,80 @@ absl::StatusOr<int64_t> AuditHeadSequence(common::Database& db) {
                    db.Prepare("SELECT COALESCE(MAX(seq), 0) FROM audit_events"));
   ASSIGN_OR_RETURN(bool row, s.Step());
   return row ? s.ColumnInt(0) : 0;
+}
+
+absl::StatusOr<AuditHead> ReadAuditHead(common::Database& db) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  AuditHead head;
+  if (row) {
+    head.sequence = s.ColumnInt(0);
+    head.hash_hex = provisioning::ToHex(s.ColumnBlob(1));
+  } else {
+    head.hash_hex = std::string(2 * kHashSize, '0');
+  }
+  return head;
+}
+
+absl::Status CheckAuditCheckpoint(common::Database& db, const v1::AuditCheckpoint& checkpoint,
+                                  absl::string_view public_key_pem,
+                                  v1::VerifyAuditChainResponse& result) {
+  if (!result.intact()) return absl::OkStatus();  // the first break is the news
+  if (checkpoint.sequence() < 0 || checkpoint.head_hash().size() != 2 * kHashSize) {
+    return absl::InvalidArgumentError(
+        "checkpoint is malformed: it needs a sequence >= 0 and a 64-digit hex head_hash; give "
+        "the file `camfleet audit checkpoint` wrote");
+  }
+  auto broken = [&](int64_t seq, std::string problem) {
+    result.set_intact(false);
+    result.set_first_broken_sequence(seq);
+    result.set_problem(std::move(problem));
+    return absl::OkStatus();
+  };
+  provisioning::CheckpointFacts facts;
+  facts.sequence = checkpoint.sequence();
+  facts.head_hash_hex = checkpoint.head_hash();
+  facts.time_us = google::protobuf::util::TimeUtil::TimestampToMicroseconds(checkpoint.time());
+  facts.database_generation = checkpoint.database_generation();
+  absl::Status signature =
+      provisioning::VerifyCheckpointSignature(public_key_pem, facts, checkpoint.signature());
+  if (absl::IsUnauthenticated(signature)) {
+    return broken(checkpoint.sequence(),
+                  absl::StrCat("the checkpoint's signature does not verify with this server's "
+                               "checkpoint key (the checkpoint names key ",
+                               checkpoint.key_id(),
+                               "): the checkpoint was altered or made by another server"));
+  }
+  RETURN_IF_ERROR(signature);
+  const std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                            common::FromMicros(facts.time_us), absl::UTCTimeZone());
+  ASSIGN_OR_RETURN(AuditHead head, ReadAuditHead(db));
+  if (head.sequence < checkpoint.sequence()) {
+    return broken(
+        head.sequence + 1,
+        absl::StrCat("the chain ends at event ", head.sequence, " but the checkpoint signed at ",
+                     when, " vouches for event ", checkpoint.sequence(), ": events ",
+                     head.sequence + 1, "-", checkpoint.sequence(),
+                     " were cut, or the database was replaced by an older copy"));
+  }
+  if (checkpoint.sequence() > 0) {
+    ASSIGN_OR_RETURN(common::Statement s,
+                     db.Prepare("SELECT hash FROM audit_events WHERE seq = ?"));
+    s.Bind(1, checkpoint.sequence());
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    const std::string hash = row ? provisioning::ToHex(s.ColumnBlob(0)) : "";
+    if (hash != absl::AsciiStrToLower(checkpoint.head_hash())) {
+      return broken(checkpoint.sequence(),
+                    absl::StrCat("event ", checkpoint.sequence(), " has hash ", hash,
+                                 " but the checkpoint signed at ", when, " says ",
+                                 checkpoint.head_hash(),
+                                 ": the chain was rewritten, or the database replaced by another "
+                                 "one"));
+    }
+  }
+  result.set_checkpoint_matched(true);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::VerifyAuditChainResponse> VerifyAudit(common::Database& db) {

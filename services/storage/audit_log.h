@@ -72,6 +72,24 @@ absl::Status VerifyAuditPiece(common::Database& db, int64_t last_seq, int max_ev
 // The sequence of the newest event (0 for an empty chain).
 absl::StatusOr<int64_t> AuditHeadSequence(common::Database& db);
 
+// The newest event's sequence and hash (lower-case hex): 0 and 64 zeros for an empty chain.
+struct AuditHead {
+  int64_t sequence = 0;
+  std::string hash_hex;
+};
+absl::StatusOr<AuditHead> ReadAuditHead(common::Database& db);
+
+// Compares the chain in `db` with a signed checkpoint (see provisioning/audit_checkpoint.h),
+// after the chain itself was verified into `result`. Only when `result` is still intact: a
+// signature that does not verify with `public_key_pem` (the server's checkpoint key), a chain
+// that ends before the checkpoint's sequence (a cut tail, or an older copy of the database), or
+// an event at that sequence with another hash (a rewritten or replaced chain) set intact=false,
+// first_broken_sequence and problem; a match sets checkpoint_matched. Errors: INVALID_ARGUMENT
+// for a malformed checkpoint or key; SQLite errors.
+absl::Status CheckAuditCheckpoint(common::Database& db, const v1::AuditCheckpoint& checkpoint,
+                                  absl::string_view public_key_pem,
+                                  v1::VerifyAuditChainResponse& result);
+
 // Builds a JSON object from key/value pairs of strings, with proper escaping, keys in the
 // order given (deterministic).
 std::string JsonObject(const std::vector<std::pair<std::string, std::string>>& fields);

@@ -212,6 +212,20 @@ absl::StatusOr<int64_t> CountRejectedItems(common::Database& db, int64_t dock_id
   return row ? s.ColumnInt(0) : 0;
 }
 
+absl::StatusOr<std::vector<DockBacklog>> ListDockBacklogs(common::Database& db) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare("SELECT d.dock_id, s.backlog_items, s.backlog_bytes FROM dock_status s "
+                              "JOIN docks d ON d.id = s.dock_id WHERE d.revoked_us IS NULL "
+                              "ORDER BY d.dock_id"));
+  std::vector<DockBacklog> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back({s.ColumnText(0), s.ColumnInt(1), s.ColumnInt(2)});
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> GetDatabaseGeneration(common::Database& db) {
   ASSIGN_OR_RETURN(std::optional<std::string> value, GetSetting(db, kGenerationSetting));
   if (!value.has_value()) return absl::InternalError("the database has no generation id");
@@ -219,6 +233,14 @@ absl::StatusOr<std::string> GetDatabaseGeneration(common::Database& db) {
 }
 
 absl::StatusOr<std::string> EnsureDatabaseGeneration(Store& store) {
+  // Read first: a server starting on a disk that is slow (or held by a test) must not wait for
+  // an fsync of an empty write.
+  std::optional<std::string> stored;
+  RETURN_IF_ERROR(store.Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(stored, GetSetting(db, kGenerationSetting));
+    return absl::OkStatus();
+  }));
+  if (stored.has_value()) return *stored;
   ASSIGN_OR_RETURN(std::string random, provisioning::RandomBytes(16));
   std::string generation = absl::BytesToHexString(random);
   RETURN_IF_ERROR(store.WriteAndWait([&](WriteTx& tx) -> absl::Status {

@@ -60,6 +60,15 @@ absl::StatusOr<DockStatus> GetDockStatus(common::Database& db, int64_t dock_id);
 // assignment and whether the camera's current certificate is revoked.
 absl::StatusOr<std::vector<v1::SiteCamera>> ListSiteCameras(common::Database& db, int64_t site_id);
 
+// The outbox backlog each dock not revoked reported at its last hello (lowered by what it has
+// delivered since), by dock id; docks that never reported have no row. For /metrics.
+struct DockBacklog {
+  std::string dock_id;
+  int64_t items = 0;
+  int64_t bytes = 0;
+};
+absl::StatusOr<std::vector<DockBacklog>> ListDockBacklogs(common::Database& db);
+
 // ---- rejected items ----
 struct RejectedRecord {
   int64_t dock_id = 0;

@@ -25,11 +25,16 @@ v1::SigningKey KeyFromRow(const common::Statement& s) {
   return k;
 }
 
-constexpr char kSelectRelease[] =
-    "SELECT r.id, r.release_id, r.version, r.image_sha256, r.image_size, r.compressed_size, "
-    "r.min_battery_percent, r.allow_downgrade, r.release_notes, r.signed_us, r.signing_key_id, "
-    "r.manifest, r.signature, r.uploaded_us, r.uploaded_by, r.withdrawn_us, "
-    "COALESCE(r.withdrawn_by, ''), COALESCE(r.withdraw_reason, '') FROM firmware_releases r ";
+#define CAMFLEET_RELEASE_COLUMNS                                                               \
+  "SELECT r.id, r.release_id, r.version, r.image_sha256, r.image_size, r.compressed_size, "    \
+  "r.min_battery_percent, r.allow_downgrade, r.release_notes, r.signed_us, r.signing_key_id, " \
+  "r.manifest, r.signature, r.uploaded_us, r.uploaded_by, r.withdrawn_us, "                    \
+  "COALESCE(r.withdrawn_by, ''), COALESCE(r.withdraw_reason, '')"
+constexpr char kSelectRelease[] = CAMFLEET_RELEASE_COLUMNS " FROM firmware_releases r ";
+// The same with the sort key's version after the release's columns (18, 19, 20).
+constexpr char kSelectReleaseKeyed[] = CAMFLEET_RELEASE_COLUMNS
+    ", r.version_major, r.version_minor, r.version_patch FROM firmware_releases r ";
+#undef CAMFLEET_RELEASE_COLUMNS
 
 absl::StatusOr<v1::FirmwareRelease> ReleaseFromRow(common::Database& db,
                                                    const common::Statement& s) {
@@ -78,19 +83,6 @@ absl::StatusOr<v1::FirmwareRelease> ReleaseFromRow(common::Database& db,
     delta->set_size_bytes(static_cast<uint64_t>(d.ColumnInt(3)));
   }
   return r;
-}
-
-// Runs `s` and collects every release row.
-absl::StatusOr<std::vector<v1::FirmwareRelease>> CollectReleases(common::Database& db,
-                                                                 common::Statement& s) {
-  std::vector<v1::FirmwareRelease> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    ASSIGN_OR_RETURN(v1::FirmwareRelease r, ReleaseFromRow(db, s));
-    out.push_back(std::move(r));
-  }
-  return out;
 }
 
 absl::StatusOr<std::optional<v1::FirmwareRelease>> First(common::Database& db,
@@ -291,18 +283,39 @@ absl::StatusOr<std::optional<v1::FirmwareRelease>> PreviousReleaseOf(common::Dat
   return First(db, s);
 }
 
-absl::StatusOr<std::vector<v1::FirmwareRelease>> ListReleases(common::Database& db,
-                                                              const std::string& model,
-                                                              bool include_withdrawn) {
+absl::StatusOr<ReleasePage> ListReleases(common::Database& db, const std::string& model,
+                                         bool include_withdrawn,
+                                         const std::optional<ReleaseCursor>& after, int limit) {
+  // Keyset paging on the sort key itself: a release uploaded between two pages lands where
+  // its version sorts and never shifts or repeats what the next page holds.
   ASSIGN_OR_RETURN(
       common::Statement s,
       db.Prepare(absl::StrCat(
-          kSelectRelease,
+          kSelectReleaseKeyed,
           "WHERE (?1 = '' OR EXISTS (SELECT 1 FROM firmware_release_models m "
           "WHERE m.release_id = r.id AND m.model = ?1)) AND (?2 OR r.withdrawn_us IS NULL) "
-          "ORDER BY r.version_major DESC, r.version_minor DESC, r.version_patch DESC, r.id DESC")));
-  s.Bind(1, model).Bind(2, int64_t{include_withdrawn ? 1 : 0});
-  return CollectReleases(db, s);
+          "AND (?3 = 0 OR (r.version_major, r.version_minor, r.version_patch, r.id) < "
+          "(?4, ?5, ?6, ?7)) "
+          "ORDER BY r.version_major DESC, r.version_minor DESC, r.version_patch DESC, r.id DESC "
+          "LIMIT ?8")));
+  s.Bind(1, model)
+      .Bind(2, int64_t{include_withdrawn ? 1 : 0})
+      .Bind(3, int64_t{after.has_value() ? 1 : 0})
+      .Bind(4, after.has_value() ? after->version.major : 0)
+      .Bind(5, after.has_value() ? after->version.minor : 0)
+      .Bind(6, after.has_value() ? after->version.patch : 0)
+      .Bind(7, after.has_value() ? after->id : 0)
+      .Bind(8, int64_t{limit});
+  ReleasePage page;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(v1::FirmwareRelease r, ReleaseFromRow(db, s));
+    page.releases.push_back(std::move(r));
+    page.keys.push_back(
+        {{s.ColumnInt(18), s.ColumnInt(19), s.ColumnInt(20)}, s.ColumnInt(0)});
+  }
+  return page;
 }
 
 absl::Status WithdrawRelease(WriteTx& tx, const std::string& release_id, const std::string& by,
@@ -343,6 +356,79 @@ absl::StatusOr<std::optional<std::string>> DeltaDigestFrom(common::Database& db,
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::nullopt;
   return s.ColumnText(0);
+}
+
+absl::StatusOr<FirmwareGarbage> DropFirmwareGarbage(WriteTx& tx) {
+  common::Database& db = tx.db();
+  FirmwareGarbage out;
+  // Whether the release whose row id is in `column` has an unfinished rollout.
+  auto unfinished = [](absl::string_view column) {
+    return absl::StrCat("EXISTS (SELECT 1 FROM rollouts o WHERE o.release_id = ", column,
+                        " AND o.state NOT IN ('COMPLETED', 'ABORTED'))");
+  };
+  std::set<int64_t> collectable;
+  {
+    ASSIGN_OR_RETURN(common::Statement s,
+                     db.Prepare(absl::StrCat(
+                         "SELECT r.id, r.release_id, r.image_sha256, r.compressed_sha256 "
+                         "FROM firmware_releases r WHERE r.withdrawn_us IS NOT NULL AND NOT ",
+                         unfinished("r.id"), " ORDER BY r.id")));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      collectable.insert(s.ColumnInt(0));
+      out.collectable_release_ids.push_back(s.ColumnText(1));
+      out.collectable_digests.insert(s.ColumnText(2));
+      out.collectable_digests.insert(s.ColumnText(3));
+    }
+  }
+  {
+    ASSIGN_OR_RETURN(common::Statement s,
+                     db.Prepare(absl::StrCat(
+                         "SELECT d.release_id, d.from_release_id, f.release_id, t.release_id, "
+                         "d.delta_sha256, ", unfinished("d.release_id"),
+                         " FROM firmware_deltas d JOIN firmware_releases f ON f.id = "
+                         "d.from_release_id JOIN firmware_releases t ON t.id = d.release_id "
+                         "ORDER BY d.release_id, d.from_release_id")));
+    std::vector<std::pair<int64_t, int64_t>> doomed;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      const int64_t to = s.ColumnInt(0);
+      const int64_t from = s.ColumnInt(1);
+      const bool target_needed = s.ColumnInt(5) != 0;
+      if (collectable.contains(to) || (collectable.contains(from) && !target_needed)) {
+        doomed.emplace_back(to, from);
+        out.dropped_deltas.emplace_back(s.ColumnText(2), s.ColumnText(3));
+        out.dropped_digests.insert(s.ColumnText(4));
+      }
+    }
+    for (const auto& [to, from] : doomed) {
+      ASSIGN_OR_RETURN(common::Statement del,
+                       db.Prepare("DELETE FROM firmware_deltas WHERE release_id = ? AND "
+                                  "from_release_id = ?"));
+      del.Bind(1, to).Bind(2, from);
+      RETURN_IF_ERROR(del.Run());
+    }
+  }
+  {
+    ASSIGN_OR_RETURN(common::Statement s,
+                     db.Prepare("SELECT id, image_sha256, compressed_sha256 FROM firmware_releases"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      if (collectable.contains(s.ColumnInt(0))) continue;
+      out.live_digests.insert(s.ColumnText(1));
+      out.live_digests.insert(s.ColumnText(2));
+    }
+    ASSIGN_OR_RETURN(common::Statement d, db.Prepare("SELECT delta_sha256 FROM firmware_deltas"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, d.Step());
+      if (!row) break;
+      out.live_digests.insert(d.ColumnText(0));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<bool> ModelKnown(common::Database& db, const std::string& model) {

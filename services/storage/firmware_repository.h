@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -64,10 +66,21 @@ absl::StatusOr<std::optional<v1::FirmwareRelease>> NewestReleaseOf(common::Datab
 absl::StatusOr<std::optional<v1::FirmwareRelease>> PreviousReleaseOf(common::Database& db,
                                                                      const std::string& model,
                                                                      const ReleaseVersion& v);
-// Releases, newest version first (then newest upload); with `model`, that model's only.
-absl::StatusOr<std::vector<v1::FirmwareRelease>> ListReleases(common::Database& db,
-                                                              const std::string& model,
-                                                              bool include_withdrawn);
+// Where a page of releases ends: the sort key of its last release (version, then row id).
+struct ReleaseCursor {
+  ReleaseVersion version;
+  int64_t id = 0;
+};
+struct ReleasePage {
+  std::vector<v1::FirmwareRelease> releases;
+  // The key of each release, in step with `releases`.
+  std::vector<ReleaseCursor> keys;
+};
+// Releases, newest version first (then newest upload); with `model`, that model's only; only
+// those after `after` in that order, at most `limit`.
+absl::StatusOr<ReleasePage> ListReleases(common::Database& db, const std::string& model,
+                                         bool include_withdrawn,
+                                         const std::optional<ReleaseCursor>& after, int limit);
 absl::Status WithdrawRelease(WriteTx& tx, const std::string& release_id, const std::string& by,
                              const std::string& reason);
 // The compressed image's digest of a release.
@@ -76,6 +89,23 @@ absl::StatusOr<std::string> CompressedDigestOf(common::Database& db, const std::
 absl::StatusOr<std::optional<std::string>> DeltaDigestFrom(common::Database& db,
                                                            const std::string& release_id,
                                                            const std::string& from_image_sha256);
+// The image store's collection (FirmwareManager::CollectGarbage), the database's half: a
+// release is collectable when it is withdrawn and no unfinished rollout (state other than
+// COMPLETED or ABORTED) names it. Deletes the delta rows that go: every delta to a collectable
+// release, and every delta from one unless an unfinished rollout names its target (a dock may
+// be resuming it). Returns what went and the digest of every object a row still names.
+struct FirmwareGarbage {
+  // Collectable releases (full ids), oldest first, and the objects they name.
+  std::vector<std::string> collectable_release_ids;
+  std::set<std::string> collectable_digests;
+  // Dropped deltas as (from release id, to release id).
+  std::vector<std::pair<std::string, std::string>> dropped_deltas;
+  std::set<std::string> dropped_digests;
+  // Image, compressed image and delta digests of what stays.
+  std::set<std::string> live_digests;
+};
+absl::StatusOr<FirmwareGarbage> DropFirmwareGarbage(WriteTx& tx);
+
 // Whether any registered camera is of `model`.
 absl::StatusOr<bool> ModelKnown(common::Database& db, const std::string& model);
 

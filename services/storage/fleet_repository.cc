@@ -223,6 +223,20 @@ absl::StatusOr<std::vector<v1::Holder>> ListHolders(common::Database& db,
 }
 
 absl::StatusOr<CameraRow> InsertCamera(WriteTx& tx, const v1::Camera& camera, int64_t site_id) {
+  {
+    // A serial staged by a big import that is still running is reserved for it (the trigger
+    // cameras_serial_not_staged refuses it too; this names the import).
+    ASSIGN_OR_RETURN(common::Statement staged,
+                     tx.db().Prepare("SELECT import_id FROM manifest_import_rows WHERE serial = ?"));
+    staged.Bind(1, camera.serial());
+    ASSIGN_OR_RETURN(bool row, staged.Step());
+    if (row) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "camera '", camera.serial(), "' is being registered by manifest import ",
+          staged.ColumnText(0), ", which is still running; see it with `camfleet camera get` "
+          "once the import has finished"));
+    }
+  }
   ASSIGN_OR_RETURN(common::Statement s,
                    tx.db().Prepare("INSERT INTO cameras (serial, model, hardware_revision, "
                                    "state, site_id, created_us, updated_us) "
@@ -390,19 +404,32 @@ absl::StatusOr<std::vector<v1::Assignment>> ListHolderOpenAssignments(common::Da
 
 absl::StatusOr<std::vector<v1::Assignment>> ListOverdue(common::Database& db,
                                                         const OverdueFilter& f) {
+  // The cursor is a seek on assignments_open_by_due (due_us, then id as its rowid): the page
+  // starts at the cursor's due time instead of reading every overdue assignment before it.
+  // A post (a leaf site) has a few hundred cameras: its overdue ones are found from its cameras
+  // and sorted. A region holds a good share of the fleet: walking the overdue assignments in due
+  // order and keeping its own finds a page at once (the unary + keeps SQLite from fetching every
+  // camera of the region and sorting their assignments).
+  bool leaf = false;
+  if (f.site_id.has_value()) {
+    ASSIGN_OR_RETURN(common::Statement children,
+                     db.Prepare("SELECT EXISTS (SELECT 1 FROM sites WHERE parent_id = ?)"));
+    children.Bind(1, *f.site_id);
+    ASSIGN_OR_RETURN(bool row, children.Step());
+    leaf = row && children.ColumnInt(0) == 0;
+  }
   std::string sql = absl::StrCat(
-      f.site_id.has_value() ? kSubtree : "", kSelectAssignment,
+      f.site_id.has_value() && !leaf ? kSubtree : "", kSelectAssignment,
       "WHERE a.returned_us IS NULL AND a.due_us < ?2 ",
-      f.site_id.has_value() ? "AND c.site_id IN (SELECT id FROM subtree) " : "AND ?1 IS NULL ",
-      "AND (?3 IS NULL OR a.due_us > ?3 OR (a.due_us = ?3 AND a.id > ?4)) "
+      !f.site_id.has_value() ? ""
+      : leaf                 ? "AND c.site_id = ?1 "
+                             : "AND +c.site_id IN (SELECT id FROM subtree) ",
+      f.after.has_value() ? "AND a.due_us >= ?3 AND (a.due_us > ?3 OR a.id > ?4) " : "",
       "ORDER BY a.due_us, a.id LIMIT ?5");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
-  s.BindOptional(1, f.site_id).Bind(2, f.now_us);
-  if (f.after.has_value()) {
-    s.Bind(3, f.after->first).Bind(4, f.after->second);
-  } else {
-    s.BindNull(3).BindNull(4);
-  }
+  if (f.site_id.has_value()) s.Bind(1, *f.site_id);
+  s.Bind(2, f.now_us);
+  if (f.after.has_value()) s.Bind(3, f.after->first).Bind(4, f.after->second);
   s.Bind(5, int64_t{f.limit});
   return CollectRows<v1::Assignment>(s, AssignmentFromRow);
 }

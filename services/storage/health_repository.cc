@@ -125,18 +125,18 @@ absl::StatusOr<CameraStatus> GetCameraStatus(common::Database& db, int64_t camer
 
 absl::StatusOr<std::vector<std::pair<v1::HealthRecord, HealthCursor>>> ListHealthReadings(
     common::Database& db, int64_t camera_id, std::optional<HealthCursor> after, int limit) {
-  ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare("SELECT r.id, r.device_us, r.reading, d.dock_id, r.received_us "
-                              "FROM health_readings r JOIN docks d ON d.id = r.dock_id "
-                              "WHERE r.camera_id = ?1 AND (?2 IS NULL OR r.device_us < ?2 OR "
-                              "(r.device_us = ?2 AND r.id < ?3)) "
-                              "ORDER BY r.device_us DESC, r.id DESC LIMIT ?4"));
+  // The cursor is a seek on health_readings_by_camera (camera_id, device_us): a deep page starts
+  // at the cursor's device time instead of reading every newer reading of the camera first.
+  ASSIGN_OR_RETURN(
+      common::Statement s,
+      db.Prepare(absl::StrCat(
+          "SELECT r.id, r.device_us, r.reading, d.dock_id, r.received_us "
+          "FROM health_readings r JOIN docks d ON d.id = r.dock_id "
+          "WHERE r.camera_id = ?1 ",
+          after.has_value() ? "AND r.device_us <= ?2 AND (r.device_us < ?2 OR r.id < ?3) " : "",
+          "ORDER BY r.device_us DESC, r.id DESC LIMIT ?4")));
   s.Bind(1, camera_id);
-  if (after.has_value()) {
-    s.Bind(2, after->device_us).Bind(3, after->id);
-  } else {
-    s.BindNull(2).BindNull(3);
-  }
+  if (after.has_value()) s.Bind(2, after->device_us).Bind(3, after->id);
   s.Bind(4, int64_t{limit});
   std::vector<std::pair<v1::HealthRecord, HealthCursor>> out;
   while (true) {

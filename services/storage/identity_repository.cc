@@ -1,9 +1,11 @@
 #include "services/storage/identity_repository.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
+#include "provisioning/role.h"
 #include "services/storage/dock_sync_repository.h"
 #include "services/storage/rows.h"
 
@@ -130,6 +132,21 @@ const char* ReasonText(v1::RevocationReason reason) {
   return Suffix(v1::RevocationReason_Name(reason), sizeof("REVOCATION_REASON_") - 1);
 }
 
+CertificateRecord CertificateRecordOf(const provisioning::IssuedCertificate& cert,
+                                      absl::string_view issued_by) {
+  CertificateRecord r;
+  r.serial = cert.info.serial_hex;
+  r.role = std::string(provisioning::RoleName(cert.info.role));
+  r.identity = cert.info.identity;
+  r.subject = absl::StrCat("CN=", cert.info.subject_cn);
+  r.key_fingerprint = cert.info.key_fingerprint;
+  r.not_before_us = common::ToMicros(cert.info.not_before);
+  r.not_after_us = common::ToMicros(cert.info.not_after);
+  r.pem = cert.pem;
+  r.issued_by = std::string(issued_by);
+  return r;
+}
+
 absl::StatusOr<CertificateRow> InsertCertificate(WriteTx& tx, const CertificateRecord& r) {
   ASSIGN_OR_RETURN(common::Statement s,
                    tx.db().Prepare("INSERT INTO certificates (serial, role, identity, subject, "
@@ -160,22 +177,55 @@ absl::StatusOr<CertificateRow> FindCertificate(common::Database& db, const std::
   return CertificateFromRow(s);
 }
 
+namespace {
+
+// The statement ListCertificates runs for `f`. Only the filters given are in it: a term like
+// "(?7 = '' OR subject = ...)" keeps SQLite from using an index whatever ?7 is, so the subject
+// and relayed-by lists would read the whole table (newest first) to find a few rows. With them
+// as plain equalities, certificates_by_subject and certificates_by_issuer (migration 0009)
+// give the rows in id order directly.
+absl::StatusOr<common::Statement> PrepareCertificateList(common::Database& db,
+                                                         const CertificateFilter& f,
+                                                         absl::string_view prefix) {
+  std::string where = "WHERE (?3 OR revoked_us IS NULL) AND (?4 IS NULL OR id < ?4) ";
+  // With a subject or relayed-by filter, role and identity are checked on the rows that index
+  // finds ("+" keeps SQLite from picking certificates_by_identity for a role alone).
+  const char* plus = f.issued_by.empty() && f.subject_cn.empty() ? "" : "+";
+  if (!f.role.empty()) absl::StrAppend(&where, "AND ", plus, "role = ?1 ");
+  if (!f.identity.empty()) absl::StrAppend(&where, "AND ", plus, "identity = ?2 ");
+  if (!f.issued_by.empty()) absl::StrAppend(&where, "AND issued_by = ?6 ");
+  if (!f.subject_cn.empty()) absl::StrAppend(&where, "AND subject = 'CN=' || ?7 ");
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat(prefix, kSelectCertificate, where,
+                                                                "ORDER BY id DESC LIMIT ?5")));
+  s.Bind(3, int64_t{f.include_revoked ? 1 : 0})
+      .BindOptional(4, f.before_id)
+      .Bind(5, int64_t{f.limit});
+  // Only the parameters the statement names can be bound.
+  if (!f.role.empty()) s.Bind(1, f.role);
+  if (!f.identity.empty()) s.Bind(2, f.identity);
+  if (!f.issued_by.empty()) s.Bind(6, f.issued_by);
+  if (!f.subject_cn.empty()) s.Bind(7, f.subject_cn);
+  return s;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<CertificateRow>> ListCertificates(common::Database& db,
                                                              const CertificateFilter& f) {
-  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat(kSelectCertificate,
-                                                                "WHERE (?1 = '' OR role = ?1) "
-                                                                "AND (?2 = '' OR identity = ?2) "
-                                                                "AND (?3 OR revoked_us IS NULL) "
-                                                                "AND (?4 IS NULL OR id < ?4) "
-                                                                "AND (?6 = '' OR issued_by = ?6) "
-                                                                "ORDER BY id DESC LIMIT ?5")));
-  s.Bind(1, f.role)
-      .Bind(2, f.identity)
-      .Bind(3, int64_t{f.include_revoked ? 1 : 0})
-      .BindOptional(4, f.before_id)
-      .Bind(5, int64_t{f.limit})
-      .Bind(6, f.issued_by);
+  ASSIGN_OR_RETURN(common::Statement s, PrepareCertificateList(db, f, ""));
   return CollectRows<CertificateRow>(s, CertificateFromRow);
+}
+
+absl::StatusOr<std::vector<std::string>> ExplainListCertificates(common::Database& db,
+                                                                 const CertificateFilter& f) {
+  ASSIGN_OR_RETURN(common::Statement s, PrepareCertificateList(db, f, "EXPLAIN QUERY PLAN "));
+  std::vector<std::string> lines;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    lines.push_back(s.ColumnText(3));
+  }
+  return lines;
 }
 
 absl::Status RevokeCertificate(WriteTx& tx, int64_t id, v1::RevocationReason reason,
@@ -193,12 +243,12 @@ absl::Status RevokeCertificate(WriteTx& tx, int64_t id, v1::RevocationReason rea
 
 absl::StatusOr<std::vector<RevokedEntry>> ListRevoked(common::Database& db) {
   ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare("SELECT serial, revoked_us, revocation_reason, not_after_us "
-                              "FROM certificates WHERE revoked_us IS NOT NULL "
+                   db.Prepare("SELECT serial, revoked_us, revocation_reason, not_after_us, "
+                              "key_fingerprint FROM certificates WHERE revoked_us IS NOT NULL "
                               "ORDER BY revoked_us, id"));
   return CollectRows<RevokedEntry>(s, [](const common::Statement& st) {
     return RevokedEntry{st.ColumnText(0), st.ColumnInt(1), ReasonFromText(st.ColumnText(2)),
-                        st.ColumnInt(3)};
+                        st.ColumnInt(3), st.ColumnText(4)};
   });
 }
 
@@ -221,11 +271,13 @@ absl::StatusOr<OperatorRow> FindOperator(common::Database& db, const std::string
   return OperatorFromRow(s);
 }
 
-absl::StatusOr<std::vector<OperatorRow>> ListOperators(common::Database& db, bool include_revoked) {
-  ASSIGN_OR_RETURN(
-      common::Statement s,
-      db.Prepare(absl::StrCat(kSelectOperator, "WHERE ?1 OR revoked_us IS NULL ORDER BY name")));
-  s.Bind(1, int64_t{include_revoked ? 1 : 0});
+absl::StatusOr<std::vector<OperatorRow>> ListOperators(common::Database& db, bool include_revoked,
+                                                       const KeyPage& page) {
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectOperator,
+                                           "WHERE (?1 OR revoked_us IS NULL) AND name > ?2 "
+                                           "ORDER BY name LIMIT ?3")));
+  s.Bind(1, int64_t{include_revoked ? 1 : 0}).Bind(2, page.after).Bind(3, int64_t{page.limit});
   return CollectRows<OperatorRow>(s, OperatorFromRow);
 }
 
@@ -281,11 +333,20 @@ absl::Status MarkTokenUsed(WriteTx& tx, int64_t id, const std::string& dock_id) 
 }
 
 absl::StatusOr<std::vector<v1::EnrollmentToken>> ListTokens(common::Database& db,
-                                                            std::optional<int64_t> site_id) {
+                                                            std::optional<int64_t> site_id,
+                                                            const KeyPage& page) {
+  std::optional<int64_t> before;
+  if (!page.after.empty()) {
+    int64_t id = 0;
+    if (!absl::SimpleAtoi(page.after, &id)) return absl::InvalidArgumentError("bad token cursor");
+    before = id;
+  }
   ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare(absl::StrCat(
-                       kSelectToken, "WHERE ?1 IS NULL OR t.site_id = ?1 ORDER BY t.id DESC")));
-  s.BindOptional(1, site_id);
+                   db.Prepare(absl::StrCat(kSelectToken,
+                                           "WHERE (?1 IS NULL OR t.site_id = ?1) "
+                                           "AND (?2 IS NULL OR t.id < ?2) ORDER BY t.id DESC "
+                                           "LIMIT ?3")));
+  s.BindOptional(1, site_id).BindOptional(2, before).Bind(3, int64_t{page.limit});
   return CollectRows<v1::EnrollmentToken>(
       s, [](const common::Statement& st) { return TokenFromRow(st).token; });
 }
@@ -318,15 +379,18 @@ absl::StatusOr<DockRow> FindDock(common::Database& db, const std::string& dock_i
 
 absl::StatusOr<std::vector<v1::Dock>> ListDocks(common::Database& db,
                                                 std::optional<int64_t> site_id,
-                                                bool include_revoked) {
+                                                bool include_revoked, const KeyPage& page) {
   std::string sql = absl::StrCat(
       "WITH RECURSIVE subtree(id) AS (SELECT ?1 UNION ALL "
       "SELECT s2.id FROM sites s2 JOIN subtree t ON s2.parent_id = t.id) ",
       kSelectDock,
       "WHERE (?1 IS NULL OR d.site_id IN (SELECT id FROM subtree)) "
-      "AND (?2 OR d.revoked_us IS NULL) ORDER BY d.dock_id");
+      "AND (?2 OR d.revoked_us IS NULL) AND d.dock_id > ?3 ORDER BY d.dock_id LIMIT ?4");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
-  s.BindOptional(1, site_id).Bind(2, int64_t{include_revoked ? 1 : 0});
+  s.BindOptional(1, site_id)
+      .Bind(2, int64_t{include_revoked ? 1 : 0})
+      .Bind(3, page.after)
+      .Bind(4, int64_t{page.limit});
   ASSIGN_OR_RETURN(std::vector<DockRow> rows, CollectRows<DockRow>(s, DockFromRow));
   std::vector<v1::Dock> docks;
   docks.reserve(rows.size());
@@ -380,10 +444,12 @@ absl::StatusOr<v1::SupplierCa> InsertSupplierCa(WriteTx& tx, const std::string& 
   return ca;
 }
 
-absl::StatusOr<std::vector<SupplierCaRow>> ListSupplierCas(common::Database& db) {
+absl::StatusOr<std::vector<SupplierCaRow>> ListSupplierCas(common::Database& db,
+                                                           const KeyPage& page) {
   ASSIGN_OR_RETURN(common::Statement s,
                    db.Prepare("SELECT name, subject, pem, not_after_us, created_us, created_by "
-                              "FROM supplier_cas ORDER BY name"));
+                              "FROM supplier_cas WHERE name > ?1 ORDER BY name LIMIT ?2"));
+  s.Bind(1, page.after).Bind(2, int64_t{page.limit});
   return CollectRows<SupplierCaRow>(s, [](const common::Statement& st) {
     SupplierCaRow row;
     row.ca.set_name(st.ColumnText(0));

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "camfleet/v1/provisioning.pb.h"
 #include "common/sqlite.h"
+#include "provisioning/certificate.h"
 #include "services/storage/store.h"
 
 namespace camfleet::storage {
@@ -33,6 +34,9 @@ struct CertificateRecord {
   std::string issued_by;
   std::string source = "fleet-ca";  // or "supplier"
 };
+// How a certificate the fleet CA issued is recorded, issued by `issued_by` (an actor).
+CertificateRecord CertificateRecordOf(const provisioning::IssuedCertificate& cert,
+                                      absl::string_view issued_by);
 struct CertificateRow {
   int64_t id = 0;
   v1::Certificate certificate;
@@ -45,13 +49,18 @@ absl::StatusOr<CertificateRow> FindCertificate(common::Database& db, const std::
 struct CertificateFilter {
   std::string role;  // empty for any
   std::string identity;
-  std::string issued_by;  // empty for any; "dock:<id>" for what a dock relayed
+  std::string issued_by;   // empty for any; "dock:<id>" for what a dock relayed
+  std::string subject_cn;  // empty for any; matches subject "CN=<subject_cn>"
   bool include_revoked = false;
   std::optional<int64_t> before_id;
   int limit = 100;
 };
 absl::StatusOr<std::vector<CertificateRow>> ListCertificates(common::Database& db,
                                                              const CertificateFilter& filter);
+// SQLite's EXPLAIN QUERY PLAN lines (the detail column) for the statement ListCertificates runs
+// with `filter`: tests check that the subject and relayed-by lists read an index.
+absl::StatusOr<std::vector<std::string>> ExplainListCertificates(common::Database& db,
+                                                                 const CertificateFilter& filter);
 // Revokes one certificate. FAILED_PRECONDITION if it is already revoked.
 absl::Status RevokeCertificate(WriteTx& tx, int64_t id, v1::RevocationReason reason,
                                const std::string& revoked_by);
@@ -60,6 +69,7 @@ struct RevokedEntry {
   int64_t revoked_us = 0;
   v1::RevocationReason reason = v1::REVOCATION_REASON_UNSPECIFIED;
   int64_t not_after_us = 0;
+  std::string key_fingerprint;
 };
 absl::StatusOr<std::vector<RevokedEntry>> ListRevoked(common::Database& db);
 
@@ -72,7 +82,14 @@ absl::StatusOr<OperatorRow> InsertOperator(WriteTx& tx, const std::string& name,
                                            const std::string& role, const std::string& created_by);
 // NOT_FOUND naming the operator.
 absl::StatusOr<OperatorRow> FindOperator(common::Database& db, const std::string& name);
-absl::StatusOr<std::vector<OperatorRow>> ListOperators(common::Database& db, bool include_revoked);
+// One page of a list in key order: rows after `after` (empty: from the start), at most `limit`
+// (negative: all). For lists newest first by id, `after` is the last id seen, as text.
+struct KeyPage {
+  std::string after;
+  int limit = -1;
+};
+absl::StatusOr<std::vector<OperatorRow>> ListOperators(common::Database& db, bool include_revoked,
+                                                       const KeyPage& page = {});
 absl::Status MarkOperatorRevoked(WriteTx& tx, int64_t id);
 
 // ---- enrollment tokens ----
@@ -91,7 +108,8 @@ absl::StatusOr<std::optional<TokenRow>> FindTokenByHash(common::Database& db,
                                                         const std::string& token_hash);
 absl::Status MarkTokenUsed(WriteTx& tx, int64_t id, const std::string& dock_id);
 absl::StatusOr<std::vector<v1::EnrollmentToken>> ListTokens(common::Database& db,
-                                                            std::optional<int64_t> site_id);
+                                                            std::optional<int64_t> site_id,
+                                                            const KeyPage& page = {});
 
 // ---- docks ----
 struct DockRow {
@@ -112,7 +130,7 @@ absl::StatusOr<std::optional<CertificateRow>> FindDockEnrollmentCertificate(
 // Docks of `site_id` or under it (all when unset), by id.
 absl::StatusOr<std::vector<v1::Dock>> ListDocks(common::Database& db,
                                                 std::optional<int64_t> site_id,
-                                                bool include_revoked);
+                                                bool include_revoked, const KeyPage& page = {});
 absl::Status MarkDockRevoked(WriteTx& tx, int64_t id);
 absl::Status TouchDock(WriteTx& tx, int64_t id);
 
@@ -125,7 +143,8 @@ absl::StatusOr<v1::SupplierCa> InsertSupplierCa(WriteTx& tx, const std::string& 
                                                 const std::string& subject, const std::string& pem,
                                                 int64_t not_after_us,
                                                 const std::string& created_by);
-absl::StatusOr<std::vector<SupplierCaRow>> ListSupplierCas(common::Database& db);
+absl::StatusOr<std::vector<SupplierCaRow>> ListSupplierCas(common::Database& db,
+                                                           const KeyPage& page = {});
 
 // ---- camera certificates ----
 absl::Status SetCameraCertificate(WriteTx& tx, int64_t camera_id, int64_t certificate_id);

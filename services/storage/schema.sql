@@ -121,6 +121,8 @@ CREATE TABLE certificates (
 );
 CREATE INDEX certificates_by_identity ON certificates(role, identity, id);
 CREATE INDEX certificates_revoked ON certificates(revoked_us) WHERE revoked_us IS NOT NULL;
+CREATE INDEX certificates_by_subject ON certificates(subject, id);
+CREATE INDEX certificates_by_issuer ON certificates(issued_by, id);
 
 CREATE TABLE operators (
   id         INTEGER PRIMARY KEY,
@@ -369,3 +371,145 @@ CREATE TABLE firmware_deltas (
   delta_size      INTEGER NOT NULL CHECK (delta_size > 0),
   PRIMARY KEY (release_id, from_release_id)
 ) WITHOUT ROWID;
+
+-- Rollouts (0006).
+CREATE TABLE rollouts (
+  id                  INTEGER PRIMARY KEY,
+  release_id          INTEGER NOT NULL REFERENCES firmware_releases(id),
+  state               TEXT NOT NULL CHECK (state IN
+                        ('RUNNING', 'PAUSED', 'AWAITING_NEXT_WAVE', 'COMPLETED', 'ABORTED')),
+  reason              TEXT NOT NULL DEFAULT '',
+  -- Cumulative percentages, comma-separated, ending at 100 (e.g. "5,25,100").
+  wave_percents       TEXT NOT NULL,
+  canary_site_id      INTEGER REFERENCES sites(id),
+  -- Waves in all (the canary counts as one) and how many are open.
+  wave_count          INTEGER NOT NULL CHECK (wave_count BETWEEN 1 AND 21),
+  open_waves          INTEGER NOT NULL CHECK (open_waves BETWEEN 1 AND wave_count),
+  -- Failures allowed per wave: a fraction in parts per million, or a count (one is set).
+  threshold_ppm       INTEGER CHECK (threshold_ppm BETWEEN 0 AND 1000000),
+  threshold_count     INTEGER CHECK (threshold_count >= 0),
+  -- The wave whose threshold an admin waived by resuming; 0 if none.
+  threshold_waived    INTEGER NOT NULL DEFAULT 0,
+  stop_after_wave     INTEGER NOT NULL CHECK (stop_after_wave IN (0, 1)),
+  silence_timeout_us  INTEGER NOT NULL CHECK (silence_timeout_us > 0),
+  note                TEXT NOT NULL DEFAULT '',
+  created_us          INTEGER NOT NULL,
+  created_by          TEXT NOT NULL,
+  updated_us          INTEGER NOT NULL,
+  finished_us         INTEGER,
+  CHECK ((threshold_ppm IS NULL) <> (threshold_count IS NULL)),
+  CHECK ((finished_us IS NULL) = (state NOT IN ('COMPLETED', 'ABORTED')))
+);
+CREATE INDEX rollouts_active ON rollouts(state) WHERE state NOT IN ('COMPLETED', 'ABORTED');
+
+-- The selector: kind 'model', 'site' (a site code, with its subtree), 'version' or 'serial'.
+CREATE TABLE rollout_targets (
+  rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+  kind       TEXT NOT NULL CHECK (kind IN ('model', 'site', 'version', 'serial')),
+  value      TEXT NOT NULL CHECK (length(value) BETWEEN 1 AND 64),
+  PRIMARY KEY (rollout_id, kind, value)
+) WITHOUT ROWID;
+
+CREATE TABLE rollout_windows (
+  rollout_id   INTEGER NOT NULL REFERENCES rollouts(id),
+  site_id      INTEGER NOT NULL REFERENCES sites(id),
+  start_minute INTEGER NOT NULL CHECK (start_minute BETWEEN 0 AND 1439),
+  end_minute   INTEGER NOT NULL CHECK (end_minute BETWEEN 0 AND 1439),
+  time_zone    TEXT NOT NULL,
+  PRIMARY KEY (rollout_id, site_id)
+) WITHOUT ROWID;
+
+-- One targeted camera. `attempt` counts from 1; a retry of a failed unit raises it.
+CREATE TABLE rollout_units (
+  rollout_id      INTEGER NOT NULL REFERENCES rollouts(id),
+  camera_id       INTEGER NOT NULL REFERENCES cameras(id),
+  wave            INTEGER NOT NULL CHECK (wave >= 1),
+  state           TEXT NOT NULL CHECK (state IN ('PENDING', 'DOWNLOADING', 'INSTALLING',
+                    'SUCCEEDED', 'FAILED', 'ROLLED_BACK')),
+  attempt         INTEGER NOT NULL CHECK (attempt >= 1),
+  last_error      TEXT NOT NULL DEFAULT '',
+  running_version TEXT NOT NULL DEFAULT '',
+  -- When the current attempt's job first went down to a dock of the camera's site.
+  sent_us         INTEGER,
+  progress_us     INTEGER,
+  finished_us     INTEGER,
+  updated_us      INTEGER NOT NULL,
+  PRIMARY KEY (rollout_id, camera_id)
+) WITHOUT ROWID;
+CREATE INDEX rollout_units_by_camera ON rollout_units(camera_id);
+-- The failed-updates report (0008).
+CREATE INDEX rollout_units_failed ON rollout_units(rollout_id, camera_id)
+  WHERE state IN ('FAILED', 'ROLLED_BACK');
+
+-- Reports and stock checks (migration 0007).
+-- Worn-battery report: cameras whose latest reading shows low battery health, or many cycles,
+-- found through an index instead of reading every camera's status.
+CREATE INDEX camera_status_by_health ON camera_status(battery_health_pm)
+  WHERE battery_health_pm IS NOT NULL;
+CREATE INDEX health_readings_by_cycles ON health_readings(cycle_count);
+
+-- A recorded stock check: who checked which site when, and what was found.
+CREATE TABLE stock_checks (
+  id              INTEGER PRIMARY KEY,
+  site_id         INTEGER NOT NULL REFERENCES sites(id),
+  checked_us      INTEGER NOT NULL,
+  checked_by      TEXT NOT NULL,
+  window_hours    INTEGER NOT NULL CHECK (window_hours BETWEEN 1 AND 2160),
+  expected_count  INTEGER NOT NULL CHECK (expected_count >= 0),
+  seen_count      INTEGER NOT NULL CHECK (seen_count >= 0),
+  issued_count    INTEGER NOT NULL CHECK (issued_count >= 0),
+  missing_count   INTEGER NOT NULL CHECK (missing_count >= 0),
+  missing_serials TEXT NOT NULL,  -- space-separated
+  note            TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX stock_checks_by_site ON stock_checks(site_id, checked_us);
+
+-- How often a site's stock is checked; a site without a row uses 30 days.
+CREATE TABLE stock_check_intervals (
+  site_id       INTEGER PRIMARY KEY REFERENCES sites(id),
+  interval_days INTEGER NOT NULL CHECK (interval_days BETWEEN 1 AND 366),
+  updated_us    INTEGER NOT NULL,
+  updated_by    TEXT NOT NULL
+);
+
+-- List queries that seek instead of reading whole tables (migration 0010).
+CREATE INDEX alerts_by_kind ON alerts(kind, id);
+CREATE INDEX conflicts_open ON conflicts(id) WHERE resolved_us IS NULL;
+
+-- Big manifest imports (migration 0011), staged in the database so that a restart can finish
+-- an import whose publishing had begun, or drop one that had not.
+-- state: STAGING (rows being written here, nothing visible; a restart abandons it),
+-- PUBLISHING (every row staged and checked: the import is decided and a restart finishes it),
+-- DONE, ABANDONED (its staged rows are being or have been dropped).
+CREATE TABLE manifest_imports (
+  id              TEXT PRIMARY KEY,
+  manifest_sha256 TEXT NOT NULL,
+  actor           TEXT NOT NULL,
+  state           TEXT NOT NULL CHECK (state IN ('STAGING', 'PUBLISHING', 'DONE', 'ABANDONED')),
+  to_import       INTEGER NOT NULL DEFAULT 0 CHECK (to_import >= 0),
+  staged          INTEGER NOT NULL DEFAULT 0 CHECK (staged >= 0),
+  published       INTEGER NOT NULL DEFAULT 0 CHECK (published >= 0),
+  summary         BLOB NOT NULL,  -- the check's ImportManifestResponse (proto), for the result
+  created_us      INTEGER NOT NULL,
+  updated_us      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX manifest_imports_unfinished ON manifest_imports(state)
+  WHERE state IN ('STAGING', 'PUBLISHING');
+
+-- Rows staged by an import and not yet published. A staged serial is reserved: it cannot be
+-- registered by anyone else (the trigger below) nor staged by another import (UNIQUE).
+CREATE TABLE manifest_import_rows (
+  import_id         TEXT NOT NULL REFERENCES manifest_imports(id),
+  line              INTEGER NOT NULL,
+  serial            TEXT NOT NULL UNIQUE,
+  model             TEXT NOT NULL,
+  hardware_revision TEXT NOT NULL,
+  site_id           INTEGER NOT NULL REFERENCES sites(id),
+  PRIMARY KEY (import_id, line)
+) WITHOUT ROWID;
+
+CREATE TRIGGER cameras_serial_not_staged BEFORE INSERT ON cameras
+WHEN EXISTS (SELECT 1 FROM manifest_import_rows WHERE serial = NEW.serial)
+BEGIN
+  SELECT RAISE(ABORT, 'the serial is staged by a manifest import that is still running');
+END;

@@ -39,6 +39,7 @@
 #include "absl/time/time.h"
 #include "common/call_deadline.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "common/sqlite.h"
 
 namespace camfleet::storage {
@@ -68,6 +69,14 @@ class WriteTx {
 using WriteFn = absl::AnyInvocable<absl::Status(WriteTx&)>;
 using WriteDone = absl::AnyInvocable<void(absl::Status)>;
 
+// Histograms the store feeds as it works (camfleetd's /metrics); each may be null. Owned by the
+// caller and must outlive the store. Observing is a few relaxed atomics, no lock.
+struct StoreMetrics {
+  common::Histogram* group_writes = nullptr;    // writes the writer took as one group
+  common::Histogram* commit_seconds = nullptr;  // each COMMIT (writes WAL frames, no fsync)
+  common::Histogram* sync_seconds = nullptr;    // each fdatasync of the WAL
+};
+
 struct StoreOptions {
   int reader_connections = 4;
   // Most write functions in one commit.
@@ -92,6 +101,7 @@ struct StoreOptions {
   // Checks the file at open with `PRAGMA quick_check` and refuses a corrupt one (DATA_LOSS,
   // saying so). Its cost grows with the file (O(N), no index cross-check).
   bool check_at_open = true;
+  StoreMetrics metrics{};
 };
 
 struct StoreStats {
@@ -102,7 +112,7 @@ struct StoreStats {
   int64_t checkpoint_micros = 0;   // time the checkpointer spent in them
   int64_t inline_checkpoints = 0;  // by the writer, because the WAL grew past 8x the threshold
   int64_t wal_frames = 0;          // pages appended to the WAL by commits
-  int64_t checkpoint_failures = 0;  // checkpoints that failed (not merely busy)
+  int64_t checkpoint_failures = 0;  // checkpoints that failed (not merely busy), either kind
   int64_t queue_full_refusals = 0;  // writes refused because the queue was full
   int64_t deadline_drops = 0;       // writes not run because their caller's deadline had passed
   int64_t queued = 0;               // writes waiting for the writer now

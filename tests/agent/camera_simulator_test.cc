@@ -23,6 +23,7 @@
 #include "provisioning/certificate_authority.h"
 #include "provisioning/csr.h"
 #include "provisioning/key.h"
+#include "provisioning/possession.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -174,6 +175,129 @@ TEST_F(CameraSimulatorTest, InstallRefusesACertificateThatDoesNotChainToTheCa) {
   ASSERT_THAT(other, IsOk());
   EXPECT_THAT(camera->InstallCertificate(cert, other->CertificatePem()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not trusted")));
+}
+
+// Item 9 of issue 11: the first CA is pinned. A dock (or anything on the link) that later
+// brings another root, with a certificate that chains to it, is refused, after a restart too;
+// the camera keeps its certificate.
+TEST_F(CameraSimulatorTest, CameraPinsTheRootOfItsFirstEnrollmentAndRefusesAnyOther) {
+  std::unique_ptr<CameraSimulator> camera = OpenCamera(Options());
+  ASSERT_NE(camera, nullptr);
+  const std::string first = Enroll(*camera);
+  ASSERT_EQ(::mkdir(dir_.File("rogue-ca").c_str(), 0700), 0);
+  absl::StatusOr<provisioning::CertificateAuthority> rogue =
+      provisioning::CertificateAuthority::Create(dir_.File("rogue-ca"), absl::Now());
+  ASSERT_THAT(rogue, IsOk());
+  for (int reopened = 0; reopened < 2; ++reopened) {
+    if (reopened == 1) {
+      camera.reset();
+      camera = OpenCamera(Options());
+      ASSERT_NE(camera, nullptr);
+    }
+    absl::StatusOr<std::string> csr = camera->CreateCsr();
+    ASSERT_THAT(csr, IsOk());
+    absl::StatusOr<provisioning::CertificateRequest> parsed =
+        provisioning::CertificateRequest::FromPem(*csr);
+    ASSERT_THAT(parsed, IsOk());
+    provisioning::IssueRequest req;
+    req.role = provisioning::Role::kCamera;
+    req.identity = kSerial;
+    absl::StatusOr<provisioning::IssuedCertificate> rogue_cert =
+        rogue->Issue(*parsed, req, absl::Now());
+    ASSERT_THAT(rogue_cert, IsOk());
+    EXPECT_THAT(camera->InstallCertificate(rogue_cert->pem, rogue->CertificatePem()),
+                StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("pinned")));
+    // The rogue's certificate with the real root's name on the CA field does not chain either.
+    EXPECT_THAT(camera->InstallCertificate(rogue_cert->pem, ca_->CertificatePem()),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not trusted")));
+    EXPECT_EQ(camera->Identify().certificate_pem, first);
+  }
+  // The pinned root's own renewal still installs.
+  absl::StatusOr<std::string> csr = camera->CreateCsr();
+  ASSERT_THAT(csr, IsOk());
+  EXPECT_THAT(camera->InstallCertificate(Issue(*csr, kSerial), ca_->CertificatePem()), IsOk());
+}
+
+// Issue 11, item 5: the camera pins the fleet root, not an issuing CA. After the fleet replaces
+// its issuing CA from the root, a certificate from the new one (with the fleet's new CA
+// certificates) installs, before and after a restart; CA certificates with another root do not.
+TEST_F(CameraSimulatorTest, CameraPinnedToTheRootAcceptsACertificateFromARotatedIssuingCa) {
+  ASSERT_EQ(::mkdir(dir_.File("fleet-ca").c_str(), 0700), 0);
+  absl::StatusOr<provisioning::CertificateAuthority> fleet =
+      provisioning::CertificateAuthority::CreateWithRoot(dir_.File("fleet-ca"), absl::Now());
+  ASSERT_THAT(fleet, IsOk());
+  std::unique_ptr<CameraSimulator> camera = OpenCamera(Options());
+  ASSERT_NE(camera, nullptr);
+  auto issue = [&](const provisioning::CertificateAuthority& ca) -> std::string {
+    absl::StatusOr<std::string> csr = camera->CreateCsr();
+    EXPECT_THAT(csr, IsOk());
+    absl::StatusOr<provisioning::CertificateRequest> parsed =
+        provisioning::CertificateRequest::FromPem(csr.ok() ? *csr : "");
+    EXPECT_THAT(parsed, IsOk());
+    if (!parsed.ok()) return "";
+    provisioning::IssueRequest request;
+    request.role = provisioning::Role::kCamera;
+    request.identity = kSerial;
+    absl::StatusOr<provisioning::IssuedCertificate> cert = ca.Issue(*parsed, request, absl::Now());
+    EXPECT_THAT(cert, IsOk());
+    return cert.ok() ? cert->pem : "";
+  };
+  ASSERT_THAT(camera->InstallCertificate(issue(*fleet), fleet->CertificatePem()), IsOk());
+
+  absl::StatusOr<provisioning::PrivateKey> root_key =
+      provisioning::PrivateKey::ReadFile(dir_.File("fleet-ca/root.key"));
+  ASSERT_THAT(root_key, IsOk());
+  ASSERT_THAT(provisioning::RotateIssuingCa(dir_.File("fleet-ca"), *root_key, absl::Now(),
+                                            provisioning::RevocationReason::kKeyCompromise),
+              IsOk());
+  absl::StatusOr<provisioning::CertificateAuthority> rotated =
+      provisioning::CertificateAuthority::Load(dir_.File("fleet-ca"));
+  ASSERT_THAT(rotated, IsOk());
+  ASSERT_NE(rotated->CertificatePem(), fleet->CertificatePem());
+  const std::string renewed = issue(*rotated);
+  EXPECT_THAT(camera->InstallCertificate(renewed, rotated->CertificatePem()), IsOk());
+  EXPECT_EQ(camera->Identify().certificate_pem, renewed);
+
+  camera.reset();
+  camera = OpenCamera(Options());
+  ASSERT_NE(camera, nullptr);
+  EXPECT_THAT(camera->InstallCertificate(issue(*rotated), rotated->CertificatePem()), IsOk());
+  // A rogue fleet's CA certificates are still refused: the root is what is pinned.
+  ASSERT_EQ(::mkdir(dir_.File("rogue-fleet").c_str(), 0700), 0);
+  absl::StatusOr<provisioning::CertificateAuthority> rogue =
+      provisioning::CertificateAuthority::CreateWithRoot(dir_.File("rogue-fleet"), absl::Now());
+  ASSERT_THAT(rogue, IsOk());
+  EXPECT_THAT(camera->InstallCertificate(issue(*rogue), rogue->CertificatePem()),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("pinned")));
+}
+
+// Proof of possession for a renewal (provisioning/possession.h): made with the current key over
+// the pending key's CSR only; the camera signs no other CSR, and nothing before it has a key.
+TEST_F(CameraSimulatorTest, CameraProvesItsCurrentKeyOnlyForItsOwnPendingCsr) {
+  std::unique_ptr<CameraSimulator> camera = OpenCamera(Options());
+  ASSERT_NE(camera, nullptr);
+  absl::StatusOr<std::string> first_csr = camera->CreateCsr();
+  ASSERT_THAT(first_csr, IsOk());
+  EXPECT_THAT(camera->ProveCurrentKey(*first_csr),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no current key")));
+  ASSERT_THAT(camera->InstallCertificate(Issue(*first_csr, kSerial), ca_->CertificatePem()),
+              IsOk());
+  const std::string current = camera->Identify().certificate_pem;
+  absl::StatusOr<std::string> csr = camera->CreateCsr();
+  ASSERT_THAT(csr, IsOk());
+  absl::StatusOr<std::string> proof = camera->ProveCurrentKey(*csr);
+  ASSERT_THAT(proof, IsOk());
+  EXPECT_THAT(provisioning::VerifyRenewalProof(current, *csr, *proof), IsOk());
+  // A CSR the dock made with a key of its own is not signed.
+  absl::StatusOr<provisioning::PrivateKey> dock_key = provisioning::PrivateKey::GenerateEcP256();
+  ASSERT_THAT(dock_key, IsOk());
+  absl::StatusOr<provisioning::CertificateRequest> forged =
+      provisioning::CertificateRequest::Make(*dock_key, kSerial);
+  ASSERT_THAT(forged, IsOk());
+  absl::StatusOr<std::string> forged_pem = forged->ToPem();
+  ASSERT_THAT(forged_pem, IsOk());
+  EXPECT_THAT(camera->ProveCurrentKey(*forged_pem),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pending key")));
 }
 
 TEST_F(CameraSimulatorTest, CameraWithAClockFarBehindRefusesACertificateNotYetValid) {

@@ -31,13 +31,16 @@
 #include "provisioning/certificate_authority.h"
 #include "provisioning/certificate_verifier.h"
 #include "provisioning/credential_bundle.h"
+#include "provisioning/csr.h"
 #include "provisioning/file_io.h"
 #include "provisioning/key.h"
+#include "provisioning/possession.h"
 #include "provisioning/revocation.h"
 #include "tests/identity/tls_client.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tls_test_server.h"
+#include "tests/unit/provisioning/raw_openssl.h"
 
 namespace camfleet::agent {
 namespace {
@@ -93,6 +96,9 @@ class RecordingLink final : public CameraLink {
     if (csr.ok()) received.push_back(*csr);
     return csr;
   }
+  absl::StatusOr<std::string> ProveCurrentKey(const std::string& csr) override {
+    return inner_->ProveCurrentKey(csr);
+  }
   absl::Status InstallCertificate(const std::string& cert, const std::string& ca) override {
     return inner_->InstallCertificate(cert, ca);
   }
@@ -123,6 +129,9 @@ class PulledBeforeInstallLink final : public CameraLink {
   absl::StatusOr<CameraIdentity> Identify() override { return inner_->Identify(); }
   absl::StatusOr<std::string> CreateCsr() override { return inner_->CreateCsr(); }
   absl::StatusOr<std::string> CreateFreshCsr() override { return inner_->CreateFreshCsr(); }
+  absl::StatusOr<std::string> ProveCurrentKey(const std::string& csr) override {
+    return inner_->ProveCurrentKey(csr);
+  }
   absl::Status InstallCertificate(const std::string&, const std::string&) override {
     return absl::UnavailableError("no camera answers");
   }
@@ -571,8 +580,9 @@ TEST_F(DockAgentTest, OneSlotsFailureDoesNotStopTheOthers) {
   InsertCamera(2, "CAM-0002");
   CliResult r = RunOnce();
   EXPECT_EQ(r.code, kExitFailed) << r;
-  EXPECT_THAT(r.out, AllOf(HasSubstr("slot 1 CAM-0404: FAILED: enrollment"), HasSubstr("NOT_FOUND"),
-                           HasSubstr("slot 2 CAM-0002: enrolled")))
+  // Unknown is answered as "not of this site" (PERMISSION_DENIED): a dock cannot map the fleet.
+  EXPECT_THAT(r.out, AllOf(HasSubstr("slot 1 CAM-0404: FAILED: enrollment"),
+                           HasSubstr("PERMISSION_DENIED"), HasSubstr("slot 2 CAM-0002: enrolled")))
       << r;
   EXPECT_THAT(CameraCertificate(2), IsOk());
 }
@@ -588,6 +598,9 @@ class HungLink final : public CameraLink {
   }
   absl::StatusOr<std::string> CreateCsr() override { return absl::UnavailableError("hung"); }
   absl::StatusOr<std::string> CreateFreshCsr() override { return absl::UnavailableError("hung"); }
+  absl::StatusOr<std::string> ProveCurrentKey(const std::string&) override {
+    return absl::UnavailableError("hung");
+  }
   absl::Status InstallCertificate(const std::string&, const std::string&) override {
     return absl::UnavailableError("hung");
   }
@@ -990,6 +1003,241 @@ TEST_F(RevocationTest, CameraWhoseEnrollmentWasResetEnrollsAfresh) {
   absl::StatusOr<provisioning::CertificateInfo> after = CameraCertificate(1);
   ASSERT_THAT(after, IsOk());
   EXPECT_NE(after->serial_hex, before);
+}
+
+// ------------------------------------------------------------------ proof of possession
+
+// A rogue device in a slot: it answers as the victim camera and replays the victim's
+// certificate (public: read off the victim's own link), but holds a key of its own. It makes
+// CSRs and "proofs" with that key.
+class RogueLink final : public CameraLink {
+ public:
+  RogueLink(CameraIdentity victim, const common::Clock& clock)
+      : victim_(std::move(victim)),
+        clock_(clock),
+        key_(*provisioning::PrivateKey::GenerateEcP256()) {}
+  absl::StatusOr<CameraIdentity> Identify() override {
+    CameraIdentity id = victim_;
+    id.device_time = clock_.Now();
+    return id;
+  }
+  absl::StatusOr<std::string> CreateCsr() override {
+    absl::StatusOr<provisioning::CertificateRequest> csr =
+        provisioning::CertificateRequest::Make(key_, victim_.serial);
+    if (!csr.ok()) return csr.status();
+    return csr->ToPem();
+  }
+  absl::StatusOr<std::string> CreateFreshCsr() override { return CreateCsr(); }
+  absl::StatusOr<std::string> ProveCurrentKey(const std::string& csr) override {
+    return provisioning::SignRenewalProof(key_, csr);
+  }
+  absl::Status InstallCertificate(const std::string&, const std::string&) override {
+    ++installs;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<HealthSnapshot> ReadHealth() override { return absl::UnimplementedError("rogue"); }
+  absl::Status SetClock(absl::Time) override { return absl::OkStatus(); }
+  int installs = 0;
+
+ private:
+  CameraIdentity victim_;
+  const common::Clock& clock_;
+  provisioning::PrivateKey key_;
+};
+
+TEST_F(DockAgentTest, RogueDeviceReplayingAVictimsCertificateInASlotIsNotRenewed) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0001");
+  ASSERT_EQ(RunOnce().code, 0);
+  absl::StatusOr<CameraIdentity> victim = NewGrpcCameraLink(cameras_[1].socket)->Identify();
+  ASSERT_THAT(victim, IsOk());
+  const std::string victim_cert = victim->certificate_pem;
+  ASSERT_FALSE(victim_cert.empty());
+  ASSERT_NO_FATAL_FAILURE(RunPassesOnDays({61, 122, 183}));
+  Undock(1);  // the victim is out; the rogue takes its slot when its certificate is due
+  clock_.Set(start_ + Days(244));
+  RogueLink rogue(*victim, clock_);
+  KeeperOptions options = KeeperOptionsNow();
+  options.retry.sleep = [](absl::Duration) {};
+  CertificateKeeper keeper(std::move(options));
+  PassReport report = keeper.RunPass({CameraSlot{1, &rogue}});
+  bool refused = false;
+  for (const Action& a : report.actions) {
+    if (a.slot != 1) continue;
+    refused = true;
+    EXPECT_EQ(a.kind, Action::Kind::kCameraFailed) << FormatAction(a);
+    EXPECT_THAT(a.status,
+                StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("current_key_signature")))
+        << FormatAction(a);
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(rogue.installs, 0);
+  absl::StatusOr<testing::ClientCredentials> today =
+      server_->IssueDirect(provisioning::Role::kAdmin, "admin-today", clock_.Now());
+  ASSERT_THAT(today, IsOk());
+  absl::StatusOr<std::vector<v1::Certificate>> certs =
+      TlsClient(server_->Channel(today->bundle)).CertificatesOf("CAM-0001");
+  ASSERT_THAT(certs, IsOk());
+  EXPECT_EQ(certs->size(), 1u) << "nothing was issued for the rogue's key";
+}
+
+// ------------------------------------------------------------------- factory certificates
+
+// A camera commissioned on its supplier's factory certificate: the dock cannot check that
+// certificate (it trusts only the fleet CA), so the camera renews into the fleet by proving the
+// factory key; a lost one still on its factory certificate is refused at the dock, from the
+// revoked factory keys that come with the CRL (issue 11, items 2 and 8).
+class FactoryCameraTest : public DockAgentTest {
+ protected:
+  void SetUp() override {
+    DockAgentTest::SetUp();
+    if (HasFatalFailure()) return;
+    const std::string supplier_dir = dir_.File("acme-ca");
+    ASSERT_EQ(::mkdir(supplier_dir.c_str(), 0700), 0);
+    absl::StatusOr<provisioning::CertificateAuthority> supplier =
+        provisioning::CertificateAuthority::Create(supplier_dir, clock_.Now());
+    ASSERT_THAT(supplier, IsOk());
+    supplier_pem_ = supplier->CertificatePem();
+    absl::StatusOr<provisioning::PrivateKey> key =
+        provisioning::PrivateKey::ReadFile(supplier_dir + "/ca.key");
+    ASSERT_THAT(key, IsOk());
+    supplier_key_ = std::make_unique<provisioning::PrivateKey>(*std::move(key));
+    ASSERT_THAT(admin_->AddSupplierCa("acme", supplier_pem_), IsOk());
+  }
+
+  // Registers and commissions `serial` with a factory certificate, and puts the camera (holding
+  // that certificate and its key, as it left the factory) in `slot`.
+  void InsertFactoryCamera(int slot, const std::string& serial) {
+    provisioning::PrivateKey factory_key = provisioning_test::MakeEcKey("prime256v1");
+    const std::string cert = provisioning_test::FactoryCertificate(
+        *supplier_key_, supplier_pem_, factory_key, serial, clock_.Now() - absl::Hours(1),
+        clock_.Now() + Days(365));
+    ASSERT_THAT(admin_->RegisterCamera(serial, kSite), IsOk());
+    ASSERT_THAT(admin_->Commission(serial, cert), IsOk());
+    ASSERT_THAT(provisioning::ReplaceCredentialBundle(dir_.File(absl::StrCat("camera-", serial)),
+                                                      factory_key, cert, supplier_pem_),
+                IsOk());
+    ASSERT_NO_FATAL_FAILURE(InsertCamera(slot, serial, /*register_it=*/false));
+    ASSERT_EQ(cameras_[slot].camera->Identify().certificate_pem, cert);
+  }
+
+  std::string supplier_pem_;
+  std::unique_ptr<provisioning::PrivateKey> supplier_key_;
+};
+
+TEST_F(FactoryCameraTest, CameraOnItsFactoryCertificateRenewsIntoTheFleetByProvingTheFactoryKey) {
+  EnrollTheDock();
+  ASSERT_NO_FATAL_FAILURE(InsertFactoryCamera(1, "CAM-0001"));
+  CliResult r = RunOnce();
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("slot 1 CAM-0001: renewed (it holds its factory certificate)")) << r;
+  absl::StatusOr<provisioning::CertificateInfo> fleet = CameraCertificate(1);
+  ASSERT_THAT(fleet, IsOk());
+  EXPECT_EQ(fleet->identity, "CAM-0001");
+}
+
+TEST_F(FactoryCameraTest, LostCameraOnItsFactoryCertificateIsRefusedAtTheDock) {
+  EnrollTheDock();
+  ASSERT_NO_FATAL_FAILURE(InsertFactoryCamera(2, "CAM-0002"));
+  ASSERT_THAT(admin_->ReportLost("CAM-0002"), IsOk());
+  CliResult r = RunOnce();
+  EXPECT_EQ(r.code, 0) << "refusing a revoked camera is the dock working: " << r;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("slot 2 CAM-0002: REFUSED: certificate factory certificate"),
+                           HasSubstr("keep this unit out of service")))
+      << r;
+  // Kept on disk with the CRL: refused also with the server down.
+  server_->Shutdown();
+  CliResult offline = RunOnce();
+  EXPECT_THAT(offline.out, HasSubstr("slot 2 CAM-0002: REFUSED: certificate factory certificate"))
+      << offline;
+}
+
+// The fail-closed rule holds on the factory path too: a dock without a CRL does not know which
+// factory keys are revoked (they come with the CRL), so it renews no camera into the fleet on
+// its factory certificate until it has one.
+TEST_F(FactoryCameraTest, DockWithoutACrlDoesNotRenewACameraOnItsFactoryCertificate) {
+  EnrollTheDock();
+  const std::string crl_dir = DockPaths{dock_dir_}.Crl();
+  ASSERT_THAT(provisioning::WriteNewFile(crl_dir, "not a directory", 0600), IsOk());
+  ASSERT_NO_FATAL_FAILURE(InsertFactoryCamera(1, "CAM-0001"));
+  const std::string factory = cameras_[1].camera->Identify().certificate_pem;
+  CliResult refused = RunOnce();
+  EXPECT_THAT(refused.out, AllOf(HasSubstr("slot 1 CAM-0001: FAILED: renewal (it holds its "
+                                           "factory certificate) refused by the dock"),
+                                 HasSubstr("never held a CRL")))
+      << refused;
+  EXPECT_EQ(cameras_[1].camera->Identify().certificate_pem, factory);
+
+  ASSERT_EQ(::unlink(crl_dir.c_str()), 0);
+  CliResult renewed = RunOnce();
+  ASSERT_EQ(renewed.code, 0) << renewed;
+  EXPECT_THAT(renewed.out, HasSubstr("slot 1 CAM-0001: renewed (it holds its factory certificate)"))
+      << renewed;
+}
+
+// ------------------------------------------------------------- stale revocation data (item 7)
+
+// A dock that has never held a CRL cannot tell a revoked camera: it renews none until it has
+// one (enrolling a new camera, which the server decides alone, still works).
+TEST_F(DockAgentTest, DockThatNeverHadACrlRenewsNoCameraUntilItHasOne) {
+  EnrollTheDock();
+  // Something in the way of the CRL directory: no CRL can be kept.
+  const std::string crl_dir = DockPaths{dock_dir_}.Crl();
+  ASSERT_THAT(provisioning::WriteNewFile(crl_dir, "not a directory", 0600), IsOk());
+  InsertCamera(1, "CAM-0001");
+  CliResult enrolled = RunOnce();
+  ASSERT_THAT(enrolled.out, HasSubstr("slot 1 CAM-0001: enrolled")) << enrolled;
+  absl::StatusOr<provisioning::CertificateInfo> first = CameraCertificate(1);
+  ASSERT_THAT(first, IsOk());
+  for (int day : {61, 122, 183}) {
+    clock_.Set(start_ + Days(day));
+    RunOnce();  // the dock renews itself; the CRL still cannot be kept
+  }
+  clock_.Set(start_ + Days(244));  // the camera is due
+  CliResult refused = RunOnce();
+  EXPECT_THAT(refused.out,
+              AllOf(HasSubstr("slot 1 CAM-0001: FAILED: renewal"), HasSubstr("never held a CRL")))
+      << refused;
+  EXPECT_EQ(CameraCertificate(1)->serial_hex, first->serial_hex);
+
+  ASSERT_EQ(::unlink(crl_dir.c_str()), 0);
+  CliResult renewed = RunOnce();
+  ASSERT_EQ(renewed.code, 0) << renewed;
+  EXPECT_THAT(renewed.out, HasSubstr("slot 1 CAM-0001: renewed (certificate")) << renewed;
+  EXPECT_NE(CameraCertificate(1)->serial_hex, first->serial_hex);
+}
+
+// A post cut off for 30 days keeps working on its CRL; past the documented grace
+// (kCrlStaleGrace after nextUpdate) the dock says so, raises the alert, and renews no camera.
+TEST_F(DockAgentTest, CrlStalePastItsGraceIsReportedAndRaisedAsAnAlert) {
+  EnrollTheDock();
+  InsertCamera(1, "CAM-0001");
+  ASSERT_EQ(RunOnce().code, 0);  // day 0: the CRL is fetched (nextUpdate day 7)
+  server_->Shutdown();
+  clock_.Set(start_ + Days(37));  // a 30-day closed pass past nextUpdate: still in the grace
+  CliResult within = RunOnce();
+  EXPECT_THAT(within.out, Not(HasSubstr("is stale"))) << within;
+
+  clock_.Set(start_ + Days(45));  // 38 days past nextUpdate
+  std::vector<std::pair<uint64_t, std::string>> alerts;
+  KeeperOptions options = KeeperOptionsNow();
+  options.retry.sleep = [](absl::Duration) {};  // the server is down: no real waits
+  options.crl_stale = [&](uint64_t number, const std::string& text) {
+    alerts.emplace_back(number, text);
+  };
+  CertificateKeeper keeper(std::move(options));
+  PassReport report = keeper.RunPass({});
+  bool reported = false;
+  for (const Action& a : report.actions) {
+    if (a.kind == Action::Kind::kCrlStale) {
+      reported = true;
+      EXPECT_TRUE(a.failed());
+      EXPECT_THAT(FormatAction(a), AllOf(HasSubstr("is stale"), HasSubstr("grace")));
+    }
+  }
+  EXPECT_TRUE(reported);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_THAT(alerts[0].second, HasSubstr("nextUpdate"));
 }
 
 // ------------------------------------------------------------------------------- command line

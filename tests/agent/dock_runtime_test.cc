@@ -140,7 +140,11 @@ class DockRuntimeTest : public ::testing::Test {
     options.clock = &clock_;
     options.identify_interval = absl::Milliseconds(20);
     options.health_interval = absl::Minutes(5);
-    options.keeper_interval = absl::ZeroDuration();  // SetUp enrolled the cameras
+    // SetUp enrolled the cameras; a test that needs the keeper sets keeper_interval_ (a pass at
+    // start, then one per interval of the fake clock), with no retries against a server that
+    // is down.
+    options.keeper_interval = keeper_interval_;
+    options.keeper_retry.max_attempts = 1;
     options.sync.poll = absl::Milliseconds(10);
     options.sync.seed = 7;
     options.events = [this](const DockEvent& e) {
@@ -213,6 +217,15 @@ class DockRuntimeTest : public ::testing::Test {
     return false;
   }
 
+  bool HasEventSaying(const std::string& text) {
+    absl::MutexLock lock(&events_mu_);
+    for (const DockEvent& e : events_) {
+      if (absl::StrContains(FormatEvent(e), text)) return true;
+    }
+    return false;
+  }
+
+  absl::Duration keeper_interval_ = absl::ZeroDuration();
   common::FakeClock clock_{absl::Now()};
   TempDir dir_;
   std::unique_ptr<TlsTestServer> server_;
@@ -552,6 +565,71 @@ TEST_F(DockRuntimeTest, RevokedDockStopsSyncingSaysWhyAndKeepsWorkingLocally) {
   EXPECT_TRUE(WaitFor([&] { return runtime_->sync().state().attempts > 1; }));
   // The post goes on: check-outs from the stored site view.
   EXPECT_THAT(Checkout("B100"), IsOk());
+}
+
+TEST_F(DockRuntimeTest, StockCheckAtTheDockWorksWithTheLinkDown) {
+  // A third camera of the site that never comes to this dock.
+  ASSERT_THAT(admin_->RegisterCamera("CAM-0003", kSite), IsOk());
+  ASSERT_THAT(admin_->Commission("CAM-0003", ""), IsOk());
+  StartAgent();
+  WaitUntilSynced();
+  ASSERT_TRUE(WaitFor([&] { return runtime_->site_view().FindCamera("CAM-0003").ok(); }));
+  // The link goes down (the server moves to another port); an officer checks out meanwhile.
+  ASSERT_THAT(server_->Restart(), IsOk());
+  absl::StatusOr<dockctl::v1::CheckoutResponse> out = Checkout("B100");
+  ASSERT_THAT(out, IsOk());
+  ASSERT_THAT(units_[out->serial()]->TakeOut(), IsOk());
+  ASSERT_TRUE(
+      WaitFor([&] { return !runtime_->board().Get(static_cast<int>(out->slot()))->occupied; }));
+  const std::string left = out->serial() == kCam1 ? kCam2 : kCam1;
+
+  absl::StatusOr<dockctl::v1::CheckStockResponse> check =
+      CallCheckStock(ControlSocketPath(DockPaths{dock_dir_}));
+  ASSERT_THAT(check, IsOk());
+  EXPECT_EQ(check->site_code(), kSite);
+  EXPECT_EQ(check->expected_size(), 3);
+  ASSERT_EQ(check->in_slots_size(), 1);
+  EXPECT_EQ(check->in_slots(0).serial(), left);
+  // The check-out made here with the link down counts, though the server has not heard of it.
+  ASSERT_EQ(check->issued_size(), 1);
+  EXPECT_EQ(check->issued(0).serial(), out->serial());
+  EXPECT_EQ(check->issued(0).holder_badge(), "B100");
+  EXPECT_TRUE(check->issued(0).local_change());
+  ASSERT_EQ(check->missing_size(), 1);
+  EXPECT_EQ(check->missing(0).serial(), "CAM-0003");
+  EXPECT_THAT(check->unexpected(), ::testing::IsEmpty());
+
+  ASSERT_EQ(Cli({"stock-check", "--dir", dock_dir_}), 0);
+  EXPECT_THAT(cli_out_, HasSubstr("expected 3, in slots here 1, issued 1, missing 1"));
+  EXPECT_THAT(cli_out_, HasSubstr("CAM-0003"));
+  // The view still says AVAILABLE; the dock knows better and says why.
+  EXPECT_THAT(cli_out_,
+              ::testing::ContainsRegex(out->serial() + " +AVAILABLE +- +B100.*not yet synced"))
+      << cli_out_;
+}
+
+// Issue 11, item 7: a CRL past its grace is raised at the dock as DOCK_ALERT_KIND_CRL_STALE, and
+// that alert reaches the control plane over the sync stream (the alerts table that `camfleet
+// alert list` reads) once the link is back.
+TEST_F(DockRuntimeTest, StaleCrlAlertRaisedAtTheDockReachesTheServerOverTheSyncStream) {
+  // SetUp's keeper pass fetched a CRL (nextUpdate 7 days on). Then the post is cut off for
+  // 45 days: 38 past nextUpdate, beyond the 37-day grace.
+  server_->Shutdown();
+  clock_.Advance(absl::Hours(24 * 45));
+  keeper_interval_ = absl::Hours(24 * 30);
+  StartAgent();
+  ASSERT_TRUE(WaitFor([&] { return HasEventSaying("is stale"); }, kWait)) << EventsText();
+  EXPECT_EQ(ServerRows("SELECT COUNT(*) FROM alerts WHERE kind LIKE '%CRL_STALE%'"), 0);
+
+  ASSERT_THAT(server_->Restart(), IsOk());
+  RestartAgent();
+  ASSERT_TRUE(WaitFor(
+      [&] { return ServerRows("SELECT COUNT(*) FROM alerts WHERE kind LIKE '%CRL_STALE%'") == 1; },
+      kWait))
+      << EventsText();
+  EXPECT_EQ(ServerRows("SELECT COUNT(*) FROM alerts WHERE kind LIKE '%CRL_STALE%' AND dock_id = "
+                       "(SELECT id FROM docks WHERE dock_id = 'post-1-dock-1')"),
+            1);
 }
 
 }  // namespace

@@ -93,6 +93,9 @@ class SyncClient {
 
   const std::optional<v1::SiteView>& last_site_view() const { return site_view_; }
   const std::optional<v1::CrlUpdate>& crl() const { return crl_; }
+  // The newest firmware plan received; every plan received, in order.
+  const std::optional<v1::FirmwarePlan>& last_plan() const { return plan_; }
+  int plans_received() const { return plans_received_; }
   // Every ack received, in order.
   const std::vector<v1::SyncAck>& acks() const { return acks_; }
 
@@ -101,6 +104,10 @@ class SyncClient {
     if (resp.has_site_view()) site_view_ = resp.site_view();
     if (resp.has_crl()) crl_ = resp.crl();
     if (resp.has_ack()) acks_.push_back(resp.ack());
+    if (resp.has_firmware_plan()) {
+      plan_ = resp.firmware_plan();
+      ++plans_received_;
+    }
   }
 
   std::unique_ptr<v1::DockService::Stub> stub_;
@@ -110,6 +117,8 @@ class SyncClient {
   std::optional<v1::SiteView> site_view_;
   std::optional<v1::CrlUpdate> crl_;
   std::vector<v1::SyncAck> acks_;
+  std::optional<v1::FirmwarePlan> plan_;
+  int plans_received_ = 0;
 };
 
 }  // namespace camfleet::testing

@@ -3,12 +3,17 @@
 
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
+
 #include "cli/app.h"
+#include "firmware/bundle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "provisioning/digest.h"
+#include "provisioning/file_io.h"
 #include "services/server/server.h"
 #include "tests/firmware/signed_release.h"
+#include "tests/testing/cli_run.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -19,14 +24,7 @@ using ::camfleet::testing::IsOk;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-std::ostream& operator<<(std::ostream& os, const Result& r) {
-  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
+using Result = ::camfleet::testing::CliResult;
 
 class FirmwareCliTest : public ::testing::Test {
  protected:
@@ -48,18 +46,9 @@ class FirmwareCliTest : public ::testing::Test {
     if (server_ != nullptr) server_->Shutdown();
   }
 
-  Result Run(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"camfleet",   "--server", server_->target(), "--insecure",
-                                     "--operator", "fw-admin", "--timeout",       "20"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::ostringstream out, err;
+  Result Run(const std::vector<std::string>& args) {
     common::RealClock clock;
-    Environment env{.out = &out,
-                    .err = &err,
-                    .getenv = [](absl::string_view) { return std::optional<std::string>(); },
-                    .clock = &clock};
-    int code = RunCamfleet(argv, env);
-    return {code, out.str(), err.str()};
+    return testing::RunCli(testing::DevCliArgs(server_->target(), "fw-admin", 20, args), clock);
   }
   std::string Ok(std::vector<std::string> args) {
     Result r = Run(std::move(args));
@@ -138,12 +127,73 @@ TEST_F(FirmwareCliTest, KeysCanBeListedAndRetired) {
   EXPECT_THAT(keys, Not(HasSubstr("trusted")));
 }
 
+TEST_F(FirmwareCliTest, ExportWritesASignedReleaseBundleWithProgress) {
+  Ok({"firmware", "key", "add", "release-2027", key_.files.public_key_path});
+  testing::ReleaseFiles r = SignedFiles("bwc4", testing::RandomImage(2500 * 1024, 1), "2.1.0");
+  Ok({"firmware", "upload", r.image_path, "--manifest", r.image_path + ".manifest", "--signature",
+      r.image_path + ".sig"});
+  const std::string id =
+      provisioning::ToHex(provisioning::Sha256(r.release.manifest_bytes)).substr(0, 10);
+  const std::string out = dir_.File("bwc4-2.1.0.bundle");
+  Result exported = Run({"firmware", "export", id, "-o", out});
+  ASSERT_EQ(exported.code, 0) << exported;
+  EXPECT_THAT(exported.err, HasSubstr("100%"));
+  EXPECT_THAT(exported.out, HasSubstr("camfleet-dock import-release"));
+  absl::StatusOr<provisioning::FileContents> file =
+      provisioning::ReadSmallFile(out, 8 << 20);
+  ASSERT_THAT(file.status(), IsOk());
+  absl::StatusOr<firmware::Bundle> bundle = firmware::ParseBundle(file->data);
+  ASSERT_THAT(bundle.status(), IsOk());
+  EXPECT_EQ(bundle->manifest, r.release.manifest_bytes);
+  EXPECT_EQ(bundle->signature, r.release.signature);
+  EXPECT_EQ(bundle->image, r.image);
+  EXPECT_FALSE(provisioning::PathExists(out + ".partial"));
+  // Never over an existing file; an unknown release leaves nothing.
+  Result twice = Run({"firmware", "export", id, "-o", out});
+  EXPECT_EQ(twice.code, 2) << twice;
+  EXPECT_THAT(twice.err, HasSubstr("exists"));
+  const std::string missing = dir_.File("missing.bundle");
+  Result unknown = Run({"firmware", "export", "0123456789abcdef", "-o", missing});
+  EXPECT_NE(unknown.code, 0) << unknown;
+  EXPECT_THAT(unknown.err, HasSubstr("NOT_FOUND"));
+  EXPECT_FALSE(provisioning::PathExists(missing));
+  EXPECT_FALSE(provisioning::PathExists(missing + ".partial"));
+}
+
+TEST_F(FirmwareCliTest, ListPagesThroughEveryRelease) {
+  Ok({"firmware", "key", "add", "release-2027", key_.files.public_key_path});
+  for (int minor = 0; minor < 5; ++minor) {
+    testing::ReleaseFiles r = SignedFiles(absl::StrCat("bwc4-", minor),
+                                          testing::RandomImage(8 * 1024, minor + 1),
+                                          absl::StrCat("2.", minor, ".0"));
+    Ok({"firmware", "upload", r.image_path, "--manifest", r.image_path + ".manifest",
+        "--signature", r.image_path + ".sig"});
+  }
+  // Two per request, three requests: every release, newest first, in one table.
+  const std::string list = Ok({"firmware", "list", "--page-size", "2"});
+  size_t at = 0;
+  for (const char* version : {"2.4.0", "2.3.0", "2.2.0", "2.1.0", "2.0.0"}) {
+    const size_t found = list.find(version, at);
+    ASSERT_NE(found, std::string::npos) << version << " missing or out of order:\n" << list;
+    at = found;
+  }
+  EXPECT_EQ(list.find("RELEASE"), list.rfind("RELEASE")) << "one table, one header:\n" << list;
+  // The same releases in the --json output, merged across pages.
+  const std::string json = Ok({"firmware", "list", "--page-size", "1", "--json"});
+  for (const char* version : {"2.4.0", "2.0.0"}) EXPECT_THAT(json, HasSubstr(version));
+  EXPECT_THAT(json, HasSubstr("\"next_page_token\": \"\""));
+  Result bad = Run({"firmware", "list", "--page-size", "-1"});
+  EXPECT_NE(bad.code, 0) << bad;
+  EXPECT_THAT(bad.err, HasSubstr("page_size is -1"));
+}
+
 TEST_F(FirmwareCliTest, EveryFirmwareCommandAnswersHelp) {
   for (const std::vector<std::string>& cmd :
        std::vector<std::vector<std::string>>{{"firmware", "--help"},
                                              {"firmware", "upload", "--help"},
                                              {"firmware", "list", "--help"},
                                              {"firmware", "withdraw", "--help"},
+                                             {"firmware", "export", "--help"},
                                              {"firmware", "key", "add", "--help"}}) {
     Result r = Run(cmd);
     EXPECT_EQ(r.code, 0) << r;

@@ -2,7 +2,9 @@
 // chain, validity and revocation on every call, then the method's rule. Each refusal has its
 // precise code and says why.
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -18,6 +20,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tls_test_server.h"
+#include "tests/unit/provisioning/openssl_cli.h"
 
 namespace camfleet::testing {
 namespace {
@@ -320,6 +323,71 @@ TEST_F(AuthenticationTest, OperatorCannotBeReissuedWithAnotherRole) {
   ASSERT_NE(Operator("qm-alice", Role::kQuartermaster), nullptr);
   EXPECT_THAT(server_->IssueOperator("qm-alice", Role::kAdmin),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("quartermaster")));
+}
+
+}  // namespace
+}  // namespace camfleet::testing
+
+namespace camfleet::testing {
+namespace {
+
+// Issue 11, item 10: signed by the fleet CA with a camfleet:// URI is not enough; the
+// certificate must be for TLS client authentication (extendedKeyUsage clientAuth, keyUsage
+// digitalSignature). Made with the openssl command line and the fleet CA's own key, as an
+// insider holding a mis-issued (server, or signing-only) certificate would have it.
+class ClientPurposeTest : public AuthenticationTest {
+ protected:
+  // A certificate for a fresh key naming camfleet://admin/`name`, with `extensions` (openssl
+  // extfile lines) besides the URI and CA:FALSE, signed by the fleet CA.
+  provisioning::CredentialBundle Crafted(const std::string& name, const std::string& extensions,
+                                         int serial) {
+    absl::StatusOr<KeyAndCsr> made = MakeKeyAndCsr(name);
+    EXPECT_THAT(made, IsOk());
+    if (!made.ok()) return {};
+    const std::string csr = files_.File(name + ".csr");
+    const std::string ext = files_.File(name + ".ext");
+    const std::string cert = files_.File(name + ".crt");
+    std::ofstream(csr) << made->csr_pem;
+    std::ofstream(ext) << "basicConstraints=critical,CA:FALSE\n"
+                       << "subjectAltName=URI:camfleet://admin/" << name << "\n"
+                       << extensions;
+    const std::string ca_dir = server_->paths().CaDir();
+    provisioning_test::CommandResult r = provisioning_test::RunOpenSsl(
+        {"x509", "-req", "-in", csr, "-CA", ca_dir + "/" + provisioning::kCaCertFile, "-CAkey",
+         ca_dir + "/" + provisioning::kCaKeyFile, "-set_serial", std::to_string(serial), "-days",
+         "2", "-extfile", ext, "-out", cert});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::stringstream pem;
+    pem << std::ifstream(cert).rdbuf();
+    return {made->key_pem, pem.str(), server_->ca_pem()};
+  }
+
+  TempDir files_;
+};
+
+TEST_F(ClientPurposeTest, CertificateForAnotherPurposeIsRefusedOnEveryCall) {
+  struct Case {
+    const char* name;
+    const char* extensions;
+    const char* why;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"eve-server", "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+            "clientAuth"},
+           {"eve-no-eku", "keyUsage=critical,digitalSignature\n", "clientAuth"},
+           {"eve-no-ku", "extendedKeyUsage=clientAuth\n", "digitalSignature"},
+           {"eve-agreement", "keyUsage=critical,keyAgreement\nextendedKeyUsage=clientAuth\n",
+            "digitalSignature"}}) {
+    static int serial = 7001;
+    TlsClient client(server_->Channel(Crafted(c.name, c.extensions, serial++)));
+    EXPECT_THAT(client.ListSites(),
+                StatusIs(absl::StatusCode::kUnauthenticated, AllOf(HasSubstr(c.why))))
+        << c.name;
+  }
+  // The same recipe with the right purposes is accepted: the refusals above are the purposes.
+  TlsClient good(server_->Channel(Crafted(
+      "eve-client", "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n", 7100)));
+  EXPECT_THAT(good.ListSites(), IsOk());
 }
 
 }  // namespace

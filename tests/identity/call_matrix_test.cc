@@ -20,6 +20,9 @@
 #include "camfleet/v1/fleet.pb.h"
 #include "camfleet/v1/monitoring.pb.h"
 #include "camfleet/v1/provisioning.pb.h"
+#include "camfleet/v1/rollout.pb.h"
+#include "camfleet/v1/web.pb.h"
+#include "camfleet/v1/report.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
@@ -42,6 +45,9 @@ constexpr const char* kServices[] = {
     "camfleet.v1.DockService",
     "camfleet.v1.MonitoringService",
     "camfleet.v1.FirmwareService",
+    "camfleet.v1.RolloutService",
+    "camfleet.v1.WebService",
+    "camfleet.v1.ReportService",
 };
 
 // The .proto files of the API: every service they define must be in kServices.
@@ -51,6 +57,9 @@ constexpr const char* kApiFiles[] = {
     "camfleet/v1/provisioning.proto",
     "camfleet/v1/monitoring.proto",
     "camfleet/v1/firmware.proto",
+    "camfleet/v1/rollout.proto",
+    "camfleet/v1/web.proto",
+    "camfleet/v1/report.proto",
 };
 
 const google::protobuf::DescriptorPool& Pool() {
@@ -60,6 +69,9 @@ const google::protobuf::DescriptorPool& Pool() {
   (void)v1::GetCrlRequest::descriptor();
   (void)v1::ListAlertsRequest::descriptor();
   (void)v1::ListReleasesRequest::descriptor();
+  (void)v1::ListRolloutsRequest::descriptor();
+  (void)v1::CreateSignInLinkRequest::descriptor();
+  (void)v1::RunReportRequest::descriptor();
   return *google::protobuf::DescriptorPool::generated_pool();
 }
 

@@ -4,6 +4,7 @@
 // The server runs on a FakeClock that starts at the real time (clients check the server's own
 // certificate against the real clock).
 
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,12 +12,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "provisioning/certificate_authority.h"
 #include "provisioning/csr.h"
 #include "provisioning/key.h"
 #include "services/server/home.h"
@@ -83,7 +86,9 @@ class EnrollmentTest : public ::testing::Test {
     ASSERT_THAT(renewed, IsOk());
     dock_credentials_.bundle = {next->key_pem, renewed->certificate().certificate_pem(),
                                 renewed->ca_certificate_pem()};
+    std::map<std::string, std::string> cameras = dock_->camera_keys();
     dock_ = std::make_unique<TlsClient>(server_->Channel(dock_credentials_.bundle));
+    dock_->set_camera_keys(std::move(cameras));
   }
 
   // Registers `serial` at POST-1 and enrolls it through the dock.
@@ -430,11 +435,8 @@ TEST_F(EnrollmentTest, EnrollmentAndRenewalAnswersCarryTheServersTime) {
   absl::StatusOr<v1::EnrollCameraResponse> camera = RegisterAndEnroll("CAM-0001");
   ASSERT_THAT(camera, IsOk());
   EXPECT_EQ(micros(camera->server_time()), now_us);
-  v1::RenewCameraCertificateRequest renew;
-  renew.set_serial("CAM-0001");
-  renew.set_csr_pem(FreshCsr("CAM-0001"));
   absl::StatusOr<v1::RenewCameraCertificateResponse> renewed =
-      dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, renew);
+      dock_->RenewCameraWithProof("CAM-0001");
   ASSERT_THAT(renewed, IsOk());
   EXPECT_EQ(micros(renewed->server_time()), now_us);
   clock_.Advance(absl::Hours(24 * 61));  // into the dock certificate's renewal window
@@ -472,16 +474,35 @@ TEST_F(EnrollmentTest, EnrollmentMakesRegisteredCameraAvailable) {
   EXPECT_EQ(camera->state(), v1::CAMERA_STATE_AVAILABLE);
 }
 
-TEST_F(EnrollmentTest, UnknownCameraIsNotFound) {
-  EXPECT_THAT(dock_->EnrollNewCamera("CAM-0404"),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("CAM-0404")));
+// A dock cannot map the fleet: an unknown serial and another site's serial are answered with
+// the same code and the same words (issue 11, item 10).
+TEST_F(EnrollmentTest, UnknownAndOtherSiteSerialsGetTheSameAnswer) {
+  ASSERT_THAT(admin_->RegisterCamera("CAM-0002", "POST-2"), IsOk());
+  absl::StatusOr<v1::EnrollCameraResponse> unknown = dock_->EnrollNewCamera("CAM-0404");
+  absl::StatusOr<v1::EnrollCameraResponse> foreign = dock_->EnrollNewCamera("CAM-0002");
+  EXPECT_THAT(unknown, StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("CAM-0404")));
+  EXPECT_THAT(foreign, StatusIs(absl::StatusCode::kPermissionDenied, Not(HasSubstr("POST-2"))));
+  EXPECT_EQ(absl::StrReplaceAll(unknown.status().message(), {{"CAM-0404", "X"}}),
+            absl::StrReplaceAll(foreign.status().message(), {{"CAM-0002", "X"}}));
+  v1::RenewCameraCertificateRequest renew;
+  renew.set_serial("CAM-0404");
+  renew.set_csr_pem(FreshCsr("CAM-0404"));
+  absl::StatusOr<v1::RenewCameraCertificateResponse> renew_unknown =
+      dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, renew);
+  renew.set_serial("CAM-0002");
+  renew.set_csr_pem(FreshCsr("CAM-0002"));
+  absl::StatusOr<v1::RenewCameraCertificateResponse> renew_foreign =
+      dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, renew);
+  EXPECT_THAT(renew_unknown, StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(absl::StrReplaceAll(renew_unknown.status().message(), {{"CAM-0404", "X"}}),
+            absl::StrReplaceAll(renew_foreign.status().message(), {{"CAM-0002", "X"}}));
 }
 
 TEST_F(EnrollmentTest, DockCannotEnrollAnotherSitesCamera) {
   ASSERT_THAT(admin_->RegisterCamera("CAM-0002", "POST-2"), IsOk());
   EXPECT_THAT(dock_->EnrollNewCamera("CAM-0002"),
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       AllOf(HasSubstr("POST-2"), HasSubstr("POST-1"), HasSubstr(kDockId))));
+                       AllOf(HasSubstr("CAM-0002"), HasSubstr("POST-1"), HasSubstr(kDockId))));
   absl::StatusOr<v1::Camera> camera = admin_->GetCamera("CAM-0002");
   ASSERT_THAT(camera, IsOk());
   EXPECT_EQ(camera->state(), v1::CAMERA_STATE_REGISTERED);
@@ -587,11 +608,8 @@ TEST_F(EnrollmentTest, FoundCameraEnrollsAgainWithANewCertificate) {
 TEST_F(EnrollmentTest, CameraRenewsThroughItsDock) {
   absl::StatusOr<v1::EnrollCameraResponse> first = RegisterAndEnroll("CAM-0001");
   ASSERT_THAT(first, IsOk());
-  v1::RenewCameraCertificateRequest req;
-  req.set_serial("CAM-0001");
-  req.set_csr_pem(FreshCsr("CAM-0001"));
   absl::StatusOr<v1::RenewCameraCertificateResponse> renewed =
-      dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, req);
+      dock_->RenewCameraWithProof("CAM-0001");
   ASSERT_THAT(renewed, IsOk());
   EXPECT_NE(renewed->certificate().serial(), first->certificate().serial());
 }
@@ -620,10 +638,15 @@ TEST_F(EnrollmentTest, EnrollmentWithAnotherKeyStillNeedsAReset) {
 }
 
 TEST_F(EnrollmentTest, RetriedRenewalWithTheSameCsrGetsTheSameCertificate) {
-  ASSERT_THAT(RegisterAndEnroll("CAM-0001"), IsOk());
+  std::string camera_key;
+  ASSERT_THAT(admin_->RegisterCamera("CAM-0001", "POST-1"), IsOk());
+  ASSERT_THAT(dock_->EnrollNewCamera("CAM-0001", &camera_key), IsOk());
   v1::RenewCameraCertificateRequest req;
   req.set_serial("CAM-0001");
   req.set_csr_pem(FreshCsr("CAM-0001"));
+  absl::StatusOr<std::string> proof = TlsClient::SignWithKey(camera_key, req.csr_pem());
+  ASSERT_THAT(proof, IsOk());
+  req.set_current_key_signature(*proof);
   absl::StatusOr<v1::RenewCameraCertificateResponse> renewed =
       dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, req);
   ASSERT_THAT(renewed, IsOk());
@@ -724,7 +747,7 @@ TEST_F(EnrollmentTest, DockCannotRenewAnotherSitesCamera) {
   req.set_csr_pem(FreshCsr("CAM-0002"));
   EXPECT_THAT(dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, req),
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       AllOf(HasSubstr("POST-2"), HasSubstr("POST-1"))));
+                       AllOf(HasSubstr("CAM-0002"), HasSubstr("POST-1"))));
 }
 
 // --------------------------------------------------------------------------- operator renewal
@@ -834,6 +857,81 @@ TEST_F(EnrollmentTest, ConcurrentEnrollmentsOfOneCameraIssueOneCertificate) {
   EXPECT_EQ(certs->size(), 1u);
 }
 
+// Issue 11, item 10: every list method of the identity service pages (page_size, an opaque
+// page_token bound to the filter), so no answer grows with the fleet.
+TEST_F(EnrollmentTest, EveryIdentityListPages) {
+  ASSERT_THAT(server_->EnrollDock("POST-1", "post-1-dock-2"), IsOk());
+  ASSERT_THAT(server_->EnrollDock("POST-1", "post-1-dock-3"), IsOk());
+  ASSERT_THAT(server_->IssueOperator("qm-a", Role::kQuartermaster), IsOk());
+  ASSERT_THAT(server_->IssueOperator("qm-b", Role::kQuartermaster), IsOk());
+  for (int i = 0; i < 2; ++i) ASSERT_THAT(admin_->CreateToken("POST-2"), IsOk());
+  TempDir acme_dir, zeta_dir;
+  for (const auto& [name, dir] : {std::pair<std::string, const TempDir*>{"acme", &acme_dir},
+                                  std::pair<std::string, const TempDir*>{"zeta", &zeta_dir}}) {
+    absl::StatusOr<provisioning::CertificateAuthority> ca =
+        provisioning::CertificateAuthority::Create(dir->path(), absl::Now());
+    ASSERT_THAT(ca, IsOk());
+    ASSERT_THAT(admin_->AddSupplierCa(name, ca->CertificatePem()), IsOk());
+  }
+  // Walks every page of one list at one item per page; the names in order.
+  auto walk = [&](auto method, auto request, auto names_of) {
+    std::vector<std::string> seen;
+    for (int pages = 0; pages < 20; ++pages) {
+      request.set_page_size(1);
+      auto page = admin_->Prov(method, request);
+      EXPECT_THAT(page, IsOk());
+      if (!page.ok()) break;
+      std::vector<std::string> names = names_of(*page);
+      EXPECT_LE(names.size(), 1u);
+      seen.insert(seen.end(), names.begin(), names.end());
+      if (page->next_page_token().empty()) break;
+      request.set_page_token(page->next_page_token());
+    }
+    return seen;
+  };
+  EXPECT_THAT(walk(&v1::ProvisioningService::Stub::ListDocks, v1::ListDocksRequest(),
+                   [](const v1::ListDocksResponse& r) {
+                     std::vector<std::string> out;
+                     for (const auto& d : r.docks()) out.push_back(d.dock_id());
+                     return out;
+                   }),
+              ::testing::ElementsAre(kDockId, "post-1-dock-2", "post-1-dock-3"));
+  EXPECT_THAT(walk(&v1::ProvisioningService::Stub::ListOperators, v1::ListOperatorsRequest(),
+                   [](const v1::ListOperatorsResponse& r) {
+                     std::vector<std::string> out;
+                     for (const auto& o : r.operators()) out.push_back(o.name());
+                     return out;
+                   }),
+              ::testing::IsSupersetOf({"qm-a", "qm-b", "root-admin"}));
+  v1::ListEnrollmentTokensRequest tokens;
+  tokens.set_site_code("POST-2");
+  EXPECT_THAT(walk(&v1::ProvisioningService::Stub::ListEnrollmentTokens, tokens,
+                   [](const v1::ListEnrollmentTokensResponse& r) {
+                     std::vector<std::string> out;
+                     for (const auto& t : r.enrollment_tokens()) out.push_back(t.site_code());
+                     return out;
+                   }),
+              ::testing::ElementsAre("POST-2", "POST-2"));
+  EXPECT_THAT(walk(&v1::ProvisioningService::Stub::ListSupplierCas, v1::ListSupplierCasRequest(),
+                   [](const v1::ListSupplierCasResponse& r) {
+                     std::vector<std::string> out;
+                     for (const auto& c : r.supplier_cas()) out.push_back(c.name());
+                     return out;
+                   }),
+              ::testing::ElementsAre("acme", "zeta"));
+  // A token is bound to its filter.
+  v1::ListDocksRequest first;
+  first.set_page_size(1);
+  absl::StatusOr<v1::ListDocksResponse> page =
+      admin_->Prov(&v1::ProvisioningService::Stub::ListDocks, first);
+  ASSERT_THAT(page, IsOk());
+  v1::ListDocksRequest other;
+  other.set_include_revoked(true);
+  other.set_page_token(page->next_page_token());
+  EXPECT_THAT(admin_->Prov(&v1::ProvisioningService::Stub::ListDocks, other),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+}
+
 // A post whose dock renews itself every 80 days keeps its cameras renewable too: a camera
 // certificate (365 days) is renewed within its 30-day grace, and refused after it.
 class CameraGraceTest : public EnrollmentTest {
@@ -850,10 +948,7 @@ class CameraGraceTest : public EnrollmentTest {
   }
 
   absl::StatusOr<v1::RenewCameraCertificateResponse> RenewCamera(const std::string& serial) {
-    v1::RenewCameraCertificateRequest req;
-    req.set_serial(serial);
-    req.set_csr_pem(FreshCsr(serial));
-    return dock_->Dock(&v1::DockService::Stub::RenewCameraCertificate, req);
+    return dock_->RenewCameraWithProof(serial);
   }
 
   absl::Time start_ = clock_.Now();

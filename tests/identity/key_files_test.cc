@@ -60,6 +60,10 @@ class InitHomeKeyTest : public ::testing::Test {
 
 TEST_F(InitHomeKeyTest, CaKeyIsOwnerOnly) { EXPECT_EQ(ModeOf(paths_.CaDir() + "/ca.key"), 0600); }
 
+TEST_F(InitHomeKeyTest, RootKeyIsOwnerOnlyUntilItIsExported) {
+  EXPECT_EQ(ModeOf(paths_.CaDir() + "/root.key"), 0600);
+}
+
 TEST_F(InitHomeKeyTest, ServerKeyIsOwnerOnly) {
   EXPECT_EQ(ModeOf(paths_.ServerCredentials() + "/key.pem"), 0600);
 }

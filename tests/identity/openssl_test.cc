@@ -2,11 +2,17 @@
 // our own code: every certificate chains to the fleet CA, and the CRL parses, is signed by the
 // CA, lists revoked serials with their reasons and carries a growing CRL number.
 
+#include <cstdio>
+#include <fstream>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -45,9 +51,13 @@ class OpensslTest : public ::testing::Test {
     ASSERT_THAT(admin_->CreateSite("POST-1"), IsOk());
   }
 
-  std::string CaFile() const { return server_->paths().CaDir() + "/ca.crt"; }
+  // The fleet's CA certificates as clients hold them (the root, then the issuing CA that
+  // HOME/ca/ca.crt holds): what an independent verifier needs to reach the root.
+  std::string CaFile() const {
+    return server_->paths().AdminCredentials(kRootAdmin) + "/" + provisioning::kBundleCaFile;
+  }
 
-  // `openssl verify -CAfile ca.crt` on `cert_pem`, written to a file named `name`.
+  // `openssl verify -CAfile ca.pem` on `cert_pem`, written to a file named `name`.
   // Checked at the server's time (openssl -attime), which a test may have moved ahead.
   CommandResult Verify(const std::string& cert_pem, const std::string& name) {
     const std::string path = files_.File(name);
@@ -262,6 +272,72 @@ TEST_F(OpensslTest, CrlNumberKeepsGrowingAcrossRestartAndKeepsRevocations) {
   absl::StatusOr<CrlListing> listing = ReadCrlWithOpenssl(after->crl_pem(), files_.path());
   ASSERT_THAT(listing, IsOk());
   EXPECT_THAT(listing->revoked, Contains(Key(certs->front().serial()))) << listing->text;
+}
+
+// Issue 11, item 7: a control plane put back to an older copy of its database (a restore from
+// backup) still numbers its next CRL above every CRL it gave out before, so docks that hold a
+// newer one take it instead of refusing it as old (or, worse, seeing one number twice).
+TEST_F(OpensslTest, CrlNumberMovesForwardAfterTheDatabaseIsRestoredFromAnOlderCopy) {
+  absl::StatusOr<v1::GetCrlResponse> first = admin_->GetCrl();
+  ASSERT_THAT(first, IsOk());
+  server_->Shutdown();
+  const std::string db = server_->paths().Database();
+  const std::string backup = files_.File("backup.db");
+  {
+    std::ifstream in(db, std::ios::binary);
+    std::ofstream out(backup, std::ios::binary);
+    out << in.rdbuf();
+    ASSERT_TRUE(out.good());
+  }
+  ASSERT_THAT(server_->Restart(), IsOk());
+  TlsClient admin(server_->AdminChannel());
+  for (const char* name : {"qm-ivy", "qm-jay", "qm-kim"}) {
+    ASSERT_THAT(server_->IssueOperator(name, Role::kQuartermaster), IsOk());
+    ASSERT_THAT(admin.RevokeOperator(name), IsOk());
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_THAT(admin.GetCrl(), IsOk());
+  }
+  absl::StatusOr<v1::GetCrlResponse> newest = admin.GetCrl();
+  ASSERT_THAT(newest, IsOk());
+  ASSERT_GT(newest->crl_number(), first->crl_number());
+
+  server_->Shutdown();
+  for (const char* suffix : {"-wal", "-shm"}) std::remove((db + suffix).c_str());
+  ASSERT_EQ(std::rename(backup.c_str(), db.c_str()), 0);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_THAT(server_->Restart(), IsOk());
+  TlsClient restored(server_->AdminChannel());
+  absl::StatusOr<v1::GetCrlResponse> after = restored.GetCrl();
+  ASSERT_THAT(after, IsOk());
+  EXPECT_THAT(after->crl_number(), Gt(newest->crl_number()));
+  absl::StatusOr<CrlListing> listing = ReadCrlWithOpenssl(after->crl_pem(), files_.path());
+  ASSERT_THAT(listing, IsOk());
+  EXPECT_EQ(listing->crl_number, after->crl_number());
+}
+
+// Issue 11, item 8: requests that arrive together share one build (and one CRL number); a
+// CRL number is never spent on the same content twice.
+TEST_F(OpensslTest, ConcurrentCrlRequestsShareOneBuildAndOneNumber) {
+  ASSERT_THAT(server_->IssueOperator("qm-lee", Role::kQuartermaster), IsOk());
+  ASSERT_THAT(admin_->RevokeOperator("qm-lee"), IsOk());
+  constexpr int kCallers = 16;
+  std::vector<std::unique_ptr<TlsClient>> clients;
+  for (int i = 0; i < kCallers; ++i) {
+    clients.push_back(std::make_unique<TlsClient>(server_->Channel(server_->admin().bundle)));
+    ASSERT_THAT(clients.back()->ListSites(), IsOk());  // connected before the race
+  }
+  std::vector<absl::StatusOr<v1::GetCrlResponse>> results(kCallers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] { results[i] = clients[i]->GetCrl(); });
+  }
+  for (std::thread& t : threads) t.join();
+  std::set<int64_t> numbers;
+  for (const auto& r : results) {
+    ASSERT_THAT(r, IsOk());
+    numbers.insert(r->crl_number());
+  }
+  EXPECT_EQ(numbers.size(), 1u) << "CRL numbers: " << absl::StrJoin(numbers, ", ");
 }
 
 TEST_F(OpensslTest, RevokeCertificateAcceptsTheSerialAsOpensslPrintsIt) {

@@ -30,7 +30,9 @@ namespace {
 using provisioning::Role;
 using ::testing::AllOf;
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Key;
 using ::testing::Not;
 using ::testing::Pair;
@@ -88,12 +90,7 @@ class RevocationTest : public ::testing::Test {
 
   absl::StatusOr<v1::RenewCameraCertificateResponse> RenewCamera(TlsClient& dock,
                                                                  const std::string& serial) {
-    absl::StatusOr<KeyAndCsr> next = MakeKeyAndCsr(serial);
-    if (!next.ok()) return next.status();
-    v1::RenewCameraCertificateRequest req;
-    req.set_serial(serial);
-    req.set_csr_pem(next->csr_pem);
-    return dock.Dock(&v1::DockService::Stub::RenewCameraCertificate, req);
+    return dock.RenewCameraWithProof(serial);
   }
 
   // The serials on the server's current CRL, as openssl reads them.
@@ -313,6 +310,40 @@ TEST_F(CameraRevocationTest, DockRetiredWithoutCompromiseLeavesItsCamerasCertifi
   absl::StatusOr<CrlListing> crl = CurrentCrl("dock.pem");
   ASSERT_THAT(crl, IsOk());
   EXPECT_THAT(crl->revoked, Not(Contains(Key(second)))) << crl->text;
+}
+
+// `camfleet cert list --subject X --relayed-by DOCK` (issue 11, item 3): what an admin reviews
+// before and after revoking a compromised dock.
+TEST_F(CameraRevocationTest, CertificatesFilterBySubjectAndByTheDockThatRelayedThem) {
+  std::string first, second;
+  ASSERT_NO_FATAL_FAILURE(EnrollAndRenew("CAM-0001", &first, &second));
+  absl::StatusOr<EnrolledDock> other = server_->EnrollDock("POST-1", "post-1-dock-2");
+  ASSERT_THAT(other, IsOk());
+  TlsClient other_dock(server_->Channel(other->credentials.bundle));
+  absl::StatusOr<v1::EnrollCameraResponse> elsewhere = RegisterAndEnroll(other_dock, "CAM-0002");
+  ASSERT_THAT(elsewhere, IsOk());
+  auto serials = [&](const std::string& subject, const std::string& relayed_by) {
+    v1::ListCertificatesRequest req;
+    req.set_subject(subject);
+    req.set_relayed_by(relayed_by);
+    req.set_include_revoked(true);
+    absl::StatusOr<v1::ListCertificatesResponse> resp =
+        admin_->Prov(&v1::ProvisioningService::Stub::ListCertificates, req);
+    EXPECT_THAT(resp, IsOk());
+    std::vector<std::string> out;
+    if (resp.ok()) {
+      for (const v1::Certificate& c : resp->certificates()) out.push_back(c.serial());
+    }
+    return out;
+  };
+  EXPECT_THAT(serials("CAM-0001", ""), ElementsAre(second, first));
+  EXPECT_THAT(serials("", kDockId), ElementsAre(second, first));
+  EXPECT_THAT(serials("", "post-1-dock-2"), ElementsAre(elsewhere->certificate().serial()));
+  EXPECT_THAT(serials("CAM-0001", "post-1-dock-2"), IsEmpty());
+  v1::ListCertificatesRequest bad;
+  bad.set_relayed_by("no such/dock");
+  EXPECT_THAT(admin_->Prov(&v1::ProvisioningService::Stub::ListCertificates, bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("relayed_by")));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -16,6 +17,8 @@
 #include "camfleet/v1/audit.grpc.pb.h"
 #include "camfleet/v1/fleet.grpc.pb.h"
 #include "camfleet/v1/provisioning.grpc.pb.h"
+#include "provisioning/key.h"
+#include "provisioning/possession.h"
 #include "tests/testing/tls_test_server.h"
 
 namespace camfleet::testing {
@@ -236,7 +239,44 @@ class TlsClient {
     absl::StatusOr<KeyAndCsr> made = MakeKeyAndCsr(serial);
     if (!made.ok()) return made.status();
     if (key_pem != nullptr) *key_pem = made->key_pem;
-    return EnrollCamera(serial, made->csr_pem);
+    absl::StatusOr<v1::EnrollCameraResponse> enrolled = EnrollCamera(serial, made->csr_pem);
+    if (enrolled.ok()) camera_keys_[serial] = made->key_pem;
+    return enrolled;
+  }
+  // A renewal as a camera in this dock's slot makes it: a fresh key and CSR, signed with the
+  // camera's current key (the one the last EnrollNewCamera or RenewCameraWithProof through this
+  // client got certified) as proof of possession (provisioning/possession.h).
+  absl::StatusOr<v1::RenewCameraCertificateResponse> RenewCameraWithProof(
+      const std::string& serial, std::string* key_pem = nullptr) {
+    auto current = camera_keys_.find(serial);
+    if (current == camera_keys_.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("test: no key of ", serial, " was enrolled through this client"));
+    }
+    absl::StatusOr<KeyAndCsr> made = MakeKeyAndCsr(serial);
+    if (!made.ok()) return made.status();
+    absl::StatusOr<std::string> proof = SignWithKey(current->second, made->csr_pem);
+    if (!proof.ok()) return proof.status();
+    v1::RenewCameraCertificateRequest req;
+    req.set_serial(serial);
+    req.set_csr_pem(made->csr_pem);
+    req.set_current_key_signature(*proof);
+    absl::StatusOr<v1::RenewCameraCertificateResponse> renewed =
+        Dock(&v1::DockService::Stub::RenewCameraCertificate, req);
+    if (renewed.ok()) camera_keys_[serial] = made->key_pem;
+    if (key_pem != nullptr) *key_pem = made->key_pem;
+    return renewed;
+  }
+  // The cameras' keys this client knows, to hand over to a client with the dock's next
+  // certificate (the cameras stay in the dock when it renews).
+  const std::map<std::string, std::string>& camera_keys() const { return camera_keys_; }
+  void set_camera_keys(std::map<std::string, std::string> keys) { camera_keys_ = std::move(keys); }
+  // The renewal proof over `csr_pem` made with `key_pem`.
+  static absl::StatusOr<std::string> SignWithKey(const std::string& key_pem,
+                                                 const std::string& csr_pem) {
+    absl::StatusOr<provisioning::PrivateKey> key = provisioning::PrivateKey::FromPem(key_pem);
+    if (!key.ok()) return key.status();
+    return provisioning::SignRenewalProof(*key, csr_pem);
   }
   absl::StatusOr<v1::RenewDockCertificateResponse> RenewDock(const std::string& csr_pem) {
     v1::RenewDockCertificateRequest req;
@@ -245,6 +285,8 @@ class TlsClient {
   }
 
  private:
+  // The cameras' current keys, by serial, as the cameras enrolled through this client hold them.
+  std::map<std::string, std::string> camera_keys_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::FleetService::Stub> fleet_;
   std::unique_ptr<v1::AuditService::Stub> audit_;

@@ -18,6 +18,7 @@
 #include "services/storage/store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/wait.h"
 
 namespace camfleet::testing {
 namespace {
@@ -47,6 +48,12 @@ TEST(StorePressureTest, WriteWhoseCallerGaveUpIsNotDoneLater) {
       NewClientContext(kTestOperator, absl::Milliseconds(300));
   grpc::Status status = (*server)->fleet().CreateSite(ctx.get(), req, &resp);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server's deadline runs from when the call reached it, which on a loaded machine can be
+  // well after the client sent it (CI saw the write done: its deadline had not passed yet at
+  // the release). The write is queued only after the call arrived, so once it is seen queued
+  // its deadline is at most the call's 300 ms away.
+  ASSERT_TRUE(WaitFor([&] { return (*server)->server().store().stats().queued >= 1; }, kWait));
+  absl::SleepFor(absl::Milliseconds(300));
   release.Notify();
 
   // The writer reaches the queued write after its deadline: it is dropped, not done.

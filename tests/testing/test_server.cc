@@ -43,6 +43,7 @@ absl::Status TestServer::StartServer() {
   options.dev_operator = options_.dev_operator;
   options.clock = options_.clock;
   options.store = options_.store;
+  options.manifest_imports = options_.manifest_imports;
   absl::StatusOr<std::unique_ptr<server::Server>> started = server::Server::Start(options);
   if (!started.ok()) return started.status();
   server_ = *std::move(started);

@@ -41,6 +41,8 @@ struct TestServerOptions {
   std::string dev_operator = "dev";
   // The store's options (a test may put a failing disk in sync_wal).
   storage::StoreOptions store{};
+  // Big manifest imports (a test makes the chunks small).
+  fleet::ManifestImportOptions manifest_imports{};
 };
 
 class TestServer {

@@ -93,6 +93,9 @@ absl::Status TlsTestServer::StartServer() {
   // Set explicitly: the default is still plaintext while the rest of the tree catches up.
   options.insecure_dev = false;
   options.clock = options_.clock;
+  options.metrics_listen = options_.metrics_listen;
+  options.server_certificate = options_.server_certificate;
+  if (options_.web) options.web_listen = "127.0.0.1:0";
   absl::StatusOr<std::unique_ptr<server::Server>> started = server::Server::Start(options);
   if (!started.ok()) return Context(started.status(), "starting camfleetd over TLS");
   server_ = *std::move(started);

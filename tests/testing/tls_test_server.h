@@ -47,6 +47,13 @@ struct TlsTestServerOptions {
   // When InitHome makes the CA and the first certificates; InfinitePast means clock->Now()
   // (or the real time without a clock).
   absl::Time init_now = absl::InfinitePast();
+  // ServerOptions::metrics_listen: e.g. "127.0.0.1:0" to serve /metrics
+  // (server().metrics_port()); empty for none.
+  std::string metrics_listen{};
+  // How the server renews and reloads its own certificate (server_certificate.h).
+  server::ServerCertificateOptions server_certificate{};
+  // Serve the web page too, on 127.0.0.1:0 (server().web_port()).
+  bool web = false;
 };
 
 // A client's credentials as it holds them: its key (kept to make renewal CSRs and to write

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/server/server.h"
+#include "tests/testing/cli_run.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -30,15 +31,7 @@ absl::Time Start() {
   return absl::FromCivil(absl::CivilMinute(2026, 11, 22, 20, 0), absl::UTCTimeZone());
 }
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const Result& r) {
-  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
+using Result = ::camfleet::testing::CliResult;
 
 class CliCommandsTest : public ::testing::Test {
  protected:
@@ -57,22 +50,10 @@ class CliCommandsTest : public ::testing::Test {
   }
 
   // Runs `camfleet --server <test server> --insecure --operator qm-test <args...>`.
-  Result Run(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"camfleet",   "--server", server_->target(), "--insecure",
-                                     "--operator", "qm-test",  "--timeout",       "10"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunRaw(argv);
+  Result Run(const std::vector<std::string>& args) {
+    return RunRaw(testing::DevCliArgs(server_->target(), "qm-test", 10, args));
   }
-  Result RunRaw(const std::vector<std::string>& argv) {
-    std::ostringstream out, err;
-    // An empty environment: no CAMFLEET_* variables or ~/.config file of whoever runs the test.
-    Environment env{.out = &out,
-                    .err = &err,
-                    .getenv = [](absl::string_view) { return std::optional<std::string>(); },
-                    .clock = &clock_};
-    int code = RunCamfleet(argv, env);
-    return {code, out.str(), err.str()};
-  }
+  Result RunRaw(const std::vector<std::string>& argv) { return testing::RunCli(argv, clock_); }
   // Runs and expects exit 0.
   std::string Ok(std::vector<std::string> args) {
     Result r = Run(std::move(args));

@@ -292,7 +292,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BadSerialCase{"Empty", "", "required"},
                       BadSerialCase{"TooShort", "CAM", "3 characters"},
                       BadSerialCase{"TooLong", std::string(33, 'A'), "33 characters"},
-                      BadSerialCase{"Lowercase", "cam-0001", "upper case"},
+                      BadSerialCase{"Underscore", "CAM_0001", "'_'"},
                       BadSerialCase{"Space", "CAM 0001", "a space"},
                       BadSerialCase{"LeadingDash", "-CAM0001", "starts or ends with '-'"},
                       BadSerialCase{"TrailingDash", "CAM0001-", "starts or ends with '-'"}),
@@ -301,7 +301,7 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(ManifestTest, BadModelAndSiteAreReportedInTheirColumns) {
-  absl::StatusOr<ParsedManifest> m = ParseManifest(Csv("CAM-0001,,A,post-1\n"));
+  absl::StatusOr<ParsedManifest> m = ParseManifest(Csv("CAM-0001,,A,post 1\n"));
   ASSERT_THAT(m, IsOk());
   ASSERT_THAT(m->errors, SizeIs(2));
   EXPECT_EQ(m->errors[0].column(), "model");
@@ -311,10 +311,32 @@ TEST(ManifestTest, BadModelAndSiteAreReportedInTheirColumns) {
   EXPECT_THAT(m->rows, IsEmpty());
 }
 
+TEST(ManifestTest, CodesInAnyCaseAreReadInUpperCase) {
+  absl::StatusOr<ParsedManifest> m =
+      ParseManifest(Csv("cam-0001,BWC-7,A,batken-post-01\n"
+                        "Cam-0002,bwc-7,a,Batken-Post-01\n"));
+  ASSERT_THAT(m, IsOk());
+  EXPECT_THAT(m->errors, IsEmpty());
+  ASSERT_THAT(m->rows, SizeIs(2));
+  EXPECT_EQ(m->rows[0].serial, "CAM-0001");
+  EXPECT_EQ(m->rows[0].site, "BATKEN-POST-01");
+  EXPECT_EQ(m->rows[1].serial, "CAM-0002");
+  EXPECT_EQ(m->rows[1].site, "BATKEN-POST-01");
+  // A model is free text, not a code: kept as written.
+  EXPECT_EQ(m->rows[1].model, "bwc-7");
+}
+
+TEST(ManifestTest, TheSameSerialInTwoCasesIsARepeat) {
+  absl::StatusOr<ParsedManifest> m = ParseManifest(Csv("CAM-0001,BWC-7,A,POST-1\n"
+                                                       "cam-0001,BWC-7,A,POST-1\n"));
+  ASSERT_THAT(m, IsOk());
+  EXPECT_THAT(ErrorLines(*m), ElementsAre(3));
+}
+
 TEST(ManifestTest, SeveralBadRowsAreAllReportedInOnePass) {
   absl::StatusOr<ParsedManifest> m =
       ParseManifest(Csv("CAM-0001,BWC-7,A,POST-1\n"     // 2 good
-                        "cam-0002,BWC-7,A,POST-1\n"     // 3 lowercase serial
+                        "CAM_0002,BWC-7,A,POST-1\n"     // 3 '_' in the serial
                         "CAM-0003,BWC-7,POST-1\n"       // 4 three columns
                         "CAM-0004,BWC-7,A,POST-1\n"     // 5 good
                         "CAM-0005,B\"WC,A,POST-1\n"     // 6 stray quote

@@ -2,11 +2,14 @@
 
 #include "services/rpc/validation.h"
 
+#include "services/rpc/canonical_codes.h"
+
 #include <cstdint>
 #include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "camfleet/v1/fleet.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
@@ -122,6 +125,26 @@ TEST(ValidateSiteCodeTest, ThirtyThreeCharactersIsRefusedNamingTheField) {
 TEST(ValidateSiteCodeTest, LowerCaseIsRefusedNamingTheField) {
   EXPECT_THAT(ValidateSiteCode("home_site_code", "post-1"),
               StatusIs(kInvalid, AllOf(HasSubstr("home_site_code"), HasSubstr("upper case"))));
+}
+
+TEST(CanonicalCodesTest, CodesOfAFleetRequestAreUpperCasedAndTextIsNot) {
+  v1::ListCamerasRequest req;
+  req.set_site_code("batken-post-01");
+  req.set_holder_badge("b-100");
+  req.set_model("Axon Body 4");
+  v1::ListCamerasRequest canonical = WithCanonicalCodes(req);
+  EXPECT_EQ(canonical.site_code(), "BATKEN-POST-01");
+  EXPECT_EQ(canonical.holder_badge(), "B-100");
+  EXPECT_EQ(canonical.model(), "Axon Body 4");
+  // A bad character is still there for validation to name.
+  v1::RegisterCameraRequest bad;
+  bad.set_serial("cam 01");
+  bad.set_site_code("post_1");
+  v1::RegisterCameraRequest checked = WithCanonicalCodes(bad);
+  EXPECT_EQ(checked.serial(), "CAM 01");
+  EXPECT_THAT(ValidateSerial("serial", checked.serial()), StatusIs(kInvalid, HasSubstr("a space")));
+  EXPECT_EQ(checked.site_code(), "POST_1");
+  EXPECT_THAT(ValidateSiteCode("site_code", checked.site_code()), IsOk());
 }
 
 TEST(ValidateSiteCodeTest, DotIsRefusedNamingTheField) {

@@ -26,6 +26,7 @@
 #include "common/call_deadline.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
+#include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "provisioning/digest.h"
@@ -39,6 +40,7 @@ namespace {
 using ::camfleet::testing::IsOk;
 using ::camfleet::testing::StatusIs;
 using ::camfleet::testing::TempDir;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
@@ -1273,8 +1275,13 @@ TEST_F(StoreTest, AuditListUsesAnIndexForEveryFilter) {
   add("object", [](AuditFilter& f) { f.object_id = "CAM-1"; });
   add("actor", [](AuditFilter& f) { f.actor = "alice"; });
   add("action", [](AuditFilter& f) { f.action = "camera.issue"; });
-  // A time range alone still walks by sequence from the page cursor (the list is in sequence
-  // order and time_us is not monotonic in seq if the clock steps back): issue 10 item 7, open.
+  // A window that starts at a time reads audit_by_time and sorts the window by sequence (exact
+  // even if the clock stepped back; see AuditListByTimeIsExactWhenTheClockStepsBack).
+  add("since", [](AuditFilter& f) { f.start_us = 1; });
+  add("window", [](AuditFilter& f) {
+    f.start_us = 1;
+    f.end_us = 2;
+  });
   add("object+actor", [](AuditFilter& f) {
     f.object_id = "CAM-1";
     f.actor = "alice";
@@ -1302,6 +1309,44 @@ TEST_F(StoreTest, AuditListUsesAnIndexForEveryFilter) {
     EXPECT_THAT(plan, HasSubstr("USING INDEX audit_by_")) << shape.name << ": " << plan;
     EXPECT_THAT(plan, ::testing::Not(HasSubstr("SCAN audit_events"))) << shape.name;
   }
+}
+
+// The time filters read audit_by_time, not the chain in sequence order, so they must not assume
+// that time grows with the sequence: a clock that stepped back still gets every event of the
+// window, in sequence order, page by page.
+TEST_F(StoreTest, AuditListByTimeIsExactWhenTheClockStepsBack) {
+  const absl::Time t0 = clock_.Now();
+  // Events 1..5 at t0+10s, +30s, +20s (the clock stepped back), +40s, +5s.
+  for (int offset : {10, 30, 20, 40, 5}) {
+    clock_.Set(t0 + absl::Seconds(offset));
+    ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+      return AppendAudit(tx, {"alice", "camera.issue", "camera", "CAM-1", "{}"}).status();
+    }),
+                IsOk());
+  }
+  auto list = [&](AuditFilter f) {
+    std::vector<int64_t> seqs;
+    EXPECT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+      ASSIGN_OR_RETURN(std::vector<v1::AuditEvent> events, ListAudit(db, f));
+      for (const v1::AuditEvent& e : events) seqs.push_back(e.sequence());
+      return absl::OkStatus();
+    }),
+                IsOk());
+    return seqs;
+  };
+  AuditFilter since;
+  since.start_us = common::ToMicros(t0 + absl::Seconds(20));
+  since.limit = 2;
+  EXPECT_THAT(list(since), ElementsAre(2, 3));
+  since.after_seq = 3;
+  EXPECT_THAT(list(since), ElementsAre(4));
+  AuditFilter window;
+  window.start_us = common::ToMicros(t0 + absl::Seconds(10));
+  window.end_us = common::ToMicros(t0 + absl::Seconds(30));
+  EXPECT_THAT(list(window), ElementsAre(1, 3));
+  AuditFilter until;
+  until.end_us = common::ToMicros(t0 + absl::Seconds(20));
+  EXPECT_THAT(list(until), ElementsAre(1, 5));
 }
 
 TEST(AuditEncodingTest, FieldBoundariesCannotMove) {

@@ -1,0 +1,216 @@
+#include "agent/firmware_downloader.h"
+
+#include <chrono>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/rpc_status.h"
+#include "common/status_macros.h"
+#include "firmware/delta.h"
+#include "provisioning/digest.h"
+
+namespace camfleet::agent {
+namespace {
+
+// A release names at most this many cached bases (the server's bound).
+constexpr size_t kMaxCachedIds = 32;
+
+bool IsLinkFailure(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsCancelled(s) ||
+         absl::IsAborted(s) || absl::IsResourceExhausted(s);
+}
+
+// Marks a payload the server sent past its size (the partial keeps what came before).
+constexpr char kCutOff[] = "cut off";
+
+}  // namespace
+
+FirmwareDownloader::FirmwareDownloader(std::shared_ptr<grpc::Channel> channel,
+                                       FirmwareCache& cache, FirmwareDownloaderOptions options)
+    : stub_(v1::DockService::NewStub(std::move(channel))), cache_(cache), options_(options) {}
+
+absl::Status FirmwareDownloader::FetchPayload(const std::string& release_id, bool allow_delta,
+                                              FetchResult& result) {
+  std::optional<PartialDownload> partial = cache_.Partial(release_id);
+  if (partial.has_value() && !allow_delta &&
+      partial->encoding == v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_DELTA) {
+    cache_.DropPartial(release_id);
+    partial.reset();
+  }
+  if (partial.has_value() && partial->bytes_held == partial->payload_size) {
+    return absl::OkStatus();
+  }
+  v1::DownloadReleaseRequest req;
+  req.set_release_id(release_id);
+  if (partial.has_value()) {
+    req.set_encoding(partial->encoding);
+    req.set_delta_from_release_id(partial->delta_from_release_id);
+    req.set_offset(partial->bytes_held);
+  } else if (allow_delta) {
+    for (const std::string& id : cache_.ReleaseIds()) {
+      if (id != release_id && static_cast<size_t>(req.cached_release_ids_size()) < kMaxCachedIds) {
+        req.add_cached_release_ids(id);
+      }
+    }
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   absl::ToChronoMilliseconds(options_.call_deadline));
+  ++result.calls;
+  std::unique_ptr<grpc::ClientReader<v1::DownloadReleaseResponse>> reader =
+      stub_->DownloadRelease(&ctx, req);
+  v1::DownloadReleaseResponse msg;
+  // Ends the call early (refusing what the server sends) and says why.
+  auto abandon = [&](absl::Status why) {
+    ctx.TryCancel();
+    (void)reader->Finish();
+    return why;
+  };
+  if (!reader->Read(&msg)) {
+    absl::Status s = FromGrpc(reader->Finish());
+    if (!s.ok()) return s;
+    return absl::UnavailableError("the download ended before its header");
+  }
+  if (!msg.has_header()) {
+    return abandon(absl::UnavailableError("the download's first message was not its header"));
+  }
+  const v1::DownloadHeader header = msg.header();
+  if (header.payload_sha256().size() != 64 ||
+      (header.encoding() != v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_FULL &&
+       header.encoding() != v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_DELTA) ||
+      header.payload_size() > firmware::kMaxImageBytes * 2) {
+    return abandon(absl::UnavailableError("the download's header is malformed"));
+  }
+  const bool matches_partial =
+      partial.has_value() && header.encoding() == partial->encoding &&
+      header.delta_from_release_id() == partial->delta_from_release_id &&
+      header.payload_size() == partial->payload_size &&
+      header.payload_sha256() == partial->payload_sha256 && header.offset() == partial->bytes_held;
+  if (!matches_partial) {
+    if (header.offset() != 0) {
+      // Not what is held, and not from the start: nothing to append it to.
+      cache_.DropPartial(release_id);
+      return abandon(absl::UnavailableError(
+          "the server resumed a payload other than the one held; starting it again"));
+    }
+    PartialDownload fresh;
+    fresh.encoding = header.encoding();
+    fresh.delta_from_release_id = header.delta_from_release_id();
+    fresh.payload_size = header.payload_size();
+    fresh.payload_sha256 = header.payload_sha256();
+    if (absl::Status s = cache_.BeginPartial(release_id, fresh); !s.ok()) return abandon(s);
+  }
+  uint64_t held = header.offset();
+  if (matches_partial && held > 0) result.resumed_from = held;
+  while (reader->Read(&msg)) {
+    if (!msg.has_chunk() || msg.chunk().empty()) {
+      return abandon(absl::UnavailableError("the download sent something other than a chunk"));
+    }
+    if (held + msg.chunk().size() > header.payload_size()) {
+      return abandon(absl::DataLossError(absl::StrCat(
+          "the server sent more than the payload's ", header.payload_size(), " bytes; ", kCutOff,
+          " at byte ", held)));
+    }
+    if (absl::Status s = cache_.AppendPartial(release_id, msg.chunk()); !s.ok()) {
+      return abandon(s);
+    }
+    held += msg.chunk().size();
+    result.bytes_received += msg.chunk().size();
+  }
+  absl::Status s = FromGrpc(reader->Finish());
+  if (!s.ok()) return s;
+  if (held != header.payload_size()) {
+    return absl::UnavailableError(absl::StrCat("the download ended at byte ", held, " of ",
+                                               header.payload_size()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FetchResult> FirmwareDownloader::Fetch(const v1::PlannedRelease& release) {
+  ASSIGN_OR_RETURN(firmware::Manifest manifest,
+                   cache_.Verify(release.manifest(), release.signature()));
+  const std::string id = ReleaseIdOf(release.manifest());
+  if (id != release.release_id()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "release ", release.release_id(), ": the id is not the SHA-256 of its manifest (", id,
+        "); refused"));
+  }
+  FetchResult result;
+  if (cache_.Has(id)) {
+    ASSIGN_OR_RETURN(result.release, cache_.Get(id));
+    result.was_cached = true;
+    return result;
+  }
+  bool allow_delta = true;
+  bool resumed_refused = false;
+  absl::Status last;
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    if (attempt > 0) absl::SleepFor(options_.retry_delay);
+    const bool had_partial = cache_.Partial(id).has_value();
+    last = FetchPayload(id, allow_delta, result);
+    if (!last.ok()) {
+      if (IsLinkFailure(last) || (absl::IsDataLoss(last) &&
+                                  absl::StrContains(last.message(), kCutOff))) {
+        continue;  // resume from what is held
+      }
+      if (had_partial && !resumed_refused &&
+          (absl::IsFailedPrecondition(last) || absl::IsOutOfRange(last))) {
+        // The server no longer offers what was held (a base withdrawn): start again.
+        resumed_refused = true;
+        cache_.DropPartial(id);
+        continue;
+      }
+      return last;
+    }
+    std::optional<PartialDownload> partial = cache_.Partial(id);
+    if (!partial.has_value()) {
+      last = absl::UnavailableError("the partial download vanished");
+      continue;
+    }
+    const bool delta = partial->encoding == v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_DELTA;
+    auto fall_back = [&](absl::string_view why) {
+      cache_.DropPartial(id);
+      allow_delta = false;
+      result.delta_fallback_reason = std::string(why);
+    };
+    ASSIGN_OR_RETURN(std::string payload, cache_.ReadPartial(id));
+    if (provisioning::ToHex(provisioning::Sha256(payload)) != partial->payload_sha256) {
+      if (delta) {
+        fall_back("the delta's SHA-256 is not the one announced");
+        continue;
+      }
+      cache_.DropPartial(id);
+      return absl::DataLossError(absl::StrCat(
+          "release ", id.substr(0, 12), ": the full image's payload does not match its SHA-256"));
+    }
+    absl::StatusOr<std::string> image;
+    if (delta) {
+      absl::StatusOr<std::string> base = cache_.ReadImage(partial->delta_from_release_id);
+      image = base.ok() ? firmware::ApplyDelta(*base, payload, manifest.image_size)
+                        : absl::StatusOr<std::string>(base.status());
+    } else {
+      image = firmware::Decompress(payload, manifest.image_size);
+    }
+    absl::StatusOr<CachedRelease> stored =
+        image.ok() ? cache_.Store(release.manifest(), release.signature(), *image)
+                   : absl::StatusOr<CachedRelease>(image.status());
+    if (!stored.ok()) {
+      if (delta) {
+        fall_back(absl::StrCat("the image rebuilt from the delta was refused: ",
+                               stored.status().message()));
+        continue;
+      }
+      cache_.DropPartial(id);
+      return absl::DataLossError(absl::StrCat("release ", id.substr(0, 12),
+                                              ": the downloaded image was refused: ",
+                                              stored.status().message()));
+    }
+    result.release = *std::move(stored);
+    result.from_delta = delta;
+    return result;
+  }
+  return last;
+}
+
+}  // namespace camfleet::agent

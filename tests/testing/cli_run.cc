@@ -1,0 +1,34 @@
+#include "tests/testing/cli_run.h"
+
+#include <optional>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "cli/app.h"
+
+namespace camfleet::testing {
+
+std::ostream& operator<<(std::ostream& os, const CliResult& r) {
+  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
+}
+
+CliResult RunCli(const std::vector<std::string>& argv, const common::Clock& clock) {
+  std::ostringstream out, err;
+  cli::Environment env{.out = &out,
+                       .err = &err,
+                       .getenv = [](absl::string_view) { return std::optional<std::string>(); },
+                       .clock = &clock};
+  const int code = cli::RunCamfleet(argv, env);
+  return {code, out.str(), err.str()};
+}
+
+std::vector<std::string> DevCliArgs(const std::string& target, const std::string& op,
+                                    int timeout_seconds, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {
+      "camfleet",   "--server", target,      "--insecure",
+      "--operator", op,         "--timeout", absl::StrCat(timeout_seconds)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+}  // namespace camfleet::testing

@@ -1,0 +1,34 @@
+#ifndef CAMFLEET_TESTS_TESTING_CLI_RUN_H_
+#define CAMFLEET_TESTS_TESTING_CLI_RUN_H_
+
+// Runs the `camfleet` command line in the test's own process, as a quartermaster would type it,
+// with an empty environment: no CAMFLEET_* variables and no ~/.config file of whoever runs the
+// test can change what it does.
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace camfleet::testing {
+
+struct CliResult {
+  int code = 0;
+  std::string out;
+  std::string err;
+};
+// For failure messages: the exit code and both streams.
+std::ostream& operator<<(std::ostream& os, const CliResult& r);
+
+// `argv[0]` is the program name.
+CliResult RunCli(const std::vector<std::string>& argv, const common::Clock& clock);
+
+// `camfleet --server TARGET --insecure --operator OPERATOR --timeout SECONDS ARGS...`: a call to
+// a development (plaintext, loopback) camfleetd as the named operator.
+std::vector<std::string> DevCliArgs(const std::string& target, const std::string& op,
+                                    int timeout_seconds, const std::vector<std::string>& args);
+
+}  // namespace camfleet::testing
+
+#endif  // CAMFLEET_TESTS_TESTING_CLI_RUN_H_

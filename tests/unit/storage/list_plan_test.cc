@@ -1,0 +1,364 @@
+// Every list query reads through an index, never a whole large table: each repository list
+// function is run with each of its filters (and with a cursor for a deep page) against a real
+// store built by the migrations, and SQLite's EXPLAIN QUERY PLAN for every statement it ran must
+// have no "SCAN" of a large table. Where a filter has an index, the plan must also seek on it
+// (a "SEARCH" by the cursor alone that tests the filter row by row reads the whole table just
+// as well). The reports have their own plan test (tests/reports/report_plan_test.cc). Last, the
+// overdue cursor that now seeks still pages through ties.
+
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/clock.h"
+#include "common/status_macros.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "services/storage/alert_repository.h"
+#include "services/storage/audit_log.h"
+#include "services/storage/dock_sync_repository.h"
+#include "services/storage/fleet_repository.h"
+#include "services/storage/health_repository.h"
+#include "services/storage/rollout_repository.h"
+#include "services/storage/store.h"
+#include "tests/testing/query_plan.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace camfleet::storage {
+namespace {
+
+using ::camfleet::testing::IsOk;
+using ::camfleet::testing::StatementPlan;
+
+// Tables that grow with the fleet or with time. Sites, docks, rollouts, releases and keys are
+// counted in hundreds or thousands at most.
+const std::set<std::string> kLargeTables = {
+    "cameras",    "assignments",     "audit_events",  "alerts",       "conflicts",
+    "holders",    "health_readings", "camera_status", "certificates", "rollout_units",
+    "dock_slots", "stock_checks",    "rejected_items"};
+
+struct ListCase {
+  std::string name;
+  std::function<absl::Status(common::Database&)> run;
+  // A fragment the plan must contain: the index (and bound) that serves the filter. Empty where
+  // the filter matches most rows, so that walking in list order finds a page at once.
+  std::string must_seek;
+};
+
+class ListPlanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir_.File("fleet.db"), clock_);
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+    ASSERT_THAT(store_->WriteAndWait([&](WriteTx& tx) -> absl::Status {
+      ASSIGN_OR_RETURN(SiteRow region, InsertSite(tx, "REGION", "Region", std::nullopt));
+      ASSIGN_OR_RETURN(SiteRow post, InsertSite(tx, "POST-1", "Post", region.id));
+      region_ = region.id;
+      post_ = post.id;
+      return absl::OkStatus();
+    }),
+                IsOk());
+  }
+
+  void ExpectSeeks(const std::vector<ListCase>& cases) {
+    for (const ListCase& c : cases) {
+      std::vector<StatementPlan> plans;
+      ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+        ASSIGN_OR_RETURN(plans, testing::PlansOfStatementsRun(db, c.run));
+        return absl::OkStatus();
+      }),
+                  IsOk())
+          << c.name;
+      ASSERT_FALSE(plans.empty()) << c.name << " ran no statement";
+      std::vector<std::string> described;
+      bool seeks = c.must_seek.empty();
+      for (const StatementPlan& p : plans) {
+        described.push_back(testing::Describe(p));
+        EXPECT_THAT(testing::FullScans(p, kLargeTables), ::testing::IsEmpty())
+            << c.name << " reads a large table whole:\n"
+            << testing::Describe(p);
+        for (const std::string& line : p.plan) {
+          seeks = seeks || absl::StrContains(line, c.must_seek);
+        }
+      }
+      EXPECT_TRUE(seeks) << c.name << " does not seek on " << c.must_seek << ":\n"
+                         << absl::StrJoin(described, "\n");
+    }
+  }
+
+  common::FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+  int64_t region_ = 0;
+  int64_t post_ = 0;
+};
+
+TEST_F(ListPlanTest, TheCheckCatchesAFullScanUnderAnAlias) {
+  std::vector<StatementPlan> plans;
+  ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(plans, testing::PlansOfStatementsRun(db, [](common::Database& d) {
+                       ASSIGN_OR_RETURN(common::Statement s,
+                                        d.Prepare("SELECT c.id FROM cameras AS c JOIN sites s "
+                                                  "ON s.id = c.site_id WHERE c.state_note = ''"));
+                       return s.Run();
+                     }));
+    return absl::OkStatus();
+  }),
+              IsOk());
+  ASSERT_THAT(plans, ::testing::SizeIs(1));
+  EXPECT_THAT(testing::FullScans(plans[0], kLargeTables), ::testing::SizeIs(1))
+      << testing::Describe(plans[0]);
+  EXPECT_THAT(testing::FullScans(plans[0], {"sites"}), ::testing::IsEmpty());
+}
+
+TEST_F(ListPlanTest, CameraListSeeksForEachFilter) {
+  auto list = [](CameraFilter f) {
+    return [f](common::Database& db) { return ListCameras(db, f).status(); };
+  };
+  CameraFilter none;
+  CameraFilter state;
+  state.state = v1::CAMERA_STATE_ISSUED;
+  CameraFilter post;
+  post.site_id = post_;
+  CameraFilter region;
+  region.site_id = region_;
+  CameraFilter model;
+  model.model = "BWC-7";
+  CameraFilter holder;
+  holder.holder_id = 1;
+  CameraFilter not_seen;
+  not_seen.not_seen_since_us = 1;
+  CameraFilter battery;
+  battery.battery_below = 20;
+  CameraFilter deep;
+  deep.after_serial = "CAM-5000";
+  ExpectSeeks({
+      {"cameras", list(none), "sqlite_autoindex_cameras_1 (serial>?)"},
+      {"cameras by state", list(state), "cameras_by_state (state=? AND serial>?)"},
+      {"cameras of a post", list(post), "(site_id=?"},
+      // A region holds a good share of the fleet: its cameras are found walking by serial.
+      {"cameras of a region", list(region), "sqlite_autoindex_cameras_1 (serial>?)"},
+      {"cameras by model", list(model), "cameras_by_model (model=? AND serial>?)"},
+      {"cameras of a holder", list(holder), "assignments_open_by_holder (holder_id=?)"},
+      // Not seen since, and low battery: the list stays in serial order (the not-seen and
+      // battery reports are the queries ordered by those columns, and seek on them).
+      {"cameras not seen", list(not_seen), "sqlite_autoindex_cameras_1 (serial>?)"},
+      {"cameras with low battery", list(battery), "sqlite_autoindex_cameras_1 (serial>?)"},
+      {"cameras, a deep page", list(deep), "sqlite_autoindex_cameras_1 (serial>?)"},
+  });
+}
+
+TEST_F(ListPlanTest, AuditListSeeksForEachFilter) {
+  auto list = [](AuditFilter f) {
+    return [f](common::Database& db) { return ListAudit(db, f).status(); };
+  };
+  AuditFilter none;
+  AuditFilter object;
+  object.object_id = "CAM-0001";
+  AuditFilter actor;
+  actor.actor = "qm";
+  AuditFilter action;
+  action.action = "camera.issue";
+  AuditFilter since;
+  since.start_us = 1;
+  AuditFilter until;
+  until.end_us = 1;
+  AuditFilter window;
+  window.start_us = 1;
+  window.end_us = 2;
+  AuditFilter object_since;
+  object_since.object_id = "CAM-0001";
+  object_since.start_us = 1;
+  AuditFilter deep;
+  deep.after_seq = 500'000;
+  ExpectSeeks({
+      {"audit", list(none), "INTEGER PRIMARY KEY (rowid>?)"},
+      {"audit of an object", list(object), "audit_by_object (object_id=? AND seq>?)"},
+      {"audit of an actor", list(actor), "audit_by_actor (actor=? AND seq>?)"},
+      {"audit of an action", list(action), "audit_by_action (action=? AND seq>?)"},
+      {"audit since a time", list(since), "audit_by_time (time_us>?)"},
+      // Before a time: those are the oldest events, the first the walk by seq meets.
+      {"audit until a time", list(until), "INTEGER PRIMARY KEY (rowid>?)"},
+      {"audit in a window", list(window), "audit_by_time (time_us>? AND time_us<?)"},
+      {"audit of an object since a time", list(object_since),
+       "audit_by_object (object_id=? AND seq>?)"},
+      {"audit, a deep page", list(deep), "INTEGER PRIMARY KEY (rowid>?)"},
+  });
+}
+
+TEST_F(ListPlanTest, OverdueListSeeksOnItsCursor) {
+  auto list = [](OverdueFilter f) {
+    return [f](common::Database& db) { return ListOverdue(db, f).status(); };
+  };
+  OverdueFilter first;
+  first.now_us = 1'800'000'000'000'000;
+  OverdueFilter deep = first;
+  deep.after = std::make_pair(int64_t{1'700'000'000'000'000}, int64_t{42});
+  OverdueFilter site = first;
+  site.site_id = region_;
+  OverdueFilter site_deep = deep;
+  site_deep.site_id = region_;
+  OverdueFilter post = first;
+  post.site_id = post_;
+  ExpectSeeks({
+      {"overdue", list(first), "assignments_open_by_due (due_us<?)"},
+      {"overdue, a deep page", list(deep), "assignments_open_by_due (due_us>? AND due_us<?)"},
+      {"overdue of a region", list(site), "assignments_open_by_due (due_us<?)"},
+      {"overdue of a region, a deep page", list(site_deep),
+       "assignments_open_by_due (due_us>? AND due_us<?)"},
+      // A post's few hundred cameras, then their open assignments.
+      {"overdue of a post", list(post), "cameras_by_site (site_id=?)"},
+  });
+}
+
+TEST_F(ListPlanTest, AlertAndConflictListsSeekForEachFilter) {
+  auto alerts = [](AlertFilter f) {
+    return [f](common::Database& db) { return ListAlerts(db, f).status(); };
+  };
+  auto conflicts = [](ConflictFilter f) {
+    return [f](common::Database& db) { return ListConflicts(db, f).status(); };
+  };
+  AlertFilter none;
+  AlertFilter post;
+  post.site_id = post_;
+  AlertFilter region;
+  region.site_id = region_;
+  AlertFilter kind;
+  kind.kind = v1::ALERT_KIND_WORN_BATTERY;
+  AlertFilter dock;
+  dock.kind = v1::ALERT_KIND_DOCK;
+  AlertFilter open;
+  open.acknowledged = v1::ALERT_ACKNOWLEDGED_FILTER_OPEN;
+  AlertFilter acknowledged;
+  acknowledged.acknowledged = v1::ALERT_ACKNOWLEDGED_FILTER_ACKNOWLEDGED;
+  AlertFilter deep;
+  deep.before_id = 500'000;
+  ConflictFilter all_conflicts;
+  ConflictFilter open_conflicts;
+  open_conflicts.open_only = true;
+  ConflictFilter site_conflicts;
+  site_conflicts.site_id = post_;
+  ExpectSeeks({
+      {"alerts", alerts(none), "INTEGER PRIMARY KEY (rowid<?)"},
+      {"alerts of a post", alerts(post), "alerts_by_site (site_id=? AND id<?)"},
+      {"alerts of a region", alerts(region), "alerts_by_site (site_id=? AND id<?)"},
+      {"alerts of a kind", alerts(kind), "alerts_by_kind (kind=? AND id<?)"},
+      // Dock alerts and acknowledged ones are most alerts: newest first finds a page at once.
+      {"dock alerts", alerts(dock), ""},
+      {"open alerts", alerts(open), "alerts_open (id<?)"},
+      {"acknowledged alerts", alerts(acknowledged), "INTEGER PRIMARY KEY (rowid<?)"},
+      {"alerts, a deep page", alerts(deep), "INTEGER PRIMARY KEY (rowid<?)"},
+      {"conflicts", conflicts(all_conflicts), "INTEGER PRIMARY KEY (rowid<?)"},
+      {"open conflicts", conflicts(open_conflicts), "conflicts_open (id<?)"},
+      {"conflicts of a site", conflicts(site_conflicts), "conflicts_by_site (site_id=? AND id<?)"},
+  });
+}
+
+TEST_F(ListPlanTest, OtherListsSeek) {
+  ExpectSeeks({
+      {"sites", [](common::Database& db) { return ListSites(db, std::nullopt, "", 100).status(); },
+       ""},
+      {"holders of a region",
+       [this](common::Database& db) { return ListHolders(db, region_, "", 100).status(); },
+       "holders_by_site (home_site_id=?"},
+      {"holders",
+       [](common::Database& db) { return ListHolders(db, std::nullopt, "B-1", 100).status(); },
+       "(badge>?)"},
+      {"assignments of a camera",
+       [](common::Database& db) { return ListCameraAssignments(db, 7).status(); },
+       "assignments_by_camera (camera_id=?)"},
+      {"open assignments of a holder",
+       [](common::Database& db) { return ListHolderOpenAssignments(db, 7).status(); },
+       "assignments_open_by_holder (holder_id=?)"},
+      {"health readings of a camera",
+       [](common::Database& db) { return ListHealthReadings(db, 7, std::nullopt, 100).status(); },
+       "health_readings_by_camera (camera_id=?)"},
+      {"health readings of a camera, a deep page",
+       [](common::Database& db) {
+         return ListHealthReadings(db, 7, HealthCursor{1'700'000'000'000'000, 9}, 100).status();
+       },
+       "health_readings_by_camera (camera_id=? AND device_us<?)"},
+      {"cameras of a post for its docks",
+       [this](common::Database& db) { return ListSiteCameras(db, post_).status(); }, "(site_id=?"},
+      {"units of a rollout", [](common::Database& db) { return ListRolloutUnits(db, 3).status(); },
+       "(rollout_id=?"},
+  });
+}
+
+}  // namespace
+}  // namespace camfleet::storage
+
+namespace camfleet::storage {
+namespace {
+
+// The overdue list's cursor now seeks (due >= cursor, then the id breaks ties): paging must still
+// give every overdue assignment once, most overdue first, when many are due at the same moment,
+// for the fleet, for a region (the due-order walk) and for a post (the post's cameras).
+TEST_F(ListPlanTest, OverdueCursorPagesThroughTiesForFleetRegionAndPost) {
+  std::vector<std::string> expected;  // in (due, id) order
+  ASSERT_THAT(store_->WriteAndWait([&](WriteTx& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(SiteRow other, InsertSite(tx, "POST-2", "Other post", std::nullopt));
+    v1::Holder holder;
+    holder.set_badge("B-1");
+    holder.set_name("Officer");
+    ASSIGN_OR_RETURN(HolderRow h, InsertHolder(tx, holder, post_));
+    // Seven cameras due at 100, three at 200 (ties across page boundaries), and one at the other
+    // post due at 150; one due in the future.
+    const std::vector<int64_t> due = {200, 100, 100, 200, 100, 100, 100, 200, 100, 100, 5000};
+    for (size_t i = 0; i < due.size(); ++i) {
+      v1::Camera c;
+      c.set_serial(absl::StrCat("CAM-", 1000 + i));
+      c.set_model("BWC-7");
+      c.set_state(v1::CAMERA_STATE_ISSUED);
+      ASSIGN_OR_RETURN(CameraRow row, InsertCamera(tx, c, post_));
+      RETURN_IF_ERROR(OpenAssignment(tx, {row.id, h.id, "qm", due[i], "", ""}).status());
+    }
+    v1::Camera c;
+    c.set_serial("CAM-2000");
+    c.set_model("BWC-7");
+    c.set_state(v1::CAMERA_STATE_ISSUED);
+    ASSIGN_OR_RETURN(CameraRow row, InsertCamera(tx, c, other.id));
+    return OpenAssignment(tx, {row.id, h.id, "qm", 150, "", ""}).status();
+  }),
+              IsOk());
+  auto walk = [&](std::optional<int64_t> site) {
+    std::vector<std::string> order;
+    OverdueFilter f;
+    f.now_us = 1000;
+    f.site_id = site;
+    f.limit = 3;
+    for (int page = 0; page < 20; ++page) {
+      std::vector<v1::Assignment> rows;
+      EXPECT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+        ASSIGN_OR_RETURN(rows, ListOverdue(db, f));
+        return absl::OkStatus();
+      }),
+                  IsOk());
+      for (const v1::Assignment& a : rows) order.push_back(a.camera_serial());
+      if (static_cast<int>(rows.size()) < f.limit) break;
+      f.after = std::make_pair(
+          google::protobuf::util::TimeUtil::TimestampToMicroseconds(rows.back().due_back_time()),
+          rows.back().id());
+    }
+    return order;
+  };
+  const std::vector<std::string> post = {"CAM-1001", "CAM-1002", "CAM-1004", "CAM-1005",
+                                         "CAM-1006", "CAM-1008", "CAM-1009", "CAM-1000",
+                                         "CAM-1003", "CAM-1007"};
+  EXPECT_THAT(walk(post_), ::testing::ElementsAreArray(post));
+  EXPECT_THAT(walk(region_), ::testing::ElementsAreArray(post));  // POST-1 is under REGION
+  std::vector<std::string> fleet = post;
+  fleet.insert(fleet.begin() + 7, "CAM-2000");
+  EXPECT_THAT(walk(std::nullopt), ::testing::ElementsAreArray(fleet));
+}
+
+}  // namespace
+}  // namespace camfleet::storage
