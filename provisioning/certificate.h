@@ -54,5 +54,10 @@ absl::StatusOr<ServerNames> ReadServerNames(absl::string_view pem);
 // The SHA-256 (hex) of any certificate's public key (DER SubjectPublicKeyInfo), fleet or not
 // (a supplier's factory certificate). INVALID_ARGUMENT if `pem` is not a PEM certificate.
 absl::StatusOr<std::string> CertificateKeyFingerprint(absl::string_view pem);
+// The SHA-256 (hex) of the first certificate in `pem`, DER-encoded: the same for the same
+// certificate whatever its PEM line breaks, different for any other certificate (another
+// signature, another extension), even under the same serial and key.
+// INVALID_ARGUMENT if `pem` is not a PEM certificate.
+absl::StatusOr<std::string> CertificateFingerprint(absl::string_view pem);
 
 }  // namespace camfleet::provisioning

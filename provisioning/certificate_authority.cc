@@ -42,7 +42,8 @@ struct CertificateAuthority::State {
     X509Ptr cert;
   };
   std::vector<Retired> retired;
-  std::string trust_pem;  // CertificatePem().
+  std::string trust_pem;    // CertificatePem().
+  std::string revoked_pem;  // The issuing CAs the root revoked (revoked/*.crt), for MakeCrl.
 };
 
 namespace {
@@ -495,6 +496,7 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Load(const std::strin
     absl::StatusOr<FileContents> revoked = ReadSmallFile(path, kMaxCertificateFileBytes);
     if (!revoked.ok()) return revoked.status();
     absl::StrAppend(&verifier_pem, revoked->data);
+    absl::StrAppend(&state->revoked_pem, revoked->data);
   }
   absl::StatusOr<CertificateVerifier> verifier = CertificateVerifier::FromCaPem(verifier_pem);
   if (!verifier.ok()) return verifier.status();
@@ -705,6 +707,10 @@ absl::StatusOr<std::string> CertificateAuthority::MakeCrl(
     if (!cert.ok()) return cert.status();
     absl::StrAppend(&*pem, *cert);
   }
+  // The revoked ones last: the root's CRL refuses what they issued, but a dock that holds them
+  // can tell a camera certificate they issued (which it renews onto the current issuing CA:
+  // a recovery renewal) from a foreign one.
+  absl::StrAppend(&*pem, state_->revoked_pem);
   return pem;
 }
 

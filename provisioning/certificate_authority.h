@@ -111,12 +111,13 @@ class CertificateAuthority {
   // A CRL (v2) signed by the CA listing `revoked`. Two-level: the issuing CA's CRL first, then
   // the same list signed by each retired issuing CA still trusted (their leaves are checked
   // against their issuer's CRL), then the root's CRL of revoked issuing CAs if there is one,
-  // then the issuing CA certificates (current and retired), so a dock that holds only the root
-  // and an older issuing CA can check it (CertificateVerifier::WithCrl). Each CRL has a CRL
-  // number extension, AKI, and a reasonCode on every entry whose reason is not kUnspecified.
-  // `crl_number` must grow with every CRL published (RFC 5280 5.2.3); the caller keeps the counter.
-  // INVALID_ARGUMENT if next_update is not after this_update, a serial is not 1-40 hex digits,
-  // or a serial is listed twice; INTERNAL if OpenSSL fails.
+  // then the issuing CA certificates (current, retired, and those the root revoked), so a dock
+  // that holds only the root and an older issuing CA can check it (CertificateVerifier::WithCrl)
+  // and recognise a camera certificate from a revoked issuing CA as one of the fleet's. Each CRL
+  // has a CRL number extension, AKI, and a reasonCode on every entry whose reason is not
+  // kUnspecified. `crl_number` must grow with every CRL published (RFC 5280 5.2.3); the caller
+  // keeps the counter. INVALID_ARGUMENT if next_update is not after this_update, a serial is not
+  // 1-40 hex digits, or a serial is listed twice; INTERNAL if OpenSSL fails.
   absl::StatusOr<std::string> MakeCrl(const std::vector<RevokedCertificate>& revoked,
                                       absl::Time this_update, absl::Time next_update,
                                       uint64_t crl_number) const;
@@ -174,7 +175,9 @@ struct IssuingCaRotation {
 // certificates stay trusted until they are renewed from the new one or expire, and CRLs keep
 // listing their revocations) or, with `revoke_old` (keyCompromise for a leaked key), revoked
 // at once on a new root CRL (revoked/<serial>.crt, its key deleted: everything it issued is
-// refused wherever the root CRL reaches).
+// refused wherever the root CRL reaches, except that camfleetd lets a certificate it recorded
+// renew itself once onto the new issuing CA: README.md, "Recovery after a compromised issuing
+// CA").
 // FAILED_PRECONDITION for a single-level CA (no root.crt); INVALID_ARGUMENT if `root_key` is not
 // the root's; errors from writing.
 absl::StatusOr<IssuingCaRotation> RotateIssuingCa(const std::string& dir,

@@ -178,6 +178,11 @@ absl::StatusOr<CertificateVerifier> CertificateVerifier::WithCrl(absl::string_vi
 
 absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyChain(absl::string_view cert_pem,
                                                                  absl::Time at) const {
+  return VerifyChainAt(cert_pem, at, nullptr);
+}
+
+absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyChainAt(
+    absl::string_view cert_pem, absl::Time at, std::string* revoked_issuer) const {
   absl::StatusOr<PemObjects> objects = ReadPemObjects(cert_pem, "certificate");
   if (!objects.ok() || objects->certificates.empty()) {
     absl::Status why = ReadPemCertificate(cert_pem, "certificate").status();
@@ -191,7 +196,8 @@ absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyChain(absl::string_vi
   absl::StatusOr<X509StackPtr> untrusted = Untrusted(state_->intermediates, extra);
   if (!untrusted.ok()) return untrusted.status();
   const std::vector<X509_CRL*> crls = CrlList(state_->crls);
-  const ChainCheck check{state_->store.get(), &crls, kAnchorName, false, untrusted->get()};
+  const ChainCheck check{state_->store.get(), &crls,         kAnchorName, false,
+                         untrusted->get(),    revoked_issuer};
   if (absl::Status trusted = VerifyAgainstAnchor(check, cert, at); !trusted.ok()) {
     return trusted;
   }
@@ -200,6 +206,24 @@ absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyChain(absl::string_vi
 
 absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyForRenewal(absl::string_view cert_pem,
                                                                       absl::Time now) const {
+  return VerifyWithGrace(cert_pem, now, nullptr);
+}
+
+absl::StatusOr<RevokedIssuerCertificate> CertificateVerifier::VerifyForRecovery(
+    absl::string_view cert_pem, absl::Time now) const {
+  std::string revoked_issuer;
+  absl::StatusOr<CertificateInfo> info = VerifyWithGrace(cert_pem, now, &revoked_issuer);
+  if (!info.ok()) return info.status();
+  if (revoked_issuer.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("certificate for '", absl::CHexEscape(info->identity),
+                     "' is not from an issuing CA the fleet root revoked; it needs no recovery"));
+  }
+  return RevokedIssuerCertificate{*std::move(info), std::move(revoked_issuer)};
+}
+
+absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyWithGrace(
+    absl::string_view cert_pem, absl::Time now, std::string* revoked_issuer) const {
   absl::StatusOr<X509Ptr> cert = ReadPemCertificate(cert_pem, "certificate");
   if (!cert.ok()) return cert.status();
   absl::StatusOr<CertificateInfo> info = FleetCertificateInfo(cert->get());
@@ -219,7 +243,7 @@ absl::StatusOr<CertificateInfo> CertificateVerifier::VerifyForRenewal(absl::stri
     // last second the certificate was valid.
     check_at = info->not_after - absl::Seconds(1);
   }
-  absl::StatusOr<CertificateInfo> trusted = VerifyChain(cert_pem, check_at);
+  absl::StatusOr<CertificateInfo> trusted = VerifyChainAt(cert_pem, check_at, revoked_issuer);
   if (!trusted.ok()) return trusted.status();
   return info;
 }
@@ -274,6 +298,33 @@ std::optional<absl::Time> CertificateVerifier::CrlNextUpdate() const {
   return *t;
 }
 
+namespace {
+
+// `crl`'s entry for `cert`, or nullopt (also for a null `crl`).
+std::optional<RevokedCertificate> EntryFor(X509_CRL* crl, X509* cert) {
+  X509_REVOKED* entry = nullptr;
+  if (crl == nullptr || X509_CRL_get0_by_serial(crl, &entry, X509_get0_serialNumber(cert)) != 1 ||
+      entry == nullptr) {
+    ClearOpenSslErrors();
+    return std::nullopt;
+  }
+  RevokedCertificate revoked;
+  revoked.serial_hex = SerialToHex(X509_get0_serialNumber(cert));
+  absl::StatusOr<absl::Time> when = TimeFromAsn1(X509_REVOKED_get0_revocationDate(entry));
+  revoked.revoked_at = when.ok() ? *when : absl::InfinitePast();
+  Asn1EnumeratedPtr code(static_cast<ASN1_ENUMERATED*>(
+      X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
+  if (code != nullptr) {
+    absl::StatusOr<RevocationReason> reason =
+        RevocationReasonFromCode(static_cast<int>(ASN1_ENUMERATED_get(code.get())));
+    if (reason.ok()) revoked.reason = *reason;
+  }
+  ClearOpenSslErrors();
+  return revoked;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<RevokedCertificate>> CertificateVerifier::FindRevocation(
     absl::string_view cert_pem) const {
   absl::StatusOr<X509Ptr> cert = ReadPemCertificate(cert_pem, "certificate");
@@ -286,26 +337,14 @@ absl::StatusOr<std::optional<RevokedCertificate>> CertificateVerifier::FindRevoc
       break;
     }
   }
-  if (crl == nullptr) return std::nullopt;
-  X509_REVOKED* entry = nullptr;
-  if (X509_CRL_get0_by_serial(crl, &entry, X509_get0_serialNumber(cert->get())) != 1 ||
-      entry == nullptr) {
-    ClearOpenSslErrors();
-    return std::nullopt;
-  }
-  RevokedCertificate revoked;
-  revoked.serial_hex = SerialToHex(X509_get0_serialNumber(cert->get()));
-  absl::StatusOr<absl::Time> when = TimeFromAsn1(X509_REVOKED_get0_revocationDate(entry));
-  revoked.revoked_at = when.ok() ? *when : absl::InfinitePast();
-  Asn1EnumeratedPtr code(static_cast<ASN1_ENUMERATED*>(
-      X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
-  if (code != nullptr) {
-    absl::StatusOr<RevocationReason> reason =
-        RevocationReasonFromCode(static_cast<int>(ASN1_ENUMERATED_get(code.get())));
-    if (reason.ok()) revoked.reason = *reason;
-  }
-  ClearOpenSslErrors();
-  return revoked;
+  return EntryFor(crl, cert->get());
+}
+
+absl::StatusOr<std::optional<RevokedCertificate>> CertificateVerifier::FindRevocationInFirstCrl(
+    absl::string_view cert_pem) const {
+  absl::StatusOr<X509Ptr> cert = ReadPemCertificate(cert_pem, "certificate");
+  if (!cert.ok()) return cert.status();
+  return EntryFor(state_->crls.empty() ? nullptr : state_->crls.front().get(), cert->get());
 }
 
 }  // namespace camfleet::provisioning

@@ -22,6 +22,20 @@
 
 namespace camfleet::provisioning {
 
+// What camfleetd's refusal of a certificate from a revoked issuing CA says when that
+// certificate may still renew itself onto the current issuing CA (a recovery renewal,
+// README.md "Recovery after a compromised issuing CA"). A dock that reads it in a refusal
+// renews at once, whatever its renewal window.
+inline constexpr char kRecoveryRenewalHint[] = "renew it onto the current issuing CA";
+
+// A certificate whose only fault is that an issuing CA of its chain is on the root's CRL.
+struct RevokedIssuerCertificate {
+  CertificateInfo info;
+  // "certificate for 'x' is issued by 'camfleet issuing CA 1a2b', an issuing CA the fleet root
+  // revoked since <time> (keyCompromise)".
+  std::string revoked_issuer;
+};
+
 // Immutable and cheap to copy; safe to use from several threads at once.
 class CertificateVerifier {
  public:
@@ -57,6 +71,17 @@ class CertificateVerifier {
   absl::StatusOr<CertificateInfo> VerifyForRenewal(absl::string_view cert_pem,
                                                    absl::Time now) const;
 
+  // For a recovery renewal after the root revoked an issuing CA (a compromised rotation): OK
+  // when `cert_pem` would pass VerifyForRenewal (signatures up to an anchor, validity within
+  // the renewal grace, not on its issuer's CRL) but for an issuing CA of its chain that the
+  // root revoked. Such a certificate proves only that its holder has the key of a certificate
+  // that CA signed, which a thief with the CA's key could have made: camfleetd accepts it
+  // only for a renewal, and only if it recorded that very certificate.
+  // FAILED_PRECONDITION if no issuing CA of its chain is revoked (it is trusted or refused
+  // as it is: use VerifyChain); otherwise as VerifyForRenewal.
+  absl::StatusOr<RevokedIssuerCertificate> VerifyForRecovery(absl::string_view cert_pem,
+                                                             absl::Time now) const;
+
   // The CRL number inside the signed CRL given to WithCrl (the number a dock must never see go
   // back); nullopt without a CRL or if the CRL carries none.
   std::optional<uint64_t> CrlNumber() const;
@@ -68,6 +93,12 @@ class CertificateVerifier {
   // CRL does not list it or there is no CRL. INVALID_ARGUMENT if `cert_pem` is not a PEM
   // certificate.
   absl::StatusOr<std::optional<RevokedCertificate>> FindRevocation(
+      absl::string_view cert_pem) const;
+  // As FindRevocation, but in the first CRL whatever its issuer: for a certificate from an
+  // issuing CA the root revoked, which signs no CRL any more. camfleetd signs the same list of
+  // every certificate the fleet revoked with each issuing CA, and its serials are unique across
+  // the fleet, so the first CRL lists it if camfleetd revoked it.
+  absl::StatusOr<std::optional<RevokedCertificate>> FindRevocationInFirstCrl(
       absl::string_view cert_pem) const;
 
   // The trust bundle given to FromCaPem, PEM.
@@ -85,6 +116,12 @@ class CertificateVerifier {
  private:
   struct State;
   explicit CertificateVerifier(std::shared_ptr<const State> state) : state_(std::move(state)) {}
+  // VerifyChain and VerifyForRenewal, passing `revoked_issuer` to VerifyAgainstAnchor
+  // (chain_verification.h): null to refuse a revoked issuing CA.
+  absl::StatusOr<CertificateInfo> VerifyChainAt(absl::string_view cert_pem, absl::Time at,
+                                                std::string* revoked_issuer) const;
+  absl::StatusOr<CertificateInfo> VerifyWithGrace(absl::string_view cert_pem, absl::Time now,
+                                                  std::string* revoked_issuer) const;
 
   std::shared_ptr<const State> state_;
 };

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -128,11 +129,16 @@ absl::Status VerifyAgainstAnchor(const ChainCheck& check, X509* cert, absl::Time
       if (std::optional<std::string> details =
               RevocationDetails(CrlOfIssuer(check.crls, issuing), issuing);
           details.has_value()) {
-        return absl::UnauthenticatedError(
+        std::string message =
             absl::StrCat(Subject(cert), " is issued by '",
                          absl::CHexEscape(FirstCommonName(X509_get_subject_name(issuing))),
-                         "', an issuing CA the fleet root revoked", *details,
-                         "; only certificates from a current issuing CA are trusted"));
+                         "', an issuing CA the fleet root revoked", *details);
+        if (check.revoked_issuer != nullptr) {
+          *check.revoked_issuer = std::move(message);
+          return absl::OkStatus();
+        }
+        return absl::UnauthenticatedError(
+            absl::StrCat(message, "; only certificates from a current issuing CA are trusted"));
       }
     }
     return absl::OkStatus();

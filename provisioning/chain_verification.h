@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -38,9 +39,14 @@ struct ChainCheck {
   bool partial_chain = false;
   // Untrusted certificates the chain may pass through (issuing CAs); not owned. May be null.
   STACK_OF(X509) * untrusted = nullptr;
+  // When set, an issuing CA of the chain that the root revoked is not a refusal: what the
+  // refusal would have said goes here instead (left empty when no issuing CA is revoked), and
+  // the caller decides (a recovery renewal, CertificateVerifier::VerifyForRecovery). Not owned.
+  std::string* revoked_issuer = nullptr;
 };
 
-// OK if `cert` chains to the anchor and is valid (and not revoked) at `at`.
+// OK if `cert` chains to the anchor and is valid (and not revoked) at `at`; with
+// check.revoked_issuer set, also when the only fault is an issuing CA the root revoked.
 // UNAUTHENTICATED otherwise, with a message such as "certificate for 'CAM-1' expired at
 // 2024-01-01T00:00:00Z (checked at ...)" or "certificate for 'x' is not issued by this fleet
 // CA (its issuer is 'other CA')"; INTERNAL if OpenSSL fails.

@@ -295,37 +295,72 @@ void IdentityManager::RenewDockCertificateNow(const rpc::Identity& who,
                                               const v1::RenewDockCertificateRequest& req,
                                               Done<v1::RenewDockCertificateResponse> done) {
   if (absl::Status s = ValidateCsrField(req.csr_pem()); !s.ok()) return done(s);
-  // Refuse an early renewal before spending a signature on it; the transaction checks again.
+  // Refuse an early renewal (or a recovery with a certificate camfleetd did not record) before
+  // spending a signature on it; the transaction checks again.
   const absl::Time now = store_.clock().Now();
-  absl::Status due = store_.ReadForPrecheck(
-      [&](common::Database& db) { return CheckRenewalWindow(db, who.certificate_serial, now); });
+  std::optional<v1::RenewDockCertificateResponse> replay;
+  auto check = [&](common::Database& db) -> absl::Status {
+    replay.reset();
+    if (!who.recovering()) return CheckRenewalWindow(db, who.certificate_serial, now);
+    ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> again,
+                     CheckRecovery(db, who, req.csr_pem()));
+    if (again.has_value()) {
+      replay.emplace();
+      *replay->mutable_certificate() = std::move(again->certificate);
+      replay->set_ca_certificate_pem(ca_.CertificatePem());
+    }
+    return absl::OkStatus();
+  };
+  absl::Status due = store_.ReadForPrecheck(check);
+  // A replayed answer goes back to the dock: it must rest on durable data.
+  if (due.ok() && replay.has_value()) due = store_.Read(check);
   if (!due.ok()) return done(due);
+  if (replay.has_value()) return done(*std::move(replay));
   absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), Role::kDock, who.name);
   if (!cert.ok()) return done(cert.status());
   RunRevokingWrite<v1::RenewDockCertificateResponse>(
-      [this, who, cert = *std::move(cert)](WriteTx& tx, v1::RenewDockCertificateResponse& resp,
-                                           RevocationBatch& batch) -> absl::Status {
+      [this, who, req, cert = *std::move(cert)](WriteTx& tx, v1::RenewDockCertificateResponse& resp,
+                                                RevocationBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(storage::DockRow dock, storage::FindDock(tx.db(), who.name));
         if (dock.revoked) {
           return absl::UnauthenticatedError(absl::StrCat("dock '", who.name, "' is revoked"));
         }
-        RETURN_IF_ERROR(CheckRenewalWindow(tx.db(), who.certificate_serial, tx.now()));
+        if (who.recovering()) {
+          ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> again,
+                           CheckRecovery(tx.db(), who, req.csr_pem()));
+          if (again.has_value()) {
+            // The same recovery, sent twice at once: the other call won; this one gets its
+            // answer, and the certificate signed here is discarded unseen.
+            *resp.mutable_certificate() = std::move(again->certificate);
+            resp.set_ca_certificate_pem(ca_.CertificatePem());
+            return absl::OkStatus();
+          }
+        } else {
+          RETURN_IF_ERROR(CheckRenewalWindow(tx.db(), who.certificate_serial, tx.now()));
+        }
         RETURN_IF_ERROR(storage::TouchDock(tx, dock.id));
         // At most one overlap: the certificate presented stays valid until it expires (the
         // dock switches once the new one is safely on disk); every other one is superseded.
+        // A recovery supersedes the one presented too: it is good for nothing else, and this
+        // way it recovers once.
         storage::CertificateFilter others;
         others.role = "dock";
         others.identity = who.name;
-        ASSIGN_OR_RETURN(size_t superseded,
-                         RevokeMatching(tx, others, v1::REVOCATION_REASON_SUPERSEDED, who.actor(),
-                                        batch, who.certificate_serial));
+        ASSIGN_OR_RETURN(
+            size_t superseded,
+            RevokeMatching(tx, others, v1::REVOCATION_REASON_SUPERSEDED, who.actor(), batch,
+                           who.recovering() ? std::string() : who.certificate_serial));
         ASSIGN_OR_RETURN(
             storage::CertificateRow row,
             storage::InsertCertificate(tx, storage::CertificateRecordOf(cert, who.actor())));
-        RETURN_IF_ERROR(storage::Audit(tx, who.actor(), "dock.renew_certificate", "dock", who.name,
-                                       {{"certificate", cert.info.serial_hex},
+        storage::AuditDetails fields = {{"certificate", cert.info.serial_hex},
                                         {"previous", who.certificate_serial},
-                                        {"superseded", absl::StrCat(superseded)}}));
+                                        {"superseded", absl::StrCat(superseded)}};
+        if (who.recovering()) fields.emplace_back("revoked_issuer", RecoveredIssuer(who));
+        RETURN_IF_ERROR(
+            storage::Audit(tx, who.actor(),
+                           who.recovering() ? "dock.recover_certificate" : "dock.renew_certificate",
+                           "dock", who.name, fields));
         *resp.mutable_certificate() = std::move(row.certificate);
         resp.set_ca_certificate_pem(ca_.CertificatePem());
         return absl::OkStatus();

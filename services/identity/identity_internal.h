@@ -4,6 +4,7 @@
 // run writes and schedule signing. Internal to services/identity.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,21 @@ absl::StatusOr<size_t> RevokeMatching(storage::WriteTx& tx, storage::Certificate
 // Refuses (FAILED_PRECONDITION) a renewal presented with certificate `serial` before its
 // renewal window opens (provisioning::RenewalDueAt, less the clock-skew allowance).
 absl::Status CheckRenewalWindow(common::Database& db, const std::string& serial, absl::Time now);
+
+// A recovery renewal (who.recovering(): the certificate presented chains to the root through
+// an issuing CA the root revoked, so a thief holding that CA's key could have made it). It
+// counts only if it is exactly a certificate camfleetd issued and recorded (the DER fingerprint
+// of the one recorded under its serial is the same) and that is not revoked: nullopt then, and
+// the renewal goes ahead, whatever its renewal window. A recovery renewal supersedes the
+// certificate it renews, so it happens once; but if the certificate is revoked as superseded
+// and a certificate recorded for the same role and identity, not revoked, is for the CSR's key,
+// this is a retry whose answer was lost: that certificate is returned (the CSR proves its key).
+// UNAUTHENTICATED otherwise, saying why and what to do.
+absl::StatusOr<std::optional<storage::CertificateRow>> CheckRecovery(common::Database& db,
+                                                                     const rpc::Identity& who,
+                                                                     const std::string& csr_pem);
+// The audit fields of a recovery renewal: the revoked issuing CA the certificate came from.
+std::string RecoveredIssuer(const rpc::Identity& who);
 
 // Paging for lists in key order (issue 11, item 10: every list method pages): the page size
 // resolved, and the cursor decoded from `token` for `query` (the method and its filters).

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
+#include "provisioning/certificate.h"
 #include "provisioning/certificate_profile.h"
 #include "provisioning/csr.h"
 #include "provisioning/digest.h"
@@ -178,6 +179,71 @@ absl::Status internal::CheckRenewalWindow(common::Database& db, const std::strin
         " (2/3 of its validity); renew then"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<storage::CertificateRow>> internal::CheckRecovery(
+    common::Database& db, const rpc::Identity& who, const std::string& csr_pem) {
+  const std::string role(who.role.has_value() ? provisioning::RoleName(*who.role) : "");
+  const std::string whose = absl::StrCat(role, " '", who.name, "'");
+  const std::string enroll_again =
+      who.role == Role::kDock ? "enroll the dock again with a new token (camfleet-dock enroll)"
+                              : "ask an admin for new credentials (camfleet operator add)";
+  auto unrecorded = [&](absl::string_view why) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "certificate ", who.certificate_serial, " of ", whose,
+        " comes from an issuing CA the fleet root revoked, and ", why,
+        ": a certificate signed with that CA's key counts only if camfleetd issued and recorded "
+        "it; ",
+        enroll_again));
+  };
+  absl::StatusOr<storage::CertificateRow> row =
+      storage::FindCertificate(db, who.certificate_serial);
+  if (absl::IsNotFound(row.status())) return unrecorded("camfleetd never issued that serial");
+  RETURN_IF_ERROR(row.status());
+  const v1::Certificate& recorded = row->certificate;
+  absl::StatusOr<std::string> presented = provisioning::CertificateFingerprint(who.recovery_pem);
+  absl::StatusOr<std::string> kept =
+      provisioning::CertificateFingerprint(recorded.certificate_pem());
+  if (!presented.ok() || !kept.ok() || *presented != *kept || recorded.identity() != who.name ||
+      storage::RoleText(recorded.role()) != role) {
+    return unrecorded("it is not the certificate camfleetd recorded under that serial");
+  }
+  if (!recorded.has_revoke_time()) return std::nullopt;
+  const std::string when = absl::FormatTime(
+      "%Y-%m-%dT%H:%M:%SZ",
+      absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(recorded.revoke_time())),
+      absl::UTCTimeZone());
+  if (recorded.revocation_reason() == v1::REVOCATION_REASON_SUPERSEDED) {
+    absl::StatusOr<provisioning::CertificateRequest> csr =
+        provisioning::CertificateRequest::FromPem(csr_pem);
+    absl::StatusOr<std::string> key =
+        csr.ok() ? csr->PublicKeyFingerprint() : absl::StatusOr<std::string>(csr.status());
+    if (key.ok()) {
+      storage::CertificateFilter same;
+      same.role = role;
+      same.identity = who.name;
+      ASSIGN_OR_RETURN(std::vector<storage::CertificateRow> current,
+                       storage::ListCertificates(db, same));
+      for (storage::CertificateRow& c : current) {
+        if (c.certificate.key_fingerprint() == *key) return std::move(c);
+      }
+    }
+    return absl::UnauthenticatedError(absl::StrCat(
+        "certificate ", who.certificate_serial, " of ", whose,
+        " comes from an issuing CA the fleet root revoked and was renewed onto the current one "
+        "already (superseded since ",
+        when, "); it renews once: use the certificate it was renewed to, or ", enroll_again));
+  }
+  return absl::UnauthenticatedError(absl::StrCat(
+      "certificate ", who.certificate_serial, " of ", whose, " is revoked since ", when, " (",
+      storage::ReasonText(recorded.revocation_reason()),
+      "), so it cannot renew even though only its issuing CA was replaced; ", enroll_again));
+}
+
+std::string internal::RecoveredIssuer(const rpc::Identity& who) {
+  absl::StatusOr<provisioning::CertificateInfo> info =
+      provisioning::ParseCertificate(who.recovery_pem);
+  return info.ok() ? info->issuer_cn : "";
 }
 
 // --------------------------------------------------------------------------- certificates

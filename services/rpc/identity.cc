@@ -25,7 +25,7 @@ absl::StatusOr<Identity> DevAuthenticator::Authenticate(const grpc::ServerContex
                                                         absl::string_view method) const {
   absl::StatusOr<const MethodRule*> rule = RuleFor(method);
   if (!rule.ok()) return rule.status();
-  Identity who{default_operator_, provisioning::Role::kAdmin, "", false};
+  Identity who{default_operator_, provisioning::Role::kAdmin, "", false, ""};
   const auto& metadata = context.client_metadata();
   if (auto it = metadata.find(kOperatorMetadata); it != metadata.end()) {
     who.name = std::string(it->second.data(), it->second.size());
@@ -82,6 +82,17 @@ absl::StatusOr<Identity> TlsAuthenticator::Authenticate(const grpc::ServerContex
   const std::string pem(pems.front().data(), pems.front().size());
   const absl::Time now = clock_.Now();
   absl::StatusOr<provisioning::CertificateInfo> info = Verify(pem, (*rule)->renewal, now);
+  // A certificate from an issuing CA the root revoked: good for its own renewal at most (see
+  // identity.h). Not cached: it is checked afresh until it has renewed.
+  std::string revoked_issuer;
+  if (absl::IsUnauthenticated(info.status())) {
+    absl::StatusOr<provisioning::RevokedIssuerCertificate> recovery =
+        verifier_.VerifyForRecovery(pem, now);
+    if (recovery.ok()) {
+      info = std::move(recovery->info);
+      revoked_issuer = std::move(recovery->revoked_issuer);
+    }
+  }
   if (!info.ok()) return info.status();
   // Signed by our CA is not enough: it must be a certificate for TLS client authentication
   // (a server certificate, or one made for another use, is no client's identity).
@@ -93,7 +104,10 @@ absl::StatusOr<Identity> TlsAuthenticator::Authenticate(const grpc::ServerContex
                                         : "its key usage does not include digitalSignature",
                      "; use a certificate the fleet CA issued to a client"));
   }
-  if (revoked_.Contains(info->serial_hex)) {
+  // A recovering certificate already renewed is revoked (superseded): its renewal checks that
+  // itself, to answer a retry whose answer was lost (docks.cc, operators.cc).
+  const bool recovering_renewal = !revoked_issuer.empty() && (*rule)->renewal;
+  if (!recovering_renewal && revoked_.Contains(info->serial_hex)) {
     return absl::UnauthenticatedError(absl::StrCat("client certificate ", info->serial_hex, " of ",
                                                    provisioning::RoleName(info->role), " '",
                                                    info->identity, "' is revoked"));
@@ -104,8 +118,17 @@ absl::StatusOr<Identity> TlsAuthenticator::Authenticate(const grpc::ServerContex
                      "' is revoked, and with it every certificate issued to it (this one is ",
                      info->serial_hex, ")"));
   }
+  if (!revoked_issuer.empty() && !(*rule)->renewal) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        revoked_issuer, "; a certificate from it is refused for everything but its own renewal: ",
+        provisioning::kRecoveryRenewalHint,
+        " (a dock renews by itself; an operator runs "
+        "`camfleet operator renew`), once"));
+  }
   if (absl::Status s = Authorize(**rule, info->role, info->identity); !s.ok()) return s;
-  return Identity{info->identity, info->role, info->serial_hex, true};
+  Identity who{info->identity, info->role, info->serial_hex, true, ""};
+  if (!revoked_issuer.empty()) who.recovery_pem = pem;
+  return who;
 }
 
 }  // namespace camfleet::rpc

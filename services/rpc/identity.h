@@ -6,6 +6,12 @@
 // (or its renewal grace, for renewal methods), and not be revoked; all three are checked on
 // every call. Then the method's rule (authorization.h) must allow the role.
 //
+// One exception, for renewal methods only: a certificate whose only fault is that the root
+// revoked its issuing CA (`camfleetd ca rotate-intermediate --compromised`) passes as a
+// recovering identity (Identity::recovery_pem), if neither its serial nor its principal is
+// revoked; the renewal then checks it against the certificates camfleetd recorded. Every other
+// method refuses it with UNAUTHENTICATED, saying to renew (provisioning::kRecoveryRenewalHint).
+//
 // Without TLS (DevAuthenticator, loopback development only) every caller is an admin and names
 // itself in the `camfleet-operator` metadata header, or gets the server's --dev-operator name.
 
@@ -32,6 +38,13 @@ struct Identity {
   std::optional<provisioning::Role> role;
   std::string certificate_serial;  // empty without TLS or without a certificate
   bool authenticated = false;      // false only for EnrollDock callers and development mode
+  // Set only for a recovery renewal: the certificate presented (PEM), which chains to the root
+  // through an issuing CA the root revoked. The authenticator lets such a certificate reach
+  // the renewal methods and nothing else; the renewal accepts it only if it is exactly a
+  // certificate camfleetd issued and recorded, not revoked (provisioning/README.md).
+  std::string recovery_pem;
+
+  bool recovering() const { return !recovery_pem.empty(); }
 
   // What audit events record: the operator's name, or "dock:<id>" for a dock.
   std::string actor() const { return role == provisioning::Role::kDock ? "dock:" + name : name; }

@@ -241,8 +241,10 @@ int main(int argc, char** argv) {
   }
   rotate->add_flag("--compromised", ca_args.compromised,
                    "The old issuing CA's key leaked: revoke it at once on the root's CRL "
-                   "(everything it issued is refused; devices on it must be enrolled again) "
-                   "instead of retiring it");
+                   "instead of retiring it. What it issued is refused for everything but one "
+                   "renewal onto the new issuing CA, and only if camfleetd recorded that "
+                   "certificate: docks renew by themselves (and their docked cameras), operators "
+                   "run `camfleet operator renew`");
   revoke_ca->add_option("serial", ca_args.serial, "Serial (hex) of the retired issuing CA")
       ->required();
 
@@ -293,15 +295,17 @@ int main(int argc, char** argv) {
       std::printf(
           "new issuing CA '%s' (serial %s) signed by the root; the old one '%s' (serial %s) is %s\n"
           "serving certificate renewed from it: serial %s\n"
-          "start camfleetd again; docks and cameras renew onto the new issuing CA as they come "
-          "due%s\n",
+          "start camfleetd again; %s\n",
           done->rotation.new_ca.subject_cn.c_str(), done->rotation.new_ca.serial_hex.c_str(),
           done->rotation.old_ca.subject_cn.c_str(), done->rotation.old_ca.serial_hex.c_str(),
           done->rotation.old_revoked ? "revoked on the root's CRL" : "retired (still trusted)",
           done->server_certificate_serial.c_str(),
           done->rotation.old_revoked
-              ? ""
-              : absl::StrCat("; then revoke the old one: camfleetd ca revoke-intermediate ",
+              ? "certificates from the old one are refused for everything but one renewal onto "
+                "the new one: docks renew at their next pass (and their docked cameras), "
+                "operators run `camfleet operator renew`"
+              : absl::StrCat("docks and cameras renew onto the new issuing CA as they come due; "
+                             "then revoke the old one: camfleetd ca revoke-intermediate ",
                              done->rotation.old_ca.serial_hex)
                     .c_str());
       return 0;
