@@ -1,5 +1,7 @@
 #include "agent/certificate_keeper.h"
 
+#include <unistd.h>
+
 #include <optional>
 #include <utility>
 
@@ -184,10 +186,32 @@ PassReport CertificateKeeper::RunPass(const std::vector<CameraSlot>& slots) {
   session.now = ServerNow();
   Action dock = KeepDockCertificate(session);
   const bool usable = session.stub != nullptr;
+  const bool dock_up_to_date = dock.kind == Action::Kind::kDockUpToDate;
   report.actions.push_back(std::move(dock));
   if (!usable) return report;  // no credentials to talk to anyone with
   // Before any camera: a revoked camera must be recognised before it is renewed or enrolled.
-  report.actions.push_back(KeepCrl(session));
+  Action crl = KeepCrl(session);
+  // The fleet root revoked the issuing CA of the dock's certificate (a compromised rotation):
+  // the server refuses it for everything but one renewal onto the current issuing CA, and says
+  // so. The dock renews at once, whatever its renewal window, and fetches the CRL again. The
+  // same when a renewal is unfinished (its key kept, DockPaths::RenewalKey): its answer was
+  // lost, and the server, which superseded the certificate presented, answers the same request
+  // with the certificate it issued.
+  if (dock_up_to_date && crl.kind == Action::Kind::kCrlFailed &&
+      absl::IsUnauthenticated(crl.status) &&
+      (absl::StrContains(crl.status.message(), provisioning::kRecoveryRenewalHint) ||
+       provisioning::PathExists(options_.paths.RenewalKey()))) {
+    session.server_refusal = absl::OkStatus();
+    const std::string why =
+        absl::StrContains(crl.status.message(), provisioning::kRecoveryRenewalHint)
+            ? "its issuing CA was revoked by the fleet root"
+            : "an unfinished renewal, its answer lost";
+    Action recovered = RenewDock(session, DecideRenewal(session.dock, session.now), why);
+    const bool renewed = !recovered.failed();
+    report.actions.push_back(std::move(recovered));
+    if (renewed) crl = KeepCrl(session);
+  }
+  report.actions.push_back(std::move(crl));
   if (session.crl.has_value() && CrlIsStale(*session.crl, session.now)) {
     const std::string text = DescribeStaleCrl(*session.crl, session.now);
     report.actions.push_back(Failed(Action::Kind::kCrlStale, 0, session.dock.identity,
@@ -299,8 +323,39 @@ Action CertificateKeeper::KeepDockCertificate(Session& s) {
                 absl::StrCat("up to date: ", ValidityText(s.dock), ", renewal due at ",
                              FormatUtc(decision.due_at), ClockText(s)));
   }
+  return RenewDock(s, decision, RenewalStateName(decision.state));
+}
 
-  absl::StatusOr<provisioning::PrivateKey> key = provisioning::PrivateKey::GenerateEcP256();
+Action CertificateKeeper::RenewDock(Session& s, const RenewalDecision& decision,
+                                    const std::string& why) {
+  const std::string dir = options_.paths.Credentials();
+  const std::string& dock_id = s.dock.identity;
+  // The new key is kept until its certificate is stored: a retry after a lost answer asks for
+  // the same key. That matters for a recovery renewal (a certificate from an issuing CA the
+  // root revoked), which the server allows once: it answers the retry with the certificate it
+  // issued for that key.
+  const std::string pending_key = options_.paths.RenewalKey();
+  absl::StatusOr<provisioning::PrivateKey> key = absl::NotFoundError("no pending key");
+  if (provisioning::PathExists(pending_key)) {
+    key = provisioning::PrivateKey::ReadFile(pending_key);
+    absl::StatusOr<std::string> fingerprint =
+        key.ok() ? key->PublicKeyFingerprint() : absl::StatusOr<std::string>(key.status());
+    // Damaged, or already the key of the certificate held (a crash after it was stored):
+    // start afresh.
+    if (!fingerprint.ok() || *fingerprint == s.dock.key_fingerprint) {
+      ::unlink(pending_key.c_str());
+      key = absl::NotFoundError("no pending key");
+    }
+  }
+  if (!key.ok()) {
+    key = provisioning::PrivateKey::GenerateEcP256();
+    if (key.ok()) {
+      if (absl::Status kept = key->WriteFile(pending_key); !kept.ok()) {
+        return Failed(Action::Kind::kDockFailed, 0, dock_id, kept,
+                      absl::StrCat("renewal (", why, "): keeping its new key in ", pending_key));
+      }
+    }
+  }
   if (!key.ok()) return Failed(Action::Kind::kDockFailed, 0, dock_id, key.status(), "renewal");
   absl::StatusOr<provisioning::CertificateRequest> csr =
       provisioning::CertificateRequest::Make(*key, dock_id);
@@ -321,16 +376,15 @@ Action CertificateKeeper::KeepDockCertificate(Session& s) {
   if (called.ok()) MeasureClock(s, sent, options_.clock->Now(), resp.server_time());
   if (!called.ok()) {
     if (absl::IsUnavailable(called) || absl::IsUnauthenticated(called)) s.server_refusal = called;
-    std::string what = absl::StrCat("renewal (certificate ", s.dock.serial_hex, " ",
-                                    RenewalStateName(decision.state), ") refused");
+    std::string what =
+        absl::StrCat("renewal (certificate ", s.dock.serial_hex, " ", why, ") refused");
     if (decision.state == RenewalState::kExpiredPastGrace) {
       absl::StrAppend(&what, "; it expired at ", FormatUtc(s.dock.not_after),
                       " and the renewal grace ended at ", FormatUtc(decision.grace_ends_at),
                       ": enroll the dock again with a new token (camfleet-dock enroll)");
     }
     if (called.code() == absl::StatusCode::kUnavailable) {
-      what = absl::StrCat("renewal (certificate ", s.dock.serial_hex, " ",
-                          RenewalStateName(decision.state),
+      what = absl::StrCat("renewal (certificate ", s.dock.serial_hex, " ", why,
                           "): the server is unreachable; retrying next pass");
     }
     return Failed(Action::Kind::kDockFailed, 0, dock_id, called, what);
@@ -361,13 +415,17 @@ Action CertificateKeeper::KeepDockCertificate(Session& s) {
     return Failed(Action::Kind::kDockFailed, 0, dock_id, reloaded.status(),
                   absl::StrCat("reloading ", dir, " after the renewal"));
   }
+  ::unlink(pending_key.c_str());  // stored: nothing left to retry
   const std::string previous = s.dock.serial_hex;
   s.bundle = *std::move(reloaded);
+  // What the rest of the pass checks the cameras' new certificates against: the CA
+  // certificates just stored (the fleet's issuing CA may have changed under the same root).
+  s.verifier = trust->verifier;
   s.dock = *issued;
   s.stub = v1::DockService::NewStub(MutualTlsChannel(options_.endpoint, s.bundle));
   return Done(Action::Kind::kDockRenewed, 0, dock_id,
-              absl::StrCat("renewed (", RenewalStateName(decision.state),
-                           "): ", ValidityText(*issued), "; replaces ", previous, ClockText(s)));
+              absl::StrCat("renewed (", why, "): ", ValidityText(*issued), "; replaces ", previous,
+                           ClockText(s)));
 }
 
 Action CertificateKeeper::KeepCrl(Session& s) {
@@ -488,6 +546,20 @@ Action CertificateKeeper::KeepIdentifiedCamera(Session& s, const CameraSlot& slo
         s.crl.has_value() ? s.crl->verifier : *s.verifier;
     absl::StatusOr<provisioning::CertificateInfo> held =
         trust.VerifyForRenewal(identity.certificate_pem, s.now);
+    // From an issuing CA the fleet root revoked (a compromised rotation; the CRL carries the
+    // root's CRL and the revoked CA): not refused as revoked, but renewed onto the current
+    // issuing CA now, whatever its renewal window. The camera proves its key, and the server
+    // renews only the certificate it recorded as the camera's (a thief's certificate made with
+    // the stolen CA key proves nothing there).
+    std::optional<std::string> revoked_issuer;
+    if (!held.ok() && s.crl.has_value()) {
+      absl::StatusOr<provisioning::RevokedIssuerCertificate> recovery =
+          trust.VerifyForRecovery(identity.certificate_pem, s.now);
+      if (recovery.ok()) {
+        held = std::move(recovery->info);
+        revoked_issuer = std::move(recovery->revoked_issuer);
+      }
+    }
     if (!held.ok()) {
       // Not from this fleet, expired past its grace, or unreadable: the camera starts afresh and
       // the server decides whether it may.
@@ -496,6 +568,13 @@ Action CertificateKeeper::KeepIdentifiedCamera(Session& s, const CameraSlot& slo
     } else if (held->role != provisioning::Role::kCamera || held->identity != serial) {
       enroll = true;
       why = absl::StrCat("its certificate names ", held->identity, ", not ", serial);
+    } else if (revoked_issuer.has_value()) {
+      why = absl::StrCat("certificate ", held->serial_hex,
+                         " is from an issuing CA the fleet root revoked");
+      if (absl::Status refusal = CrlRefusal(s.crl, s.now); !refusal.ok()) {
+        return Failed(Action::Kind::kCameraFailed, n, serial, refusal,
+                      absl::StrCat("renewal (", why, ") refused by the dock"));
+      }
     } else {
       const RenewalDecision decision = DecideRenewal(*held, s.now);
       state = decision.state;

@@ -19,6 +19,14 @@
 // kCrlStale and to KeeperOptions::crl_stale), it renews no camera.
 // Calls to the server are retried with backoff and jitter while UNAVAILABLE.
 //
+// After a compromised rotation (the fleet root revoked the issuing CA: provisioning/README.md,
+// "Recovery after a compromised issuing CA") the server refuses the dock's certificate from that
+// CA for everything but one renewal, saying so (provisioning::kRecoveryRenewalHint): the pass
+// renews the dock's certificate at once, whatever its window, and fetches the CRL with the new
+// one. A camera whose certificate comes from a CA on the root's CRL is not refused as revoked:
+// it is renewed onto the current issuing CA at once (with its proof of possession), and the
+// server renews it only if that is the certificate it recorded for the camera.
+//
 // Time: every answer that carries the server's time updates the dock's clock offset
 // (clock_offset.h), and certificates are judged (renewal due, valid, expired) at server time,
 // so a dock whose clock is behind keeps what it is given instead of asking again every pass.
@@ -53,6 +61,7 @@
 #include "agent/camera_link.h"
 #include "agent/clock_offset.h"
 #include "agent/dock_paths.h"
+#include "agent/renewal_policy.h"
 #include "agent/retry.h"
 #include "agent/server_connection.h"
 #include "common/clock.h"
@@ -139,6 +148,10 @@ class CertificateKeeper {
  private:
   struct Session;
   Action KeepDockCertificate(Session& session);
+  // Renews the dock's certificate (`why`: "due", "expired, in grace", ...) and switches the
+  // session to the new one. The new key is kept in paths.RenewalKey() until the certificate is
+  // stored, so that a retry after a lost answer asks for the same key.
+  Action RenewDock(Session& session, const RenewalDecision& decision, const std::string& why);
   Action KeepCrl(Session& session);
   Action KeepCameraCertificate(Session& session, const CameraSlot& slot);
   Action KeepIdentifiedCamera(Session& session, const CameraSlot& slot, const CameraIdentity& id);

@@ -193,10 +193,17 @@ std::optional<Revocation> FindRevocation(const HeldCrl& crl,
   absl::StatusOr<provisioning::CertificateInfo> info = provisioning::ParseCertificate(cert_pem);
   if (!info.ok()) return std::nullopt;
   // Only a certificate the fleet CA issued (checked at a moment it was valid, so that expiry
-  // does not matter) can be on its CRL; for anything else the CRL is silent.
-  if (!ca.VerifyChain(cert_pem, info->not_before + absl::Seconds(1)).ok()) return std::nullopt;
+  // does not matter) can be on its CRL; for anything else the CRL is silent. One from an
+  // issuing CA the fleet root revoked is the fleet's too; that CA signs no CRL any more, but
+  // the first CRL lists every certificate the fleet revoked.
+  const absl::Time valid_at = info->not_before + absl::Seconds(1);
+  const bool revoked_issuer = crl.verifier.VerifyForRecovery(cert_pem, valid_at).ok();
+  if (!revoked_issuer && !ca.VerifyChain(cert_pem, valid_at).ok()) return std::nullopt;
   absl::StatusOr<std::optional<provisioning::RevokedCertificate>> entry =
       crl.verifier.FindRevocation(cert_pem);
+  if (revoked_issuer && entry.ok() && !entry->has_value()) {
+    entry = crl.verifier.FindRevocationInFirstCrl(cert_pem);
+  }
   if (!entry.ok() || !entry->has_value()) return std::nullopt;
   const provisioning::RevokedCertificate& r = **entry;
   return Revocation{

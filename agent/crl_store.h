@@ -86,9 +86,10 @@ class CrlStore {
   provisioning::CertificateVerifier ca_;
 };
 
-// Whether `cert_pem` is revoked: a fleet certificate on `crl`, or any certificate whose key is
-// among crl.revoked_factory_keys (a supplier's factory certificate of a lost or retired
-// camera). nullopt otherwise.
+// Whether `cert_pem` is revoked: a fleet certificate on `crl` (one from an issuing CA the fleet
+// root revoked is looked up in the first CRL, which lists every certificate the fleet revoked),
+// or any certificate whose key is among crl.revoked_factory_keys (a supplier's factory
+// certificate of a lost or retired camera). nullopt otherwise.
 std::optional<Revocation> FindRevocation(const HeldCrl& crl,
                                          const provisioning::CertificateVerifier& ca,
                                          absl::string_view cert_pem);

@@ -10,6 +10,10 @@
 //                      (agent/dock_enrollment.h)
 //   DIR/firmware/      trusted firmware keys, verified releases and downloads in progress
 //                      (agent/firmware_cache.h)
+//   DIR/renewal-key.pem  while a renewal of the dock's certificate has not finished: the new
+//                      key it asks a certificate for, so a pass after a lost answer asks for
+//                      the same key (a recovery renewal, which happens once, then gets the
+//                      certificate already issued back: agent/certificate_keeper.h)
 
 #include <string>
 
@@ -25,6 +29,7 @@ struct DockPaths {
   std::string ClockOffset() const { return provisioning::JoinPath(dir, "clock-offset"); }
   std::string PendingEnrollment() const { return provisioning::JoinPath(dir, "enrollment"); }
   std::string Firmware() const { return provisioning::JoinPath(dir, "firmware"); }
+  std::string RenewalKey() const { return provisioning::JoinPath(dir, "renewal-key.pem"); }
 };
 
 }  // namespace camfleet::agent
