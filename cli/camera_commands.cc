@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -104,7 +105,20 @@ void AddRegister(CLI::App* camera, Action* selected) {
 // polls for its progress bar.
 constexpr int64_t kSingleWriteManifestRows = 2000;
 
-// "staging  [#########           ]  45%  112,500/250,000 rows", redrawn in place on stderr.
+// 250000 -> "250,000".
+std::string Thousands(int64_t n) {
+  std::string digits = absl::StrCat(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+// "staging     [#########                     ]  30%  75,000/250,000 rows", redrawn in place on
+// stderr: checking (rows read against the store), staging (rows written where no one sees
+// them), publishing (cameras made part of the fleet, once the import is decided).
 void DrawImportProgress(Session& s, const v1::GetManifestImportResponse& p) {
   const char* phase = "checking";
   int64_t done = p.checked();
@@ -116,25 +130,32 @@ void DrawImportProgress(Session& s, const v1::GetManifestImportResponse& p) {
       total = p.to_stage();
       break;
     case v1::MANIFEST_IMPORT_PHASE_COMMITTING:
+      phase = "publishing";
+      done = p.published();
+      total = p.to_stage();
+      break;
     case v1::MANIFEST_IMPORT_PHASE_DONE:
-      phase = "committing";
-      done = total = std::max<int64_t>(p.to_stage(), 1);
+      phase = "published";
+      done = total = p.to_stage();
       break;
     default:
       break;
   }
+  done = std::clamp<int64_t>(done, 0, std::max<int64_t>(total, 0));
   constexpr int kWidth = 30;
-  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0;
+  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1;
   const int filled = static_cast<int>(fraction * kWidth);
-  s.err() << "\r" << phase << std::string(11 - std::string(phase).size(), ' ') << "["
+  const std::string name(phase);
+  s.err() << "\r" << name << std::string(name.size() < 12 ? 12 - name.size() : 1, ' ') << "["
           << std::string(static_cast<size_t>(filled), '#')
           << std::string(static_cast<size_t>(kWidth - filled), ' ') << "] "
-          << static_cast<int>(fraction * 100) << "%  " << done << "/" << total << " rows"
-          << std::flush;
+          << absl::StrFormat("%3d%%  ", static_cast<int>(fraction * 100)) << Thousands(done) << "/"
+          << Thousands(total) << " rows" << std::flush;
 }
 
 // ImportManifest, or for a big manifest StartManifestImport and GetManifestImport every 200 ms
-// with a progress bar on stderr until it is done.
+// until it is done, with a progress bar on stderr for people (none with --json: a script reads
+// the one JSON document on stdout and has no use for a bar redrawn with carriage returns).
 absl::StatusOr<v1::ImportManifestResponse> RunImport(Session& s,
                                                      const v1::ImportManifestRequest& request) {
   if (CountCsvRows(request.csv()) <= kSingleWriteManifestRows) {
@@ -147,16 +168,17 @@ absl::StatusOr<v1::ImportManifestResponse> RunImport(Session& s,
   if (!started.ok()) return started.status();
   v1::GetManifestImportRequest poll;
   poll.set_import_id(started->import_id());
+  const bool bar = !s.json();
   while (true) {
     absl::StatusOr<v1::GetManifestImportResponse> progress =
         s.client().Fleet(&Stub::GetManifestImport, poll);
     if (!progress.ok()) {
-      s.err() << "\n";
+      if (bar) s.err() << "\n";
       return progress.status();
     }
-    DrawImportProgress(s, *progress);
+    if (bar) DrawImportProgress(s, *progress);
     if (progress->phase() == v1::MANIFEST_IMPORT_PHASE_DONE) {
-      s.err() << "\n";
+      if (bar) s.err() << "\n";
       return progress->result();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -177,7 +199,9 @@ void AddImport(CLI::App* camera, Action* selected) {
       "camera per line.\nEvery bad row is listed by line number. Unless --partial is given, "
       "nothing is imported when any row is bad, and the exit code is 4.\nA manifest of more than "
       "2,000 rows is imported in chunks that let other work go on, with a progress bar on "
-      "stderr; it becomes visible all at once when done.");
+      "stderr (rows checked, staged, then cameras published; none with --json): nothing is "
+      "visible until every row is staged, and from then on the import finishes even across a "
+      "server restart.");
   cmd->add_option("FILE", args->file, "The manifest, e.g. delivery-2026-11.csv")->required();
   cmd->add_flag("--partial", args->partial, "Import the good rows even when some are bad");
   cmd->add_flag("--dry-run", args->dry_run, "Check every row and report, but import nothing");

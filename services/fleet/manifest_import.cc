@@ -144,6 +144,7 @@ void ManifestImporter::Recover() {
       job->progress.set_checked(job->recovered_summary.rows());
       job->progress.set_to_stage(record.to_import);
       job->progress.set_staged(record.staged);
+      job->progress.set_published(record.published);
     }
     common::LogInfo("manifest import ", record.id, " was cut by a restart while ",
                     record.state == "PUBLISHING" ? "publishing: finishing it"
@@ -346,10 +347,16 @@ absl::Status ManifestImporter::Publish(Job& job) {
     });
     if (!s.ok()) {
       return absl::Status(
-          s.code(), absl::StrCat("publishing the cameras of manifest import ", job.id, ": ",
-                                 s.message(),
-                                 "; the import is decided: the server finishes it at its next "
-                                 "start"));
+          s.code(),
+          absl::StrCat("publishing the cameras of manifest import ", job.id, ": ", s.message(),
+                       "; the import is decided: the server finishes it at its next "
+                       "start"));
+    }
+    {
+      // Counted once the chunk is committed and durable (WriteAndWait): what GetManifestImport
+      // reports as published is visible to every reader.
+      absl::MutexLock lock(&job.mu);
+      job.progress.set_published(job.progress.published() + published);
     }
     if (published < options_.chunk_rows) return absl::OkStatus();
   }

@@ -1,15 +1,16 @@
 #include "services/storage/fleet_repository.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
-#include "services/storage/rows.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/storage/rows.h"
 
 namespace camfleet::storage {
 namespace {
-
 
 constexpr char kSubtree[] =
     "WITH RECURSIVE subtree(id) AS (SELECT ?1 UNION ALL "
@@ -60,16 +61,20 @@ v1::Holder HolderFromRow(const common::Statement& s, int first) {
 }
 
 // ---- cameras ----
-constexpr char kSelectCamera[] =
+// A camera row is kCameraColumns, the table `cameras c` and kCameraJoins.
+constexpr char kCameraColumns[] =
     "SELECT c.id, c.site_id, c.serial, c.model, c.hardware_revision, c.state, s.code, "
     "COALESCE(h.badge, ''), a.due_us, c.last_seen_us, c.created_us, c.updated_us, c.state_note, "
     "COALESCE(ld.dock_id, ''), COALESCE(cs.last_slot, 0), cs.health_device_us, "
-    "cs.battery_percent, cs.battery_health_pm "
-    "FROM cameras c JOIN sites s ON s.id = c.site_id "
+    "cs.battery_percent, cs.battery_health_pm ";
+constexpr char kCameraJoins[] =
+    "JOIN sites s ON s.id = c.site_id "
     "LEFT JOIN assignments a ON a.camera_id = c.id AND a.returned_us IS NULL "
     "LEFT JOIN holders h ON h.id = a.holder_id "
     "LEFT JOIN camera_status cs ON cs.camera_id = c.id "
     "LEFT JOIN docks ld ON ld.id = cs.last_dock_id ";
+
+std::string SelectCamera() { return absl::StrCat(kCameraColumns, "FROM cameras c ", kCameraJoins); }
 
 v1::Camera CameraFromRow(const common::Statement& s) {
   v1::Camera c;
@@ -256,7 +261,7 @@ absl::StatusOr<CameraRow> InsertCamera(WriteTx& tx, const v1::Camera& camera, in
 
 absl::StatusOr<CameraRow> FindCamera(common::Database& db, const std::string& serial) {
   ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare(absl::StrCat(kSelectCamera, "WHERE c.serial = ?")));
+                   db.Prepare(absl::StrCat(SelectCamera(), "WHERE c.serial = ?")));
   s.Bind(1, serial);
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return absl::NotFoundError(absl::StrCat("camera '", serial, "' is not registered"));
@@ -285,27 +290,30 @@ absl::Status UpdateCameraState(WriteTx& tx, int64_t camera_id, v1::CameraState s
   return s.Run();
 }
 
-absl::StatusOr<std::vector<v1::Camera>> ListCameras(common::Database& db,
-                                                    const CameraFilter& f) {
-  // The statement is built from the filters that are set, so SQLite can pick the index that
-  // fits (state, site, model) and read it in serial order; one cached statement per shape.
+namespace {
+
+constexpr char kSubtreeOf3[] =
+    "WITH RECURSIVE subtree(id) AS (SELECT ?3 UNION ALL "
+    "SELECT s2.id FROM sites s2 JOIN subtree t ON s2.parent_id = t.id) ";
+
+// The camera list walked in serial order from the cursor (?1), each filter tested on the way,
+// or driven by the index of an equality filter that keeps serial order (state, a post, model,
+// holder). With `window_end`, the walk stops at that serial (?9).
+absl::StatusOr<common::Statement> PrepareCameraListWalk(common::Database& db, const CameraFilter& f,
+                                                        bool leaf, bool window_end) {
   std::vector<std::string> where = {"c.serial > ?1"};
+  if (window_end) where.push_back("c.serial <= ?9");
   std::string prefix;
   if (f.state != v1::CAMERA_STATE_UNSPECIFIED) where.push_back("c.state = ?2");
   if (f.site_id.has_value()) {
-    ASSIGN_OR_RETURN(common::Statement children,
-                     db.Prepare("SELECT EXISTS (SELECT 1 FROM sites WHERE parent_id = ?)"));
-    children.Bind(1, *f.site_id);
-    ASSIGN_OR_RETURN(bool row, children.Step());
-    if (row && children.ColumnInt(0) == 0) {
+    if (leaf) {
       // A leaf site (a post): the (site_id, state, serial) index hands back rows in page order.
       where.push_back("c.site_id = ?3");
     } else {
       // A subtree holds a good share of the fleet, so walking the serial index and keeping the
       // rows whose site is in it finds a page fastest; the unary + keeps SQLite from fetching
       // every camera of the subtree by site and sorting them.
-      prefix = "WITH RECURSIVE subtree(id) AS (SELECT ?3 UNION ALL "
-               "SELECT s2.id FROM sites s2 JOIN subtree t ON s2.parent_id = t.id) ";
+      prefix = kSubtreeOf3;
       where.push_back("+c.site_id IN (SELECT id FROM subtree)");
     }
   }
@@ -315,9 +323,43 @@ absl::StatusOr<std::vector<v1::Camera>> ListCameras(common::Database& db,
     where.push_back("(c.last_seen_us IS NULL OR c.last_seen_us < ?6)");
   }
   if (f.battery_below.has_value()) where.push_back("cs.battery_percent < ?8");
-  std::string sql = absl::StrCat(prefix, kSelectCamera, "WHERE ", absl::StrJoin(where, " AND "),
-                                 " ORDER BY c.serial LIMIT ?7");
-  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
+  return db.Prepare(absl::StrCat(prefix, SelectCamera(), "WHERE ", absl::StrJoin(where, " AND "),
+                                 " ORDER BY c.serial LIMIT ?7"));
+}
+
+// The not-seen and low-battery lists found through their own indexes (cameras_by_last_seen,
+// camera_status_by_battery): the cameras that match, from the cursor on, sorted by serial
+// (LIMIT bounded: SQLite keeps only a page's worth), then the page's rows read. The cost grows
+// with the cameras that match, not with the fleet. Unary + keeps SQLite from driving the
+// search by serial, state or model instead.
+absl::StatusOr<common::Statement> PrepareCameraListSeek(common::Database& db,
+                                                        const CameraFilter& f) {
+  std::vector<std::string> where;
+  std::string from;
+  if (f.battery_below.has_value()) {
+    // CROSS JOIN: camera_status (seeking on the charge) is the outer loop.
+    from = "FROM camera_status cs CROSS JOIN cameras c ON c.id = cs.camera_id ";
+    where.push_back("cs.battery_percent < ?8");
+    if (f.not_seen_since_us.has_value()) {
+      where.push_back("(c.last_seen_us IS NULL OR c.last_seen_us < ?6)");
+    }
+  } else {
+    from = "FROM cameras c ";
+    where.push_back("(c.last_seen_us IS NULL OR c.last_seen_us < ?6)");
+  }
+  where.push_back("+c.serial > ?1");
+  if (f.state != v1::CAMERA_STATE_UNSPECIFIED) where.push_back("+c.state = ?2");
+  // Only a region comes here (a post's cameras are found by site).
+  if (f.site_id.has_value()) where.push_back("+c.site_id IN (SELECT id FROM subtree)");
+  if (!f.model.empty()) where.push_back("+c.model = ?4");
+  const std::string sql = absl::StrCat(
+      f.site_id.has_value() ? kSubtreeOf3 : "", kCameraColumns, "FROM (SELECT c.id AS id ", from,
+      "WHERE ", absl::StrJoin(where, " AND "), " ORDER BY +c.serial LIMIT ?7) AS page ",
+      "CROSS JOIN cameras c ON c.id = page.id ", kCameraJoins, "ORDER BY c.serial");
+  return db.Prepare(sql);
+}
+
+void BindCameraFilter(common::Statement& s, const CameraFilter& f) {
   s.Bind(1, f.after_serial);
   if (f.state != v1::CAMERA_STATE_UNSPECIFIED) s.Bind(2, StateName(f.state));
   if (f.site_id.has_value()) s.Bind(3, *f.site_id);
@@ -326,7 +368,54 @@ absl::StatusOr<std::vector<v1::Camera>> ListCameras(common::Database& db,
   if (f.not_seen_since_us.has_value()) s.Bind(6, *f.not_seen_since_us);
   if (f.battery_below.has_value()) s.Bind(8, *f.battery_below);
   s.Bind(7, int64_t{f.limit});
-  return CollectRows<v1::Camera>(s, CameraFromRow);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::Camera>> ListCameras(common::Database& db, const CameraFilter& f) {
+  // The statement is built from the filters that are set, so SQLite can pick the index that
+  // fits (state, site, model, holder, last seen, charge); one cached statement per shape.
+  bool leaf = false;
+  if (f.site_id.has_value()) {
+    ASSIGN_OR_RETURN(common::Statement children,
+                     db.Prepare("SELECT EXISTS (SELECT 1 FROM sites WHERE parent_id = ?)"));
+    children.Bind(1, *f.site_id);
+    ASSIGN_OR_RETURN(bool row, children.Step());
+    leaf = row && children.ColumnInt(0) == 0;
+  }
+  // A holder's few cameras, or a post's few hundred, are found from the holder or the post and
+  // then filtered.
+  const bool by_health = (f.not_seen_since_us.has_value() || f.battery_below.has_value()) &&
+                         !f.holder_id.has_value() && !(f.site_id.has_value() && leaf);
+  if (!by_health) {
+    ASSIGN_OR_RETURN(common::Statement s, PrepareCameraListWalk(db, f, leaf, false));
+    BindCameraFilter(s, f);
+    return CollectRows<v1::Camera>(s, CameraFromRow);
+  }
+  // Not seen since, and battery below, match anything from almost every camera (a fleet whose
+  // docks have not reported for an hour) to none (a charge nobody is below). Walking in serial
+  // order finds a page at once when many match but reads the whole fleet when few do; seeking
+  // on the filter's index costs what matches fleet-wide (about 25 times a walked camera each,
+  // measured), which is the whole fleet when most do. So: walk the next `walk_window` cameras
+  // after the cursor; if that fills the page (the filter is dense there) or reaches the end of
+  // the fleet, that is the page; if not, fewer than a page matched in the window and the index
+  // finds the page. The cost is bounded by the window or by what matches fleet-wide, not by
+  // the fleet. (What this does not make cheap: a filter that many cameras match fleet-wide but
+  // few in the window, e.g. not seen within one region, costs what matches fleet-wide.)
+  ASSIGN_OR_RETURN(common::Statement end,
+                   db.Prepare("SELECT serial FROM cameras WHERE serial > ?1 ORDER BY serial "
+                              "LIMIT 1 OFFSET ?2"));
+  end.Bind(1, f.after_serial).Bind(2, int64_t{std::max(f.walk_window, 1) - 1});
+  ASSIGN_OR_RETURN(bool has_end, end.Step());
+  const std::string window_end = has_end ? end.ColumnText(0) : std::string();
+  ASSIGN_OR_RETURN(common::Statement walk, PrepareCameraListWalk(db, f, leaf, has_end));
+  BindCameraFilter(walk, f);
+  if (has_end) walk.Bind(9, window_end);
+  ASSIGN_OR_RETURN(std::vector<v1::Camera> walked, CollectRows<v1::Camera>(walk, CameraFromRow));
+  if (!has_end || static_cast<int>(walked.size()) >= f.limit) return walked;
+  ASSIGN_OR_RETURN(common::Statement seek, PrepareCameraListSeek(db, f));
+  BindCameraFilter(seek, f);
+  return CollectRows<v1::Camera>(seek, CameraFromRow);
 }
 
 absl::StatusOr<int64_t> OpenAssignment(WriteTx& tx, const OpenAssignmentParams& p) {

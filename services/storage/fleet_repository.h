@@ -75,6 +75,10 @@ struct CameraFilter {
   std::optional<int64_t> battery_below;  // newest reading's charge < this
   std::string after_serial;
   int limit = 100;
+  // With not_seen_since_us or battery_below (and no holder or post): cameras walked in serial
+  // order from the cursor before the list, having found less than a page there, seeks on the
+  // filter's index instead (ListCameras says why). Tests make it small.
+  int walk_window = 10'000;
 };
 absl::StatusOr<std::vector<v1::Camera>> ListCameras(common::Database& db,
                                                     const CameraFilter& filter);

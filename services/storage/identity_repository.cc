@@ -1,7 +1,10 @@
 #include "services/storage/identity_repository.h"
 
+#include <limits>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
@@ -341,12 +344,16 @@ absl::StatusOr<std::vector<v1::EnrollmentToken>> ListTokens(common::Database& db
     if (!absl::SimpleAtoi(page.after, &id)) return absl::InvalidArgumentError("bad token cursor");
     before = id;
   }
+  // Only the filters given are in the statement ("(?1 IS NULL OR t.site_id = ?1)" would keep
+  // SQLite from seeking whatever ?1 is): a site's tokens come from enrollment_tokens_by_site
+  // (migration 0012) newest first from the cursor, all tokens from the table's rowid.
+  // The first page starts below the largest id, so every page is a seek from its cursor.
   ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare(absl::StrCat(kSelectToken,
-                                           "WHERE (?1 IS NULL OR t.site_id = ?1) "
-                                           "AND (?2 IS NULL OR t.id < ?2) ORDER BY t.id DESC "
-                                           "LIMIT ?3")));
-  s.BindOptional(1, site_id).BindOptional(2, before).Bind(3, int64_t{page.limit});
+                   db.Prepare(absl::StrCat(kSelectToken, "WHERE ",
+                                           site_id.has_value() ? "t.site_id = ?1 AND " : "",
+                                           "t.id < ?2 ORDER BY t.id DESC LIMIT ?3")));
+  if (site_id.has_value()) s.Bind(1, *site_id);
+  s.Bind(2, before.value_or(std::numeric_limits<int64_t>::max())).Bind(3, int64_t{page.limit});
   return CollectRows<v1::EnrollmentToken>(
       s, [](const common::Statement& st) { return TokenFromRow(st).token; });
 }
@@ -380,17 +387,21 @@ absl::StatusOr<DockRow> FindDock(common::Database& db, const std::string& dock_i
 absl::StatusOr<std::vector<v1::Dock>> ListDocks(common::Database& db,
                                                 std::optional<int64_t> site_id,
                                                 bool include_revoked, const KeyPage& page) {
+  // Only the filters given are in the statement ("(?1 IS NULL OR d.site_id IN ...)" would keep
+  // SQLite from seeking on the site whatever ?1 is). A site's docks (its own, or its subtree's)
+  // are found through docks_by_site (site_id, dock_id) from the cursor; the whole list walks
+  // the dock ids from the cursor, and the revoked docks it skips are few.
+  std::vector<std::string> where = {"d.dock_id > ?3"};
+  if (site_id.has_value()) where.push_back("d.site_id IN (SELECT id FROM subtree)");
+  if (!include_revoked) where.push_back("d.revoked_us IS NULL");
   std::string sql = absl::StrCat(
-      "WITH RECURSIVE subtree(id) AS (SELECT ?1 UNION ALL "
-      "SELECT s2.id FROM sites s2 JOIN subtree t ON s2.parent_id = t.id) ",
-      kSelectDock,
-      "WHERE (?1 IS NULL OR d.site_id IN (SELECT id FROM subtree)) "
-      "AND (?2 OR d.revoked_us IS NULL) AND d.dock_id > ?3 ORDER BY d.dock_id LIMIT ?4");
+      site_id.has_value() ? "WITH RECURSIVE subtree(id) AS (SELECT ?1 UNION ALL "
+                            "SELECT s2.id FROM sites s2 JOIN subtree t ON s2.parent_id = t.id) "
+                          : "",
+      kSelectDock, "WHERE ", absl::StrJoin(where, " AND "), " ORDER BY d.dock_id LIMIT ?4");
   ASSIGN_OR_RETURN(common::Statement s, db.Prepare(sql));
-  s.BindOptional(1, site_id)
-      .Bind(2, int64_t{include_revoked ? 1 : 0})
-      .Bind(3, page.after)
-      .Bind(4, int64_t{page.limit});
+  if (site_id.has_value()) s.Bind(1, *site_id);
+  s.Bind(3, page.after).Bind(4, int64_t{page.limit});
   ASSIGN_OR_RETURN(std::vector<DockRow> rows, CollectRows<DockRow>(s, DockFromRow));
   std::vector<v1::Dock> docks;
   docks.reserve(rows.size());

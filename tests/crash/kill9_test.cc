@@ -19,7 +19,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -30,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "tests/crash/camfleetd_child.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -57,37 +57,10 @@ int CameraOf(int call) { return call % kCamerasPerClient; }
 bool IsIssue(int call) { return (call / kCamerasPerClient) % 2 == 0; }
 
 // One run of the real binary on `db`.
-class Camfleetd {
- public:
-  static absl::StatusOr<std::unique_ptr<Camfleetd>> Start(const TempDir& dir, const std::string& db,
-                                                          int run) {
-    const std::string port_file = dir.File(absl::StrCat("port-", run));
-    absl::StatusOr<std::unique_ptr<ChildProcess>> child =
-        ChildProcess::Spawn({CAMFLEETD_PATH, "serve", "--insecure-dev", "--listen", "127.0.0.1:0",
-                             "--port-file", port_file, "--db", db, "--dev-operator", "crash-test"},
-                            dir.File(absl::StrCat("camfleetd-", run, ".log")));
-    if (!child.ok()) return child.status();
-    absl::StatusOr<std::string> port = WaitForFileLine(port_file, kStartTimeout, child->get());
-    int port_number = 0;
-    if (!port.ok() || !absl::SimpleAtoi(*port, &port_number) || port_number <= 0) {
-      return absl::UnavailableError(absl::StrCat("camfleetd did not report its port (",
-                                                 port.status().message(), "); its log:\n",
-                                                 (*child)->LogTail()));
-    }
-    auto server = std::unique_ptr<Camfleetd>(new Camfleetd());
-    server->process_ = *std::move(child);
-    server->target_ = absl::StrCat("127.0.0.1:", port_number);
-    return server;
-  }
-
-  ChildProcess& process() { return *process_; }
-  const std::string& target() const { return target_; }
-
- private:
-  Camfleetd() = default;
-  std::unique_ptr<ChildProcess> process_;
-  std::string target_;
-};
+absl::StatusOr<std::unique_ptr<CamfleetdChild>> StartCamfleetd(const TempDir& dir,
+                                                               const std::string& db, int run) {
+  return CamfleetdChild::Start(CAMFLEETD_PATH, dir, db, run, kStartTimeout);
+}
 
 template <typename Stub, typename Req, typename Resp>
 grpc::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
@@ -140,7 +113,7 @@ class Kill9Test : public ::testing::Test {
 
 TEST_F(Kill9Test, EveryAcknowledgedIssueAndReturnSurvivesSigkill) {
   // ---- first run: set up the fleet, then the burst, then SIGKILL.
-  absl::StatusOr<std::unique_ptr<Camfleetd>> first = Camfleetd::Start(dir_, db_, 1);
+  absl::StatusOr<std::unique_ptr<CamfleetdChild>> first = StartCamfleetd(dir_, db_, 1);
   ASSERT_THAT(first, IsOk());
   {
     auto channel = grpc::CreateChannel((*first)->target(), grpc::InsecureChannelCredentials());
@@ -275,7 +248,7 @@ TEST_F(Kill9Test, EveryAcknowledgedIssueAndReturnSurvivesSigkill) {
   ASSERT_GE(total_acknowledged, kAcknowledgedBeforeKill);
 
   // ---- second run on the same file: everything acknowledged is there.
-  absl::StatusOr<std::unique_ptr<Camfleetd>> second = Camfleetd::Start(dir_, db_, 2);
+  absl::StatusOr<std::unique_ptr<CamfleetdChild>> second = StartCamfleetd(dir_, db_, 2);
   ASSERT_THAT(second, IsOk());
   auto channel = grpc::CreateChannel((*second)->target(), grpc::InsecureChannelCredentials());
   auto fleet = v1::FleetService::NewStub(channel);

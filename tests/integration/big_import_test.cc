@@ -2,19 +2,35 @@
 // that interleave with everyone else's writes, so issues and returns keep answering while it
 // runs; it stays all-or-nothing across a restart; and every camera it registers has its own
 // audit event, found by its serial. The chunks are made small (500 rows) so that a 40,000-row
-// manifest has as many chunks as a 160,000-row one has at the server's 2,000.
+// manifest has as many chunks as a 160,000-row one has at the server's 2,000. Last, what
+// `camfleet camera import` shows while it runs: a progress bar with counts, including the
+// cameras published so far, and nothing extra under --json.
+
+#include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <streambuf>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "cli/app.h"
+#include "common/clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/integration/fleet_client.h"
+#include "tests/testing/cli_run.h"
 #include "tests/testing/db_query.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
@@ -46,6 +62,7 @@ class BigImportTest : public ::testing::Test {
   void SetUp() override {
     TestServerOptions options;
     options.manifest_imports.chunk_rows = kChunk;
+    if (sync_wal_) options.store.sync_wal = sync_wal_;
     absl::StatusOr<std::unique_ptr<TestServer>> started = TestServer::Start(options);
     ASSERT_THAT(started, IsOk());
     server_ = *std::move(started);
@@ -143,6 +160,8 @@ class BigImportTest : public ::testing::Test {
     EXPECT_TRUE(chain.intact());
   }
 
+  // The store's WAL sync, for a test that holds it (set before SetUp).
+  std::function<absl::Status(int fd)> sync_wal_;
   std::unique_ptr<TestServer> server_;
   std::unique_ptr<FleetClient> client_;
 };
@@ -305,6 +324,173 @@ TEST_F(BigImportTest, StagedSerialIsReservedAndOneRegisteredMeanwhileFailsTheImp
 TEST_F(BigImportTest, UnknownImportIdIsNotFound) {
   EXPECT_THAT(Progress("0123456789abcdef"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("0123456789abcdef")));
+}
+
+// An ostream buffer another thread may read while the CLI writes to it.
+class SharedText : public std::streambuf {
+ public:
+  std::string Get() {
+    absl::MutexLock lock(&mu_);
+    return text_;
+  }
+
+ protected:
+  int overflow(int c) override {
+    if (c == traits_type::eof()) return traits_type::not_eof(c);
+    absl::MutexLock lock(&mu_);
+    text_.push_back(static_cast<char>(c));
+    return c;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    absl::MutexLock lock(&mu_);
+    text_.append(s, static_cast<size_t>(n));
+    return n;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::string text_ ABSL_GUARDED_BY(mu_);
+};
+
+// `camfleet camera import` of a big manifest, with the store's fsync held once the import has
+// committed its second publishing chunk: the import then stands still with exactly one chunk's
+// cameras published and durable (the second is committed but not yet on disk, so not counted),
+// and the CLI's bar must show that count while it waits.
+class BigImportCliTest : public BigImportTest {
+ protected:
+  BigImportCliTest() {
+    sync_wal_ = [this](int fd) -> absl::Status {
+      if (armed_.load()) {
+        // Read from the file what is committed now (the sync covers it).
+        absl::StatusOr<int64_t> published =
+            QueryInt(db_path_,
+                     "SELECT COALESCE(MAX(published), 0) FROM manifest_imports WHERE state = "
+                     "'PUBLISHING'");
+        if (published.ok() && *published >= 2 * kChunk) {
+          absl::MutexLock lock(&mu_);
+          held_ = true;
+          mu_.AwaitWithTimeout(absl::Condition(
+                                   +[](bool* release) { return *release; }, &release_),
+                               absl::Seconds(300));
+          held_ = false;
+        }
+      }
+      if (::fdatasync(fd) != 0) return absl::InternalError("fdatasync failed");
+      return absl::OkStatus();
+    };
+  }
+
+  void TearDown() override {
+    Release();
+    // Before this fixture's members go: the server's syncer calls sync_wal_ until it stops.
+    client_.reset();
+    server_.reset();
+  }
+
+  // The id of the only import, read from the file (the CLI does not print it).
+  std::string ImportId() {
+    sqlite3* db = nullptr;
+    std::string id;
+    if (sqlite3_open_v2(db_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT id FROM manifest_imports", -1, &s, nullptr) == SQLITE_OK &&
+          sqlite3_step(s) == SQLITE_ROW) {
+        id = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+      }
+      sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    EXPECT_FALSE(id.empty()) << "no manifest import in " << db_path_;
+    return id;
+  }
+
+  void Release() {
+    armed_ = false;
+    absl::MutexLock lock(&mu_);
+    release_ = true;
+  }
+
+  common::RealClock clock_;
+  std::string db_path_;
+  std::atomic<bool> armed_{false};
+  absl::Mutex mu_;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  bool release_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+std::string WriteManifest(const TempDir& dir, const std::string& name, const std::string& csv) {
+  const std::string path = dir.File(name);
+  std::ofstream(path, std::ios::binary) << csv;
+  return path;
+}
+
+TEST_F(BigImportCliTest, ImportShowsRowsStagedAndCamerasPublishedAndNothingExtraWithJson) {
+  db_path_ = server_->db_path();
+  const std::string file = WriteManifest(server_->dir(), "delivery.csv", Manifest());
+  armed_ = true;
+  SharedText out_text;
+  SharedText err_text;
+  std::ostream out(&out_text);
+  std::ostream err(&err_text);
+  int code = -1;
+  std::thread cli([&] {
+    cli::Environment env{.out = &out,
+                         .err = &err,
+                         .getenv = [](absl::string_view) { return std::optional<std::string>(); },
+                         .clock = &clock_};
+    code = cli::RunCamfleet({"camfleet", "--server", server_->target(), "--insecure", "--operator",
+                             "qm.bob", "--timeout", "120", "camera", "import", file},
+                            env);
+  });
+  // While the disk is held: one chunk published, and the bar says so.
+  const std::string expected_bar =
+      absl::StrCat("publishing  [", std::string(30 * kChunk / kRows, '#'),
+                   std::string(30 - 30 * kChunk / kRows, ' '), "]   1%  500/40,000 rows");
+  const bool shown =
+      WaitFor([&] { return absl::StrContains(err_text.Get(), expected_bar); }, absl::Seconds(300));
+  // The API reports the same count, though the file already holds the next chunk.
+  absl::StatusOr<v1::GetManifestImportResponse> progress;
+  if (shown) {
+    EXPECT_EQ(Query("SELECT COUNT(*) FROM manifest_imports"), 1);
+    EXPECT_EQ(Query("SELECT published FROM manifest_imports"), 2 * kChunk);
+    progress = Progress(ImportId());
+  }
+  Release();
+  cli.join();
+  ASSERT_TRUE(shown) << "the bar never showed one chunk published; stderr:\n" << err_text.Get();
+  ASSERT_THAT(progress, IsOk());
+  EXPECT_EQ(progress->phase(), v1::MANIFEST_IMPORT_PHASE_COMMITTING);
+  EXPECT_EQ(progress->published(), kChunk);
+  EXPECT_EQ(progress->staged(), kRows);
+  EXPECT_EQ(progress->to_stage(), kRows);
+
+  const std::string shown_err = err_text.Get();
+  EXPECT_EQ(code, 0) << shown_err;
+  EXPECT_THAT(shown_err, HasSubstr("\rchecking    ["));
+  EXPECT_THAT(shown_err, HasSubstr("\rstaging     ["));
+  EXPECT_THAT(shown_err, HasSubstr("/40,000 rows"));
+  // The last drawing is the finished bar, on a line of its own.
+  EXPECT_TRUE(absl::EndsWith(shown_err, absl::StrCat("\rpublished   [", std::string(30, '#'),
+                                                     "] 100%  40,000/40,000 rows\n")))
+      << shown_err;
+  EXPECT_EQ(out_text.Get(),
+            absl::StrCat("read 40000 rows from ", file, "\nimported 40000 of 40000 rows\n"));
+  EXPECT_EQ(Cameras(), kRows + 1);
+
+  // --json: stdout is the result alone, and no bar is drawn.
+  std::string csv = "serial,model,hardware_revision,site\n";
+  for (int n = 1; n <= 2'500; ++n)
+    absl::StrAppend(&csv, absl::StrFormat("JSN-%05d", n), ",AXON-4,R1,POST-1\n");
+  const std::string json_file = WriteManifest(server_->dir(), "json.csv", csv);
+  CliResult r = RunCli(
+      DevCliArgs(server_->target(), "qm.bob", 120, {"camera", "import", json_file, "--json"}),
+      clock_);
+  EXPECT_EQ(r.code, 0) << r;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r;
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("publish"))) << r;
+  v1::ImportManifestResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &parsed).ok()) << r;
+  EXPECT_EQ(parsed.imported(), 2'500);
 }
 
 }  // namespace

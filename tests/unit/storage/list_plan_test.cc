@@ -50,6 +50,8 @@ struct ListCase {
   // A fragment the plan must contain: the index (and bound) that serves the filter. Empty where
   // the filter matches most rows, so that walking in list order finds a page at once.
   std::string must_seek;
+  // A fragment no plan line may contain (an unbounded walk, for a filter that must not walk).
+  std::string must_not = "";
 };
 
 class ListPlanTest : public ::testing::Test {
@@ -87,6 +89,11 @@ class ListPlanTest : public ::testing::Test {
             << testing::Describe(p);
         for (const std::string& line : p.plan) {
           seeks = seeks || absl::StrContains(line, c.must_seek);
+          if (!c.must_not.empty()) {
+            EXPECT_FALSE(absl::StrContains(line, c.must_not))
+                << c.name << " has " << c.must_not << ":\n"
+                << testing::Describe(p);
+          }
         }
       }
       EXPECT_TRUE(seeks) << c.name << " does not seek on " << c.must_seek << ":\n"
@@ -123,6 +130,20 @@ TEST_F(ListPlanTest, CameraListSeeksForEachFilter) {
   auto list = [](CameraFilter f) {
     return [f](common::Database& db) { return ListCameras(db, f).status(); };
   };
+  // Twelve cameras after every cursor below, never seen and without a reading: with a walk
+  // window of one camera, the not-seen and battery lists walk one camera, find less than a
+  // page and seek on their index, so every statement is planned.
+  ASSERT_THAT(store_->WriteAndWait([&](WriteTx& tx) -> absl::Status {
+    for (int i = 1; i <= 12; ++i) {
+      v1::Camera c;
+      c.set_serial(absl::StrCat("CAM-", 9000 + i));
+      c.set_model("BWC-7");
+      c.set_state(v1::CAMERA_STATE_AVAILABLE);
+      RETURN_IF_ERROR(InsertCamera(tx, c, post_).status());
+    }
+    return absl::OkStatus();
+  }),
+              IsOk());
   CameraFilter none;
   CameraFilter state;
   state.state = v1::CAMERA_STATE_ISSUED;
@@ -136,10 +157,30 @@ TEST_F(ListPlanTest, CameraListSeeksForEachFilter) {
   holder.holder_id = 1;
   CameraFilter not_seen;
   not_seen.not_seen_since_us = 1;
+  not_seen.walk_window = 1;
+  CameraFilter not_seen_deep = not_seen;
+  not_seen_deep.after_serial = "CAM-5000";
+  CameraFilter not_seen_region = not_seen;
+  not_seen_region.site_id = region_;
+  not_seen_region.state = v1::CAMERA_STATE_AVAILABLE;
+  not_seen_region.model = "BWC-7";
+  CameraFilter not_seen_post = not_seen;
+  not_seen_post.site_id = post_;
+  CameraFilter not_seen_holder = not_seen;
+  not_seen_holder.holder_id = 1;
   CameraFilter battery;
   battery.battery_below = 20;
+  battery.walk_window = 1;
+  CameraFilter battery_deep = battery;
+  battery_deep.after_serial = "CAM-5000";
+  battery_deep.state = v1::CAMERA_STATE_ISSUED;
+  CameraFilter battery_not_seen = battery;
+  battery_not_seen.not_seen_since_us = 1;
+  battery_not_seen.site_id = region_;
   CameraFilter deep;
   deep.after_serial = "CAM-5000";
+  // The walk of every camera from the cursor (the window bound adds "AND serial<?").
+  const std::string kUnbounded = "SEARCH c USING INDEX sqlite_autoindex_cameras_1 (serial>?)";
   ExpectSeeks({
       {"cameras", list(none), "sqlite_autoindex_cameras_1 (serial>?)"},
       {"cameras by state", list(state), "cameras_by_state (state=? AND serial>?)"},
@@ -148,12 +189,140 @@ TEST_F(ListPlanTest, CameraListSeeksForEachFilter) {
       {"cameras of a region", list(region), "sqlite_autoindex_cameras_1 (serial>?)"},
       {"cameras by model", list(model), "cameras_by_model (model=? AND serial>?)"},
       {"cameras of a holder", list(holder), "assignments_open_by_holder (holder_id=?)"},
-      // Not seen since, and low battery: the list stays in serial order (the not-seen and
-      // battery reports are the queries ordered by those columns, and seek on them).
-      {"cameras not seen", list(not_seen), "sqlite_autoindex_cameras_1 (serial>?)"},
-      {"cameras with low battery", list(battery), "sqlite_autoindex_cameras_1 (serial>?)"},
+      // Not seen since, and low battery: a walk of the serial index testing each camera reads
+      // the whole fleet when few match, so the walk stops after a window of cameras (a bound
+      // on serial), and if that did not fill the page the list seeks on the filter's own index
+      // (and sorts what matches by serial), alone or with state, model or a region; a post or
+      // a holder is still the better start.
+      {"cameras not seen", list(not_seen), "cameras_by_last_seen (last_seen_us<?)", kUnbounded},
+      {"cameras not seen, a deep page", list(not_seen_deep),
+       "cameras_by_last_seen (last_seen_us<?)", kUnbounded},
+      {"cameras not seen in a region, by state and model", list(not_seen_region),
+       "cameras_by_last_seen (last_seen_us<?)", kUnbounded},
+      {"cameras not seen at a post", list(not_seen_post), "(site_id=?"},
+      {"cameras not seen of a holder", list(not_seen_holder),
+       "assignments_open_by_holder (holder_id=?)"},
+      {"cameras with low battery", list(battery), "camera_status_by_battery (battery_percent<?)",
+       kUnbounded},
+      {"cameras with low battery, issued, a deep page", list(battery_deep),
+       "camera_status_by_battery (battery_percent<?)", kUnbounded},
+      {"cameras with low battery not seen in a region", list(battery_not_seen),
+       "camera_status_by_battery (battery_percent<?)", kUnbounded},
       {"cameras, a deep page", list(deep), "sqlite_autoindex_cameras_1 (serial>?)"},
   });
+}
+
+// The not-seen and battery filters must not be served by walking the cameras in serial order
+// (a SEARCH on the serial index from the cursor that tests every row): such a walk reads the
+// whole table when few cameras match, though it is no "SCAN". ExpectSeeks above asks for the
+// filter's own index; this shows the check fails on the shape the list had before.
+TEST_F(ListPlanTest, TheCheckCatchesTheSerialWalkForNotSeenAndBattery) {
+  for (const char* filter :
+       {"(c.last_seen_us IS NULL OR c.last_seen_us < 1)", "cs.battery_percent < 20"}) {
+    std::vector<StatementPlan> plans;
+    ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+      ASSIGN_OR_RETURN(
+          plans, testing::PlansOfStatementsRun(db, [&](common::Database& d) {
+            ASSIGN_OR_RETURN(
+                common::Statement s,
+                d.Prepare(absl::StrCat("SELECT c.id FROM cameras c LEFT JOIN camera_status cs ON "
+                                       "cs.camera_id = c.id WHERE c.serial > '' AND ",
+                                       filter, " ORDER BY c.serial LIMIT 100")));
+            return s.Run();
+          }));
+      return absl::OkStatus();
+    }),
+                IsOk());
+    ASSERT_THAT(plans, ::testing::SizeIs(1));
+    bool seeks = false;
+    for (const std::string& line : plans[0].plan) {
+      seeks = seeks || absl::StrContains(line, "cameras_by_last_seen (last_seen_us<?)") ||
+              absl::StrContains(line, "camera_status_by_battery (battery_percent<?)");
+    }
+    EXPECT_FALSE(seeks) << testing::Describe(plans[0]);
+  }
+}
+
+// The not-seen and battery lists, whether a page comes from the walk of the window after the
+// cursor or from the filter's index, give the same pages, in serial order from the cursor, as
+// the filter applied to every camera would.
+TEST_F(ListPlanTest, NotSeenAndBatteryListsPageInSerialOrder) {
+  // 30 cameras at POST-1: camera i seen at i (0 and every fifth never), with a reading of
+  // charge (i * 7) % 100 for every third one.
+  ASSERT_THAT(store_->WriteAndWait([&](WriteTx& tx) -> absl::Status {
+    for (int i = 0; i < 30; ++i) {
+      v1::Camera c;
+      // Serials not in insertion order, so that id order is not serial order.
+      c.set_serial(absl::StrCat("CAM-", 1000 + (i * 17) % 30));
+      c.set_model(i % 2 == 0 ? "BWC-7" : "BWC-9");
+      c.set_state(v1::CAMERA_STATE_AVAILABLE);
+      ASSIGN_OR_RETURN(CameraRow row, InsertCamera(tx, c, post_));
+      if (i % 5 != 0) {
+        ASSIGN_OR_RETURN(common::Statement seen,
+                         tx.db().Prepare("UPDATE cameras SET last_seen_us = ? WHERE id = ?"));
+        seen.Bind(1, int64_t{(i * 17) % 30}).Bind(2, row.id);
+        RETURN_IF_ERROR(seen.Run());
+      }
+      if (i % 3 == 0) {
+        ASSIGN_OR_RETURN(common::Statement status,
+                         tx.db().Prepare("INSERT INTO camera_status (camera_id, battery_percent) "
+                                         "VALUES (?, ?)"));
+        status.Bind(1, row.id).Bind(2, int64_t{((i * 17) % 30) * 7 % 100});
+        RETURN_IF_ERROR(status.Run());
+      }
+    }
+    return absl::OkStatus();
+  }),
+              IsOk());
+  // Camera CAM-(1000+k): seen at k unless k is a multiple of 5 (17 is invertible mod 30, and
+  // i % 5 == 0 iff k % 5 == 0); a reading with charge k*7 % 100 iff k % 3 == 0.
+  auto expected = [](const std::function<bool(int)>& match) {
+    std::vector<std::string> out;
+    for (int k = 0; k < 30; ++k) {
+      if (match(k)) out.push_back(absl::StrCat("CAM-", 1000 + k));
+    }
+    return out;
+  };
+  int window = 0;
+  auto walk = [&](CameraFilter f) {
+    f.limit = 4;
+    f.walk_window = window;
+    std::vector<std::string> order;
+    for (int page = 0; page < 20; ++page) {
+      std::vector<v1::Camera> rows;
+      EXPECT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+        ASSIGN_OR_RETURN(rows, ListCameras(db, f));
+        return absl::OkStatus();
+      }),
+                  IsOk());
+      for (const v1::Camera& c : rows) order.push_back(c.serial());
+      if (static_cast<int>(rows.size()) < f.limit) break;
+      f.after_serial = rows.back().serial();
+    }
+    return order;
+  };
+  // Windows that always seek, that sometimes fill the page, and that reach the end.
+  for (int w : {1, 3, 6, 10'000}) {
+    window = w;
+    SCOPED_TRACE(absl::StrCat("walk window ", w));
+    CameraFilter not_seen;
+    not_seen.not_seen_since_us = 12;  // seen before 12, or never
+    EXPECT_THAT(walk(not_seen),
+                ::testing::ElementsAreArray(expected([](int k) { return k % 5 == 0 || k < 12; })));
+    not_seen.site_id = region_;
+    not_seen.model = "BWC-9";
+    // i odd <=> k odd (17 is odd and 30 even).
+    EXPECT_THAT(walk(not_seen), ::testing::ElementsAreArray(expected(
+                                    [](int k) { return (k % 5 == 0 || k < 12) && k % 2 == 1; })));
+    CameraFilter battery;
+    battery.battery_below = 50;
+    EXPECT_THAT(walk(battery), ::testing::ElementsAreArray(
+                                   expected([](int k) { return k % 3 == 0 && k * 7 % 100 < 50; })));
+    battery.not_seen_since_us = 20;
+    EXPECT_THAT(walk(battery), ::testing::ElementsAreArray(expected([](int k) {
+                  return k % 3 == 0 && k * 7 % 100 < 50 && (k % 5 == 0 || k < 20);
+                })));
+  }
 }
 
 TEST_F(ListPlanTest, AuditListSeeksForEachFilter) {
