@@ -1015,9 +1015,12 @@ TEST(StoreCheckpointTest, CheckpointsCopyAThresholdAtATimeAndTheWalStaysBounded)
     const std::string name = absl::StrCat(std::string(1500, 'x'), i);
     ASSERT_THAT((*store)->WriteAndWait([name](WriteTx& tx) { return InsertItem(tx, name); }),
                 IsOk());
-    // The WAL never grows much past 8x the threshold: the writer restarts it there, or at a
-    // later commit if the checkpointer was busy copying at that moment (seen: 338 frames).
-    ASSERT_LE(std::filesystem::file_size(wal), (9 * 40) * (4096 + 24) + 32) << "after write " << i;
+    // The WAL stays bounded: the writer restarts it at 8x the threshold, or at a later commit
+    // if the checkpointer was busy copying at that moment (seen: 338 frames, and 362 on a
+    // machine loaded to 9 on 2 cores). 400 writes make well over 1,000 frames, so a WAL that
+    // never restarted passes twice the restart point long before the end.
+    ASSERT_LE(std::filesystem::file_size(wal), (16 * 40) * (4096 + 24) + 32)
+        << "after write " << i;
   }
   const StoreStats stats = (*store)->stats();
   EXPECT_GE(stats.wal_frames, kWrites);
