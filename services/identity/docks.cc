@@ -296,26 +296,16 @@ void IdentityManager::RenewDockCertificateNow(const rpc::Identity& who,
                                               Done<v1::RenewDockCertificateResponse> done) {
   if (absl::Status s = ValidateCsrField(req.csr_pem()); !s.ok()) return done(s);
   // Refuse an early renewal (or a recovery with a certificate camfleetd did not record) before
-  // spending a signature on it; the transaction checks again.
-  const absl::Time now = store_.clock().Now();
-  std::optional<v1::RenewDockCertificateResponse> replay;
-  auto check = [&](common::Database& db) -> absl::Status {
-    replay.reset();
-    if (!who.recovering()) return CheckRenewalWindow(db, who.certificate_serial, now);
-    ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> again,
-                     CheckRecovery(db, who, req.csr_pem()));
-    if (again.has_value()) {
-      replay.emplace();
-      *replay->mutable_certificate() = std::move(again->certificate);
-      replay->set_ca_certificate_pem(ca_.CertificatePem());
-    }
-    return absl::OkStatus();
-  };
-  absl::Status due = store_.ReadForPrecheck(check);
-  // A replayed answer goes back to the dock: it must rest on durable data.
-  if (due.ok() && replay.has_value()) due = store_.Read(check);
-  if (!due.ok()) return done(due);
-  if (replay.has_value()) return done(*std::move(replay));
+  // spending a signature on it.
+  absl::StatusOr<std::optional<v1::Certificate>> replay =
+      internal::PrecheckRenewal(store_, who, req.csr_pem());
+  if (!replay.ok()) return done(replay.status());
+  if (replay->has_value()) {
+    v1::RenewDockCertificateResponse resp;
+    *resp.mutable_certificate() = **std::move(replay);
+    resp.set_ca_certificate_pem(ca_.CertificatePem());
+    return done(std::move(resp));
+  }
   absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), Role::kDock, who.name);
   if (!cert.ok()) return done(cert.status());
   RunRevokingWrite<v1::RenewDockCertificateResponse>(

@@ -57,6 +57,13 @@ absl::Status CheckRenewalWindow(common::Database& db, const std::string& serial,
 absl::StatusOr<std::optional<storage::CertificateRow>> CheckRecovery(common::Database& db,
                                                                      const rpc::Identity& who,
                                                                      const std::string& csr_pem);
+// The checks a renewal makes before spending a signature (the write checks again): its
+// renewal window, or for a recovery renewal CheckRecovery. A recovery whose answer was lost
+// gets that certificate back (nullopt: go on and sign), read again once the store is durable,
+// since the answer goes back to the caller.
+absl::StatusOr<std::optional<v1::Certificate>> PrecheckRenewal(storage::Store& store,
+                                                               const rpc::Identity& who,
+                                                               const std::string& csr_pem);
 // The audit fields of a recovery renewal: the revoked issuing CA the certificate came from.
 std::string RecoveredIssuer(const rpc::Identity& who);
 

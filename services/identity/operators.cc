@@ -102,27 +102,17 @@ void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
   }
   if (absl::Status s = ValidateCsrField(req.csr_pem()); !s.ok()) return done(s);
   // Refuse an early renewal (or a recovery with a certificate camfleetd did not record) before
-  // spending a signature on it; the transaction checks again.
-  std::optional<v1::RenewOperatorCertificateResponse> replay;
+  // spending a signature on it.
   if (!who.certificate_serial.empty()) {
-    const absl::Time now = store_.clock().Now();
-    auto check = [&](common::Database& db) -> absl::Status {
-      replay.reset();
-      if (!who.recovering()) return CheckRenewalWindow(db, who.certificate_serial, now);
-      ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> again,
-                       CheckRecovery(db, who, req.csr_pem()));
-      if (again.has_value()) {
-        replay.emplace();
-        *replay->mutable_certificate() = std::move(again->certificate);
-        replay->set_ca_certificate_pem(ca_.CertificatePem());
-      }
-      return absl::OkStatus();
-    };
-    absl::Status due = store_.ReadForPrecheck(check);
-    // A replayed answer goes back to the operator: it must rest on durable data.
-    if (due.ok() && replay.has_value()) due = store_.Read(check);
-    if (!due.ok()) return done(due);
-    if (replay.has_value()) return done(*std::move(replay));
+    absl::StatusOr<std::optional<v1::Certificate>> replay =
+        internal::PrecheckRenewal(store_, who, req.csr_pem());
+    if (!replay.ok()) return done(replay.status());
+    if (replay->has_value()) {
+      v1::RenewOperatorCertificateResponse resp;
+      *resp.mutable_certificate() = **std::move(replay);
+      resp.set_ca_certificate_pem(ca_.CertificatePem());
+      return done(std::move(resp));
+    }
   }
   absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), *who.role, who.name);
   if (!cert.ok()) return done(cert.status());

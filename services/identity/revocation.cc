@@ -240,6 +240,22 @@ absl::StatusOr<std::optional<storage::CertificateRow>> internal::CheckRecovery(
       "), so it cannot renew even though only its issuing CA was replaced; ", enroll_again));
 }
 
+absl::StatusOr<std::optional<v1::Certificate>> internal::PrecheckRenewal(
+    storage::Store& store, const rpc::Identity& who, const std::string& csr_pem) {
+  const absl::Time now = store.clock().Now();
+  std::optional<v1::Certificate> replay;
+  auto check = [&](common::Database& db) -> absl::Status {
+    replay.reset();
+    if (!who.recovering()) return CheckRenewalWindow(db, who.certificate_serial, now);
+    ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> again, CheckRecovery(db, who, csr_pem));
+    if (again.has_value()) replay = std::move(again->certificate);
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(store.ReadForPrecheck(check));
+  if (replay.has_value()) RETURN_IF_ERROR(store.Read(check));
+  return replay;
+}
+
 std::string internal::RecoveredIssuer(const rpc::Identity& who) {
   absl::StatusOr<provisioning::CertificateInfo> info =
       provisioning::ParseCertificate(who.recovery_pem);
