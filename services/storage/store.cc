@@ -57,6 +57,14 @@ absl::Status RunCached(common::Database& db, absl::string_view sql) {
   return s.Run();
 }
 
+// PRAGMA data_version: moves when another connection commits to the file (not for this one's).
+absl::StatusOr<int64_t> DataVersion(common::Database& db) {
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare("PRAGMA data_version"));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::InternalError("PRAGMA data_version returned no row");
+  return s.ColumnInt(0);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
@@ -388,6 +396,12 @@ std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& c
       }
       break;
     }
+    {
+      // The cached audit head is only good while this connection alone writes the file.
+      absl::StatusOr<int64_t> version = DataVersion(db);
+      if (!version.ok() || *version != data_version_) audit_head_.known = false;
+      data_version_ = version.ok() ? *version : -1;
+    }
     const absl::Time now = clock_.Now();
     const size_t first = next;
     bool transaction_lost = false;
@@ -401,19 +415,27 @@ std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& c
         ++stats_.deadline_drops;
         continue;
       }
+      const AuditChainHead head_before = audit_head_;
       absl::Status s = RunCached(db, "SAVEPOINT job");
       if (s.ok()) {
-        WriteTx tx(db, now);
+        WriteTx tx(db, now, &audit_head_);
         s = group[next].fn(tx);
         if (s.ok()) {
           s = RunCached(db, "RELEASE job");
-          if (s.ok()) group[next].after_commit = tx.TakeAfterCommit();
+          if (s.ok()) {
+            group[next].after_commit = tx.TakeAfterCommit();
+          } else {
+            audit_head_.known = false;
+          }
         } else if (sqlite3_get_autocommit(db.handle()) == 0) {
           // Undo only this job's changes; the rest of the group goes on.
           absl::Status undo_job = RunCached(db, "ROLLBACK TO job");
           if (undo_job.ok()) undo_job = RunCached(db, "RELEASE job");
+          // The rollback took back any audit event the job appended.
+          audit_head_ = head_before;
           if (!undo_job.ok()) {
             common::LogError("rolling back a failed write: ", undo_job.message());
+            audit_head_.known = false;
           }
         }
       }
@@ -424,6 +446,7 @@ std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& c
       if (sqlite3_get_autocommit(db.handle()) != 0) transaction_lost = true;
     }
     if (transaction_lost) {
+      audit_head_.known = false;  // the audit events of the undone writes are gone
       const size_t loser = next - 1;
       common::LogError("a write transaction of ", next - first,
                        " writes was rolled back by a failing write: ", results[loser].message());
@@ -435,6 +458,7 @@ std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& c
     if (!any_ok) {
       // Every write failed and was rolled back: nothing to commit, nothing to fsync.
       RunCached(db, "ROLLBACK").IgnoreError();
+      audit_head_.known = false;
       continue;
     }
     if (!seq_taken) {
@@ -452,6 +476,7 @@ std::vector<absl::Status> Store::CommitGroup(std::vector<Job>& group, int64_t& c
     }
     if (!commit.ok()) {
       RunCached(db, "ROLLBACK").IgnoreError();
+      audit_head_.known = false;  // the group's audit events went with it
       common::LogError("group commit of ", next - first, " writes failed: ", commit.message());
       undo(first, next, next, common::Annotate(commit, "COMMIT failed"));
       continue;
