@@ -67,9 +67,18 @@ absl::StatusOr<int64_t> DataVersion(common::Database& db) {
 
 }  // namespace
 
+bool ConfigureSqliteForStore() {
+  static const bool applied = [] {
+    // SQLITE_MISUSE once SQLite has started: then the defaults stay, which only costs time.
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  }();
+  return applied;
+}
+
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    const common::Clock& clock,
                                                    const StoreOptions& options) {
+  ConfigureSqliteForStore();
   // Every connection from here on writes a commit's WAL frames with one write (see there).
   RETURN_IF_ERROR(InstallWalWriteBatching());
   std::unique_ptr<Store> store(new Store(path, clock, options));

@@ -134,6 +134,16 @@ struct StoreStats {
   int64_t queued = 0;               // writes waiting for the writer now
 };
 
+// Process-wide SQLite settings for the store, applied once and only if SQLite has not started
+// yet (sqlite3_config works only before sqlite3_initialize): Store::Open calls it first, so in
+// camfleetd, where the store is the first user of SQLite, they always apply; a program that
+// uses SQLite before opening a store (a benchmark's own ceilings) calls it at its start.
+// Today one setting: SQLite's memory statistics off (SQLITE_CONFIG_MEMSTATUS). They take a
+// process-wide mutex around every allocation and free SQLite makes, about 250 per lifecycle
+// write on the writer; camfleet reads none of them (sqlite3_memory_used, the soft heap limit).
+// Returns whether the settings are in force.
+bool ConfigureSqliteForStore();
+
 class Store {
  public:
   // Opens or creates the database at `path`, applies migrations and starts the writer.
