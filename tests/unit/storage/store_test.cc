@@ -161,6 +161,15 @@ class StoreTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
+// The store's process-wide SQLite settings (ConfigureSqliteForStore: no memory statistics,
+// journal chunks reused) apply only before SQLite starts. This is the program's first test and
+// nothing has used SQLite yet, so they apply, and every test after it runs the store with them.
+TEST(StoreProcessTest, SqliteSettingsAreInForceWhereTheStoreIsSqlitesFirstUser) {
+  EXPECT_TRUE(ConfigureSqliteForStore());
+  // Memory statistics are off: SQLite counts nothing.
+  EXPECT_EQ(sqlite3_memory_used(), 0);
+}
+
 // --------------------------------------------------------------------------- group commit
 
 TEST_F(StoreTest, FailingWriteInAGroupDoesNotUndoTheOthers) {
