@@ -466,6 +466,9 @@ class Bench {
 
 int main(int argc, char** argv) {
   camfleet::server::PrepareServingProcess();
+  // The commit ceiling opens SQLite before the server's store does: set what Store::Open sets
+  // first, as in camfleetd, where the store is SQLite's first user.
+  camfleet::storage::ConfigureSqliteForStore();
   camfleet::bench::BenchOptions o;
   CLI::App app{
       "camfleet-bench-fleet: lifecycle throughput and list latency of the real camfleetd "

@@ -234,7 +234,9 @@ class FixtureBuilder {
       }
       plan_[static_cast<size_t>(i)] = p;
     }
-    Pending pending(20000);
+    // Deep, but below the store's queue bound (StoreOptions::max_queued_writes, 10,000): past
+    // it the store refuses writes at once (UNAVAILABLE) instead of queuing them.
+    Pending pending(5000);
     auto phase = [&](const char* what, auto start_one, auto wanted) -> absl::Status {
       const int64_t t = MonotonicNanos();
       int64_t n = 0;

@@ -54,7 +54,10 @@ absl::StatusOr<v1::Camera> Transition(WriteTx& tx, const rpc::Identity& who,
                                       const std::string& note, Details details,
                                       rpc::RevocationSet& revoked,
                                       std::optional<v1::Assignment>* closed = nullptr) {
-  ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(tx.db(), serial));
+  // The camera and its open assignment in one read.
+  ASSIGN_OR_RETURN(storage::CameraWithAssignment found,
+                   storage::FindCameraWithOpenAssignment(tx.db(), serial));
+  storage::CameraRow& cam = found.camera;
   const v1::CameraState from = cam.camera.state();
   ASSIGN_OR_RETURN(v1::CameraState to, NextState(serial, from, action));
 
@@ -68,8 +71,7 @@ absl::StatusOr<v1::Camera> Transition(WriteTx& tx, const rpc::Identity& who,
     default: break;  // a lost camera stays with its holder until it is found
   }
   if (close_as.has_value()) {
-    ASSIGN_OR_RETURN(std::optional<v1::Assignment> open,
-                     storage::FindOpenAssignment(tx.db(), cam.id));
+    std::optional<v1::Assignment>& open = found.open;
     if (!open.has_value() && from == v1::CAMERA_STATE_ISSUED) {
       return absl::InternalError(
           absl::StrCat("camera '", serial, "' is ISSUED but has no open assignment"));
@@ -134,7 +136,7 @@ absl::Status ValidateSerialAndNote(const std::string& serial, const std::string&
 absl::StatusOr<v1::IssueCameraResponse> IssueInTransaction(WriteTx& tx, const rpc::Identity& who,
                                                            const IssueStep& step) {
   ASSIGN_OR_RETURN(storage::CameraRow cam, storage::FindCamera(tx.db(), step.serial));
-  ASSIGN_OR_RETURN(storage::HolderRow holder, storage::FindHolder(tx.db(), step.holder_badge));
+  ASSIGN_OR_RETURN(storage::HolderRef holder, storage::FindHolderRef(tx.db(), step.holder_badge));
   ASSIGN_OR_RETURN(v1::CameraState to,
                    NextState(step.serial, cam.camera.state(), CameraAction::kIssue));
   absl::StatusOr<int64_t> id = storage::OpenAssignment(
@@ -163,8 +165,8 @@ absl::StatusOr<v1::IssueCameraResponse> IssueInTransaction(WriteTx& tx, const rp
   v1::Assignment& a = *resp.mutable_assignment();
   a.set_id(*id);
   a.set_camera_serial(cam.camera.serial());
-  a.set_holder_badge(holder.holder.badge());
-  a.set_holder_name(holder.holder.name());
+  a.set_holder_badge(step.holder_badge);
+  a.set_holder_name(holder.name);
   *a.mutable_issue_time() = now;
   a.set_issued_by(who.actor());
   *a.mutable_due_back_time() = due;
@@ -174,7 +176,7 @@ absl::StatusOr<v1::IssueCameraResponse> IssueInTransaction(WriteTx& tx, const rp
   c = std::move(cam.camera);
   c.set_state(to);
   c.set_state_note(step.note);
-  c.set_holder_badge(holder.holder.badge());
+  c.set_holder_badge(step.holder_badge);
   *c.mutable_due_back_time() = due;
   *c.mutable_update_time() = now;
   return resp;

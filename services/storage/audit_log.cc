@@ -1,5 +1,6 @@
 #include "services/storage/audit_log.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -48,7 +49,12 @@ absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record) {
   common::Database& db = tx.db();
   int64_t prev_seq = 0;
   std::string prev_hash(kHashSize, '\0');
-  {
+  AuditChainHead* const cached = tx.audit_head();
+  if (cached != nullptr && cached->known) {
+    // The store keeps the head in step with the table (store.h): no read of the table.
+    prev_seq = cached->seq;
+    prev_hash.assign(cached->hash.data(), cached->hash.size());
+  } else {
     ASSIGN_OR_RETURN(common::Statement head,
                      db.Prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"));
     ASSIGN_OR_RETURN(bool row, head.Step());
@@ -74,6 +80,11 @@ absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record) {
       .BindBlob(8, prev_hash)
       .BindBlob(9, hash);
   RETURN_IF_ERROR(insert.Run());
+  if (cached != nullptr && hash.size() == cached->hash.size()) {
+    cached->known = true;
+    cached->seq = seq;
+    std::copy(hash.begin(), hash.end(), cached->hash.begin());
+  }
   return seq;
 }
 

@@ -212,6 +212,16 @@ absl::StatusOr<HolderRow> FindHolder(common::Database& db, const std::string& ba
   return HolderRow{s.ColumnInt(0), HolderFromRow(s, 1)};
 }
 
+absl::StatusOr<HolderRef> FindHolderRef(common::Database& db, const std::string& badge) {
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare("SELECT id, name FROM holders WHERE badge = ?"));
+  s.Bind(1, badge);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("holder with badge '", badge, "' does not exist"));
+  }
+  return HolderRef{s.ColumnInt(0), s.ColumnText(1)};
+}
+
 absl::StatusOr<std::vector<v1::Holder>> ListHolders(common::Database& db,
                                                     std::optional<int64_t> site_id,
                                                     const std::string& after_badge, int limit) {
@@ -266,6 +276,33 @@ absl::StatusOr<CameraRow> FindCamera(common::Database& db, const std::string& se
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return absl::NotFoundError(absl::StrCat("camera '", serial, "' is not registered"));
   return CameraRow{s.ColumnInt(0), s.ColumnInt(1), CameraFromRow(s)};
+}
+
+absl::StatusOr<CameraWithAssignment> FindCameraWithOpenAssignment(common::Database& db,
+                                                                  const std::string& serial) {
+  // The camera row already joins the open assignment (a) and its holder (h); their other
+  // columns go after the camera's (0-17), so CameraFromRow reads the row unchanged.
+  static const std::string* const kSql = new std::string(absl::StrCat(
+      kCameraColumns, ", a.id, a.issued_us, a.issued_by, a.issue_note, a.force_reason, h.name ",
+      "FROM cameras c ", kCameraJoins, "WHERE c.serial = ?"));
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(*kSql));
+  s.Bind(1, serial);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("camera '", serial, "' is not registered"));
+  CameraWithAssignment out{CameraRow{s.ColumnInt(0), s.ColumnInt(1), CameraFromRow(s)}, {}};
+  if (!s.ColumnIsNull(18)) {
+    v1::Assignment& a = out.open.emplace();
+    a.set_id(s.ColumnInt(18));
+    a.set_camera_serial(out.camera.camera.serial());
+    a.set_holder_badge(out.camera.camera.holder_badge());
+    a.set_holder_name(s.ColumnText(23));
+    *a.mutable_issue_time() = MicrosToTimestamp(s.ColumnInt(19));
+    a.set_issued_by(s.ColumnText(20));
+    *a.mutable_due_back_time() = out.camera.camera.due_back_time();
+    a.set_issue_note(s.ColumnText(21));
+    a.set_force_reason(s.ColumnText(22));
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<std::string>> ExistingSerials(common::Database& db,

@@ -44,6 +44,13 @@ absl::StatusOr<HolderRow> InsertHolder(WriteTx& tx, const v1::Holder& holder,
                                        int64_t home_site_id);
 // NOT_FOUND naming the badge.
 absl::StatusOr<HolderRow> FindHolder(common::Database& db, const std::string& badge);
+// What an issue needs of a holder (id and name), without the home site FindHolder joins.
+// NOT_FOUND naming the badge.
+struct HolderRef {
+  int64_t id = 0;
+  std::string name;
+};
+absl::StatusOr<HolderRef> FindHolderRef(common::Database& db, const std::string& badge);
 // Holders whose home site is `site_id` or under it (all when unset), badge > after.
 absl::StatusOr<std::vector<v1::Holder>> ListHolders(common::Database& db,
                                                     std::optional<int64_t> site_id,
@@ -59,6 +66,14 @@ struct CameraRow {
 absl::StatusOr<CameraRow> InsertCamera(WriteTx& tx, const v1::Camera& camera, int64_t site_id);
 // NOT_FOUND naming the serial.
 absl::StatusOr<CameraRow> FindCamera(common::Database& db, const std::string& serial);
+// FindCamera together with the camera's open assignment, if any (as FindOpenAssignment gives
+// it), in one statement: what a lifecycle write that may end custody reads.
+struct CameraWithAssignment {
+  CameraRow camera;
+  std::optional<v1::Assignment> open;
+};
+absl::StatusOr<CameraWithAssignment> FindCameraWithOpenAssignment(common::Database& db,
+                                                                  const std::string& serial);
 // Which of `serials` already exist.
 absl::StatusOr<std::vector<std::string>> ExistingSerials(common::Database& db,
                                                          const std::vector<std::string>& serials);

@@ -30,8 +30,11 @@ CREATE TABLE cameras (
   serial            TEXT NOT NULL UNIQUE CHECK (length(serial) BETWEEN 4 AND 32),
   model             TEXT NOT NULL CHECK (length(model) BETWEEN 1 AND 64),
   hardware_revision TEXT NOT NULL DEFAULT '',
-  state             TEXT NOT NULL CHECK (state IN
-                      ('REGISTERED', 'AVAILABLE', 'ISSUED', 'LOST', 'FAULTY', 'RETIRED')),
+  -- OR of equalities, not IN: SQLite builds a temporary b-tree for an IN list of three or more
+  -- constants each time a statement checks it (migration 0013).
+  state             TEXT NOT NULL CHECK (state = 'REGISTERED' OR state = 'AVAILABLE' OR
+                      state = 'ISSUED' OR state = 'LOST' OR state = 'FAULTY' OR
+                      state = 'RETIRED'),
   site_id           INTEGER NOT NULL REFERENCES sites(id),
   state_note        TEXT NOT NULL DEFAULT '',
   last_seen_us      INTEGER,
@@ -54,7 +57,8 @@ CREATE TABLE assignments (
   force_reason     TEXT NOT NULL DEFAULT '',
   returned_us      INTEGER,
   returned_by      TEXT,
-  return_condition TEXT CHECK (return_condition IN ('GOOD', 'DAMAGED', 'NOT_RETURNED')),
+  return_condition TEXT CHECK (return_condition = 'GOOD' OR return_condition = 'DAMAGED' OR
+                                return_condition = 'NOT_RETURNED'),  -- not IN: see cameras.state
   return_note      TEXT NOT NULL DEFAULT '',
   -- An assignment is either open (no return fields) or closed (all of them).
   CHECK ((returned_us IS NULL) = (returned_by IS NULL)),

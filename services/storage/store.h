@@ -20,6 +20,7 @@
 // returning, until everything committed when they finished is durable, so no reader ever sees a
 // write that could still vanish in a crash (see Read).
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -44,12 +45,26 @@
 
 namespace camfleet::storage {
 
+// The newest event of the audit chain as the writer last appended or read it, so that an append
+// (audit_log.h) need not read the head back from the table each time. Kept by the store on its
+// writer thread, equal to the table's head at every point of a transaction: the store puts back
+// the value from before a write (or a TrySavepoint step) that it rolls back, and forgets it when a
+// whole transaction is undone or another connection changed the file.
+struct AuditChainHead {
+  bool known = false;
+  int64_t seq = 0;
+  std::array<char, 32> hash{};
+};
+
 // What a write function gets: the writer connection, inside a transaction, and the commit time.
 class WriteTx {
  public:
-  WriteTx(common::Database& db, absl::Time now) : db_(db), now_(now) {}
+  WriteTx(common::Database& db, absl::Time now, AuditChainHead* audit_head = nullptr)
+      : db_(db), now_(now), audit_head_(audit_head) {}
   common::Database& db() { return db_; }
   absl::Time now() const { return now_; }
+  // The cached head of the audit chain; null when there is none (then every append reads it).
+  AuditChainHead* audit_head() { return audit_head_; }
   // Runs `fn` on the writer thread right after the COMMIT of the transaction holding this write
   // succeeds, before any later group runs; never if this write is rolled back (its own failure,
   // or the loss of the whole transaction, or a failed COMMIT). For in-memory state that mirrors
@@ -63,6 +78,7 @@ class WriteTx {
  private:
   common::Database& db_;
   absl::Time now_;
+  AuditChainHead* audit_head_;
   std::vector<absl::AnyInvocable<void() &&>> after_commit_;
 };
 
@@ -117,6 +133,20 @@ struct StoreStats {
   int64_t deadline_drops = 0;       // writes not run because their caller's deadline had passed
   int64_t queued = 0;               // writes waiting for the writer now
 };
+
+// Process-wide SQLite settings for the store, applied once and only if SQLite has not started
+// yet (sqlite3_config works only before sqlite3_initialize): Store::Open calls it first, so in
+// camfleetd, where the store is the first user of SQLite, they always apply; a program that
+// uses SQLite before opening a store (a benchmark's own ceilings) calls it at its start.
+// - SQLite's memory statistics off (SQLITE_CONFIG_MEMSTATUS). They take a process-wide mutex
+//   around every allocation and free SQLite makes, about 250 per lifecycle write on the writer;
+//   camfleet reads none of them (sqlite3_memory_used, the soft heap limit).
+// - SQLite's allocator wrapped (SQLITE_CONFIG_MALLOC) so that each thread keeps a few hundred
+//   freed blocks of the size of SQLite's in-memory journal chunks (1 KiB) for reuse: a
+//   lifecycle write's savepoint journals ~57 of them, allocated and freed again at its RELEASE.
+//   Every other allocation goes to SQLite's own allocator unchanged.
+// Returns whether the settings are in force.
+bool ConfigureSqliteForStore();
 
 class Store {
  public:
@@ -232,7 +262,12 @@ class Store {
   const StoreOptions options_;
 
   std::unique_ptr<common::Database> writer_db_;  // used only by the writer thread
-  int wal_fd_ = -1;                               // the -wal file, used only by the syncer
+  // The audit chain's head as of the writer's transaction (see AuditChainHead); writer only.
+  AuditChainHead audit_head_;
+  // PRAGMA data_version of the writer's connection at its last transaction: it moves when
+  // another connection commits, and then audit_head_ may be stale. Writer only.
+  int64_t data_version_ = -1;
+  int wal_fd_ = -1;                                  // the -wal file, used only by the syncer
   std::unique_ptr<common::Database> checkpoint_db_;  // used only by the checkpointer
   std::thread writer_;
   std::thread syncer_;

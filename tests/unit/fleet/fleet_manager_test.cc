@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/sqlite.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "provisioning/role.h"
@@ -704,6 +705,39 @@ TEST_F(FleetManagerTest, ReturnAnswersWithTheClosedAssignment) {
             absl::ToUnixMicros(clock_.Now()));
   EXPECT_EQ(resp->camera().state(), v1::CAMERA_STATE_AVAILABLE);
   EXPECT_EQ(resp->camera().holder_badge(), "");
+}
+
+// Issue and return build their answer from what they wrote instead of reading it back (the
+// writer's cost per write, issue 10): the answer must be exactly what a read shows afterwards.
+TEST_F(FleetManagerTest, IssueAndReturnAnswerWithWhatAReadShowsAfterwards) {
+  using google::protobuf::util::MessageDifferencer;
+  MakeWorld();
+  v1::GetCustodyTrailRequest trail_req;
+  trail_req.set_serial("CAM-0001");
+  absl::StatusOr<v1::IssueCameraResponse> issued = Issue("CAM-0001", "B-100");
+  ASSERT_THAT(issued, IsOk());
+  absl::StatusOr<v1::GetCustodyTrailResponse> trail = manager_->GetCustodyTrail(trail_req);
+  ASSERT_THAT(trail, IsOk());
+  ASSERT_THAT(trail->assignments(), SizeIs(1));
+  EXPECT_TRUE(MessageDifferencer::Equals(issued->assignment(), trail->assignments(0)))
+      << issued->assignment().DebugString() << "read:\n"
+      << trail->assignments(0).DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(issued->camera(), trail->camera()))
+      << issued->camera().DebugString() << "read:\n"
+      << trail->camera().DebugString();
+
+  clock_.Advance(absl::Hours(3));
+  absl::StatusOr<v1::ReturnCameraResponse> returned = Return("CAM-0001");
+  ASSERT_THAT(returned, IsOk());
+  trail = manager_->GetCustodyTrail(trail_req);
+  ASSERT_THAT(trail, IsOk());
+  ASSERT_THAT(trail->assignments(), SizeIs(1));
+  EXPECT_TRUE(MessageDifferencer::Equals(returned->assignment(), trail->assignments(0)))
+      << returned->assignment().DebugString() << "read:\n"
+      << trail->assignments(0).DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(returned->camera(), trail->camera()))
+      << returned->camera().DebugString() << "read:\n"
+      << trail->camera().DebugString();
 }
 
 TEST_F(FleetManagerTest, CustodyTrailListsAssignmentsOldestFirstWithWhoIssuedAndReturned) {

@@ -1,5 +1,7 @@
 // The embedded migrations against the readable schema.sql, and what the store does on open.
 
+#include <sqlite3.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -129,6 +131,95 @@ TEST(SchemaTest, ReopeningAMigratedFileChangesNothing) {
   // The schema cookie moves on any schema change, so an equal cookie means no DDL ran.
   EXPECT_EQ(PragmaInt(*db, "schema_version"), cookie_before);
   EXPECT_EQ(PragmaInt(*db, "user_version"), static_cast<int64_t>(Migrations().size()));
+}
+
+// Whether `sql`, compiled afresh on `db` (not from its statement cache, which would keep a
+// program compiled against an older schema), builds a temporary b-tree when it runs.
+bool BuildsATemporaryTable(common::Database& db, const std::string& sql) {
+  sqlite3_stmt* raw = nullptr;
+  const std::string explain = "EXPLAIN " + sql;
+  EXPECT_EQ(sqlite3_prepare_v2(db.handle(), explain.c_str(), -1, &raw, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db.handle());
+  bool ephemeral = false;
+  while (raw != nullptr && sqlite3_step(raw) == SQLITE_ROW) {
+    const unsigned char* opcode = sqlite3_column_text(raw, 1);
+    if (opcode != nullptr &&
+        std::string(reinterpret_cast<const char*>(opcode)) == "OpenEphemeral") {
+      ephemeral = true;
+    }
+  }
+  sqlite3_finalize(raw);
+  return ephemeral;
+}
+
+// The statements of every issue and return (services/storage/fleet_repository.cc) check the
+// cameras' and assignments' CHECK constraints. Written as IN lists, those made SQLite build a
+// temporary b-tree of the list on each run (migration 0013 rewrote them).
+TEST(SchemaTest, LifecycleWritesBuildNoTemporaryTableForTheirChecks) {
+  TempDir dir;
+  std::unique_ptr<common::Database> db = OpenOrDie(dir.File("checks.db"));
+  ASSERT_NE(db, nullptr);
+  ASSERT_THAT(common::ApplyMigrations(*db, Migrations()), IsOk());
+  for (const char* sql : {
+           "UPDATE cameras SET state = ?, state_note = ?, updated_us = ? WHERE id = ?",
+           "INSERT INTO assignments (camera_id, holder_id, issued_us, issued_by, due_us, "
+           "issue_note, force_reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+           "UPDATE assignments SET returned_us = ?, returned_by = ?, return_condition = ?, "
+           "return_note = ? WHERE id = ? AND returned_us IS NULL",
+       }) {
+    EXPECT_FALSE(BuildsATemporaryTable(*db, sql)) << sql;
+  }
+}
+
+// Migration 0013 changes the text of two CHECK constraints in place: a file written before it
+// keeps its rows, passes integrity_check, and its constraints refuse what they refused before.
+TEST(SchemaTest, ChecksRewrittenInPlaceKeepTheRowsAndStillRefuseUnknownValues) {
+  TempDir dir;
+  std::unique_ptr<common::Database> db = OpenOrDie(dir.File("before13.db"));
+  ASSERT_NE(db, nullptr);
+  const std::vector<common::Migration>& all = Migrations();
+  constexpr int kRewrite = 13;  // 0013_lifecycle_checks_without_in_lists
+  ASSERT_GE(all.size(), static_cast<size_t>(kRewrite));
+  ASSERT_EQ(all[kRewrite - 1].version, kRewrite);
+  ASSERT_THAT(common::ApplyMigrations(*db, {all.begin(), all.begin() + (kRewrite - 1)}), IsOk());
+  ASSERT_THAT(db->Exec("INSERT INTO sites (id, code, name, created_us) VALUES (1, 'S', 'Site', 0);"
+                       "INSERT INTO holders (id, badge, name, home_site_id, created_us) "
+                       "  VALUES (1, 'B1', 'One', 1, 0);"
+                       "INSERT INTO cameras (id, serial, model, state, site_id, created_us, "
+                       "  updated_us) VALUES (1, 'CAM-0001', 'M', 'ISSUED', 1, 0, 0), "
+                       "  (2, 'CAM-0002', 'M', 'FAULTY', 1, 0, 0);"
+                       "INSERT INTO assignments (camera_id, holder_id, issued_us, issued_by, "
+                       "  due_us) VALUES (1, 1, 0, 'qm', 10);"
+                       "INSERT INTO assignments (camera_id, holder_id, issued_us, issued_by, "
+                       "  due_us, returned_us, returned_by, return_condition) "
+                       "  VALUES (2, 1, 0, 'qm', 10, 5, 'qm', 'DAMAGED');"),
+              IsOk());
+  // Another connection holding the old schema must see the new one too.
+  std::unique_ptr<common::Database> other = OpenOrDie(dir.File("before13.db"));
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(BuildsATemporaryTable(*other, "UPDATE cameras SET state = ? WHERE id = ?"));
+
+  ASSERT_THAT(common::ApplyMigrations(*db, all), IsOk());
+  EXPECT_EQ(PragmaText(*db, "integrity_check"), "ok");
+  EXPECT_EQ(PragmaInt(*db, "user_version"), static_cast<int64_t>(all.size()));
+  for (common::Database* conn : {db.get(), other.get()}) {
+    absl::StatusOr<common::Statement> rows = conn->Prepare(
+        "SELECT group_concat(serial || ':' || state, ',') FROM (SELECT serial, state FROM cameras "
+        "ORDER BY id)");
+    ASSERT_THAT(rows, IsOk());
+    ASSERT_THAT(rows->Step(), IsOk());
+    EXPECT_EQ(rows->ColumnText(0), "CAM-0001:ISSUED,CAM-0002:FAULTY");
+    EXPECT_THAT(conn->Exec("UPDATE cameras SET state = 'BORROWED' WHERE id = 1"),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CHECK")));
+    EXPECT_THAT(conn->Exec("UPDATE assignments SET returned_us = 6, returned_by = 'qm', "
+                           "return_condition = 'LENT' WHERE camera_id = 1"),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CHECK")));
+  }
+  EXPECT_FALSE(BuildsATemporaryTable(*other, "UPDATE cameras SET state = ? WHERE id = ?"));
+  EXPECT_THAT(db->Exec("UPDATE cameras SET state = 'RETIRED' WHERE id = 2;"
+                       "UPDATE assignments SET returned_us = 6, returned_by = 'qm', "
+                       "return_condition = 'NOT_RETURNED' WHERE camera_id = 1"),
+              IsOk());
 }
 
 class StoreConnectionTest : public ::testing::Test {

@@ -31,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "provisioning/digest.h"
 #include "services/storage/audit_log.h"
+#include "services/storage/savepoint.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -159,6 +160,15 @@ class StoreTest : public ::testing::Test {
   common::FakeClock clock_{absl::FromUnixSeconds(1700000000)};
   std::unique_ptr<Store> store_;
 };
+
+// The store's process-wide SQLite settings (ConfigureSqliteForStore: no memory statistics,
+// journal chunks reused) apply only before SQLite starts. This is the program's first test and
+// nothing has used SQLite yet, so they apply, and every test after it runs the store with them.
+TEST(StoreProcessTest, SqliteSettingsAreInForceWhereTheStoreIsSqlitesFirstUser) {
+  EXPECT_TRUE(ConfigureSqliteForStore());
+  // Memory statistics are off: SQLite counts nothing.
+  EXPECT_EQ(sqlite3_memory_used(), 0);
+}
 
 // --------------------------------------------------------------------------- group commit
 
@@ -1115,6 +1125,210 @@ TEST_F(StoreTest, AuditChainVerifiesAfterManyConcurrentWrites) {
   EXPECT_EQ(r.events_checked(), kThreads * kPerThread);
   EXPECT_EQ(r.head_sequence(), kThreads * kPerThread);
   EXPECT_EQ(r.head_hash().size(), 64u);
+}
+
+// ------------------------------------------------------- the writer's cached audit head
+// The writer keeps the chain's head in memory instead of reading it for every append (store.h,
+// AuditChainHead). Whatever is rolled back, the next append must link to the head the file
+// really has: a stale head would fork the chain (or collide on its sequence).
+
+absl::Status AppendEvent(WriteTx& tx, const std::string& object_id) {
+  return AppendAudit(tx, {"alice", "camera.issue", "camera", object_id, "{}"}).status();
+}
+
+// Holds the writer inside a write until Release, so that the writes queued meanwhile are taken
+// as one group.
+class WriterHold {
+ public:
+  WriterHold(Store& store, Results& results) {
+    store.Write(
+        [this](WriteTx&) {
+          entered_.Notify();
+          release_.WaitForNotificationWithTimeout(kWait);
+          return absl::OkStatus();
+        },
+        results.Slot("hold"));
+    EXPECT_TRUE(entered_.WaitForNotificationWithTimeout(kWait));
+  }
+  ~WriterHold() { Release(); }
+  void Release() {
+    if (!release_.HasBeenNotified()) release_.Notify();
+  }
+
+ private:
+  absl::Notification entered_;
+  absl::Notification release_;
+};
+
+// The events in the file, in chain order, by object id.
+std::vector<std::string> ChainObjects(Store& store) {
+  std::vector<std::string> objects;
+  EXPECT_THAT(store.Read([&](common::Database& db) -> absl::Status {
+    AuditFilter all;
+    all.limit = 1000;
+    ASSIGN_OR_RETURN(std::vector<v1::AuditEvent> events, ListAudit(db, all));
+    for (const v1::AuditEvent& e : events) objects.push_back(e.object_id());
+    return absl::OkStatus();
+  }),
+              IsOk());
+  return objects;
+}
+
+TEST_F(StoreTest, AuditChainLinksPastAWriteRolledBackAloneAfterItAppended) {
+  AppendEvents(1);  // CAM-1000
+  Results results;
+  {
+    WriterHold hold(*store_, results);
+    store_->Write([](WriteTx& tx) { return AppendEvent(tx, "first"); }, results.Slot("first"));
+    store_->Write(
+        [](WriteTx& tx) -> absl::Status {
+          RETURN_IF_ERROR(AppendEvent(tx, "refused"));
+          return absl::FailedPreconditionError("refused after appending its event");
+        },
+        results.Slot("refused"));
+    store_->Write([](WriteTx& tx) { return AppendEvent(tx, "second"); }, results.Slot("second"));
+  }
+  ASSERT_TRUE(results.WaitFor(4));
+  EXPECT_THAT(results.Of("first"), IsOk());
+  EXPECT_THAT(results.Of("refused"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(results.Of("second"), IsOk());
+  AppendEvents(1);
+  EXPECT_THAT(ChainObjects(*store_), ElementsAre("CAM-1000", "first", "second", "CAM-1000"));
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_TRUE(r.intact()) << r.problem();
+  EXPECT_EQ(r.events_checked(), 4);
+}
+
+// The brief's case: a group whose transaction is lost (a write ends it: RAISE(ROLLBACK) here,
+// SQLITE_FULL or IOERR in life) after some of its writes appended events; the writes after it
+// run in a new transaction and must link to the head from before the group.
+TEST_F(StoreTest, AuditChainLinksPastAGroupWhoseTransactionWasLost) {
+  ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec(
+        "CREATE TABLE poison (x);"
+        "CREATE TRIGGER poison_rolls_back BEFORE INSERT ON poison "
+        "BEGIN SELECT RAISE(ROLLBACK, 'the disk went away'); END;");
+  }),
+              IsOk());
+  AppendEvents(1);  // CAM-1000
+  Results results;
+  {
+    WriterHold hold(*store_, results);
+    store_->Write([](WriteTx& tx) { return AppendEvent(tx, "lost-1"); }, results.Slot("lost-1"));
+    store_->Write([](WriteTx& tx) { return AppendEvent(tx, "lost-2"); }, results.Slot("lost-2"));
+    store_->Write(
+        [](WriteTx& tx) -> absl::Status {
+          RETURN_IF_ERROR(AppendEvent(tx, "poison"));
+          return tx.db().Exec("INSERT INTO poison VALUES (1)");
+        },
+        results.Slot("poison"));
+    store_->Write([](WriteTx& tx) { return AppendEvent(tx, "after"); }, results.Slot("after"));
+  }
+  ASSERT_TRUE(results.WaitFor(5));
+  EXPECT_FALSE(results.Of("lost-1").ok());
+  EXPECT_FALSE(results.Of("lost-2").ok());
+  EXPECT_FALSE(results.Of("poison").ok());
+  EXPECT_THAT(results.Of("after"), IsOk());
+  AppendEvents(2);
+  EXPECT_THAT(ChainObjects(*store_), ElementsAre("CAM-1000", "after", "CAM-1000", "CAM-1001"));
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_TRUE(r.intact()) << r.problem();
+  EXPECT_EQ(r.events_checked(), 4);
+}
+
+TEST_F(StoreTest, AuditChainLinksPastAGroupWhoseCommitFailed) {
+  // A deferred foreign key is checked at COMMIT: the group's COMMIT fails and takes every
+  // write of the group with it, events included.
+  ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+    return tx.db().Exec(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY "
+        "DEFERRED)");
+  }),
+              IsOk());
+  AppendEvents(1);  // CAM-1000
+  Results results;
+  {
+    WriterHold hold(*store_, results);
+    store_->Write([](WriteTx& tx) { return AppendEvent(tx, "undone-1"); },
+                  results.Slot("undone-1"));
+    store_->Write(
+        [](WriteTx& tx) -> absl::Status {
+          RETURN_IF_ERROR(AppendEvent(tx, "orphan"));
+          return tx.db().Exec("INSERT INTO child VALUES (42)");
+        },
+        results.Slot("orphan"));
+    store_->Write([](WriteTx& tx) { return AppendEvent(tx, "undone-2"); },
+                  results.Slot("undone-2"));
+  }
+  ASSERT_TRUE(results.WaitFor(4));
+  EXPECT_THAT(results.Of("orphan"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("COMMIT failed")));
+  EXPECT_FALSE(results.Of("undone-1").ok());
+  EXPECT_FALSE(results.Of("undone-2").ok());
+  AppendEvents(2);
+  EXPECT_THAT(ChainObjects(*store_), ElementsAre("CAM-1000", "CAM-1000", "CAM-1001"));
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_TRUE(r.intact()) << r.problem();
+  EXPECT_EQ(r.events_checked(), 3);
+}
+
+TEST_F(StoreTest, AuditChainLinksPastAStepRolledBackInsideAWrite) {
+  ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) -> absl::Status {
+    RETURN_IF_ERROR(AppendEvent(tx, "before-step"));
+    ASSIGN_OR_RETURN(absl::Status step, TrySavepoint(tx, [&] {
+                       absl::Status appended = AppendEvent(tx, "step");
+                       if (!appended.ok()) return appended;
+                       return absl::FailedPreconditionError("the step is refused");
+                     }));
+    EXPECT_THAT(step, StatusIs(absl::StatusCode::kFailedPrecondition));
+    return AppendEvent(tx, "after-step");
+  }),
+              IsOk());
+  AppendEvents(1);
+  EXPECT_THAT(ChainObjects(*store_), ElementsAre("before-step", "after-step", "CAM-1000"));
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_TRUE(r.intact()) << r.problem();
+}
+
+// Another connection (a repair tool, a test) appends a linked event while the store runs: the
+// store's next event links to it instead of to the head it had cached.
+TEST_F(StoreTest, AuditChainLinksToAnEventAppendedByAnotherConnection) {
+  AppendEvents(2);
+  {
+    absl::StatusOr<std::unique_ptr<common::Database>> other = common::Database::Open(path_);
+    ASSERT_THAT(other, IsOk());
+    absl::StatusOr<common::Statement> head =
+        (*other)->Prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
+    ASSERT_THAT(head, IsOk());
+    ASSERT_THAT(head->Step(), IsOk());
+    const int64_t seq = head->ColumnInt(0) + 1;
+    const std::string prev = head->ColumnBlob(1);
+    const int64_t time_us = common::ToMicros(clock_.Now());
+    const AuditRecord record{"tool", "camera.register", "camera", "from-elsewhere", "{}"};
+    const provisioning::Sha256Digest d =
+        provisioning::Sha256(absl::StrCat(prev, CanonicalEncoding(seq, time_us, record)));
+    absl::StatusOr<common::Statement> insert = (*other)->Prepare(
+        "INSERT INTO audit_events (seq, time_us, actor, action, object_type, "
+        "object_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    ASSERT_THAT(insert, IsOk());
+    insert->Bind(1, seq)
+        .Bind(2, time_us)
+        .Bind(3, record.actor)
+        .Bind(4, record.action)
+        .Bind(5, record.object_type)
+        .Bind(6, record.object_id)
+        .Bind(7, record.details_json)
+        .BindBlob(8, prev)
+        .BindBlob(9, std::string(reinterpret_cast<const char*>(d.data()), d.size()));
+    ASSERT_THAT(insert->Run(), IsOk());
+  }
+  AppendEvents(1);
+  EXPECT_THAT(ChainObjects(*store_),
+              ElementsAre("CAM-1000", "CAM-1001", "from-elsewhere", "CAM-1000"));
+  v1::VerifyAuditChainResponse r = Verify();
+  EXPECT_TRUE(r.intact()) << r.problem();
+  EXPECT_EQ(r.events_checked(), 4);
 }
 
 TEST_F(StoreTest, EachEventLinksToThePreviousHash) {
