@@ -429,7 +429,7 @@ int Run(const Options& options) {
         "  round %d: plain loopback TCP copy %.0f MiB/s; the dock's FirmwareDownloader (mutual "
         "TLS, gRPC, the partial file, payload SHA-256, decompression, image hash and signature, "
         "image kept): %.0f MiB/s\n",
-        round + 1, copy_median / (1 << 20), *dl_bps / (1 << 20));
+        round + 1, *copy_bps / (1 << 20), *dl_bps / (1 << 20));
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
