@@ -296,7 +296,9 @@ int Run(const Options& options) {
     CHECK_OK_OR_RETURN(FromGrpc(firmware_stub->AddSigningKey(Context().get(), req, &resp)));
   }
   // Sites and cameras; POST-00 has a dock of its own and no cameras: the solo download.
-  const int sites = options.download_only ? 0 : options.docks;
+  // --download-only: one post's cameras registered (a release needs a camera of its model),
+  // no fleet started.
+  const int sites = options.download_only ? 1 : options.docks;
   for (int d = 0; d <= sites; ++d) {
     v1::CreateSiteRequest req;
     req.set_code(DockPostFleet::SiteOf(d));
