@@ -26,12 +26,13 @@ constexpr char kCutOff[] = "cut off";
 
 }  // namespace
 
-FirmwareDownloader::FirmwareDownloader(std::shared_ptr<grpc::Channel> channel,
-                                       FirmwareCache& cache, FirmwareDownloaderOptions options)
+FirmwareDownloader::FirmwareDownloader(std::shared_ptr<grpc::Channel> channel, FirmwareCache& cache,
+                                       FirmwareDownloaderOptions options)
     : stub_(v1::DockService::NewStub(std::move(channel))), cache_(cache), options_(options) {}
 
-absl::Status FirmwareDownloader::FetchPayload(const std::string& release_id, bool allow_delta,
-                                              FetchResult& result) {
+absl::StatusOr<std::string> FirmwareDownloader::FetchPayload(const std::string& release_id,
+                                                             bool allow_delta,
+                                                             FetchResult& result) {
   std::optional<PartialDownload> partial = cache_.Partial(release_id);
   if (partial.has_value() && !allow_delta &&
       partial->encoding == v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_DELTA) {
@@ -39,7 +40,9 @@ absl::Status FirmwareDownloader::FetchPayload(const std::string& release_id, boo
     partial.reset();
   }
   if (partial.has_value() && partial->bytes_held == partial->payload_size) {
-    return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::unique_ptr<PartialWriter> held,
+                     cache_.OpenPartial(release_id, options_.partial_sync));
+    return held->FinishSha256();
   }
   v1::DownloadReleaseRequest req;
   req.set_release_id(release_id);
@@ -61,10 +64,13 @@ absl::Status FirmwareDownloader::FetchPayload(const std::string& release_id, boo
   std::unique_ptr<grpc::ClientReader<v1::DownloadReleaseResponse>> reader =
       stub_->DownloadRelease(&ctx, req);
   v1::DownloadReleaseResponse msg;
-  // Ends the call early (refusing what the server sends) and says why.
+  std::unique_ptr<PartialWriter> writer;
+  // Ends the call early (refusing what the server sends) and says why; what was written is
+  // synced first, so the next call goes on from it.
   auto abandon = [&](absl::Status why) {
     ctx.TryCancel();
     (void)reader->Finish();
+    if (writer != nullptr) (void)writer->Sync();
     return why;
   };
   if (!reader->Read(&msg)) {
@@ -82,11 +88,11 @@ absl::Status FirmwareDownloader::FetchPayload(const std::string& release_id, boo
       header.payload_size() > firmware::kMaxImageBytes * 2) {
     return abandon(absl::UnavailableError("the download's header is malformed"));
   }
-  const bool matches_partial =
-      partial.has_value() && header.encoding() == partial->encoding &&
-      header.delta_from_release_id() == partial->delta_from_release_id &&
-      header.payload_size() == partial->payload_size &&
-      header.payload_sha256() == partial->payload_sha256 && header.offset() == partial->bytes_held;
+  const bool matches_partial = partial.has_value() && header.encoding() == partial->encoding &&
+                               header.delta_from_release_id() == partial->delta_from_release_id &&
+                               header.payload_size() == partial->payload_size &&
+                               header.payload_sha256() == partial->payload_sha256 &&
+                               header.offset() == partial->bytes_held;
   if (!matches_partial) {
     if (header.offset() != 0) {
       // Not what is held, and not from the start: nothing to append it to.
@@ -101,6 +107,14 @@ absl::Status FirmwareDownloader::FetchPayload(const std::string& release_id, boo
     fresh.payload_sha256 = header.payload_sha256();
     if (absl::Status s = cache_.BeginPartial(release_id, fresh); !s.ok()) return abandon(s);
   }
+  absl::StatusOr<std::unique_ptr<PartialWriter>> opened =
+      cache_.OpenPartial(release_id, options_.partial_sync);
+  if (!opened.ok()) return abandon(opened.status());
+  writer = *std::move(opened);
+  if (writer->written() != header.offset()) {
+    // The partial changed under the call (it is the only writer: should not happen).
+    return abandon(absl::UnavailableError("the partial download is not where the call resumed"));
+  }
   uint64_t held = header.offset();
   if (matches_partial && held > 0) result.resumed_from = held;
   while (reader->Read(&msg)) {
@@ -108,23 +122,24 @@ absl::Status FirmwareDownloader::FetchPayload(const std::string& release_id, boo
       return abandon(absl::UnavailableError("the download sent something other than a chunk"));
     }
     if (held + msg.chunk().size() > header.payload_size()) {
-      return abandon(absl::DataLossError(absl::StrCat(
-          "the server sent more than the payload's ", header.payload_size(), " bytes; ", kCutOff,
-          " at byte ", held)));
+      return abandon(absl::DataLossError(absl::StrCat("the server sent more than the payload's ",
+                                                      header.payload_size(), " bytes; ", kCutOff,
+                                                      " at byte ", held)));
     }
-    if (absl::Status s = cache_.AppendPartial(release_id, msg.chunk()); !s.ok()) {
-      return abandon(s);
-    }
+    if (absl::Status s = writer->Append(msg.chunk()); !s.ok()) return abandon(s);
     held += msg.chunk().size();
     result.bytes_received += msg.chunk().size();
   }
   absl::Status s = FromGrpc(reader->Finish());
+  // A link drop keeps what arrived; so does the end of the payload.
+  absl::Status synced = writer->Sync();
   if (!s.ok()) return s;
+  if (!synced.ok()) return synced;
   if (held != header.payload_size()) {
-    return absl::UnavailableError(absl::StrCat("the download ended at byte ", held, " of ",
-                                               header.payload_size()));
+    return absl::UnavailableError(
+        absl::StrCat("the download ended at byte ", held, " of ", header.payload_size()));
   }
-  return absl::OkStatus();
+  return writer->FinishSha256();
 }
 
 absl::StatusOr<FetchResult> FirmwareDownloader::Fetch(const v1::PlannedRelease& release) {
@@ -132,9 +147,9 @@ absl::StatusOr<FetchResult> FirmwareDownloader::Fetch(const v1::PlannedRelease& 
                    cache_.Verify(release.manifest(), release.signature()));
   const std::string id = ReleaseIdOf(release.manifest());
   if (id != release.release_id()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "release ", release.release_id(), ": the id is not the SHA-256 of its manifest (", id,
-        "); refused"));
+    return absl::InvalidArgumentError(absl::StrCat("release ", release.release_id(),
+                                                   ": the id is not the SHA-256 of its manifest (",
+                                                   id, "); refused"));
   }
   FetchResult result;
   if (cache_.Has(id)) {
@@ -148,10 +163,11 @@ absl::StatusOr<FetchResult> FirmwareDownloader::Fetch(const v1::PlannedRelease& 
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     if (attempt > 0) absl::SleepFor(options_.retry_delay);
     const bool had_partial = cache_.Partial(id).has_value();
-    last = FetchPayload(id, allow_delta, result);
+    absl::StatusOr<std::string> payload_sha256 = FetchPayload(id, allow_delta, result);
+    last = payload_sha256.status();
     if (!last.ok()) {
-      if (IsLinkFailure(last) || (absl::IsDataLoss(last) &&
-                                  absl::StrContains(last.message(), kCutOff))) {
+      if (IsLinkFailure(last) ||
+          (absl::IsDataLoss(last) && absl::StrContains(last.message(), kCutOff))) {
         continue;  // resume from what is held
       }
       if (had_partial && !resumed_refused &&
@@ -174,8 +190,7 @@ absl::StatusOr<FetchResult> FirmwareDownloader::Fetch(const v1::PlannedRelease& 
       allow_delta = false;
       result.delta_fallback_reason = std::string(why);
     };
-    ASSIGN_OR_RETURN(std::string payload, cache_.ReadPartial(id));
-    if (provisioning::ToHex(provisioning::Sha256(payload)) != partial->payload_sha256) {
+    if (*payload_sha256 != partial->payload_sha256) {
       if (delta) {
         fall_back("the delta's SHA-256 is not the one announced");
         continue;
@@ -184,17 +199,21 @@ absl::StatusOr<FetchResult> FirmwareDownloader::Fetch(const v1::PlannedRelease& 
       return absl::DataLossError(absl::StrCat(
           "release ", id.substr(0, 12), ": the full image's payload does not match its SHA-256"));
     }
-    absl::StatusOr<std::string> image;
+    absl::StatusOr<CachedRelease> stored;
     if (delta) {
-      absl::StatusOr<std::string> base = cache_.ReadImage(partial->delta_from_release_id);
-      image = base.ok() ? firmware::ApplyDelta(*base, payload, manifest.image_size)
-                        : absl::StatusOr<std::string>(base.status());
+      // A delta is small; the base image and the rebuilt one are held in memory.
+      absl::StatusOr<std::string> payload = cache_.ReadPartial(id);
+      absl::StatusOr<std::string> base = payload.ok()
+                                             ? cache_.ReadImage(partial->delta_from_release_id)
+                                             : absl::StatusOr<std::string>(payload.status());
+      absl::StatusOr<std::string> image =
+          base.ok() ? firmware::ApplyDelta(*base, *payload, manifest.image_size)
+                    : absl::StatusOr<std::string>(base.status());
+      stored = image.ok() ? cache_.Store(release.manifest(), release.signature(), *image)
+                          : absl::StatusOr<CachedRelease>(image.status());
     } else {
-      image = firmware::Decompress(payload, manifest.image_size);
+      stored = cache_.StoreFromPartial(release.manifest(), release.signature());
     }
-    absl::StatusOr<CachedRelease> stored =
-        image.ok() ? cache_.Store(release.manifest(), release.signature(), *image)
-                   : absl::StatusOr<CachedRelease>(image.status());
     if (!stored.ok()) {
       if (delta) {
         fall_back(absl::StrCat("the image rebuilt from the delta was refused: ",
@@ -202,9 +221,9 @@ absl::StatusOr<FetchResult> FirmwareDownloader::Fetch(const v1::PlannedRelease& 
         continue;
       }
       cache_.DropPartial(id);
-      return absl::DataLossError(absl::StrCat("release ", id.substr(0, 12),
-                                              ": the downloaded image was refused: ",
-                                              stored.status().message()));
+      return absl::DataLossError(
+          absl::StrCat("release ", id.substr(0, 12),
+                       ": the downloaded image was refused: ", stored.status().message()));
     }
     result.release = *std::move(stored);
     result.from_delta = delta;
