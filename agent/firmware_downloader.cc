@@ -1,9 +1,13 @@
 #include "agent/firmware_downloader.h"
 
 #include <chrono>
+#include <deque>
+#include <optional>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/rpc_status.h"
 #include "common/status_macros.h"
@@ -23,6 +27,76 @@ bool IsLinkFailure(const absl::Status& s) {
 
 // Marks a payload the server sent past its size (the partial keeps what came before).
 constexpr char kCutOff[] = "cut off";
+
+// Appends a call's chunks to the partial on a thread of its own, in order, so the next chunk
+// comes off the link (TLS, HTTP/2, protobuf) while the last is written, hashed and synced. At
+// most kMaxQueued bytes wait; Push blocks beyond that.
+class ChunkPipe {
+ public:
+  static constexpr size_t kMaxQueued = size_t{8} << 20;
+
+  explicit ChunkPipe(PartialWriter& writer) : writer_(writer), thread_([this] { Run(); }) {}
+  ~ChunkPipe() { (void)Close(); }
+  ChunkPipe(const ChunkPipe&) = delete;
+  ChunkPipe& operator=(const ChunkPipe&) = delete;
+
+  // False once an append failed (Close says why); the chunk is then dropped.
+  bool Push(std::string chunk) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &ChunkPipe::HasRoom));
+    if (!status_.ok()) return false;
+    queued_ += chunk.size();
+    queue_.push_back(std::move(chunk));
+    return true;
+  }
+
+  // Appends what is queued and stops the thread. The first append error, if any. Idempotent.
+  absl::Status Close() {
+    {
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+
+ private:
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return queued_ < kMaxQueued || !status_.ok();
+  }
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || closed_; }
+
+  void Run() {
+    while (true) {
+      std::string chunk;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(this, &ChunkPipe::HasWork));
+        if (queue_.empty()) return;
+        chunk = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      absl::Status s = writer_.Append(chunk);
+      absl::MutexLock lock(&mu_);
+      queued_ -= chunk.size();
+      if (!s.ok()) {
+        status_ = s;
+        queue_.clear();
+        queued_ = 0;
+        return;
+      }
+    }
+  }
+
+  PartialWriter& writer_;
+  absl::Mutex mu_;
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;  // last: it starts with the members above in place
+};
 
 }  // namespace
 
@@ -65,10 +139,12 @@ absl::StatusOr<std::string> FirmwareDownloader::FetchPayload(const std::string& 
       stub_->DownloadRelease(&ctx, req);
   v1::DownloadReleaseResponse msg;
   std::unique_ptr<PartialWriter> writer;
-  // Ends the call early (refusing what the server sends) and says why; what was written is
-  // synced first, so the next call goes on from it.
+  std::optional<ChunkPipe> pipe;
+  // Ends the call early (refusing what the server sends) and says why; what arrived is written
+  // and synced first, so the next call goes on from it.
   auto abandon = [&](absl::Status why) {
     ctx.TryCancel();
+    if (pipe.has_value()) (void)pipe->Close();
     (void)reader->Finish();
     if (writer != nullptr) (void)writer->Sync();
     return why;
@@ -117,6 +193,7 @@ absl::StatusOr<std::string> FirmwareDownloader::FetchPayload(const std::string& 
   }
   uint64_t held = header.offset();
   if (matches_partial && held > 0) result.resumed_from = held;
+  pipe.emplace(*writer);
   while (reader->Read(&msg)) {
     if (!msg.has_chunk() || msg.chunk().empty()) {
       return abandon(absl::UnavailableError("the download sent something other than a chunk"));
@@ -126,13 +203,15 @@ absl::StatusOr<std::string> FirmwareDownloader::FetchPayload(const std::string& 
                                                       header.payload_size(), " bytes; ", kCutOff,
                                                       " at byte ", held)));
     }
-    if (absl::Status s = writer->Append(msg.chunk()); !s.ok()) return abandon(s);
-    held += msg.chunk().size();
-    result.bytes_received += msg.chunk().size();
+    const size_t size = msg.chunk().size();
+    if (!pipe->Push(std::move(*msg.mutable_chunk()))) return abandon(pipe->Close());
+    held += size;
+    result.bytes_received += size;
   }
+  absl::Status written = pipe->Close();
   absl::Status s = FromGrpc(reader->Finish());
   // A link drop keeps what arrived; so does the end of the payload.
-  absl::Status synced = writer->Sync();
+  absl::Status synced = written.ok() ? writer->Sync() : written;
   if (!s.ok()) return s;
   if (!synced.ok()) return synced;
   if (held != header.payload_size()) {
