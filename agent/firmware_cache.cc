@@ -153,82 +153,6 @@ std::optional<uint64_t> ParseHeldRecord(absl::string_view record,
   return held;
 }
 
-struct FreeDCtx {
-  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
-};
-
-// One zstd frame from `in_path` decompressed into the new file `out_path` (synced), at most
-// `max_size` bytes ever written; its size and SHA-256 out. The same bounds as
-// firmware::Decompress (the frame's declared size is not trusted), in 1 MiB steps instead of
-// the whole image in memory.
-absl::Status DecompressFile(const std::string& in_path, const std::string& out_path,
-                            uint64_t max_size, uint64_t* size, std::string* sha256_hex) {
-  std::unique_ptr<ZSTD_DCtx, FreeDCtx> dctx(ZSTD_createDCtx());
-  if (dctx == nullptr) return absl::InternalError("zstd: out of memory");
-  // The largest window zstd takes on a 64-bit machine, as firmware::Decompress allows.
-  if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, 31))) {
-    return absl::InternalError("zstd: cannot set the window limit");
-  }
-  const int in = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return Errno("cannot read", in_path);
-  const int out = ::open(out_path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-  if (out < 0) {
-    absl::Status s = Errno("cannot write", out_path);
-    ::close(in);
-    return s;
-  }
-  provisioning::Sha256Stream sha;
-  std::string in_buf(1 << 20, '\0');
-  std::string out_buf(1 << 20, '\0');
-  uint64_t read_at = 0;
-  uint64_t total = 0;
-  bool eof = false;
-  size_t rc = 1;  // zstd's hint; 0 once the frame is complete
-  ZSTD_inBuffer src{in_buf.data(), 0, 0};
-  absl::Status status = [&]() -> absl::Status {
-    while (true) {
-      if (src.pos == src.size && !eof) {
-        ASSIGN_OR_RETURN(size_t n, ReadSome(in, in_buf.data(), in_buf.size(), read_at, in_path));
-        read_at += n;
-        eof = n == 0;
-        src = ZSTD_inBuffer{in_buf.data(), n, 0};
-      }
-      if (rc == 0) {
-        if (src.pos < src.size) {
-          return absl::InvalidArgumentError("the compressed data has trailing bytes");
-        }
-        if (eof) return absl::OkStatus();
-        continue;
-      }
-      ZSTD_outBuffer dst{out_buf.data(), out_buf.size(), 0};
-      rc = ZSTD_decompressStream(dctx.get(), &dst, &src);
-      if (ZSTD_isError(rc)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("the compressed data is damaged: ", ZSTD_getErrorName(rc)));
-      }
-      if (total + dst.pos > max_size) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "the compressed data expands past the signed size of ", max_size, " bytes"));
-      }
-      const absl::string_view piece(out_buf.data(), dst.pos);
-      RETURN_IF_ERROR(WriteAll(out, piece, total, out_path));
-      StartWriteback(out, total, piece.size());
-      sha.Update(piece);
-      total += dst.pos;
-      if (rc != 0 && eof && src.pos == src.size && dst.pos == 0) {
-        return absl::InvalidArgumentError("the compressed data is truncated");
-      }
-    }
-  }();
-  ::close(in);
-  if (status.ok() && ::fsync(out) != 0) status = Errno("cannot sync", out_path);
-  ::close(out);
-  if (!status.ok()) return status;
-  *size = total;
-  *sha256_hex = provisioning::ToHex(sha.Finish());
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 std::string ReleaseIdOf(const std::string& manifest_bytes) {
@@ -323,12 +247,114 @@ absl::StatusOr<CachedRelease> FirmwareCache::StoreFromPartial(const std::string&
     return absl::FailedPreconditionError(
         absl::StrCat("release ", id, ": no whole payload is held to rebuild its image from"));
   }
+  ASSIGN_OR_RETURN(std::unique_ptr<ImageWriter> image, BeginImage(id, manifest.image_size));
+  const std::string path = PartialBase(id) + ".payload";
+  const int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Errno("cannot read", path);
+  std::string buf(1 << 20, '\0');
+  absl::Status fed;
+  for (uint64_t at = 0; fed.ok() && at < p->payload_size;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), p->payload_size - at));
+    absl::StatusOr<size_t> got = ReadSome(in, buf.data(), want, at, path);
+    if (!got.ok()) {
+      fed = got.status();
+    } else if (*got != want) {
+      fed = absl::DataLossError(absl::StrCat(path, " ends before its held length"));
+    } else {
+      fed = image->Feed(absl::string_view(buf.data(), *got));
+      at += *got;
+    }
+  }
+  ::close(in);
+  RETURN_IF_ERROR(fed);
+  return KeepImage(manifest_bytes, signature, std::move(image));
+}
+
+ImageWriter::~ImageWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!kept_) ::unlink(path_.c_str());
+  ZSTD_freeDCtx(dctx_);
+}
+
+absl::Status ImageWriter::Feed(absl::string_view frame_piece) {
+  if (status_.ok()) status_ = Decompress(frame_piece);
+  return status_;
+}
+
+absl::Status ImageWriter::Decompress(absl::string_view piece) {
+  ZSTD_inBuffer src{piece.data(), piece.size(), 0};
+  while (src.pos < src.size) {
+    if (rc_ == 0) return absl::InvalidArgumentError("the compressed data has trailing bytes");
+    RETURN_IF_ERROR(Step(src));
+  }
+  // zstd may hold output for what it took (the output buffer was full): drain it.
+  size_t before = size_ + 1;
+  while (rc_ != 0 && size_ != before) {
+    before = size_;
+    RETURN_IF_ERROR(Step(src));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ImageWriter::Step(ZSTD_inBuffer& src) {
+  ZSTD_outBuffer dst{out_buf_.data(), out_buf_.size(), 0};
+  rc_ = ZSTD_decompressStream(dctx_, &dst, &src);
+  if (ZSTD_isError(rc_)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the compressed data is damaged: ", ZSTD_getErrorName(rc_)));
+  }
+  if (size_ + dst.pos > max_size_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the compressed data expands past the signed size of ", max_size_, " bytes"));
+  }
+  const absl::string_view piece(out_buf_.data(), dst.pos);
+  RETURN_IF_ERROR(WriteAll(fd_, piece, size_, path_));
+  StartWriteback(fd_, size_, piece.size());
+  sha_.Update(piece);
+  size_ += dst.pos;
+  return absl::OkStatus();
+}
+
+absl::Status ImageWriter::Finish() {
+  RETURN_IF_ERROR(status_);
+  if (rc_ != 0) return status_ = absl::InvalidArgumentError("the compressed data is truncated");
+  if (::fsync(fd_) != 0) return status_ = Errno("cannot sync", path_);
+  sha256_hex_ = provisioning::ToHex(sha_.Finish());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ImageWriter>> FirmwareCache::BeginImage(
+    const std::string& release_id, uint64_t image_size) {
+  if (!IsReleaseId(release_id)) return absl::InvalidArgumentError("release_id: 64 hex digits");
+  std::unique_ptr<ImageWriter> w(new ImageWriter());
+  w->path_ = JoinPath(JoinPath(root_, "tmp"), release_id + ".image");
+  w->max_size_ = image_size;
+  w->out_buf_.resize(1 << 20);
+  w->dctx_ = ZSTD_createDCtx();
+  if (w->dctx_ == nullptr) return absl::InternalError("zstd: out of memory");
+  // The largest window zstd takes on a 64-bit machine, as firmware::Decompress allows.
+  if (ZSTD_isError(ZSTD_DCtx_setParameter(w->dctx_, ZSTD_d_windowLogMax, 31))) {
+    return absl::InternalError("zstd: cannot set the window limit");
+  }
+  w->fd_ = ::open(w->path_.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+  if (w->fd_ < 0) return Errno("cannot write", w->path_);
+  return w;
+}
+
+absl::StatusOr<CachedRelease> FirmwareCache::KeepImage(const std::string& manifest_bytes,
+                                                       const std::string& signature,
+                                                       std::unique_ptr<ImageWriter> image) {
+  ASSIGN_OR_RETURN(firmware::Manifest manifest, Verify(manifest_bytes, signature));
+  const std::string id = ReleaseIdOf(manifest_bytes);
+  if (image->path_ != JoinPath(JoinPath(root_, "tmp"), id + ".image")) {
+    return absl::InvalidArgumentError("the image was rebuilt for another release");
+  }
+  RETURN_IF_ERROR(image->Finish());
+  RETURN_IF_ERROR(firmware::CheckImageDigest(manifest, image->size_, image->sha256_hex_));
   return Keep(id, manifest_bytes, signature, [&](const std::string& path) -> absl::Status {
-    uint64_t size = 0;
-    std::string sha256;
-    RETURN_IF_ERROR(
-        DecompressFile(PartialBase(id) + ".payload", path, manifest.image_size, &size, &sha256));
-    return firmware::CheckImageDigest(manifest, size, sha256);
+    if (::rename(image->path_.c_str(), path.c_str()) != 0) return Errno("cannot move", path);
+    image->kept_ = true;
+    return absl::OkStatus();
   });
 }
 

@@ -42,6 +42,9 @@
 #include "firmware/trust.h"
 #include "provisioning/firmware_signing.h"
 
+struct ZSTD_DCtx_s;
+struct ZSTD_inBuffer_s;
+
 namespace camfleet::agent {
 
 struct CachedRelease {
@@ -110,6 +113,44 @@ class PartialWriter {
   provisioning::Sha256Stream sha_;
 };
 
+// A full image being rebuilt from its zstd frame into DIR/firmware/tmp/<id>.image
+// (FirmwareCache::BeginImage): fed the frame in pieces as they come, never writing past the
+// signed size, hashed as it is written; FirmwareCache::KeepImage checks and keeps it. The same
+// bounds as firmware::Decompress (the frame's declared size is not trusted). Not thread-safe.
+class ImageWriter {
+ public:
+  ~ImageWriter();  // removes the file unless it was kept
+  ImageWriter(const ImageWriter&) = delete;
+  ImageWriter& operator=(const ImageWriter&) = delete;
+
+  // Decompresses the next piece of the frame into the file. INVALID_ARGUMENT for damaged
+  // data, bytes after the frame's end, or output past the signed size; INTERNAL on I/O
+  // errors. After an error every later call returns it.
+  absl::Status Feed(absl::string_view frame_piece);
+  // The first error Feed met (OK if none).
+  const absl::Status& status() const { return status_; }
+
+ private:
+  friend class FirmwareCache;
+  ImageWriter() = default;
+  absl::Status Decompress(absl::string_view piece);
+  absl::Status Step(ZSTD_inBuffer_s& src);
+  // The frame ended and the file is synced; INVALID_ARGUMENT if the frame is truncated.
+  absl::Status Finish();
+
+  std::string path_;
+  int fd_ = -1;
+  bool kept_ = false;
+  uint64_t max_size_ = 0;
+  uint64_t size_ = 0;
+  size_t rc_ = 1;  // zstd's hint: 0 once the frame is complete
+  ZSTD_DCtx_s* dctx_ = nullptr;
+  std::string out_buf_;
+  provisioning::Sha256Stream sha_;
+  std::string sha256_hex_;
+  absl::Status status_;
+};
+
 class FirmwareCache {
  public:
   // Opens (creating, 0700) DIR/firmware and its folders and loads the trusted keys.
@@ -138,6 +179,17 @@ class FirmwareCache {
   // for a frame that is damaged, truncated, has trailing bytes or expands past the size.
   absl::StatusOr<CachedRelease> StoreFromPartial(const std::string& manifest_bytes,
                                                  const std::string& signature);
+  // Starts rebuilding release `release_id`'s full image of at most `image_size` bytes from its
+  // zstd frame (a download feeds it chunk by chunk as they arrive). INTERNAL on I/O errors.
+  absl::StatusOr<std::unique_ptr<ImageWriter>> BeginImage(const std::string& release_id,
+                                                          uint64_t image_size);
+  // Keeps the release whose image `image` rebuilt: the frame must have ended; the image is
+  // synced, its size and SHA-256 checked against the verified manifest, then moved in as Store
+  // does, and the partial dropped. Errors: Store's; INVALID_ARGUMENT for a frame that did not
+  // decompress whole (Feed's errors, or truncated) or an image of another release.
+  absl::StatusOr<CachedRelease> KeepImage(const std::string& manifest_bytes,
+                                          const std::string& signature,
+                                          std::unique_ptr<ImageWriter> image);
   bool Has(const std::string& release_id) const;
   // NOT_FOUND if not cached.
   absl::StatusOr<CachedRelease> Get(const std::string& release_id) const;

@@ -29,13 +29,17 @@ bool IsLinkFailure(const absl::Status& s) {
 constexpr char kCutOff[] = "cut off";
 
 // Appends a call's chunks to the partial on a thread of its own, in order, so the next chunk
-// comes off the link (TLS, HTTP/2, protobuf) while the last is written, hashed and synced. At
-// most kMaxQueued bytes wait; Push blocks beyond that.
+// comes off the link (TLS, HTTP/2, protobuf) while the last is written, hashed and synced;
+// and, given an ImageWriter, decompresses each into the image as well (a full image fetched
+// from its first byte), so little is left to do once the last chunk is in. At most kMaxQueued
+// bytes wait; Push blocks beyond that.
 class ChunkPipe {
  public:
   static constexpr size_t kMaxQueued = size_t{8} << 20;
 
-  explicit ChunkPipe(PartialWriter& writer) : writer_(writer), thread_([this] { Run(); }) {}
+  // `image` may be null. Its errors do not stop the pipe: they stay in image->status().
+  ChunkPipe(PartialWriter& writer, ImageWriter* image)
+      : writer_(writer), image_(image), thread_([this] { Run(); }) {}
   ~ChunkPipe() { (void)Close(); }
   ChunkPipe(const ChunkPipe&) = delete;
   ChunkPipe& operator=(const ChunkPipe&) = delete;
@@ -78,6 +82,7 @@ class ChunkPipe {
         queue_.pop_front();
       }
       absl::Status s = writer_.Append(chunk);
+      if (s.ok() && image_ != nullptr) (void)image_->Feed(chunk);
       absl::MutexLock lock(&mu_);
       queued_ -= chunk.size();
       if (!s.ok()) {
@@ -90,6 +95,7 @@ class ChunkPipe {
   }
 
   PartialWriter& writer_;
+  ImageWriter* const image_;
   absl::Mutex mu_;
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
@@ -105,8 +111,9 @@ FirmwareDownloader::FirmwareDownloader(std::shared_ptr<grpc::Channel> channel, F
     : stub_(v1::DockService::NewStub(std::move(channel))), cache_(cache), options_(options) {}
 
 absl::StatusOr<std::string> FirmwareDownloader::FetchPayload(const std::string& release_id,
-                                                             bool allow_delta,
-                                                             FetchResult& result) {
+                                                             uint64_t image_size, bool allow_delta,
+                                                             FetchResult& result,
+                                                             std::unique_ptr<ImageWriter>& image) {
   std::optional<PartialDownload> partial = cache_.Partial(release_id);
   if (partial.has_value() && !allow_delta &&
       partial->encoding == v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_DELTA) {
@@ -193,7 +200,13 @@ absl::StatusOr<std::string> FirmwareDownloader::FetchPayload(const std::string& 
   }
   uint64_t held = header.offset();
   if (matches_partial && held > 0) result.resumed_from = held;
-  pipe.emplace(*writer);
+  if (header.encoding() == v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_FULL && header.offset() == 0) {
+    // The whole frame comes in this call: rebuild the image as it comes. (A resumed call
+    // leaves that to StoreFromPartial, from the partial file.)
+    absl::StatusOr<std::unique_ptr<ImageWriter>> begun = cache_.BeginImage(release_id, image_size);
+    if (begun.ok()) image = *std::move(begun);
+  }
+  pipe.emplace(*writer, image.get());
   while (reader->Read(&msg)) {
     if (!msg.has_chunk() || msg.chunk().empty()) {
       return abandon(absl::UnavailableError("the download sent something other than a chunk"));
@@ -242,7 +255,9 @@ absl::StatusOr<FetchResult> FirmwareDownloader::Fetch(const v1::PlannedRelease& 
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     if (attempt > 0) absl::SleepFor(options_.retry_delay);
     const bool had_partial = cache_.Partial(id).has_value();
-    absl::StatusOr<std::string> payload_sha256 = FetchPayload(id, allow_delta, result);
+    std::unique_ptr<ImageWriter> streamed;  // the image rebuilt as the payload came, if it was
+    absl::StatusOr<std::string> payload_sha256 =
+        FetchPayload(id, manifest.image_size, allow_delta, result, streamed);
     last = payload_sha256.status();
     if (!last.ok()) {
       if (IsLinkFailure(last) ||
@@ -290,7 +305,10 @@ absl::StatusOr<FetchResult> FirmwareDownloader::Fetch(const v1::PlannedRelease& 
                     : absl::StatusOr<std::string>(base.status());
       stored = image.ok() ? cache_.Store(release.manifest(), release.signature(), *image)
                           : absl::StatusOr<CachedRelease>(image.status());
+    } else if (streamed != nullptr && streamed->status().ok()) {
+      stored = cache_.KeepImage(release.manifest(), release.signature(), std::move(streamed));
     } else {
+      streamed.reset();  // (a failed rebuild: StoreFromPartial says why, from the partial file)
       stored = cache_.StoreFromPartial(release.manifest(), release.signature());
     }
     if (!stored.ok()) {

@@ -14,9 +14,10 @@
 //  - cuts off a server that sends more than the header's payload_size, or a header that differs
 //    from the partial it resumes (nothing past the size is ever written);
 //  - checks the payload's SHA-256 (hashed as it arrived), then rebuilds the image (a delta
-//    against the cached base in memory, or the full image decompressed straight into the
-//    cache's file, never more than the signed image size) and checks the image's size, SHA-256
-//    and signature exactly as an imported bundle (FirmwareCache::Store, StoreFromPartial);
+//    against the cached base in memory; a full image decompressed into the cache's file as
+//    its chunks arrive, or from the partial file after a resumed call; never more than the
+//    signed image size) and checks the image's size, SHA-256 and signature exactly as an
+//    imported bundle (FirmwareCache::Store, KeepImage, StoreFromPartial) before keeping it;
 //  - any mismatch of a delta (payload hash, rebuild, image hash) drops it and fetches the full
 //    image; a full image that does not check is refused (DATA_LOSS).
 // One download at a time per release: the installer asks once per release, however many
@@ -75,9 +76,12 @@ class FirmwareDownloader {
 
  private:
   // One call: fills the partial; once it holds the whole payload (synced), returns the
-  // payload's SHA-256 (lower-case hex) over the bytes held.
-  absl::StatusOr<std::string> FetchPayload(const std::string& release_id, bool allow_delta,
-                                           FetchResult& result);
+  // payload's SHA-256 (lower-case hex) over the bytes held. A call that fetches a full image
+  // from its first byte also rebuilds the image (at most `image_size` bytes) into `image` as
+  // the chunks come.
+  absl::StatusOr<std::string> FetchPayload(const std::string& release_id, uint64_t image_size,
+                                           bool allow_delta, FetchResult& result,
+                                           std::unique_ptr<ImageWriter>& image);
 
   std::unique_ptr<v1::DockService::Stub> stub_;
   FirmwareCache& cache_;

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -584,6 +585,8 @@ TEST_F(DockFirmwareTest, TheDockRefusesAFrameThatExpandsPastTheSignedSize) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("past the signed size")));
   EXPECT_THAT(cache_->ReleaseIds(), IsEmpty());
   EXPECT_FALSE(cache_->Partial(agent::ReleaseIdOf(r.release.manifest_bytes)).has_value());
+  // Nothing of the refused image is left behind.
+  EXPECT_TRUE(std::filesystem::is_empty(agent::DockPaths{dock_dir_.path()}.Firmware() + "/tmp"));
   server->Shutdown();
 }
 
