@@ -5,15 +5,19 @@
 // Fetch(release) first checks the release's signature with the dock's own keys (a release the
 // dock would refuse is never downloaded), then:
 //  - asks for it naming the releases the dock has cached, so the server may send a delta;
-//  - writes each chunk to DIR/firmware/partial/ and syncs it before taking the next: after a
-//    link drop (or a restart of the agent) it asks again with the encoding, base and offset it
-//    holds and goes on from there, never from 0; a header that no longer matches what is held
-//    (the server rebuilt the payload) starts the payload again;
+//  - writes the chunks to DIR/firmware/partial/ (FirmwareCache::PartialWriter), hashing them
+//    as they come, and syncs them every few MiB (options.partial_sync) and when a call ends,
+//    recording only the synced length: after a link drop it asks again with the encoding, base
+//    and offset it holds and goes on from there, never from 0; after a crash or kill of the
+//    agent it goes on from the last sync; a header that no longer matches what is held (the
+//    server rebuilt the payload) starts the payload again;
 //  - cuts off a server that sends more than the header's payload_size, or a header that differs
 //    from the partial it resumes (nothing past the size is ever written);
-//  - checks the payload's SHA-256, then rebuilds the image (a delta against the cached base,
-//    or decompressing the full image, never more than the signed image size) and checks the
-//    image's size, SHA-256 and signature exactly as an imported bundle (FirmwareCache::Store);
+//  - checks the payload's SHA-256 (hashed as it arrived), then rebuilds the image (a delta
+//    against the cached base in memory; a full image decompressed into the cache's file as
+//    its chunks arrive, or from the partial file after a resumed call; never more than the
+//    signed image size) and checks the image's size, SHA-256 and signature exactly as an
+//    imported bundle (FirmwareCache::Store, KeepImage, StoreFromPartial) before keeping it;
 //  - any mismatch of a delta (payload hash, rebuild, image hash) drops it and fetches the full
 //    image; a full image that does not check is refused (DATA_LOSS).
 // One download at a time per release: the installer asks once per release, however many
@@ -40,6 +44,8 @@ struct FirmwareDownloaderOptions {
   // on from there too.
   int max_attempts = 5;
   absl::Duration retry_delay = absl::Milliseconds(200);
+  // How often the partial download is synced (what a crash can cost to fetch again).
+  PartialSyncPolicy partial_sync;
 };
 
 struct FetchResult {
@@ -69,9 +75,13 @@ class FirmwareDownloader {
   absl::StatusOr<FetchResult> Fetch(const v1::PlannedRelease& release);
 
  private:
-  // One call: fills the partial; OK once it holds the whole payload.
-  absl::Status FetchPayload(const std::string& release_id, bool allow_delta,
-                            FetchResult& result);
+  // One call: fills the partial; once it holds the whole payload (synced), returns the
+  // payload's SHA-256 (lower-case hex) over the bytes held. A call that fetches a full image
+  // from its first byte also rebuilds the image (at most `image_size` bytes) into `image` as
+  // the chunks come.
+  absl::StatusOr<std::string> FetchPayload(const std::string& release_id, uint64_t image_size,
+                                           bool allow_delta, FetchResult& result,
+                                           std::unique_ptr<ImageWriter>& image);
 
   std::unique_ptr<v1::DockService::Stub> stub_;
   FirmwareCache& cache_;

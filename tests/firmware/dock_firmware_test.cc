@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -375,8 +376,8 @@ TEST_F(DockFirmwareTest, ADownloadInterruptedAcrossARestartGoesOnFromThePartialF
   {
     // The first attempt dies with the link and is not retried (the agent is stopped).
     CuttingProxy proxy(server_->port(), int64_t{3} << 19);
-    downloader_ = std::make_unique<agent::FirmwareDownloader>(
-        DockChannel(proxy.port()), *cache_, Options(1));
+    downloader_ =
+        std::make_unique<agent::FirmwareDownloader>(DockChannel(proxy.port()), *cache_, Options(1));
     EXPECT_FALSE(downloader_->Fetch(Planned(r)).ok());
   }
   std::optional<agent::PartialDownload> partial = cache_->Partial(rel.release_id());
@@ -387,6 +388,83 @@ TEST_F(DockFirmwareTest, ADownloadInterruptedAcrossARestartGoesOnFromThePartialF
   absl::StatusOr<agent::FetchResult> got = downloader_->Fetch(Planned(r));
   ASSERT_THAT(got.status(), IsOk());
   EXPECT_EQ(got->bytes_received, rel.compressed_size_bytes() - held);
+  EXPECT_EQ(*cache_->ReadImage(rel.release_id()), r.image);
+}
+
+// What a crash leaves in the partial download: the payload file written past the last sync.
+// The partial claims only what was synced; a new agent cuts the rest off and goes on from there.
+TEST_F(DockFirmwareTest, APartialReopenedAfterACrashHoldsOnlySyncedBytesAndTheDownloadGoesOn) {
+  ReleaseFiles r = Sign("big", RandomImage(3 << 20, 9), "1.0.0");
+  const v1::FirmwareRelease rel = Upload(r);
+  const uint64_t payload = rel.compressed_size_bytes();
+  {
+    // The link drops after ~1.5 MiB and the call is not retried: what arrived is synced.
+    CuttingProxy proxy(server_->port(), int64_t{3} << 19);
+    downloader_ =
+        std::make_unique<agent::FirmwareDownloader>(DockChannel(proxy.port()), *cache_, Options(1));
+    EXPECT_FALSE(downloader_->Fetch(Planned(r)).ok());
+  }
+  std::optional<agent::PartialDownload> before = cache_->Partial(rel.release_id());
+  ASSERT_TRUE(before.has_value());
+  const uint64_t synced = before->bytes_held;
+  ASSERT_GT(synced, 0u);
+  ASSERT_LT(synced + 4096, payload);
+  {
+    // Then bytes written and never synced (garbage: blocks a crash lost may read back so),
+    // and the agent killed before any sync: nothing records them.
+    absl::StatusOr<std::unique_ptr<agent::PartialWriter>> writer = cache_->OpenPartial(
+        rel.release_id(),
+        agent::PartialSyncPolicy{.every_bytes = payload, .every = absl::InfiniteDuration()});
+    ASSERT_THAT(writer.status(), IsOk());
+    ASSERT_THAT((*writer)->Append(std::string(4096, 'x')), IsOk());
+  }
+  const std::string payload_file =
+      agent::DockPaths{dock_dir_.path()}.Firmware() + "/partial/" + rel.release_id() + ".payload";
+  struct stat st {};
+  ASSERT_EQ(::stat(payload_file.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), synced + 4096);
+  std::optional<agent::PartialDownload> after = cache_->Partial(rel.release_id());
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->bytes_held, synced);
+
+  OpenDock();  // a new agent on the same folder
+  absl::StatusOr<agent::FetchResult> got = downloader_->Fetch(Planned(r));
+  ASSERT_THAT(got.status(), IsOk());
+  EXPECT_EQ(got->resumed_from, synced);
+  EXPECT_EQ(got->bytes_received, payload - synced);
+  EXPECT_EQ(*cache_->ReadImage(rel.release_id()), r.image);
+}
+
+// A record of the held length that does not check (torn, or edited) is never taken for a
+// length: the download starts again from 0 and the image still verifies.
+TEST_F(DockFirmwareTest, AHeldRecordThatDoesNotCheckStartsThePayloadAgain) {
+  ReleaseFiles r = Sign("big", RandomImage(3 << 20, 10), "1.0.0");
+  const v1::FirmwareRelease rel = Upload(r);
+  {
+    CuttingProxy proxy(server_->port(), int64_t{3} << 19);
+    downloader_ =
+        std::make_unique<agent::FirmwareDownloader>(DockChannel(proxy.port()), *cache_, Options(1));
+    EXPECT_FALSE(downloader_->Fetch(Planned(r)).ok());
+  }
+  std::optional<agent::PartialDownload> before = cache_->Partial(rel.release_id());
+  ASSERT_TRUE(before.has_value());
+  ASSERT_GT(before->bytes_held, 0u);
+  const std::string record =
+      agent::DockPaths{dock_dir_.path()}.Firmware() + "/partial/" + rel.release_id() + ".held";
+  absl::StatusOr<provisioning::FileContents> text = provisioning::ReadSmallFile(record, 4096);
+  ASSERT_THAT(text.status(), IsOk());
+  std::string edited = text->data;
+  edited[18] = edited[18] == '1' ? '2' : '1';  // another length, same check
+  ASSERT_EQ(::unlink(record.c_str()), 0);
+  ASSERT_THAT(provisioning::WriteNewFile(record, edited, 0600), IsOk());
+  std::optional<agent::PartialDownload> after = cache_->Partial(rel.release_id());
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->bytes_held, 0u);
+
+  OpenDock();
+  absl::StatusOr<agent::FetchResult> got = downloader_->Fetch(Planned(r));
+  ASSERT_THAT(got.status(), IsOk());
+  EXPECT_EQ(got->bytes_received, rel.compressed_size_bytes());
   EXPECT_EQ(*cache_->ReadImage(rel.release_id()), r.image);
 }
 
@@ -428,8 +506,7 @@ TEST_F(DockFirmwareTest, AWithdrawnOrUnknownReleaseIsNotServed) {
   EXPECT_THAT(downloader_->Fetch(Planned(r)).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("withdrawn")));
   ReleaseFiles never = Sign("b", RandomImage(4096, 2), "1.1.0");
-  EXPECT_THAT(downloader_->Fetch(Planned(never)).status(),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(downloader_->Fetch(Planned(never)).status(), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(Served(), 0u);
 }
 
@@ -487,6 +564,32 @@ TEST_F(DockFirmwareTest, TheDockRefusesATamperedImage) {
   server->Shutdown();
 }
 
+TEST_F(DockFirmwareTest, TheDockRefusesAFrameThatExpandsPastTheSignedSize) {
+  // The payload's hash matches what the server announced, but the frame holds a bigger image
+  // than the manifest signs: decompression stops at the signed size.
+  ReleaseFiles r = Sign("a", RandomImage(64 * 1024, 1), "1.0.0");
+  absl::StatusOr<std::string> compressed = firmware::Compress(r.image + RandomImage(4096, 2));
+  ASSERT_THAT(compressed.status(), IsOk());
+  BadDockService bad;
+  bad.payload = *compressed;
+  bad.announced_size = compressed->size();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&bad);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  agent::FirmwareDownloader downloader(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()),
+      *cache_);
+  EXPECT_THAT(downloader.Fetch(Planned(r)).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("past the signed size")));
+  EXPECT_THAT(cache_->ReleaseIds(), IsEmpty());
+  EXPECT_FALSE(cache_->Partial(agent::ReleaseIdOf(r.release.manifest_bytes)).has_value());
+  // Nothing of the refused image is left behind.
+  EXPECT_TRUE(std::filesystem::is_empty(agent::DockPaths{dock_dir_.path()}.Firmware() + "/tmp"));
+  server->Shutdown();
+}
+
 TEST_F(DockFirmwareTest, TheDockRefusesAKeyItDoesNotTrust) {
   // The server trusts the key (a compromised or careless server); the dock does not.
   absl::StatusOr<TestSigningKey> stranger = MakeSigningKey(keys_.File("stranger"));
@@ -517,20 +620,20 @@ TEST_F(DockFirmwareTest, TheDockRefusesARetiredKey) {
 TEST_F(DockFirmwareTest, ImportReleaseVerifiesABundleExactlyAsADownload) {
   ReleaseFiles r = Sign("a", RandomImage(64 * 1024, 1), "1.0.0");
   const std::string good = dock_dir_.File("good.bundle");
-  ASSERT_THAT(provisioning::WriteNewFile(
-                  good,
-                  firmware::EncodeBundle({r.release.manifest_bytes, r.release.signature, r.image}),
-                  0644),
-              IsOk());
+  ASSERT_THAT(
+      provisioning::WriteNewFile(
+          good, firmware::EncodeBundle({r.release.manifest_bytes, r.release.signature, r.image}),
+          0644),
+      IsOk());
   std::string tampered_image = r.image;
   tampered_image[5] ^= 0x01;
   const std::string bad = dock_dir_.File("bad.bundle");
-  ASSERT_THAT(provisioning::WriteNewFile(
-                  bad,
-                  firmware::EncodeBundle(
-                      {r.release.manifest_bytes, r.release.signature, tampered_image}),
-                  0644),
-              IsOk());
+  ASSERT_THAT(
+      provisioning::WriteNewFile(
+          bad,
+          firmware::EncodeBundle({r.release.manifest_bytes, r.release.signature, tampered_image}),
+          0644),
+      IsOk());
   auto run = [&](std::vector<std::string> args, std::string* out) {
     std::ostringstream o, e;
     common::RealClock clock;
@@ -544,8 +647,7 @@ TEST_F(DockFirmwareTest, ImportReleaseVerifiesABundleExactlyAsADownload) {
   std::string out;
   EXPECT_EQ(run({"import-release", "--dir", dock_dir_.path(), bad}, &out), agent::kExitFailed);
   EXPECT_THAT(out, HasSubstr("FAILED verification"));
-  EXPECT_EQ(run({"import-release", "--dir", dock_dir_.path(), good}, &out), agent::kExitOk)
-      << out;
+  EXPECT_EQ(run({"import-release", "--dir", dock_dir_.path(), good}, &out), agent::kExitOk) << out;
   EXPECT_THAT(out, HasSubstr("1.0.0"));
   OpenDock();
   EXPECT_TRUE(cache_->Has(agent::ReleaseIdOf(r.release.manifest_bytes)));
@@ -859,6 +961,51 @@ TEST_F(InstallerTest, TheDockReportsAReleaseItRefusesAsFailed) {
   EXPECT_THAT(Steps(), ElementsAre(StartsWith("FAILED: the dock refused the release")));
   EXPECT_EQ(Served(), 0u);
   EXPECT_EQ(Running(), "1.0.0");
+}
+
+// --- The partial download's durability -------------------------------------------------------
+
+// The length a partial claims moves only when the bytes are synced: every `every_bytes`, or
+// when asked.
+TEST(PartialWriterTest, TheHeldLengthMovesOnlyWithASync) {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<agent::FirmwareCache>> cache =
+      agent::FirmwareCache::Open(dir.File("firmware"));
+  ASSERT_THAT(cache.status(), IsOk());
+  const std::string id(64, 'a');
+  agent::PartialDownload header;
+  header.encoding = v1::FIRMWARE_PAYLOAD_ENCODING_ZSTD_FULL;
+  header.payload_size = 3 << 20;
+  header.payload_sha256 = std::string(64, 'b');
+  ASSERT_THAT((*cache)->BeginPartial(id, header), IsOk());
+  const std::string piece = RandomImage(256 * 1024, 4);
+  std::string all;
+  {
+    absl::StatusOr<std::unique_ptr<agent::PartialWriter>> writer = (*cache)->OpenPartial(
+        id, agent::PartialSyncPolicy{.every_bytes = 1 << 20, .every = absl::InfiniteDuration()});
+    ASSERT_THAT(writer.status(), IsOk());
+    for (int i = 0; i < 10; ++i) {  // 2.5 MiB
+      ASSERT_THAT((*writer)->Append(piece), IsOk());
+      all += piece;
+    }
+    EXPECT_EQ((*writer)->written(), uint64_t{10} * piece.size());
+    EXPECT_EQ((*writer)->durable(), uint64_t{2} << 20);
+    EXPECT_EQ((*cache)->Partial(id)->bytes_held, uint64_t{2} << 20);
+    ASSERT_THAT((*writer)->Sync(), IsOk());
+    EXPECT_EQ((*cache)->Partial(id)->bytes_held, all.size());
+    // Never past the payload's size; nothing of the refused bytes is written.
+    EXPECT_THAT((*writer)->Append(std::string((3 << 20) - all.size() + 1, 'x')),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("past the payload")));
+    EXPECT_EQ((*writer)->written(), all.size());
+  }
+  // Reopened, it hashes what it holds and goes on from there.
+  absl::StatusOr<std::unique_ptr<agent::PartialWriter>> writer = (*cache)->OpenPartial(id);
+  ASSERT_THAT(writer.status(), IsOk());
+  EXPECT_EQ((*writer)->header().bytes_held, all.size());
+  const std::string rest = RandomImage((3 << 20) - all.size(), 5);
+  ASSERT_THAT((*writer)->Append(rest), IsOk());
+  all += rest;
+  EXPECT_EQ((*writer)->FinishSha256(), provisioning::ToHex(provisioning::Sha256(all)));
 }
 
 }  // namespace
