@@ -531,15 +531,9 @@ TEST_F(OfflineRootTest, AnOperatorRecoversWithCamfleetOperatorRenew) {
 
   const std::string dir = server_->paths().AdminCredentials(kRootAdmin);
   auto cli = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {"camfleet",
-                                     "--server",
-                                     absl::StrCat(kServerName, ":", server_->port()),
-                                     "--credentials",
-                                     dir,
-                                     "--timeout",
-                                     "10"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCli(argv, clock_);
+    return RunCli(
+        testing::TlsCliArgs(absl::StrCat(kServerName, ":", server_->port()), dir, 10, args),
+        clock_);
   };
   CliResult renewed = cli({"operator", "renew"});
   ASSERT_EQ(renewed.code, 0) << renewed;

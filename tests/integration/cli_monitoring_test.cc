@@ -16,12 +16,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "camfleet/v1/dock_sync.pb.h"
-#include "cli/app.h"
 #include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/dock/sync_client.h"
 #include "tests/identity/tls_client.h"
+#include "tests/testing/cli_run.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/tls_test_server.h"
 
@@ -41,15 +41,7 @@ google::protobuf::Timestamp At(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const Result& r) {
-  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
+using Result = ::camfleet::testing::CliResult;
 
 // Lines of `text` that contain `needle`.
 std::vector<std::string> LinesWith(const std::string& text, const std::string& needle) {
@@ -85,21 +77,9 @@ class CliMonitoringTest : public ::testing::Test {
 
   // Runs `camfleet --server localhost:PORT --credentials <bundle> <args...>` in-process.
   Result As(const std::string& bundle, std::vector<std::string> args) {
-    std::vector<std::string> argv = {"camfleet",
-                                     "--server",
-                                     absl::StrCat(kServerName, ":", server_->port()),
-                                     "--credentials",
-                                     bundle,
-                                     "--timeout",
-                                     "10"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::ostringstream out, err;
-    cli::Environment env{.out = &out,
-                         .err = &err,
-                         .getenv = [](absl::string_view) { return std::optional<std::string>(); },
-                         .clock = &clock_};
-    int code = cli::RunCamfleet(argv, env);
-    return {code, out.str(), err.str()};
+    return testing::RunCli(
+        testing::TlsCliArgs(absl::StrCat(kServerName, ":", server_->port()), bundle, 10, args),
+        clock_);
   }
   Result Qm(std::vector<std::string> args) { return As(qm_, std::move(args)); }
   std::string QmOk(std::vector<std::string> args) {

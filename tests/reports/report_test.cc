@@ -28,13 +28,13 @@
 #include "absl/time/time.h"
 #include "camfleet/v1/dock_sync.pb.h"
 #include "camfleet/v1/report.grpc.pb.h"
-#include "cli/app.h"
 #include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/dock/sync_client.h"
 #include "tests/identity/tls_client.h"
+#include "tests/testing/cli_run.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/tls_test_server.h"
 
@@ -56,14 +56,7 @@ google::protobuf::Timestamp At(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-std::ostream& operator<<(std::ostream& os, const Result& r) {
-  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
+using Result = ::camfleet::testing::CliResult;
 
 // Calls one ReportService method as the holder of `channel`.
 class ReportClient {
@@ -257,21 +250,9 @@ class ReportTest : public ::testing::Test {
 
   // Runs `camfleet --server localhost:PORT --credentials <bundle> <args...>` in-process.
   Result As(const std::string& bundle, std::vector<std::string> args) {
-    std::vector<std::string> argv = {"camfleet",
-                                     "--server",
-                                     absl::StrCat(kServerName, ":", server_->port()),
-                                     "--credentials",
-                                     bundle,
-                                     "--timeout",
-                                     "30"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::ostringstream out, err;
-    cli::Environment env{.out = &out,
-                         .err = &err,
-                         .getenv = [](absl::string_view) { return std::optional<std::string>(); },
-                         .clock = &clock_};
-    int code = cli::RunCamfleet(argv, env);
-    return {code, out.str(), err.str()};
+    return testing::RunCli(
+        testing::TlsCliArgs(absl::StrCat(kServerName, ":", server_->port()), bundle, 30, args),
+        clock_);
   }
   Result Qm(std::vector<std::string> args) { return As(qm_bundle_, std::move(args)); }
 

@@ -31,4 +31,17 @@ std::vector<std::string> DevCliArgs(const std::string& target, const std::string
   return argv;
 }
 
+std::vector<std::string> TlsCliArgs(const std::string& target, const std::string& credentials_dir,
+                                    int timeout_seconds, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"camfleet",
+                                   "--server",
+                                   target,
+                                   "--credentials",
+                                   credentials_dir,
+                                   "--timeout",
+                                   absl::StrCat(timeout_seconds)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 }  // namespace camfleet::testing

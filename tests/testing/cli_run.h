@@ -29,6 +29,11 @@ CliResult RunCli(const std::vector<std::string>& argv, const common::Clock& cloc
 std::vector<std::string> DevCliArgs(const std::string& target, const std::string& op,
                                     int timeout_seconds, const std::vector<std::string>& args);
 
+// `camfleet --server TARGET --credentials DIR --timeout SECONDS ARGS...`: a call over mutual TLS
+// with the credentials bundle in DIR.
+std::vector<std::string> TlsCliArgs(const std::string& target, const std::string& credentials_dir,
+                                    int timeout_seconds, const std::vector<std::string>& args);
+
 }  // namespace camfleet::testing
 
 #endif  // CAMFLEET_TESTS_TESTING_CLI_RUN_H_

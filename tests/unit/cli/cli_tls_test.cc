@@ -18,6 +18,7 @@
 #include "provisioning/credential_bundle.h"
 #include "services/server/home.h"
 #include "services/server/server.h"
+#include "tests/testing/cli_run.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -33,15 +34,7 @@ using ::testing::StartsWith;
 
 constexpr char kAdmin[] = "root";
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const Result& r) {
-  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
+using Result = ::camfleet::testing::CliResult;
 
 // The serial in a bundle's certificate.
 std::string SerialOf(const std::string& bundle) {
@@ -84,20 +77,9 @@ class CliTlsTest : public ::testing::Test {
 
   // Runs `camfleet --server localhost:PORT --credentials <bundle> <args...>`.
   Result As(const std::string& bundle, std::vector<std::string> args) {
-    std::vector<std::string> argv = {"camfleet", "--server",  Target(), "--credentials",
-                                     bundle,     "--timeout", "10"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunRaw(argv);
+    return RunRaw(testing::TlsCliArgs(Target(), bundle, 10, args));
   }
-  Result RunRaw(const std::vector<std::string>& argv) {
-    std::ostringstream out, err;
-    Environment env{.out = &out,
-                    .err = &err,
-                    .getenv = [](absl::string_view) { return std::optional<std::string>(); },
-                    .clock = &clock_};
-    int code = RunCamfleet(argv, env);
-    return {code, out.str(), err.str()};
-  }
+  Result RunRaw(const std::vector<std::string>& argv) { return testing::RunCli(argv, clock_); }
   // Runs as the first admin and expects exit 0.
   std::string AdminOk(std::vector<std::string> args) {
     Result r = As(admin_, std::move(args));
