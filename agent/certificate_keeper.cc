@@ -5,7 +5,6 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/crl_store.h"
@@ -13,6 +12,7 @@
 #include "agent/rpc_status.h"
 #include "agent/time_text.h"
 #include "camfleet/v1/provisioning.grpc.pb.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "provisioning/certificate.h"
 #include "provisioning/certificate_profile.h"
@@ -197,15 +197,14 @@ PassReport CertificateKeeper::RunPass(const std::vector<CameraSlot>& slots) {
   // same when a renewal is unfinished (its key kept, DockPaths::RenewalKey): its answer was
   // lost, and the server, which superseded the certificate presented, answers the same request
   // with the certificate it issued.
+  const bool issuer_revoked = absl::IsUnauthenticated(crl.status) &&
+                              common::ReasonOf(crl.status) == common::kReasonIssuerRevoked;
   if (dock_up_to_date && crl.kind == Action::Kind::kCrlFailed &&
       absl::IsUnauthenticated(crl.status) &&
-      (absl::StrContains(crl.status.message(), provisioning::kRecoveryRenewalHint) ||
-       provisioning::PathExists(options_.paths.RenewalKey()))) {
+      (issuer_revoked || provisioning::PathExists(options_.paths.RenewalKey()))) {
     session.server_refusal = absl::OkStatus();
-    const std::string why =
-        absl::StrContains(crl.status.message(), provisioning::kRecoveryRenewalHint)
-            ? "its issuing CA was revoked by the fleet root"
-            : "an unfinished renewal, its answer lost";
+    const std::string why = issuer_revoked ? "its issuing CA was revoked by the fleet root"
+                                           : "an unfinished renewal, its answer lost";
     Action recovered = RenewDock(session, DecideRenewal(session.dock, session.now), why);
     const bool renewed = !recovered.failed();
     report.actions.push_back(std::move(recovered));
@@ -626,7 +625,7 @@ Action CertificateKeeper::KeepIdentifiedCamera(Session& s, const CameraSlot& slo
     cert_pem = resp.certificate().certificate_pem();
     offered_ca_pem = resp.ca_certificate_pem();
     if (absl::IsFailedPrecondition(called) && !identity.certificate_pem.empty() &&
-        absl::StrContains(called.message(), "already enrolled") &&
+        common::ReasonOf(called) == common::kReasonCameraAlreadyEnrolled &&
         !provisioning::ParseCertificate(identity.certificate_pem).ok()) {
       enroll = false;
       step_now = "renewal";

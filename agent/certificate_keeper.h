@@ -21,7 +21,7 @@
 //
 // After a compromised rotation (the fleet root revoked the issuing CA: provisioning/README.md,
 // "Recovery after a compromised issuing CA") the server refuses the dock's certificate from that
-// CA for everything but one renewal, saying so (provisioning::kRecoveryRenewalHint): the pass
+// CA for everything but one renewal, with the reason common::kReasonIssuerRevoked: the pass
 // renews the dock's certificate at once, whatever its window, and fetches the CRL with the new
 // one. A camera whose certificate comes from a CA on the root's CRL is not refused as revoked:
 // it is renewed onto the current issuing CA at once (with its proof of possession), and the

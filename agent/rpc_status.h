@@ -1,21 +1,13 @@
 #pragma once
-// The one place the agent and the camera simulator convert between grpc::Status and
-// absl::Status (the codes are numerically the same).
+// The agent's and the camera simulator's names for common/grpc_status.h's conversions (a
+// refusal's reason survives them).
 
-#include <grpcpp/support/status.h>
-
-#include "absl/status/status.h"
+#include "common/grpc_status.h"
 
 namespace camfleet::agent {
 
-inline absl::Status FromGrpc(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
+inline absl::Status FromGrpc(const grpc::Status& status) { return common::FromGrpcStatus(status); }
 
-inline grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
+inline grpc::Status ToGrpc(const absl::Status& status) { return common::ToGrpcStatus(status); }
 
 }  // namespace camfleet::agent

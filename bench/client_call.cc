@@ -4,15 +4,13 @@
 
 #include "absl/time/clock.h"
 #include "common/clock.h"
+#include "common/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
 #include "provisioning/role.h"
 
 namespace camfleet::bench {
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
+absl::Status FromGrpc(const grpc::Status& s) { return common::FromGrpcStatus(s); }
 
 std::unique_ptr<grpc::ClientContext> NewContext(const std::string& operator_name,
                                                 absl::Duration deadline) {

@@ -47,6 +47,7 @@
 #include "camfleet/v1/fleet.grpc.pb.h"
 #include "camfleet/v1/provisioning.grpc.pb.h"
 #include "camfleet/v1/rollout.grpc.pb.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
@@ -85,10 +86,7 @@ struct Options {
     }                               \
   } while (0)
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
+absl::Status FromGrpc(const grpc::Status& s) { return common::FromGrpcStatus(s); }
 
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration deadline = kSetupDeadline) {
   auto ctx = std::make_unique<grpc::ClientContext>();

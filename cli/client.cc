@@ -80,11 +80,6 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionOptio
   return grpc::CreateCustomChannel(options.server, grpc::SslCredentials(tls), arguments);
 }
 
-absl::Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
 std::string FormatRpcError(const absl::Status& status, const ConnectionOptions& options) {
   std::string text =
       absl::StrCat("error: ", absl::StatusCodeToString(status.code()), ": ", status.message());

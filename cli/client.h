@@ -13,11 +13,12 @@
 #include "absl/time/time.h"
 #include "camfleet/v1/audit.grpc.pb.h"
 #include "camfleet/v1/firmware.grpc.pb.h"
-#include "camfleet/v1/rollout.grpc.pb.h"
 #include "camfleet/v1/fleet.grpc.pb.h"
 #include "camfleet/v1/monitoring.grpc.pb.h"
 #include "camfleet/v1/provisioning.grpc.pb.h"
+#include "camfleet/v1/rollout.grpc.pb.h"
 #include "camfleet/v1/web.grpc.pb.h"
+#include "common/grpc_status.h"
 
 namespace camfleet::cli {
 
@@ -57,8 +58,8 @@ struct ConnectionOptions {
 // that does not parse).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionOptions& options);
 
-// grpc::Status to absl::Status; the numeric codes are the same by definition.
-absl::Status FromGrpcStatus(const grpc::Status& status);
+// grpc::Status to absl::Status (common/grpc_status.h).
+using ::camfleet::common::FromGrpcStatus;
 
 // "error: NOT_FOUND: camera 'X' does not exist", plus a hint line when the server could not be
 // reached, the TLS handshake failed, the certificate was refused, or the server did not answer

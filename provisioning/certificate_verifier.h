@@ -22,10 +22,10 @@
 
 namespace camfleet::provisioning {
 
-// What camfleetd's refusal of a certificate from a revoked issuing CA says when that
-// certificate may still renew itself onto the current issuing CA (a recovery renewal,
-// README.md "Recovery after a compromised issuing CA"). A dock that reads it in a refusal
-// renews at once, whatever its renewal window.
+// What camfleetd's refusal of a certificate from a revoked issuing CA says (to people) when
+// that certificate may still renew itself onto the current issuing CA (a recovery renewal,
+// README.md "Recovery after a compromised issuing CA"). Programs act on the refusal's reason
+// (common::kReasonIssuerRevoked), not on these words.
 inline constexpr char kRecoveryRenewalHint[] = "renew it onto the current issuing CA";
 
 // A certificate whose only fault is that an issuing CA of its chain is on the root's CRL.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/clock.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "provisioning/certificate_profile.h"
@@ -104,10 +105,12 @@ absl::Status CheckCameraEligible(const CameraContext& ctx, bool renewal, absl::T
                      "; enrollment needs REGISTERED, or AVAILABLE without a valid certificate"));
   }
   if (usable) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "camera '", serial, "' is already enrolled (certificate ",
-        ctx.certificate->certificate.serial(),
-        "); an admin must reset its enrollment first (camfleet camera reset-enrollment)"));
+    return common::WithReason(
+        absl::FailedPreconditionError(absl::StrCat(
+            "camera '", serial, "' is already enrolled (certificate ",
+            ctx.certificate->certificate.serial(),
+            "); an admin must reset its enrollment first (camfleet camera reset-enrollment)")),
+        common::kReasonCameraAlreadyEnrolled);
   }
   return absl::OkStatus();
 }

@@ -1,15 +1,11 @@
 #pragma once
-// The one place where absl::Status becomes grpc::Status.
+// absl::Status -> grpc::Status for the handlers: common::ToGrpcStatus (payloads such as a
+// refusal's reason travel as google.rpc.Status details).
 
-#include <grpcpp/support/status.h>
-
-#include "absl/status/status.h"
+#include "common/grpc_status.h"
 
 namespace camfleet::rpc {
 
-inline grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
+using ::camfleet::common::ToGrpcStatus;
 
 }  // namespace camfleet::rpc

@@ -1,6 +1,7 @@
 #include "services/rpc/identity.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "provisioning/certificate_profile.h"
 #include "services/rpc/authorization.h"
 #include "services/rpc/validation.h"
@@ -119,11 +120,14 @@ absl::StatusOr<Identity> TlsAuthenticator::Authenticate(const grpc::ServerContex
                      info->serial_hex, ")"));
   }
   if (!revoked_issuer.empty() && !(*rule)->renewal) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        revoked_issuer, "; a certificate from it is refused for everything but its own renewal: ",
-        provisioning::kRecoveryRenewalHint,
-        " (a dock renews by itself; an operator runs "
-        "`camfleet operator renew`), once"));
+    return common::WithReason(
+        absl::UnauthenticatedError(
+            absl::StrCat(revoked_issuer,
+                         "; a certificate from it is refused for everything but its own renewal: ",
+                         provisioning::kRecoveryRenewalHint,
+                         " (a dock renews by itself; an operator runs "
+                         "`camfleet operator renew`), once")),
+        common::kReasonIssuerRevoked);
   }
   if (absl::Status s = Authorize(**rule, info->role, info->identity); !s.ok()) return s;
   Identity who{info->identity, info->role, info->serial_hex, true, ""};

@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "camfleet/v1/audit.grpc.pb.h"
 #include "camfleet/v1/fleet.grpc.pb.h"
+#include "common/grpc_status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/crash/camfleetd_child.h"
@@ -144,7 +145,7 @@ class ImportKill9Test : public ::testing::Test {
           if (s.ok()) {
             p = resp;
           } else {
-            p = absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+            p = common::FromGrpcStatus(s);
           }
           return !p.ok() || p->phase() == v1::MANIFEST_IMPORT_PHASE_DONE;
         },

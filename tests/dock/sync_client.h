@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "camfleet/v1/dock_sync.pb.h"
 #include "camfleet/v1/provisioning.grpc.pb.h"
+#include "common/grpc_status.h"
 
 namespace camfleet::testing {
 
@@ -82,8 +83,7 @@ class SyncClient {
     v1::SyncResponse resp;
     while (stream_->Read(&resp)) Keep(resp);
     finished_ = true;
-    const grpc::Status s = stream_->Finish();
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    return common::FromGrpcStatus(stream_->Finish());
   }
   // Half-closes and returns the final status.
   absl::Status Close() {

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "camfleet/v1/firmware.grpc.pb.h"
+#include "common/grpc_status.h"
 #include "tests/firmware/signed_release.h"
 
 namespace camfleet::testing {
@@ -39,10 +40,7 @@ inline absl::StatusOr<v1::FirmwareRelease> UploadSignedRelease(v1::FirmwareServi
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
   v1::UploadReleaseResponse resp;
   const grpc::Status status = UploadSignedRelease(stub, &ctx, r, &resp);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
-  }
+  if (!status.ok()) return common::FromGrpcStatus(status);
   return resp.release();
 }
 

@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/grpc_status.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -420,6 +421,9 @@ TEST_F(OfflineRootTest, AfterACompromisedRotationADockRenewsOnceWithItsOldCertif
   EXPECT_THAT(TlsClient(server_->Channel(old.bundle)).EnrollNewCamera("CAM-000001"),
               refused_saying_renew);
   EXPECT_THAT(SyncClient(server_->Channel(old.bundle)).Open(Hello()), refused_saying_renew);
+  // A program acts on the reason the refusal carries (a google.rpc.ErrorInfo), not on its words.
+  EXPECT_EQ(common::ReasonOf(testing::GetStatus(TlsClient(server_->Channel(old.bundle)).GetCrl())),
+            common::kReasonIssuerRevoked);
 
   absl::StatusOr<KeyAndCsr> next = MakeKeyAndCsr(old.name);
   ASSERT_THAT(next, IsOk());
@@ -442,6 +446,8 @@ TEST_F(OfflineRootTest, AfterACompromisedRotationADockRenewsOnceWithItsOldCertif
   EXPECT_THAT(TlsClient(server_->Channel(old.bundle)).GetCrl(),
               StatusIs(absl::StatusCode::kUnauthenticated,
                        AllOf(HasSubstr("revoked"), Not(HasSubstr(kRecoveryRenewalHint)))));
+  EXPECT_EQ(common::ReasonOf(testing::GetStatus(TlsClient(server_->Channel(old.bundle)).GetCrl())),
+            "");
   absl::StatusOr<KeyAndCsr> another = MakeKeyAndCsr(old.name);
   ASSERT_THAT(another, IsOk());
   EXPECT_THAT(RenewDockWith(old, *another),

@@ -17,15 +17,14 @@
 #include "camfleet/v1/audit.grpc.pb.h"
 #include "camfleet/v1/fleet.grpc.pb.h"
 #include "camfleet/v1/provisioning.grpc.pb.h"
+#include "common/grpc_status.h"
 #include "provisioning/key.h"
 #include "provisioning/possession.h"
 #include "tests/testing/tls_test_server.h"
 
 namespace camfleet::testing {
 
-inline absl::Status ToAbslStatus(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
+inline absl::Status ToAbslStatus(const grpc::Status& s) { return common::FromGrpcStatus(s); }
 
 // A context with the usual deadline and, when `forged_operator` is not empty, the development
 // mode's `camfleet-operator` header, which a TLS server must ignore.

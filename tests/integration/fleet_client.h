@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "camfleet/v1/audit.grpc.pb.h"
 #include "camfleet/v1/fleet.grpc.pb.h"
+#include "common/grpc_status.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "tests/testing/test_server.h"
@@ -29,9 +30,7 @@ MATCHER_P(IsOkAndHolds, inner, "is OK and holds a value that matches") {
   return ::testing::ExplainMatchResult(inner, *arg, result_listener);
 }
 
-inline absl::Status ToAbsl(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
+inline absl::Status ToAbsl(const grpc::Status& s) { return common::FromGrpcStatus(s); }
 
 // One unary call with a deadline and the operator header; the stub method is passed as a
 // member pointer, e.g. Call(stub, &v1::FleetService::Stub::GetCamera, req).

@@ -29,6 +29,7 @@
 #include "camfleet/v1/dock_sync.pb.h"
 #include "camfleet/v1/report.grpc.pb.h"
 #include "common/clock.h"
+#include "common/grpc_status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -70,8 +71,7 @@ class ReportClient {
     std::unique_ptr<grpc::ClientContext> ctx = TlsContext();
     Resp resp;
     grpc::Status s = (stub_.get()->*method)(ctx.get(), req, &resp);
-    if (!s.ok())
-      return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    if (!s.ok()) return common::FromGrpcStatus(s);
     return resp;
   }
   absl::StatusOr<v1::RunReportResponse> Run(v1::RunReportRequest req) {

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/grpc_status.h"
 #include "gmock/gmock.h"
 
 namespace camfleet::testing {
@@ -17,9 +18,7 @@ template <typename T>
 const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
   return s.status();
 }
-inline absl::Status GetStatus(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
+inline absl::Status GetStatus(const grpc::Status& s) { return common::FromGrpcStatus(s); }
 
 MATCHER(IsOk, "is OK") {
   const absl::Status status = GetStatus(arg);

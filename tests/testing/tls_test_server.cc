@@ -4,14 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 #include "provisioning/csr.h"
 
 namespace camfleet::testing {
 namespace {
 
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
+absl::Status FromGrpc(const grpc::Status& s) { return common::FromGrpcStatus(s); }
 
 // Annotates `s` with what the helper was doing, keeping its code.
 absl::Status Context(const absl::Status& s, absl::string_view doing) {

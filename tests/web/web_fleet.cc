@@ -14,6 +14,7 @@
 #include "camfleet/v1/firmware.grpc.pb.h"
 #include "camfleet/v1/rollout.grpc.pb.h"
 #include "camfleet/v1/web.grpc.pb.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "provisioning/file_io.h"
 #include "services/rollout/rollout_engine.h"
@@ -24,9 +25,9 @@ namespace camfleet::testing {
 namespace {
 
 absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(what, ": ", status.error_message()));
+  const absl::Status s = common::FromGrpcStatus(status);
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
 }
 
 }  // namespace
@@ -141,7 +142,8 @@ absl::Status WebFleet::RevokeOperator(const std::string& name) {
 
 absl::StatusOr<std::string> WebFleet::Release(const std::string& version,
                                               const std::string& model) {
-  const std::string dir = provisioning::JoinPath(server_->home(), absl::StrCat("release-", version));
+  const std::string dir =
+      provisioning::JoinPath(server_->home(), absl::StrCat("release-", version));
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) return absl::InternalError(absl::StrCat("cannot make ", dir, ": ", error.message()));
@@ -227,7 +229,8 @@ absl::StatusOr<std::string> WebFleet::ServedWebCertificate() const {
   c.ssl = SSL_new(c.ctx);
   if (c.ssl == nullptr || SSL_set_fd(c.ssl, c.fd) != 1) return absl::InternalError("SSL_new");
   SSL_set_tlsext_host_name(c.ssl, kServerName);
-  if (SSL_connect(c.ssl) != 1) return absl::UnavailableError("TLS handshake with the web port failed");
+  if (SSL_connect(c.ssl) != 1)
+    return absl::UnavailableError("TLS handshake with the web port failed");
   X509* peer = SSL_get1_peer_certificate(c.ssl);
   if (peer == nullptr) return absl::InternalError("the web port sent no certificate");
   BIO* mem = BIO_new(BIO_s_mem());
