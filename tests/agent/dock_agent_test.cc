@@ -37,6 +37,7 @@
 #include "provisioning/possession.h"
 #include "provisioning/revocation.h"
 #include "tests/identity/tls_client.h"
+#include "tests/testing/dock_run.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tls_test_server.h"
@@ -59,15 +60,7 @@ constexpr char kSite[] = "POST-1";
 
 absl::Duration Days(int64_t n) { return absl::Hours(24 * n); }
 
-struct CliResult {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const CliResult& r) {
-  return os << "exit " << r.code << "\nstdout:\n" << r.out << "stderr:\n" << r.err;
-}
+using ::camfleet::testing::CliResult;
 
 // A camera in a slot: the simulator and its link server.
 struct SimulatedCamera {
@@ -163,19 +156,9 @@ class DockAgentTest : public ::testing::Test {
   }
 
   CliResult Dock(std::vector<std::string> args) {
-    args.insert(args.begin(), "camfleet-dock");
-    std::ostringstream out;
-    std::ostringstream err;
-    DockEnvironment env{.out = &out,
-                        .err = &err,
-                        .clock = dock_clock_,
-                        .stop = nullptr,
-                        .retry_sleep = [this](absl::Duration d) { retry_waits_.push_back(d); }};
-    CliResult r;
-    r.code = RunDock(args, env);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+    return testing::RunDockCli(
+        std::move(args), *dock_clock_,
+        {.retry_sleep = [this](absl::Duration d) { retry_waits_.push_back(d); }});
   }
 
   CliResult EnrollWith(const std::string& token, const std::string& dir,
@@ -1259,14 +1242,12 @@ TEST_F(DockAgentTest, RunStopsWhenAskedOnceThePassIsDone) {
   EnrollTheDock();
   absl::Notification stop;
   stop.Notify();  // before the first pass ends: the loop must not wait out the interval
-  std::ostringstream out;
-  std::ostringstream err;
-  DockEnvironment env{.out = &out, .err = &err, .clock = &clock_, .stop = &stop, .retry_sleep = {}};
-  const int code = RunDock({"camfleet-dock", "run", "--interval", "1h", "--dir", dock_dir_,
-                            "--server", server_->target(), "--server-name", testing::kServerName},
-                           env);
-  EXPECT_EQ(code, 0) << err.str();
-  EXPECT_THAT(out.str(), HasSubstr("dock post-1-dock-1: up to date"));
+  const CliResult r =
+      testing::RunDockCli({"run", "--interval", "1h", "--dir", dock_dir_, "--server",
+                           server_->target(), "--server-name", testing::kServerName},
+                          clock_, {.stop = &stop, .retry_sleep = {}});
+  EXPECT_EQ(r.code, 0) << r;
+  EXPECT_THAT(r.out, HasSubstr("dock post-1-dock-1: up to date"));
 }
 
 TEST_F(DockAgentTest, EverySubcommandHasHelp) {

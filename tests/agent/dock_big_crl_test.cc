@@ -22,6 +22,7 @@
 #include "provisioning/credential_bundle.h"
 #include "provisioning/file_io.h"
 #include "tests/identity/tls_client.h"
+#include "tests/testing/dock_run.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tls_test_server.h"
@@ -50,16 +51,8 @@ TEST(DockBigCrlTest, ACrlOverEightMebibytesReachesTheDockAndLoadsAgain) {
   ASSERT_THAT(provisioning::WriteNewFile(ca_file, (*server)->ca_pem(), 0644), IsOk());
   const std::string dock_dir = dir.File("dock");
   auto dock = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), "camfleet-dock");
-    std::ostringstream out;
-    std::ostringstream err;
-    DockEnvironment env{.out = &out,
-                        .err = &err,
-                        .clock = &clock,
-                        .stop = nullptr,
-                        .retry_sleep = [](absl::Duration) {}};
-    const int code = RunDock(args, env);
-    return std::pair<int, std::string>(code, out.str() + err.str());
+    const testing::CliResult r = testing::RunDockCli(std::move(args), clock);
+    return std::pair<int, std::string>(r.code, r.out + r.err);
   };
   auto [enrolled, enroll_out] =
       dock({"enroll", "--server", (*server)->target(), "--server-name", testing::kServerName,

@@ -29,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "tests/identity/tls_client.h"
 #include "tests/testing/db_query.h"
+#include "tests/testing/dock_run.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -71,17 +72,9 @@ TEST(DockKillTest, AgentKilledMidSyncLosesNothingAndAppliesNothingTwice) {
   absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin.CreateToken(kSite);
   ASSERT_THAT(token, IsOk());
   auto cli = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), "camfleet-dock");
-    std::ostringstream out;
-    std::ostringstream err;
-    DockEnvironment env{.out = &out,
-                        .err = &err,
-                        .clock = &clock,
-                        .stop = nullptr,
-                        .retry_sleep = [](absl::Duration) {}};
-    const int code = RunDock(args, env);
-    EXPECT_EQ(code, 0) << out.str() << err.str();
-    return code;
+    const testing::CliResult r = testing::RunDockCli(std::move(args), clock);
+    EXPECT_EQ(r.code, 0) << r;
+    return r.code;
   };
   ASSERT_EQ(cli({"enroll", "--server", server.target(), "--server-name", testing::kServerName,
                  "--ca-file", ca_file, "--token", token->token(), "--dock-id", "post-1-dock-1",

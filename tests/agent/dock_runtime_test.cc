@@ -38,6 +38,7 @@
 #include "services/storage/store.h"
 #include "tests/identity/tls_client.h"
 #include "tests/testing/db_query.h"
+#include "tests/testing/dock_run.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tls_test_server.h"
@@ -102,18 +103,10 @@ class DockRuntimeTest : public ::testing::Test {
   }
 
   int Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), "camfleet-dock");
-    std::ostringstream out;
-    std::ostringstream err;
-    DockEnvironment env{.out = &out,
-                        .err = &err,
-                        .clock = &clock_,
-                        .stop = nullptr,
-                        .retry_sleep = [](absl::Duration) {}};
-    const int code = RunDock(args, env);
-    cli_out_ = out.str();
-    if (code != 0) ADD_FAILURE() << "exit " << code << "\n" << out.str() << err.str();
-    return code;
+    const testing::CliResult r = testing::RunDockCli(std::move(args), clock_);
+    cli_out_ = r.out;
+    if (r.code != 0) ADD_FAILURE() << r;
+    return r.code;
   }
 
   std::string Socket(int slot) { return dir_.File(absl::StrCat("slot", slot, ".sock")); }

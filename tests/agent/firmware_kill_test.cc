@@ -37,6 +37,7 @@
 #include "tests/firmware/signed_release.h"
 #include "tests/identity/tls_client.h"
 #include "tests/testing/db_query.h"
+#include "tests/testing/dock_run.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -133,18 +134,12 @@ TEST(FirmwareKillTest, InstallsCutAtRandomPointsLeaveABootableCameraAndReportEac
     ASSERT_THAT(provisioning::WriteNewFile(ca_file, server.ca_pem(), 0644), IsOk());
     absl::StatusOr<v1::CreateEnrollmentTokenResponse> token = admin.CreateToken(kSite);
     ASSERT_THAT(token, IsOk());
-    std::ostringstream out, err;
-    DockEnvironment env{.out = &out,
-                        .err = &err,
-                        .clock = &clock,
-                        .stop = nullptr,
-                        .retry_sleep = [](absl::Duration) {}};
-    ASSERT_EQ(RunDock({"camfleet-dock", "enroll", "--server", server.target(), "--server-name",
-                       testing::kServerName, "--ca-file", ca_file, "--token", token->token(),
-                       "--dock-id", "post-1-dock-1", "--dir", dock_dir, "--slot-count", "1"},
-                      env),
-              0)
-        << out.str() << err.str();
+    const testing::CliResult enrolled =
+        testing::RunDockCli({"enroll", "--server", server.target(), "--server-name",
+                             testing::kServerName, "--ca-file", ca_file, "--token", token->token(),
+                             "--dock-id", "post-1-dock-1", "--dir", dock_dir, "--slot-count", "1"},
+                            clock);
+    ASSERT_EQ(enrolled.code, 0) << enrolled;
     dead_server = server.target();
     server.Shutdown(absl::Seconds(1));
   }
@@ -171,10 +166,10 @@ TEST(FirmwareKillTest, InstallsCutAtRandomPointsLeaveABootableCameraAndReportEac
     ASSERT_THAT(cache, IsOk());
     ASSERT_THAT((*cache)->TrustKey(key->public_pem).status(), IsOk());
     for (int round = 0; round <= kRounds; ++round) {
-      absl::StatusOr<testing::ReleaseFiles> r = testing::SignImage(
-          dir.path(), absl::StrCat("r", round),
-          testing::RandomImage(1 << 20, static_cast<uint32_t>(round + 1)), *key, {"BWC-4"},
-          absl::StrCat("1.", round + 1, ".0"));
+      absl::StatusOr<testing::ReleaseFiles> r =
+          testing::SignImage(dir.path(), absl::StrCat("r", round),
+                             testing::RandomImage(1 << 20, static_cast<uint32_t>(round + 1)), *key,
+                             {"BWC-4"}, absl::StrCat("1.", round + 1, ".0"));
       ASSERT_THAT(r, IsOk());
       ASSERT_THAT(
           (*cache)->Store(r->release.manifest_bytes, r->release.signature, r->image).status(),
@@ -280,10 +275,9 @@ TEST(FirmwareKillTest, InstallsCutAtRandomPointsLeaveABootableCameraAndReportEac
   for (int round = 1; round <= kRounds; ++round) {
     SCOPED_TRACE(absl::StrCat("round ", round));
     const Cut cut = static_cast<Cut>(rng() % 4);
-    const absl::Duration at = absl::Milliseconds(
-        static_cast<int64_t>(rng() % static_cast<uint32_t>(
-                                         std::max<int64_t>(1, absl::ToInt64Milliseconds(install) *
-                                                                  8 / 10))));
+    const absl::Duration at = absl::Milliseconds(static_cast<int64_t>(
+        rng() %
+        static_cast<uint32_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(install) * 8 / 10))));
     const absl::Duration out_for = absl::Milliseconds(static_cast<int64_t>(rng() % 300));
     plan(round);
     absl::SleepFor(at);

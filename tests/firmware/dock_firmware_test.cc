@@ -37,6 +37,7 @@
 #include "provisioning/digest.h"
 #include "provisioning/file_io.h"
 #include "tests/firmware/signed_release.h"
+#include "tests/testing/dock_run.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tls_test_server.h"
@@ -634,15 +635,11 @@ TEST_F(DockFirmwareTest, ImportReleaseVerifiesABundleExactlyAsADownload) {
           firmware::EncodeBundle({r.release.manifest_bytes, r.release.signature, tampered_image}),
           0644),
       IsOk());
+  common::RealClock clock;
   auto run = [&](std::vector<std::string> args, std::string* out) {
-    std::ostringstream o, e;
-    common::RealClock clock;
-    agent::DockEnvironment env{
-        .out = &o, .err = &e, .clock = &clock, .stop = nullptr, .retry_sleep = nullptr};
-    args.insert(args.begin(), "camfleet-dock");
-    const int code = agent::RunDock(args, env);
-    *out = o.str() + e.str();
-    return code;
+    const testing::CliResult ran = testing::RunDockCli(std::move(args), clock);
+    *out = ran.out + ran.err;
+    return ran.code;
   };
   std::string out;
   EXPECT_EQ(run({"import-release", "--dir", dock_dir_.path(), bad}, &out), agent::kExitFailed);

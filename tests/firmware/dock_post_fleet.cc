@@ -11,6 +11,7 @@
 #include "agent/dock_paths.h"
 #include "agent/firmware_cache.h"
 #include "provisioning/file_io.h"
+#include "tests/testing/dock_run.h"
 
 namespace camfleet::testing {
 
@@ -44,20 +45,14 @@ absl::StatusOr<std::unique_ptr<DockPostFleet>> DockPostFleet::Start(DockPostFlee
     if (!provisioning::PathExists(agent::DockPaths{dir}.Credentials())) {
       absl::StatusOr<std::string> token = opt.token_for(SiteOf(d));
       if (!token.ok()) return token.status();
-      std::ostringstream out, err;
-      agent::DockEnvironment env{.out = &out,
-                                 .err = &err,
-                                 .clock = clock,
-                                 .stop = nullptr,
-                                 .retry_sleep = [](absl::Duration) {}};
-      const int code = agent::RunDock(
-          {"camfleet-dock", "enroll", "--server", opt.server_target, "--server-name",
-           opt.server_name, "--ca-file", ca_file, "--token", *token, "--dock-id", DockIdOf(d),
-           "--dir", dir, "--slot-count", absl::StrCat(opt.cameras_per_dock)},
-          env);
-      if (code != agent::kExitOk) {
-        return absl::InternalError(absl::StrCat("enrolling ", DockIdOf(d), ": exit ", code, "\n",
-                                                out.str(), err.str()));
+      const testing::CliResult enrolled = testing::RunDockCli(
+          {"enroll", "--server", opt.server_target, "--server-name", opt.server_name, "--ca-file",
+           ca_file, "--token", *token, "--dock-id", DockIdOf(d), "--dir", dir, "--slot-count",
+           absl::StrCat(opt.cameras_per_dock)},
+          *clock);
+      if (enrolled.code != agent::kExitOk) {
+        return absl::InternalError(absl::StrCat("enrolling ", DockIdOf(d), ": exit ", enrolled.code,
+                                                "\n", enrolled.out, enrolled.err));
       }
     }
     absl::StatusOr<std::unique_ptr<agent::FirmwareCache>> cache =

@@ -29,6 +29,7 @@
 #include "provisioning/key.h"
 #include "services/server/home.h"
 #include "tests/identity/tls_client.h"
+#include "tests/testing/dock_run.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tls_test_server.h"
@@ -45,15 +46,7 @@ constexpr char kDockId[] = "post-1-dock-1";
 constexpr char kSite[] = "POST-1";
 constexpr char kPassphrase[] = "correct horse battery staple";
 
-struct DockRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::ostream& operator<<(std::ostream& os, const DockRun& r) {
-  return os << "exit " << r.code << "\nstdout:\n" << r.out << "stderr:\n" << r.err;
-}
+using DockRun = testing::CliResult;
 
 struct SimulatedCamera {
   std::unique_ptr<camsim::CameraSimulator> camera;
@@ -77,19 +70,7 @@ class CompromisedCaDockTest : public ::testing::Test {
   TlsClient Admin() { return TlsClient(server_->AdminChannel()); }
 
   DockRun Dock(std::vector<std::string> args) {
-    args.insert(args.begin(), "camfleet-dock");
-    std::ostringstream out;
-    std::ostringstream err;
-    agent::DockEnvironment env{.out = &out,
-                               .err = &err,
-                               .clock = &clock_,
-                               .stop = nullptr,
-                               .retry_sleep = [](absl::Duration) {}};
-    DockRun r;
-    r.code = agent::RunDock(args, env);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+    return testing::RunDockCli(std::move(args), clock_);
   }
 
   void Enroll(const std::string& dir, const std::string& dock_id) {

@@ -8,10 +8,6 @@
 
 namespace camfleet::testing {
 
-std::ostream& operator<<(std::ostream& os, const CliResult& r) {
-  return os << "exit " << r.code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
-}
-
 CliResult RunCli(const std::vector<std::string>& argv, const common::Clock& clock) {
   std::ostringstream out, err;
   cli::Environment env{.out = &out,

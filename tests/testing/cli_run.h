@@ -10,16 +10,9 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "tests/testing/cli_result.h"
 
 namespace camfleet::testing {
-
-struct CliResult {
-  int code = 0;
-  std::string out;
-  std::string err;
-};
-// For failure messages: the exit code and both streams.
-std::ostream& operator<<(std::ostream& os, const CliResult& r);
 
 // `argv[0]` is the program name.
 CliResult RunCli(const std::vector<std::string>& argv, const common::Clock& clock);
