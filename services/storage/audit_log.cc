@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
@@ -117,19 +117,41 @@ v1::AuditEvent EventFromRow(const common::Statement& s) {
 
 }  // namespace
 
-std::string ListAuditSql(const AuditFilter& filter) {
+std::string ListAuditSql(const AuditFilter& filter, bool window_in_chain_order) {
   // Only the filters given go into the SQL, so that SQLite can seek on the index of the one it
   // picks (audit_by_object/actor/action are (col, seq), which also gives the order); the old
   // "(? = '' OR col = ?)" form could only walk the whole table by seq. One prepared statement
-  // per shape, at most 32 of them.
-  // A time window starting at `start_us` alone is read through audit_by_time and sorted by seq:
-  // walking the chain by seq from the cursor and testing each event's time would read every
-  // event before the window. With an object, actor or action their (col, seq) index is better
-  // and gives the order; with only an end time the walk by seq meets its events first.
-  const bool by_time = filter.start_us.has_value() && filter.object_id.empty() &&
-                       filter.actor.empty() && filter.action.empty();
-  std::string sql = by_time ? absl::StrCat(kSelectEvent, "INDEXED BY audit_by_time WHERE +seq > ?1")
-                            : absl::StrCat(kSelectEvent, "WHERE seq > ?1");
+  // per shape, at most 48 of them.
+  // With an object, actor or action their (col, seq) index is the seek and gives the order.
+  // A time window alone: while no late event (audit_late_events, migration 0014) falls in it,
+  // its events are in time order along the chain, so its first event is the first entry of
+  // audit_by_time at its start and its last the last entry before its end: one seek each, then
+  // a page read by seq between them (cost: the page, whatever the window holds). The late events
+  // before the window that lie between them are skipped by the time test. Otherwise (the clock
+  // stepped back into the window) the window is read through audit_by_time and sorted by seq,
+  // which is exact whatever the order (cost: the window).
+  const bool timed = filter.start_us.has_value() || filter.end_us.has_value();
+  const bool by_column =
+      !filter.object_id.empty() || !filter.actor.empty() || !filter.action.empty();
+  std::string sql;
+  if (timed && !by_column && window_in_chain_order) {
+    sql = absl::StrCat(kSelectEvent, "WHERE seq > ",
+                       filter.start_us.has_value()
+                           ? "max(?1, (SELECT seq - 1 FROM audit_events INDEXED BY audit_by_time "
+                             "WHERE time_us >= ?5 ORDER BY time_us, seq LIMIT 1))"
+                           : "?1",
+                       filter.end_us.has_value()
+                           ? " AND seq <= (SELECT seq FROM audit_events INDEXED BY audit_by_time "
+                             "WHERE time_us < ?6 ORDER BY time_us DESC, seq DESC LIMIT 1)"
+                           : "");
+  } else if (filter.start_us.has_value() && !by_column) {
+    // Walking the chain by seq from the cursor and testing each event's time would read every
+    // event before the window.
+    sql = absl::StrCat(kSelectEvent, "INDEXED BY audit_by_time WHERE +seq > ?1");
+  } else {
+    // An end alone (its events are the first the walk by seq meets), or a column's index.
+    sql = absl::StrCat(kSelectEvent, "WHERE seq > ?1");
+  }
   if (!filter.object_id.empty()) absl::StrAppend(&sql, " AND object_id = ?2");
   if (!filter.actor.empty()) absl::StrAppend(&sql, " AND actor = ?3");
   if (!filter.action.empty()) absl::StrAppend(&sql, " AND action = ?4");
@@ -141,7 +163,18 @@ std::string ListAuditSql(const AuditFilter& filter) {
 
 absl::StatusOr<std::vector<v1::AuditEvent>> ListAudit(common::Database& db,
                                                       const AuditFilter& filter) {
-  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(ListAuditSql(filter)));
+  bool in_chain_order = true;
+  if ((filter.start_us.has_value() || filter.end_us.has_value()) && filter.object_id.empty() &&
+      filter.actor.empty() && filter.action.empty()) {
+    // A late event at or after the window's start (any, for a window with only an end).
+    ASSIGN_OR_RETURN(common::Statement late,
+                     db.Prepare("SELECT EXISTS (SELECT 1 FROM audit_late_events "
+                                "WHERE time_us >= ?)"));
+    late.Bind(1, filter.start_us.value_or(std::numeric_limits<int64_t>::min()));
+    ASSIGN_OR_RETURN(bool row, late.Step());
+    in_chain_order = !row || late.ColumnInt(0) == 0;
+  }
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(ListAuditSql(filter, in_chain_order)));
   s.Bind(1, filter.after_seq);
   if (!filter.object_id.empty()) s.Bind(2, filter.object_id);
   if (!filter.actor.empty()) s.Bind(3, filter.actor);
@@ -263,8 +296,8 @@ absl::Status CheckAuditCheckpoint(common::Database& db, const v1::AuditCheckpoin
                                "): the checkpoint was altered or made by another server"));
   }
   RETURN_IF_ERROR(signature);
-  const std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                                            common::FromMicros(facts.time_us), absl::UTCTimeZone());
+  const std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", common::FromMicros(facts.time_us),
+                                            absl::UTCTimeZone());
   ASSIGN_OR_RETURN(AuditHead head, ReadAuditHead(db));
   if (head.sequence < checkpoint.sequence()) {
     return broken(
@@ -281,12 +314,12 @@ absl::Status CheckAuditCheckpoint(common::Database& db, const v1::AuditCheckpoin
     ASSIGN_OR_RETURN(bool row, s.Step());
     const std::string hash = row ? provisioning::ToHex(s.ColumnBlob(0)) : "";
     if (hash != absl::AsciiStrToLower(checkpoint.head_hash())) {
-      return broken(checkpoint.sequence(),
-                    absl::StrCat("event ", checkpoint.sequence(), " has hash ", hash,
-                                 " but the checkpoint signed at ", when, " says ",
-                                 checkpoint.head_hash(),
-                                 ": the chain was rewritten, or the database replaced by another "
-                                 "one"));
+      return broken(
+          checkpoint.sequence(),
+          absl::StrCat("event ", checkpoint.sequence(), " has hash ", hash,
+                       " but the checkpoint signed at ", when, " says ", checkpoint.head_hash(),
+                       ": the chain was rewritten, or the database replaced by another "
+                       "one"));
     }
   }
   result.set_checkpoint_matched(true);
