@@ -49,11 +49,13 @@ absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record) {
   common::Database& db = tx.db();
   int64_t prev_seq = 0;
   std::string prev_hash(kHashSize, '\0');
+  int64_t latest_time_us = std::numeric_limits<int64_t>::min();
   AuditChainHead* const cached = tx.audit_head();
   if (cached != nullptr && cached->known) {
     // The store keeps the head in step with the table (store.h): no read of the table.
     prev_seq = cached->seq;
     prev_hash.assign(cached->hash.data(), cached->hash.size());
+    latest_time_us = cached->latest_time_us;
   } else {
     ASSIGN_OR_RETURN(common::Statement head,
                      db.Prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"));
@@ -61,6 +63,11 @@ absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record) {
     if (row) {
       prev_seq = head.ColumnInt(0);
       prev_hash = head.ColumnBlob(1);
+      // The last entry of audit_by_time: one seek.
+      ASSIGN_OR_RETURN(common::Statement latest,
+                       db.Prepare("SELECT max(time_us) FROM audit_events"));
+      ASSIGN_OR_RETURN(bool found, latest.Step());
+      if (found && !latest.ColumnIsNull(0)) latest_time_us = latest.ColumnInt(0);
     }
   }
   const int64_t seq = prev_seq + 1;
@@ -80,10 +87,19 @@ absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record) {
       .BindBlob(8, prev_hash)
       .BindBlob(9, hash);
   RETURN_IF_ERROR(insert.Run());
+  if (time_us < latest_time_us) {
+    // The clock stepped back: the audit list must not read a window holding this event as if
+    // the chain were in time order (ListAuditSql).
+    ASSIGN_OR_RETURN(common::Statement late,
+                     db.Prepare("INSERT INTO audit_late_events (seq, time_us) VALUES (?, ?)"));
+    late.Bind(1, seq).Bind(2, time_us);
+    RETURN_IF_ERROR(late.Run());
+  }
   if (cached != nullptr && hash.size() == cached->hash.size()) {
     cached->known = true;
     cached->seq = seq;
     std::copy(hash.begin(), hash.end(), cached->hash.begin());
+    cached->latest_time_us = std::max(latest_time_us, time_us);
   }
   return seq;
 }

@@ -1577,12 +1577,27 @@ TEST_F(StoreTest, AuditListByTimeIsExactWhenTheClockStepsBack) {
   // have no late event in them and are read by sequence between the window's first and last
   // event; the others are read through audit_by_time and sorted. Same answers either way.
   for (int offset : {50, 60, 70, 45}) {
+    // Reopened before the last: the writer then reads the chain's latest time from the table.
+    if (offset == 45) Reopen();
     clock_.Set(t0 + absl::Seconds(offset));
     ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
       return AppendAudit(tx, {"alice", "camera.issue", "camera", "CAM-1", "{}"}).status();
     }),
                 IsOk());
   }
+  // AppendAudit recorded the events earlier than one before them.
+  std::vector<int64_t> late;
+  ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(common::Statement s,
+                     db.Prepare("SELECT seq FROM audit_late_events ORDER BY seq"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return absl::OkStatus();
+      late.push_back(s.ColumnInt(0));
+    }
+  }),
+              IsOk());
+  EXPECT_THAT(late, ElementsAre(3, 5, 9));
   AuditFilter recent;
   recent.start_us = common::ToMicros(t0 + absl::Seconds(50));
   recent.limit = 2;
