@@ -330,6 +330,11 @@ int Run(const std::vector<int64_t>& sizes, int iterations, int old_iterations,
     audit("audit: the last hour", f);
     f.end_us = fleet->now_us;
     audit("audit: the last hour, both bounds", f);
+    f = {};
+    f.start_us = fleet->now_us - 24 * kHourUs;  // a window of tens of thousands of events
+    audit("audit: the last day", f);
+    f.after_seq = fleet->mid_seq;  // a cursor far before the window
+    audit("audit: the last day, old cursor", f);
     auto overdue = [&](std::string name, storage::OverdueFilter o) {
       o.now_us = fleet->now_us;
       o.limit = kPageSize + 1;
@@ -359,6 +364,9 @@ int Run(const std::vector<int64_t>& sizes, int iterations, int old_iterations,
     c.after_serial.clear();
     c.site_id = fleet->region_id;
     cameras_case("cameras: not seen 14 days, one region", c);
+    c.after_serial = Serial(cameras / 2);
+    cameras_case("cameras: not seen 14d, region, deep page", c);
+    c.after_serial.clear();
     c = {};
     c.not_seen_since_us = fleet->now_us - kHourUs;  // ~98 %: the worst case for the seek
     cameras_case("cameras: not seen 1 hour (most)", c);
