@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
@@ -312,8 +312,8 @@ absl::Status CheckAuditCheckpoint(common::Database& db, const v1::AuditCheckpoin
                                "): the checkpoint was altered or made by another server"));
   }
   RETURN_IF_ERROR(signature);
-  const std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", common::FromMicros(facts.time_us),
-                                            absl::UTCTimeZone());
+  const std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                            common::FromMicros(facts.time_us), absl::UTCTimeZone());
   ASSIGN_OR_RETURN(AuditHead head, ReadAuditHead(db));
   if (head.sequence < checkpoint.sequence()) {
     return broken(
@@ -330,12 +330,12 @@ absl::Status CheckAuditCheckpoint(common::Database& db, const v1::AuditCheckpoin
     ASSIGN_OR_RETURN(bool row, s.Step());
     const std::string hash = row ? provisioning::ToHex(s.ColumnBlob(0)) : "";
     if (hash != absl::AsciiStrToLower(checkpoint.head_hash())) {
-      return broken(
-          checkpoint.sequence(),
-          absl::StrCat("event ", checkpoint.sequence(), " has hash ", hash,
-                       " but the checkpoint signed at ", when, " says ", checkpoint.head_hash(),
-                       ": the chain was rewritten, or the database replaced by another "
-                       "one"));
+      return broken(checkpoint.sequence(),
+                    absl::StrCat("event ", checkpoint.sequence(), " has hash ", hash,
+                                 " but the checkpoint signed at ", when, " says ",
+                                 checkpoint.head_hash(),
+                                 ": the chain was rewritten, or the database replaced by another "
+                                 "one"));
     }
   }
   result.set_checkpoint_matched(true);
