@@ -137,7 +137,7 @@ std::string ListAuditSql(const AuditFilter& filter, bool window_in_chain_order) 
   // Only the filters given go into the SQL, so that SQLite can seek on the index of the one it
   // picks (audit_by_object/actor/action are (col, seq), which also gives the order); the old
   // "(? = '' OR col = ?)" form could only walk the whole table by seq. One prepared statement
-  // per shape, at most 48 of them.
+  // per shape, a few dozen at most.
   // With an object, actor or action their (col, seq) index is the seek and gives the order.
   // A time window alone: while no late event (audit_late_events, migration 0014) falls in it,
   // its events are in time order along the chain, so its first event is the first entry of
