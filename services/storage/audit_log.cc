@@ -49,11 +49,13 @@ absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record) {
   common::Database& db = tx.db();
   int64_t prev_seq = 0;
   std::string prev_hash(kHashSize, '\0');
+  int64_t latest_time_us = std::numeric_limits<int64_t>::min();
   AuditChainHead* const cached = tx.audit_head();
   if (cached != nullptr && cached->known) {
     // The store keeps the head in step with the table (store.h): no read of the table.
     prev_seq = cached->seq;
     prev_hash.assign(cached->hash.data(), cached->hash.size());
+    latest_time_us = cached->latest_time_us;
   } else {
     ASSIGN_OR_RETURN(common::Statement head,
                      db.Prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"));
@@ -61,6 +63,11 @@ absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record) {
     if (row) {
       prev_seq = head.ColumnInt(0);
       prev_hash = head.ColumnBlob(1);
+      // The last entry of audit_by_time: one seek.
+      ASSIGN_OR_RETURN(common::Statement latest,
+                       db.Prepare("SELECT max(time_us) FROM audit_events"));
+      ASSIGN_OR_RETURN(bool found, latest.Step());
+      if (found && !latest.ColumnIsNull(0)) latest_time_us = latest.ColumnInt(0);
     }
   }
   const int64_t seq = prev_seq + 1;
@@ -80,10 +87,19 @@ absl::StatusOr<int64_t> AppendAudit(WriteTx& tx, const AuditRecord& record) {
       .BindBlob(8, prev_hash)
       .BindBlob(9, hash);
   RETURN_IF_ERROR(insert.Run());
+  if (time_us < latest_time_us) {
+    // The clock stepped back: the audit list must not read a window holding this event as if
+    // the chain were in time order (ListAuditSql).
+    ASSIGN_OR_RETURN(common::Statement late,
+                     db.Prepare("INSERT INTO audit_late_events (seq, time_us) VALUES (?, ?)"));
+    late.Bind(1, seq).Bind(2, time_us);
+    RETURN_IF_ERROR(late.Run());
+  }
   if (cached != nullptr && hash.size() == cached->hash.size()) {
     cached->known = true;
     cached->seq = seq;
     std::copy(hash.begin(), hash.end(), cached->hash.begin());
+    cached->latest_time_us = std::max(latest_time_us, time_us);
   }
   return seq;
 }
@@ -117,19 +133,41 @@ v1::AuditEvent EventFromRow(const common::Statement& s) {
 
 }  // namespace
 
-std::string ListAuditSql(const AuditFilter& filter) {
+std::string ListAuditSql(const AuditFilter& filter, bool window_in_chain_order) {
   // Only the filters given go into the SQL, so that SQLite can seek on the index of the one it
   // picks (audit_by_object/actor/action are (col, seq), which also gives the order); the old
   // "(? = '' OR col = ?)" form could only walk the whole table by seq. One prepared statement
-  // per shape, at most 32 of them.
-  // A time window starting at `start_us` alone is read through audit_by_time and sorted by seq:
-  // walking the chain by seq from the cursor and testing each event's time would read every
-  // event before the window. With an object, actor or action their (col, seq) index is better
-  // and gives the order; with only an end time the walk by seq meets its events first.
-  const bool by_time = filter.start_us.has_value() && filter.object_id.empty() &&
-                       filter.actor.empty() && filter.action.empty();
-  std::string sql = by_time ? absl::StrCat(kSelectEvent, "INDEXED BY audit_by_time WHERE +seq > ?1")
-                            : absl::StrCat(kSelectEvent, "WHERE seq > ?1");
+  // per shape, a few dozen at most.
+  // With an object, actor or action their (col, seq) index is the seek and gives the order.
+  // A time window alone: while no late event (audit_late_events, migration 0014) falls in it,
+  // its events are in time order along the chain, so its first event is the first entry of
+  // audit_by_time at its start and its last the last entry before its end: one seek each, then
+  // a page read by seq between them (cost: the page, whatever the window holds). The late events
+  // before the window that lie between them are skipped by the time test. Otherwise (the clock
+  // stepped back into the window) the window is read through audit_by_time and sorted by seq,
+  // which is exact whatever the order (cost: the window).
+  const bool timed = filter.start_us.has_value() || filter.end_us.has_value();
+  const bool by_column =
+      !filter.object_id.empty() || !filter.actor.empty() || !filter.action.empty();
+  std::string sql;
+  if (timed && !by_column && window_in_chain_order) {
+    sql = absl::StrCat(kSelectEvent, "WHERE seq > ",
+                       filter.start_us.has_value()
+                           ? "max(?1, (SELECT seq - 1 FROM audit_events INDEXED BY audit_by_time "
+                             "WHERE time_us >= ?5 ORDER BY time_us, seq LIMIT 1))"
+                           : "?1",
+                       filter.end_us.has_value()
+                           ? " AND seq <= (SELECT seq FROM audit_events INDEXED BY audit_by_time "
+                             "WHERE time_us < ?6 ORDER BY time_us DESC, seq DESC LIMIT 1)"
+                           : "");
+  } else if (filter.start_us.has_value() && !by_column) {
+    // Walking the chain by seq from the cursor and testing each event's time would read every
+    // event before the window.
+    sql = absl::StrCat(kSelectEvent, "INDEXED BY audit_by_time WHERE +seq > ?1");
+  } else {
+    // An end alone (its events are the first the walk by seq meets), or a column's index.
+    sql = absl::StrCat(kSelectEvent, "WHERE seq > ?1");
+  }
   if (!filter.object_id.empty()) absl::StrAppend(&sql, " AND object_id = ?2");
   if (!filter.actor.empty()) absl::StrAppend(&sql, " AND actor = ?3");
   if (!filter.action.empty()) absl::StrAppend(&sql, " AND action = ?4");
@@ -141,7 +179,18 @@ std::string ListAuditSql(const AuditFilter& filter) {
 
 absl::StatusOr<std::vector<v1::AuditEvent>> ListAudit(common::Database& db,
                                                       const AuditFilter& filter) {
-  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(ListAuditSql(filter)));
+  bool in_chain_order = true;
+  if ((filter.start_us.has_value() || filter.end_us.has_value()) && filter.object_id.empty() &&
+      filter.actor.empty() && filter.action.empty()) {
+    // A late event at or after the window's start (any, for a window with only an end).
+    ASSIGN_OR_RETURN(common::Statement late,
+                     db.Prepare("SELECT EXISTS (SELECT 1 FROM audit_late_events "
+                                "WHERE time_us >= ?)"));
+    late.Bind(1, filter.start_us.value_or(std::numeric_limits<int64_t>::min()));
+    ASSIGN_OR_RETURN(bool row, late.Step());
+    in_chain_order = !row || late.ColumnInt(0) == 0;
+  }
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(ListAuditSql(filter, in_chain_order)));
   s.Bind(1, filter.after_seq);
   if (!filter.object_id.empty()) s.Bind(2, filter.object_id);
   if (!filter.actor.empty()) s.Bind(3, filter.actor);

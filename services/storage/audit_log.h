@@ -46,8 +46,10 @@ struct AuditFilter {
   int limit = 100;
 };
 
-// The SQL ListAudit runs for `filter` (for EXPLAIN QUERY PLAN in tests).
-std::string ListAuditSql(const AuditFilter& filter);
+// The SQL ListAudit runs for `filter` (for EXPLAIN QUERY PLAN in tests). For a time window
+// alone it depends on whether the window's events are in time order along the chain (no event
+// of audit_late_events at or after the window's start), which ListAudit reads first.
+std::string ListAuditSql(const AuditFilter& filter, bool window_in_chain_order = true);
 // Events matching `filter` with seq > after_seq, in sequence order, at most `limit`.
 absl::StatusOr<std::vector<v1::AuditEvent>> ListAudit(common::Database& db,
                                                       const AuditFilter& filter);

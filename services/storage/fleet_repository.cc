@@ -365,10 +365,10 @@ absl::StatusOr<common::Statement> PrepareCameraListWalk(common::Database& db, co
 }
 
 // The not-seen and low-battery lists found through their own indexes (cameras_by_last_seen,
-// camera_status_by_battery): the cameras that match, from the cursor on, sorted by serial
-// (LIMIT bounded: SQLite keeps only a page's worth), then the page's rows read. The cost grows
-// with the cameras that match, not with the fleet. Unary + keeps SQLite from driving the
-// search by serial, state or model instead.
+// cameras_by_site_last_seen for a region, camera_status_by_battery): the cameras that match, from
+// the cursor on, sorted by serial (LIMIT bounded: SQLite keeps only a page's worth), then the
+// page's rows read. The cost grows with the cameras that match, not with the fleet. Unary + keeps
+// SQLite from driving the search by serial, state or model instead.
 absl::StatusOr<common::Statement> PrepareCameraListSeek(common::Database& db,
                                                         const CameraFilter& f) {
   std::vector<std::string> where;
@@ -380,6 +380,26 @@ absl::StatusOr<common::Statement> PrepareCameraListSeek(common::Database& db,
     if (f.not_seen_since_us.has_value()) {
       where.push_back("(c.last_seen_us IS NULL OR c.last_seen_us < ?6)");
     }
+  } else if (f.site_id.has_value()) {
+    // Not seen, in a region: each of its posts' entries in cameras_by_site_last_seen (site,
+    // last seen, serial), never seen (an equality on NULL, bounded by the cursor too) and seen
+    // before the time, hold everything the page needs but state and model, so only the
+    // region's matches are read, from the index alone, and sorted by serial.
+    std::vector<std::string> also;
+    if (f.state != v1::CAMERA_STATE_UNSPECIFIED) also.push_back(" AND +c.state = ?2");
+    if (!f.model.empty()) also.push_back(" AND +c.model = ?4");
+    const std::string rest = absl::StrJoin(also, "");
+    const std::string sql = absl::StrCat(
+        kSubtreeOf3, kCameraColumns,
+        "FROM (SELECT id FROM (SELECT c.id AS id, c.serial AS serial FROM cameras c INDEXED BY "
+        "cameras_by_site_last_seen WHERE c.site_id IN (SELECT id FROM subtree) AND "
+        "c.last_seen_us IS NULL AND c.serial > ?1",
+        rest,
+        " UNION ALL SELECT c.id, c.serial FROM cameras c INDEXED BY cameras_by_site_last_seen "
+        "WHERE c.site_id IN (SELECT id FROM subtree) AND c.last_seen_us < ?6 AND c.serial > ?1",
+        rest, ") ORDER BY serial LIMIT ?7) AS page CROSS JOIN cameras c ON c.id = page.id ",
+        kCameraJoins, "ORDER BY c.serial");
+    return db.Prepare(sql);
   } else {
     from = "FROM cameras c ";
     where.push_back("(c.last_seen_us IS NULL OR c.last_seen_us < ?6)");

@@ -54,6 +54,9 @@ struct AuditChainHead {
   bool known = false;
   int64_t seq = 0;
   std::array<char, 32> hash{};
+  // The latest time of any event in the chain (the head's, unless the clock stepped back), for
+  // recording late events (audit_late_events, migration 0014).
+  int64_t latest_time_us = 0;
 };
 
 // What a write function gets: the writer connection, inside a transaction, and the commit time.

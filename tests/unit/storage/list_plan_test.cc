@@ -40,9 +40,9 @@ using ::camfleet::testing::StatementPlan;
 // Tables that grow with the fleet or with time. Sites, docks, rollouts, releases and keys are
 // counted in hundreds or thousands at most.
 const std::set<std::string> kLargeTables = {
-    "cameras",    "assignments",     "audit_events",  "alerts",       "conflicts",
-    "holders",    "health_readings", "camera_status", "certificates", "rollout_units",
-    "dock_slots", "stock_checks",    "rejected_items"};
+    "cameras",    "assignments",     "audit_events",   "alerts",           "conflicts",
+    "holders",    "health_readings", "camera_status",  "certificates",     "rollout_units",
+    "dock_slots", "stock_checks",    "rejected_items", "audit_late_events"};
 
 struct ListCase {
   std::string name;
@@ -164,6 +164,10 @@ TEST_F(ListPlanTest, CameraListSeeksForEachFilter) {
   not_seen_region.site_id = region_;
   not_seen_region.state = v1::CAMERA_STATE_AVAILABLE;
   not_seen_region.model = "BWC-7";
+  CameraFilter not_seen_in_region = not_seen;
+  not_seen_in_region.site_id = region_;
+  CameraFilter not_seen_in_region_deep = not_seen_in_region;
+  not_seen_in_region_deep.after_serial = "CAM-5000";
   CameraFilter not_seen_post = not_seen;
   not_seen_post.site_id = post_;
   CameraFilter not_seen_holder = not_seen;
@@ -197,8 +201,16 @@ TEST_F(ListPlanTest, CameraListSeeksForEachFilter) {
       {"cameras not seen", list(not_seen), "cameras_by_last_seen (last_seen_us<?)", kUnbounded},
       {"cameras not seen, a deep page", list(not_seen_deep),
        "cameras_by_last_seen (last_seen_us<?)", kUnbounded},
+      // In a region: only the region's entries of (site, last seen, serial), never a camera row
+      // for each camera not seen fleet-wide (cameras_by_last_seen).
+      {"cameras not seen in a region", list(not_seen_in_region),
+       "COVERING INDEX cameras_by_site_last_seen (site_id=? AND last_seen_us<?)",
+       "cameras_by_last_seen"},
+      {"cameras not seen in a region, a deep page", list(not_seen_in_region_deep),
+       "COVERING INDEX cameras_by_site_last_seen (site_id=? AND last_seen_us=? AND serial>?)",
+       "cameras_by_last_seen"},
       {"cameras not seen in a region, by state and model", list(not_seen_region),
-       "cameras_by_last_seen (last_seen_us<?)", kUnbounded},
+       "cameras_by_site_last_seen (site_id=? AND last_seen_us<?)", "cameras_by_last_seen"},
       {"cameras not seen at a post", list(not_seen_post), "(site_id=?"},
       {"cameras not seen of a holder", list(not_seen_holder),
        "assignments_open_by_holder (holder_id=?)"},
@@ -353,13 +365,46 @@ TEST_F(ListPlanTest, AuditListSeeksForEachFilter) {
       {"audit of an object", list(object), "audit_by_object (object_id=? AND seq>?)"},
       {"audit of an actor", list(actor), "audit_by_actor (actor=? AND seq>?)"},
       {"audit of an action", list(action), "audit_by_action (action=? AND seq>?)"},
-      {"audit since a time", list(since), "audit_by_time (time_us>?)"},
-      // Before a time: those are the oldest events, the first the walk by seq meets.
-      {"audit until a time", list(until), "INTEGER PRIMARY KEY (rowid>?)"},
-      {"audit in a window", list(window), "audit_by_time (time_us>? AND time_us<?)"},
+      // A time window (no late event in it): its first event is a seek on audit_by_time, its
+      // last another, and the page is read by sequence between them; reading every event of
+      // the window through audit_by_time and sorting it (what it did before, and still does
+      // when the clock stepped back into the window) costs the window, not the page.
+      {"audit since a time", list(since), "COVERING INDEX audit_by_time (time_us>?)",
+       "TEMP B-TREE"},
+      {"audit until a time", list(until), "INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
+       "TEMP B-TREE"},
+      {"audit in a window", list(window), "INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
+       "TEMP B-TREE"},
       {"audit of an object since a time", list(object_since),
        "audit_by_object (object_id=? AND seq>?)"},
       {"audit, a deep page", list(deep), "INTEGER PRIMARY KEY (rowid>?)"},
+  });
+}
+
+// When the clock stepped back into a window, the window is read through audit_by_time (and
+// sorted), still a seek: no statement reads the chain whole.
+TEST_F(ListPlanTest, AuditListSeeksWhenTheClockSteppedBack) {
+  const absl::Time t0 = clock_.Now();
+  for (int offset : {10, 30, 20}) {
+    clock_.Set(t0 + absl::Seconds(offset));
+    ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+      return AppendAudit(tx, {"alice", "camera.issue", "camera", "CAM-1", "{}"}).status();
+    }),
+                IsOk());
+  }
+  auto list = [](AuditFilter f) {
+    return [f](common::Database& db) { return ListAudit(db, f).status(); };
+  };
+  AuditFilter since;
+  since.start_us = common::ToMicros(t0 + absl::Seconds(15));
+  AuditFilter window = since;
+  window.end_us = common::ToMicros(t0 + absl::Seconds(25));
+  AuditFilter until;
+  until.end_us = common::ToMicros(t0 + absl::Seconds(25));
+  ExpectSeeks({
+      {"audit since a time, stepped back", list(since), "audit_by_time (time_us>?)"},
+      {"audit in a window, stepped back", list(window), "audit_by_time (time_us>? AND time_us<?)"},
+      {"audit until a time, stepped back", list(until), "INTEGER PRIMARY KEY (rowid>?)"},
   });
 }
 
@@ -383,8 +428,9 @@ TEST_F(ListPlanTest, OverdueListSeeksOnItsCursor) {
       {"overdue of a region", list(site), "assignments_open_by_due (due_us<?)"},
       {"overdue of a region, a deep page", list(site_deep),
        "assignments_open_by_due (due_us>? AND due_us<?)"},
-      // A post's few hundred cameras, then their open assignments.
-      {"overdue of a post", list(post), "cameras_by_site (site_id=?)"},
+      // A post's few hundred cameras (from any index that starts with the site and holds the
+      // camera's id: cameras_by_site or cameras_by_site_last_seen), then their open assignments.
+      {"overdue of a post", list(post), "COVERING INDEX cameras_by_site"},
   });
 }
 

@@ -222,6 +222,37 @@ TEST(SchemaTest, ChecksRewrittenInPlaceKeepTheRowsAndStillRefuseUnknownValues) {
               IsOk());
 }
 
+// Migration 0014 records the audit events of an existing chain whose time is earlier than an
+// event before them (the clock stepped back): the audit list reads a time window by sequence
+// only while none of them falls in it. (AppendAudit records those appended later: store_test.)
+TEST(SchemaTest, LateAuditEventsOfAnExistingChainAreFound) {
+  TempDir dir;
+  std::unique_ptr<common::Database> db = OpenOrDie(dir.File("before14.db"));
+  ASSERT_NE(db, nullptr);
+  const std::vector<common::Migration>& all = Migrations();
+  constexpr int kLate = 14;  // 0014_list_seeks_at_scale
+  ASSERT_GE(all.size(), static_cast<size_t>(kLate));
+  ASSERT_EQ(all[kLate - 1].version, kLate);
+  ASSERT_THAT(common::ApplyMigrations(*db, {all.begin(), all.begin() + (kLate - 1)}), IsOk());
+  // Events 1..7 at 10, 30, 20 (stepped back), 40, 5 (stepped back), 40 (a tie is not late),
+  // 39 (earlier than 4 and 6).
+  for (int64_t t : {10, 30, 20, 40, 5, 40, 39}) {
+    ASSERT_THAT(db->Exec(absl::StrCat("INSERT INTO audit_events (time_us, actor, action, "
+                                      "object_type, object_id, details, prev_hash, hash) VALUES (",
+                                      t,
+                                      ", 'a', 'camera.issue', 'camera', 'CAM-1', '{}', "
+                                      "zeroblob(32), zeroblob(32))")),
+                IsOk());
+  }
+  ASSERT_THAT(common::ApplyMigrations(*db, all), IsOk());
+  absl::StatusOr<common::Statement> rows = db->Prepare(
+      "SELECT coalesce(group_concat(seq || '@' || time_us, ','), '') FROM (SELECT seq, time_us "
+      "FROM audit_late_events ORDER BY seq)");
+  ASSERT_THAT(rows, IsOk());
+  ASSERT_THAT(rows->Step(), IsOk());
+  EXPECT_EQ(rows->ColumnText(0), "3@20,5@5,7@39");
+}
+
 class StoreConnectionTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -1492,8 +1492,9 @@ TEST_F(StoreTest, AuditListUsesAnIndexForEveryFilter) {
   add("object", [](AuditFilter& f) { f.object_id = "CAM-1"; });
   add("actor", [](AuditFilter& f) { f.actor = "alice"; });
   add("action", [](AuditFilter& f) { f.action = "camera.issue"; });
-  // A window that starts at a time reads audit_by_time and sorts the window by sequence (exact
-  // even if the clock stepped back; see AuditListByTimeIsExactWhenTheClockStepsBack).
+  // A window that starts at a time seeks its first event on audit_by_time and reads by
+  // sequence from there; if the clock stepped back into it, it reads the window through
+  // audit_by_time and sorts it (see AuditListByTimeIsExactWhenTheClockStepsBack).
   add("since", [](AuditFilter& f) { f.start_us = 1; });
   add("window", [](AuditFilter& f) {
     f.start_us = 1;
@@ -1523,8 +1524,15 @@ TEST_F(StoreTest, AuditListUsesAnIndexForEveryFilter) {
       }
     }),
                 IsOk());
-    EXPECT_THAT(plan, HasSubstr("USING INDEX audit_by_")) << shape.name << ": " << plan;
+    EXPECT_THAT(plan, HasSubstr("INDEX audit_by_")) << shape.name << ": " << plan;
     EXPECT_THAT(plan, ::testing::Not(HasSubstr("SCAN audit_events"))) << shape.name;
+    if (shape.filter.object_id.empty() && shape.filter.actor.empty() &&
+        shape.filter.action.empty()) {
+      // A window in time order along the chain: a seek for its first (and last) event, then a
+      // page by sequence, never the whole window read and sorted.
+      EXPECT_THAT(plan, HasSubstr("USING INTEGER PRIMARY KEY (rowid>?")) << shape.name << plan;
+      EXPECT_THAT(plan, ::testing::Not(HasSubstr("TEMP B-TREE"))) << shape.name << plan;
+    }
   }
 }
 
@@ -1564,6 +1572,98 @@ TEST_F(StoreTest, AuditListByTimeIsExactWhenTheClockStepsBack) {
   AuditFilter until;
   until.end_us = common::ToMicros(t0 + absl::Seconds(20));
   EXPECT_THAT(list(until), ElementsAre(1, 5));
+
+  // Then 6..9 at +50s, +60s, +70s, +45s (stepped back again). Windows that start after +45s
+  // have no late event in them and are read by sequence between the window's first and last
+  // event; the others are read through audit_by_time and sorted. Same answers either way.
+  for (int offset : {50, 60, 70, 45}) {
+    // Reopened before the last: the writer then reads the chain's latest time from the table.
+    if (offset == 45) Reopen();
+    clock_.Set(t0 + absl::Seconds(offset));
+    ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+      return AppendAudit(tx, {"alice", "camera.issue", "camera", "CAM-1", "{}"}).status();
+    }),
+                IsOk());
+  }
+  // AppendAudit recorded the events earlier than one before them.
+  std::vector<int64_t> late;
+  ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+    ASSIGN_OR_RETURN(common::Statement s,
+                     db.Prepare("SELECT seq FROM audit_late_events ORDER BY seq"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return absl::OkStatus();
+      late.push_back(s.ColumnInt(0));
+    }
+  }),
+              IsOk());
+  EXPECT_THAT(late, ElementsAre(3, 5, 9));
+  AuditFilter recent;
+  recent.start_us = common::ToMicros(t0 + absl::Seconds(50));
+  recent.limit = 2;
+  EXPECT_THAT(list(recent), ElementsAre(6, 7));
+  recent.after_seq = 7;
+  EXPECT_THAT(list(recent), ElementsAre(8));
+  recent.after_seq = 2;  // a cursor before the window
+  EXPECT_THAT(list(recent), ElementsAre(6, 7));
+  recent.after_seq = 0;
+  recent.end_us = common::ToMicros(t0 + absl::Seconds(70));
+  recent.limit = 10;
+  EXPECT_THAT(list(recent), ElementsAre(6, 7));
+  recent.start_us = common::ToMicros(t0 + absl::Seconds(61));
+  EXPECT_THAT(list(recent), ::testing::IsEmpty());  // nothing between +61s and +70s
+  recent.start_us = common::ToMicros(t0 + absl::Seconds(80));
+  recent.end_us.reset();
+  EXPECT_THAT(list(recent), ::testing::IsEmpty());  // nothing after the last event
+  AuditFilter across;                               // 9 at +45s is late and inside
+  across.start_us = common::ToMicros(t0 + absl::Seconds(45));
+  EXPECT_THAT(list(across), ElementsAre(6, 7, 8, 9));
+  across.start_us = common::ToMicros(t0 + absl::Seconds(15));
+  across.end_us = common::ToMicros(t0 + absl::Seconds(55));
+  EXPECT_THAT(list(across), ElementsAre(2, 3, 4, 6, 9));
+  until.end_us = common::ToMicros(t0 + absl::Seconds(55));
+  EXPECT_THAT(list(until), ElementsAre(1, 2, 3, 4, 5, 6, 9));
+}
+
+// A chain in time order (the usual case): a window's events are found between its first and
+// last event by sequence, with ties in time, cursors and empty windows.
+TEST_F(StoreTest, AuditListByTimeInChainOrder) {
+  const absl::Time t0 = clock_.Now();
+  // Events 1..6 at t0+10s, +20s, +20s, +30s, +40s, +40s.
+  for (int offset : {10, 20, 20, 30, 40, 40}) {
+    clock_.Set(t0 + absl::Seconds(offset));
+    ASSERT_THAT(store_->WriteAndWait([](WriteTx& tx) {
+      return AppendAudit(tx, {"alice", "camera.issue", "camera", "CAM-1", "{}"}).status();
+    }),
+                IsOk());
+  }
+  auto list = [&](std::optional<int> start, std::optional<int> end, int64_t after, int limit) {
+    AuditFilter f;
+    if (start) f.start_us = common::ToMicros(t0 + absl::Seconds(*start));
+    if (end) f.end_us = common::ToMicros(t0 + absl::Seconds(*end));
+    f.after_seq = after;
+    f.limit = limit;
+    std::vector<int64_t> seqs;
+    EXPECT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
+      ASSIGN_OR_RETURN(std::vector<v1::AuditEvent> events, ListAudit(db, f));
+      for (const v1::AuditEvent& e : events) seqs.push_back(e.sequence());
+      return absl::OkStatus();
+    }),
+                IsOk());
+    return seqs;
+  };
+  EXPECT_THAT(list(20, std::nullopt, 0, 10), ElementsAre(2, 3, 4, 5, 6));
+  EXPECT_THAT(list(20, std::nullopt, 0, 2), ElementsAre(2, 3));
+  EXPECT_THAT(list(20, std::nullopt, 3, 2), ElementsAre(4, 5));
+  EXPECT_THAT(list(20, 40, 0, 10), ElementsAre(2, 3, 4));
+  EXPECT_THAT(list(21, 40, 0, 10), ElementsAre(4));
+  EXPECT_THAT(list(21, 30, 0, 10), ::testing::IsEmpty());
+  EXPECT_THAT(list(41, std::nullopt, 0, 10), ::testing::IsEmpty());
+  EXPECT_THAT(list(0, 10, 0, 10), ::testing::IsEmpty());
+  EXPECT_THAT(list(std::nullopt, 30, 0, 10), ElementsAre(1, 2, 3));
+  EXPECT_THAT(list(std::nullopt, 30, 2, 10), ElementsAre(3));
+  EXPECT_THAT(list(std::nullopt, 30, 3, 10), ::testing::IsEmpty());
+  EXPECT_THAT(list(std::nullopt, 5, 0, 10), ::testing::IsEmpty());
 }
 
 TEST(AuditEncodingTest, FieldBoundariesCannotMove) {
