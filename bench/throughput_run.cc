@@ -41,6 +41,10 @@ double ThroughputRun::writes_per_commit() const {
                            : 0;
 }
 
+double ThroughputRun::writes_per_sync() const {
+  return store.syncs > 0 ? static_cast<double>(store.writes) / static_cast<double>(store.syncs) : 0;
+}
+
 double ThroughputRun::cpu_us_per_call() const {
   return load.calls > 0 ? process_cpu * load.window_s * 1e6 / static_cast<double>(load.calls) : 0;
 }
@@ -60,6 +64,7 @@ json ThroughputRun::ToJson() const {
           {"latency", LatencyJson(load.latency)},
           {"store_commits", store.commits},
           {"store_writes", store.writes},
+          {"store_syncs", store.syncs},
           {"writes_per_commit", writes_per_commit()},
           {"writer_busy", writer_busy},
           {"writer_waiting_for_cpu", writer_runnable},
@@ -109,6 +114,7 @@ ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& calle
     const double wall = static_cast<double>(MonotonicNanos() - wall0);
     run.store.commits = stats1.commits - stats0.commits;
     run.store.writes = stats1.writes - stats0.writes;
+    run.store.syncs = stats1.syncs - stats0.syncs;
     const ThreadSched writer1 = ThreadSchedStat(writer_tid);
     run.writer_busy = static_cast<double>(writer1.on_cpu - writer0.on_cpu) / wall;
     run.writer_runnable =
@@ -144,13 +150,14 @@ ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& calle
 void PrintRuns(const std::vector<ThroughputRun>& runs, const std::string& kind) {
   std::vector<std::vector<std::string>> rows = {{"clients", "calls/s", "p50 ms", "p99 ms", "max ms",
                                                  "errors", "commits", "writes", "writes/commit",
-                                                 "writer busy", "process cpu"}};
+                                                 "writes/sync", "writer busy", "process cpu"}};
   for (const ThroughputRun& r : runs) {
     if (r.kind != kind) continue;
     rows.push_back({absl::StrCat(r.clients), Rate(r.load.calls_per_s()), Ms(r.load.latency.p50_ms),
                     Ms(r.load.latency.p99_ms), Ms(r.load.latency.max_ms),
                     absl::StrCat(r.load.errors), absl::StrCat(r.store.commits),
                     absl::StrCat(r.store.writes), absl::StrFormat("%.1f", r.writes_per_commit()),
+                    absl::StrFormat("%.1f", r.writes_per_sync()),
                     absl::StrFormat("%.0f%%", 100 * r.writer_busy),
                     absl::StrFormat("%.2f", r.process_cpu)});
   }
@@ -243,9 +250,10 @@ void PrintThreadCpu(const std::vector<ThroughputRun>& runs, const std::vector<st
   for (const ThroughputRun* r : picked) {
     int64_t ns = 0;
     for (const auto& [name, n] : r->thread_cpu) ns += n;
-    sum.push_back(r->load.calls > 0 ? absl::StrFormat("%.0f", static_cast<double>(ns) / 1e3 /
-                                                                  static_cast<double>(r->load.calls))
-                                    : "-");
+    sum.push_back(r->load.calls > 0
+                      ? absl::StrFormat("%.0f", static_cast<double>(ns) / 1e3 /
+                                                    static_cast<double>(r->load.calls))
+                      : "-");
   }
   rows.push_back(std::move(sum));
   PrintTable(std::cout, rows);

@@ -19,16 +19,16 @@
 
 namespace camfleet::bench {
 
-std::string Clients(int n);          // "1 client", "16 clients"
-std::string Ms(double ms);           // "1.25"
-std::string Rate(double per_s);      // "1234"
+std::string Clients(int n);      // "1 client", "16 clients"
+std::string Ms(double ms);       // "1.25"
+std::string Rate(double per_s);  // "1234"
 nlohmann::json LatencyJson(const LatencySummary& l);
 
 struct ThroughputRun {
   std::string kind;
   int clients = 0;
   LoadResult load;
-  storage::StoreStats store;   // commits and writes inside the window
+  storage::StoreStats store;   // commits, writes and syncs inside the window
   double writer_busy = 0;      // share of the window the store's writer thread was on a CPU
   double writer_runnable = 0;  // share it was ready to run but waiting for a CPU
   std::vector<StatementCost> statements;  // the writer's statements, costliest first
@@ -43,6 +43,8 @@ struct ThroughputRun {
   double avg_commit_ms() const;
   double in_commit() const;  // share of the window the writer spent in COMMIT
   double writes_per_commit() const;
+  // Writes per fdatasync of the WAL: what one wait for the disk served.
+  double writes_per_sync() const;
   // CPU time of the whole process per call that ended in the window, microseconds.
   double cpu_us_per_call() const;
   // The writer thread's CPU time per call, microseconds.
@@ -56,8 +58,7 @@ struct ThroughputRun {
 // thread_cpu whose own name says nothing (threads inherit the process's name).
 ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& callers,
                       const LoadOptions& load, storage::Store& store, pid_t writer_tid,
-                      WriterProbe& probe,
-                      const std::map<pid_t, std::string>& thread_labels = {});
+                      WriterProbe& probe, const std::map<pid_t, std::string>& thread_labels = {});
 
 // Runs of `kind`: clients, calls/s, latency, errors, commits, writes, writer busy, process cpu.
 void PrintRuns(const std::vector<ThroughputRun>& runs, const std::string& kind);

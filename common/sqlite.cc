@@ -44,10 +44,11 @@ absl::Status SqliteStatus(int rc, absl::string_view context, absl::string_view d
 Statement::Statement(Statement&& other) noexcept
     : db_(other.db_),
       stmt_(std::exchange(other.stmt_, nullptr)),
+      slot_(other.slot_),
       bind_status_(std::move(other.bind_status_)) {}
 
 Statement::~Statement() {
-  if (stmt_ != nullptr) db_->Release(stmt_);
+  if (stmt_ != nullptr) db_->Release(stmt_, slot_);
 }
 
 namespace {
@@ -187,34 +188,35 @@ absl::Status Database::Exec(absl::string_view sql) {
 }
 
 absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
-  std::string key(sql);
-  auto it = cache_.find(key);
+  auto it = cache_.find(sql);
   if (it != cache_.end() && it->second != nullptr) {
     sqlite3_stmt* stmt = std::exchange(it->second, nullptr);  // checked out
-    return Statement(this, stmt);
+    return Statement(this, stmt, &it->second);
   }
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()),
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     return SqliteStatus(sqlite3_extended_errcode(db_), "preparing statement",
-                        absl::StrCat(sqlite3_errmsg(db_), " in: ", key));
+                        absl::StrCat(sqlite3_errmsg(db_), " in: ", sql));
   }
   if (stmt == nullptr) {
-    return absl::InternalError(absl::StrCat("no SQL statement in: ", key));
+    return absl::InternalError(absl::StrCat("no SQL statement in: ", sql));
   }
-  cache_.try_emplace(key, nullptr);
-  return Statement(this, stmt);
+  // A statement prepared while the cached one is checked out (a second concurrent use of the
+  // same SQL) is not cached: it is finalized when released.
+  if (it != cache_.end()) return Statement(this, stmt, nullptr);
+  it = cache_.try_emplace(std::string(sql), nullptr).first;
+  return Statement(this, stmt, &it->second);
 }
 
-void Database::Release(sqlite3_stmt* stmt) {
+void Database::Release(sqlite3_stmt* stmt, sqlite3_stmt** slot) {
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
-  auto it = cache_.find(sqlite3_sql(stmt));
-  if (it != cache_.end() && it->second == nullptr) {
-    it->second = stmt;  // back into the cache
+  if (slot != nullptr && *slot == nullptr) {
+    *slot = stmt;  // back into the cache
   } else {
-    sqlite3_finalize(stmt);  // a second concurrent use of the same SQL
+    sqlite3_finalize(stmt);
   }
 }
 

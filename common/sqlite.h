@@ -11,8 +11,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -56,10 +56,14 @@ class Statement {
 
  private:
   friend class Database;
-  Statement(Database* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(Database* db, sqlite3_stmt* stmt, sqlite3_stmt** slot)
+      : db_(db), stmt_(stmt), slot_(slot) {}
 
   Database* db_;
   sqlite3_stmt* stmt_;
+  // The database's cache entry this statement goes back to when released; null for a
+  // statement prepared while the cached one was in use (finalized instead).
+  sqlite3_stmt** slot_;
   absl::Status bind_status_;
 };
 
@@ -93,11 +97,14 @@ class Database {
  private:
   friend class Statement;
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  void Release(sqlite3_stmt* stmt);
+  void Release(sqlite3_stmt* stmt, sqlite3_stmt** slot);
 
   sqlite3* db_;
   std::string path_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  // By SQL text; an entry is null while its statement is checked out. Looked up by the text
+  // without copying it (a string_view), and a statement goes back through its entry's address
+  // (node_hash_map keeps it stable), not by hashing its text again.
+  absl::node_hash_map<std::string, sqlite3_stmt*> cache_;
 };
 
 }  // namespace camfleet::common
