@@ -201,7 +201,8 @@ TEST_F(CameraHealthTest, AYearOnTheClockAgesTheBatteryAtOnce) {
   clock_.Advance(absl::Hours(24 * 365));  // a year in a dock at 22 C
   absl::StatusOr<agent::HealthSnapshot> h = link->ReadHealth();
   ASSERT_THAT(h, IsOk());
-  EXPECT_LT(absl::Now() - started, absl::Seconds(1));
+  // Computed, not stepped through: a year takes no longer than a read (room for a loaded machine).
+  EXPECT_LT(absl::Now() - started, absl::Seconds(10));
   // Calendar ageing only: 3 % a year at 25 C, a little less at 22 C.
   EXPECT_NEAR(h->full_charge_capacity_mah, 0.974 * 3400, 10);
   EXPECT_EQ(h->cycle_count, 0u);

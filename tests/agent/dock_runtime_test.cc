@@ -497,7 +497,8 @@ TEST_F(DockRuntimeTest, IdleDockLearnsOfACameraMarkedLostWithinSecondsAndRefuses
       },
       absl::Seconds(10)))
       << EventsText();
-  EXPECT_LT(absl::Now() - marked, absl::Seconds(2));
+  // Pushed, not carried by the next batch (at most every 60 s); room for a loaded machine.
+  EXPECT_LT(absl::Now() - marked, absl::Seconds(20));
   // No reading fell due and nothing was docked or undocked: the server pushed the view (before
   // this change a view went down only after a batch, at most every 60 s, or on connect). The
   // refusal alert below is the dock's first item since, so at most one batch was acked.

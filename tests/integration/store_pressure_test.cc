@@ -121,7 +121,8 @@ TEST(StorePressureTest, CallsAreAnsweredWhileReadsWaitForTheDisk) {
   const absl::Time start = absl::Now();
   grpc::Status refused = (*server)->fleet().CreateSite(TestServer::Context().get(), bad, &bad_resp);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  // The disk stays stalled until this test lets it go: any answer before that needed no disk.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 
   {
     absl::MutexLock lock(&mu);
