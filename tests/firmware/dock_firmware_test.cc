@@ -162,6 +162,24 @@ class BadDockService final : public v1::DockService::Service {
   }
 };
 
+// `service` served in plaintext on 127.0.0.1: a server that misbehaves on purpose, and a channel
+// to it.
+struct ServedOnLoopback {
+  std::unique_ptr<grpc::Server> server;
+  std::shared_ptr<grpc::Channel> channel;
+};
+ServedOnLoopback ServeOnLoopback(grpc::Service* service) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service);
+  ServedOnLoopback served;
+  served.server = builder.BuildAndStart();
+  served.channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  return served;
+}
+
 class DockFirmwareTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -476,15 +494,9 @@ TEST_F(DockFirmwareTest, AServerSendingMoreThanThePayloadSizeIsCutOff) {
   BadDockService bad;
   bad.payload = *compressed + std::string(100 * 1024, 'x');
   bad.announced_size = compressed->size();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&bad);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  agent::FirmwareDownloader downloader(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()),
-      *cache_, Options(2));
+  ServedOnLoopback served = ServeOnLoopback(&bad);
+  ASSERT_NE(served.server, nullptr);
+  agent::FirmwareDownloader downloader(served.channel, *cache_, Options(2));
   absl::StatusOr<agent::FetchResult> got = downloader.Fetch(Planned(r));
   // The chunk that would pass the size is refused; what is held never passes it.
   EXPECT_THAT(got.status(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("more than")));
@@ -493,7 +505,7 @@ TEST_F(DockFirmwareTest, AServerSendingMoreThanThePayloadSizeIsCutOff) {
   ASSERT_TRUE(partial.has_value());
   EXPECT_LE(partial->bytes_held, compressed->size());
   EXPECT_FALSE(cache_->Has(agent::ReleaseIdOf(r.release.manifest_bytes)));
-  server->Shutdown();
+  served.server->Shutdown();
 }
 
 TEST_F(DockFirmwareTest, AWithdrawnOrUnknownReleaseIsNotServed) {
@@ -551,18 +563,13 @@ TEST_F(DockFirmwareTest, TheDockRefusesATamperedImage) {
   BadDockService bad;
   bad.payload = *compressed;
   bad.announced_size = compressed->size();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&bad);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  agent::FirmwareDownloader downloader(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()),
-      *cache_);
+  ServedOnLoopback served = ServeOnLoopback(&bad);
+  ASSERT_NE(served.server, nullptr);
+  agent::FirmwareDownloader downloader(served.channel, *cache_);
   EXPECT_THAT(downloader.Fetch(Planned(r)).status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("SHA-256")));
   EXPECT_THAT(cache_->ReleaseIds(), IsEmpty());
-  server->Shutdown();
+  served.server->Shutdown();
 }
 
 TEST_F(DockFirmwareTest, TheDockRefusesAFrameThatExpandsPastTheSignedSize) {
@@ -574,21 +581,16 @@ TEST_F(DockFirmwareTest, TheDockRefusesAFrameThatExpandsPastTheSignedSize) {
   BadDockService bad;
   bad.payload = *compressed;
   bad.announced_size = compressed->size();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&bad);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  agent::FirmwareDownloader downloader(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()),
-      *cache_);
+  ServedOnLoopback served = ServeOnLoopback(&bad);
+  ASSERT_NE(served.server, nullptr);
+  agent::FirmwareDownloader downloader(served.channel, *cache_);
   EXPECT_THAT(downloader.Fetch(Planned(r)).status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("past the signed size")));
   EXPECT_THAT(cache_->ReleaseIds(), IsEmpty());
   EXPECT_FALSE(cache_->Partial(agent::ReleaseIdOf(r.release.manifest_bytes)).has_value());
   // Nothing of the refused image is left behind.
   EXPECT_TRUE(std::filesystem::is_empty(agent::DockPaths{dock_dir_.path()}.Firmware() + "/tmp"));
-  server->Shutdown();
+  served.server->Shutdown();
 }
 
 TEST_F(DockFirmwareTest, TheDockRefusesAKeyItDoesNotTrust) {

@@ -3,6 +3,8 @@
 // alone still verifies, and the whole database put back to an older copy. The chain alone
 // cannot see either; a checkpoint kept off the server does.
 
+#include "provisioning/audit_checkpoint.h"
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -10,14 +12,15 @@
 
 #include "absl/strings/str_format.h"
 #include "common/sqlite.h"
+#include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "provisioning/audit_checkpoint.h"
 #include "provisioning/digest.h"
 #include "provisioning/file_io.h"
 #include "services/server/checkpoint_file.h"
 #include "services/storage/audit_log.h"
 #include "tests/integration/fleet_client.h"
+#include "tests/testing/audit_forge.h"
 #include "tests/testing/db_query.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
@@ -38,36 +41,9 @@ absl::Status Tamper(const std::string& db_path, const std::string& sql) {
 // What someone with the file does after deleting events: append forged events whose hashes are
 // recomputed, so that the chain links and verifies again on its own.
 absl::Status AppendForgedEvents(const std::string& db_path, int count) {
-  absl::StatusOr<std::unique_ptr<common::Database>> opened = common::Database::Open(db_path);
-  if (!opened.ok()) return opened.status();
-  common::Database& db = **opened;
   for (int i = 0; i < count; ++i) {
-    absl::StatusOr<common::Statement> head =
-        db.Prepare("SELECT seq, hash, time_us FROM audit_events ORDER BY seq DESC LIMIT 1");
-    if (!head.ok()) return head.status();
-    absl::StatusOr<bool> row = head->Step();
-    if (!row.ok() || !*row) return absl::InternalError("no head to forge after");
-    const int64_t seq = head->ColumnInt(0) + 1;
-    const std::string prev = head->ColumnBlob(1);
-    const int64_t time_us = head->ColumnInt(2) + 1;
-    storage::AuditRecord record{"forger", "camera.register", "camera", Cam(9000 + i), "{}"};
-    const provisioning::Sha256Digest d = provisioning::Sha256(
-        absl::StrCat(prev, storage::CanonicalEncoding(seq, time_us, record)));
-    const std::string hash(reinterpret_cast<const char*>(d.data()), d.size());
-    absl::StatusOr<common::Statement> insert =
-        db.Prepare("INSERT INTO audit_events (seq, time_us, actor, action, object_type, "
-                   "object_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!insert.ok()) return insert.status();
-    insert->Bind(1, seq)
-        .Bind(2, time_us)
-        .Bind(3, record.actor)
-        .Bind(4, record.action)
-        .Bind(5, record.object_type)
-        .Bind(6, record.object_id)
-        .Bind(7, record.details_json)
-        .BindBlob(8, prev)
-        .BindBlob(9, hash);
-    if (absl::Status s = insert->Run(); !s.ok()) return s;
+    RETURN_IF_ERROR(AppendLinkedAuditEvent(
+        db_path, {"forger", "camera.register", "camera", Cam(9000 + i), "{}"}));
   }
   return absl::OkStatus();
 }
@@ -117,8 +93,8 @@ TEST_F(AuditCheckpointTest, CheckpointIsSignedWithTheKeyInTheAuditDirectory) {
   ASSERT_THAT(checkpoint, IsOk());
   EXPECT_EQ(checkpoint->sequence(), Head());
   // The key lives beside the database in its own directory, not in SQLite.
-  absl::StatusOr<provisioning::FileContents> pub = provisioning::ReadSmallFile(
-      server_->dir().File("audit/checkpoint.pub"), 64 * 1024);
+  absl::StatusOr<provisioning::FileContents> pub =
+      provisioning::ReadSmallFile(server_->dir().File("audit/checkpoint.pub"), 64 * 1024);
   ASSERT_THAT(pub, IsOk());
   provisioning::CheckpointFacts facts{
       checkpoint->sequence(), checkpoint->head_hash(),
@@ -152,10 +128,9 @@ TEST_F(AuditCheckpointTest, CutTailIsFoundOnlyWithTheCheckpoint) {
   ASSERT_THAT(checkpoint, IsOk());
   const int64_t head = checkpoint->sequence();
   server_->Shutdown();
-  ASSERT_THAT(Tamper(server_->db_path(),
-                     absl::StrCat("DROP TRIGGER audit_events_no_delete; "
-                                  "DELETE FROM audit_events WHERE seq > ",
-                                  head - 10)),
+  ASSERT_THAT(Tamper(server_->db_path(), absl::StrCat("DROP TRIGGER audit_events_no_delete; "
+                                                      "DELETE FROM audit_events WHERE seq > ",
+                                                      head - 10)),
               IsOk());
   ASSERT_THAT(server_->Restart(), IsOk());
 
@@ -179,10 +154,9 @@ TEST_F(AuditCheckpointTest, CutTailFixedUpWithForgedEventsIsFound) {
   server_->Shutdown();
   // The last 10 events go, and 10 others take their place with hashes recomputed: same length,
   // a chain that links and verifies on its own.
-  ASSERT_THAT(Tamper(server_->db_path(),
-                     absl::StrCat("DROP TRIGGER audit_events_no_delete; "
-                                  "DELETE FROM audit_events WHERE seq > ",
-                                  head - 10)),
+  ASSERT_THAT(Tamper(server_->db_path(), absl::StrCat("DROP TRIGGER audit_events_no_delete; "
+                                                      "DELETE FROM audit_events WHERE seq > ",
+                                                      head - 10)),
               IsOk());
   ASSERT_THAT(AppendForgedEvents(server_->db_path(), 10), IsOk());
   ASSERT_THAT(server_->Restart(), IsOk());

@@ -32,6 +32,7 @@
 #include "provisioning/digest.h"
 #include "services/storage/audit_log.h"
 #include "services/storage/savepoint.h"
+#include "tests/testing/audit_forge.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -1029,8 +1030,7 @@ TEST(StoreCheckpointTest, CheckpointsCopyAThresholdAtATimeAndTheWalStaysBounded)
     // if the checkpointer was busy copying at that moment (seen: 338 frames, and 362 on a
     // machine loaded to 9 on 2 cores). 400 writes make well over 1,000 frames, so a WAL that
     // never restarted passes twice the restart point long before the end.
-    ASSERT_LE(std::filesystem::file_size(wal), (16 * 40) * (4096 + 24) + 32)
-        << "after write " << i;
+    ASSERT_LE(std::filesystem::file_size(wal), (16 * 40) * (4096 + 24) + 32) << "after write " << i;
   }
   const StoreStats stats = (*store)->stats();
   EXPECT_GE(stats.wal_frames, kWrites);
@@ -1295,34 +1295,10 @@ TEST_F(StoreTest, AuditChainLinksPastAStepRolledBackInsideAWrite) {
 // store's next event links to it instead of to the head it had cached.
 TEST_F(StoreTest, AuditChainLinksToAnEventAppendedByAnotherConnection) {
   AppendEvents(2);
-  {
-    absl::StatusOr<std::unique_ptr<common::Database>> other = common::Database::Open(path_);
-    ASSERT_THAT(other, IsOk());
-    absl::StatusOr<common::Statement> head =
-        (*other)->Prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
-    ASSERT_THAT(head, IsOk());
-    ASSERT_THAT(head->Step(), IsOk());
-    const int64_t seq = head->ColumnInt(0) + 1;
-    const std::string prev = head->ColumnBlob(1);
-    const int64_t time_us = common::ToMicros(clock_.Now());
-    const AuditRecord record{"tool", "camera.register", "camera", "from-elsewhere", "{}"};
-    const provisioning::Sha256Digest d =
-        provisioning::Sha256(absl::StrCat(prev, CanonicalEncoding(seq, time_us, record)));
-    absl::StatusOr<common::Statement> insert = (*other)->Prepare(
-        "INSERT INTO audit_events (seq, time_us, actor, action, object_type, "
-        "object_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    ASSERT_THAT(insert, IsOk());
-    insert->Bind(1, seq)
-        .Bind(2, time_us)
-        .Bind(3, record.actor)
-        .Bind(4, record.action)
-        .Bind(5, record.object_type)
-        .Bind(6, record.object_id)
-        .Bind(7, record.details_json)
-        .BindBlob(8, prev)
-        .BindBlob(9, std::string(reinterpret_cast<const char*>(d.data()), d.size()));
-    ASSERT_THAT(insert->Run(), IsOk());
-  }
+  ASSERT_THAT(testing::AppendLinkedAuditEvent(
+                  path_, {"tool", "camera.register", "camera", "from-elsewhere", "{}"},
+                  common::ToMicros(clock_.Now())),
+              IsOk());
   AppendEvents(1);
   EXPECT_THAT(ChainObjects(*store_),
               ElementsAre("CAM-1000", "CAM-1001", "from-elsewhere", "CAM-1000"));
