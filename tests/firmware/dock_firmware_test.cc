@@ -207,6 +207,14 @@ class DockFirmwareTest : public ::testing::Test {
   }
 
   // The dock's cache (trusting the fleet's key) and downloader, on the dock's own certificate.
+  // A first attempt at `r` whose link drops after ~1.5 MiB and that is not retried (as when the
+  // agent is stopped); what arrived stays in the partial download.
+  void FetchCutByTheLink(const ReleaseFiles& r) {
+    CuttingProxy proxy(server_->port(), int64_t{3} << 19);
+    downloader_ =
+        std::make_unique<agent::FirmwareDownloader>(DockChannel(proxy.port()), *cache_, Options(1));
+    EXPECT_FALSE(downloader_->Fetch(Planned(r)).ok());
+  }
   void OpenDock(std::optional<int> port = std::nullopt) {
     downloader_.reset();
     cache_.reset();
@@ -392,13 +400,8 @@ TEST_F(DockFirmwareTest, ALinkDropMidDownloadResumesFromTheOffsetItHolds) {
 TEST_F(DockFirmwareTest, ADownloadInterruptedAcrossARestartGoesOnFromThePartialFile) {
   ReleaseFiles r = Sign("big", RandomImage(3 << 20, 8), "1.0.0");
   const v1::FirmwareRelease rel = Upload(r);
-  {
-    // The first attempt dies with the link and is not retried (the agent is stopped).
-    CuttingProxy proxy(server_->port(), int64_t{3} << 19);
-    downloader_ =
-        std::make_unique<agent::FirmwareDownloader>(DockChannel(proxy.port()), *cache_, Options(1));
-    EXPECT_FALSE(downloader_->Fetch(Planned(r)).ok());
-  }
+  // The first attempt dies with the link and is not retried (the agent is stopped).
+  FetchCutByTheLink(r);
   std::optional<agent::PartialDownload> partial = cache_->Partial(rel.release_id());
   ASSERT_TRUE(partial.has_value());
   EXPECT_GT(partial->bytes_held, 0u);
@@ -416,13 +419,8 @@ TEST_F(DockFirmwareTest, APartialReopenedAfterACrashHoldsOnlySyncedBytesAndTheDo
   ReleaseFiles r = Sign("big", RandomImage(3 << 20, 9), "1.0.0");
   const v1::FirmwareRelease rel = Upload(r);
   const uint64_t payload = rel.compressed_size_bytes();
-  {
-    // The link drops after ~1.5 MiB and the call is not retried: what arrived is synced.
-    CuttingProxy proxy(server_->port(), int64_t{3} << 19);
-    downloader_ =
-        std::make_unique<agent::FirmwareDownloader>(DockChannel(proxy.port()), *cache_, Options(1));
-    EXPECT_FALSE(downloader_->Fetch(Planned(r)).ok());
-  }
+  // The link drops after ~1.5 MiB and the call is not retried: what arrived is synced.
+  FetchCutByTheLink(r);
   std::optional<agent::PartialDownload> before = cache_->Partial(rel.release_id());
   ASSERT_TRUE(before.has_value());
   const uint64_t synced = before->bytes_held;
@@ -459,12 +457,7 @@ TEST_F(DockFirmwareTest, APartialReopenedAfterACrashHoldsOnlySyncedBytesAndTheDo
 TEST_F(DockFirmwareTest, AHeldRecordThatDoesNotCheckStartsThePayloadAgain) {
   ReleaseFiles r = Sign("big", RandomImage(3 << 20, 10), "1.0.0");
   const v1::FirmwareRelease rel = Upload(r);
-  {
-    CuttingProxy proxy(server_->port(), int64_t{3} << 19);
-    downloader_ =
-        std::make_unique<agent::FirmwareDownloader>(DockChannel(proxy.port()), *cache_, Options(1));
-    EXPECT_FALSE(downloader_->Fetch(Planned(r)).ok());
-  }
+  FetchCutByTheLink(r);
   std::optional<agent::PartialDownload> before = cache_->Partial(rel.release_id());
   ASSERT_TRUE(before.has_value());
   ASSERT_GT(before->bytes_held, 0u);
