@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/server_connection.h"
 #include "agent/time_text.h"
@@ -96,6 +97,19 @@ absl::StatusOr<std::optional<HeldCrl>> CrlStore::LoadNewest() const {
   return std::nullopt;
 }
 
+namespace {
+
+// The sync stream and the certificate keeper both accept CRLs into the dock's folder, often the
+// same CRL at the same moment. One at a time in the process: the second then finds the CRL held
+// instead of racing the first one's files (seen: ALREADY_EXISTS on the factory list, and the
+// keeper went on with its stale CRL and alerted again).
+absl::Mutex& AcceptMutex() {
+  static absl::Mutex* const mu = new absl::Mutex();
+  return *mu;
+}
+
+}  // namespace
+
 absl::StatusOr<HeldCrl> CrlStore::Accept(uint64_t number, absl::string_view pem,
                                          const std::vector<std::string>& factory_keys) {
   absl::StatusOr<provisioning::CertificateVerifier> with = ca_.WithCrl(pem);
@@ -110,6 +124,7 @@ absl::StatusOr<HeldCrl> CrlStore::Accept(uint64_t number, absl::string_view pem,
         absl::StrCat("CRL ", number, " refused: the signed CRL says number ",
                      with->CrlNumber().has_value() ? absl::StrCat(*with->CrlNumber()) : "none"));
   }
+  absl::MutexLock lock(&AcceptMutex());
   absl::StatusOr<std::optional<HeldCrl>> held = LoadNewest();
   if (!held.ok()) return held.status();
   if (held->has_value()) {
