@@ -209,6 +209,19 @@ class DockFirmwareTest : public ::testing::Test {
   // The dock's cache (trusting the fleet's key) and downloader, on the dock's own certificate.
   // A first attempt at `r` whose link drops after ~1.5 MiB and that is not retried (as when the
   // agent is stopped); what arrived stays in the partial download.
+  // Fetches `r` from a server that sends `payload` for it, announcing `announced` bytes.
+  absl::Status FetchFromServerSending(const ReleaseFiles& r, const std::string& payload,
+                                      uint64_t announced) {
+    BadDockService bad;
+    bad.payload = payload;
+    bad.announced_size = announced;
+    ServedOnLoopback served = ServeOnLoopback(&bad);
+    if (served.server == nullptr) return absl::InternalError("could not serve on loopback");
+    agent::FirmwareDownloader downloader(served.channel, *cache_);
+    absl::Status status = downloader.Fetch(Planned(r)).status();
+    served.server->Shutdown();
+    return status;
+  }
   void FetchCutByTheLink(const ReleaseFiles& r) {
     CuttingProxy proxy(server_->port(), int64_t{3} << 19);
     downloader_ =
@@ -553,16 +566,9 @@ TEST_F(DockFirmwareTest, TheDockRefusesATamperedImage) {
   tampered[100] ^= 0x01;
   absl::StatusOr<std::string> compressed = firmware::Compress(tampered);
   ASSERT_THAT(compressed.status(), IsOk());
-  BadDockService bad;
-  bad.payload = *compressed;
-  bad.announced_size = compressed->size();
-  ServedOnLoopback served = ServeOnLoopback(&bad);
-  ASSERT_NE(served.server, nullptr);
-  agent::FirmwareDownloader downloader(served.channel, *cache_);
-  EXPECT_THAT(downloader.Fetch(Planned(r)).status(),
+  EXPECT_THAT(FetchFromServerSending(r, *compressed, compressed->size()),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("SHA-256")));
   EXPECT_THAT(cache_->ReleaseIds(), IsEmpty());
-  served.server->Shutdown();
 }
 
 TEST_F(DockFirmwareTest, TheDockRefusesAFrameThatExpandsPastTheSignedSize) {
@@ -571,19 +577,12 @@ TEST_F(DockFirmwareTest, TheDockRefusesAFrameThatExpandsPastTheSignedSize) {
   ReleaseFiles r = Sign("a", RandomImage(64 * 1024, 1), "1.0.0");
   absl::StatusOr<std::string> compressed = firmware::Compress(r.image + RandomImage(4096, 2));
   ASSERT_THAT(compressed.status(), IsOk());
-  BadDockService bad;
-  bad.payload = *compressed;
-  bad.announced_size = compressed->size();
-  ServedOnLoopback served = ServeOnLoopback(&bad);
-  ASSERT_NE(served.server, nullptr);
-  agent::FirmwareDownloader downloader(served.channel, *cache_);
-  EXPECT_THAT(downloader.Fetch(Planned(r)).status(),
+  EXPECT_THAT(FetchFromServerSending(r, *compressed, compressed->size()),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("past the signed size")));
   EXPECT_THAT(cache_->ReleaseIds(), IsEmpty());
   EXPECT_FALSE(cache_->Partial(agent::ReleaseIdOf(r.release.manifest_bytes)).has_value());
   // Nothing of the refused image is left behind.
   EXPECT_TRUE(std::filesystem::is_empty(agent::DockPaths{dock_dir_.path()}.Firmware() + "/tmp"));
-  served.server->Shutdown();
 }
 
 TEST_F(DockFirmwareTest, TheDockRefusesAKeyItDoesNotTrust) {
