@@ -168,6 +168,14 @@ class Bench {
       std::cout << "direct into FleetManager:\n";
       PrintWriterBreakdown(runs_, "direct");
     }
+    std::cout << "\n-- where the calls in flight were (mean count in each store stage, sampled "
+                 "every ms; ms = count / calls per second, Little's law) --\n";
+    std::cout << "lifecycle over gRPC:\n";
+    PrintStages(runs_, "lifecycle");
+    if (options_.direct) {
+      std::cout << "direct into FleetManager:\n";
+      PrintStages(runs_, "direct");
+    }
     if (const ThroughputRun* r = FindRun(runs_, "lifecycle", max_clients); r != nullptr) {
       std::cout << "\nthe writer's statements, lifecycle over gRPC with " << max_clients
                 << " clients (COMMIT includes the WAL write, fsync and any checkpoint):\n";

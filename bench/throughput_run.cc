@@ -1,11 +1,14 @@
 #include "bench/throughput_run.h"
 
 #include <algorithm>
+#include <atomic>
 #include <iostream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "bench/process_stats.h"
 #include "bench/report.h"
 
@@ -82,6 +85,11 @@ json ThroughputRun::ToJson() const {
           {"write_bytes", write_bytes},
           {"thread_cpu_ns", thread_cpu},
           {"thread_count", thread_count},
+          {"stages",
+           {{"queued", stages.queued},
+            {"running", stages.running},
+            {"awaiting_sync", stages.awaiting_sync},
+            {"answering", stages.answering}}},
           {"drained", load.drained}};
 }
 
@@ -98,8 +106,25 @@ ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& calle
   WriterTotals writer0_totals;
   int64_t bytes0 = 0;
   std::vector<ThreadCpu> threads0;
+  // Samples where the store's writes are, every millisecond of the window.
+  std::atomic<bool> sampling{false};
+  std::thread sampler;
+  int64_t samples = 0;
+  ThroughputRun::Stages sums;
   WindowHooks hooks;
   hooks.begin = [&] {
+    sampling = true;
+    sampler = std::thread([&] {
+      while (sampling.load()) {
+        const storage::StoreStats s = store.stats();
+        sums.queued += static_cast<double>(s.queued);
+        sums.running += static_cast<double>(s.running);
+        sums.awaiting_sync += static_cast<double>(s.awaiting_sync);
+        sums.answering += static_cast<double>(s.answering);
+        ++samples;
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+    });
     threads0 = ThreadsCpu();
     stats0 = store.stats();
     writer0_totals = probe.Snapshot();
@@ -110,6 +135,12 @@ ThroughputRun RunLoad(const std::string& kind, const std::vector<Caller*>& calle
     wall0 = MonotonicNanos();
   };
   hooks.end = [&] {
+    sampling = false;
+    sampler.join();
+    if (samples > 0) {
+      const auto n = static_cast<double>(samples);
+      run.stages = {sums.queued / n, sums.running / n, sums.awaiting_sync / n, sums.answering / n};
+    }
     storage::StoreStats stats1 = store.stats();
     const double wall = static_cast<double>(MonotonicNanos() - wall0);
     run.store.commits = stats1.commits - stats0.commits;
@@ -193,6 +224,25 @@ void PrintWriterBreakdown(const std::vector<ThroughputRun>& runs, const std::str
          absl::StrCat(r.writer.checkpoints), Ms(static_cast<double>(r.writer.checkpoint_ns) / 1e6),
          absl::StrFormat("%.0f", static_cast<double>(r.write_bytes) / 1024 /
                                      static_cast<double>(std::max<int64_t>(r.store.commits, 1)))});
+  }
+  PrintTable(std::cout, rows);
+}
+
+void PrintStages(const std::vector<ThroughputRun>& runs, const std::string& kind) {
+  std::vector<std::vector<std::string>> rows = {
+      {"clients", "calls/s", "queued", "running", "awaiting fsync", "answering", "outside store",
+       "ms queued", "ms running", "ms awaiting fsync", "ms answering", "ms outside store"}};
+  for (const ThroughputRun& r : runs) {
+    if (r.kind != kind) continue;
+    const double rate = r.load.calls_per_s();
+    const ThroughputRun::Stages& s = r.stages;
+    const double outside =
+        std::max(0.0, r.clients - s.queued - s.running - s.awaiting_sync - s.answering);
+    auto ms = [rate](double count) { return Ms(rate > 0 ? count / rate * 1e3 : 0); };
+    auto n = [](double count) { return absl::StrFormat("%.1f", count); };
+    rows.push_back({absl::StrCat(r.clients), Rate(rate), n(s.queued), n(s.running),
+                    n(s.awaiting_sync), n(s.answering), n(outside), ms(s.queued), ms(s.running),
+                    ms(s.awaiting_sync), ms(s.answering), ms(outside)});
   }
   PrintTable(std::cout, rows);
 }

@@ -39,6 +39,12 @@ struct ThroughputRun {
   // gRPC names its own threads), nanoseconds.
   std::map<std::string, int64_t> thread_cpu;
   std::map<std::string, int> thread_count;  // threads under each name at the window's end
+  // Mean number of the calls in flight found in each store stage (StoreStats' queued,
+  // running, awaiting_sync, answering), sampled every millisecond of the window. The rest of
+  // the `clients` calls were outside the store: in gRPC, the network or the client.
+  struct Stages {
+    double queued = 0, running = 0, awaiting_sync = 0, answering = 0;
+  } stages;
 
   double avg_commit_ms() const;
   double in_commit() const;  // share of the window the writer spent in COMMIT
@@ -67,6 +73,10 @@ void PrintRuns(const std::vector<ThroughputRun>& runs, const std::string& kind);
 // writes committed in it; "rest" is the writer's time outside SQL statements (the services'
 // C++ between statements, completion callbacks, waiting for work).
 void PrintWriterBreakdown(const std::vector<ThroughputRun>& runs, const std::string& kind);
+
+// Where the calls in flight of the runs of `kind` spent their time: the mean count in each
+// store stage and, by Little's law, the mean time a call spent there (count / calls per second).
+void PrintStages(const std::vector<ThroughputRun>& runs, const std::string& kind);
 
 // Microseconds on a CPU per call, by thread name, for the runs of `kinds` with `clients`.
 void PrintThreadCpu(const std::vector<ThroughputRun>& runs, const std::vector<std::string>& kinds,

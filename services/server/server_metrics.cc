@@ -73,9 +73,21 @@ rpc::CallMetrics& ServerMetrics::Calls(const std::vector<std::string>& services)
 void ServerMetrics::Watch(storage::Store& store, dock::DockHandler* docks) {
   using common::MetricType;
   using common::Samples;
-  registry_.AddCollector("camfleet_store_queued_writes",
-                         "Writes waiting for the store's writer now.", MetricType::kGauge, {},
-                         [&store](Samples& s) { s.Add({}, static_cast<double>(store.stats().queued)); });
+  registry_.AddCollector(
+      "camfleet_store_queued_writes", "Writes waiting for the store's writer now.",
+      MetricType::kGauge, {},
+      [&store](Samples& s) { s.Add({}, static_cast<double>(store.stats().queued)); });
+  registry_.AddCollector(
+      "camfleet_store_writes_in_stage",
+      "Writes the store's writer has taken, by where they are now: running (in the group being "
+      "committed), awaiting_sync (committed, waiting for the WAL's fdatasync: grows when the "
+      "disk is slow), answering (durable, their callers not answered yet).",
+      MetricType::kGauge, {"stage"}, [&store](Samples& s) {
+        const storage::StoreStats stats = store.stats();
+        s.Add({"running"}, static_cast<double>(stats.running));
+        s.Add({"awaiting_sync"}, static_cast<double>(stats.awaiting_sync));
+        s.Add({"answering"}, static_cast<double>(stats.answering));
+      });
   struct StatCounter {
     const char* name;
     const char* help;
@@ -112,10 +124,9 @@ void ServerMetrics::Watch(storage::Store& store, dock::DockHandler* docks) {
                          MetricType::kGauge, {},
                          [&store](Samples& s) { s.Add({}, store.health().ok() ? 1 : 0); });
 
-  registry_.AddCollector("camfleet_docks_connected", "Docks with a Sync stream open now.",
-                         MetricType::kGauge, {}, [docks](Samples& s) {
-                           s.Add({}, docks == nullptr ? 0 : docks->ConnectedDocks());
-                         });
+  registry_.AddCollector(
+      "camfleet_docks_connected", "Docks with a Sync stream open now.", MetricType::kGauge, {},
+      [docks](Samples& s) { s.Add({}, docks == nullptr ? 0 : docks->ConnectedDocks()); });
   registry_.AddCollector(
       "camfleet_dock_backlog_items",
       "Outbox items each dock (not revoked) reported waiting at its last hello, less what it has "
@@ -137,8 +148,8 @@ void ServerMetrics::Watch(storage::Store& store, dock::DockHandler* docks) {
         }
       });
   registry_.AddCollector(
-      "camfleet_alerts_open", "Alerts not yet acknowledged, by kind.", MetricType::kGauge,
-      {"kind"}, [&store, kinds = AllAlertKinds()](Samples& s) {
+      "camfleet_alerts_open", "Alerts not yet acknowledged, by kind.", MetricType::kGauge, {"kind"},
+      [&store, kinds = AllAlertKinds()](Samples& s) {
         std::vector<std::pair<std::string, int64_t>> open;
         absl::Status read = store.Read([&](common::Database& db) -> absl::Status {
           absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> got =
@@ -199,9 +210,8 @@ absl::Status ServerMetrics::Listen(const std::string& address) {
   http_->Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("camfleetd metrics: GET /metrics\n", "text/plain; charset=utf-8");
   });
-  const int bound = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port)
-                                                                     ? port
-                                                                     : -1);
+  const int bound =
+      port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
     http_.reset();
     return absl::InvalidArgumentError(

@@ -350,6 +350,9 @@ StoreStats Store::stats() const {
   absl::MutexLock lock(&mu_);
   StoreStats stats = stats_;
   stats.queued = static_cast<int64_t>(queue_.size());
+  stats.running = running_;
+  stats.awaiting_sync = awaiting_sync_;
+  stats.answering = answering_;
   return stats;
 }
 
@@ -386,6 +389,7 @@ void Store::WriterLoop() {
                              options_.group_wait);
         take();
       }
+      running_ = static_cast<int64_t>(group.size());
     }
     if (options_.metrics.group_writes != nullptr) {
       options_.metrics.group_writes->Observe(static_cast<double>(group.size()));
@@ -416,6 +420,8 @@ void Store::WriterLoop() {
     finished.seq = committed_seq_;
     stats_.commits += commits;
     for (const absl::Status& r : finished.results) stats_.writes += r.ok() ? 1 : 0;
+    running_ = 0;
+    awaiting_sync_ += static_cast<int64_t>(finished.jobs.size());
     to_sync_.push_back(std::move(finished));
   }
 }
@@ -638,6 +644,9 @@ void Store::SyncerLoop() {
         tell = std::move(on_failure_);
       }
       for (FinishedGroup& g : batch) {
+        const auto n = static_cast<int64_t>(g.jobs.size());
+        awaiting_sync_ -= n;
+        answering_ += n;
         if (!synced.ok()) {
           for (absl::Status& r : g.results) {
             if (r.ok()) r = synced;
@@ -670,9 +679,13 @@ void Store::CompleterLoop() {
       if (to_complete_.empty()) return;  // and the syncer is done
       batch.swap(to_complete_);
     }
+    int64_t answered = 0;
     for (FinishedGroup& g : batch) {
       for (size_t i = 0; i < g.jobs.size(); ++i) g.jobs[i].done(std::move(g.results[i]));
+      answered += static_cast<int64_t>(g.jobs.size());
     }
+    absl::MutexLock lock(&mu_);
+    answering_ -= answered;
   }
 }
 

@@ -126,15 +126,22 @@ struct StoreOptions {
 struct StoreStats {
   int64_t commits = 0;
   int64_t writes = 0;
-  int64_t syncs = 0;  // fdatasyncs of the WAL; each covers every commit since the last one
-  int64_t checkpoints = 0;         // by the checkpointer
-  int64_t checkpoint_micros = 0;   // time the checkpointer spent in them
-  int64_t inline_checkpoints = 0;  // by the writer, because the WAL grew past 8x the threshold
-  int64_t wal_frames = 0;          // pages appended to the WAL by commits
+  int64_t syncs = 0;        // fdatasyncs of the WAL; each covers every commit since the last one
+  int64_t checkpoints = 0;  // by the checkpointer
+  int64_t checkpoint_micros = 0;    // time the checkpointer spent in them
+  int64_t inline_checkpoints = 0;   // by the writer, because the WAL grew past 8x the threshold
+  int64_t wal_frames = 0;           // pages appended to the WAL by commits
   int64_t checkpoint_failures = 0;  // checkpoints that failed (not merely busy), either kind
   int64_t queue_full_refusals = 0;  // writes refused because the queue was full
   int64_t deadline_drops = 0;       // writes not run because their caller's deadline had passed
   int64_t queued = 0;               // writes waiting for the writer now
+  // Where the writes taken from the queue are now (each a gauge like `queued`): in the group
+  // the writer is running, committed and waiting for the WAL's fdatasync, durable and being
+  // answered (their callbacks not run yet). With `queued` and a call rate they say where a
+  // write's time goes (Little's law: mean count / rate = mean time in that stage).
+  int64_t running = 0;
+  int64_t awaiting_sync = 0;
+  int64_t answering = 0;
 };
 
 // Process-wide SQLite settings for the store, applied once and only if SQLite has not started
@@ -281,19 +288,23 @@ class Store {
   std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);
   std::deque<FinishedGroup> to_sync_ ABSL_GUARDED_BY(mu_);
   std::deque<FinishedGroup> to_complete_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;        // no new writes
-  bool writer_done_ ABSL_GUARDED_BY(mu_) = false;     // the writer has exited
-  bool syncer_done_ ABSL_GUARDED_BY(mu_) = false;     // the syncer has exited
-  bool sync_failed_ ABSL_GUARDED_BY(mu_) = false;     // an fsync failed: no more writes
-  absl::Status failure_ ABSL_GUARDED_BY(mu_);          // why, once sync_failed_
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;     // no new writes
+  bool writer_done_ ABSL_GUARDED_BY(mu_) = false;  // the writer has exited
+  bool syncer_done_ ABSL_GUARDED_BY(mu_) = false;  // the syncer has exited
+  bool sync_failed_ ABSL_GUARDED_BY(mu_) = false;  // an fsync failed: no more writes
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);      // why, once sync_failed_
   absl::AnyInvocable<void(const absl::Status&)> on_failure_ ABSL_GUARDED_BY(mu_);
   bool checkpoint_wanted_ ABSL_GUARDED_BY(mu_) = false;
   // WAL frames the last checkpoint copied back; frames past it are what a checkpoint would copy.
   int wal_backfilled_ ABSL_GUARDED_BY(mu_) = 0;
   int wal_pages_ ABSL_GUARDED_BY(mu_) = 0;
   int announced_ ABSL_GUARDED_BY(mu_) = 0;  // WriteIntents held
-  int64_t committed_seq_ ABSL_GUARDED_BY(mu_) = 0;    // groups committed (in the WAL)
-  int64_t synced_seq_ ABSL_GUARDED_BY(mu_) = 0;       // groups durable
+  // StoreStats' running, awaiting_sync, answering.
+  int64_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t awaiting_sync_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t answering_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t committed_seq_ ABSL_GUARDED_BY(mu_) = 0;  // groups committed (in the WAL)
+  int64_t synced_seq_ ABSL_GUARDED_BY(mu_) = 0;     // groups durable
   StoreStats stats_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex readers_mu_;

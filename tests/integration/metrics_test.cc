@@ -3,26 +3,25 @@
 // Every figure an operator would alert on must move with what happened, and Prometheus's own
 // parser (promtool) must accept the scrape.
 
+#include <grpcpp/generic/generic_stub.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <map>
 #include <memory>
 #include <string>
 
-#include <grpcpp/generic/generic_stub.h>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "camfleet/v1/firmware.grpc.pb.h"
+#include "camfleet/v1/rollout.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
-#include "camfleet/v1/firmware.grpc.pb.h"
-#include "camfleet/v1/rollout.grpc.pb.h"
 #include "tests/dock/sync_client.h"
 #include "tests/firmware/release_upload.h"
 #include "tests/firmware/signed_release.h"
@@ -50,10 +49,10 @@ constexpr absl::Duration kStartTimeout = absl::Seconds(60);
 std::string Calls(const std::string& service, const std::string& method, const std::string& type,
                   const std::string& code, const std::string& suffix = "") {
   const bool histogram = !suffix.empty();
-  return absl::StrCat(histogram ? "camfleet_grpc_server_handling_seconds"
-                                : "camfleet_grpc_server_handled_total",
-                      suffix, "{grpc_service=\"", service, "\",grpc_method=\"", method,
-                      "\",grpc_type=\"", type, "\",grpc_code=\"", code, "\"}");
+  return absl::StrCat(
+      histogram ? "camfleet_grpc_server_handling_seconds" : "camfleet_grpc_server_handled_total",
+      suffix, "{grpc_service=\"", service, "\",grpc_method=\"", method, "\",grpc_type=\"", type,
+      "\",grpc_code=\"", code, "\"}");
 }
 constexpr char kFleet[] = "camfleet.v1.FleetService";
 
@@ -80,9 +79,16 @@ absl::StatusOr<Camfleetd> StartCamfleetd(const TempDir& dir, const std::string& 
                                          const std::vector<std::string>& extra) {
   const std::string port_file = dir.File("port");
   const std::string metrics_port_file = dir.File("metrics-port");
-  std::vector<std::string> argv = {CAMFLEETD_PATH, "serve", "--home", home, "--listen",
-                                   "127.0.0.1:0", "--port-file", port_file,
-                                   "--metrics-port-file", metrics_port_file};
+  std::vector<std::string> argv = {CAMFLEETD_PATH,
+                                   "serve",
+                                   "--home",
+                                   home,
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--port-file",
+                                   port_file,
+                                   "--metrics-port-file",
+                                   metrics_port_file};
   argv.insert(argv.end(), extra.begin(), extra.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> child =
       ChildProcess::Spawn(argv, dir.File("camfleetd.log"));
@@ -197,8 +203,7 @@ TEST_F(MetricsTest, ScrapeShowsCallsStoreDocksAndAlertsMovingAndPromtoolAcceptsI
   // Calls: three refused NOT_FOUND, two writes.
   TlsClient admin(ChannelTo(server->target, ca_pem_, admin_));
   for (int i = 0; i < 3; ++i) {
-    EXPECT_THAT(admin.GetCamera(absl::StrCat("NOPE-", i)),
-                StatusIs(absl::StatusCode::kNotFound));
+    EXPECT_THAT(admin.GetCamera(absl::StrCat("NOPE-", i)), StatusIs(absl::StatusCode::kNotFound));
   }
   ASSERT_THAT(admin.CreateHolder("B-001", kSite), IsOk());
   ASSERT_THAT(admin.CreateHolder("B-002", kSite), IsOk());
@@ -220,17 +225,17 @@ TEST_F(MetricsTest, ScrapeShowsCallsStoreDocksAndAlertsMovingAndPromtoolAcceptsI
   EXPECT_EQ(Sample(after, Calls(kFleet, "CreateHolder", "unary", "OK")), 2);
   EXPECT_GT(Sample(after, Calls(kFleet, "CreateHolder", "unary", "OK", "_sum")), 0);
   // Buckets are cumulative and end with +Inf == _count.
-  const std::string bucket = absl::StrCat(
-      "camfleet_grpc_server_handling_seconds_bucket{grpc_service=\"", kFleet,
-      "\",grpc_method=\"CreateHolder\",grpc_type=\"unary\",grpc_code=\"OK\",le=\"");
+  const std::string bucket =
+      absl::StrCat("camfleet_grpc_server_handling_seconds_bucket{grpc_service=\"", kFleet,
+                   "\",grpc_method=\"CreateHolder\",grpc_type=\"unary\",grpc_code=\"OK\",le=\"");
   EXPECT_EQ(Sample(after, bucket + "+Inf\"}"), 2);
   EXPECT_LE(Sample(after, bucket + "0.001\"}"), Sample(after, bucket + "10\"}"));
 
   // The store: the two holders (and the dock's hello and batch) were written, grouped,
   // committed and fsynced.
-  EXPECT_GE(Sample(after, "camfleet_store_writes_total") -
-                Sample(before, "camfleet_store_writes_total"),
-            4);
+  EXPECT_GE(
+      Sample(after, "camfleet_store_writes_total") - Sample(before, "camfleet_store_writes_total"),
+      4);
   EXPECT_GT(Sample(after, "camfleet_store_group_writes_count"),
             Sample(before, "camfleet_store_group_writes_count"));
   EXPECT_GT(Sample(after, "camfleet_store_commit_seconds_count"),
@@ -239,6 +244,13 @@ TEST_F(MetricsTest, ScrapeShowsCallsStoreDocksAndAlertsMovingAndPromtoolAcceptsI
             Sample(before, "camfleet_store_fsync_seconds_count"));
   EXPECT_GT(Sample(after, "camfleet_store_fsync_seconds_sum"), 0);
   EXPECT_EQ(Sample(after, "camfleet_store_queued_writes"), 0);
+  // Each stage is exported (Sample is -1 for a missing series); what the gauges count is
+  // storage_store_test's StatsSayWhereEachWriteIs.
+  for (const char* stage : {"running", "awaiting_sync", "answering"}) {
+    EXPECT_GE(Sample(after, absl::StrCat("camfleet_store_writes_in_stage{stage=\"", stage, "\"}")),
+              0)
+        << stage;
+  }
   EXPECT_EQ(Sample(after, "camfleet_store_checkpoint_failures_total"), 0);
   EXPECT_EQ(Sample(after, "camfleet_store_healthy"), 1);
 
@@ -263,7 +275,8 @@ TEST_F(MetricsTest, ScrapeShowsCallsStoreDocksAndAlertsMovingAndPromtoolAcceptsI
     ended = ParseSamples(*text);
     return Sample(ended, "camfleet_docks_connected") == 0 &&
            Sample(ended, Calls("camfleet.v1.DockService", "Sync", "bidi_stream", "OK")) == 1;
-  })) << "docks_connected " << Sample(ended, "camfleet_docks_connected");
+  })) << "docks_connected "
+      << Sample(ended, "camfleet_docks_connected");
 
   CAMFLEET_REQUIRE_PROMTOOL();
   EXPECT_THAT(PromtoolCheckMetrics(*after_text), IsOk()) << *after_text;
@@ -318,8 +331,7 @@ TEST_F(MetricsTest, RolloutProgressIsCountedPerRolloutWaveAndStateWhileUnfinishe
     SCOPED_TRACE(absl::StrCat("wave ", wave));
     EXPECT_EQ(Sample(started, RolloutSeries(id, wave, "PENDING")), 2);
     // Every state has its series from the start, at 0.
-    for (const char* state :
-         {"DOWNLOADING", "INSTALLING", "SUCCEEDED", "FAILED", "ROLLED_BACK"}) {
+    for (const char* state : {"DOWNLOADING", "INSTALLING", "SUCCEEDED", "FAILED", "ROLLED_BACK"}) {
       EXPECT_EQ(Sample(started, RolloutSeries(id, wave, state)), 0) << state;
     }
   }
@@ -423,10 +435,10 @@ TEST_F(MetricsTest, BadOrBusyMetricsAddressStopsTheServerWithAReason) {
   for (const auto& [address, why] : cases) {
     SCOPED_TRACE(address);
     TempDir dir;
-    absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(
-        {CAMFLEETD_PATH, "serve", "--home", home_, "--listen", "127.0.0.1:0", "--metrics-listen",
-         address},
-        dir.File("log"));
+    absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+        ChildProcess::Spawn({CAMFLEETD_PATH, "serve", "--home", home_, "--listen", "127.0.0.1:0",
+                             "--metrics-listen", address},
+                            dir.File("log"));
     ASSERT_THAT(child, IsOk());
     absl::StatusOr<int> status = (*child)->Wait(absl::Seconds(60));
     ASSERT_THAT(status, IsOk());

@@ -35,6 +35,7 @@
 #include "tests/testing/audit_forge.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
 
 namespace camfleet::storage {
 namespace {
@@ -1159,6 +1160,46 @@ class WriterHold {
   absl::Notification entered_;
   absl::Notification release_;
 };
+
+// Where a write is (StoreStats' queued, running, awaiting_sync, answering) is what an operator
+// reads to tell a slow disk from a busy writer: each stage is held in turn and its gauge checked.
+TEST_F(StoreDurabilityTest, StatsSayWhereEachWriteIs) {
+  struct Stages {
+    int64_t queued, running, awaiting_sync, answering;
+    bool operator==(const Stages&) const = default;
+  };
+  auto stages = [this] {
+    const StoreStats s = store_->stats();
+    return Stages{s.queued, s.running, s.awaiting_sync, s.answering};
+  };
+  auto reaches = [&](Stages want) { return testing::WaitFor([&] { return stages() == want; }); };
+  const int before = disk_.synced();
+  disk_.Hold();
+  absl::Notification answer_entered, answer_release;
+  Results results;
+  store_->Write([](WriteTx& tx) { return InsertItem(tx, "synced-first"); },
+                [&](absl::Status s) {
+                  answer_entered.Notify();
+                  answer_release.WaitForNotificationWithTimeout(kWait);
+                  results.Slot("synced-first")(std::move(s));
+                });
+  ASSERT_TRUE(disk_.WaitForSyncs(1 + before));
+  EXPECT_TRUE(reaches({0, 0, 1, 0})) << "committed, its sync held";
+  {
+    WriterHold hold(*store_, results);  // the writer runs a write that waits
+    store_->Write([](WriteTx& tx) { return InsertItem(tx, "queued"); }, results.Slot("queued"));
+    EXPECT_TRUE(reaches({1, 1, 1, 0})) << "one queued behind one running, one awaiting its sync";
+  }
+  EXPECT_TRUE(reaches({0, 0, 3, 0})) << "all three committed, none durable yet";
+  disk_.Release();
+  ASSERT_TRUE(answer_entered.WaitForNotificationWithTimeout(kWait));
+  // The first answer is held, so the completer holds the other two behind it, synced.
+  EXPECT_TRUE(reaches({0, 0, 0, 3})) << "durable, being answered";
+  answer_release.Notify();
+  ASSERT_TRUE(results.WaitFor(3));
+  EXPECT_TRUE(reaches({0, 0, 0, 0}));
+  for (const auto& [name, status] : results.Get()) EXPECT_THAT(status, IsOk()) << name;
+}
 
 // The events in the file, in chain order, by object id.
 std::vector<std::string> ChainObjects(Store& store) {
