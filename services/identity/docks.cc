@@ -312,46 +312,18 @@ void IdentityManager::RenewDockCertificateNow(const rpc::Identity& who,
       [this, who, req, cert = *std::move(cert)](WriteTx& tx, v1::RenewDockCertificateResponse& resp,
                                                 RevocationBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(storage::DockRow dock, storage::FindDock(tx.db(), who.name));
-        if (dock.revoked) {
-          return absl::UnauthenticatedError(absl::StrCat("dock '", who.name, "' is revoked"));
-        }
-        if (who.recovering()) {
-          ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> again,
-                           CheckRecovery(tx.db(), who, req.csr_pem()));
-          if (again.has_value()) {
-            // The same recovery, sent twice at once: the other call won; this one gets its
-            // answer, and the certificate signed here is discarded unseen.
-            *resp.mutable_certificate() = std::move(again->certificate);
-            resp.set_ca_certificate_pem(ca_.CertificatePem());
-            return absl::OkStatus();
-          }
-        } else {
-          RETURN_IF_ERROR(CheckRenewalWindow(tx.db(), who.certificate_serial, tx.now()));
-        }
-        RETURN_IF_ERROR(storage::TouchDock(tx, dock.id));
-        // At most one overlap: the certificate presented stays valid until it expires (the
-        // dock switches once the new one is safely on disk); every other one is superseded.
-        // A recovery supersedes the one presented too: it is good for nothing else, and this
-        // way it recovers once.
-        storage::CertificateFilter others;
-        others.role = "dock";
-        others.identity = who.name;
         ASSIGN_OR_RETURN(
-            size_t superseded,
-            RevokeMatching(tx, others, v1::REVOCATION_REASON_SUPERSEDED, who.actor(), batch,
-                           who.recovering() ? std::string() : who.certificate_serial));
-        ASSIGN_OR_RETURN(
-            storage::CertificateRow row,
-            storage::InsertCertificate(tx, storage::CertificateRecordOf(cert, who.actor())));
-        storage::AuditDetails fields = {{"certificate", cert.info.serial_hex},
-                                        {"previous", who.certificate_serial},
-                                        {"superseded", absl::StrCat(superseded)}};
-        if (who.recovering()) fields.emplace_back("revoked_issuer", RecoveredIssuer(who));
-        RETURN_IF_ERROR(
-            storage::Audit(tx, who.actor(),
-                           who.recovering() ? "dock.recover_certificate" : "dock.renew_certificate",
-                           "dock", who.name, fields));
-        *resp.mutable_certificate() = std::move(row.certificate);
+            *resp.mutable_certificate(),
+            RenewInTransaction(
+                tx, who, req.csr_pem(), cert,
+                {.principal = "dock",
+                 .principal_revoked = dock.revoked,
+                 .certificate_role = "dock",
+                 .renew_action = "dock.renew_certificate",
+                 .recover_action = "dock.recover_certificate",
+                 .skip_window_without_serial = false,
+                 .on_admitted = [&dock](WriteTx& t) { return storage::TouchDock(t, dock.id); }},
+                batch));
         resp.set_ca_certificate_pem(ca_.CertificatePem());
         return absl::OkStatus();
       },

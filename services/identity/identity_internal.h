@@ -3,18 +3,21 @@
 // revocation.cc) share: request checks, the certificate record, and the member templates that
 // run writes and schedule signing. Internal to services/identity.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "camfleet/v1/provisioning.pb.h"
 #include "common/clock.h"
 #include "google/protobuf/util/time_util.h"
+#include "provisioning/certificate.h"
 #include "provisioning/certificate_authority.h"
 #include "services/identity/identity_manager.h"
 #include "services/rpc/page_token.h"
@@ -66,6 +69,46 @@ absl::StatusOr<std::optional<v1::Certificate>> PrecheckRenewal(storage::Store& s
                                                                const std::string& csr_pem);
 // The audit fields of a recovery renewal: the revoked issuing CA the certificate came from.
 std::string RecoveredIssuer(const rpc::Identity& who);
+
+// Where a dock's renewal and an operator's differ inside the write transaction
+// (RenewInTransaction).
+struct RenewalOptions {
+  // "dock" or "operator": names the principal in the refusal ("dock 'd1' is revoked") and is
+  // the audit event's target type (its id: the principal's name).
+  std::string principal;
+  // The principal as this transaction reads it (DockRow::revoked, OperatorRow's revoke_time).
+  bool principal_revoked = false;
+  // The role (storage::RoleText) of the principal's certificates: every one of that role and
+  // the principal's name but the one presented is superseded.
+  std::string certificate_role;
+  // The audit actions: "dock.renew_certificate" and "dock.recover_certificate", say.
+  std::string renew_action;
+  std::string recover_action;
+  // Whether a renewal presented without a certificate serial goes ahead whatever its renewal
+  // window (operators). Otherwise every renewal but a recovery has its window checked, and one
+  // without a serial is refused there (NOT_FOUND).
+  bool skip_window_without_serial = false;
+  // Runs once the renewal passed every check and is not a recovery's lost answer, before other
+  // certificates are superseded: a dock's contact time, say. None if empty.
+  std::function<absl::Status(storage::WriteTx&)> on_admitted;
+};
+
+// The part of a dock's or an operator's renewal that runs inside its write transaction, after
+// `cert` was signed for `csr_pem` and the principal read (RenewalOptions), checking again what
+// the precheck checked, in this order:
+// - the principal revoked by now: UNAUTHENTICATED ("<principal> '<name>' is revoked");
+// - a recovery renewal: CheckRecovery again; if another call made this very recovery
+//   meanwhile, the certificate it recorded is returned and nothing is written (`cert` is
+//   discarded unseen);
+// - otherwise the renewal window (CheckRenewalWindow; see skip_window_without_serial).
+// Then on_admitted, every other certificate of the principal superseded (the one presented
+// too for a recovery: it recovers once) into `batch`, `cert` recorded, and its audit event
+// written. Returns the certificate to answer with.
+absl::StatusOr<v1::Certificate> RenewInTransaction(storage::WriteTx& tx, const rpc::Identity& who,
+                                                   const std::string& csr_pem,
+                                                   const provisioning::IssuedCertificate& cert,
+                                                   const RenewalOptions& options,
+                                                   RevocationBatch& batch);
 
 // Paging for lists in key order (issue 11, item 10: every list method pages): the page size
 // resolved, and the cursor decoded from `token` for `query` (the method and its filters).

@@ -121,46 +121,18 @@ void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
                                                 v1::RenewOperatorCertificateResponse& resp,
                                                 RevocationBatch& batch) -> absl::Status {
         ASSIGN_OR_RETURN(storage::OperatorRow op, storage::FindOperator(tx.db(), who.name));
-        if (op.op.has_revoke_time()) {
-          return absl::UnauthenticatedError(absl::StrCat("operator '", who.name, "' is revoked"));
-        }
-        if (who.recovering()) {
-          ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> again,
-                           CheckRecovery(tx.db(), who, req.csr_pem()));
-          if (again.has_value()) {
-            // The same recovery, sent twice at once: the other call won; this one gets its
-            // answer, and the certificate signed here is discarded unseen.
-            *resp.mutable_certificate() = std::move(again->certificate);
-            resp.set_ca_certificate_pem(ca_.CertificatePem());
-            return absl::OkStatus();
-          }
-        } else if (!who.certificate_serial.empty()) {
-          RETURN_IF_ERROR(CheckRenewalWindow(tx.db(), who.certificate_serial, tx.now()));
-        }
-        // At most one overlap: the certificate presented stays valid until it expires (the
-        // client switches to the new one when it has it safely on disk); every other one the
-        // operator holds, a previous renewal's included, is superseded now. A recovery
-        // supersedes the one presented too: it is good for nothing else, and this way it
-        // recovers once.
-        storage::CertificateFilter others;
-        others.role = storage::RoleText(op.op.role());
-        others.identity = who.name;
-        ASSIGN_OR_RETURN(
-            size_t superseded,
-            RevokeMatching(tx, others, v1::REVOCATION_REASON_SUPERSEDED, who.actor(), batch,
-                           who.recovering() ? std::string() : who.certificate_serial));
-        ASSIGN_OR_RETURN(
-            storage::CertificateRow row,
-            storage::InsertCertificate(tx, storage::CertificateRecordOf(cert, who.actor())));
-        storage::AuditDetails fields = {{"certificate", cert.info.serial_hex},
-                                        {"previous", who.certificate_serial},
-                                        {"superseded", absl::StrCat(superseded)}};
-        if (who.recovering()) fields.emplace_back("revoked_issuer", RecoveredIssuer(who));
-        RETURN_IF_ERROR(storage::Audit(
-            tx, who.actor(),
-            who.recovering() ? "operator.recover_certificate" : "operator.renew_certificate",
-            "operator", who.name, fields));
-        *resp.mutable_certificate() = std::move(row.certificate);
+        ASSIGN_OR_RETURN(*resp.mutable_certificate(),
+                         RenewInTransaction(tx, who, req.csr_pem(), cert,
+                                            {.principal = "operator",
+                                             .principal_revoked = op.op.has_revoke_time(),
+                                             .certificate_role = storage::RoleText(op.op.role()),
+                                             .renew_action = "operator.renew_certificate",
+                                             .recover_action = "operator.recover_certificate",
+                                             // Only a caller without a certificate has no
+                                             // serial; PrecheckRenewal is skipped for it too.
+                                             .skip_window_without_serial = true,
+                                             .on_admitted = nullptr},
+                                            batch));
         resp.set_ca_certificate_pem(ca_.CertificatePem());
         return absl::OkStatus();
       },

@@ -262,6 +262,46 @@ std::string internal::RecoveredIssuer(const rpc::Identity& who) {
   return info.ok() ? info->issuer_cn : "";
 }
 
+absl::StatusOr<v1::Certificate> internal::RenewInTransaction(
+    WriteTx& tx, const rpc::Identity& who, const std::string& csr_pem,
+    const provisioning::IssuedCertificate& cert, const RenewalOptions& options,
+    RevocationBatch& batch) {
+  if (options.principal_revoked) {
+    return absl::UnauthenticatedError(
+        absl::StrCat(options.principal, " '", who.name, "' is revoked"));
+  }
+  if (who.recovering()) {
+    ASSIGN_OR_RETURN(std::optional<storage::CertificateRow> again,
+                     CheckRecovery(tx.db(), who, csr_pem));
+    // The same recovery, sent twice at once: the other call won; this one gets its answer, and
+    // the certificate signed here is discarded unseen.
+    if (again.has_value()) return std::move(again->certificate);
+  } else if (!options.skip_window_without_serial || !who.certificate_serial.empty()) {
+    RETURN_IF_ERROR(CheckRenewalWindow(tx.db(), who.certificate_serial, tx.now()));
+  }
+  if (options.on_admitted) RETURN_IF_ERROR(options.on_admitted(tx));
+  // At most one overlap: the certificate presented stays valid until it expires (the client
+  // switches to the new one once it has it safely on disk); every other one the principal
+  // holds, a previous renewal's included, is superseded now. A recovery supersedes the one
+  // presented too: it is good for nothing else, and this way it recovers once.
+  storage::CertificateFilter others;
+  others.role = options.certificate_role;
+  others.identity = who.name;
+  ASSIGN_OR_RETURN(size_t superseded,
+                   RevokeMatching(tx, others, v1::REVOCATION_REASON_SUPERSEDED, who.actor(), batch,
+                                  who.recovering() ? std::string() : who.certificate_serial));
+  ASSIGN_OR_RETURN(storage::CertificateRow row,
+                   storage::InsertCertificate(tx, storage::CertificateRecordOf(cert, who.actor())));
+  storage::AuditDetails fields = {{"certificate", cert.info.serial_hex},
+                                  {"previous", who.certificate_serial},
+                                  {"superseded", absl::StrCat(superseded)}};
+  if (who.recovering()) fields.emplace_back("revoked_issuer", RecoveredIssuer(who));
+  RETURN_IF_ERROR(storage::Audit(tx, who.actor(),
+                                 who.recovering() ? options.recover_action : options.renew_action,
+                                 options.principal, who.name, fields));
+  return std::move(row.certificate);
+}
+
 // --------------------------------------------------------------------------- certificates
 
 absl::StatusOr<v1::ListCertificatesResponse> IdentityManager::ListCertificates(

@@ -7,22 +7,27 @@
 // The server runs on a FakeClock that starts at the real time (clients check the server's own
 // certificate against the real clock), moved forward to reach renewal windows.
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "provisioning/role.h"
+#include "services/storage/store.h"
 #include "tests/identity/crl_listing.h"
 #include "tests/identity/tls_client.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/tls_test_server.h"
+#include "tests/testing/wait.h"
 
 namespace camfleet::testing {
 namespace {
@@ -31,6 +36,7 @@ using provisioning::Role;
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Key;
@@ -38,6 +44,7 @@ using ::testing::Not;
 using ::testing::Pair;
 
 constexpr char kDockId[] = "post-1-dock-1";
+constexpr absl::Duration kWait = absl::Seconds(30);
 
 class RevocationTest : public ::testing::Test {
  protected:
@@ -73,6 +80,53 @@ class RevocationTest : public ::testing::Test {
       ca_pem = r->ca_certificate_pem();
     }
     return ClientCredentials{current.name, {next->key_pem, cert_pem, ca_pem}};
+  }
+
+  // A renewal that loses the race with its principal's revocation: the revocation's write is
+  // queued first, then the renewal's (its caller passed the authenticator and its precheck, the
+  // principal not being revoked yet, and its certificate is signed), while a write of the
+  // test's holds the store's writer; then the writer goes on. `revoke` and `renew` make the
+  // calls (each on a thread of its own); their answers.
+  struct RaceResult {
+    absl::Status revoke;
+    absl::Status renew;
+  };
+  RaceResult RevokeWhileRenewalWaits(const std::function<absl::Status()>& revoke,
+                                     const std::function<absl::Status()>& renew) {
+    storage::Store& store = server_->server().store();
+    absl::Notification entered;
+    absl::Notification release;
+    store.Write(
+        [&](storage::WriteTx&) {
+          entered.Notify();
+          release.WaitForNotificationWithTimeout(kWait);
+          return absl::OkStatus();
+        },
+        [](absl::Status) {});
+    RaceResult result{absl::UnknownError("not run"), absl::UnknownError("not run")};
+    const bool held = entered.WaitForNotificationWithTimeout(kWait);
+    std::thread revoking([&] { result.revoke = revoke(); });
+    const bool revoke_queued = held && WaitFor([&] { return store.stats().queued >= 1; }, kWait);
+    std::thread renewing;
+    bool renew_queued = false;
+    if (revoke_queued) {
+      renewing = std::thread([&] { result.renew = renew(); });
+      renew_queued = WaitFor([&] { return store.stats().queued >= 2; }, kWait);
+    }
+    release.Notify();
+    revoking.join();
+    if (renewing.joinable()) renewing.join();
+    EXPECT_TRUE(held && revoke_queued && renew_queued)
+        << "held " << held << ", revocation queued " << revoke_queued << ", renewal queued "
+        << renew_queued;
+    return result;
+  }
+
+  // The audit events with `action` (at most 1000).
+  absl::StatusOr<std::vector<v1::AuditEvent>> EventsOf(const std::string& action) {
+    v1::ListAuditEventsRequest filter;
+    filter.set_action(action);
+    return admin_->AuditEvents(filter);
   }
 
   absl::Status ListSitesWith(const ClientCredentials& c) {
@@ -202,6 +256,69 @@ TEST_F(RevocationTest, DockRenewalBeforeItsWindowIsRefused) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not due for renewal")));
   clock_.Advance(absl::Hours(24 * 61));  // a dock certificate: 90 days, renewable after 60
   EXPECT_THAT(Renew(dock->credentials, Role::kDock), IsOk());
+}
+
+// The revocation commits between the renewal's precheck and its transaction: the transaction
+// reads the principal again and refuses it (its own message, not the authenticator's longer
+// one), and the certificate signed for it is discarded unseen: nothing issued, nothing audited
+// as a renewal.
+TEST_F(RevocationTest, DockRevokedWhileItsRenewalWaitsForTheWriterIsRefusedInTheTransaction) {
+  absl::StatusOr<EnrolledDock> dock = server_->EnrollDock("POST-1", kDockId);
+  ASSERT_THAT(dock, IsOk());
+  clock_.Advance(absl::Hours(24 * 61));  // into the renewal window: the precheck passes
+  // root-admin's 30-day certificate has expired by now: an admin certified today acts.
+  absl::StatusOr<ClientCredentials> later =
+      server_->IssueDirect(Role::kAdmin, "admin-later", clock_.Now());
+  ASSERT_THAT(later, IsOk());
+  admin_ = std::make_unique<TlsClient>(server_->Channel(later->bundle));
+  absl::StatusOr<KeyAndCsr> next = MakeKeyAndCsr(kDockId);
+  ASSERT_THAT(next, IsOk());
+  TlsClient renewing(server_->Channel(dock->credentials.bundle));
+  RaceResult race = RevokeWhileRenewalWaits(
+      [&] {
+        v1::RevokeDockRequest req;
+        req.set_dock_id(kDockId);
+        req.set_reason(v1::REVOCATION_REASON_KEY_COMPROMISE);
+        return admin_->Prov(&v1::ProvisioningService::Stub::RevokeDock, req).status();
+      },
+      [&] { return renewing.RenewDock(next->csr_pem).status(); });
+  EXPECT_THAT(race.revoke, IsOk());
+  EXPECT_THAT(race.renew, StatusIs(absl::StatusCode::kUnauthenticated,
+                                   Eq(absl::StrCat("dock '", kDockId, "' is revoked"))));
+  absl::StatusOr<std::vector<v1::Certificate>> certs = admin_->CertificatesOf(kDockId);
+  ASSERT_THAT(certs, IsOk());
+  ASSERT_EQ(certs->size(), 1u) << "the renewal issued nothing";
+  EXPECT_TRUE(certs->front().has_revoke_time());
+  absl::StatusOr<std::vector<v1::AuditEvent>> renewals = EventsOf("dock.renew_certificate");
+  ASSERT_THAT(renewals, IsOk());
+  EXPECT_THAT(*renewals, IsEmpty());
+}
+
+TEST_F(RevocationTest, OperatorRevokedWhileItsRenewalWaitsForTheWriterIsRefusedInTheTransaction) {
+  absl::StatusOr<ClientCredentials> op = server_->IssueOperator("qm-alice", Role::kQuartermaster);
+  ASSERT_THAT(op, IsOk());
+  clock_.Advance(absl::Hours(24 * 21));  // into the renewal window: the precheck passes
+  absl::StatusOr<KeyAndCsr> next = MakeKeyAndCsr("qm-alice");
+  ASSERT_THAT(next, IsOk());
+  TlsClient renewing(server_->Channel(op->bundle));
+  RaceResult race = RevokeWhileRenewalWaits(
+      [&] { return admin_->RevokeOperator("qm-alice").status(); },
+      [&] {
+        v1::RenewOperatorCertificateRequest req;
+        req.set_csr_pem(next->csr_pem);
+        return renewing.Prov(&v1::ProvisioningService::Stub::RenewOperatorCertificate, req)
+            .status();
+      });
+  EXPECT_THAT(race.revoke, IsOk());
+  EXPECT_THAT(race.renew,
+              StatusIs(absl::StatusCode::kUnauthenticated, Eq("operator 'qm-alice' is revoked")));
+  absl::StatusOr<std::vector<v1::Certificate>> certs = admin_->CertificatesOf("qm-alice");
+  ASSERT_THAT(certs, IsOk());
+  ASSERT_EQ(certs->size(), 1u) << "the renewal issued nothing";
+  EXPECT_TRUE(certs->front().has_revoke_time());
+  absl::StatusOr<std::vector<v1::AuditEvent>> renewals = EventsOf("operator.renew_certificate");
+  ASSERT_THAT(renewals, IsOk());
+  EXPECT_THAT(*renewals, IsEmpty());
 }
 
 // At most one overlap: the certificate a renewal was made with stays valid (the client may not
