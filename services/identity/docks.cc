@@ -321,7 +321,6 @@ void IdentityManager::RenewDockCertificateNow(const rpc::Identity& who,
                  .certificate_role = "dock",
                  .renew_action = "dock.renew_certificate",
                  .recover_action = "dock.recover_certificate",
-                 .skip_window_without_serial = false,
                  .on_admitted = [&dock](WriteTx& t) { return storage::TouchDock(t, dock.id); }},
                 batch));
         resp.set_ca_certificate_pem(ca_.CertificatePem());

@@ -84,10 +84,6 @@ struct RenewalOptions {
   // The audit actions: "dock.renew_certificate" and "dock.recover_certificate", say.
   std::string renew_action;
   std::string recover_action;
-  // Whether a renewal presented without a certificate serial goes ahead whatever its renewal
-  // window (operators). Otherwise every renewal but a recovery has its window checked, and one
-  // without a serial is refused there (NOT_FOUND).
-  bool skip_window_without_serial = false;
   // Runs once the renewal passed every check and is not a recovery's lost answer, before other
   // certificates are superseded: a dock's contact time, say. None if empty.
   std::function<absl::Status(storage::WriteTx&)> on_admitted;
@@ -100,7 +96,7 @@ struct RenewalOptions {
 // - a recovery renewal: CheckRecovery again; if another call made this very recovery
 //   meanwhile, the certificate it recorded is returned and nothing is written (`cert` is
 //   discarded unseen);
-// - otherwise the renewal window (CheckRenewalWindow; see skip_window_without_serial).
+// - otherwise the renewal window of the certificate presented (CheckRenewalWindow).
 // Then on_admitted, every other certificate of the principal superseded (the one presented
 // too for a recovery: it recovers once) into `batch`, `cert` recorded, and its audit event
 // written. Returns the certificate to answer with.

@@ -101,9 +101,16 @@ void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
     return done(absl::FailedPreconditionError("only operators renew with this call"));
   }
   if (absl::Status s = ValidateCsrField(req.csr_pem()); !s.ok()) return done(s);
+  // A renewal renews the certificate the caller presented. Every caller over mutual TLS has
+  // one; refusing a caller without one here means no path renews without its window checked.
+  if (who.certificate_serial.empty()) {
+    return done(absl::UnauthenticatedError(
+        "renewing needs the certificate to renew: call over mutual TLS with the operator "
+        "certificate that is due"));
+  }
   // Refuse an early renewal (or a recovery with a certificate camfleetd did not record) before
   // spending a signature on it.
-  if (!who.certificate_serial.empty()) {
+  {
     absl::StatusOr<std::optional<v1::Certificate>> replay =
         internal::PrecheckRenewal(store_, who, req.csr_pem());
     if (!replay.ok()) return done(replay.status());
@@ -128,9 +135,6 @@ void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
                                              .certificate_role = storage::RoleText(op.op.role()),
                                              .renew_action = "operator.renew_certificate",
                                              .recover_action = "operator.recover_certificate",
-                                             // Only a caller without a certificate has no
-                                             // serial; PrecheckRenewal is skipped for it too.
-                                             .skip_window_without_serial = true,
                                              .on_admitted = nullptr},
                                             batch));
         resp.set_ca_certificate_pem(ca_.CertificatePem());

@@ -276,7 +276,7 @@ absl::StatusOr<v1::Certificate> internal::RenewInTransaction(
     // The same recovery, sent twice at once: the other call won; this one gets its answer, and
     // the certificate signed here is discarded unseen.
     if (again.has_value()) return std::move(again->certificate);
-  } else if (!options.skip_window_without_serial || !who.certificate_serial.empty()) {
+  } else {
     RETURN_IF_ERROR(CheckRenewalWindow(tx.db(), who.certificate_serial, tx.now()));
   }
   if (options.on_admitted) RETURN_IF_ERROR(options.on_admitted(tx));

@@ -106,7 +106,7 @@ absl::StatusOr<Identity> TlsAuthenticator::Authenticate(const grpc::ServerContex
                      "; use a certificate the fleet CA issued to a client"));
   }
   // A recovering certificate already renewed is revoked (superseded): its renewal checks that
-  // itself, to answer a retry whose answer was lost (docks.cc, operators.cc).
+  // itself, to answer a retry whose answer was lost (internal::RenewInTransaction).
   const bool recovering_renewal = !revoked_issuer.empty() && (*rule)->renewal;
   if (!recovering_renewal && revoked_.Contains(info->serial_hex)) {
     return absl::UnauthenticatedError(absl::StrCat("client certificate ", info->serial_hex, " of ",
