@@ -126,10 +126,9 @@ absl::Status InsertRolloutWindow(WriteTx& tx, int64_t rollout_id, const RolloutW
 }
 
 absl::Status InsertRolloutUnit(WriteTx& tx, int64_t rollout_id, int64_t camera_id, int64_t wave) {
-  ASSIGN_OR_RETURN(
-      common::Statement s,
-      tx.db().Prepare("INSERT INTO rollout_units (rollout_id, camera_id, wave, "
-                      "state, attempt, updated_us) VALUES (?, ?, ?, 'PENDING', 1, ?)"));
+  ASSIGN_OR_RETURN(common::Statement s,
+                   tx.db().Prepare("INSERT INTO rollout_units (rollout_id, camera_id, wave, "
+                                   "state, attempt, updated_us) VALUES (?, ?, ?, 'PENDING', 1, ?)"));
   s.Bind(1, rollout_id).Bind(2, camera_id).Bind(3, wave).Bind(4, common::ToMicros(tx.now()));
   return s.Run();
 }
@@ -228,9 +227,9 @@ absl::StatusOr<std::vector<RolloutWindowRow>> ListRolloutWindows(common::Databas
 
 absl::StatusOr<std::vector<RolloutUnitRow>> ListRolloutUnits(common::Database& db,
                                                              int64_t rollout_id) {
-  ASSIGN_OR_RETURN(
-      common::Statement s,
-      db.Prepare(absl::StrCat(kSelectUnit, "WHERE u.rollout_id = ? ORDER BY u.wave, c.serial")));
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectUnit,
+                                           "WHERE u.rollout_id = ? ORDER BY u.wave, c.serial")));
   s.Bind(1, rollout_id);
   return CollectRows<RolloutUnitRow>(s, UnitFromRow);
 }
@@ -238,9 +237,9 @@ absl::StatusOr<std::vector<RolloutUnitRow>> ListRolloutUnits(common::Database& d
 absl::StatusOr<std::optional<RolloutUnitRow>> FindRolloutUnit(common::Database& db,
                                                               int64_t rollout_id,
                                                               int64_t camera_id) {
-  ASSIGN_OR_RETURN(
-      common::Statement s,
-      db.Prepare(absl::StrCat(kSelectUnit, "WHERE u.rollout_id = ? AND u.camera_id = ?")));
+  ASSIGN_OR_RETURN(common::Statement s,
+                   db.Prepare(absl::StrCat(kSelectUnit,
+                                           "WHERE u.rollout_id = ? AND u.camera_id = ?")));
   s.Bind(1, rollout_id).Bind(2, camera_id);
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<RolloutUnitRow>();
@@ -273,8 +272,8 @@ absl::StatusOr<std::vector<RolloutCandidate>> RolloutCandidates(
     while (true) {
       ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      RolloutCandidate c{s.ColumnInt(0), s.ColumnText(1), s.ColumnText(2),
-                         s.ColumnInt(3), s.ColumnText(4), ""};
+      RolloutCandidate c{s.ColumnInt(0), s.ColumnText(1), s.ColumnText(2), s.ColumnInt(3),
+                         s.ColumnText(4), ""};
       if (!s.ColumnIsNull(5)) {
         v1::HealthReading reading;
         if (reading.ParseFromString(s.ColumnBlob(5))) {
@@ -328,7 +327,8 @@ absl::StatusOr<std::vector<std::string>> WithdrawnReleasesOfSite(common::Databas
                               "rollout_units u JOIN cameras c ON c.id = u.camera_id WHERE "
                               "u.rollout_id = r.id AND c.site_id = ?) ORDER BY f.release_id"));
   s.Bind(1, site_id);
-  return CollectRows<std::string>(s, [](const common::Statement& st) { return st.ColumnText(0); });
+  return CollectRows<std::string>(s,
+                                  [](const common::Statement& st) { return st.ColumnText(0); });
 }
 
 absl::Status MarkUnitsSent(WriteTx& tx, const std::vector<PlannedUnit>& units) {
