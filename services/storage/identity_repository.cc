@@ -188,8 +188,7 @@ namespace {
 // as plain equalities, certificates_by_subject and certificates_by_issuer (migration 0009)
 // give the rows in id order directly.
 absl::StatusOr<common::Statement> PrepareCertificateList(common::Database& db,
-                                                         const CertificateFilter& f,
-                                                         absl::string_view prefix) {
+                                                         const CertificateFilter& f) {
   std::string where = "WHERE (?3 OR revoked_us IS NULL) AND (?4 IS NULL OR id < ?4) ";
   // With a subject or relayed-by filter, role and identity are checked on the rows that index
   // finds ("+" keeps SQLite from picking certificates_by_identity for a role alone).
@@ -198,7 +197,7 @@ absl::StatusOr<common::Statement> PrepareCertificateList(common::Database& db,
   if (!f.identity.empty()) absl::StrAppend(&where, "AND ", plus, "identity = ?2 ");
   if (!f.issued_by.empty()) absl::StrAppend(&where, "AND issued_by = ?6 ");
   if (!f.subject_cn.empty()) absl::StrAppend(&where, "AND subject = 'CN=' || ?7 ");
-  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat(prefix, kSelectCertificate, where,
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat(kSelectCertificate, where,
                                                                 "ORDER BY id DESC LIMIT ?5")));
   s.Bind(3, int64_t{f.include_revoked ? 1 : 0})
       .BindOptional(4, f.before_id)
@@ -215,20 +214,8 @@ absl::StatusOr<common::Statement> PrepareCertificateList(common::Database& db,
 
 absl::StatusOr<std::vector<CertificateRow>> ListCertificates(common::Database& db,
                                                              const CertificateFilter& f) {
-  ASSIGN_OR_RETURN(common::Statement s, PrepareCertificateList(db, f, ""));
+  ASSIGN_OR_RETURN(common::Statement s, PrepareCertificateList(db, f));
   return CollectRows<CertificateRow>(s, CertificateFromRow);
-}
-
-absl::StatusOr<std::vector<std::string>> ExplainListCertificates(common::Database& db,
-                                                                 const CertificateFilter& f) {
-  ASSIGN_OR_RETURN(common::Statement s, PrepareCertificateList(db, f, "EXPLAIN QUERY PLAN "));
-  std::vector<std::string> lines;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    lines.push_back(s.ColumnText(3));
-  }
-  return lines;
 }
 
 absl::Status RevokeCertificate(WriteTx& tx, int64_t id, v1::RevocationReason reason,

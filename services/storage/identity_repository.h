@@ -57,10 +57,6 @@ struct CertificateFilter {
 };
 absl::StatusOr<std::vector<CertificateRow>> ListCertificates(common::Database& db,
                                                              const CertificateFilter& filter);
-// SQLite's EXPLAIN QUERY PLAN lines (the detail column) for the statement ListCertificates runs
-// with `filter`: tests check that the subject and relayed-by lists read an index.
-absl::StatusOr<std::vector<std::string>> ExplainListCertificates(common::Database& db,
-                                                                 const CertificateFilter& filter);
 // Revokes one certificate. FAILED_PRECONDITION if it is already revoked.
 absl::Status RevokeCertificate(WriteTx& tx, int64_t id, v1::RevocationReason reason,
                                const std::string& revoked_by);

@@ -19,8 +19,8 @@ namespace camfleet::storage {
 namespace {
 
 // Aliases name their table (cam = cameras, cst = camera_status, hrd = health_readings,
-// asg/lasg = assignments, hld/lhld = holders, dck = docks, sit = sites, unt = rollout_units) so
-// that the plan test can tell a scan of a large table from a scan of a small CTE.
+// asg/lasg = assignments, hld/lhld = holders, dck = docks, sit = sites, unt = rollout_units),
+// the same in every statement, so that the joins below are written once.
 constexpr char kSubtreeCte[] =
     "subtree(id) AS (SELECT ?1 UNION ALL "
     "SELECT s2.id FROM sites s2 JOIN subtree t ON s2.parent_id = t.id)";
@@ -102,23 +102,34 @@ absl::StatusOr<ReportPage> CollectPage(common::Statement& s, int limit, RowFn ro
   }
 }
 
-// ---- cameras of one state (LOST, FAULTY), in serial order ----
-constexpr char kStateSelect[] =
-    "SELECT cam.serial, cam.model, sit.code, cam.updated_us, lhld.badge, lhld.name, "
-    "dck.dock_id, cst.last_slot, cam.last_seen_us, cam.state_note "
-    "FROM cameras cam JOIN sites sit ON sit.id = cam.site_id "
+// ---- the joins the reports share, from a camera `cam` (each ends with a space) ----
+// Its site: sit.
+constexpr char kJoinSite[] = "JOIN sites sit ON sit.id = cam.site_id ";
+// Its status row (cst: last slot, battery health, newest reading; NULL before any), then the
+// dock it was last seen in (dck, from cst).
+constexpr char kJoinStatus[] = "LEFT JOIN camera_status cst ON cst.camera_id = cam.id ";
+constexpr char kJoinDockOfStatus[] = "LEFT JOIN docks dck ON dck.id = cst.last_dock_id ";
+// Its open assignment (asg) and that holder (hld); NULL when it is not issued.
+constexpr char kJoinOpenHolder[] =
+    "LEFT JOIN assignments asg ON asg.camera_id = cam.id AND asg.returned_us IS NULL "
+    "LEFT JOIN holders hld ON hld.id = asg.holder_id ";
+// Its latest assignment, open or returned (lasg), and that holder (lhld); NULL when never issued.
+constexpr char kJoinLastHolder[] =
     "LEFT JOIN assignments lasg ON lasg.id = "
     "(SELECT MAX(asg2.id) FROM assignments asg2 WHERE asg2.camera_id = cam.id) "
-    "LEFT JOIN holders lhld ON lhld.id = lasg.holder_id "
-    "LEFT JOIN camera_status cst ON cst.camera_id = cam.id "
-    "LEFT JOIN docks dck ON dck.id = cst.last_dock_id "
-    "WHERE cam.state = ?4 AND cam.serial > ?2";
+    "LEFT JOIN holders lhld ON lhld.id = lasg.holder_id ";
 
+// ---- cameras of one state (LOST, FAULTY), in serial order ----
 Query StateQuery(const char* state, const ReportQuery& q) {
   std::vector<std::string> ctes;
   if (q.site_id.has_value()) ctes.emplace_back(kSubtreeCte);
-  std::string sql = absl::StrCat(With(ctes), kStateSelect, q.site_id ? kInSubtree : "",
-                                 " ORDER BY cam.serial LIMIT ?3");
+  std::string sql =
+      absl::StrCat(With(ctes),
+                   "SELECT cam.serial, cam.model, sit.code, cam.updated_us, lhld.badge, lhld.name, "
+                   "dck.dock_id, cst.last_slot, cam.last_seen_us, cam.state_note FROM cameras cam ",
+                   kJoinSite, kJoinLastHolder, kJoinStatus, kJoinDockOfStatus,
+                   "WHERE cam.state = ?4 AND cam.serial > ?2", q.site_id ? kInSubtree : "",
+                   " ORDER BY cam.serial LIMIT ?3");
   return {sql, [q, state](common::Statement& s) {
             s.BindOptional(1, q.site_id).Bind(2, q.cursor).Bind(3, int64_t{q.limit} + 1);
             s.Bind(4, state);
@@ -133,8 +144,9 @@ Query OverdueQuery(const ReportQuery& q, std::pair<int64_t, int64_t> after) {
       With(ctes),
       "SELECT cam.serial, sit.code, hld.badge, hld.name, asg.issued_us, asg.issued_by, "
       "asg.due_us, asg.id, cam.state "
-      "FROM assignments asg JOIN cameras cam ON cam.id = asg.camera_id "
-      "JOIN sites sit ON sit.id = cam.site_id JOIN holders hld ON hld.id = asg.holder_id "
+      "FROM assignments asg JOIN cameras cam ON cam.id = asg.camera_id ",
+      kJoinSite,
+      "JOIN holders hld ON hld.id = asg.holder_id "
       "WHERE asg.returned_us IS NULL AND asg.due_us < ?2 "
       "AND (asg.due_us > ?5 OR (asg.due_us = ?5 AND asg.id > ?6))",
       q.site_id ? kInSubtree : "", " ORDER BY asg.due_us, asg.id LIMIT ?3");
@@ -163,12 +175,12 @@ Query WornQuery(const ReportQuery& q) {
       absl::StrCat(With(ctes),
                    "SELECT cam.serial, cam.model, sit.code, cam.state, cst.battery_health_pm, "
                    "hrd.cycle_count, cst.health_device_us, dck.dock_id, cst.last_slot "
-                   "FROM worn CROSS JOIN cameras cam ON cam.id = worn.camera_id "
-                   "JOIN sites sit ON sit.id = cam.site_id "
+                   "FROM worn CROSS JOIN cameras cam ON cam.id = worn.camera_id ",
+                   kJoinSite,
+                   // Inner joins: a worn camera has a status row and a reading.
                    "JOIN camera_status cst ON cst.camera_id = cam.id "
-                   "JOIN health_readings hrd ON hrd.id = cst.health_reading_id "
-                   "LEFT JOIN docks dck ON dck.id = cst.last_dock_id "
-                   "WHERE cam.serial > ?2 AND cam.state != 'RETIRED'",
+                   "JOIN health_readings hrd ON hrd.id = cst.health_reading_id ",
+                   kJoinDockOfStatus, "WHERE cam.serial > ?2 AND cam.state != 'RETIRED'",
                    q.site_id ? kInSubtree : "", " ORDER BY cam.serial LIMIT ?3");
   return {sql, [q](common::Statement& s) {
             s.BindOptional(1, q.site_id).Bind(2, q.cursor).Bind(3, int64_t{q.limit} + 1);
@@ -183,12 +195,8 @@ Query NotSeenQuery(const ReportQuery& q, std::pair<int64_t, int64_t> after) {
   std::string sql = absl::StrCat(
       With(ctes),
       "SELECT cam.serial, cam.model, sit.code, cam.state, cam.last_seen_us, dck.dock_id, "
-      "cst.last_slot, hld.badge, cam.id "
-      "FROM cameras cam JOIN sites sit ON sit.id = cam.site_id "
-      "LEFT JOIN camera_status cst ON cst.camera_id = cam.id "
-      "LEFT JOIN docks dck ON dck.id = cst.last_dock_id "
-      "LEFT JOIN assignments asg ON asg.camera_id = cam.id AND asg.returned_us IS NULL "
-      "LEFT JOIN holders hld ON hld.id = asg.holder_id "
+      "cst.last_slot, hld.badge, cam.id FROM cameras cam ",
+      kJoinSite, kJoinStatus, kJoinDockOfStatus, kJoinOpenHolder,
       "WHERE cam.last_seen_us < ?2 AND cam.state != 'RETIRED' "
       "AND (cam.last_seen_us > ?5 OR (cam.last_seen_us = ?5 AND cam.id > ?6))",
       q.site_id ? kInSubtree : "", " ORDER BY cam.last_seen_us, cam.id LIMIT ?3");
@@ -209,9 +217,8 @@ Query FailedUpdatesQuery(const ReportQuery& q, std::pair<int64_t, int64_t> after
       "dck.dock_id, cst.last_slot, unt.camera_id "
       "FROM rollout_units unt JOIN rollouts rol ON rol.id = unt.rollout_id "
       "JOIN firmware_releases rel ON rel.id = rol.release_id "
-      "JOIN cameras cam ON cam.id = unt.camera_id JOIN sites sit ON sit.id = cam.site_id "
-      "LEFT JOIN camera_status cst ON cst.camera_id = cam.id "
-      "LEFT JOIN docks dck ON dck.id = cst.last_dock_id "
+      "JOIN cameras cam ON cam.id = unt.camera_id ",
+      kJoinSite, kJoinStatus, kJoinDockOfStatus,
       "WHERE unt.state IN ('FAILED', 'ROLLED_BACK') AND (unt.rollout_id, unt.camera_id) > (?5, ?6)",
       q.site_id ? kInSubtree : "", " ORDER BY unt.rollout_id, unt.camera_id LIMIT ?3");
   return {sql, [q, after](common::Statement& s) {
@@ -235,13 +242,14 @@ Query SummarySitesQuery(const ReportQuery& q) {
 }
 constexpr char kSummaryStates[] =
     "SELECT cam.state, COUNT(*) FROM cameras cam WHERE cam.site_id = ?1 GROUP BY cam.state";
-constexpr char kSummaryHealth[] =
-    "SELECT COALESCE(SUM(cst.battery_health_pm IS NULL), 0), "
-    "COALESCE(SUM(cst.battery_health_pm < 600), 0), "
-    "COALESCE(SUM(cst.battery_health_pm >= 600 AND cst.battery_health_pm < 800), 0), "
-    "COALESCE(SUM(cst.battery_health_pm >= 800), 0) "
-    "FROM cameras cam LEFT JOIN camera_status cst ON cst.camera_id = cam.id "
-    "WHERE cam.site_id = ?1 AND cam.state != 'RETIRED'";
+std::string SummaryHealthSql() {
+  return absl::StrCat(
+      "SELECT COALESCE(SUM(cst.battery_health_pm IS NULL), 0), "
+      "COALESCE(SUM(cst.battery_health_pm < 600), 0), "
+      "COALESCE(SUM(cst.battery_health_pm >= 600 AND cst.battery_health_pm < 800), 0), "
+      "COALESCE(SUM(cst.battery_health_pm >= 800), 0) FROM cameras cam ",
+      kJoinStatus, "WHERE cam.site_id = ?1 AND cam.state != 'RETIRED'");
+}
 constexpr char kSummaryDocks[] =
     "SELECT COUNT(*), COALESCE(SUM(dck.last_contact_us >= ?2), 0) FROM docks dck "
     "WHERE dck.site_id = ?1 AND dck.revoked_us IS NULL";
@@ -269,7 +277,7 @@ absl::StatusOr<v1::ReportRow> SummaryRow(common::Database& db, int64_t site_id,
   }
   for (int64_t n : counts) row.add_cells(absl::StrCat(n));
   {
-    ASSIGN_OR_RETURN(common::Statement s, db.Prepare(kSummaryHealth));
+    ASSIGN_OR_RETURN(common::Statement s, db.Prepare(SummaryHealthSql()));
     s.Bind(1, site_id);
     ASSIGN_OR_RETURN(bool more, s.Step());
     for (int i = 0; i < 4; ++i) row.add_cells(more ? IntCell(s, i) : "0");
@@ -310,37 +318,29 @@ absl::StatusOr<ReportPage> RunSummary(common::Database& db, const ReportQuery& q
   return page;
 }
 
-// The statements of a report (the summary's per-site ones bound to `site_id` or 0).
-absl::StatusOr<std::vector<Query>> QueriesFor(v1::ReportKind kind, const ReportQuery& q) {
+// The one statement of a report other than the fleet summary (RunSummary).
+absl::StatusOr<Query> QueryFor(v1::ReportKind kind, const ReportQuery& q) {
   switch (kind) {
     case v1::REPORT_KIND_LOST:
-      return std::vector<Query>{StateQuery("LOST", q)};
+      return StateQuery("LOST", q);
     case v1::REPORT_KIND_FAULTY:
-      return std::vector<Query>{StateQuery("FAULTY", q)};
+      return StateQuery("FAULTY", q);
     case v1::REPORT_KIND_OVERDUE: {
       ASSIGN_OR_RETURN(auto after, PairCursor(q.cursor));
-      return std::vector<Query>{OverdueQuery(q, after)};
+      return OverdueQuery(q, after);
     }
     case v1::REPORT_KIND_WORN_BATTERY:
-      return std::vector<Query>{WornQuery(q)};
+      return WornQuery(q);
     case v1::REPORT_KIND_NOT_SEEN: {
       ASSIGN_OR_RETURN(auto after, PairCursor(q.cursor));
-      return std::vector<Query>{NotSeenQuery(q, after)};
-    }
-    case v1::REPORT_KIND_FLEET_SUMMARY: {
-      const int64_t site = q.site_id.value_or(1);
-      const int64_t now = q.now_us;
-      auto by_site = [site](common::Statement& s) { s.Bind(1, site); };
-      return std::vector<Query>{
-          SummarySitesQuery(q),
-          {kSummaryStates, by_site},
-          {kSummaryHealth, by_site},
-          {kSummaryDocks, [site, now](common::Statement& s) { s.Bind(1, site).Bind(2, now); }}};
+      return NotSeenQuery(q, after);
     }
     case v1::REPORT_KIND_FAILED_UPDATES: {
       ASSIGN_OR_RETURN(auto after, PairCursor(q.cursor));
-      return std::vector<Query>{FailedUpdatesQuery(q, after)};
+      return FailedUpdatesQuery(q, after);
     }
+    case v1::REPORT_KIND_FLEET_SUMMARY:
+      return absl::InternalError("the fleet summary is run by RunSummary");
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("report ", static_cast<int>(kind), " is not a ReportKind"));
@@ -418,9 +418,9 @@ const std::vector<v1::ReportColumn>& ReportColumns(v1::ReportKind kind) {
 absl::StatusOr<ReportPage> RunReportQuery(common::Database& db, v1::ReportKind kind,
                                           const ReportQuery& q) {
   if (kind == v1::REPORT_KIND_FLEET_SUMMARY) return RunSummary(db, q);
-  ASSIGN_OR_RETURN(std::vector<Query> queries, QueriesFor(kind, q));
-  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(queries.front().sql));
-  queries.front().bind(s);
+  ASSIGN_OR_RETURN(Query query, QueryFor(kind, q));
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(query.sql));
+  query.bind(s);
   const int64_t now = q.now_us;
   auto serial_key = [](const common::Statement& st) { return st.ColumnText(0); };
   switch (kind) {
@@ -538,35 +538,15 @@ absl::StatusOr<ReportPage> RunReportQuery(common::Database& db, v1::ReportKind k
 
 namespace {
 
-absl::StatusOr<std::vector<std::string>> ExplainQueries(common::Database& db,
-                                                        const std::vector<Query>& queries) {
-  std::vector<std::string> lines;
-  for (const Query& q : queries) {
-    ASSIGN_OR_RETURN(common::Statement s, db.Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", q.sql)));
-    q.bind(s);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      lines.push_back(s.ColumnText(3));
-    }
-  }
-  return lines;
-}
-
 // ---- stock check ----
-constexpr char kStockSql[] =
-    "SELECT cam.serial, cam.model, cam.state, cam.last_seen_us, dck.dock_id, dck.site_id, "
-    "cst.last_slot, hld.badge, hld.name, asg.due_us, lhld.badge, lhld.name "
-    "FROM cameras cam "
-    "LEFT JOIN camera_status cst ON cst.camera_id = cam.id "
-    "LEFT JOIN docks dck ON dck.id = cst.last_dock_id "
-    "LEFT JOIN assignments asg ON asg.camera_id = cam.id AND asg.returned_us IS NULL "
-    "LEFT JOIN holders hld ON hld.id = asg.holder_id "
-    "LEFT JOIN assignments lasg ON lasg.id = "
-    "(SELECT MAX(asg2.id) FROM assignments asg2 WHERE asg2.camera_id = cam.id) "
-    "LEFT JOIN holders lhld ON lhld.id = lasg.holder_id "
-    "WHERE cam.site_id = ?1 AND cam.state IN ('REGISTERED', 'AVAILABLE', 'ISSUED', 'FAULTY') "
-    "ORDER BY cam.serial";
+std::string StockSql() {
+  return absl::StrCat(
+      "SELECT cam.serial, cam.model, cam.state, cam.last_seen_us, dck.dock_id, dck.site_id, "
+      "cst.last_slot, hld.badge, hld.name, asg.due_us, lhld.badge, lhld.name FROM cameras cam ",
+      kJoinStatus, kJoinDockOfStatus, kJoinOpenHolder, kJoinLastHolder,
+      "WHERE cam.site_id = ?1 AND cam.state IN ('REGISTERED', 'AVAILABLE', 'ISSUED', 'FAULTY') "
+      "ORDER BY cam.serial");
+}
 
 v1::CameraState StateFromStored(const std::string& name) {
   v1::CameraState state = v1::CAMERA_STATE_UNSPECIFIED;
@@ -576,15 +556,8 @@ v1::CameraState StateFromStored(const std::string& name) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> ExplainReportQuery(common::Database& db,
-                                                            v1::ReportKind kind,
-                                                            const ReportQuery& query) {
-  ASSIGN_OR_RETURN(std::vector<Query> queries, QueriesFor(kind, query));
-  return ExplainQueries(db, queries);
-}
-
 absl::StatusOr<v1::StockCheck> ComputeStockCheck(common::Database& db, const StockCheckQuery& q) {
-  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(kStockSql));
+  ASSIGN_OR_RETURN(common::Statement s, db.Prepare(StockSql()));
   s.Bind(1, q.site_id);
   v1::StockCheck check;
   check.set_site_code(q.site_code);
@@ -618,11 +591,6 @@ absl::StatusOr<v1::StockCheck> ComputeStockCheck(common::Database& db, const Sto
     if (!seen && !issued) *check.add_missing() = std::move(unit);
   }
   return check;
-}
-
-absl::StatusOr<std::vector<std::string>> ExplainStockCheck(common::Database& db,
-                                                           const StockCheckQuery& q) {
-  return ExplainQueries(db, {{kStockSql, [q](common::Statement& s) { s.Bind(1, q.site_id); }}});
 }
 
 absl::StatusOr<v1::StockCheckRecord> InsertStockCheck(WriteTx& tx, int64_t site_id,

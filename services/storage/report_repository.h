@@ -47,12 +47,6 @@ const std::vector<v1::ReportColumn>& ReportColumns(v1::ReportKind kind);
 absl::StatusOr<ReportPage> RunReportQuery(common::Database& db, v1::ReportKind kind,
                                           const ReportQuery& query);
 
-// The `EXPLAIN QUERY PLAN` detail lines of the statements RunReportQuery runs for `kind`
-// with `query` (for the plan test).
-absl::StatusOr<std::vector<std::string>> ExplainReportQuery(common::Database& db,
-                                                            v1::ReportKind kind,
-                                                            const ReportQuery& query);
-
 // ---- stock checks ----
 
 struct StockCheckQuery {
@@ -64,8 +58,6 @@ struct StockCheckQuery {
 // The check of one site's own cameras, in serial order.
 absl::StatusOr<v1::StockCheck> ComputeStockCheck(common::Database& db,
                                                  const StockCheckQuery& query);
-absl::StatusOr<std::vector<std::string>> ExplainStockCheck(common::Database& db,
-                                                           const StockCheckQuery& query);
 
 // Records `check` as done by `by` at the transaction's time; returns the record.
 absl::StatusOr<v1::StockCheckRecord> InsertStockCheck(WriteTx& tx, int64_t site_id,

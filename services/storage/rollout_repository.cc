@@ -388,11 +388,4 @@ absl::StatusOr<std::vector<RolloutWaveStateCount>> CountUnitsOfUnfinishedRollout
   });
 }
 
-absl::StatusOr<std::vector<std::string>> ExplainCountUnitsOfUnfinishedRollouts(
-    common::Database& db) {
-  ASSIGN_OR_RETURN(common::Statement s,
-                   db.Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", kCountUnitsOfUnfinishedSql)));
-  return CollectRows<std::string>(s, [](const common::Statement& st) { return st.ColumnText(3); });
-}
-
 }  // namespace camfleet::storage

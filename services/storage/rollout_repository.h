@@ -162,8 +162,5 @@ struct RolloutWaveStateCount {
 };
 absl::StatusOr<std::vector<RolloutWaveStateCount>> CountUnitsOfUnfinishedRollouts(
     common::Database& db);
-// SQLite's EXPLAIN QUERY PLAN of that statement, one line per step (for the plan test).
-absl::StatusOr<std::vector<std::string>> ExplainCountUnitsOfUnfinishedRollouts(
-    common::Database& db);
 
 }  // namespace camfleet::storage

@@ -86,8 +86,62 @@ std::vector<std::string> FullScans(const StatementPlan& statement,
   return scans;
 }
 
+absl::StatusOr<std::vector<StatementPlan>> PlansOfStatementsRun(
+    storage::Store& store, absl::FunctionRef<absl::Status(common::Database&)> fn) {
+  std::vector<StatementPlan> plans;
+  absl::Status read = store.Read([&](common::Database& db) -> absl::Status {
+    absl::StatusOr<std::vector<StatementPlan>> ran = PlansOfStatementsRun(db, fn);
+    if (!ran.ok()) return ran.status();
+    plans = *std::move(ran);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return plans;
+}
+
 std::string Describe(const StatementPlan& statement) {
   return absl::StrCat(statement.sql, "\n  ", absl::StrJoin(statement.plan, "\n  "));
+}
+
+::testing::AssertionResult NoFullScans(const std::vector<StatementPlan>& plans,
+                                       const std::set<std::string>& large_tables) {
+  if (plans.empty()) return ::testing::AssertionFailure() << "no statement ran";
+  std::string failures;
+  for (const StatementPlan& p : plans) {
+    const std::vector<std::string> scans = FullScans(p, large_tables);
+    if (scans.empty()) continue;
+    absl::StrAppend(&failures, "\n", absl::StrJoin(scans, ", "), " reads a large table whole in\n",
+                    Describe(p));
+  }
+  if (failures.empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "a full scan of a large table:" << failures;
+}
+
+::testing::AssertionResult HasStep(const std::vector<StatementPlan>& plans,
+                                   absl::string_view step) {
+  std::vector<std::string> described;
+  for (const StatementPlan& p : plans) {
+    for (const std::string& line : p.plan) {
+      if (absl::StrContains(line, step)) return ::testing::AssertionSuccess();
+    }
+    described.push_back(Describe(p));
+  }
+  return ::testing::AssertionFailure() << "no plan line has \"" << step << "\":\n"
+                                       << absl::StrJoin(described, "\n");
+}
+
+::testing::AssertionResult HasNoStep(const std::vector<StatementPlan>& plans,
+                                     absl::string_view step) {
+  std::string failures;
+  for (const StatementPlan& p : plans) {
+    for (const std::string& line : p.plan) {
+      if (!absl::StrContains(line, step)) continue;
+      absl::StrAppend(&failures, "\n", Describe(p));
+      break;
+    }
+  }
+  if (failures.empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "a plan line has \"" << step << "\":" << failures;
 }
 
 }  // namespace camfleet::testing

@@ -12,9 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "gmock/gmock.h"
@@ -72,32 +70,16 @@ class ListPlanTest : public ::testing::Test {
 
   void ExpectSeeks(const std::vector<ListCase>& cases) {
     for (const ListCase& c : cases) {
-      std::vector<StatementPlan> plans;
-      ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
-        ASSIGN_OR_RETURN(plans, testing::PlansOfStatementsRun(db, c.run));
-        return absl::OkStatus();
-      }),
-                  IsOk())
-          << c.name;
-      ASSERT_FALSE(plans.empty()) << c.name << " ran no statement";
-      std::vector<std::string> described;
-      bool seeks = c.must_seek.empty();
-      for (const StatementPlan& p : plans) {
-        described.push_back(testing::Describe(p));
-        EXPECT_THAT(testing::FullScans(p, kLargeTables), ::testing::IsEmpty())
-            << c.name << " reads a large table whole:\n"
-            << testing::Describe(p);
-        for (const std::string& line : p.plan) {
-          seeks = seeks || absl::StrContains(line, c.must_seek);
-          if (!c.must_not.empty()) {
-            EXPECT_FALSE(absl::StrContains(line, c.must_not))
-                << c.name << " has " << c.must_not << ":\n"
-                << testing::Describe(p);
-          }
-        }
+      absl::StatusOr<std::vector<StatementPlan>> plans =
+          testing::PlansOfStatementsRun(*store_, c.run);
+      ASSERT_THAT(plans, IsOk()) << c.name;
+      EXPECT_TRUE(testing::NoFullScans(*plans, kLargeTables)) << c.name;
+      if (!c.must_seek.empty()) {
+        EXPECT_TRUE(testing::HasStep(*plans, c.must_seek)) << c.name;
       }
-      EXPECT_TRUE(seeks) << c.name << " does not seek on " << c.must_seek << ":\n"
-                         << absl::StrJoin(described, "\n");
+      if (!c.must_not.empty()) {
+        EXPECT_TRUE(testing::HasNoStep(*plans, c.must_not)) << c.name;
+      }
     }
   }
 
@@ -109,21 +91,19 @@ class ListPlanTest : public ::testing::Test {
 };
 
 TEST_F(ListPlanTest, TheCheckCatchesAFullScanUnderAnAlias) {
-  std::vector<StatementPlan> plans;
-  ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
-    ASSIGN_OR_RETURN(plans, testing::PlansOfStatementsRun(db, [](common::Database& d) {
-                       ASSIGN_OR_RETURN(common::Statement s,
-                                        d.Prepare("SELECT c.id FROM cameras AS c JOIN sites s "
-                                                  "ON s.id = c.site_id WHERE c.state_note = ''"));
-                       return s.Run();
-                     }));
-    return absl::OkStatus();
-  }),
-              IsOk());
-  ASSERT_THAT(plans, ::testing::SizeIs(1));
-  EXPECT_THAT(testing::FullScans(plans[0], kLargeTables), ::testing::SizeIs(1))
-      << testing::Describe(plans[0]);
-  EXPECT_THAT(testing::FullScans(plans[0], {"sites"}), ::testing::IsEmpty());
+  absl::StatusOr<std::vector<StatementPlan>> plans =
+      testing::PlansOfStatementsRun(*store_, [](common::Database& db) -> absl::Status {
+        ASSIGN_OR_RETURN(common::Statement s,
+                         db.Prepare("SELECT c.id FROM cameras AS c JOIN sites s "
+                                    "ON s.id = c.site_id WHERE c.state_note = ''"));
+        return s.Run();
+      });
+  ASSERT_THAT(plans, IsOk());
+  ASSERT_THAT(*plans, ::testing::SizeIs(1));
+  EXPECT_THAT(testing::FullScans((*plans)[0], kLargeTables), ::testing::SizeIs(1))
+      << testing::Describe((*plans)[0]);
+  EXPECT_FALSE(testing::NoFullScans(*plans, kLargeTables));
+  EXPECT_TRUE(testing::NoFullScans(*plans, {"sites"}));
 }
 
 TEST_F(ListPlanTest, CameraListSeeksForEachFilter) {
@@ -231,27 +211,21 @@ TEST_F(ListPlanTest, CameraListSeeksForEachFilter) {
 TEST_F(ListPlanTest, TheCheckCatchesTheSerialWalkForNotSeenAndBattery) {
   for (const char* filter :
        {"(c.last_seen_us IS NULL OR c.last_seen_us < 1)", "cs.battery_percent < 20"}) {
-    std::vector<StatementPlan> plans;
-    ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
-      ASSIGN_OR_RETURN(
-          plans, testing::PlansOfStatementsRun(db, [&](common::Database& d) {
-            ASSIGN_OR_RETURN(
-                common::Statement s,
-                d.Prepare(absl::StrCat("SELECT c.id FROM cameras c LEFT JOIN camera_status cs ON "
-                                       "cs.camera_id = c.id WHERE c.serial > '' AND ",
-                                       filter, " ORDER BY c.serial LIMIT 100")));
-            return s.Run();
-          }));
-      return absl::OkStatus();
-    }),
-                IsOk());
-    ASSERT_THAT(plans, ::testing::SizeIs(1));
-    bool seeks = false;
-    for (const std::string& line : plans[0].plan) {
-      seeks = seeks || absl::StrContains(line, "cameras_by_last_seen (last_seen_us<?)") ||
-              absl::StrContains(line, "camera_status_by_battery (battery_percent<?)");
-    }
-    EXPECT_FALSE(seeks) << testing::Describe(plans[0]);
+    absl::StatusOr<std::vector<StatementPlan>> plans =
+        testing::PlansOfStatementsRun(*store_, [&](common::Database& db) -> absl::Status {
+          ASSIGN_OR_RETURN(
+              common::Statement s,
+              db.Prepare(absl::StrCat("SELECT c.id FROM cameras c LEFT JOIN camera_status cs ON "
+                                      "cs.camera_id = c.id WHERE c.serial > '' AND ",
+                                      filter, " ORDER BY c.serial LIMIT 100")));
+          return s.Run();
+        });
+    ASSERT_THAT(plans, IsOk());
+    ASSERT_THAT(*plans, ::testing::SizeIs(1));
+    EXPECT_FALSE(testing::HasStep(*plans, "cameras_by_last_seen (last_seen_us<?)"))
+        << testing::Describe((*plans)[0]);
+    EXPECT_FALSE(testing::HasStep(*plans, "camera_status_by_battery (battery_percent<?)"))
+        << testing::Describe((*plans)[0]);
   }
 }
 
