@@ -143,6 +143,15 @@ class IdentityManager {
   // caller's thread; they answer through `done` as before.
   void EnrollDockNow(const rpc::Identity& who, const v1::EnrollDockRequest& req,
                      Done<v1::EnrollDockResponse> done);
+  // IssueOperatorCertificate's signature and write, on a signing thread (ScheduleSigning).
+  void IssueOperatorCertificateNow(const rpc::Identity& who,
+                                   const v1::IssueOperatorCertificateRequest& req,
+                                   provisioning::Role role,
+                                   Done<v1::IssueOperatorCertificateResponse> done);
+  // RenewOperatorCertificate's work, run on a signing thread (ScheduleSigning).
+  void RenewOperatorCertificateNow(const rpc::Identity& who,
+                                   const v1::RenewOperatorCertificateRequest& req,
+                                   Done<v1::RenewOperatorCertificateResponse> done);
   void RenewDockCertificateNow(const rpc::Identity& who, const v1::RenewDockCertificateRequest& req,
                                Done<v1::RenewDockCertificateResponse> done);
   void EnrollCameraNow(const rpc::Identity& who, const v1::EnrollCameraRequest& req,

@@ -56,6 +56,17 @@ void IdentityManager::IssueOperatorCertificate(const rpc::Identity& who,
   }
   if (valid.ok()) valid = ValidateCsrField(req.csr_pem());
   if (!valid.ok()) return done(valid);
+  // Signing is CPU work: it waits its turn on a signing thread, not on a gRPC callback thread.
+  ScheduleSigning(std::move(done),
+                  [this, who, req, role](Done<v1::IssueOperatorCertificateResponse> d) {
+                    IssueOperatorCertificateNow(who, req, role, std::move(d));
+                  });
+}
+
+void IdentityManager::IssueOperatorCertificateNow(const rpc::Identity& who,
+                                                  const v1::IssueOperatorCertificateRequest& req,
+                                                  provisioning::Role role,
+                                                  Done<v1::IssueOperatorCertificateResponse> done) {
   absl::StatusOr<provisioning::IssuedCertificate> cert = Sign(req.csr_pem(), role, req.name());
   if (!cert.ok()) return done(cert.status());
   RunWrite<v1::IssueOperatorCertificateResponse>(
@@ -97,6 +108,16 @@ void IdentityManager::IssueOperatorCertificate(const rpc::Identity& who,
 void IdentityManager::RenewOperatorCertificate(const rpc::Identity& who,
                                                const v1::RenewOperatorCertificateRequest& req,
                                                Done<v1::RenewOperatorCertificateResponse> done) {
+  // The precheck reads the store and signing is CPU work: both wait their turn on a signing
+  // thread, as a dock's renewal does, instead of holding one of gRPC's callback threads.
+  ScheduleSigning(std::move(done), [this, who, req](Done<v1::RenewOperatorCertificateResponse> d) {
+    RenewOperatorCertificateNow(who, req, std::move(d));
+  });
+}
+
+void IdentityManager::RenewOperatorCertificateNow(const rpc::Identity& who,
+                                                  const v1::RenewOperatorCertificateRequest& req,
+                                                  Done<v1::RenewOperatorCertificateResponse> done) {
   if (!who.role.has_value() || !provisioning::IsOperator(*who.role)) {
     return done(absl::FailedPreconditionError("only operators renew with this call"));
   }
