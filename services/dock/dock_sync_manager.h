@@ -136,13 +136,4 @@ class DockSyncManager {
   const DockSyncOptions options_;
 };
 
-// The checks of one item, without the store: every field of its kind, the lane its kind
-// travels in, the slot against `slot_count` (0: 1-256) and its size. INVALID_ARGUMENT naming
-// the field, e.g. "health.battery_percent is 130; give 0-100".
-absl::Status ValidateItem(const v1::OutboxItem& item, int slot_count, size_t max_item_bytes);
-
-// The worn-battery rule (services/dock/README.md): the reason the battery counts as worn, or
-// empty if it does not.
-std::string WornBatteryReason(const v1::HealthReading& reading, absl::Duration shift_and_reserve);
-
 }  // namespace camfleet::dock
