@@ -392,19 +392,10 @@ absl::Status BatchApplier::ApplyInserted(const v1::CameraInserted& ins, int64_t 
                                v1::RETURN_CONDITION_GOOD,
                                absl::StrCat("docked in ", session_.who.name, " slot ", ins.slot()),
                                {{"via", "return_on_dock"}, {"event_time", TimeText(event_us)}}};
-  ASSIGN_OR_RETURN(absl::Status refused, storage::TrySavepoint(tx_, [&]() -> absl::Status {
-                     return fleet::ReturnInTransaction(tx_, session_.who, step, revoked_).status();
-                   }));
-  if (refused.ok()) return absl::OkStatus();
-  if (!absl::IsFailedPrecondition(refused) && !absl::IsNotFound(refused) &&
-      !absl::IsAborted(refused)) {
-    return refused;
-  }
-  return RaiseConflict("return_on_dock_refused", ins.serial(), ins.slot(), event_us,
-                       storage::JsonObject({{"dock", session_.who.name},
-                                            {"slot", absl::StrCat(ins.slot())},
-                                            {"inserted", TimeText(event_us)}}),
-                       refused);
+  return ReturnAtDock(step, "return_on_dock_refused", ins.slot(), event_us,
+                      storage::JsonObject({{"dock", session_.who.name},
+                                           {"slot", absl::StrCat(ins.slot())},
+                                           {"inserted", TimeText(event_us)}}));
 }
 
 absl::Status BatchApplier::ApplyRemoved(const v1::CameraRemoved& rem, int64_t event_us) {
@@ -493,6 +484,16 @@ absl::Status BatchApplier::ApplyReturn(const v1::DockReturn& ret, int64_t event_
       v1::RETURN_CONDITION_GOOD,
       absl::StrCat("returned at dock ", session_.who.name, " slot ", ret.slot()),
       {{"on_behalf_of", ret.badge()}, {"event_time", TimeText(event_us)}}};
+  return ReturnAtDock(step, "dock_return_refused", ret.slot(), event_us,
+                      storage::JsonObject({{"dock", session_.who.name},
+                                           {"slot", absl::StrCat(ret.slot())},
+                                           {"badge", ret.badge()},
+                                           {"returned", TimeText(event_us)}}));
+}
+
+absl::Status BatchApplier::ReturnAtDock(const fleet::ReturnStep& step,
+                                        const std::string& conflict_kind, uint32_t slot,
+                                        int64_t event_us, const std::string& fact) {
   ASSIGN_OR_RETURN(absl::Status refused, storage::TrySavepoint(tx_, [&]() -> absl::Status {
                      return fleet::ReturnInTransaction(tx_, session_.who, step, revoked_).status();
                    }));
@@ -501,12 +502,7 @@ absl::Status BatchApplier::ApplyReturn(const v1::DockReturn& ret, int64_t event_
       !absl::IsAborted(refused)) {
     return refused;
   }
-  return RaiseConflict("dock_return_refused", ret.serial(), ret.slot(), event_us,
-                       storage::JsonObject({{"dock", session_.who.name},
-                                            {"slot", absl::StrCat(ret.slot())},
-                                            {"badge", ret.badge()},
-                                            {"returned", TimeText(event_us)}}),
-                       refused);
+  return RaiseConflict(conflict_kind, step.serial, slot, event_us, fact, refused);
 }
 
 std::string WornBatteryReason(const v1::HealthReading& reading, absl::Duration shift_and_reserve) {

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "camfleet/v1/dock_sync.pb.h"
 #include "services/dock/dock_sync_manager.h"
+#include "services/fleet/custody.h"
 #include "services/rpc/revocation_set.h"
 #include "services/storage/alert_repository.h"
 #include "services/storage/audit_log.h"
@@ -42,6 +43,13 @@ class BatchApplier {
                                      v1::DockAlertKind dock_kind = v1::DOCK_ALERT_KIND_UNSPECIFIED);
   // A custody-lane ThinnedRange: items this server lacks that the dock no longer held.
   absl::Status ItemsLost(uint64_t first, uint64_t last, int64_t event_us);
+  // The return `step` made at the dock (a camera docked with return-on-dock, or a badge return)
+  // under its own savepoint. A refusal (FAILED_PRECONDITION, NOT_FOUND, ABORTED: the camera's
+  // state, an unknown camera, a race) is undone and recorded as a conflict of `conflict_kind`
+  // with the physical `fact` (RaiseConflict: conflict row, CONFLICT alert, audit event); any
+  // other error is returned.
+  absl::Status ReturnAtDock(const fleet::ReturnStep& step, const std::string& conflict_kind,
+                            uint32_t slot, int64_t event_us, const std::string& fact);
   absl::Status RaiseConflict(const std::string& kind, const std::string& serial, uint32_t slot,
                              int64_t event_us, const std::string& fact,
                              const absl::Status& decision);

@@ -823,6 +823,40 @@ TEST_F(DockSyncTest, CheckoutOfACameraMarkedLostCentrallyIsAConflictAndTheCamera
   EXPECT_EQ(resolved->conflict().resolved_by(), "qm-1");
 }
 
+// A badge return at the dock of a camera the control plane does not hold as issued (marked
+// lost meanwhile): the officer's return is a fact at the post, so it is acknowledged, not
+// rejected, the camera keeps its central state, and a conflict carries both sides.
+TEST_F(DockSyncTest, ReturnAtTheDockOfACameraMarkedLostCentrallyIsAConflict) {
+  ASSERT_THAT(admin_->ReportLost("CAM-0004"), IsOk());
+  std::unique_ptr<SyncClient> sync = Connect();
+  ASSERT_THAT(sync->Open(Hello()), IsOk());
+  absl::StatusOr<v1::SyncAck> ack = sync->Send({Return(1, "CAM-0004", 4, "B200")});
+  ASSERT_THAT(ack, IsOk());
+  EXPECT_EQ(ack->custody_applied(), 1u);
+  EXPECT_THAT(ack->rejected(), SizeIs(0));
+  absl::StatusOr<v1::Camera> cam = admin_->GetCamera("CAM-0004");
+  ASSERT_THAT(cam, IsOk());
+  EXPECT_EQ(cam->state(), v1::CAMERA_STATE_LOST);
+
+  v1::ListConflictsRequest req;
+  req.set_open_only(true);
+  absl::StatusOr<v1::ListConflictsResponse> conflicts =
+      TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::ListConflicts, req);
+  ASSERT_THAT(conflicts, IsOk());
+  ASSERT_THAT(conflicts->conflicts(), SizeIs(1));
+  const v1::Conflict& c = conflicts->conflicts(0);
+  EXPECT_EQ(c.serial(), "CAM-0004");
+  EXPECT_EQ(c.kind(), "dock_return_refused");
+  EXPECT_EQ(c.dock_id(), kDock);
+  EXPECT_THAT(c.physical_fact(), AllOf(HasSubstr("B200"), HasSubstr("\"slot\":\"4\"")));
+  EXPECT_THAT(c.central_decision(), HasSubstr("LOST"));
+  absl::StatusOr<std::vector<v1::Alert>> alerts = Alerts(v1::ALERT_KIND_CONFLICT);
+  ASSERT_THAT(alerts, IsOk());
+  ASSERT_THAT(*alerts, SizeIs(1));
+  EXPECT_EQ((*alerts)[0].id(), c.alert_id());
+  EXPECT_THAT(sync->Close(), IsOk());
+}
+
 TEST_F(DockSyncTest, LostCameraInsertedRaisesAnAlertAndIsNotPutBackInStock) {
   ASSERT_THAT(admin_->ReportLost("CAM-0005"), IsOk());
   std::unique_ptr<SyncClient> sync = Connect();
