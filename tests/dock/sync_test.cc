@@ -162,6 +162,29 @@ class DockSyncTest : public ::testing::Test {
     return std::vector<v1::Alert>(resp->alerts().begin(), resp->alerts().end());
   }
 
+  // The one open conflict (the test fails if there is not exactly one), checked to be the one
+  // the single CONFLICT alert points at.
+  v1::Conflict OnlyOpenConflict() {
+    v1::ListConflictsRequest req;
+    req.set_open_only(true);
+    absl::StatusOr<v1::ListConflictsResponse> conflicts =
+        TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::ListConflicts, req);
+    EXPECT_THAT(conflicts, IsOk());
+    if (!conflicts.ok() || conflicts->conflicts_size() != 1) {
+      ADD_FAILURE() << "expected one open conflict";
+      return {};
+    }
+    absl::StatusOr<std::vector<v1::Alert>> alerts = Alerts(v1::ALERT_KIND_CONFLICT);
+    EXPECT_THAT(alerts, IsOk());
+    if (alerts.ok()) {
+      EXPECT_THAT(*alerts, SizeIs(1));
+      if (alerts->size() == 1) {
+        EXPECT_EQ((*alerts)[0].id(), conflicts->conflicts(0).alert_id());
+      }
+    }
+    return conflicts->conflicts(0);
+  }
+
   absl::StatusOr<std::vector<v1::HealthRecord>> Readings(const std::string& serial) {
     v1::ListHealthReadingsRequest req;
     req.set_serial(serial);
@@ -798,21 +821,11 @@ TEST_F(DockSyncTest, CheckoutOfACameraMarkedLostCentrallyIsAConflictAndTheCamera
   ASSERT_THAT(cam, IsOk());
   EXPECT_EQ(cam->state(), v1::CAMERA_STATE_LOST);
 
-  v1::ListConflictsRequest req;
-  req.set_open_only(true);
-  absl::StatusOr<v1::ListConflictsResponse> conflicts =
-      TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::ListConflicts, req);
-  ASSERT_THAT(conflicts, IsOk());
-  ASSERT_THAT(conflicts->conflicts(), SizeIs(1));
-  const v1::Conflict& c = conflicts->conflicts(0);
+  const v1::Conflict c = OnlyOpenConflict();
   EXPECT_EQ(c.serial(), "CAM-0002");
   EXPECT_EQ(c.dock_id(), kDock);
   EXPECT_THAT(c.physical_fact(), HasSubstr("B100"));
   EXPECT_THAT(c.central_decision(), HasSubstr("LOST"));
-  absl::StatusOr<std::vector<v1::Alert>> alerts = Alerts(v1::ALERT_KIND_CONFLICT);
-  ASSERT_THAT(alerts, IsOk());
-  ASSERT_THAT(*alerts, SizeIs(1));
-  EXPECT_EQ((*alerts)[0].id(), c.alert_id());
 
   v1::ResolveConflictRequest resolve;
   resolve.set_id(c.id());
@@ -838,22 +851,12 @@ TEST_F(DockSyncTest, ReturnAtTheDockOfACameraMarkedLostCentrallyIsAConflict) {
   ASSERT_THAT(cam, IsOk());
   EXPECT_EQ(cam->state(), v1::CAMERA_STATE_LOST);
 
-  v1::ListConflictsRequest req;
-  req.set_open_only(true);
-  absl::StatusOr<v1::ListConflictsResponse> conflicts =
-      TlsCall(*monitoring_qm_, &v1::MonitoringService::Stub::ListConflicts, req);
-  ASSERT_THAT(conflicts, IsOk());
-  ASSERT_THAT(conflicts->conflicts(), SizeIs(1));
-  const v1::Conflict& c = conflicts->conflicts(0);
+  const v1::Conflict c = OnlyOpenConflict();
   EXPECT_EQ(c.serial(), "CAM-0004");
   EXPECT_EQ(c.kind(), "dock_return_refused");
   EXPECT_EQ(c.dock_id(), kDock);
   EXPECT_THAT(c.physical_fact(), AllOf(HasSubstr("B200"), HasSubstr("\"slot\":\"4\"")));
   EXPECT_THAT(c.central_decision(), HasSubstr("LOST"));
-  absl::StatusOr<std::vector<v1::Alert>> alerts = Alerts(v1::ALERT_KIND_CONFLICT);
-  ASSERT_THAT(alerts, IsOk());
-  ASSERT_THAT(*alerts, SizeIs(1));
-  EXPECT_EQ((*alerts)[0].id(), c.alert_id());
   EXPECT_THAT(sync->Close(), IsOk());
 }
 
