@@ -3,14 +3,15 @@
 #include <algorithm>
 #include <limits>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "provisioning/audit_checkpoint.h"
 #include "provisioning/digest.h"
+#include "services/storage/audit_hash.h"
 
 namespace camfleet::storage {
 namespace {
@@ -26,12 +27,12 @@ void PutBytes(std::string& out, absl::string_view bytes) {
   out.append(bytes.data(), bytes.size());
 }
 
+}  // namespace
+
 std::string ChainHash(absl::string_view prev_hash, absl::string_view canonical) {
   provisioning::Sha256Digest d = provisioning::Sha256(absl::StrCat(prev_hash, canonical));
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
-
-}  // namespace
 
 std::string CanonicalEncoding(int64_t seq, int64_t time_us, const AuditRecord& record) {
   std::string out = "camfleet.audit.v1";
@@ -312,8 +313,8 @@ absl::Status CheckAuditCheckpoint(common::Database& db, const v1::AuditCheckpoin
                                "): the checkpoint was altered or made by another server"));
   }
   RETURN_IF_ERROR(signature);
-  const std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                                            common::FromMicros(facts.time_us), absl::UTCTimeZone());
+  const std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", common::FromMicros(facts.time_us),
+                                            absl::UTCTimeZone());
   ASSIGN_OR_RETURN(AuditHead head, ReadAuditHead(db));
   if (head.sequence < checkpoint.sequence()) {
     return broken(
@@ -330,12 +331,12 @@ absl::Status CheckAuditCheckpoint(common::Database& db, const v1::AuditCheckpoin
     ASSIGN_OR_RETURN(bool row, s.Step());
     const std::string hash = row ? provisioning::ToHex(s.ColumnBlob(0)) : "";
     if (hash != absl::AsciiStrToLower(checkpoint.head_hash())) {
-      return broken(checkpoint.sequence(),
-                    absl::StrCat("event ", checkpoint.sequence(), " has hash ", hash,
-                                 " but the checkpoint signed at ", when, " says ",
-                                 checkpoint.head_hash(),
-                                 ": the chain was rewritten, or the database replaced by another "
-                                 "one"));
+      return broken(
+          checkpoint.sequence(),
+          absl::StrCat("event ", checkpoint.sequence(), " has hash ", hash,
+                       " but the checkpoint signed at ", when, " says ", checkpoint.head_hash(),
+                       ": the chain was rewritten, or the database replaced by another "
+                       "one"));
     }
   }
   result.set_checkpoint_matched(true);

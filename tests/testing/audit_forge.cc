@@ -3,10 +3,9 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
-#include "provisioning/digest.h"
+#include "services/storage/audit_hash.h"
 
 namespace camfleet::testing {
 
@@ -21,8 +20,7 @@ absl::Status AppendLinkedAuditEvent(const std::string& db_path, const storage::A
   const int64_t seq = head.ColumnInt(0) + 1;
   const std::string prev = head.ColumnBlob(1);
   const int64_t when = time_us.value_or(head.ColumnInt(2) + 1);
-  const provisioning::Sha256Digest d =
-      provisioning::Sha256(absl::StrCat(prev, storage::CanonicalEncoding(seq, when, record)));
+  const std::string hash = storage::ChainHash(prev, storage::CanonicalEncoding(seq, when, record));
   ASSIGN_OR_RETURN(
       common::Statement insert,
       db->Prepare("INSERT INTO audit_events (seq, time_us, actor, action, object_type, "
@@ -35,7 +33,7 @@ absl::Status AppendLinkedAuditEvent(const std::string& db_path, const storage::A
       .Bind(6, record.object_id)
       .Bind(7, record.details_json)
       .BindBlob(8, prev)
-      .BindBlob(9, std::string(reinterpret_cast<const char*>(d.data()), d.size()));
+      .BindBlob(9, hash);
   return insert.Run();
 }
 
