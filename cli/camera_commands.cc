@@ -88,7 +88,9 @@ void AddRegister(CLI::App* camera, Action* selected) {
   CLI::App* cmd = camera->add_subcommand("register", "Register one camera (state REGISTERED)");
   cmd->add_option("SERIAL", *request->mutable_serial(), "Serial number: 4-32 of A-Z, 0-9, '-'")
       ->required();
-  cmd->add_option("--model", *request->mutable_model(), "Model name")->required();
+  cmd->add_option("--model", *request->mutable_model(),
+                  "Model name, as firmware releases name it: 1-64 of A-Z a-z 0-9 . _ -")
+      ->required();
   cmd->add_option("--hw-rev", *request->mutable_hardware_revision(), "Hardware revision");
   cmd->add_option("--site", *request->mutable_site_code(), "Site the camera is delivered to")
       ->required();

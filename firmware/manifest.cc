@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -156,6 +157,28 @@ std::string FormatVersion(const Version& v) {
   return absl::StrCat(v.major, ".", v.minor, ".", v.patch);
 }
 
+absl::Status ValidateModelName(absl::string_view field, absl::string_view model) {
+  constexpr absl::string_view kRule =
+      "a model name has 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-' (firmware releases "
+      "name models this way)";
+  if (model.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  if (model.size() > kMaxModelNameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " '", model.substr(0, 64), "...' has ",
+                                                   model.size(), " characters; ", kRule));
+  }
+  for (size_t i = 0; i < model.size(); ++i) {
+    if (IsModelChar(model[i])) continue;
+    const auto c = static_cast<unsigned char>(model[i]);
+    const std::string what = c == ' '                 ? std::string("a space")
+                             : absl::ascii_isprint(c) ? absl::StrCat("'", model.substr(i, 1), "'")
+                                                      : absl::StrFormat("byte 0x%02x", c);
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " '", absl::CHexEscape(model), "' has ", what, " at position ", i + 1,
+                     "; ", kRule, c == ' ' ? "; write it with '-' or '_' instead" : ""));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status NormalizeManifest(Manifest& m) {
   if (m.models.empty() || m.models.size() > kMaxModels) {
     return absl::InvalidArgumentError(
@@ -164,11 +187,7 @@ absl::Status NormalizeManifest(Manifest& m) {
   std::sort(m.models.begin(), m.models.end());
   for (size_t i = 0; i < m.models.size(); ++i) {
     const std::string& model = m.models[i];
-    if (model.empty() || model.size() > 64 ||
-        !std::all_of(model.begin(), model.end(), IsModelChar)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("models: '", model, "' is not a model name (1-64 of A-Z a-z 0-9 . _ -)"));
-    }
+    if (absl::Status valid = ValidateModelName("models", model); !valid.ok()) return valid;
     if (i > 0 && m.models[i - 1] == model) {
       return absl::InvalidArgumentError(absl::StrCat("models: '", model, "' is given twice"));
     }

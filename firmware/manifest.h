@@ -65,6 +65,13 @@ struct Manifest {
   std::string release_notes;
 };
 
+// A camera model's name: 1-64 characters of A-Z a-z 0-9 . _ - (no spaces: the manifest's
+// models line separates names by spaces). The registry holds every camera's model to the same
+// rule, so that any model a camera is registered with can be named by a release.
+// INVALID_ARGUMENT naming `field`, the first character not allowed and its position.
+inline constexpr size_t kMaxModelNameBytes = 64;
+absl::Status ValidateModelName(absl::string_view field, absl::string_view model);
+
 // Checks every field's rules and sorts `models`. INVALID_ARGUMENT naming the field.
 absl::Status NormalizeManifest(Manifest& manifest);
 // The canonical bytes. `manifest` must have passed NormalizeManifest.

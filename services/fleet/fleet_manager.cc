@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
+#include "firmware/manifest.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/fleet/custody.h"
 #include "services/fleet/lifecycle.h"
@@ -328,7 +329,7 @@ absl::StatusOr<v1::ListHoldersResponse> FleetManager::ListHolders(
 void FleetManager::RegisterCamera(const rpc::Identity& who, const v1::RegisterCameraRequest& req,
                                   Done<v1::RegisterCameraResponse> done) {
   absl::Status valid = rpc::ValidateSerial("serial", req.serial());
-  if (valid.ok()) valid = rpc::ValidateText("model", req.model(), 1, 64);
+  if (valid.ok()) valid = firmware::ValidateModelName("model", req.model());
   if (valid.ok()) valid = rpc::ValidateText("hardware_revision", req.hardware_revision(), 0, 32);
   if (valid.ok()) valid = rpc::ValidateSiteCode("site_code", req.site_code());
   if (!valid.ok()) return done(valid);
@@ -471,6 +472,8 @@ absl::StatusOr<v1::ListCamerasResponse> FleetManager::ListCameras(
   if (!req.holder_badge().empty()) {
     RETURN_IF_ERROR(rpc::ValidateBadge("holder_badge", req.holder_badge()));
   }
+  // Free text, not ValidateModelName: a database from before that rule may hold models it
+  // refuses, and they must still be listable.
   if (!req.model().empty()) RETURN_IF_ERROR(rpc::ValidateText("model", req.model(), 1, 64));
   filter.model = req.model();
   if (req.has_not_seen_since()) {

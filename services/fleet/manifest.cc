@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "firmware/manifest.h"
 #include "services/rpc/canonical_codes.h"
 #include "services/rpc/validation.h"
 
@@ -193,7 +194,7 @@ absl::StatusOr<ParsedManifest> ParseManifest(absl::string_view csv) {
     };
     const absl::Status serial_ok = rpc::ValidateSerial("serial", row.serial);
     check("serial", serial_ok);
-    check("model", rpc::ValidateText("model", row.model, 1, 64));
+    check("model", firmware::ValidateModelName("model", row.model));
     check("hardware_revision", rpc::ValidateText("hardware_revision", row.hardware_revision, 0, 32));
     check("site", rpc::ValidateSiteCode("site", row.site));
     // A serial counts as seen even when another column of its row is bad, so that a partial

@@ -19,6 +19,7 @@ namespace {
 
 using ::camfleet::testing::IsOk;
 using ::camfleet::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class FirmwareTest : public ::testing::Test {
@@ -73,6 +74,32 @@ TEST_F(FirmwareTest, ParseRefusesEveryOtherSpellingOfTheSameManifest) {
   }
   EXPECT_THAT(ParseManifest(good + "extra\n").status(),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The models line separates names by spaces, so a name never holds one; the registry refuses
+// camera models by this same rule (fleet_api_test), so that every camera can be named by a
+// release.
+TEST_F(FirmwareTest, AManifestRefusesAModelNameItsModelsLineCouldNotCarry) {
+  Manifest m;
+  m.version = {2, 1, 0};
+  m.image_size = 4096;
+  m.image_sha256 = std::string(64, 'a');
+  m.signed_at = absl::FromUnixSeconds(1'800'000'000);
+  m.signing_key_id = std::string(64, 'b');
+  for (const auto& [model, says] :
+       std::vector<std::pair<std::string, std::string>>{{"BWC 4", "a space at position 4"},
+                                                        {"BWC/4", "'/' at position 4"},
+                                                        {"BWC-\xc3\xa9", "byte 0xc3 at position 5"},
+                                                        {std::string(65, 'M'), "65 characters"},
+                                                        {"", "models is required"}}) {
+    m.models = {"BWC-4", model};
+    EXPECT_THAT(NormalizeManifest(m), StatusIs(absl::StatusCode::kInvalidArgument,
+                                               AllOf(HasSubstr("models"), HasSubstr(says))))
+        << model;
+  }
+  m.models = {"Axon_Body-4.1", "BWC-4"};
+  EXPECT_THAT(NormalizeManifest(m), IsOk());
+  EXPECT_THAT(ValidateModelName("model", "Axon_Body-4.1"), IsOk());
 }
 
 TEST_F(FirmwareTest, VersionsCompareNumerically) {

@@ -36,10 +36,12 @@ std::string Cam(int n) { return absl::StrFormat("CAM-%04d", n); }
 std::string Badge(int n) { return absl::StrFormat("B-%03d", n); }
 
 // Cameras 1-30 are delivered to POST-1, 31-50 to POST-2, 51-77 to POST-3; even-numbered ones
-// are a model whose name holds a comma, so the manifest has to quote it.
+// are another model, with a hardware revision that holds a comma, so the manifest has to quote
+// it.
 constexpr int kManifestCameras = 77;
 std::string SiteOfCam(int n) { return n <= 30 ? "POST-1" : n <= 50 ? "POST-2" : "POST-3"; }
-std::string ModelOfCam(int n) { return n % 2 == 0 ? "VISTA, HD" : "AXON-4"; }
+std::string ModelOfCam(int n) { return n % 2 == 0 ? "VISTA-HD" : "AXON-4"; }
+std::string RevisionOfCam(int n) { return n % 2 == 0 ? "R2, 1080p" : "R1"; }
 
 std::vector<std::string> Serials(const std::vector<v1::Camera>& cameras) {
   std::vector<std::string> out;
@@ -110,8 +112,8 @@ class QuartermasterDayTest : public ::testing::Test {
 
     std::string csv = "serial,model,hardware_revision,site\n";
     for (int n = 1; n <= kManifestCameras; ++n) {
-      absl::StrAppend(&csv, Cam(n), ",\"", ModelOfCam(n), "\",R", 1 + n % 2, ",", SiteOfCam(n),
-                      "\n");
+      absl::StrAppend(&csv, Cam(n), ",", ModelOfCam(n), ",\"", RevisionOfCam(n), "\",",
+                      SiteOfCam(n), "\n");
     }
     absl::StatusOr<v1::ImportManifestResponse> imported = alice.Import(csv);
     ASSERT_THAT(imported, IsOk());
@@ -192,8 +194,8 @@ class QuartermasterDayTest : public ::testing::Test {
 TEST_F(QuartermasterDayTest, ManifestImportRegistersEveryRowAsGiven) {
   absl::StatusOr<v1::GetCameraResponse> cam = alice_->GetCamera(Cam(42));
   ASSERT_THAT(cam, IsOk());
-  EXPECT_EQ(cam->camera().model(), "VISTA, HD");
-  EXPECT_EQ(cam->camera().hardware_revision(), "R1");
+  EXPECT_EQ(cam->camera().model(), "VISTA-HD");
+  EXPECT_EQ(cam->camera().hardware_revision(), "R2, 1080p");
   EXPECT_EQ(cam->camera().site_code(), "POST-2");
   EXPECT_EQ(cam->camera().state(), v1::CAMERA_STATE_REGISTERED);
 
@@ -238,7 +240,7 @@ TEST_F(QuartermasterDayTest, ListCamerasFiltersBySiteSubtree) {
 
 TEST_F(QuartermasterDayTest, ListCamerasFiltersByModel) {
   v1::ListCamerasRequest req;
-  req.set_model("VISTA, HD");
+  req.set_model("VISTA-HD");
   std::vector<std::string> even;
   for (int n = 2; n <= kManifestCameras; n += 2) even.push_back(Cam(n));
   EXPECT_THAT(SerialsWhere(req), IsOkAndHolds(ElementsAreArray(even)));
@@ -414,11 +416,11 @@ TEST_F(QuartermasterDayTest, RegisterStoresALowerCaseSerialAndSiteInUpperCase) {
   // Found again in any case, and not registered twice under another spelling.
   v1::GetCameraRequest get;
   get.set_serial("Cam-0099");
-  absl::StatusOr<v1::GetCameraResponse> got = alice_->Fleet(&v1::FleetService::Stub::GetCamera, get);
+  absl::StatusOr<v1::GetCameraResponse> got =
+      alice_->Fleet(&v1::FleetService::Stub::GetCamera, get);
   ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->camera().serial(), "CAM-0099");
-  EXPECT_THAT(alice_->Register("CAM-0099", "POST-3"),
-              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(alice_->Register("CAM-0099", "POST-3"), StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
 class LifecycleRefusalTest : public ::testing::Test {
@@ -617,6 +619,41 @@ TEST_F(BadInputTest, RegisterRefusesSerialWithSymbols) {
                        AllOf(HasSubstr("serial 'CAM#0009'"), HasSubstr("'#'"))));
   EXPECT_THAT(client_->Register("-CAM0009", "POST-1"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("serial '-CAM0009'")));
+}
+
+// Firmware releases name the models they fit (1-64 of A-Z a-z 0-9 . _ -, separated by spaces
+// in the signed manifest): a camera registered under any other name could never be updated.
+TEST_F(BadInputTest, RegisterRefusesAModelNoFirmwareReleaseCouldName) {
+  auto register_model = [&](const std::string& model) {
+    v1::RegisterCameraRequest req;
+    req.set_serial("CAM-0901");
+    req.set_model(model);
+    req.set_site_code("POST-1");
+    return client_->Fleet(&v1::FleetService::Stub::RegisterCamera, req);
+  };
+  EXPECT_THAT(register_model("Axon Body 4"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("model 'Axon Body 4'"), HasSubstr("a space at position 5"),
+                             HasSubstr("'-' or '_' instead"))));
+  EXPECT_THAT(register_model("BWC/4"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("model 'BWC/4'"), HasSubstr("'/'"))));
+  EXPECT_THAT(register_model(std::string(65, 'M')),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("model"), HasSubstr("65 characters"))));
+  EXPECT_THAT(register_model(""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model is required")));
+  // Nothing was registered (TearDown checks the whole fleet is as it was).
+}
+
+TEST_F(BadInputTest, ImportReportsAModelNoFirmwareReleaseCouldNameByLine) {
+  ExpectManifestRefused(
+      "serial,model,hardware_revision,site\n"
+      "CAM-0101,AXON-4,R1,POST-1\n"
+      "CAM-0102,Axon Body 4,R1,POST-1\n"
+      "CAM-0103,\"VISTA, HD\",R1,POST-1\n",
+      ElementsAre(RowError(3, "model", HasSubstr("a space at position 5")),
+                  RowError(4, "model", HasSubstr("',' at position 6"))));
 }
 
 TEST_F(BadInputTest, IssueRefusesUnknownHolder) {

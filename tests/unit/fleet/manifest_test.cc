@@ -90,12 +90,12 @@ TEST(ManifestTest, FieldsAreTrimmedOfSurroundingSpaces) {
 
 TEST(ManifestTest, QuotedFieldKeepsCommasAndDoubledQuotes) {
   absl::StatusOr<ParsedManifest> m =
-      ParseManifest(Csv("CAM-0001,\"BWC, \"\"Mk 2\"\"\",\"rev \"\"B\"\"\",\"POST-1\"\n"));
+      ParseManifest(Csv("CAM-0001,\"BWC-7\",\"rev \"\"B\"\", 1080p\",\"POST-1\"\n"));
   ASSERT_THAT(m, IsOk());
   ASSERT_THAT(m->errors, IsEmpty());
   ASSERT_THAT(m->rows, SizeIs(1));
-  EXPECT_EQ(m->rows[0].model, "BWC, \"Mk 2\"");
-  EXPECT_EQ(m->rows[0].hardware_revision, "rev \"B\"");
+  EXPECT_EQ(m->rows[0].model, "BWC-7");
+  EXPECT_EQ(m->rows[0].hardware_revision, "rev \"B\", 1080p");
   EXPECT_EQ(m->rows[0].site, "POST-1");
 }
 
@@ -107,13 +107,14 @@ TEST(ManifestTest, EmptyQuotedFieldIsEmpty) {
 }
 
 TEST(ManifestTest, QuotedFieldMaySpanLinesAndLaterLinesKeepTheirNumbers) {
-  // Line 2 opens a quoted model that ends on line 3; the next record starts on line 4.
+  // Line 2 opens a quoted hardware revision that ends on line 3; the next record starts on
+  // line 4.
   absl::StatusOr<ParsedManifest> m =
-      ParseManifest(Csv("CAM-0001,\"BWC\nMk 2\",A,POST-1\nCAM-0002,BWC-7,A,POST-1\nbad\n"));
+      ParseManifest(Csv("CAM-0001,BWC-7,\"B\nMk 2\",POST-1\nCAM-0002,BWC-7,A,POST-1\nbad\n"));
   ASSERT_THAT(m, IsOk());
   ASSERT_THAT(m->rows, SizeIs(2));
   EXPECT_EQ(m->rows[0].line, 2);
-  EXPECT_EQ(m->rows[0].model, "BWC\nMk 2");
+  EXPECT_EQ(m->rows[0].hardware_revision, "B\nMk 2");
   EXPECT_EQ(m->rows[1].line, 4);
   EXPECT_THAT(ErrorLines(*m), ElementsAre(5));
 }
@@ -327,8 +328,9 @@ TEST(ManifestTest, CodesInAnyCaseAreReadInUpperCase) {
 }
 
 TEST(ManifestTest, TheSameSerialInTwoCasesIsARepeat) {
-  absl::StatusOr<ParsedManifest> m = ParseManifest(Csv("CAM-0001,BWC-7,A,POST-1\n"
-                                                       "cam-0001,BWC-7,A,POST-1\n"));
+  absl::StatusOr<ParsedManifest> m =
+      ParseManifest(Csv("CAM-0001,BWC-7,A,POST-1\n"
+                        "cam-0001,BWC-7,A,POST-1\n"));
   ASSERT_THAT(m, IsOk());
   EXPECT_THAT(ErrorLines(*m), ElementsAre(3));
 }
@@ -348,7 +350,6 @@ TEST(ManifestTest, SeveralBadRowsAreAllReportedInOnePass) {
   EXPECT_THAT(Serials(*m), ElementsAre("CAM-0001", "CAM-0004", "CAM-0008"));
   EXPECT_EQ(m->row_count, 8);
 }
-
 
 // ------------------------------------------------------- byte order marks, CRs, long lists
 
