@@ -132,8 +132,9 @@ v1::AuditEvent EventFromRow(const common::Statement& s) {
   return e;
 }
 
-}  // namespace
-
+// The SQL ListAudit runs for `filter`. For a time window alone it depends on whether the
+// window's events are in time order along the chain (no event of audit_late_events at or after
+// the window's start), which ListAudit reads first.
 std::string ListAuditSql(const AuditFilter& filter, bool window_in_chain_order) {
   // Only the filters given go into the SQL, so that SQLite can seek on the index of the one it
   // picks (audit_by_object/actor/action are (col, seq), which also gives the order); the old
@@ -177,6 +178,8 @@ std::string ListAuditSql(const AuditFilter& filter, bool window_in_chain_order) 
   absl::StrAppend(&sql, " ORDER BY seq LIMIT ?7");
   return sql;
 }
+
+}  // namespace
 
 absl::StatusOr<std::vector<v1::AuditEvent>> ListAudit(common::Database& db,
                                                       const AuditFilter& filter) {

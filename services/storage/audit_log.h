@@ -46,11 +46,8 @@ struct AuditFilter {
   int limit = 100;
 };
 
-// The SQL ListAudit runs for `filter` (for EXPLAIN QUERY PLAN in tests). For a time window
-// alone it depends on whether the window's events are in time order along the chain (no event
-// of audit_late_events at or after the window's start), which ListAudit reads first.
-std::string ListAuditSql(const AuditFilter& filter, bool window_in_chain_order = true);
-// Events matching `filter` with seq > after_seq, in sequence order, at most `limit`.
+// Events matching `filter` with seq > after_seq, in sequence order, at most `limit`. Each
+// filter seeks on its index (tests/unit/storage/list_plan_test.cc holds it to that).
 absl::StatusOr<std::vector<v1::AuditEvent>> ListAudit(common::Database& db,
                                                       const AuditFilter& filter);
 

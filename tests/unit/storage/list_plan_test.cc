@@ -332,6 +332,11 @@ TEST_F(ListPlanTest, AuditListSeeksForEachFilter) {
   AuditFilter object_since;
   object_since.object_id = "CAM-0001";
   object_since.start_us = 1;
+  AuditFilter object_actor = object;
+  object_actor.actor = "qm";
+  AuditFilter actor_action_window = window;
+  actor_action_window.actor = "qm";
+  actor_action_window.action = "camera.issue";
   AuditFilter deep;
   deep.after_seq = 500'000;
   ExpectSeeks({
@@ -351,6 +356,9 @@ TEST_F(ListPlanTest, AuditListSeeksForEachFilter) {
        "TEMP B-TREE"},
       {"audit of an object since a time", list(object_since),
        "audit_by_object (object_id=? AND seq>?)"},
+      // Two columns: SQLite seeks on one of their indexes and tests the other row by row.
+      {"audit of an object by an actor", list(object_actor), "INDEX audit_by_"},
+      {"audit of an actor's action in a window", list(actor_action_window), "INDEX audit_by_"},
       {"audit, a deep page", list(deep), "INTEGER PRIMARY KEY (rowid>?)"},
   });
 }

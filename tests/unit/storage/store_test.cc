@@ -1491,68 +1491,6 @@ TEST_F(StoreTest, EventDeletedAtAPieceBoundaryIsFoundInPieces) {
   EXPECT_THAT(pieces.problem(), HasSubstr("missing"));
 }
 
-// The audit list seeks on an index for every equality filter a caller can give (object, actor,
-// action, with or without a time range); the unfiltered list walks by sequence from its page
-// cursor on. A plan that walks the table for a filtered list
-// reads every event of a chain that grows forever.
-TEST_F(StoreTest, AuditListUsesAnIndexForEveryFilter) {
-  struct Shape {
-    std::string name;
-    AuditFilter filter;
-  };
-  std::vector<Shape> shapes;
-  auto add = [&](std::string name, auto set) {
-    AuditFilter f;
-    set(f);
-    shapes.push_back({std::move(name), f});
-  };
-  add("object", [](AuditFilter& f) { f.object_id = "CAM-1"; });
-  add("actor", [](AuditFilter& f) { f.actor = "alice"; });
-  add("action", [](AuditFilter& f) { f.action = "camera.issue"; });
-  // A window that starts at a time seeks its first event on audit_by_time and reads by
-  // sequence from there; if the clock stepped back into it, it reads the window through
-  // audit_by_time and sorts it (see AuditListByTimeIsExactWhenTheClockStepsBack).
-  add("since", [](AuditFilter& f) { f.start_us = 1; });
-  add("window", [](AuditFilter& f) {
-    f.start_us = 1;
-    f.end_us = 2;
-  });
-  add("object+actor", [](AuditFilter& f) {
-    f.object_id = "CAM-1";
-    f.actor = "alice";
-  });
-  add("actor+action+range", [](AuditFilter& f) {
-    f.actor = "alice";
-    f.action = "camera.issue";
-    f.start_us = 1;
-    f.end_us = 2;
-  });
-  for (const Shape& shape : shapes) {
-    std::string plan;
-    ASSERT_THAT(store_->Read([&](common::Database& db) -> absl::Status {
-      absl::StatusOr<common::Statement> s =
-          db.Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", ListAuditSql(shape.filter)));
-      if (!s.ok()) return s.status();
-      while (true) {
-        absl::StatusOr<bool> row = s->Step();
-        if (!row.ok()) return row.status();
-        if (!*row) return absl::OkStatus();
-        absl::StrAppend(&plan, s->ColumnText(3), "; ");
-      }
-    }),
-                IsOk());
-    EXPECT_THAT(plan, HasSubstr("INDEX audit_by_")) << shape.name << ": " << plan;
-    EXPECT_THAT(plan, ::testing::Not(HasSubstr("SCAN audit_events"))) << shape.name;
-    if (shape.filter.object_id.empty() && shape.filter.actor.empty() &&
-        shape.filter.action.empty()) {
-      // A window in time order along the chain: a seek for its first (and last) event, then a
-      // page by sequence, never the whole window read and sorted.
-      EXPECT_THAT(plan, HasSubstr("USING INTEGER PRIMARY KEY (rowid>?")) << shape.name << plan;
-      EXPECT_THAT(plan, ::testing::Not(HasSubstr("TEMP B-TREE"))) << shape.name << plan;
-    }
-  }
-}
-
 // The time filters read audit_by_time, not the chain in sequence order, so they must not assume
 // that time grows with the sequence: a clock that stepped back still gets every event of the
 // window, in sequence order, page by page.
