@@ -6,10 +6,10 @@
 // SameBase64UpToSpelling, for the harnesses whose input is base64 (firmware signature files,
 // page tokens): absl's Base64Unescape and WebSafeBase64Unescape accept more than one spelling
 // of the same bytes (ASCII whitespace anywhere; padding with '=', '.' or a mix of them, or
-// none; set bits in the unused low bits of the last character). It checks that an accepted text differs from the
-// encoder's output for the bytes it decoded to in those ways only: a decoder that accepted
-// any other spelling (a character of the other alphabet, a misplaced '=', a dropped or extra
-// character) would break it.
+// none; set bits in the unused low bits of the last character). It checks that an accepted
+// text differs from the encoder's output for the bytes it decoded to in those ways only: a
+// decoder that accepted any other spelling (a character of the other alphabet, a misplaced
+// padding character, a dropped or extra character) would break it.
 
 #include <cstddef>
 #include <cstdio>
