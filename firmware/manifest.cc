@@ -207,7 +207,7 @@ absl::Status NormalizeManifest(Manifest& m) {
     return absl::InvalidArgumentError("minimum battery: give a percentage, 0-100");
   }
   if (m.signed_at < absl::UnixEpoch() || m.signed_at >= absl::FromUnixSeconds(253402300800) ||
-      absl::ToUnixNanos(m.signed_at) % 1000000000 != 0) {
+      absl::FromUnixSeconds(absl::ToUnixSeconds(m.signed_at)) != m.signed_at) {
     return absl::InvalidArgumentError("signed at: give a time in whole seconds, 1970-9999");
   }
   if (!IsLowerHex64(m.signing_key_id)) {

@@ -108,6 +108,32 @@ TEST_F(FirmwareTest, VersionsCompareNumerically) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("version")));
 }
 
+TEST_F(FirmwareTest, SignedAtTakesEveryWholeSecondUpToTheYear9999) {
+  Manifest m;
+  m.models = {"BWC-4"};
+  m.version = {2, 1, 0};
+  m.image_size = 4096;
+  m.image_sha256 = std::string(64, 'a');
+  m.signing_key_id = std::string(64, 'b');
+  // Past 2262-04-11 a time no longer fits in int64 nanoseconds; the range check must not
+  // depend on that.
+  m.signed_at = absl::FromUnixSeconds(253402300799);  // 9999-12-31T23:59:59Z
+  ASSERT_THAT(NormalizeManifest(m), IsOk());
+  const std::string bytes = EncodeManifest(m);
+  EXPECT_THAT(bytes, HasSubstr("\nsigned-at 9999-12-31T23:59:59Z\n"));
+  absl::StatusOr<Manifest> parsed = ParseManifest(bytes);
+  ASSERT_THAT(parsed.status(), IsOk());
+  EXPECT_EQ(parsed->signed_at, m.signed_at);
+
+  for (absl::Time refused : {absl::FromUnixSeconds(253402300800), absl::FromUnixSeconds(-1),
+                             absl::FromUnixSeconds(1796517000) + absl::Milliseconds(500)}) {
+    m.signed_at = refused;
+    EXPECT_THAT(NormalizeManifest(m),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("signed at")))
+        << refused;
+  }
+}
+
 TEST_F(FirmwareTest, TrustAcceptsItsOwnSignature) {
   testing::ReleaseFiles r = Sign("a", testing::RandomImage(4096, 1), "1.1.0");
   absl::StatusOr<Manifest> m = trust_.Verify(r.release.manifest_bytes, r.release.signature);

@@ -4,22 +4,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <cstdio>
 
 #include "absl/strings/string_view.h"
 #include "services/fleet/manifest.h"
+#include "tests/fuzz/fuzz_checks.h"
 
-namespace {
-
-// A broken invariant is a finding: libFuzzer saves the input that caused it.
-void Require(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "manifest invariant broken: %s\n", what);
-  std::abort();
-}
-
-}  // namespace
+using camfleet::fuzz::Require;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view csv(reinterpret_cast<const char*>(data), size);
