@@ -23,6 +23,7 @@
 #include "cli/enum_names.h"
 #include "cli/monitoring_view.h"
 #include "cli/table.h"
+#include "common/utf8.h"
 
 namespace camfleet::cli {
 namespace {
@@ -215,6 +216,20 @@ void AddImport(CLI::App* camera, Action* selected) {
     if (in.bad()) return s.UsageError(absl::StrCat("cannot read ", args->file));
     v1::ImportManifestRequest request;
     request.set_csv(text.str());
+    // The server takes text; a spreadsheet's legacy "CSV" export (Windows-1252 and the like)
+    // would fail in transit with an error that names neither the file nor the fix.
+    if (std::optional<size_t> bad = common::FirstInvalidUtf8(request.csv())) {
+      const absl::string_view before = absl::string_view(request.csv()).substr(0, *bad);
+      const size_t line_start = before.rfind('\n') == absl::string_view::npos
+                                    ? 0
+                                    : before.rfind('\n') + 1;
+      return s.UsageError(absl::StrFormat(
+          "%s is not UTF-8 text: line %d, byte %d (0x%02x) starts no UTF-8 character. Save the "
+          "manifest as \"CSV UTF-8\" from the spreadsheet, or convert it, e.g. iconv -f "
+          "WINDOWS-1252 -t UTF-8 %s > utf8.csv",
+          args->file, std::count(before.begin(), before.end(), '\n') + 1,
+          *bad - line_start + 1, static_cast<unsigned char>(request.csv()[*bad]), args->file));
+    }
     request.set_partial(args->partial);
     request.set_dry_run(args->dry_run);
     if (request.csv().size() > kMaxManifestBytes) {

@@ -1,18 +1,42 @@
 #include "services/rpc/validation.h"
 
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace camfleet::rpc {
 namespace {
 
-std::string Describe(char c) {
+// The character at value[i] for a message: a space, 'x', 'é' (a whole UTF-8 character), or
+// "byte 0xff" for a byte that starts none.
+std::string Describe(absl::string_view value, size_t i) {
+  const char c = value[i];
   if (c == ' ') return "a space";
   if (absl::ascii_isprint(static_cast<unsigned char>(c)))
     return absl::StrCat("'", std::string(1, c), "'");
+  if (const size_t len = common::Utf8CharLength(value.substr(i)); len > 1) {
+    return absl::StrCat("'", value.substr(i, len), "'");
+  }
   return absl::StrFormat("byte 0x%02x", static_cast<unsigned char>(c));
+}
+
+// A value quoted in a message: at most its first 64 bytes, cut between characters and before
+// any byte that is not UTF-8 (the message may travel in a protobuf string field).
+std::string Quote(absl::string_view value) {
+  const absl::string_view head = common::TruncateUtf8(value, 64);
+  return absl::StrCat("'", head, head.size() < value.size() ? "...'" : "'");
+}
+
+// "N characters" when `value` is UTF-8, else "N bytes".
+std::string Length(absl::string_view value) {
+  if (std::optional<size_t> chars = common::CountUtf8(value)) {
+    return absl::StrCat(*chars, " characters");
+  }
+  return absl::StrCat(value.size(), " bytes");
 }
 
 // Checks length and that every character is an upper-case letter, a digit or in `extra`.
@@ -21,10 +45,11 @@ absl::Status ValidateKey(absl::string_view field, absl::string_view what, absl::
   if (value.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   }
-  if (value.size() < min || value.size() > max) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " '", value.substr(0, 64), "' has ",
-                                                   value.size(), " characters; a ", what, " has ",
-                                                   min, " to ", max));
+  // In characters: a value of few but many-byte characters is refused for its characters below.
+  if (const size_t length = common::CountUtf8(value).value_or(value.size());
+      length < min || length > max) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " ", Quote(value), " has ", Length(value),
+                                                   "; a ", what, " has ", min, " to ", max));
   }
   for (size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
@@ -36,7 +61,7 @@ absl::Status ValidateKey(absl::string_view field, absl::string_view what, absl::
     std::string hint =
         absl::ascii_islower(static_cast<unsigned char>(c)) ? "; write letters in upper case" : "";
     return absl::InvalidArgumentError(absl::StrCat(
-        field, " '", value, "' has ", Describe(c), " at position ", i + 1, "; a ", what,
+        field, " ", Quote(value), " has ", Describe(value, i), " at position ", i + 1, "; a ", what,
         " may hold only A-Z, 0-9", extra.empty() ? "" : absl::StrCat(" and '", extra, "'"), hint));
   }
   return absl::OkStatus();
@@ -47,10 +72,11 @@ absl::Status ValidateLowerKey(absl::string_view field, absl::string_view what,
                               absl::string_view value, size_t min, size_t max,
                               absl::string_view extra) {
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
-  if (value.size() < min || value.size() > max) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " '", value.substr(0, 64), "' has ",
-                                                   value.size(), " characters; a ", what, " has ",
-                                                   min, " to ", max));
+  // In characters: a value of few but many-byte characters is refused for its characters below.
+  if (const size_t length = common::CountUtf8(value).value_or(value.size());
+      length < min || length > max) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " ", Quote(value), " has ", Length(value),
+                                                   "; a ", what, " has ", min, " to ", max));
   }
   for (size_t i = 0; i < value.size(); ++i) {
     const auto c = static_cast<unsigned char>(value[i]);
@@ -59,47 +85,11 @@ absl::Status ValidateLowerKey(absl::string_view field, absl::string_view what,
       continue;
     }
     return absl::InvalidArgumentError(
-        absl::StrCat(field, " '", value, "' has ", Describe(value[i]), " at position ", i + 1,
+        absl::StrCat(field, " ", Quote(value), " has ", Describe(value, i), " at position ", i + 1,
                      "; a ", what, " may hold only a-z, 0-9 and '", extra, "'",
                      absl::ascii_isupper(c) ? "; write letters in lower case" : ""));
   }
   return absl::OkStatus();
-}
-
-// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
-// Returns the number of code points, or -1 when `s` is not valid.
-int64_t CountUtf8(absl::string_view s) {
-  int64_t count = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xbf;
-    if (c < 0x80) {
-      len = 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      if (c == 0xe0) lo = 0xa0;  // overlong
-      if (c == 0xed) hi = 0x9f;  // surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      if (c == 0xf0) lo = 0x90;  // overlong
-      if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
-    } else {
-      return -1;
-    }
-    if (i + len > s.size()) return -1;
-    for (size_t k = 1; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf)) return -1;
-    }
-    i += len;
-    ++count;
-  }
-  return count;
 }
 
 }  // namespace
@@ -127,21 +117,27 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text, size_
     return absl::InvalidArgumentError(absl::StrCat(field, " has ", text.size(), " bytes; at most ",
                                                    max, " characters are allowed"));
   }
-  const int64_t chars = CountUtf8(text);
-  if (chars < 0) return absl::InvalidArgumentError(absl::StrCat(field, " is not valid UTF-8"));
-  if (static_cast<size_t>(chars) < min) {
+  const std::optional<size_t> counted = common::CountUtf8(text);
+  if (!counted.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is not valid UTF-8 (byte ",
+                                                   *common::FirstInvalidUtf8(text) + 1,
+                                                   "); give it as UTF-8 text"));
+  }
+  const size_t chars = *counted;
+  if (chars < min) {
     return absl::InvalidArgumentError(
         min == 1 ? absl::StrCat(field, " is required")
                  : absl::StrCat(field, " needs at least ", min, " characters"));
   }
-  if (static_cast<size_t>(chars) > max) {
+  if (chars > max) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, " has ", chars, " characters; at most ", max, " are allowed"));
   }
   for (char c : text) {
     if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, " holds a control character (", Describe(c), "); remove it"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " holds a control character (",
+          absl::StrFormat("byte 0x%02x", static_cast<unsigned char>(c)), "); remove it"));
     }
   }
   return absl::OkStatus();

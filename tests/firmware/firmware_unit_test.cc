@@ -86,12 +86,14 @@ TEST_F(FirmwareTest, AManifestRefusesAModelNameItsModelsLineCouldNotCarry) {
   m.image_sha256 = std::string(64, 'a');
   m.signed_at = absl::FromUnixSeconds(1'800'000'000);
   m.signing_key_id = std::string(64, 'b');
-  for (const auto& [model, says] :
-       std::vector<std::pair<std::string, std::string>>{{"BWC 4", "a space at position 4"},
-                                                        {"BWC/4", "'/' at position 4"},
-                                                        {"BWC-\xc3\xa9", "byte 0xc3 at position 5"},
-                                                        {std::string(65, 'M'), "65 characters"},
-                                                        {"", "models is required"}}) {
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"BWC 4", "a space at position 4"},
+      {"BWC/4", "'/' at position 4"},
+      {"BWC-\xc3\xa9", "'\xc3\xa9' at position 5"},
+      {"BWC-\xff", "byte 0xff at position 5"},
+      {std::string(65, 'M'), "65 bytes"},
+      {"", "models is required"}};
+  for (const auto& [model, says] : refused) {
     m.models = {"BWC-4", model};
     EXPECT_THAT(NormalizeManifest(m), StatusIs(absl::StatusCode::kInvalidArgument,
                                                AllOf(HasSubstr("models"), HasSubstr(says))))

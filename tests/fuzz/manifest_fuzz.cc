@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
+#include "common/utf8.h"
 #include "services/fleet/manifest.h"
 #include "tests/fuzz/fuzz_checks.h"
 
@@ -34,9 +35,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "a good row has its required fields");
     previous_line = row.line;
   }
+  // The server gets the CSV in a protobuf string field, so always as UTF-8; its answer's row
+  // errors travel in string fields too, which the client cannot parse with one bad byte.
+  const bool utf8_in = !camfleet::common::FirstInvalidUtf8(csv).has_value();
   for (const camfleet::v1::ManifestRowError& e : m.errors) {
     Require(e.line() >= 2, "problems are on data lines");
     Require(m.bad_lines.contains(e.line()), "every listed problem is on a bad line");
+    Require(!utf8_in || !camfleet::common::FirstInvalidUtf8(e.message()).has_value(),
+            "a UTF-8 manifest's row errors are UTF-8");
+    Require(!utf8_in || !camfleet::common::FirstInvalidUtf8(e.column()).has_value(),
+            "a UTF-8 manifest's row error columns are UTF-8");
   }
   return 0;
 }

@@ -640,7 +640,7 @@ TEST_F(BadInputTest, RegisterRefusesAModelNoFirmwareReleaseCouldName) {
                        AllOf(HasSubstr("model 'BWC/4'"), HasSubstr("'/'"))));
   EXPECT_THAT(register_model(std::string(65, 'M')),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("model"), HasSubstr("65 characters"))));
+                       AllOf(HasSubstr("model"), HasSubstr("65 bytes"))));
   EXPECT_THAT(register_model(""),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model is required")));
   // Nothing was registered (TearDown checks the whole fleet is as it was).
@@ -654,6 +654,23 @@ TEST_F(BadInputTest, ImportReportsAModelNoFirmwareReleaseCouldNameByLine) {
       "CAM-0103,\"VISTA, HD\",R1,POST-1\n",
       ElementsAre(RowError(3, "model", HasSubstr("a space at position 5")),
                   RowError(4, "model", HasSubstr("',' at position 6"))));
+}
+
+// A row error quotes the bad value; a long value is cut, and never inside a character: the
+// errors travel in protobuf string fields, which a client cannot read with one bad byte in them.
+TEST_F(BadInputTest, ImportQuotesAnOverlongValueOfManyByteCharactersReadably) {
+  std::string euros;
+  for (int i = 0; i < 40; ++i) euros += "\xe2\x82\xac";  // 120 bytes: 64 would cut the 22nd
+  std::string long_model;
+  for (int i = 0; i < 40; ++i) long_model += "\xc3\xa9";
+  long_model += "\xe2\x82\xac";  // 83 bytes
+  ExpectManifestRefused(
+      absl::StrCat("serial,model,hardware_revision,site\n", euros, ",AXON-4,R1,POST-1\n",
+                   "CAM-0102,", long_model, ",R1,POST-1\n"),
+      ElementsAre(RowError(2, "serial",
+                           AllOf(HasSubstr(absl::StrCat("serial '", euros.substr(0, 63), "...'")),
+                                 HasSubstr("40 characters"))),
+                  RowError(3, "model", HasSubstr("83 bytes"))));
 }
 
 TEST_F(BadInputTest, IssueRefusesUnknownHolder) {

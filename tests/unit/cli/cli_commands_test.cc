@@ -260,6 +260,22 @@ TEST_F(CliCommandsTest, CleanImportExitsZero) {
   EXPECT_THAT(Ok({"camera", "get", "CAM-0001"}), HasSubstr("REGISTERED"));
 }
 
+// A spreadsheet's legacy CSV export (Windows-1252: 0xE9 is 'é'). The server takes only UTF-8
+// text; the CLI says which file, where, and how to convert it, and sends nothing.
+TEST_F(CliCommandsTest, ImportOfAManifestThatIsNotUtf8SaysWhereAndHowToConvertIt) {
+  Ok({"site", "create", "POST-7", "--name", "Post 7"});
+  std::string csv = WriteFile("delivery.csv",
+                              "serial,model,hardware_revision,site\n"
+                              "CAM-0001,BWC-4,B,POST-7\n"
+                              "CAM-0002,BWC-4,R\xe9v B,POST-7\n");
+  Result r = Run({"camera", "import", csv});
+  EXPECT_EQ(r.code, 2) << r;
+  EXPECT_THAT(r.err, AllOf(HasSubstr(csv + " is not UTF-8 text: line 3, byte 17 (0xe9)"),
+                           HasSubstr("CSV UTF-8"), HasSubstr("iconv -f WINDOWS-1252 -t UTF-8")))
+      << r;
+  EXPECT_THAT(Ok({"camera", "list"}), HasSubstr("no cameras match"));
+}
+
 TEST_F(CliCommandsTest, ImportOfMissingFileIsAUsageError) {
   Result r = Run({"camera", "import", dir_.File("missing.csv")});
   EXPECT_EQ(r.code, 2) << r;

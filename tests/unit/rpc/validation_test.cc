@@ -2,18 +2,18 @@
 
 #include "services/rpc/validation.h"
 
-#include "services/rpc/canonical_codes.h"
-
 #include <cstdint>
 #include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "camfleet/v1/fleet.pb.h"
+#include "common/utf8.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "services/rpc/canonical_codes.h"
 #include "tests/testing/status_matchers.h"
 
 namespace camfleet::rpc {
@@ -86,6 +86,23 @@ TEST(ValidateSerialTest, ControlByteIsRefusedInHex) {
                                                           "12",
                                                           5)),
               StatusIs(kInvalid, AllOf(HasSubstr("camera_serial"), HasSubstr("0x01"))));
+}
+
+// Counted in characters, quoted whole characters: 30 euro signs are 90 bytes but a serial's
+// length, so the character is what is refused; 40 are too long, and the quote of their first
+// 64 bytes stops before the 22nd (a cut character would make the message unreadable in a
+// protobuf string field).
+TEST(ValidateSerialTest, ManyByteCharactersAreCountedAndQuotedWhole) {
+  std::string euros30;
+  for (int i = 0; i < 30; ++i) euros30 += "\xe2\x82\xac";
+  EXPECT_THAT(ValidateSerial("serial", euros30),
+              StatusIs(kInvalid, AllOf(HasSubstr("'\xe2\x82\xac' at position 1"),
+                                       HasSubstr("only A-Z, 0-9"))));
+  const std::string euros40 = euros30 + euros30.substr(0, 30);
+  absl::Status s = ValidateSerial("serial", euros40);
+  EXPECT_THAT(s, StatusIs(kInvalid, AllOf(HasSubstr("has 40 characters"),
+                                          HasSubstr(euros40.substr(0, 63) + "...'"))));
+  EXPECT_EQ(common::FirstInvalidUtf8(s.message()), std::nullopt) << s.message();
 }
 
 TEST(ValidateSerialTest, UnderscoreIsRefused) {
