@@ -33,7 +33,7 @@ class WebFleet {
   absl::Status Site(const std::string& code);
   absl::Status Holder(const std::string& badge, const std::string& name, const std::string& site);
   absl::Status AvailableCamera(const std::string& serial, const std::string& site,
-                               const std::string& model = "Patrol BWC-4");
+                               const std::string& model = "Patrol-BWC-4");
   // FleetService calls as root-admin, for the demo-like fleet.
   absl::Status NamedSite(const std::string& code, const std::string& name,
                          const std::string& parent);

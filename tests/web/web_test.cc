@@ -97,7 +97,7 @@ class WebTest : public ::testing::Test {
           for (int i = 1; i <= n; ++i) {
             v1::Camera camera;
             camera.set_serial(absl::StrFormat("DEPOT-%06d", i));
-            camera.set_model("Patrol BWC-4");
+            camera.set_model("Patrol-BWC-4");
             camera.set_hardware_revision("B");
             camera.set_state(v1::CAMERA_STATE_FAULTY);
             ASSIGN_OR_RETURN(storage::CameraRow row, storage::InsertCamera(tx, camera, site.id));
@@ -379,9 +379,9 @@ TEST_F(WebTest, AssetsAreServedByCamfleetdItself) {
 }
 
 TEST_F(WebTest, FleetTableFiltersAsTheCli) {
-  ASSERT_THAT(fleet_->AvailableCamera("BWC2-000001", "POST-7", "Patrol BWC-2"), IsOk());
+  ASSERT_THAT(fleet_->AvailableCamera("BWC2-000001", "POST-7", "Patrol_BWC-2"), IsOk());
   const std::string cookie = SignIn(auditor_);
-  httplib::Result page = Get(cookie, "/fleet?model=Patrol%20BWC-2");
+  httplib::Result page = Get(cookie, "/fleet?model=Patrol%5FBWC-2");
   ASSERT_TRUE(page);
   EXPECT_THAT(page->body, HasSubstr("BWC2-000001"));
   EXPECT_THAT(page->body, Not(HasSubstr(kSerial)));
