@@ -1,10 +1,15 @@
 #include "cli/client.h"
 
 #include <chrono>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "common/utf8.h"
 #include "provisioning/credential_bundle.h"
 
 namespace camfleet::cli {
@@ -50,6 +55,46 @@ std::string TlsHint(const absl::Status& status, const ConnectionOptions& options
 }
 
 }  // namespace
+
+absl::Status CheckTextFields(const google::protobuf::Message& request) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection& reflection = *request.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection.ListFields(request, &fields);
+  auto bad_text = [](const FieldDescriptor& field, const std::string& value) -> absl::Status {
+    const std::optional<size_t> bad = common::FirstInvalidUtf8(value);
+    if (!bad.has_value()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s is not UTF-8 text (byte %d is 0x%02x); the server takes text as UTF-8: run the "
+        "command in a UTF-8 terminal (e.g. LANG=C.UTF-8) or convert the file it came from",
+        field.name(), *bad + 1, static_cast<unsigned char>(value[*bad])));
+  };
+  auto nested = [](const FieldDescriptor& field, const absl::Status& inner) {
+    return absl::InvalidArgumentError(absl::StrCat(field.name(), ".", inner.message()));
+  };
+  for (const FieldDescriptor* field : fields) {
+    if (field->type() == FieldDescriptor::TYPE_STRING) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection.FieldSize(request, field); ++i) {
+          RETURN_IF_ERROR(bad_text(*field, reflection.GetRepeatedString(request, field, i)));
+        }
+      } else {
+        RETURN_IF_ERROR(bad_text(*field, reflection.GetString(request, field)));
+      }
+    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection.FieldSize(request, field); ++i) {
+          absl::Status inner = CheckTextFields(reflection.GetRepeatedMessage(request, field, i));
+          if (!inner.ok()) return nested(*field, inner);
+        }
+      } else {
+        absl::Status inner = CheckTextFields(reflection.GetMessage(request, field));
+        if (!inner.ok()) return nested(*field, inner);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ConnectionOptions& options) {
   switch (options.transport) {

@@ -19,6 +19,7 @@
 #include "camfleet/v1/rollout.grpc.pb.h"
 #include "camfleet/v1/web.grpc.pb.h"
 #include "common/grpc_status.h"
+#include "google/protobuf/message.h"
 
 namespace camfleet::cli {
 
@@ -65,6 +66,12 @@ using ::camfleet::common::FromGrpcStatus;
 // reached, the TLS handshake failed, the certificate was refused, or the server did not answer
 // in time. No trailing newline.
 std::string FormatRpcError(const absl::Status& status, const ConnectionOptions& options);
+
+// INVALID_ARGUMENT naming the first string field of `request` (nested fields as a.b) that is
+// not UTF-8 text, and the fix. Protobuf refuses such a field where it is parsed, and the server
+// would answer a confusing status that names neither the field nor the terminal setting (or the
+// file) it came from; so the client checks before it sends.
+absl::Status CheckTextFields(const google::protobuf::Message& request);
 
 class Client {
  public:
@@ -142,6 +149,7 @@ class Client {
                                                              Response*),
                                 const Request& request) const {
     if (!channel_status_.ok()) return channel_status_;
+    if (absl::Status text = CheckTextFields(request); !text.ok()) return text;
     grpc::ClientContext context;
     Prepare(context);
     Response response;

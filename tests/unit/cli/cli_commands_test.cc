@@ -276,6 +276,20 @@ TEST_F(CliCommandsTest, ImportOfAManifestThatIsNotUtf8SaysWhereAndHowToConvertIt
   EXPECT_THAT(Ok({"camera", "list"}), HasSubstr("no cameras match"));
 }
 
+// A name typed in a Latin-1 terminal: the CLI names the field and the fix instead of sending
+// what protobuf cannot parse at the server.
+TEST_F(CliCommandsTest, TextThatIsNotUtf8IsRefusedNamingTheFieldBeforeItIsSent) {
+  Ok({"site", "create", "POST-7", "--name", "Post 7"});
+  Result r = Run({"holder", "create", "B-1234", "--name", "Jos\xe9 Ruiz", "--site", "POST-7"});
+  EXPECT_EQ(r.code, 1) << r;
+  EXPECT_THAT(
+      r.err, AllOf(HasSubstr("name is not UTF-8 text (byte 4 is 0xe9)"), HasSubstr("LANG=C.UTF-8")))
+      << r;
+  EXPECT_THAT(Ok({"holder", "list"}), HasSubstr("no holders"));
+  EXPECT_THAT(Ok({"holder", "create", "B-1234", "--name", "Jos\xc3\xa9 Ruiz", "--site", "POST-7"}),
+              HasSubstr("B-1234"));
+}
+
 TEST_F(CliCommandsTest, ImportOfMissingFileIsAUsageError) {
   Result r = Run({"camera", "import", dir_.File("missing.csv")});
   EXPECT_EQ(r.code, 2) << r;
