@@ -220,15 +220,14 @@ void AddImport(CLI::App* camera, Action* selected) {
     // would fail in transit with an error that names neither the file nor the fix.
     if (std::optional<size_t> bad = common::FirstInvalidUtf8(request.csv())) {
       const absl::string_view before = absl::string_view(request.csv()).substr(0, *bad);
-      const size_t line_start = before.rfind('\n') == absl::string_view::npos
-                                    ? 0
-                                    : before.rfind('\n') + 1;
+      const size_t newline = before.rfind('\n');
+      const size_t line_start = newline == absl::string_view::npos ? 0 : newline + 1;
       return s.UsageError(absl::StrFormat(
           "%s is not UTF-8 text: line %d, byte %d (0x%02x) starts no UTF-8 character. Save the "
           "manifest as \"CSV UTF-8\" from the spreadsheet, or convert it, e.g. iconv -f "
           "WINDOWS-1252 -t UTF-8 %s > utf8.csv",
-          args->file, std::count(before.begin(), before.end(), '\n') + 1,
-          *bad - line_start + 1, static_cast<unsigned char>(request.csv()[*bad]), args->file));
+          args->file, std::count(before.begin(), before.end(), '\n') + 1, *bad - line_start + 1,
+          static_cast<unsigned char>(request.csv()[*bad]), args->file));
     }
     request.set_partial(args->partial);
     request.set_dry_run(args->dry_run);

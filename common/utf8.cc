@@ -1,5 +1,9 @@
 #include "common/utf8.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
 namespace camfleet::common {
 
 size_t Utf8CharLength(absl::string_view s) {
@@ -61,6 +65,21 @@ absl::string_view TruncateUtf8(absl::string_view s, size_t max_bytes) {
     end += len;
   }
   return s.substr(0, end);
+}
+
+std::string QuoteUtf8(absl::string_view s, size_t max_bytes) {
+  const absl::string_view head = TruncateUtf8(s, max_bytes);
+  return absl::StrCat("'", head, head.size() < s.size() ? "...'" : "'");
+}
+
+std::string DescribeCharAt(absl::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c == ' ') return "a space";
+  if (absl::ascii_isprint(c)) return absl::StrCat("'", s.substr(i, 1), "'");
+  if (const size_t len = Utf8CharLength(s.substr(i)); len > 1) {
+    return absl::StrCat("'", s.substr(i, len), "'");
+  }
+  return absl::StrFormat("byte 0x%02x", c);
 }
 
 }  // namespace camfleet::common

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 
 #include "absl/strings/string_view.h"
 
@@ -26,5 +27,13 @@ std::optional<size_t> CountUtf8(absl::string_view s);
 // characters: for quoting the start of a long value in a message without cutting a character
 // (or passing on a bad byte).
 absl::string_view TruncateUtf8(absl::string_view s, size_t max_bytes);
+
+// `s` quoted for a message: '...' around at most its first `max_bytes` bytes, cut by
+// TruncateUtf8, with "..." inside the closing quote when something was left out.
+std::string QuoteUtf8(absl::string_view s, size_t max_bytes);
+
+// The character at s[i] named for a message: "a space", 'x', 'é' (the whole UTF-8 character
+// that starts there), or "byte 0xff" for a byte that starts none.
+std::string DescribeCharAt(absl::string_view s, size_t i);
 
 }  // namespace camfleet::common

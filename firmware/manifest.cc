@@ -6,7 +6,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -163,24 +162,18 @@ absl::Status ValidateModelName(absl::string_view field, absl::string_view model)
       "a model name has 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-' (firmware releases "
       "name models this way)";
   if (model.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
-  // Quoted in the message cut between characters and before any byte that is not UTF-8: the
-  // message may travel in a protobuf string field (a manifest import's row errors).
-  const absl::string_view quoted = common::TruncateUtf8(model, kMaxModelNameBytes);
+  // Quoted in whole characters: the message may travel in a protobuf string field (a manifest
+  // import's row errors).
+  const std::string quoted = common::QuoteUtf8(model, kMaxModelNameBytes);
   if (model.size() > kMaxModelNameBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " '", quoted, "...' has ", model.size(),
-                                                   " bytes; ", kRule));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " ", quoted, " has ", model.size(), " bytes; ", kRule));
   }
   for (size_t i = 0; i < model.size(); ++i) {
     if (IsModelChar(model[i])) continue;
-    const auto c = static_cast<unsigned char>(model[i]);
-    const size_t len = common::Utf8CharLength(model.substr(i));
-    const std::string what =
-        c == ' '                              ? std::string("a space")
-        : absl::ascii_isprint(c) || len > 1 ? absl::StrCat("'", model.substr(i, len), "'")
-                                              : absl::StrFormat("byte 0x%02x", c);
     return absl::InvalidArgumentError(absl::StrCat(
-        field, " '", quoted, quoted.size() < model.size() ? "...' has " : "' has ", what,
-        " at position ", i + 1, "; ", kRule, c == ' ' ? "; write it with '-' or '_' instead" : ""));
+        field, " ", quoted, " has ", common::DescribeCharAt(model, i), " at position ", i + 1, "; ",
+        kRule, model[i] == ' ' ? "; write it with '-' or '_' instead" : ""));
   }
   return absl::OkStatus();
 }

@@ -4,32 +4,14 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace camfleet::rpc {
 namespace {
 
-// The character at value[i] for a message: a space, 'x', 'é' (a whole UTF-8 character), or
-// "byte 0xff" for a byte that starts none.
-std::string Describe(absl::string_view value, size_t i) {
-  const char c = value[i];
-  if (c == ' ') return "a space";
-  if (absl::ascii_isprint(static_cast<unsigned char>(c)))
-    return absl::StrCat("'", std::string(1, c), "'");
-  if (const size_t len = common::Utf8CharLength(value.substr(i)); len > 1) {
-    return absl::StrCat("'", value.substr(i, len), "'");
-  }
-  return absl::StrFormat("byte 0x%02x", static_cast<unsigned char>(c));
-}
-
-// A value quoted in a message: at most its first 64 bytes, cut between characters and before
-// any byte that is not UTF-8 (the message may travel in a protobuf string field).
-std::string Quote(absl::string_view value) {
-  const absl::string_view head = common::TruncateUtf8(value, 64);
-  return absl::StrCat("'", head, head.size() < value.size() ? "...'" : "'");
-}
+// A value quoted in a message, whole characters only (it may travel in a protobuf string field).
+std::string Quote(absl::string_view value) { return common::QuoteUtf8(value, 64); }
 
 // "N characters" when `value` is UTF-8, else "N bytes".
 std::string Length(absl::string_view value) {
@@ -60,9 +42,10 @@ absl::Status ValidateKey(absl::string_view field, absl::string_view what, absl::
     }
     std::string hint =
         absl::ascii_islower(static_cast<unsigned char>(c)) ? "; write letters in upper case" : "";
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " ", Quote(value), " has ", Describe(value, i), " at position ", i + 1, "; a ", what,
-        " may hold only A-Z, 0-9", extra.empty() ? "" : absl::StrCat(" and '", extra, "'"), hint));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " ", Quote(value), " has ", common::DescribeCharAt(value, i),
+                     " at position ", i + 1, "; a ", what, " may hold only A-Z, 0-9",
+                     extra.empty() ? "" : absl::StrCat(" and '", extra, "'"), hint));
   }
   return absl::OkStatus();
 }
@@ -85,9 +68,9 @@ absl::Status ValidateLowerKey(absl::string_view field, absl::string_view what,
       continue;
     }
     return absl::InvalidArgumentError(
-        absl::StrCat(field, " ", Quote(value), " has ", Describe(value, i), " at position ", i + 1,
-                     "; a ", what, " may hold only a-z, 0-9 and '", extra, "'",
-                     absl::ascii_isupper(c) ? "; write letters in lower case" : ""));
+        absl::StrCat(field, " ", Quote(value), " has ", common::DescribeCharAt(value, i),
+                     " at position ", i + 1, "; a ", what, " may hold only a-z, 0-9 and '", extra,
+                     "'", absl::ascii_isupper(c) ? "; write letters in lower case" : ""));
   }
   return absl::OkStatus();
 }
@@ -133,11 +116,11 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text, size_
     return absl::InvalidArgumentError(
         absl::StrCat(field, " has ", chars, " characters; at most ", max, " are allowed"));
   }
-  for (char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, " holds a control character (",
-          absl::StrFormat("byte 0x%02x", static_cast<unsigned char>(c)), "); remove it"));
+          field, " holds a control character (", common::DescribeCharAt(text, i), "); remove it"));
     }
   }
   return absl::OkStatus();

@@ -66,5 +66,20 @@ TEST(Utf8Test, TruncationNeverCutsACharacterNorPassesABadByte) {
   }
 }
 
+TEST(Utf8Test, MessagesQuoteWholeCharactersAndNameTheOneAtAPosition) {
+  const std::string euros = "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac";
+  EXPECT_EQ(QuoteUtf8(euros, 9), "'" + euros + "'");
+  EXPECT_EQ(QuoteUtf8(euros, 8), "'" + euros.substr(0, 6) + "...'");
+  EXPECT_EQ(QuoteUtf8("CAM\xff"
+                      "01",
+                      64),
+            "'CAM...'");
+  EXPECT_EQ(DescribeCharAt("a b", 1), "a space");
+  EXPECT_EQ(DescribeCharAt("a/b", 1), "'/'");
+  EXPECT_EQ(DescribeCharAt("R\xc3\xa9v", 1), "'\xc3\xa9'");
+  EXPECT_EQ(DescribeCharAt("R\xe9v", 1), "byte 0xe9");
+  EXPECT_EQ(DescribeCharAt("a\x01", 1), "byte 0x01");
+}
+
 }  // namespace
 }  // namespace camfleet::common
